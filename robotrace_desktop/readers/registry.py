@@ -1,0 +1,65 @@
+"""Picks a reader for a path by sniffing. Third-party readers register through the
+``robotrace_desktop.readers`` entry-point group."""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from robotrace_desktop.errors import UnsupportedFormatError
+from robotrace_desktop.readers.base import Reader
+
+log = logging.getLogger(__name__)
+
+
+@cache
+def readers() -> tuple[Reader, ...]:
+    from robotrace_desktop.readers.bundle import BundleReader
+    from robotrace_desktop.readers.hdf5 import Hdf5Reader
+    from robotrace_desktop.readers.lerobot import LeRobotReader
+    from robotrace_desktop.readers.rosbag import Rosbag1Reader, Rosbag2Reader
+
+    found: list[Reader] = [
+        BundleReader(),
+        LeRobotReader(),
+        Rosbag2Reader(),
+        Rosbag1Reader(),
+        Hdf5Reader(),
+    ]
+    for entry in entry_points(group="robotrace_desktop.readers"):
+        try:
+            found.append(entry.load()())
+        except Exception as exc:  # a broken plugin must not stop the built-in formats
+            log.warning("reader plugin %s failed to load: %s", entry.name, exc)
+    return tuple(found)
+
+
+def sniff(path: Path) -> Reader | None:
+    """The most confident reader for ``path``, or None."""
+    best: tuple[float, Reader] | None = None
+    for reader in readers():
+        try:
+            confidence = reader.sniff(path)
+        except OSError:
+            confidence = None
+        if confidence is not None and (best is None or confidence > best[0]):
+            best = (confidence, reader)
+    return None if best is None else best[1]
+
+
+def reader_for(path: Path) -> Reader:
+    reader = sniff(path)
+    if reader is None:
+        if path.is_file() and path.stat().st_size == 0:
+            raise UnsupportedFormatError(path, "empty file (0 bytes)")
+        raise UnsupportedFormatError(path, "not a recording format RoboTrace can read")
+    return reader
+
+
+def reader_by_kind(kind: str) -> Reader:
+    for reader in readers():
+        if reader.kind == kind:
+            return reader
+    raise UnsupportedFormatError(kind, "no reader for this kind")

@@ -1,0 +1,64 @@
+"""The camera abstraction every reader hands out: frame times plus exact frame access.
+
+A frame is shown for time t when its presentation interval [pts_i, pts_{i+1}) contains t —
+exactly what a sequential decode shows. The last frame's interval ends one nominal frame
+duration after it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class VideoFrame:
+    index: int
+    t_ns: int  # presentation time, relative to the episode start
+    rgb: np.ndarray  # (H, W, 3) uint8
+
+
+class FrameSource(ABC):
+    """One camera of one episode."""
+
+    name: str
+
+    @abstractmethod
+    def frame_times_ns(self) -> np.ndarray:
+        """Presentation times (int64, sorted, episode-relative) of every frame."""
+
+    @abstractmethod
+    def frame(self, index: int) -> VideoFrame:
+        """Decode frame ``index`` exactly (0-based, in presentation order)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release decoders and file handles."""
+
+    def frame_index_at(self, t_ns: int) -> int | None:
+        """The frame whose presentation interval contains t_ns, or None outside the video."""
+        times = self.frame_times_ns()
+        if len(times) == 0 or t_ns < times[0]:
+            return None
+        index = int(np.searchsorted(times, t_ns, side="right")) - 1
+        if index == len(times) - 1 and t_ns >= times[-1] + self.nominal_frame_ns():
+            return None
+        return index
+
+    def frame_at(self, t_ns: int) -> VideoFrame | None:
+        index = self.frame_index_at(t_ns)
+        return None if index is None else self.frame(index)
+
+    def nominal_frame_ns(self) -> int:
+        """Median frame interval; the display duration of the last frame."""
+        times = self.frame_times_ns()
+        if len(times) < 2:
+            return 1_000_000_000 // 30
+        return int(np.median(np.diff(times)))
+
+    def __enter__(self) -> FrameSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,34 @@
+"""Shared fixtures. The real recordings in ../shared/data are required: a missing folder is a
+test failure, never a skip (set ROBOTRACE_TEST_DATA to point elsewhere)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _shared_data_dir() -> Path:
+    override = os.environ.get("ROBOTRACE_TEST_DATA")
+    return Path(override) if override else REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Root of the third-party recordings (rosbag2/, ros1/, lerobot/)."""
+    root = _shared_data_dir()
+    if not (root / "README.md").is_file():
+        pytest.fail(f"real recordings not found at {root}: set ROBOTRACE_TEST_DATA", pytrace=False)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def robotrace_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own catalog and library, never the user's."""
+    home = tmp_path_factory.mktemp("robotrace_home")
+    monkeypatch.setenv("ROBOTRACE_HOME", str(home))
+    monkeypatch.setenv("ROBOTRACE_QUIET", "1")
+    return home
