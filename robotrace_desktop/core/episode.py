@@ -15,11 +15,11 @@ from enum import StrEnum
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from robotrace_desktop.errors import StreamNotFoundError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # numpy is imported lazily: a re-scan of an unchanged tree never needs it
+    import numpy as np
+
     from robotrace_desktop.video.frames import FrameSource
 
 REPRODUCIBILITY_FIELDS = ("policy_version", "env_version", "git_sha", "seed")
@@ -245,6 +245,8 @@ class EpisodeSource(ABC):
 
 def time_mask(t_ns: np.ndarray, start_ns: int | None, stop_ns: int | None) -> slice:
     """The slice of a sorted time column within [start_ns, stop_ns)."""
+    import numpy as np
+
     lo = 0 if start_ns is None else int(np.searchsorted(t_ns, start_ns, side="left"))
     hi = len(t_ns) if stop_ns is None else int(np.searchsorted(t_ns, stop_ns, side="left"))
     return slice(lo, hi)

@@ -6,11 +6,12 @@ Used for ROS CompressedImage messages, JPEG-compressed HDF5 camera frames and PN
 from __future__ import annotations
 
 from pathlib import Path
-
-import av
-import numpy as np
+from typing import TYPE_CHECKING
 
 from robotrace_desktop.errors import CorruptRecordingError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _JPEG_MAGIC = b"\xff\xd8"
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -34,6 +35,7 @@ def decode_image_bytes(data: bytes, format_hint: str = "", *, origin: str = "ima
 
     ``origin`` names where the bytes came from (file and topic) for the error message.
     """
+    import av
     try:
         codec = av.CodecContext.create(_codec_for(bytes(data[:8]), format_hint), "r")
         frames = codec.decode(av.Packet(bytes(data)))
@@ -48,6 +50,9 @@ def decode_image_bytes(data: bytes, format_hint: str = "", *, origin: str = "ima
 
 def encode_png(rgb: np.ndarray) -> bytes:
     """PNG bytes of an (H, W, 3) uint8 RGB array (or (H, W) grayscale)."""
+    import av
+    import numpy as np
+
     image = np.ascontiguousarray(rgb)
     if image.ndim == 2:
         image = np.repeat(image[:, :, None], 3, axis=2)

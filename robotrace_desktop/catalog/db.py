@@ -1,0 +1,96 @@
+"""Opening the catalog: WAL, busy timeout, foreign keys, numbered migrations with a backup.
+
+Several processes (the GUI, a CLI scan) may use one catalog at once; WAL plus a busy timeout
+makes that safe. Before a migration touches an existing catalog a copy is taken with SQLite's
+online backup API, so a failed upgrade never costs the user their bookmarks.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+from robotrace_desktop.catalog.schema import MIGRATIONS
+from robotrace_desktop.errors import StorageError
+
+BUSY_TIMEOUT_MS = 15_000
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) and migrate the catalog at ``path``."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    except (OSError, sqlite3.Error) as exc:
+        raise StorageError(f"{path}: cannot open the catalog: {exc}") from exc
+    conn.row_factory = sqlite3.Row
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        migrate(conn, path)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StorageError(f"{path}: the catalog is unreadable or locked: {exc}") from exc
+    return conn
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection, path: Path) -> int:
+    """Apply pending migrations, each in its own transaction. Returns the new version."""
+    current = schema_version(conn)
+    target = len(MIGRATIONS)
+    if current > target:
+        raise StorageError(
+            f"{path}: catalog schema v{current} is newer than this RoboTrace (v{target}); "
+            "upgrade RoboTrace"
+        )
+    if current == target:
+        return current
+    if current > 0:
+        backup(conn, path.with_name(f"{path.name}.v{current}.{int(time.time())}.bak"))
+    for version in range(current + 1, target + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if schema_version(conn) >= version:  # another process migrated meanwhile
+                conn.execute("ROLLBACK")
+                continue
+            for statement in _statements(MIGRATIONS[version - 1]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return target
+
+
+def backup(conn: sqlite3.Connection, dest: Path) -> Path:
+    target = sqlite3.connect(dest)
+    try:
+        conn.backup(target)
+    finally:
+        target.close()
+    return dest
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into statements (sqlite3.complete_statement aware)."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        stripped = line.strip()
+        if not buffer and (not stripped or stripped.startswith("--")):
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements

@@ -1,0 +1,282 @@
+"""Scanning: find every recording under the given paths and index new or changed ones.
+
+A recording is re-indexed only when the size or mtime of one of its files changed (its
+fingerprint). Vanished recordings are marked missing only after a second look confirms they
+are gone; their rows and bookmarks stay. Nothing is ever written into the scanned folders.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.core.episode import EpisodeInfo, Outcome, Status, episode_id
+from robotrace_desktop.errors import RecordingError, RobotraceError
+from robotrace_desktop.readers.base import Reader
+from robotrace_desktop.readers.registry import readers
+
+log = logging.getLogger(__name__)
+
+SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", ".cache"}
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    path: Path
+    reader: Reader
+
+
+@dataclass(slots=True)
+class ScanSummary:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: int = 0
+    missing: int = 0
+    recordings: int = 0
+    cancelled: bool = False
+    problems: list[str] = field(default_factory=list)  # one line per failed recording
+
+    @property
+    def indexed(self) -> int:
+        return self.new + self.updated + self.unchanged
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "recordings": self.recordings,
+            "new": self.new,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "errors": self.errors,
+            "missing": self.missing,
+            "cancelled": self.cancelled,
+            "problems": list(self.problems),
+        }
+
+
+#: progress(done, total, current path)
+ProgressCallback = Callable[[int, int, str], None]
+
+
+def discover(roots: Sequence[Path]) -> Iterator[Recording]:
+    """Every recording under ``roots``; folder formats are not descended into."""
+    folder_readers = [r for r in readers() if r.folder_format]
+    all_readers = readers()
+
+    def best(path: Path, candidates: Sequence[Reader]) -> Reader | None:
+        found: tuple[float, Reader] | None = None
+        for reader in candidates:
+            try:
+                confidence = reader.sniff(path)
+            except OSError:
+                confidence = None
+            if confidence is not None and (found is None or confidence > found[0]):
+                found = (confidence, reader)
+        return None if found is None else found[1]
+
+    seen_dirs: set[tuple[int, int]] = set()
+
+    def walk(directory: Path) -> Iterator[Recording]:
+        try:
+            stat = directory.stat()
+        except OSError as exc:
+            log.warning("cannot read folder %s: %s", directory, exc)
+            return
+        key = (stat.st_dev, stat.st_ino)
+        if key in seen_dirs:  # symlink loops
+            return
+        seen_dirs.add(key)
+        reader = best(directory, folder_readers)
+        if reader is not None:
+            yield Recording(directory, reader)
+            return
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as exc:
+            log.warning("cannot list folder %s: %s", directory, exc)
+            return
+        subdirs: list[Path] = []
+        for entry in entries:
+            if entry.name.startswith(".") and entry.name in SKIP_DIRS | {".robotrace"}:
+                continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                continue
+            if is_dir:
+                if entry.name not in SKIP_DIRS:
+                    subdirs.append(Path(entry.path))
+                continue
+            file_reader = best(Path(entry.path), all_readers)
+            if file_reader is not None:
+                yield Recording(Path(entry.path), file_reader)
+        for sub in subdirs:
+            yield from walk(sub)
+
+    for root in roots:
+        root = _absolute(root)
+        if root.is_dir():
+            yield from walk(root)
+        elif root.exists():
+            # A file named explicitly is reported even when no reader claims it.
+            yield Recording(root, best(root, all_readers) or _UNREADABLE)
+
+
+def fingerprint(recording: Recording) -> str:
+    """Hash of (relative name, size, mtime_ns) of the files that make up the recording."""
+    digest = hashlib.sha256()
+    base = recording.path if recording.path.is_dir() else recording.path.parent
+    for file in recording.reader.fingerprint_files(recording.path):
+        try:
+            stat = file.stat()
+        except OSError:
+            digest.update(f"{file}\0missing\n".encode("utf-8", "surrogateescape"))
+            continue
+        name = os.path.relpath(file, base)
+        digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()[:32]
+
+
+def scan(
+    catalog: Catalog,
+    roots: Sequence[Path],
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    force: bool = False,
+) -> ScanSummary:
+    """Index everything under ``roots`` into ``catalog``. Never raises for bad recordings."""
+    summary = ScanSummary()
+    abs_roots = [_absolute(r) for r in roots]
+    for root in abs_roots:
+        if not root.exists():
+            summary.errors += 1
+            summary.problems.append(f"{root}: no such file or folder")
+    recordings = list(discover([r for r in abs_roots if r.exists()]))
+    summary.recordings = len(recordings)
+    found_paths = {str(r.path) for r in recordings}
+    for done, recording in enumerate(recordings):
+        if cancel is not None and cancel.is_set():
+            summary.cancelled = True
+            break
+        if progress is not None:
+            progress(done, len(recordings), str(recording.path))
+        _scan_one(catalog, recording, summary, force=force)
+    if progress is not None and not summary.cancelled:
+        progress(len(recordings), len(recordings), "")
+    if not summary.cancelled:
+        summary.missing = _mark_vanished(catalog, abs_roots, found_paths)
+    return summary
+
+
+def _scan_one(catalog: Catalog, recording: Recording, summary: ScanSummary, *, force: bool) -> None:
+    path = str(recording.path)
+    reader = recording.reader
+    try:
+        print_ = fingerprint(recording)
+    except OSError as exc:
+        print_ = None
+        log.warning("cannot stat %s: %s", path, exc)
+    state = catalog.recording_state(path)
+    if (
+        not force
+        and state is not None
+        and print_ is not None
+        and state["fingerprint"] == print_
+        and state["status"] == "ok"
+    ):
+        summary.unchanged += len(catalog.episode_ids_of_recording(path))
+        return
+    try:
+        episodes = list(reader.index(recording.path))
+        if not episodes:
+            raise RecordingError(path, "no episodes found")
+        error = None
+    except RobotraceError as exc:
+        episodes = [_failed_episode(recording, str(exc))]
+        error = str(exc)
+    except Exception as exc:  # a reader bug must not stop the scan or show a traceback
+        log.exception("internal error indexing %s", path)
+        message = f"{path}: could not be read ({type(exc).__name__}: {exc})"
+        episodes = [_failed_episode(recording, message)]
+        error = message
+    before = set(catalog.episode_ids_of_recording(path))
+    with catalog.transaction():
+        for info in episodes:
+            result = catalog.upsert_episode(path, info)
+            if not error:  # a failed recording counts once, as an error
+                setattr(summary, result, getattr(summary, result) + 1)
+        gone = before - {e.id for e in episodes}
+        catalog.mark_missing(gone, f"{path}: episode no longer present in the recording")
+        catalog.set_recording_state(
+            path, reader.kind, print_, "error" if error else "ok", error
+        )
+    if error:
+        summary.errors += 1
+        summary.problems.append(error)
+
+
+def _failed_episode(recording: Recording, message: str) -> EpisodeInfo:
+    path = str(recording.path)
+    return EpisodeInfo(
+        id=episode_id(path),
+        kind=recording.reader.kind,
+        path=path,
+        episode_index=None,
+        name=recording.path.name,
+        outcome=Outcome.UNKNOWN,
+        status=Status.FAILED,
+        problems=[message],
+    )
+
+
+def _mark_vanished(catalog: Catalog, roots: Sequence[Path], found: set[str]) -> int:
+    """Recordings under a scanned root that were not found: confirm, then mark missing."""
+    marked = 0
+    for root in roots:
+        for row in catalog.recordings_under(str(root)):
+            path = row["path"]
+            if path in found or row["status"] == "missing":
+                continue
+            if os.path.exists(path):  # still there: just not a recording any more / unreadable
+                continue
+            with catalog.transaction():
+                marked += catalog.mark_missing(
+                    catalog.episode_ids_of_recording(path), f"{path}: file or folder is gone"
+                )
+                catalog.set_recording_state(path, row["kind"], None, "missing", "gone")
+    return marked
+
+
+def _absolute(path: Path) -> Path:
+    """Resolved absolute path: the same form readers use for episode ids."""
+    return Path(path).expanduser().resolve()
+
+
+class _Unreadable(Reader):
+    """Stands for a path passed explicitly that no reader claims, so it gets an error row."""
+
+    kind = "unknown"
+
+    def sniff(self, path: Path) -> float | None:
+        return None
+
+    def index(self, path: Path) -> Iterator[EpisodeInfo]:
+        if path.is_file() and path.stat().st_size == 0:
+            raise RecordingError(path, "empty file (0 bytes)")
+        raise RecordingError(path, "not a recording format RoboTrace can read")
+
+    def open(self, path: Path, episode_index: int | None = None):  # type: ignore[override]
+        raise RecordingError(path, "not a recording format RoboTrace can read")
+
+    def fingerprint_files(self, path: Path) -> list[Path]:
+        return [path]
+
+
+_UNREADABLE = _Unreadable()

@@ -1,0 +1,133 @@
+"""Numbered schema migrations. Append a new entry to MIGRATIONS; never edit an applied one.
+
+User-entered data (tags, field overrides, bookmarks, stream offsets, findings) lives in tables that
+re-indexing never rewrites, so a re-scan cannot lose what a person typed.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: the foundation
+    """
+    CREATE TABLE recordings (
+        path         TEXT PRIMARY KEY,
+        kind         TEXT,
+        fingerprint  TEXT,
+        status       TEXT NOT NULL DEFAULT 'ok',   -- ok / error / missing
+        error        TEXT,
+        scanned_at   REAL NOT NULL
+    );
+
+    CREATE TABLE episodes (
+        id             TEXT PRIMARY KEY,
+        recording      TEXT NOT NULL,              -- recordings.path (not a FK: rows outlive files)
+        kind           TEXT NOT NULL,
+        path           TEXT NOT NULL,
+        episode_index  INTEGER,
+        name           TEXT NOT NULL,
+        duration_ns    INTEGER NOT NULL DEFAULT 0 CHECK (duration_ns >= 0),
+        start_time_ns  INTEGER,
+        source         TEXT,
+        robot          TEXT,
+        policy_version TEXT,
+        env_version    TEXT,
+        git_sha        TEXT,
+        seed           INTEGER,
+        task           TEXT,
+        outcome        TEXT NOT NULL DEFAULT 'unknown',
+        status         TEXT NOT NULL DEFAULT 'ready',
+        problems       TEXT NOT NULL DEFAULT '[]',  -- JSON list of sentences
+        metadata       TEXT NOT NULL DEFAULT '{}',  -- JSON object
+        content_hash   TEXT,
+        indexed_at     REAL NOT NULL,
+        missing_since  REAL
+    );
+    CREATE INDEX episodes_recording ON episodes(recording);
+    CREATE INDEX episodes_policy ON episodes(policy_version);
+
+    CREATE TABLE streams (
+        episode_id    TEXT NOT NULL REFERENCES episodes(id) ON DELETE CASCADE,
+        position      INTEGER NOT NULL,
+        name          TEXT NOT NULL,
+        kind          TEXT NOT NULL,
+        count         INTEGER NOT NULL,
+        channels      TEXT NOT NULL DEFAULT '[]',
+        t_start_ns    INTEGER,
+        t_end_ns      INTEGER,
+        message_type  TEXT,
+        details       TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (episode_id, name)
+    );
+
+    -- Values a person set with `tag` (or in the UI). NULL = use what the recording says.
+    CREATE TABLE episode_overrides (
+        episode_id     TEXT PRIMARY KEY,
+        source         TEXT,
+        robot          TEXT,
+        policy_version TEXT,
+        env_version    TEXT,
+        git_sha        TEXT,
+        seed           INTEGER,
+        task           TEXT,
+        outcome        TEXT,
+        updated_at     REAL NOT NULL
+    );
+
+    CREATE TABLE tags (
+        episode_id TEXT NOT NULL,
+        tag        TEXT NOT NULL,
+        PRIMARY KEY (episode_id, tag)
+    );
+
+    CREATE TABLE stream_offsets (
+        episode_id TEXT NOT NULL,
+        stream     TEXT NOT NULL,
+        offset_ns  INTEGER NOT NULL,
+        PRIMARY KEY (episode_id, stream)
+    );
+
+    CREATE TABLE bookmarks (
+        id          INTEGER PRIMARY KEY,
+        episode_id  TEXT NOT NULL,
+        t_ns        INTEGER NOT NULL,
+        t_end_ns    INTEGER,
+        note        TEXT NOT NULL DEFAULT '',
+        created_at  REAL NOT NULL
+    );
+    CREATE INDEX bookmarks_episode ON bookmarks(episode_id);
+
+    CREATE TABLE findings (
+        id           INTEGER PRIMARY KEY,
+        episode_id   TEXT NOT NULL,
+        rank         INTEGER NOT NULL,
+        cause        TEXT NOT NULL,
+        title        TEXT NOT NULL,
+        explanation  TEXT NOT NULL,
+        confidence   REAL NOT NULL,
+        severity     TEXT NOT NULL,
+        t_start_ns   INTEGER,
+        t_end_ns     INTEGER,
+        channels     TEXT NOT NULL DEFAULT '[]',
+        evidence     TEXT NOT NULL DEFAULT '{}',
+        next_step    TEXT NOT NULL DEFAULT '',
+        created_at   REAL NOT NULL
+    );
+    CREATE INDEX findings_episode ON findings(episode_id);
+    CREATE INDEX findings_cause ON findings(cause);
+
+    -- What the user sees: recorded values with their overrides applied.
+    CREATE VIEW episode_view AS
+    SELECT e.id, e.recording, e.kind, e.path, e.episode_index, e.name, e.duration_ns,
+           e.start_time_ns,
+           COALESCE(o.source, e.source) AS source,
+           COALESCE(o.robot, e.robot) AS robot,
+           COALESCE(o.policy_version, e.policy_version) AS policy_version,
+           COALESCE(o.env_version, e.env_version) AS env_version,
+           COALESCE(o.git_sha, e.git_sha) AS git_sha,
+           COALESCE(o.seed, e.seed) AS seed,
+           COALESCE(o.task, e.task) AS task,
+           COALESCE(o.outcome, e.outcome) AS outcome,
+           e.status, e.problems, e.metadata, e.indexed_at, e.missing_since
+    FROM episodes e LEFT JOIN episode_overrides o ON o.episode_id = e.id;
+    """,
+]

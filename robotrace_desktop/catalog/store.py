@@ -1,0 +1,343 @@
+"""The catalog API: episodes in and out, filters, user overrides, tags and stream offsets.
+
+Everything here is parameterized SQL. Re-indexing upserts episode rows in place (never
+delete-and-insert), so bookmarks, findings and overrides keyed by episode id survive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from robotrace_desktop import paths
+from robotrace_desktop.catalog.db import connect
+from robotrace_desktop.core import jsonsafe
+from robotrace_desktop.core.episode import EpisodeInfo, Outcome, Status, StreamInfo
+from robotrace_desktop.errors import EpisodeNotFoundError, ValidationError
+
+OVERRIDABLE = ("source", "robot", "policy_version", "env_version", "git_sha", "seed", "task", "outcome")
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeFilter:
+    policy: str | None = None
+    env: str | None = None
+    robot: str | None = None
+    status: str | None = None
+    kind: str | None = None
+    outcome: str | None = None
+    search: str | None = None
+
+
+class Catalog:
+    """One SQLite catalog. Cheap to open; safe to use from several processes at once."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = Path(path) if path is not None else paths.catalog_path()
+        self.conn = connect(self.path)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # --- writing indexed episodes -------------------------------------------------------
+
+    def upsert_episode(self, recording: str, info: EpisodeInfo) -> str:
+        """Insert or refresh one episode. Returns 'new', 'updated' or 'unchanged'.
+
+        Call inside ``transaction()`` when writing many.
+        """
+        digest = content_hash(info)
+        row = self.conn.execute(
+            "SELECT content_hash, missing_since FROM episodes WHERE id = ?", (info.id,)
+        ).fetchone()
+        if row is not None and row["content_hash"] == digest and row["missing_since"] is None:
+            return "unchanged"
+        now = time.time()
+        self.conn.execute(
+            """
+            INSERT INTO episodes (id, recording, kind, path, episode_index, name, duration_ns,
+                start_time_ns, source, robot, policy_version, env_version, git_sha, seed, task,
+                outcome, status, problems, metadata, content_hash, indexed_at, missing_since)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
+            ON CONFLICT(id) DO UPDATE SET
+                recording = excluded.recording, kind = excluded.kind, path = excluded.path,
+                episode_index = excluded.episode_index, name = excluded.name,
+                duration_ns = excluded.duration_ns, start_time_ns = excluded.start_time_ns,
+                source = excluded.source, robot = excluded.robot,
+                policy_version = excluded.policy_version, env_version = excluded.env_version,
+                git_sha = excluded.git_sha, seed = excluded.seed, task = excluded.task,
+                outcome = excluded.outcome, status = excluded.status,
+                problems = excluded.problems, metadata = excluded.metadata,
+                content_hash = excluded.content_hash, indexed_at = excluded.indexed_at,
+                missing_since = NULL
+            """,
+            (
+                info.id, recording, info.kind, info.path, info.episode_index, info.name,
+                max(0, int(info.duration_ns)), info.start_time_ns, info.source, info.robot,
+                info.policy_version, info.env_version, info.git_sha, info.seed, info.task,
+                info.outcome.value, info.status.value, _json(info.problems),
+                _json(info.metadata), digest, now,
+            ),
+        )  # fmt: skip
+        self.conn.execute("DELETE FROM streams WHERE episode_id = ?", (info.id,))
+        self.conn.executemany(
+            """INSERT INTO streams (episode_id, position, name, kind, count, channels,
+                   t_start_ns, t_end_ns, message_type, details)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [
+                (
+                    info.id, position, s.name, s.kind.value, s.count, _json(list(s.channels)),
+                    s.t_start_ns, s.t_end_ns, s.message_type, _json(dict(s.details)),
+                )  # fmt: skip
+                for position, s in enumerate(info.streams)
+            ],
+        )
+        return "new" if row is None else "updated"
+
+    def mark_missing(self, episode_ids: Iterable[str], reason: str) -> int:
+        """Flag episodes whose files are gone. Rows (and their bookmarks) are kept."""
+        now = time.time()
+        count = 0
+        for episode in episode_ids:
+            row = self.conn.execute(
+                "SELECT problems FROM episodes WHERE id = ? AND missing_since IS NULL", (episode,)
+            ).fetchone()
+            if row is None:
+                continue
+            problems = [*json.loads(row["problems"]), reason]
+            self.conn.execute(
+                "UPDATE episodes SET status = ?, missing_since = ?, problems = ?, "
+                "content_hash = NULL WHERE id = ?",
+                (Status.MISSING.value, now, _json(problems), episode),
+            )
+            count += 1
+        return count
+
+    # --- scan state -----------------------------------------------------------------------
+
+    def recording_state(self, path: str) -> sqlite3.Row | None:
+        return self.conn.execute(
+            "SELECT path, kind, fingerprint, status, error FROM recordings WHERE path = ?",
+            (path,),
+        ).fetchone()
+
+    def recordings_under(self, root: str) -> list[sqlite3.Row]:
+        prefix = root.rstrip("/\\")
+        return self.conn.execute(
+            "SELECT path, kind, fingerprint, status FROM recordings "
+            "WHERE path = ? OR substr(path, 1, ?) = ?",
+            (prefix, len(prefix) + 1, prefix + "/"),
+        ).fetchall()
+
+    def set_recording_state(
+        self, path: str, kind: str | None, fingerprint: str | None, status: str, error: str | None
+    ) -> None:
+        self.conn.execute(
+            """INSERT INTO recordings (path, kind, fingerprint, status, error, scanned_at)
+               VALUES (?, ?, ?, ?, ?, ?)
+               ON CONFLICT(path) DO UPDATE SET kind = excluded.kind,
+                   fingerprint = excluded.fingerprint, status = excluded.status,
+                   error = excluded.error, scanned_at = excluded.scanned_at""",
+            (path, kind, fingerprint, status, error, time.time()),
+        )
+
+    def episode_ids_of_recording(self, path: str) -> list[str]:
+        rows = self.conn.execute("SELECT id FROM episodes WHERE recording = ?", (path,))
+        return [r["id"] for r in rows]
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def list_episodes(self, flt: EpisodeFilter | None = None) -> list[EpisodeInfo]:
+        flt = flt or EpisodeFilter()
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("policy_version", flt.policy),
+            ("env_version", flt.env),
+            ("robot", flt.robot),
+            ("status", flt.status),
+            ("kind", flt.kind),
+            ("outcome", flt.outcome),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if flt.search:
+            like = f"%{_escape_like(flt.search)}%"
+            clauses.append(
+                "(name LIKE ? ESCAPE '\\' OR path LIKE ? ESCAPE '\\' OR task LIKE ? ESCAPE '\\'"
+                " OR robot LIKE ? ESCAPE '\\' OR policy_version LIKE ? ESCAPE '\\'"
+                " OR id LIKE ? ESCAPE '\\' OR problems LIKE ? ESCAPE '\\'"
+                " OR id IN (SELECT episode_id FROM tags WHERE tag LIKE ? ESCAPE '\\'))"
+            )
+            params.extend([like] * 8)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self.conn.execute(
+            f"SELECT * FROM episode_view {where} ORDER BY path, episode_index", params
+        ).fetchall()
+        return [_episode_from_row(r, []) for r in rows]
+
+    def get(self, episode_id: str) -> EpisodeInfo:
+        row = self.conn.execute("SELECT * FROM episode_view WHERE id = ?", (episode_id,)).fetchone()
+        if row is None:
+            raise EpisodeNotFoundError(f"no episode with id {episode_id!r} in {self.path}")
+        return _episode_from_row(row, self._streams(episode_id))
+
+    def find(self, path: str, episode_index: int | None) -> EpisodeInfo | None:
+        """The catalog row for a recording path (+ index), if it was scanned."""
+        if episode_index is None:
+            row = self.conn.execute(
+                "SELECT id FROM episodes WHERE path = ? AND episode_index IS NULL", (path,)
+            ).fetchone()
+        else:
+            row = self.conn.execute(
+                "SELECT id FROM episodes WHERE path = ? AND episode_index = ?",
+                (path, episode_index),
+            ).fetchone()
+        return None if row is None else self.get(row["id"])
+
+    def ids_with_prefix(self, prefix: str) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT id FROM episodes WHERE substr(id, 1, ?) = ? LIMIT 3", (len(prefix), prefix)
+        )
+        return [r["id"] for r in rows]
+
+    def _streams(self, episode_id: str) -> list[StreamInfo]:
+        rows = self.conn.execute(
+            "SELECT * FROM streams WHERE episode_id = ? ORDER BY position", (episode_id,)
+        ).fetchall()
+        return [
+            StreamInfo.from_dict(
+                {
+                    "name": r["name"],
+                    "kind": r["kind"],
+                    "count": r["count"],
+                    "channels": json.loads(r["channels"]),
+                    "t_start_ns": r["t_start_ns"],
+                    "t_end_ns": r["t_end_ns"],
+                    "message_type": r["message_type"],
+                    "details": json.loads(r["details"]),
+                }
+            )
+            for r in rows
+        ]
+
+    def count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM episodes").fetchone()[0])
+
+    # --- user edits ---------------------------------------------------------------------
+
+    def set_overrides(self, episode_ids: Sequence[str], fields: dict[str, Any]) -> None:
+        """Store user-set fields (e.g. from `tag`) without touching the recording."""
+        unknown = set(fields) - set(OVERRIDABLE)
+        if unknown:
+            raise ValidationError(f"cannot set field(s) {sorted(unknown)}")
+        if "outcome" in fields and fields["outcome"] not in {o.value for o in Outcome}:
+            raise ValidationError(
+                f"outcome must be success, failure or unknown, not {fields['outcome']!r}"
+            )
+        if "seed" in fields and not isinstance(fields["seed"], int):
+            raise ValidationError(f"seed must be an integer, not {fields['seed']!r}")
+        columns = list(fields)
+        with self.transaction() as conn:
+            for episode in episode_ids:
+                self.get(episode)  # raises for unknown ids before anything is written
+                conn.execute(
+                    "INSERT INTO episode_overrides (episode_id, updated_at) VALUES (?, ?) "
+                    "ON CONFLICT(episode_id) DO NOTHING",
+                    (episode, time.time()),
+                )
+                assignments = ", ".join(f"{c} = ?" for c in columns)  # names from OVERRIDABLE
+                conn.execute(
+                    f"UPDATE episode_overrides SET {assignments}, updated_at = ? "
+                    "WHERE episode_id = ?",
+                    [*(fields[c] for c in columns), time.time(), episode],
+                )
+
+    def add_tags(self, episode_ids: Sequence[str], tags: Sequence[str]) -> None:
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO tags (episode_id, tag) VALUES (?, ?)",
+                [(e, t) for e in episode_ids for t in tags],
+            )
+
+    def tags(self, episode_id: str) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT tag FROM tags WHERE episode_id = ? ORDER BY tag", (episode_id,)
+        )
+        return [r["tag"] for r in rows]
+
+    def set_stream_offset(self, episode_id: str, stream: str, offset_ns: int) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO stream_offsets (episode_id, stream, offset_ns) VALUES (?, ?, ?) "
+                "ON CONFLICT(episode_id, stream) DO UPDATE SET offset_ns = excluded.offset_ns",
+                (episode_id, stream, int(offset_ns)),
+            )
+
+    def stream_offsets(self, episode_id: str) -> dict[str, int]:
+        rows = self.conn.execute(
+            "SELECT stream, offset_ns FROM stream_offsets WHERE episode_id = ?", (episode_id,)
+        )
+        return {r["stream"]: int(r["offset_ns"]) for r in rows}
+
+
+def content_hash(info: EpisodeInfo) -> str:
+    """What decides 'updated' vs 'unchanged' when a recording is re-indexed."""
+    payload = jsonsafe.dumps(info.to_dict(), sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+def _episode_from_row(row: sqlite3.Row, streams: list[StreamInfo]) -> EpisodeInfo:
+    return EpisodeInfo(
+        id=row["id"],
+        kind=row["kind"],
+        path=row["path"],
+        episode_index=row["episode_index"],
+        name=row["name"],
+        duration_ns=row["duration_ns"],
+        start_time_ns=row["start_time_ns"],
+        source=row["source"],
+        robot=row["robot"],
+        policy_version=row["policy_version"],
+        env_version=row["env_version"],
+        git_sha=row["git_sha"],
+        seed=row["seed"],
+        task=row["task"],
+        outcome=Outcome(row["outcome"]),
+        status=Status(row["status"]),
+        problems=json.loads(row["problems"]),
+        metadata=json.loads(row["metadata"]),
+        streams=streams,
+    )
+
+
+def _json(value: Any) -> str:
+    return jsonsafe.dumps(value)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,0 +1,93 @@
+"""The ``robotrace-desktop`` command line. No Qt is imported unless the GUI is asked for.
+
+Errors the user can act on are printed as one line naming the file and the reason; anything
+unexpected is logged with its traceback to the log file and reported as one line pointing there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from robotrace_desktop import __version__
+from robotrace_desktop.errors import RobotraceError
+
+PROG = "robotrace-desktop"
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from robotrace_desktop.commands import demo, episode_cmds, export, frame, scan
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Replay, explain and verify robot episodes (rosbags, LeRobot, HDF5, bundles).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--catalog",
+        type=Path,
+        help="catalog file to use (default: ROBOTRACE_HOME or the platform data folder)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in (scan, episode_cmds, frame, export, demo):
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.handler(args))
+    except RobotraceError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # never a traceback in the user's face
+        logging.getLogger(PROG).exception("unexpected error in %s", args.command)
+        print(
+            f"{PROG}: internal error: {type(exc).__name__}: {exc} (details in {_log_path()})",
+            file=sys.stderr,
+        )
+        return EXIT_FAIL
+
+
+def _log_path() -> Path:
+    from robotrace_desktop import paths
+
+    return paths.home() / "logs" / "robotrace.log"
+
+
+def _configure_logging(verbose: bool) -> None:
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    if verbose:
+        stream = logging.StreamHandler(sys.stderr)
+        stream.setLevel(logging.DEBUG)
+        root.addHandler(stream)
+    try:
+        from logging.handlers import RotatingFileHandler
+
+        log_file = _log_path()
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handler = RotatingFileHandler(log_file, maxBytes=2_000_000, backupCount=2)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setLevel(logging.INFO)
+        root.addHandler(handler)
+    except OSError:
+        pass  # a read-only home must not stop the CLI
+
+
+if __name__ == "__main__":
+    sys.exit(main())

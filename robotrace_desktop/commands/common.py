@@ -1,0 +1,47 @@
+"""Helpers shared by the CLI commands: catalog opening, JSON and table output."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.core import jsonsafe
+from robotrace_desktop.core.episode import EpisodeInfo
+from robotrace_desktop.core.timebase import format_seconds
+
+
+def open_catalog(args: argparse.Namespace) -> Catalog:
+    return Catalog(args.catalog)
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(jsonsafe.dumps(value, indent=2) + "\n")
+
+
+def episode_summary(info: EpisodeInfo) -> dict[str, Any]:
+    """The keys every listing shares (``list --json`` objects)."""
+    data = info.to_dict(with_streams=False)
+    data.pop("metadata")
+    return data
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], max_width: int = 48) -> None:
+    cells = [[_clip(str(c), max_width) for c in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    print(line.rstrip())
+    for row in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def duration_text(duration_ns: int) -> str:
+    return format_seconds(duration_ns, 2)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

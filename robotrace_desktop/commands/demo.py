@@ -1,0 +1,61 @@
+"""``demo``: generate the built-in demo episode, index it, and show it — the first thing a new
+user runs, so it must work on a fresh machine with nothing downloaded."""
+
+from __future__ import annotations
+
+import argparse
+
+from robotrace_desktop.catalog.scanner import scan
+from robotrace_desktop.commands import episode_cmds
+from robotrace_desktop.commands.common import open_catalog, print_json
+from robotrace_desktop.core.episode import StreamKind
+from robotrace_desktop.core.links import EpisodeLink
+from robotrace_desktop.core.timebase import format_seconds
+from robotrace_desktop.episodes import resolve
+from robotrace_desktop.errors import RobotraceError
+from robotrace_desktop.video.images import write_png
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "demo", help="create the built-in demo episode, index it and show what went wrong"
+    )
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from robotrace_desktop.demo import demo_episode_dir, write_demo_bundle
+
+    bundle = write_demo_bundle(demo_episode_dir())
+    with open_catalog(args) as catalog:
+        summary = scan(catalog, [bundle])
+        if summary.indexed == 0:
+            raise RobotraceError("; ".join(summary.problems) or f"{bundle}: demo did not index")
+        resolved = resolve(str(bundle), catalog)
+    info = resolved.info
+    truth = info.metadata.get("demo_truth", {})
+    failure_ns = int(truth.get("failure_time_ns", 0)) or None
+    frame_path = None
+    cameras = info.streams_of(StreamKind.VIDEO)
+    if failure_ns is not None and cameras:
+        camera = cameras[0].name
+        with resolved.open() as source:
+            frame = source.video(camera).frame_at(failure_ns)
+        if frame is not None:
+            frame_path = write_png(bundle.parent / "failure_frame.png", frame.rgb)
+    link = EpisodeLink(info.id, failure_ns).url()
+    if args.json:
+        data = info.to_dict()
+        data.update(link=link, frame=None if frame_path is None else str(frame_path))
+        print_json(data)
+        return 0
+    args.episode, args.json = info.id, False
+    episode_cmds.run_show(args)
+    print()
+    if failure_ns is not None:
+        print(f"failure at {format_seconds(failure_ns)}: {link}")
+    if frame_path is not None:
+        print(f"frame at the failure: {frame_path}")
+    print(f"catalog: {catalog.path}")
+    return 0

@@ -1,0 +1,175 @@
+"""``list``, ``show`` and ``tag``: reading and annotating the catalog."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from robotrace_desktop.catalog.store import EpisodeFilter
+from robotrace_desktop.commands.common import (
+    duration_text,
+    episode_summary,
+    open_catalog,
+    print_json,
+    print_table,
+)
+from robotrace_desktop.core.episode import REPRODUCIBILITY_FIELDS, EpisodeInfo
+from robotrace_desktop.core.links import EpisodeLink
+from robotrace_desktop.core.timebase import format_seconds
+from robotrace_desktop.episodes import resolve
+from robotrace_desktop.errors import ValidationError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    lister = sub.add_parser("list", help="list catalog episodes, with filters")
+    lister.add_argument("--policy", help="policy_version equals")
+    lister.add_argument("--env", help="env_version equals")
+    lister.add_argument("--robot")
+    lister.add_argument("--status", choices=["ready", "failed", "missing"])
+    lister.add_argument("--kind", choices=["rosbag2", "rosbag1", "lerobot", "hdf5", "bundle"])
+    lister.add_argument("--outcome", choices=["success", "failure", "unknown"])
+    lister.add_argument("--search", metavar="TEXT", help="in name, path, task, robot, problems, tags")
+    lister.add_argument("--json", action="store_true")
+    lister.set_defaults(handler=run_list)
+
+    show = sub.add_parser("show", help="everything about one episode, with its streams")
+    show.add_argument("episode", metavar="EPISODE", help="id, path, DATASET#index or link")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=run_show)
+
+    tag = sub.add_parser(
+        "tag", help="set fields in the catalog (never in the recording)"
+    )
+    tag.add_argument("episodes", nargs="+", metavar="EPISODE")
+    tag.add_argument("--policy-version")
+    tag.add_argument("--env-version")
+    tag.add_argument("--git-sha")
+    tag.add_argument("--seed", type=int)
+    tag.add_argument("--robot")
+    tag.add_argument("--task")
+    tag.add_argument("--source", choices=["real", "sim", "replay"])
+    tag.add_argument("--outcome", choices=["success", "failure", "unknown"])
+    tag.add_argument("--tag", action="append", default=[], metavar="LABEL", help="free label")
+    tag.add_argument("--json", action="store_true")
+    tag.set_defaults(handler=run_tag)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    flt = EpisodeFilter(
+        policy=args.policy,
+        env=args.env,
+        robot=args.robot,
+        status=args.status,
+        kind=args.kind,
+        outcome=args.outcome,
+        search=args.search,
+    )
+    with open_catalog(args) as catalog:
+        episodes = catalog.list_episodes(flt)
+    if args.json:
+        print_json([episode_summary(e) for e in episodes])
+        return 0
+    if not episodes:
+        print("no episodes (run `robotrace-desktop scan PATH` first)", file=sys.stderr)
+        return 0
+    print_table(
+        ["ID", "KIND", "NAME", "DURATION", "STATUS", "OUTCOME", "POLICY", "PROBLEMS"],
+        [
+            [
+                e.id, e.kind, e.name, duration_text(e.duration_ns), e.status.value,
+                e.outcome.value, e.policy_version or "-",
+                e.problems[0] if len(e.problems) == 1 else (f"{len(e.problems)} problems" if e.problems else ""),
+            ]  # fmt: skip
+            for e in episodes
+        ],
+    )
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    with open_catalog(args) as catalog:
+        resolved = resolve(args.episode, catalog)
+        info = resolved.info
+        tags = catalog.tags(info.id) if resolved.in_catalog else []
+        offsets = catalog.stream_offsets(info.id) if resolved.in_catalog else {}
+    if args.json:
+        data = info.to_dict()
+        data["in_catalog"] = resolved.in_catalog
+        data["tags"] = tags
+        data["link"] = EpisodeLink(info.id, resolved.t_ns).url()
+        data["missing_reproducibility"] = info.missing_reproducibility
+        for stream in data["streams"]:
+            stream["offset_ns"] = offsets.get(stream["name"], 0)
+        print_json(data)
+        return 0
+    _print_episode(info, tags, offsets, in_catalog=resolved.in_catalog)
+    return 0
+
+
+def _print_episode(
+    info: EpisodeInfo, tags: list[str], offsets: dict[str, int], *, in_catalog: bool
+) -> None:
+    print(f"{info.name}  [{info.kind}]  {info.status.value}, outcome {info.outcome.value}")
+    print(f"  id        {info.id}{'' if in_catalog else '  (not in the catalog: opened directly)'}")
+    print(f"  link      {EpisodeLink(info.id).url()}")
+    location = info.path if info.episode_index is None else f"{info.path}#{info.episode_index}"
+    print(f"  path      {location}")
+    print(f"  duration  {format_seconds(info.duration_ns)}")
+    for field in ("source", "robot", "task", *REPRODUCIBILITY_FIELDS):
+        value = getattr(info, field)
+        print(f"  {field:<15} {'-' if value is None else value}")
+    missing = info.missing_reproducibility
+    if missing:
+        print(f"  warning: not reproducible — missing {', '.join(missing)}")
+    if "failure_reason" in info.metadata:
+        print(f"  failure   {info.metadata['failure_reason']}")
+    if tags:
+        print(f"  tags      {', '.join(tags)}")
+    print(f"  streams ({len(info.streams)}):")
+    rows = []
+    for s in info.streams:
+        rate = s.rate_hz
+        channels = ", ".join(s.channels[:4]) + (f" … (+{len(s.channels) - 4})" if len(s.channels) > 4 else "")
+        offset = offsets.get(s.name)
+        rows.append(
+            [
+                "  " + s.name, s.kind.value, str(s.count), "-" if rate is None else f"{rate:.1f} Hz",
+                channels + (f"  [offset {format_seconds(offset)}]" if offset else ""),
+            ]  # fmt: skip
+        )
+    if rows:
+        print_table(["  NAME", "KIND", "COUNT", "RATE", "CHANNELS"], rows, max_width=70)
+    if info.problems:
+        print(f"  problems ({len(info.problems)}):")
+        for problem in info.problems:
+            print(f"    - {problem}")
+
+
+def run_tag(args: argparse.Namespace) -> int:
+    fields = {
+        name: getattr(args, name)
+        for name in (
+            "policy_version", "env_version", "git_sha", "seed", "robot", "task", "source", "outcome",
+        )  # fmt: skip
+        if getattr(args, name) is not None
+    }
+    if not fields and not args.tag:
+        raise ValidationError("tag: give at least one field to set (see --help)")
+    with open_catalog(args) as catalog:
+        ids = []
+        for argument in args.episodes:
+            resolved = resolve(argument, catalog)
+            if not resolved.in_catalog:
+                raise ValidationError(f"{argument}: scan it first; tags are stored in the catalog")
+            ids.append(resolved.info.id)
+        if fields:
+            catalog.set_overrides(ids, fields)
+        if args.tag:
+            catalog.add_tags(ids, args.tag)
+        updated = [catalog.get(i) for i in ids]
+    if args.json:
+        print_json([episode_summary(e) for e in updated])
+    else:
+        for info in updated:
+            print(f"tagged {info.id} ({info.name}): " + ", ".join(f"{k}={v}" for k, v in fields.items()))
+    return 0

@@ -1,0 +1,64 @@
+"""``scan PATH...``: index recordings into the catalog, with a progress bar on a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from robotrace_desktop.catalog.scanner import ScanSummary, scan
+from robotrace_desktop.commands.common import open_catalog, print_json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "scan",
+        help="index recordings (files or folders) into the catalog",
+        description="Find every recording under PATH and index new or changed ones.",
+    )
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    parser.add_argument("--force", action="store_true", help="re-index unchanged recordings too")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    with open_catalog(args) as catalog:
+        progress, close = _progress_bar(enabled=sys.stderr.isatty() and not args.json)
+        try:
+            summary = scan(catalog, args.paths, progress=progress, force=args.force)
+        finally:
+            close()
+    if args.json:
+        print_json(summary.to_dict())
+    else:
+        _print_summary(summary)
+    return 0 if summary.indexed > 0 else 1
+
+
+def _print_summary(summary: ScanSummary) -> None:
+    print(
+        f"{summary.recordings} recording(s): {summary.new} new, {summary.updated} updated, "
+        f"{summary.unchanged} unchanged, {summary.errors} error(s)"
+        + (f", {summary.missing} missing" if summary.missing else "")
+    )
+    for problem in summary.problems:
+        print(f"  error: {problem}")
+    if summary.indexed == 0:
+        print("nothing could be indexed", file=sys.stderr)
+
+
+def _progress_bar(*, enabled: bool):  # type: ignore[no-untyped-def]
+    if not enabled:
+        return None, lambda: None
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="rec", file=sys.stderr, dynamic_ncols=True, leave=False)
+
+    def update(done: int, total: int, current: str) -> None:
+        bar.total = total
+        bar.n = done
+        bar.set_postfix_str(Path(current).name[-40:] if current else "", refresh=False)
+        bar.refresh()
+
+    return update, bar.close

@@ -1,0 +1,321 @@
+"""LeRobot datasets (v2.0, v2.1, v3.0): one episode per trajectory, read through pyarrow.
+
+Indexing reads only metadata — info.json, the episode list and per-episode statistics
+(episodes.jsonl + episodes_stats.jsonl, or v3's meta/episodes parquet) — plus one directory
+listing per folder to learn which data and video files exist. Parquet footers are read only
+when the metadata lacks what is needed (v2.0 has no per-episode stats). So a 1,000-episode
+dataset indexes without opening a single data file.
+
+Time: frame i of an episode is at ``frame_time_ns(i) = round(i / fps s)``, for signals and
+video frames alike; an episode of N frames lasts N/fps (its last frame is shown for one period),
+so 393 frames at 30 fps last exactly 13.1 s while the last sample sits at 13.0667 s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from robotrace_desktop.core.episode import (
+    SOURCES,
+    EpisodeInfo,
+    EpisodeSource,
+    Outcome,
+    SignalChunk,
+    Status,
+    StreamInfo,
+    StreamKind,
+    episode_id,
+)
+from robotrace_desktop.errors import RecordingError, StreamNotFoundError
+from robotrace_desktop.readers.base import Reader
+from robotrace_desktop.readers.lerobot_features import (
+    OUTCOME_FEATURES,
+    duration_ns,
+    first_frame_at_or_after,
+    first_stat_value,
+    frame_time_ns,
+    outcome_from_stats,
+    video_details,
+)
+from robotrace_desktop.readers.lerobot_meta import (
+    EXTRA_KEYS,
+    INFO_REL,
+    DatasetMeta,
+    EpisodeMeta,
+    load_dataset,
+)
+from robotrace_desktop.video.frames import FrameSource
+
+
+class _Listing:
+    """Which files exist, one ``os.scandir`` per directory instead of a stat per file."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._dirs: dict[str, frozenset[str]] = {}
+
+    def exists(self, rel: str) -> bool:
+        folder, _, name = rel.rpartition("/")
+        names = self._dirs.get(folder)
+        if names is None:
+            try:
+                with os.scandir(self._root / folder) as entries:
+                    names = frozenset(e.name for e in entries if e.is_file())
+            except OSError:
+                names = frozenset()
+            self._dirs[folder] = names
+        return name in names
+
+
+class _InfoBuilder:
+    """Turns EpisodeMeta into EpisodeInfo; per-dataset work (features, channels) done once."""
+
+    def __init__(self, meta: DatasetMeta) -> None:
+        self.meta = meta
+        self.root = str(meta.root)
+        self.listing = _Listing(meta.root)
+        self.signals = [(f.key, f.channels(), f.summary()) for f in meta.signal_features()]
+        self.cameras = [(f.key, video_details(f, meta.fps_value)) for f in meta.video_features()]
+        self.images = [f for f in meta.features.values() if f.is_image]
+        self.outcome_keys = [k for k in OUTCOME_FEATURES if k in meta.features]
+        self.features = {k: f.summary() for k, f in meta.features.items()}
+        self.dataset_extra = {
+            k: meta.info[k] for k in EXTRA_KEYS if meta.info.get(k) not in (None, "")
+        }
+
+    def build(self, episode: EpisodeMeta) -> EpisodeInfo:
+        meta = self.meta
+        problems = [*meta.problems, *episode.problems]
+        status = Status.READY
+        length, stats = episode.length, episode.stats
+        data_exists = self.listing.exists(episode.data_rel)
+        if not data_exists:
+            problems.append(f"data file {episode.data_rel} is missing")
+            status = Status.FAILED
+        needs_stats = (
+            bool(self.outcome_keys)
+            and not meta.is_v3
+            and not any(k in stats for k in self.outcome_keys)
+        )
+        if data_exists and (length is None or needs_stats):
+            from robotrace_desktop.readers.lerobot_data import footer_summary
+
+            try:
+                rows, footer_stats = footer_summary(meta.root / episode.data_rel, self.outcome_keys)
+            except RecordingError as exc:
+                problems.append(f"data file {episode.data_rel}: {exc.reason}")
+                status = Status.FAILED
+            else:
+                length = rows if length is None else length
+                stats = {**footer_stats, **stats}
+        if length is None:
+            length = 0
+            status = Status.FAILED
+        fps = meta.fps
+        t_end = frame_time_ns(length - 1, fps) if length else None
+        t_start = 0 if length else None
+        streams: list[StreamInfo] = [
+            StreamInfo(
+                name=key,
+                kind=StreamKind.SIGNAL,
+                count=length,
+                channels=channels,
+                t_start_ns=t_start,
+                t_end_ns=t_end,
+                message_type=summary["dtype"],
+                details={"shape": summary["shape"], "file": episode.data_rel},
+            )
+            for key, channels, summary in self.signals
+        ]
+        video_files: dict[str, str] = {}
+        for key, base_details in self.cameras:
+            ref = episode.videos.get(key)
+            if ref is None:
+                continue
+            details: dict[str, Any] = {**base_details, "file": ref.rel}
+            if ref.from_s is not None:
+                details["from_timestamp"], details["to_timestamp"] = ref.from_s, ref.to_s
+            if not self.listing.exists(ref.rel):
+                details["missing"] = True
+                problems.append(f"video file {ref.rel} is missing")
+            video_files[key] = ref.rel
+            streams.append(
+                StreamInfo(key, StreamKind.VIDEO, length, (), t_start, t_end, "video", details)
+            )
+        for feature in self.images:
+            streams.append(
+                StreamInfo(
+                    feature.key,
+                    StreamKind.VIDEO,
+                    length,
+                    (),
+                    t_start,
+                    t_end,
+                    "image",
+                    {"storage": "parquet", "file": episode.data_rel},
+                )
+            )
+        extra = {**self.dataset_extra, **episode.extra}
+        seed = extra.get("seed")
+        if seed is not None:
+            try:
+                seed = int(seed)
+            except (TypeError, ValueError):
+                problems.append(f"seed {seed!r} in the metadata is not an integer")
+                seed = None
+        source = extra.get("source")
+        metadata: dict[str, Any] = {
+            "codebase_version": meta.version,
+            "fps": meta.fps_value,
+            "dataset_root": self.root,
+            "data_file": episode.data_rel,
+            "video_files": video_files,
+            "length": length,
+            "tasks": list(episode.tasks) or self._tasks_from_stats(stats),
+            "features": self.features,
+        }
+        if episode.row_range is not None:
+            metadata["row_range"] = list(episode.row_range)
+        tasks = metadata["tasks"]
+        return EpisodeInfo(
+            id=episode_id(self.root, episode.index),
+            kind="lerobot",
+            path=self.root,
+            episode_index=episode.index,
+            name=f"{meta.root.name} #{episode.index}",
+            duration_ns=duration_ns(length, fps),
+            source=source if source in SOURCES else None,
+            robot=meta.robot_type,
+            policy_version=_text(extra.get("policy_version")),
+            env_version=_text(extra.get("env_version")),
+            git_sha=_text(extra.get("git_sha")),
+            seed=seed,
+            task=" | ".join(tasks) if tasks else None,
+            outcome=outcome_from_stats(stats) if stats else Outcome.UNKNOWN,
+            status=status,
+            problems=problems,
+            metadata=metadata,
+            streams=streams,
+        )
+
+    def _tasks_from_stats(self, stats: dict[str, Any]) -> list[str]:
+        entry = stats.get("task_index")
+        low = first_stat_value(entry, "min")
+        high = first_stat_value(entry, "max")
+        if low is None or low != high:
+            return []
+        task = self.meta.tasks.get(int(low))
+        return [task] if task else []
+
+
+def _text(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+class LeRobotReader(Reader):
+    kind = "lerobot"
+    folder_format = True
+
+    def sniff(self, path: Path) -> float | None:
+        info = path / "meta" / "info.json"
+        if not info.is_file():
+            return None
+        try:
+            version = json.loads(info.read_bytes()).get("codebase_version")
+        except (OSError, ValueError, AttributeError):
+            return 0.6  # ours, but broken: index() explains why
+        if isinstance(version, str) and version.startswith(("v2", "v3")):
+            return 0.95
+        return 0.6
+
+    def index(self, path: Path) -> Iterator[EpisodeInfo]:
+        meta = load_dataset(path)
+        builder = _InfoBuilder(meta)
+        for episode in meta.episodes.values():
+            yield builder.build(episode)
+
+    def open(self, path: Path, episode_index: int | None = None) -> EpisodeSource:
+        if episode_index is None:
+            raise RecordingError(path, "a LeRobot dataset holds many episodes: give an index")
+        meta = load_dataset(path, only=episode_index)
+        episode = meta.episodes.get(episode_index)
+        if episode is None:
+            known = f"{min(meta.episodes)}..{max(meta.episodes)}" if meta.episodes else "none"
+            raise RecordingError(
+                path, f"no episode {episode_index} in this dataset (episodes {known})"
+            )
+        return LeRobotEpisode(meta, episode, _InfoBuilder(meta).build(episode))
+
+    def fingerprint_files(self, path: Path) -> list[Path]:
+        """meta/, data/ and videos/ files: a video or parquet appearing or changing re-indexes."""
+        found: list[Path] = []
+        for folder in ("meta", "data", "videos"):
+            for dirpath, _dirs, files in os.walk(path / folder):
+                found.extend(Path(dirpath, name) for name in files)
+        if not found:
+            found.append(path / INFO_REL)
+        return sorted(found)
+
+
+class LeRobotEpisode(EpisodeSource):
+    """One opened episode: rows from its (possibly shared) parquet, cameras from mp4 clips."""
+
+    def __init__(self, meta: DatasetMeta, episode: EpisodeMeta, info: EpisodeInfo) -> None:
+        from robotrace_desktop.readers.lerobot_data import EpisodeRows
+
+        self.info = info
+        self._meta = meta
+        self._episode = episode
+        self._rows = EpisodeRows(meta.root / episode.data_rel, episode.row_range, meta.fps)
+        self._videos: list[FrameSource] = []
+
+    def close(self) -> None:
+        self._rows.close()
+        for video in self._videos:
+            video.close()
+        self._videos.clear()
+
+    def read_signal(
+        self, stream: str, start_ns: int | None = None, stop_ns: int | None = None
+    ) -> SignalChunk:
+        feature = self._meta.features.get(stream)
+        if feature is None or not feature.is_signal:
+            signals = ", ".join(f.key for f in self._meta.signal_features()) or "none"
+            raise StreamNotFoundError(
+                f"episode {self.info.id} has no signal stream {stream!r} (signals: {signals})"
+            )
+        fps = self._meta.fps
+        low = 0 if start_ns is None else first_frame_at_or_after(start_ns, fps)
+        high = None if stop_ns is None else first_frame_at_or_after(stop_ns, fps)
+        from robotrace_desktop.readers.lerobot_data import to_matrix
+
+        rows = self._rows.read([stream], low, high)
+        values = to_matrix(rows.columns[stream], feature.width, self._rows.path, stream)
+        channels = feature.channels()
+        if values.shape[1] != len(channels):
+            channels = tuple(f"{stream}[{i}]" for i in range(values.shape[1]))
+        times = {} if rows.timestamp_ns is None else {"timestamp": rows.timestamp_ns}
+        return SignalChunk(stream, channels, rows.t_ns, values, times)
+
+    def video(self, stream: str) -> FrameSource:
+        feature = self._meta.features.get(stream)
+        if feature is not None and feature.is_image:
+            from robotrace_desktop.readers.lerobot_images import ParquetImages
+
+            source: FrameSource = ParquetImages(self._rows, stream, self._meta.fps)
+        else:
+            ref = self._episode.videos.get(stream)
+            if feature is None or not feature.is_video or ref is None:
+                cameras = ", ".join(self._episode.videos) or "none"
+                raise StreamNotFoundError(
+                    f"episode {self.info.id} has no video stream {stream!r} (cameras: {cameras})"
+                )
+            from robotrace_desktop.readers.lerobot_video import open_camera
+
+            source = open_camera(self._meta.root / ref.rel, stream, ref, self._meta.fps)
+        self._videos.append(source)
+        return source

@@ -1,0 +1,132 @@
+"""The built-in demo episode: deterministic, indexable, and carrying the fault it promises."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from robotrace_desktop import paths
+from robotrace_desktop.core.episode import Outcome, Status, StreamKind
+from robotrace_desktop.demo import (
+    demo_episode_dir,
+    ensure_demo_bundle,
+    read_frame_number,
+    write_demo_bundle,
+)
+from robotrace_desktop.errors import ConfigurationError
+from robotrace_desktop.readers.bundle import BundleReader
+from robotrace_desktop.readers.bundle_format import MANIFEST_NAME
+
+MS = 1_000_000
+READER = BundleReader()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_demo_bundle(tmp_path_factory.mktemp("demo") / "bundle")
+
+
+def test_index_reports_the_failed_run(demo: Path) -> None:
+    assert READER.sniff(demo) == 1.0
+    info = next(READER.index(demo))
+    assert info.status == Status.FAILED and info.outcome == Outcome.FAILURE
+    assert not info.problems
+    assert (info.source, info.robot) == ("sim", "demo-arm-7dof")
+    assert (info.policy_version, info.env_version, info.seed) == ("pick-v0.3.1", "tabletop-v2", 7)
+    assert info.git_sha is not None and len(info.git_sha) == 40
+    int(info.git_sha, 16)
+    assert info.task == "pick the red cube and place it in the bin"
+    assert info.metadata["failure_reason"].startswith("GraspError: object slipped")
+    assert info.duration_ns == 12_000 * MS
+    kinds = {s.name: s.kind for s in info.streams}
+    assert kinds == {
+        "front": StreamKind.VIDEO,
+        "/joint_states": StreamKind.SIGNAL,
+        "/action": StreamKind.SIGNAL,
+        "/log": StreamKind.EVENT,
+    }
+    joints = info.stream("/joint_states")
+    assert joints.count == 1200 and joints.rate_hz == pytest.approx(100.0)
+    assert "position/joint_7" in joints.channels and "effort/gripper" in joints.channels
+    assert len(joints.channels) == 24
+    action = info.stream("/action")
+    assert action.count == 360 and action.rate_hz == pytest.approx(30.0)
+    assert action.channels[-1] == "gripper" and action.details["role"] == "action"
+    front = info.stream("front")
+    assert front.count == 360 and (front.details["width"], front.details["height"]) == (320, 240)
+    assert front.details["codec"] == "h264"
+
+
+def test_the_fault_is_in_the_data(demo: Path) -> None:
+    info = next(READER.index(demo))
+    truth = info.metadata["demo_truth"]
+    assert truth["gripper_close_command_ns"] == 3_900 * MS
+    assert truth["cube_reached_ns"] == 5_600 * MS and truth["failure_ns"] == 7_500 * MS
+    with READER.open(demo) as episode:
+        action = episode.read_signal("/action")
+        gripper = action.channel("gripper")
+        first_closed = int(action.t_ns[np.argmax(gripper > 0.5)])
+        assert first_closed == truth["gripper_close_command_ns"]
+        assert set(np.unique(gripper).tolist()) == {0.0, 1.0}
+        sensors = episode.read_signal("/joint_states", 3_900 * MS, 7_500 * MS)
+        assert np.abs(sensors.channel("effort/gripper")).max() < 0.3  # nothing grasped
+        width = sensors.channel("position/gripper")
+        assert width[sensors.t_ns >= 4_500 * MS].max() < 0.005  # closed on air before the cube
+        events = episode.read_events("/log")
+        levels = {e.level for e in events}
+        assert {"INFO", "WARN", "ERROR"} <= levels
+        error = next(e for e in events if e.level == "ERROR")
+        assert error.t_ns == truth["failure_ns"] and error.text.startswith("GraspError")
+        assert any(e.level == "WARN" and "gripper closed early" in e.text for e in events)
+
+        video = episode.video("front")
+        frame = video.frame_at(3_900 * MS)
+        assert frame is not None and frame.index == 117 and frame.t_ns == 3_900 * MS
+        assert read_frame_number(frame.rgb) == 117
+        last = video.frame(359)
+        assert read_frame_number(last.rgb) == 359
+        assert last.rgb[0, 160].tolist()[0] > 180  # red failure border after 7.5 s
+        assert read_frame_number(video.frame(100).rgb) == 100
+
+
+def test_same_seed_same_values(tmp_path: Path, demo: Path) -> None:
+    again = write_demo_bundle(tmp_path / "again")
+    other_seed = write_demo_bundle(tmp_path / "other", seed=8)
+    with READER.open(demo) as a, READER.open(again) as b, READER.open(other_seed) as c:
+        for stream in ("/joint_states", "/action"):
+            np.testing.assert_array_equal(
+                a.read_signal(stream).values, b.read_signal(stream).values
+            )
+            np.testing.assert_array_equal(a.read_signal(stream).t_ns, b.read_signal(stream).t_ns)
+        assert not np.array_equal(
+            a.read_signal("/joint_states").values, c.read_signal("/joint_states").values
+        )
+    for name in ("video/front.mp4", "signals/actions.npz", "signals/joint_states.parquet"):
+        assert (demo / name).read_bytes() == (again / name).read_bytes()
+
+
+def test_rewrite_replaces_only_a_bundle(tmp_path: Path) -> None:
+    dest = tmp_path / "d"
+    write_demo_bundle(dest)
+    (dest / "stale.txt").write_text("old")
+    write_demo_bundle(dest)
+    assert not (dest / "stale.txt").exists() and (dest / MANIFEST_NAME).is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folder left
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("keep me")
+    with pytest.raises(ConfigurationError, match="not an episode bundle"):
+        write_demo_bundle(precious)
+    assert (precious / "thesis.tex").read_text() == "keep me"
+
+
+def test_demo_episode_dir_is_in_the_library(robotrace_home: Path) -> None:
+    target = demo_episode_dir()
+    assert target == paths.library_dir() / "demo" / "pick-and-place-seed7"
+    assert target.is_relative_to(robotrace_home)
+    assert ensure_demo_bundle() == target and (target / MANIFEST_NAME).is_file()
+    mtime = (target / MANIFEST_NAME).stat().st_mtime_ns
+    assert ensure_demo_bundle() == target
+    assert (target / MANIFEST_NAME).stat().st_mtime_ns == mtime  # not rewritten

@@ -1,0 +1,46 @@
+"""Qt stays under robotrace_desktop/ui: everything else must import on a machine without a
+display, and scripts using the core must not pay for Qt."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import robotrace_desktop
+
+PACKAGE = Path(robotrace_desktop.__file__).parent
+
+
+def non_ui_modules() -> list[str]:
+    names = []
+    for file in PACKAGE.rglob("*.py"):
+        relative = file.relative_to(PACKAGE.parent).with_suffix("")
+        parts = list(relative.parts)
+        if "ui" in parts[1:2] or parts[-1] == "__main__":
+            continue
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        names.append(".".join(parts))
+    return sorted(names)
+
+
+def test_core_modules_never_import_qt() -> None:
+    modules = non_ui_modules()
+    assert "robotrace_desktop.catalog.scanner" in modules
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "from robotrace_desktop.readers.registry import readers\n"
+        "readers()\n"
+        "from robotrace_desktop.cli import build_parser\n"
+        "build_parser()\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6'))\n"
+        "print(bad)\n"
+        "sys.exit(1 if bad else 0)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
