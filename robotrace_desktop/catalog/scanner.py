@@ -229,7 +229,7 @@ def _failed_episode(recording: Recording, message: str) -> EpisodeInfo:
         kind=recording.reader.kind,
         path=path,
         episode_index=None,
-        name=recording.path.name,
+        name=recording.path.stem if recording.path.is_file() else recording.path.name,
         outcome=Outcome.UNKNOWN,
         status=Status.FAILED,
         problems=[message],

@@ -25,9 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from robotrace_desktop.demo import demo_episode_dir, write_demo_bundle
+    from robotrace_desktop.demo import ensure_demo_bundle
 
-    bundle = write_demo_bundle(demo_episode_dir())
+    bundle = ensure_demo_bundle()
     with open_catalog(args) as catalog:
         summary = scan(catalog, [bundle])
         if summary.indexed == 0:
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         resolved = resolve(str(bundle), catalog)
     info = resolved.info
     truth = info.metadata.get("demo_truth", {})
-    failure_ns = int(truth.get("failure_time_ns", 0)) or None
+    failure_ns = int(truth.get("failure_ns", 0)) or None
     frame_path = None
     cameras = info.streams_of(StreamKind.VIDEO)
     if failure_ns is not None and cameras:

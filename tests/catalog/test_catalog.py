@@ -65,9 +65,9 @@ def test_scan_counts_new_unchanged_updated_and_errors(tmp_path: Path, toy) -> No
         assert (first.new, first.updated, first.unchanged, first.errors) == (3, 0, 0, 1)
         assert any("bad.toy: toy file is corrupt" in p for p in first.problems)
         rows = {e.name: e for e in catalog.list_episodes()}
-        assert set(rows) == {"a0", "a1", "b", "bad.toy"}
-        assert rows["bad.toy"].status.value == "failed"
-        assert rows["bad.toy"].problems == [f"{data / 'bad.toy'}: toy file is corrupt"]
+        assert set(rows) == {"a0", "a1", "b", "bad"}
+        assert rows["bad"].status.value == "failed"
+        assert rows["bad"].problems == [f"{data / 'bad.toy'}: toy file is corrupt"]
 
         second = scanner.scan(catalog, [data])
         assert (second.new, second.updated, second.unchanged, second.errors) == (0, 0, 3, 1)

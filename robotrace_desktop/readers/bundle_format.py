@@ -1,0 +1,418 @@
+"""The native episode bundle format: manifest schema, validation and path confinement.
+
+A bundle is a folder holding ``robotrace_episode.json`` (the manifest), video files, signal
+tables (parquet / npz / feather with an int64-ns time column) and JSONL event logs. The reader
+(``readers/bundle.py``) and every writer (the demo, the later ``log_episode`` SDK) share this
+module, so the rules live in one place: what a manifest may contain, how it is checked, and that
+no path in it can point outside the bundle folder. See ``docs/bundle-format.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from robotrace_desktop.core.episode import SOURCES, LogEvent
+from robotrace_desktop.errors import CorruptRecordingError, RecordingError, UnsupportedFormatError
+
+MANIFEST_NAME = "robotrace_episode.json"
+FORMAT_NAME = "robotrace-episode"
+FORMAT_VERSION = 1
+SIGNAL_FORMATS = ("parquet", "npz", "feather")
+SIGNAL_ROLES = ("sensor", "action")
+STATUSES = ("ready", "failed")
+DEFAULT_TIME_COLUMN = "t_ns"
+LOG_LEVELS = ("DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+_LEVEL_ALIASES = {"WARNING": "WARN", "CRITICAL": "FATAL", "ERR": "ERROR"}
+_ID_RE = re.compile(r"^[0-9a-f]{8,64}$")
+
+
+class ManifestError(ValueError):
+    """A manifest value breaks the schema. Readers wrap it in a RecordingError naming the
+    manifest file; writers let it surface as the programming error it is."""
+
+
+class PathEscapeError(ManifestError):
+    """A manifest path is absolute, climbs out with '..', or resolves outside the bundle."""
+
+
+@dataclass(frozen=True, slots=True)
+class VideoEntry:
+    """One camera. ``t0_ns``: episode time of the video's first frame (its presentation time
+    zero). ``timestamps``: optional .npy of int64 episode-relative times, one per frame, which
+    then replaces the container's own timing."""
+
+    camera: str
+    path: str
+    t0_ns: int = 0
+    timestamps: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SignalEntry:
+    """One signal stream (or, for an npz entry without a name, every stream in the file)."""
+
+    name: str | None
+    path: str
+    format: str
+    time_column: str = DEFAULT_TIME_COLUMN
+    role: str | None = None  # "sensor" / "action"
+    channels: tuple[str, ...] | None = None  # overrides the derived channel names
+
+
+@dataclass(frozen=True, slots=True)
+class EventEntry:
+    name: str
+    path: str
+
+
+@dataclass(slots=True)
+class BundleManifest:
+    name: str
+    id: str | None = None
+    source: str | None = None
+    robot: str | None = None
+    policy_version: str | None = None
+    env_version: str | None = None
+    git_sha: str | None = None
+    seed: int | None = None
+    task: str | None = None
+    success: bool | None = None
+    status: str = "ready"
+    start_time_ns: int | None = None
+    duration_ns: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    videos: list[VideoEntry] = field(default_factory=list)
+    signals: list[SignalEntry] = field(default_factory=list)
+    events: list[EventEntry] = field(default_factory=list)
+    format_version: int = FORMAT_VERSION
+
+    def validate(self) -> None:
+        """Check the whole manifest; raises ManifestError. Writers call this before writing."""
+        from_dict(to_dict(self))
+
+    def to_json(self) -> str:
+        return json.dumps(to_dict(self), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+# ---------------------------------------------------------------- paths
+
+
+def check_relative_path(rel: object, what: str = "path") -> str:
+    """Validate a manifest path statically: relative, forward slashes, no '..'. Returns it."""
+    if not isinstance(rel, str) or not rel.strip():
+        raise ManifestError(f"{what} must be a non-empty string, got {rel!r}")
+    if "\\" in rel or "\x00" in rel:
+        raise PathEscapeError(f"{what} {rel!r} must use '/' separators")
+    posix = PurePosixPath(rel)
+    if posix.is_absolute() or re.match(r"^[A-Za-z]:", rel):
+        raise PathEscapeError(f"{what} {rel!r} is absolute; paths must be relative to the bundle")
+    if ".." in posix.parts:
+        raise PathEscapeError(f"{what} {rel!r} contains '..'; paths must stay inside the bundle")
+    return rel
+
+
+def resolve_in_bundle(folder: Path, rel: str) -> Path:
+    """The file ``rel`` names inside ``folder``, after following symlinks; raises
+    PathEscapeError when it would land outside the folder. The file need not exist."""
+    check_relative_path(rel)
+    root = folder.resolve()
+    target = (root / rel).resolve()
+    if target != root and not target.is_relative_to(root):
+        raise PathEscapeError(f"path {rel!r} resolves outside the bundle (to {target})")
+    return target
+
+
+# ---------------------------------------------------------------- schema
+
+
+def _opt_str(data: Mapping[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ManifestError(f"{key!r} must be a string or null, got {value!r}")
+    return value
+
+
+def _opt_int(data: Mapping[str, Any], key: str, *, minimum: int | None = None) -> int | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ManifestError(f"{key!r} must be an integer or null, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ManifestError(f"{key!r} must be >= {minimum}, got {value}")
+    return value
+
+
+def _list_of_dicts(data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    value = data.get(key, [])
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ManifestError(f"{key!r} must be a list of objects")
+    return value
+
+
+def _video(data: Mapping[str, Any], i: int) -> VideoEntry:
+    camera = _opt_str(data, "camera")
+    if not camera:
+        raise ManifestError(f"videos[{i}] needs a 'camera' name")
+    timestamps = _opt_str(data, "timestamps")
+    return VideoEntry(
+        camera=camera,
+        path=check_relative_path(data.get("path"), f"videos[{i}].path"),
+        t0_ns=_opt_int(data, "t0_ns") or 0,
+        timestamps=None
+        if timestamps is None
+        else check_relative_path(timestamps, f"videos[{i}].timestamps"),
+    )
+
+
+def _signal(data: Mapping[str, Any], i: int) -> SignalEntry:
+    fmt = _opt_str(data, "format")
+    path = check_relative_path(data.get("path"), f"signals[{i}].path")
+    if fmt is None:
+        fmt = PurePosixPath(path).suffix.lstrip(".").lower()
+    if fmt not in SIGNAL_FORMATS:
+        raise ManifestError(f"signals[{i}].format must be one of {SIGNAL_FORMATS}, got {fmt!r}")
+    name = _opt_str(data, "name")
+    if name is None and fmt != "npz":
+        raise ManifestError(f"signals[{i}] needs a 'name' (only npz entries may omit it)")
+    role = _opt_str(data, "kind")
+    if role is not None and role not in SIGNAL_ROLES:
+        raise ManifestError(f"signals[{i}].kind must be one of {SIGNAL_ROLES}, got {role!r}")
+    channels = data.get("channels")
+    if channels is not None and (
+        not isinstance(channels, list) or not all(isinstance(c, str) and c for c in channels)
+    ):
+        raise ManifestError(f"signals[{i}].channels must be a list of non-empty strings")
+    return SignalEntry(
+        name=name,
+        path=path,
+        format=fmt,
+        time_column=_opt_str(data, "time_column") or DEFAULT_TIME_COLUMN,
+        role=role,
+        channels=None if channels is None else tuple(channels),
+    )
+
+
+def _event(data: Mapping[str, Any], i: int) -> EventEntry:
+    name = _opt_str(data, "name")
+    if not name:
+        raise ManifestError(f"events[{i}] needs a 'name'")
+    return EventEntry(name=name, path=check_relative_path(data.get("path"), f"events[{i}].path"))
+
+
+def from_dict(data: object) -> BundleManifest:
+    """Validate a decoded manifest. Raises ManifestError (PathEscapeError for bad paths)."""
+    if not isinstance(data, dict):
+        raise ManifestError("the manifest must be a JSON object")
+    if data.get("format") != FORMAT_NAME:
+        raise ManifestError(f"'format' must be {FORMAT_NAME!r}, got {data.get('format')!r}")
+    version = _opt_int(data, "format_version", minimum=1)
+    if version is None:
+        raise ManifestError("'format_version' is required")
+    if version > FORMAT_VERSION:
+        raise ManifestError(
+            f"format_version {version} is newer than this RoboTrace reads ({FORMAT_VERSION})"
+        )
+    ident = _opt_str(data, "id")
+    ident = None if ident is None else ident.strip().lower()
+    if ident is not None and not _ID_RE.match(ident):
+        ident = None  # not a usable stable id: the reader falls back to the path-based one
+    source = _opt_str(data, "source")
+    if source is not None and source not in SOURCES:
+        raise ManifestError(f"'source' must be one of {SOURCES}, got {source!r}")
+    success = data.get("success")
+    if success is not None and not isinstance(success, bool):
+        raise ManifestError(f"'success' must be true, false or null, got {success!r}")
+    status = _opt_str(data, "status") or "ready"
+    if status not in STATUSES:
+        raise ManifestError(f"'status' must be one of {STATUSES}, got {status!r}")
+    metadata = data.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise ManifestError("'metadata' must be an object")
+    manifest = BundleManifest(
+        name=_opt_str(data, "name") or "",
+        id=ident,
+        source=source,
+        robot=_opt_str(data, "robot"),
+        policy_version=_opt_str(data, "policy_version"),
+        env_version=_opt_str(data, "env_version"),
+        git_sha=_opt_str(data, "git_sha"),
+        seed=_opt_int(data, "seed"),
+        task=_opt_str(data, "task"),
+        success=success,
+        status=status,
+        start_time_ns=_opt_int(data, "start_time_ns", minimum=0),
+        duration_ns=_opt_int(data, "duration_ns", minimum=0),
+        metadata=dict(metadata),
+        videos=[_video(v, i) for i, v in enumerate(_list_of_dicts(data, "videos"))],
+        signals=[_signal(s, i) for i, s in enumerate(_list_of_dicts(data, "signals"))],
+        events=[_event(e, i) for i, e in enumerate(_list_of_dicts(data, "events"))],
+        format_version=version,
+    )
+    names = [v.camera for v in manifest.videos]
+    names += [s.name for s in manifest.signals if s.name is not None]
+    names += [e.name for e in manifest.events]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ManifestError(f"stream names must be unique; repeated: {', '.join(duplicates)}")
+    return manifest
+
+
+def to_dict(manifest: BundleManifest) -> dict[str, Any]:
+    """The JSON form (keys in documentation order, None values of optional entry keys left out)."""
+    data: dict[str, Any] = {
+        "format": FORMAT_NAME,
+        "format_version": manifest.format_version,
+    }
+    if manifest.id is not None:
+        data["id"] = manifest.id
+    data.update(
+        name=manifest.name,
+        source=manifest.source,
+        robot=manifest.robot,
+        policy_version=manifest.policy_version,
+        env_version=manifest.env_version,
+        git_sha=manifest.git_sha,
+        seed=manifest.seed,
+        task=manifest.task,
+        success=manifest.success,
+        status=manifest.status,
+        start_time_ns=manifest.start_time_ns,
+    )
+    if manifest.duration_ns is not None:
+        data["duration_ns"] = manifest.duration_ns
+    data["metadata"] = manifest.metadata
+    data["videos"] = [
+        {"camera": v.camera, "path": v.path, "t0_ns": v.t0_ns}
+        | ({"timestamps": v.timestamps} if v.timestamps else {})
+        for v in manifest.videos
+    ]
+    signals = []
+    for s in manifest.signals:
+        entry: dict[str, Any] = {} if s.name is None else {"name": s.name}
+        entry.update(path=s.path, format=s.format, time_column=s.time_column)
+        if s.role is not None:
+            entry["kind"] = s.role
+        if s.channels is not None:
+            entry["channels"] = list(s.channels)
+        signals.append(entry)
+    data["signals"] = signals
+    data["events"] = [{"name": e.name, "path": e.path} for e in manifest.events]
+    return data
+
+
+# ---------------------------------------------------------------- files
+
+
+def read_manifest(folder: Path) -> BundleManifest:
+    """Load and validate ``folder/robotrace_episode.json``; RecordingError names the manifest."""
+    path = folder / MANIFEST_NAME
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CorruptRecordingError(path, f"cannot read manifest: {exc.strerror or exc}") from exc
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorruptRecordingError(path, f"manifest is not valid JSON: {exc}") from exc
+    try:
+        manifest = from_dict(data)
+        for rel in referenced_paths(manifest):
+            resolve_in_bundle(folder, rel)
+    except PathEscapeError as exc:
+        raise RecordingError(path, f"rejected manifest: {exc}") from exc
+    except ManifestError as exc:
+        if "newer than" in str(exc):
+            raise UnsupportedFormatError(path, str(exc)) from exc
+        raise CorruptRecordingError(path, f"invalid manifest: {exc}") from exc
+    return manifest
+
+
+def referenced_paths(manifest: BundleManifest) -> list[str]:
+    paths = [v.path for v in manifest.videos]
+    paths += [v.timestamps for v in manifest.videos if v.timestamps]
+    paths += [s.path for s in manifest.signals]
+    paths += [e.path for e in manifest.events]
+    return paths
+
+
+def write_manifest(folder: Path, manifest: BundleManifest) -> Path:
+    """Validate and write the manifest atomically (temp file + rename)."""
+    manifest.validate()
+    folder.mkdir(parents=True, exist_ok=True)
+    for rel in referenced_paths(manifest):
+        resolve_in_bundle(folder, rel)
+    path = folder / MANIFEST_NAME
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(manifest.to_json(), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+# ---------------------------------------------------------------- events (JSONL)
+
+
+def normalize_level(level: object) -> str:
+    text = str(level or "INFO").strip().upper()
+    text = _LEVEL_ALIASES.get(text, text)
+    return text if text in LOG_LEVELS else "INFO"
+
+
+def write_events_jsonl(path: Path, events: Iterable[LogEvent]) -> Path:
+    """One JSON object per line: {"t_ns", "level", "text", "source"}, sorted by time."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [
+        json.dumps(
+            {
+                "t_ns": int(e.t_ns),
+                "level": normalize_level(e.level),
+                "text": e.text,
+                "source": e.source,
+            },
+            ensure_ascii=False,
+        )
+        for e in sorted(events, key=lambda e: e.t_ns)
+    ]
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def read_events_jsonl(path: Path) -> tuple[list[LogEvent], list[str]]:
+    """Events sorted by time, plus a problem sentence per line that could not be read."""
+    events: list[LogEvent] = []
+    bad: list[int] = []
+    with path.open("r", encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                t_ns = item["t_ns"]
+                if isinstance(t_ns, bool) or not isinstance(t_ns, int):
+                    raise TypeError("t_ns must be an integer")
+                events.append(
+                    LogEvent(
+                        t_ns=t_ns,
+                        level=normalize_level(item.get("level")),
+                        text=str(item.get("text", "")),
+                        source=str(item.get("source", "") or ""),
+                    )
+                )
+            except (ValueError, TypeError, KeyError, AttributeError):
+                bad.append(number)
+    events.sort(key=lambda e: e.t_ns)
+    problems = []
+    if bad:
+        shown = ", ".join(str(n) for n in bad[:5]) + (" …" if len(bad) > 5 else "")
+        problems.append(f"{path}: {len(bad)} unreadable event line(s) skipped (line {shown})")
+    return events, problems
