@@ -36,6 +36,7 @@ def decode_image_bytes(data: bytes, format_hint: str = "", *, origin: str = "ima
     ``origin`` names where the bytes came from (file and topic) for the error message.
     """
     import av
+
     try:
         codec = av.CodecContext.create(_codec_for(bytes(data[:8]), format_hint), "r")
         frames = codec.decode(av.Packet(bytes(data)))
