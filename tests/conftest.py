@@ -26,7 +26,9 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def robotrace_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def robotrace_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """Every test gets its own catalog and library, never the user's."""
     home = tmp_path_factory.mktemp("robotrace_home")
     monkeypatch.setenv("ROBOTRACE_HOME", str(home))

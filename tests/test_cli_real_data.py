@@ -65,8 +65,23 @@ def test_scan_indexes_every_recording_and_reports_failures(
 def test_list_json_has_the_documented_keys(catalog: Path, capsys) -> None:
     rows = run_json(capsys, "--catalog", str(catalog), "list", "--json")
     assert len(rows) == 116
-    keys = {"id", "kind", "path", "episode_index", "name", "duration_ns", "status", "outcome",
-            "problems", "policy_version", "env_version", "git_sha", "seed", "robot", "task"}  # fmt: skip
+    keys = {
+        "id",
+        "kind",
+        "path",
+        "episode_index",
+        "name",
+        "duration_ns",
+        "status",
+        "outcome",
+        "problems",
+        "policy_version",
+        "env_version",
+        "git_sha",
+        "seed",
+        "robot",
+        "task",
+    }
     for row in rows:
         assert keys <= set(row)
         assert row["duration_ns"] >= 0
@@ -111,9 +126,13 @@ def test_show_lerobot_episode_by_dataset_index(catalog: Path, shared_data: Path,
 
 def test_show_unscanned_path_opens_directly(tmp_path: Path, shared_data: Path, capsys) -> None:
     data = run_json(
-        capsys, "--catalog", str(tmp_path / "empty.sqlite"), "show",
-        str(shared_data / IIWA), "--json",
-    )  # fmt: skip
+        capsys,
+        "--catalog",
+        str(tmp_path / "empty.sqlite"),
+        "show",
+        str(shared_data / IIWA),
+        "--json",
+    )
     assert data["in_catalog"] is False
     streams = {s["name"]: s for s in data["streams"]}
     assert streams["/joint_states"]["count"] == 1941
@@ -132,7 +151,9 @@ def test_show_text_output_names_problems(catalog: Path, shared_data: Path, capsy
 
 def test_show_of_broken_input_is_one_clear_line(tmp_path: Path, shared_data: Path, capsys) -> None:
     capsys.readouterr()
-    code = main(["--catalog", str(tmp_path / "c.sqlite"), "show", str(shared_data / "ros1/empty-file.bag")])
+    code = main(
+        ["--catalog", str(tmp_path / "c.sqlite"), "show", str(shared_data / "ros1/empty-file.bag")]
+    )
     err = capsys.readouterr().err
     assert code == 1
     assert "empty-file.bag" in err and "empty file" in err
@@ -148,9 +169,19 @@ def test_tag_sets_catalog_fields_and_filters_find_them(
     example = next(r for r in rows if r["name"] == "example")
     before = tree_hashes(shared_data / "ros1")
     run_json(
-        capsys, "--catalog", db, "tag", example["id"], "--policy-version", "turtle-v2",
-        "--seed", "42", "--outcome", "failure", "--json",
-    )  # fmt: skip
+        capsys,
+        "--catalog",
+        db,
+        "tag",
+        example["id"],
+        "--policy-version",
+        "turtle-v2",
+        "--seed",
+        "42",
+        "--outcome",
+        "failure",
+        "--json",
+    )
     tagged = run_json(capsys, "--catalog", db, "list", "--policy", "turtle-v2", "--json")
     assert [(r["name"], r["seed"], r["outcome"]) for r in tagged] == [("example", 42, "failure")]
     assert tree_hashes(shared_data / "ros1") == before  # stored in the catalog only
@@ -165,12 +196,28 @@ def test_frame_at_several_times_matches_a_sequential_decode(
     episode = f"{shared_data / LEROBOT}#1"
     out = tmp_path / "frames"
     result = run_json(
-        capsys, "--catalog", str(catalog), "frame", episode, "--t", "0", "--t", "5.01s",
-        "--t", "12840ms", "--t", "frame:385", "-o", str(out), "--json",
-    )  # fmt: skip
+        capsys,
+        "--catalog",
+        str(catalog),
+        "frame",
+        episode,
+        "--t",
+        "0",
+        "--t",
+        "5.01s",
+        "--t",
+        "12840ms",
+        "--t",
+        "frame:385",
+        "-o",
+        str(out),
+        "--json",
+    )
     got = {(f["t_ns"], f["frame_index"]) for f in result["frames"]}
     assert got == {(0, 0), (5_010_000_000, 150), (12_840_000_000, 385), (12_833_333_333, 385)}
-    video = shared_data / LEROBOT / "videos/chunk-000/observation.images.cam_high/episode_000001.mp4"
+    video = (
+        shared_data / LEROBOT / "videos/chunk-000/observation.images.cam_high/episode_000001.mp4"
+    )
     with av.open(str(video)) as container:
         decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     assert len(decoded) == 393
@@ -181,10 +228,26 @@ def test_frame_at_several_times_matches_a_sequential_decode(
         assert np.array_equal(decode_image_bytes(path.read_bytes()), decoded[item["frame_index"]])
 
 
-def test_frame_single_time_writes_the_file(catalog: Path, shared_data: Path, tmp_path: Path, capsys):
+def test_frame_single_time_writes_the_file(
+    catalog: Path, shared_data: Path, tmp_path: Path, capsys
+):
     out = tmp_path / "one.png"
     capsys.readouterr()
-    assert main(["--catalog", str(catalog), "frame", f"{shared_data / LEROBOT}#2", "--t", "1s", "-o", str(out)]) == 0
+    assert (
+        main(
+            [
+                "--catalog",
+                str(catalog),
+                "frame",
+                f"{shared_data / LEROBOT}#2",
+                "--t",
+                "1s",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert decode_image_bytes(out.read_bytes()).shape == (480, 640, 3)
 
 
@@ -192,7 +255,18 @@ def test_frame_of_episode_without_its_video_says_which_file(
     catalog: Path, shared_data: Path, tmp_path: Path, capsys
 ) -> None:
     capsys.readouterr()
-    code = main(["--catalog", str(catalog), "frame", f"{shared_data / LEROBOT}#3", "--t", "1s", "-o", str(tmp_path / "x.png")])
+    code = main(
+        [
+            "--catalog",
+            str(catalog),
+            "frame",
+            f"{shared_data / LEROBOT}#3",
+            "--t",
+            "1s",
+            "-o",
+            str(tmp_path / "x.png"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and "episode_000003.mp4" in err and "missing" in err
 
@@ -201,48 +275,115 @@ def test_frame_via_deep_link(catalog: Path, shared_data: Path, tmp_path: Path, c
     rows = run_json(capsys, "--catalog", str(catalog), "list", "--kind", "lerobot", "--json")
     ep4 = next(r for r in rows if r["episode_index"] == 4)
     link = f"robotrace://episode/{ep4['id']}?t=2000ms"
-    result = run_json(capsys, "--catalog", str(catalog), "frame", link, "-o", str(tmp_path / "l.png"), "--json")
+    result = run_json(
+        capsys, "--catalog", str(catalog), "frame", link, "-o", str(tmp_path / "l.png"), "--json"
+    )
     assert [(f["t_ns"], f["frame_index"]) for f in result["frames"]] == [(2_000_000_000, 60)]
 
 
-def test_export_csv_raw_and_on_a_grid(catalog: Path, shared_data: Path, tmp_path: Path, capsys) -> None:
+def test_export_csv_raw_and_on_a_grid(
+    catalog: Path, shared_data: Path, tmp_path: Path, capsys
+) -> None:
     bag = str(shared_data / IIWA)
     raw = tmp_path / "js.csv"
-    run_json(capsys, "--catalog", str(catalog), "export", bag, "--streams", "/joint_states",
-             "--format", "csv", "-o", str(raw), "--json")  # fmt: skip
+    run_json(
+        capsys,
+        "--catalog",
+        str(catalog),
+        "export",
+        bag,
+        "--streams",
+        "/joint_states",
+        "--format",
+        "csv",
+        "-o",
+        str(raw),
+        "--json",
+    )
     table = pacsv.read_csv(raw)
     assert table.num_rows == 1941
     assert "position/joint_a1" in table.column_names
     grid = tmp_path / "grid.parquet"
     result = run_json(
-        capsys, "--catalog", str(catalog), "export", bag, "--streams", "/joint_states",
-        "/effort_controller/commands", "--grid", "100ms", "--start", "1s", "--end", "3s",
-        "--format", "parquet", "-o", str(grid), "--json",
-    )  # fmt: skip
+        capsys,
+        "--catalog",
+        str(catalog),
+        "export",
+        bag,
+        "--streams",
+        "/joint_states",
+        "/effort_controller/commands",
+        "--grid",
+        "100ms",
+        "--start",
+        "1s",
+        "--end",
+        "3s",
+        "--format",
+        "parquet",
+        "-o",
+        str(grid),
+        "--json",
+    )
     assert result["rows"] == 20
     assert "/effort_controller/commands/data[0]" in result["columns"]
 
 
-def test_cli_leaves_recordings_untouched(catalog: Path, shared_data: Path, tmp_path: Path, capsys) -> None:
+def test_cli_leaves_recordings_untouched(
+    catalog: Path, shared_data: Path, tmp_path: Path, capsys
+) -> None:
     before = tree_hashes(shared_data)
     main(["--catalog", str(tmp_path / "again.sqlite"), "scan", str(shared_data)])
     main(["--catalog", str(catalog), "show", f"{shared_data / LEROBOT}#5"])
-    main(["--catalog", str(catalog), "frame", f"{shared_data / LEROBOT}#5", "--t", "1s", "-o", str(tmp_path / "f.png")])
-    main(["--catalog", str(catalog), "export", str(shared_data / IIWA), "-o", str(tmp_path / "all.csv")])
+    main(
+        [
+            "--catalog",
+            str(catalog),
+            "frame",
+            f"{shared_data / LEROBOT}#5",
+            "--t",
+            "1s",
+            "-o",
+            str(tmp_path / "f.png"),
+        ]
+    )
+    main(
+        [
+            "--catalog",
+            str(catalog),
+            "export",
+            str(shared_data / IIWA),
+            "-o",
+            str(tmp_path / "all.csv"),
+        ]
+    )
     assert tree_hashes(shared_data) == before
 
 
 def test_module_entry_point_and_exit_codes(tmp_path: Path) -> None:
     env_catalog = str(tmp_path / "c.sqlite")
-    ok = subprocess.run([sys.executable, "-m", "robotrace_desktop", "--help"], capture_output=True, text=True)
+    ok = subprocess.run(
+        [sys.executable, "-m", "robotrace_desktop", "--help"], capture_output=True, text=True
+    )
     assert ok.returncode == 0 and "scan" in ok.stdout
     bad = subprocess.run(
-        [sys.executable, "-m", "robotrace_desktop", "--catalog", env_catalog, "scan", str(tmp_path / "nothing")],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "robotrace_desktop",
+            "--catalog",
+            env_catalog,
+            "scan",
+            str(tmp_path / "nothing"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 1
     assert "no such file or folder" in bad.stdout + bad.stderr
     usage = subprocess.run(
-        [sys.executable, "-m", "robotrace_desktop", "list", "--status", "bogus"], capture_output=True, text=True
+        [sys.executable, "-m", "robotrace_desktop", "list", "--status", "bogus"],
+        capture_output=True,
+        text=True,
     )
     assert usage.returncode == 2

@@ -16,8 +16,8 @@ from robotrace_desktop.demo import (
     write_demo_bundle,
 )
 from robotrace_desktop.errors import ConfigurationError
-from robotrace_desktop.readers.bundle import BundleReader
 from robotrace_desktop.readers.bundle_format import MANIFEST_NAME
+from robotrace_desktop.readers.bundle_reader import BundleReader
 
 MS = 1_000_000
 READER = BundleReader()

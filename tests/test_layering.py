@@ -36,7 +36,8 @@ def test_core_modules_never_import_qt() -> None:
         "readers()\n"
         "from robotrace_desktop.cli import build_parser\n"
         "build_parser()\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6'))\n"
+        "qt = ('PySide6', 'pyqtgraph', 'shiboken6')\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in qt)\n"
         "print(bad)\n"
         "sys.exit(1 if bad else 0)\n"
     )

@@ -139,7 +139,9 @@ def fingerprint(recording: Recording) -> str:
             digest.update(f"{file}\0missing\n".encode("utf-8", "surrogateescape"))
             continue
         name = os.path.relpath(file, base)
-        digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
+        digest.update(
+            f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode("utf-8", "surrogateescape")
+        )
     return digest.hexdigest()[:32]
 
 
@@ -214,9 +216,7 @@ def _scan_one(catalog: Catalog, recording: Recording, summary: ScanSummary, *, f
                 setattr(summary, result, getattr(summary, result) + 1)
         gone = before - {e.id for e in episodes}
         catalog.mark_missing(gone, f"{path}: episode no longer present in the recording")
-        catalog.set_recording_state(
-            path, reader.kind, print_, "error" if error else "ok", error
-        )
+        catalog.set_recording_state(path, reader.kind, print_, "error" if error else "ok", error)
     if error:
         summary.errors += 1
         summary.problems.append(error)

@@ -22,7 +22,16 @@ from robotrace_desktop.core import jsonsafe
 from robotrace_desktop.core.episode import EpisodeInfo, Outcome, Status, StreamInfo
 from robotrace_desktop.errors import EpisodeNotFoundError, ValidationError
 
-OVERRIDABLE = ("source", "robot", "policy_version", "env_version", "git_sha", "seed", "task", "outcome")
+OVERRIDABLE = (
+    "source",
+    "robot",
+    "policy_version",
+    "env_version",
+    "git_sha",
+    "seed",
+    "task",
+    "outcome",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +104,29 @@ class Catalog:
                 missing_since = NULL
             """,
             (
-                info.id, recording, info.kind, info.path, info.episode_index, info.name,
-                max(0, int(info.duration_ns)), info.start_time_ns, info.source, info.robot,
-                info.policy_version, info.env_version, info.git_sha, info.seed, info.task,
-                info.outcome.value, info.status.value, _json(info.problems),
-                _json(info.metadata), digest, now,
+                info.id,
+                recording,
+                info.kind,
+                info.path,
+                info.episode_index,
+                info.name,
+                max(0, int(info.duration_ns)),
+                info.start_time_ns,
+                info.source,
+                info.robot,
+                info.policy_version,
+                info.env_version,
+                info.git_sha,
+                info.seed,
+                info.task,
+                info.outcome.value,
+                info.status.value,
+                _json(info.problems),
+                _json(info.metadata),
+                digest,
+                now,
             ),
-        )  # fmt: skip
+        )
         self.conn.execute("DELETE FROM streams WHERE episode_id = ?", (info.id,))
         self.conn.executemany(
             """INSERT INTO streams (episode_id, position, name, kind, count, channels,
@@ -109,9 +134,17 @@ class Catalog:
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [
                 (
-                    info.id, position, s.name, s.kind.value, s.count, _json(list(s.channels)),
-                    s.t_start_ns, s.t_end_ns, s.message_type, _json(dict(s.details)),
-                )  # fmt: skip
+                    info.id,
+                    position,
+                    s.name,
+                    s.kind.value,
+                    s.count,
+                    _json(list(s.channels)),
+                    s.t_start_ns,
+                    s.t_end_ns,
+                    s.message_type,
+                    _json(dict(s.details)),
+                )
                 for position, s in enumerate(info.streams)
             ],
         )

@@ -28,7 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     lister.add_argument("--status", choices=["ready", "failed", "missing"])
     lister.add_argument("--kind", choices=["rosbag2", "rosbag1", "lerobot", "hdf5", "bundle"])
     lister.add_argument("--outcome", choices=["success", "failure", "unknown"])
-    lister.add_argument("--search", metavar="TEXT", help="in name, path, task, robot, problems, tags")
+    lister.add_argument(
+        "--search", metavar="TEXT", help="in name, path, task, robot, problems, tags"
+    )
     lister.add_argument("--json", action="store_true")
     lister.set_defaults(handler=run_list)
 
@@ -37,9 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=run_show)
 
-    tag = sub.add_parser(
-        "tag", help="set fields in the catalog (never in the recording)"
-    )
+    tag = sub.add_parser("tag", help="set fields in the catalog (never in the recording)")
     tag.add_argument("episodes", nargs="+", metavar="EPISODE")
     tag.add_argument("--policy-version")
     tag.add_argument("--env-version")
@@ -76,10 +76,17 @@ def run_list(args: argparse.Namespace) -> int:
         ["ID", "KIND", "NAME", "DURATION", "STATUS", "OUTCOME", "POLICY", "PROBLEMS"],
         [
             [
-                e.id, e.kind, e.name, duration_text(e.duration_ns), e.status.value,
-                e.outcome.value, e.policy_version or "-",
-                e.problems[0] if len(e.problems) == 1 else (f"{len(e.problems)} problems" if e.problems else ""),
-            ]  # fmt: skip
+                e.id,
+                e.kind,
+                e.name,
+                duration_text(e.duration_ns),
+                e.status.value,
+                e.outcome.value,
+                e.policy_version or "-",
+                e.problems[0]
+                if len(e.problems) == 1
+                else (f"{len(e.problems)} problems" if e.problems else ""),
+            ]
             for e in episodes
         ],
     )
@@ -129,13 +136,18 @@ def _print_episode(
     rows = []
     for s in info.streams:
         rate = s.rate_hz
-        channels = ", ".join(s.channels[:4]) + (f" … (+{len(s.channels) - 4})" if len(s.channels) > 4 else "")
+        channels = ", ".join(s.channels[:4]) + (
+            f" … (+{len(s.channels) - 4})" if len(s.channels) > 4 else ""
+        )
         offset = offsets.get(s.name)
         rows.append(
             [
-                "  " + s.name, s.kind.value, str(s.count), "-" if rate is None else f"{rate:.1f} Hz",
+                "  " + s.name,
+                s.kind.value,
+                str(s.count),
+                "-" if rate is None else f"{rate:.1f} Hz",
                 channels + (f"  [offset {format_seconds(offset)}]" if offset else ""),
-            ]  # fmt: skip
+            ]
         )
     if rows:
         print_table(["  NAME", "KIND", "COUNT", "RATE", "CHANNELS"], rows, max_width=70)
@@ -149,8 +161,15 @@ def run_tag(args: argparse.Namespace) -> int:
     fields = {
         name: getattr(args, name)
         for name in (
-            "policy_version", "env_version", "git_sha", "seed", "robot", "task", "source", "outcome",
-        )  # fmt: skip
+            "policy_version",
+            "env_version",
+            "git_sha",
+            "seed",
+            "robot",
+            "task",
+            "source",
+            "outcome",
+        )
         if getattr(args, name) is not None
     }
     if not fields and not args.tag:
@@ -171,5 +190,8 @@ def run_tag(args: argparse.Namespace) -> int:
         print_json([episode_summary(e) for e in updated])
     else:
         for info in updated:
-            print(f"tagged {info.id} ({info.name}): " + ", ".join(f"{k}={v}" for k, v in fields.items()))
+            print(
+                f"tagged {info.id} ({info.name}): "
+                + ", ".join(f"{k}={v}" for k, v in fields.items())
+            )
     return 0

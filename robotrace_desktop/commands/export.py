@@ -99,8 +99,14 @@ def run(args: argparse.Namespace) -> int:
 
         pacsv.write_csv(table, args.output)
     if args.json:
-        print_json({"episode": info.id, "path": str(args.output), "rows": table.num_rows,
-                    "columns": table.column_names})  # fmt: skip
+        print_json(
+            {
+                "episode": info.id,
+                "path": str(args.output),
+                "rows": table.num_rows,
+                "columns": table.column_names,
+            }
+        )
     else:
         print(f"{args.output}: {table.num_rows} rows × {table.num_columns} columns ({fmt})")
     return 0

@@ -26,9 +26,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("frame", help="save the exact video frame shown at given times")
     parser.add_argument("episode", metavar="EPISODE")
     parser.add_argument(
-        "--t", action="append", metavar="TIME", help="12840ms, 12.84s, 12.84 or frame:385 "
+        "--t",
+        action="append",
+        metavar="TIME",
+        help="12840ms, 12.84s, 12.84 or frame:385 "
         "(relative to the episode start; repeatable; default: the link's time)",
-    )  # fmt: skip
+    )
     parser.add_argument(
         "--camera", action="append", metavar="NAME", help="video stream (repeatable; default all)"
     )
@@ -85,9 +88,14 @@ def run(args: argparse.Namespace) -> int:
                 out = args.output if single else args.output / f"{safe_name(camera)}_{t_ns}.png"
                 write_png(out, frame.rgb)
                 written.append(
-                    {"camera": camera, "t_ns": t_ns, "frame_index": index,
-                     "frame_t_ns": frame.t_ns, "path": str(out)}
-                )  # fmt: skip
+                    {
+                        "camera": camera,
+                        "t_ns": t_ns,
+                        "frame_index": index,
+                        "frame_t_ns": frame.t_ns,
+                        "path": str(out),
+                    }
+                )
     if args.json:
         print_json({"episode": info.id, "frames": written, "errors": failures})
     else:

@@ -194,9 +194,7 @@ class SignalChunk:
         try:
             return self.values[:, self.channels.index(name)]
         except ValueError:
-            raise StreamNotFoundError(
-                f"stream {self.stream!r} has no channel {name!r}"
-            ) from None
+            raise StreamNotFoundError(f"stream {self.stream!r} has no channel {name!r}") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,9 +28,7 @@ from robotrace_desktop.core.episode import (
     episode_id,
 )
 from robotrace_desktop.errors import RecordingError, StreamNotFoundError
-from robotrace_desktop.readers.base import Reader
 from robotrace_desktop.readers.bundle_format import (
-    MANIFEST_NAME,
     BundleManifest,
     SignalEntry,
     VideoEntry,
@@ -38,16 +36,13 @@ from robotrace_desktop.readers.bundle_format import (
     read_manifest,
     resolve_in_bundle,
 )
+from robotrace_desktop.readers.bundle_reader import folder_of
 from robotrace_desktop.readers.tabular import SignalTable, npz_stream_names, open_table
 from robotrace_desktop.video.frames import FrameSource
 
 # What a damaged referenced file can raise while its header is read: it becomes a problem
 # sentence for that stream, never an exception out of index().
 _FILE_ERRORS = (RecordingError, OSError, ValueError, pa.ArrowException, av.FFmpegError)
-
-
-def _folder_of(path: Path) -> Path:
-    return path.parent if path.name == MANIFEST_NAME and path.is_file() else path
 
 
 @dataclass(slots=True)
@@ -356,24 +351,11 @@ class BundleEpisode(EpisodeSource):
         self._frame_sources.clear()
 
 
-class BundleReader(Reader):
-    kind = "bundle"
-    folder_format = True
+def index_bundle(path: Path) -> Iterator[EpisodeInfo]:
+    yield _describe(folder_of(path)).info
 
-    def sniff(self, path: Path) -> float | None:
-        if path.is_dir() and (path / MANIFEST_NAME).is_file():
-            return 1.0
-        if path.name == MANIFEST_NAME and path.is_file():
-            return 1.0
-        return None
 
-    def index(self, path: Path) -> Iterator[EpisodeInfo]:
-        yield _describe(_folder_of(path)).info
-
-    def open(self, path: Path, episode_index: int | None = None) -> EpisodeSource:
-        if episode_index not in (None, 0):
-            raise RecordingError(path, f"a bundle holds one episode; no episode {episode_index}")
-        return BundleEpisode(_describe(_folder_of(path)))
-
-    def fingerprint_files(self, path: Path) -> list[Path]:
-        return super().fingerprint_files(_folder_of(path))
+def open_bundle(path: Path, episode_index: int | None = None) -> EpisodeSource:
+    if episode_index not in (None, 0):
+        raise RecordingError(path, f"a bundle holds one episode; no episode {episode_index}")
+    return BundleEpisode(_describe(folder_of(path)))

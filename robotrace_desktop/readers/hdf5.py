@@ -48,7 +48,7 @@ from robotrace_desktop.errors import (
     StreamNotFoundError,
     UnsupportedFormatError,
 )
-from robotrace_desktop.readers.base import Reader
+from robotrace_desktop.readers.hdf5_reader import has_signature
 from robotrace_desktop.readers.hdf5_streams import (
     ALOHA_JOINTS,
     Plan,
@@ -64,10 +64,8 @@ from robotrace_desktop.readers.hdf5_video import (
 )
 from robotrace_desktop.video.frames import FrameSource
 
-__all__ = ["ALOHA_JOINTS", "Hdf5Episode", "Hdf5Reader"]
+__all__ = ["ALOHA_JOINTS", "Hdf5Episode", "index_hdf5", "open_hdf5"]
 
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-HDF5_SUFFIXES = (".hdf5", ".h5", ".hdf", ".he5")
 ROBOMIMIC_DEFAULT_HZ = 20.0
 _DEMO_RE = re.compile(r"^demo_(\d+)$")
 
@@ -274,71 +272,51 @@ class Hdf5Episode(EpisodeSource):
         self._file.close()
 
 
-def _has_signature(path: Path) -> bool:
-    size = path.stat().st_size
-    with path.open("rb") as handle:
-        offset = 0
-        while offset + 8 <= size and offset <= 1 << 20:
-            handle.seek(offset)
-            if handle.read(8) == HDF5_SIGNATURE:
-                return True
-            offset = 512 if offset == 0 else offset * 2
-    return False
+def _plans(path: Path, f: h5py.File, number: int | None) -> Iterator[Plan]:
+    layout = _layout(f, path)
+    if layout == "aloha":
+        yield _aloha_plan(f, path)
+        return
+    numbers = _demo_numbers(f["data"]) if number is None else [number]
+    if not numbers:
+        raise CorruptRecordingError(path, "robomimic dataset has no /data/demo_N groups")
+    for n in numbers:
+        yield _robomimic_plan(f, path, n)
 
 
-class Hdf5Reader(Reader):
-    kind = "hdf5"
+def _open_file(path: Path) -> h5py.File:
+    if path.is_file() and path.stat().st_size and not has_signature(path):
+        raise CorruptRecordingError(path, "not an HDF5 file (no HDF5 signature)")
+    return open_h5(path)
 
-    def sniff(self, path: Path) -> float | None:
-        if not path.is_file() or path.stat().st_size == 0:
-            return None
-        # Only HDF5-named files: many foreign formats are HDF5 inside (.mat v7.3, .nc, .nwb).
-        if path.suffix.lower() not in HDF5_SUFFIXES:
-            return None
-        return 0.9 if _has_signature(path) else 0.2  # 0.2: index() then says why it is not
 
-    def _plans(self, path: Path, f: h5py.File, number: int | None) -> Iterator[Plan]:
-        layout = _layout(f, path)
-        if layout == "aloha":
-            yield _aloha_plan(f, path)
-            return
-        numbers = _demo_numbers(f["data"]) if number is None else [number]
-        if not numbers:
-            raise CorruptRecordingError(path, "robomimic dataset has no /data/demo_N groups")
-        for n in numbers:
-            yield _robomimic_plan(f, path, n)
-
-    def _open_file(self, path: Path) -> h5py.File:
-        if path.is_file() and path.stat().st_size and not _has_signature(path):
-            raise CorruptRecordingError(path, "not an HDF5 file (no HDF5 signature)")
-        return open_h5(path)
-
-    def index(self, path: Path) -> Iterator[EpisodeInfo]:
-        with self._open_file(path) as f:
-            try:
-                infos = [plan.info for plan in self._plans(path, f, None)]
-            except RecordingError:
-                raise
-            except H5_ERRORS as exc:
-                raise CorruptRecordingError(path, f"cannot read HDF5 structure: {exc}") from exc
-        yield from infos
-
-    def open(self, path: Path, episode_index: int | None = None) -> EpisodeSource:
-        f = self._open_file(path)
+def index_hdf5(path: Path) -> Iterator[EpisodeInfo]:
+    with _open_file(path) as f:
         try:
-            layout = _layout(f, path)
-            if layout == "aloha":
-                if episode_index not in (None, 0):
-                    raise RecordingError(path, "an ALOHA file holds one episode")
-                plan = _aloha_plan(f, path)
-            else:
-                if episode_index is None:
-                    raise RecordingError(path, "a robomimic dataset needs an episode index (#N)")
-                plan = _robomimic_plan(f, path, episode_index)
+            infos = [plan.info for plan in _plans(path, f, None)]
         except RecordingError:
-            f.close()
             raise
         except H5_ERRORS as exc:
-            f.close()
             raise CorruptRecordingError(path, f"cannot read HDF5 structure: {exc}") from exc
-        return Hdf5Episode(path, f, plan)
+    yield from infos
+
+
+def open_hdf5(path: Path, episode_index: int | None = None) -> EpisodeSource:
+    f = _open_file(path)
+    try:
+        layout = _layout(f, path)
+        if layout == "aloha":
+            if episode_index not in (None, 0):
+                raise RecordingError(path, "an ALOHA file holds one episode")
+            plan = _aloha_plan(f, path)
+        else:
+            if episode_index is None:
+                raise RecordingError(path, "a robomimic dataset needs an episode index (#N)")
+            plan = _robomimic_plan(f, path, episode_index)
+    except RecordingError:
+        f.close()
+        raise
+    except H5_ERRORS as exc:
+        f.close()
+        raise CorruptRecordingError(path, f"cannot read HDF5 structure: {exc}") from exc
+    return Hdf5Episode(path, f, plan)

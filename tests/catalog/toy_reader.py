@@ -42,9 +42,7 @@ class ToyReader(Reader):
                 name=ep.get("name", path.stem),
                 duration_ns=ep.get("duration_ns", 1_000_000_000),
                 policy_version=ep.get("policy_version"),
-                streams=[
-                    StreamInfo("joints", StreamKind.SIGNAL, 11, ("a", "b"), 0, 1_000_000_000)
-                ],
+                streams=[StreamInfo("joints", StreamKind.SIGNAL, 11, ("a", "b"), 0, 1_000_000_000)],
             )
 
     def open(self, path: Path, episode_index: int | None = None) -> EpisodeSource:

@@ -15,8 +15,8 @@ import pytest
 from robotrace_desktop.core.episode import LogEvent, Outcome, Status, StreamKind, episode_id
 from robotrace_desktop.demo import FRAME_DIGITS, draw_text, encode_video, read_frame_number
 from robotrace_desktop.errors import CorruptRecordingError, StreamNotFoundError
-from robotrace_desktop.readers.bundle import BundleReader
 from robotrace_desktop.readers.bundle_format import MANIFEST_NAME, write_events_jsonl
+from robotrace_desktop.readers.bundle_reader import BundleReader
 from robotrace_desktop.readers.tabular import SignalData, write_npz, write_parquet
 
 READER = BundleReader()

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from robotrace_desktop.errors import RecordingError, UnsupportedFormatError
-from robotrace_desktop.readers.bundle import BundleReader
 from robotrace_desktop.readers.bundle_format import (
     MANIFEST_NAME,
     BundleManifest,
@@ -24,6 +23,7 @@ from robotrace_desktop.readers.bundle_format import (
     to_dict,
     write_manifest,
 )
+from robotrace_desktop.readers.bundle_reader import BundleReader
 from robotrace_desktop.readers.tabular import SignalData, write_feather, write_parquet
 
 READER = BundleReader()

@@ -48,8 +48,10 @@ def frame_number(rgb: np.ndarray) -> int:
     half = BLOCK // 2
     for bit in range(BITS):
         row, col = divmod(bit, cols)
-        patch = rgb[row * BLOCK + half - 3 : row * BLOCK + half + 3,
-                    col * BLOCK + half - 3 : col * BLOCK + half + 3]  # fmt: skip
+        patch = rgb[
+            row * BLOCK + half - 3 : row * BLOCK + half + 3,
+            col * BLOCK + half - 3 : col * BLOCK + half + 3,
+        ]
         if float(patch.mean()) > 127:
             value |= 1 << bit
     return value

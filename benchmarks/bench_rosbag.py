@@ -1,0 +1,175 @@
+"""ROS bag reader figures: indexing throughput of 100 small rosbag2 bags, and time + peak RSS of
+indexing (and of the CLI's ``show``) on big generated bags, to show both stay flat in file size.
+
+    python benchmarks/bench_rosbag.py [--workdir benchmarks/_work] [--runs 3]
+                                      [--sizes 0.25,1] [--storages mcap,sqlite3] [--n 100]
+
+Inputs are generated once into the workdir by benchmarks/gen_rosbag.py and reused.
+Every figure is the median of --runs runs. Baselines measured in the same run:
+(a) rosbags' own rosbag2 Reader opening and closing each bag (no first messages, no decoding);
+(b) a fresh ``python -c "import robotrace_desktop.readers.rosbag"`` (interpreter + imports).
+Peak RSS is resource.getrusage(RUSAGE_CHILDREN).ru_maxrss measured by a fresh wrapper process
+around each run. Targets: show <= 1 s, peak RSS <= 300 MB, flat in file size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from rosbags.rosbag2 import Reader as RawReader  # noqa: E402
+
+from benchmarks.gen_rosbag import generate_big, generate_many  # noqa: E402
+from robotrace_desktop.readers.rosbag_reader import Rosbag2Reader  # noqa: E402
+
+ENV = {**os.environ, "PYTHONPATH": str(REPO)}
+# Runs COMMAND (argv as JSON) as a child and prints "<seconds> <child peak RSS in MB> <rc>".
+_WRAPPER = """
+import json, resource, subprocess, sys, time
+cmd = json.loads(sys.argv[1])
+t = time.perf_counter()
+rc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE).returncode
+dt = time.perf_counter() - t
+print(dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, rc)
+"""
+_INDEX = (
+    "import sys; from pathlib import Path; "
+    "from robotrace_desktop.readers.rosbag_reader import Rosbag2Reader; "
+    "list(Rosbag2Reader().index(Path(sys.argv[1])))"
+)
+
+
+def measure(cmd: list[str], runs: int) -> tuple[float, float, int]:
+    """Median seconds, max peak RSS (MB) and the last exit code of ``cmd`` over ``runs``."""
+    times, rss, rc = [], [], 0
+    for _ in range(runs):
+        out = subprocess.run(
+            [sys.executable, "-c", _WRAPPER, json.dumps(cmd)],
+            env=ENV,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        times.append(float(out[0]))
+        rss.append(float(out[1]))
+        rc = int(out[2])
+    return statistics.median(times), max(rss), rc
+
+
+def median_time(action: object, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()  # type: ignore[operator]
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def bench_many(workdir: Path, n: int, runs: int) -> None:
+    bags = generate_many(workdir / f"many_{n}", n)
+    reader = Rosbag2Reader()
+
+    def ours() -> None:
+        for bag in bags:
+            list(reader.index(bag))
+
+    def raw() -> None:
+        for bag in bags:
+            r = RawReader(bag)
+            r.open()
+            r.close()
+
+    ours()  # warm the page cache and imports
+    t_ours, t_raw = median_time(ours, runs), median_time(raw, runs)
+    print(f"(a) index {n} small rosbag2 bags (sqlite3+mcap), median of {runs}:")
+    print(f"    Rosbag2Reader.index   {t_ours:7.3f} s  = {n / t_ours:7.1f} bags/s")
+    print(f"    baseline rosbags open {t_raw:7.3f} s  = {n / t_raw:7.1f} bags/s")
+    print(f"    ratio ours/baseline   {t_ours / t_raw:7.2f}x")
+
+
+def cli_has_show() -> bool:
+    probe = subprocess.run(
+        [sys.executable, "-m", "robotrace_desktop", "show", "--help"],
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
+    return probe.returncode == 0
+
+
+def bench_big(workdir: Path, sizes: list[float], storages: list[str], runs: int) -> None:
+    baseline = measure([sys.executable, "-c", "import robotrace_desktop.readers.rosbag"], runs)
+    print(
+        f"(b) baseline: python -c 'import robotrace_desktop.readers.rosbag' "
+        f"{baseline[0]:.3f} s, peak RSS {baseline[1]:.0f} MB"
+    )
+    show = cli_has_show()
+    if not show:
+        print("    show: skipped: CLI not present (no 'show' command yet)")
+    catalog = Path(tempfile.mkdtemp(prefix="robotrace_bench_")) / "catalog.sqlite"
+    for storage in storages:
+        for size in sizes:
+            bag = workdir / f"big_{storage}_{size:g}gb"
+            if not bag.exists():
+                started = time.perf_counter()
+                generate_big(bag, size, storage)
+                print(f"    generated {bag.name} in {time.perf_counter() - started:.0f} s")
+            nbytes = sum(p.stat().st_size for p in bag.iterdir())
+            label = f"{storage:7s} {nbytes / (1 << 30):5.2f} GiB"
+            t, rss, rc = measure([sys.executable, "-c", _INDEX, str(bag)], runs)
+            print(
+                f"    index()  {label}: {t:6.3f} s  peak RSS {rss:5.0f} MB  "
+                f"(x{t / baseline[0]:.2f} time, +{rss - baseline[1]:.0f} MB over baseline)"
+                + ("" if rc == 0 else f"  EXIT {rc}")
+            )
+            if show:
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "robotrace_desktop",
+                    "--catalog",
+                    str(catalog),
+                    "show",
+                    str(bag),
+                    "--json",
+                ]
+                t, rss, rc = measure(cmd, runs)
+                print(
+                    f"    show     {label}: {t:6.3f} s  peak RSS {rss:5.0f} MB  "
+                    f"(x{t / baseline[0]:.2f} time)" + ("" if rc == 0 else f"  EXIT {rc}")
+                )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--workdir", type=Path, default=REPO / "benchmarks" / "_work")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--n", type=int, default=100)
+    parser.add_argument("--sizes", default="0.25,1")
+    parser.add_argument("--storages", default="mcap,sqlite3")
+    parser.add_argument("--skip-many", action="store_true")
+    parser.add_argument("--skip-big", action="store_true")
+    args = parser.parse_args(argv)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    if not args.skip_many:
+        bench_many(args.workdir, args.n, args.runs)
+    if not args.skip_big:
+        sizes = [float(s) for s in args.sizes.split(",")]
+        bench_big(args.workdir, sizes, args.storages.split(","), args.runs)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

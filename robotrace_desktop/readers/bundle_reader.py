@@ -1,0 +1,44 @@
+"""The native bundle's entry in the registry.
+
+Sniffing and fingerprints live here and import nothing heavy; the reading itself (pyarrow,
+PyAV) is in ``bundle.py`` and loads on first use, so re-scanning unchanged folders stays fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from robotrace_desktop.core.episode import EpisodeInfo, EpisodeSource
+from robotrace_desktop.readers.base import Reader
+from robotrace_desktop.readers.bundle_format import MANIFEST_NAME
+
+
+def folder_of(path: Path) -> Path:
+    """The bundle folder, given the folder or its manifest file."""
+    return path.parent if path.name == MANIFEST_NAME and path.is_file() else path
+
+
+class BundleReader(Reader):
+    kind = "bundle"
+    folder_format = True
+
+    def sniff(self, path: Path) -> float | None:
+        if path.is_dir() and (path / MANIFEST_NAME).is_file():
+            return 1.0
+        if path.name == MANIFEST_NAME and path.is_file():
+            return 1.0
+        return None
+
+    def index(self, path: Path) -> Iterator[EpisodeInfo]:
+        from robotrace_desktop.readers.bundle import index_bundle
+
+        return index_bundle(path)
+
+    def open(self, path: Path, episode_index: int | None = None) -> EpisodeSource:
+        from robotrace_desktop.readers.bundle import open_bundle
+
+        return open_bundle(path, episode_index)
+
+    def fingerprint_files(self, path: Path) -> list[Path]:
+        return super().fingerprint_files(folder_of(path))

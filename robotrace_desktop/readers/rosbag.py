@@ -1,0 +1,290 @@
+"""ROS 2 bags (rosbag2 folders with metadata.yaml — sqlite3 or mcap, single or split — and lone
+.mcap / .db3 files) and ROS 1 bags (uncompressed, lz4, bz2), one episode per bag.
+
+Indexing reads the connection list, counts and time range (metadata.yaml, MCAP summary, sqlite
+tables, ROS 1 chunk index) plus the first message of each topic — never every message.
+Container access lives in ``ros_bagfile``, decoders in ``ros_typestore``, per-type layouts in
+``ros_flatten``, topic → stream decisions in ``ros_topics``, cameras in ``ros_images``.
+
+Stream times are relative to the bag's first record time. Per-topic time ranges are not in the
+rosbag2 summaries, so rosbag2 streams span the bag (details["rate_basis"] = "bag duration");
+ROS 1 chunk indexes hold every record time in memory already, so those ranges are exact.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rosbags.interfaces import Connection
+
+from robotrace_desktop.core.episode import (
+    EpisodeInfo,
+    EpisodeSource,
+    LogEvent,
+    SignalChunk,
+    Status,
+    StreamInfo,
+    StreamKind,
+    episode_id,
+)
+from robotrace_desktop.errors import CorruptRecordingError, RecordingError, StreamNotFoundError
+from robotrace_desktop.readers.ros_bagfile import open_bag
+from robotrace_desktop.readers.ros_flatten import stamp_ns
+from robotrace_desktop.readers.ros_images import RosImageFrames
+from robotrace_desktop.readers.ros_metadata import parse_custom_data, parse_urdf
+from robotrace_desktop.readers.ros_topics import (
+    HEADER_TOLERANCE_NS,
+    BagPlan,
+    TopicPlan,
+    plan_bag,
+)
+from robotrace_desktop.readers.ros_typestore import Decoder, build_decoders
+from robotrace_desktop.video.frames import FrameSource
+
+log = logging.getLogger(__name__)
+
+
+class _Opened:
+    """A bag plus its decoders and topic plans: what index() and open() both need."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.bag = open_bag(path)
+        try:
+            ros1 = self.bag.kind == "rosbag1"
+            self.decoders = build_decoders(
+                self.bag.connections, ros1=ros1, ros_distro=self.bag.ros_distro
+            )
+            self.plan: BagPlan = plan_bag(self.bag, self.decoders)
+        except RecordingError:
+            self.bag.close()
+            raise
+        except Exception as exc:
+            self.bag.close()
+            raise CorruptRecordingError(path, f"cannot read bag: {exc}") from exc
+        self.t0 = self.bag.first_ns if self.bag.first_ns is not None else 0
+
+    def decode(self, conn: Connection, raw: bytes) -> Any:
+        decoder: Decoder = self.decoders.by_id[conn.id]
+        return decoder(raw)
+
+    def info(self) -> EpisodeInfo:
+        bag, path = self.bag, self.path
+        empty = bag.first_ns is None or bag.last_ns is None
+        duration = 0 if empty else max(0, int(bag.last_ns) - int(bag.first_ns))  # type: ignore[operator]
+        problems = list(self.plan.problems)
+        if empty:
+            problems.insert(0, f"{path}: no messages (empty bag)")
+        info = EpisodeInfo(
+            id=episode_id(str(path.resolve()), None),
+            kind=bag.kind,
+            path=str(path.resolve()),
+            episode_index=None,
+            name=path.name if path.is_dir() else path.stem,
+            duration_ns=duration,
+            start_time_ns=None if empty else bag.first_ns,
+            problems=problems,
+        )
+        info.metadata = {
+            "storage": bag.storage,
+            "ros_distro": bag.ros_distro,
+            "files": list(bag.files),
+            "compression": bag.compression,
+            "message_count": bag.message_count,
+            "topics": self.plan.catalog,
+            "header_tolerance_ns": HEADER_TOLERANCE_NS,
+        }
+        if bag.custom_data:
+            info.metadata["custom_data"] = dict(bag.custom_data)
+            custom = parse_custom_data(bag.custom_data, str(path))
+            for key, value in custom.values.items():
+                setattr(info, key, value)
+            info.outcome = custom.outcome
+            info.problems.extend(custom.problems)
+        self._robot_description(info)
+        info.streams = [self._stream_info(plan, duration) for plan in self.plan.topics.values()]
+        if bag.message_count and not any(p.count for p in self.plan.topics.values()):
+            info.status = Status.FAILED
+        return info
+
+    def _robot_description(self, info: EpisodeInfo) -> None:
+        for topic, plan in self.plan.topics.items():
+            if not topic.endswith("robot_description") or plan.first is None:
+                continue
+            text = getattr(plan.first, "data", None)
+            if not isinstance(text, str):
+                continue
+            try:
+                urdf = parse_urdf(text)
+            except ValueError as exc:
+                info.problems.append(f"topic {topic}: {exc}")
+                return
+            if urdf.robot and not info.robot:
+                info.robot = urdf.robot
+            info.metadata["robot_description_topic"] = topic
+            if urdf.joint_limits:
+                info.metadata["joint_limits"] = urdf.joint_limits
+            return
+
+    def _stream_info(self, plan: TopicPlan, duration: int) -> StreamInfo:
+        details = dict(plan.details)
+        details["topic"] = plan.topic
+        if len(plan.connections) > 1:
+            details["connections"] = len(plan.connections)
+        t_start: int | None = 0
+        t_end: int | None = duration
+        if plan.count == 0:
+            t_start = t_end = None
+        elif self.bag.kind == "rosbag1":
+            times = self.bag.timestamps(plan.connections)
+            t_start, t_end = int(times[0] - self.t0), int(times[-1] - self.t0)
+            details["rate_basis"] = "topic messages"
+        else:
+            details["rate_basis"] = "bag duration"
+        return StreamInfo(
+            name=plan.topic,
+            kind=plan.kind,
+            count=plan.count,
+            channels=plan.channels,
+            t_start_ns=t_start,
+            t_end_ns=t_end,
+            message_type=plan.msgtype,
+            details=details,
+        )
+
+    def close(self) -> None:
+        self.bag.close()
+
+
+class RosEpisodeSource(EpisodeSource):
+    """An opened bag: reads topics by time window, decoding only the messages inside it."""
+
+    def __init__(self, opened: _Opened) -> None:
+        self._opened = opened
+        self.info = opened.info()
+        self._frames: list[FrameSource] = []
+
+    def _plan(self, stream: str, kind: StreamKind) -> TopicPlan:
+        plan = self._opened.plan.topics.get(stream)
+        if plan is None or plan.kind != kind:
+            names = ", ".join(p.topic for p in self._opened.plan.topics.values() if p.kind == kind)
+            raise StreamNotFoundError(
+                f"episode {self.info.id} has no {kind.value} stream {stream!r} "
+                f"({kind.value} streams: {names or 'none'})"
+            )
+        return plan
+
+    def _window(
+        self, plan: TopicPlan, start_ns: int | None, stop_ns: int | None
+    ) -> Iterator[tuple[int, int | None, Any]]:
+        """(record ns, header ns or None, message) of messages possibly inside the window."""
+        pad = HEADER_TOLERANCE_NS if plan.clock == "header" else 0
+        t0 = self._opened.t0
+        start = None if start_ns is None else t0 + start_ns - pad
+        stop = None if stop_ns is None else t0 + stop_ns + pad
+        for conn, record, raw in self._opened.bag.messages(plan.connections, start, stop):
+            try:
+                msg = self._opened.decode(conn, raw)
+            except Exception as exc:  # one bad message must not hide the rest of the topic
+                log.warning(
+                    "%s %s: message at %d undecodable: %s", self.info.path, plan.topic, record, exc
+                )
+                continue
+            yield record, stamp_ns(msg), msg
+
+    def _select(
+        self,
+        plan: TopicPlan,
+        record: np.ndarray,
+        header: np.ndarray,
+        start_ns: int | None,
+        stop_ns: int | None,
+    ) -> np.ndarray:
+        t = header if plan.clock == "header" else record
+        keep = np.ones(len(t), bool)
+        if start_ns is not None:
+            keep &= t >= start_ns
+        if stop_ns is not None:
+            keep &= t < stop_ns
+        idx = np.flatnonzero(keep)
+        return idx[np.argsort(t[idx], kind="stable")]
+
+    def read_signal(
+        self, stream: str, start_ns: int | None = None, stop_ns: int | None = None
+    ) -> SignalChunk:
+        plan = self._plan(stream, StreamKind.SIGNAL)
+        channels = plan.channels
+        records: list[int] = []
+        headers: list[int] = []
+        rows: list[np.ndarray] = []
+        has_header = plan.first is not None and stamp_ns(plan.first) is not None
+        if plan.flattener is not None:
+            for record, header, msg in self._window(plan, start_ns, stop_ns):
+                records.append(record)
+                headers.append(header if header is not None else record)
+                rows.append(plan.flattener.values(msg))
+        t0 = np.int64(self._opened.t0)
+        record_rel = np.asarray(records, np.int64) - t0
+        header_rel = np.asarray(headers, np.int64) - t0
+        order = self._select(plan, record_rel, header_rel, start_ns, stop_ns)
+        values = np.vstack(rows)[order] if rows else np.zeros((0, len(channels)))
+        t_ns = (header_rel if plan.clock == "header" else record_rel)[order]
+        times = {"record": record_rel[order]}
+        if has_header:
+            times["header"] = header_rel[order]
+        return SignalChunk(stream, channels, t_ns, values, times)
+
+    def read_events(
+        self, stream: str, start_ns: int | None = None, stop_ns: int | None = None
+    ) -> list[LogEvent]:
+        plan = self._plan(stream, StreamKind.EVENT)
+        if plan.event is None or plan.count == 0:
+            return []
+        got: list[tuple[int, int, Any]] = []
+        for record, header, msg in self._window(plan, start_ns, stop_ns):
+            got.append((record, header if header is not None else record, msg))
+        t0 = self._opened.t0
+        record_rel = np.asarray([g[0] for g in got], np.int64) - t0
+        header_rel = np.asarray([g[1] for g in got], np.int64) - t0
+        order = self._select(plan, record_rel, header_rel, start_ns, stop_ns)
+        t = header_rel if plan.clock == "header" else record_rel
+        events = []
+        for i in order:
+            fields = plan.event(got[i][2], plan.topic)
+            events.append(LogEvent(int(t[i]), fields.level, fields.text, fields.source))
+        return events
+
+    def video(self, stream: str) -> FrameSource:
+        plan = self._plan(stream, StreamKind.VIDEO)
+        frames = RosImageFrames(
+            plan.topic,
+            self._opened.bag,
+            plan.connections,
+            self._opened.decode,
+            plan.msgtype,
+            self._opened.t0,
+        )
+        self._frames.append(frames)
+        return frames
+
+    def close(self) -> None:
+        self._opened.close()
+
+
+def index_bag(path: Path) -> Iterator[EpisodeInfo]:
+    opened = _Opened(path)
+    try:
+        info = opened.info()
+    finally:
+        opened.close()
+    yield info
+
+
+def open_bag_episode(path: Path, episode_index: int | None = None) -> RosEpisodeSource:
+    if episode_index not in (None, 0):
+        raise StreamNotFoundError(f"{path}: a bag has one episode, not #{episode_index}")
+    return RosEpisodeSource(_Opened(path))
