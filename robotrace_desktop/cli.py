@@ -54,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `robotrace-desktop list | head`: the reader left, not an error
+        sys.stderr.close()
+        return EXIT_OK
     except Exception as exc:  # never a traceback in the user's face
         logging.getLogger(PROG).exception("unexpected error in %s", args.command)
         print(

@@ -13,7 +13,12 @@ from robotrace_desktop.commands.common import (
     print_json,
     print_table,
 )
-from robotrace_desktop.core.episode import REPRODUCIBILITY_FIELDS, EpisodeInfo
+from robotrace_desktop.core.episode import (
+    REPRODUCIBILITY_FIELDS,
+    EpisodeInfo,
+    StreamInfo,
+    StreamKind,
+)
 from robotrace_desktop.core.links import EpisodeLink
 from robotrace_desktop.core.timebase import format_seconds
 from robotrace_desktop.episodes import resolve
@@ -136,9 +141,6 @@ def _print_episode(
     rows = []
     for s in info.streams:
         rate = s.rate_hz
-        channels = ", ".join(s.channels[:4]) + (
-            f" … (+{len(s.channels) - 4})" if len(s.channels) > 4 else ""
-        )
         offset = offsets.get(s.name)
         rows.append(
             [
@@ -146,15 +148,27 @@ def _print_episode(
                 s.kind.value,
                 str(s.count),
                 "-" if rate is None else f"{rate:.1f} Hz",
-                channels + (f"  [offset {format_seconds(offset)}]" if offset else ""),
+                (f"[offset {format_seconds(offset)}] " if offset else "") + _contents(s),
             ]
         )
     if rows:
-        print_table(["  NAME", "KIND", "COUNT", "RATE", "CHANNELS"], rows, max_width=70)
+        print_table(["  NAME", "KIND", "COUNT", "RATE", "CONTENTS"], rows, max_width=72)
     if info.problems:
         print(f"  problems ({len(info.problems)}):")
         for problem in info.problems:
             print(f"    - {problem}")
+
+
+def _contents(stream: StreamInfo) -> str:
+    """One line a person can scan: the channel count and names, or a camera's format."""
+    if stream.kind == StreamKind.VIDEO:
+        d = stream.details
+        size = f"{d['width']}×{d['height']}" if d.get("width") and d.get("height") else ""
+        parts = [size, str(d.get("codec") or ""), "file missing" if d.get("missing") else ""]
+        return " ".join(p for p in parts if p)
+    if not stream.channels:
+        return stream.message_type or ""
+    return f"{len(stream.channels)}: " + ", ".join(stream.channels)
 
 
 def run_tag(args: argparse.Namespace) -> int:
