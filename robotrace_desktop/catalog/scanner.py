@@ -19,7 +19,7 @@ from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo, Outcome, Status, episode_id
 from robotrace_desktop.errors import RecordingError, RobotraceError
 from robotrace_desktop.readers.base import Reader
-from robotrace_desktop.readers.registry import readers
+from robotrace_desktop.readers.registry import readers, sniff
 
 log = logging.getLogger(__name__)
 
@@ -69,17 +69,6 @@ def discover(roots: Sequence[Path]) -> Iterator[Recording]:
     folder_readers = [r for r in readers() if r.folder_format]
     all_readers = readers()
 
-    def best(path: Path, candidates: Sequence[Reader]) -> Reader | None:
-        found: tuple[float, Reader] | None = None
-        for reader in candidates:
-            try:
-                confidence = reader.sniff(path)
-            except OSError:
-                confidence = None
-            if confidence is not None and (found is None or confidence > found[0]):
-                found = (confidence, reader)
-        return None if found is None else found[1]
-
     seen_dirs: set[tuple[int, int]] = set()
 
     def walk(directory: Path) -> Iterator[Recording]:
@@ -92,7 +81,7 @@ def discover(roots: Sequence[Path]) -> Iterator[Recording]:
         if key in seen_dirs:  # symlink loops
             return
         seen_dirs.add(key)
-        reader = best(directory, folder_readers)
+        reader = sniff(directory, folder_readers)
         if reader is not None:
             yield Recording(directory, reader)
             return
@@ -113,7 +102,7 @@ def discover(roots: Sequence[Path]) -> Iterator[Recording]:
                 if entry.name not in SKIP_DIRS:
                     subdirs.append(Path(entry.path))
                 continue
-            file_reader = best(Path(entry.path), all_readers)
+            file_reader = sniff(Path(entry.path), all_readers)
             if file_reader is not None:
                 yield Recording(Path(entry.path), file_reader)
         for sub in subdirs:
@@ -125,7 +114,7 @@ def discover(roots: Sequence[Path]) -> Iterator[Recording]:
             yield from walk(root)
         elif root.exists():
             # A file named explicitly is reported even when no reader claims it.
-            yield Recording(root, best(root, all_readers) or _UNREADABLE)
+            yield Recording(root, sniff(root, all_readers) or _UNREADABLE)
 
 
 def fingerprint(recording: Recording) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from robotrace_desktop.catalog.scanner import ScanSummary, scan
@@ -48,17 +49,26 @@ def _print_summary(summary: ScanSummary) -> None:
         print("nothing could be indexed", file=sys.stderr)
 
 
-def _progress_bar(*, enabled: bool):  # type: ignore[no-untyped-def]
+def _progress_bar(
+    *, enabled: bool
+) -> tuple[Callable[[int, int, str], None] | None, Callable[[], None]]:
+    """A tqdm bar on stderr, created on the first update (tqdm disables a bar of total 0)."""
     if not enabled:
         return None, lambda: None
     from tqdm import tqdm
 
-    bar = tqdm(total=0, unit="rec", file=sys.stderr, dynamic_ncols=True, leave=False)
+    bars: list[tqdm] = []
 
     def update(done: int, total: int, current: str) -> None:
-        bar.total = total
+        if not bars:
+            bars.append(tqdm(total=total, unit="rec", file=sys.stderr, dynamic_ncols=True))
+        bar = bars[0]
         bar.n = done
         bar.set_postfix_str(Path(current).name[-40:] if current else "", refresh=False)
         bar.refresh()
 
-    return update, bar.close
+    def close() -> None:
+        for bar in bars:
+            bar.close()
+
+    return update, close

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -36,10 +37,10 @@ def readers() -> tuple[Reader, ...]:
     return tuple(found)
 
 
-def sniff(path: Path) -> Reader | None:
-    """The most confident reader for ``path``, or None."""
+def sniff(path: Path, candidates: Sequence[Reader] | None = None) -> Reader | None:
+    """The most confident of ``candidates`` (default: every reader) for ``path``, or None."""
     best: tuple[float, Reader] | None = None
-    for reader in readers():
+    for reader in readers() if candidates is None else candidates:
         try:
             confidence = reader.sniff(path)
         except OSError:
