@@ -130,4 +130,18 @@ MIGRATIONS: list[str] = [
            e.status, e.problems, e.metadata, e.indexed_at, e.missing_since
     FROM episodes e LEFT JOIN episode_overrides o ON o.episode_id = e.id;
     """,
+    # 2: what the viewer remembers — pane layouts per robot/kind, recently opened items
+    """
+    CREATE TABLE layouts (
+        key         TEXT PRIMARY KEY,   -- "<kind>:<robot>" (robot may be empty)
+        layout      TEXT NOT NULL,      -- JSON: cameras, plotted channels, splitter sizes
+        updated_at  REAL NOT NULL
+    );
+
+    CREATE TABLE recent (
+        item        TEXT PRIMARY KEY,   -- an episode id or a path that was opened or scanned
+        kind        TEXT NOT NULL,      -- 'episode' or 'path'
+        opened_at   REAL NOT NULL
+    );
+    """,
 ]

@@ -337,6 +337,50 @@ class Catalog:
         )
         return {r["stream"]: int(r["offset_ns"]) for r in rows}
 
+    # --- what the viewer remembers --------------------------------------------------------
+
+    def save_layout(self, key: str, layout: dict[str, Any]) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO layouts (key, layout, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET layout = excluded.layout, "
+                "updated_at = excluded.updated_at",
+                (key, _json(layout), time.time()),
+            )
+
+    def layout(self, key: str) -> dict[str, Any] | None:
+        row = self.conn.execute("SELECT layout FROM layouts WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row["layout"])
+
+    def touch_recent(self, item: str, kind: str, *, keep: int = 20) -> None:
+        """Remember an opened episode id or scanned path; the list keeps the newest ``keep``."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO recent (item, kind, opened_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(item) DO UPDATE SET opened_at = excluded.opened_at",
+                (item, kind, time.time()),
+            )
+            conn.execute(
+                "DELETE FROM recent WHERE item NOT IN "
+                "(SELECT item FROM recent ORDER BY opened_at DESC LIMIT ?)",
+                (keep,),
+            )
+
+    def recent(self, kind: str | None = None) -> list[tuple[str, str]]:
+        """(item, kind), newest first."""
+        if kind is None:
+            rows = self.conn.execute("SELECT item, kind FROM recent ORDER BY opened_at DESC")
+        else:
+            rows = self.conn.execute(
+                "SELECT item, kind FROM recent WHERE kind = ? ORDER BY opened_at DESC", (kind,)
+            )
+        return [(r["item"], r["kind"]) for r in rows]
+
+
+def layout_key(info: EpisodeInfo) -> str:
+    """Layouts are remembered per kind of recording and robot."""
+    return f"{info.kind}:{info.robot or ''}"
+
 
 def content_hash(info: EpisodeInfo) -> str:
     """What decides 'updated' vs 'unchanged' when a recording is re-indexed."""

@@ -34,16 +34,34 @@ def test_new_catalog_is_wal_and_migrated(tmp_path: Path) -> None:
         assert catalog.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-def test_migration_backs_up_existing_catalog(tmp_path: Path, monkeypatch) -> None:
+def test_migration_backs_up_existing_catalog_and_keeps_its_rows(
+    tmp_path: Path, monkeypatch
+) -> None:
     path = tmp_path / "c.sqlite"
-    Catalog(path).close()
-    monkeypatch.setattr(db, "MIGRATIONS", [*MIGRATIONS, "CREATE TABLE extra (x INTEGER);"])
+    monkeypatch.setattr(db, "MIGRATIONS", MIGRATIONS[:1])  # a catalog from the first release
+    with Catalog(path) as old:
+        old.conn.execute(
+            "INSERT INTO bookmarks (episode_id, t_ns, note, created_at) VALUES ('e1', 5, 'x', 0)"
+        )
+    monkeypatch.setattr(db, "MIGRATIONS", MIGRATIONS)
     with Catalog(path) as catalog:
-        assert db.schema_version(catalog.conn) == len(MIGRATIONS) + 1
+        assert db.schema_version(catalog.conn) == len(MIGRATIONS)
+        assert catalog.conn.execute("SELECT note FROM bookmarks").fetchone()[0] == "x"
+        catalog.save_layout("bundle:arm", {"cameras": ["front"]})
+        assert catalog.layout("bundle:arm") == {"cameras": ["front"]}
     backups = list(tmp_path.glob("c.sqlite.v1.*.bak"))
     assert len(backups) == 1
-    old = sqlite3.connect(backups[0])
-    assert old.execute("PRAGMA user_version").fetchone()[0] == 1
+    saved = sqlite3.connect(backups[0])
+    assert saved.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert saved.execute("SELECT count(*) FROM bookmarks").fetchone()[0] == 1
+
+
+def test_recent_items_keep_the_newest(tmp_path: Path) -> None:
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        for i in range(5):
+            catalog.touch_recent(f"/runs/{i}", "path", keep=3)
+        catalog.touch_recent("/runs/2", "path", keep=3)
+        assert catalog.recent() == [("/runs/2", "path"), ("/runs/4", "path"), ("/runs/3", "path")]
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
