@@ -20,7 +20,7 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from robotrace_desktop.commands import demo, episode_cmds, export, frame, scan
+    from robotrace_desktop.commands import demo, episode_cmds, export, frame, open_cmd, scan
 
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -34,18 +34,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (scan, episode_cmds, frame, export, demo):
+    for module in (scan, episode_cmds, frame, export, open_cmd, demo):
         module.register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
+    if args.command is None:  # no command: the catalog window
+        args = parser.parse_args([*arguments, "open"])
     _configure_logging(args.verbose)
-    if args.command is None:
-        parser.print_help()
-        return EXIT_USAGE
     try:
         return int(args.handler(args))
     except RobotraceError as exc:

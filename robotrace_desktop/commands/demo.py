@@ -20,7 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "demo", help="create the built-in demo episode, index it and show what went wrong"
     )
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print the episode as JSON, no window")
+    parser.add_argument("--no-gui", action="store_true", help="print the summary, no window")
     parser.set_defaults(handler=run)
 
 
@@ -58,4 +59,16 @@ def run(args: argparse.Namespace) -> int:
     if frame_path is not None:
         print(f"frame at the failure: {frame_path}")
     print(f"catalog: {catalog.path}")
-    return 0
+    if args.no_gui:
+        return 0
+    from robotrace_desktop.ui.app import OpenRequest, has_display
+
+    if not has_display():
+        print(
+            "no display here, so no window; render one offscreen with\n"
+            f"  robotrace-desktop open {info.id} --t {failure_ns or 0}ns --screenshot demo.png"
+        )
+        return 0
+    from robotrace_desktop.ui.app import run as run_gui
+
+    return run_gui(catalog.path, [OpenRequest(info.id, failure_ns)])

@@ -1,0 +1,110 @@
+"""Starting the window: one instance per catalog, deep links handed over, headless screenshots.
+
+``run`` is what ``robotrace-desktop`` (no arguments), ``open`` and ``demo`` call. A second launch
+forwards what it was asked to open to the running window over a QLocalServer and exits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from robotrace_desktop.errors import RobotraceError
+
+SETTLE_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class OpenRequest:
+    argument: str  # id, path, DATASET#N or robotrace:// link
+    t_ns: int | None = None
+
+
+def has_display() -> bool:
+    """Whether a real window can be shown (Linux without X11/Wayland cannot)."""
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def _application():  # type: ignore[no-untyped-def]
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication([sys.argv[0]])
+        app.setApplicationName("RoboTrace Desktop")
+        app.setOrganizationName("robotrace")
+        icon = Path(__file__).resolve().parent.parent / "resources" / "icons"
+        for candidate in (icon / "robotrace-desktop.svg",):
+            if candidate.is_file():
+                app.setWindowIcon(QIcon(str(candidate)))
+    return app
+
+
+def run(catalog_path: Path, requests: list[OpenRequest], *, new_window: bool = False) -> int:
+    """Show the main window (or hand the requests to the one already running)."""
+    app = _application()
+    from robotrace_desktop.ui.main_window import MainWindow
+    from robotrace_desktop.ui.single_instance import SingleInstance, server_key
+
+    instance = SingleInstance(server_key(catalog_path))
+    if not new_window:
+        messages = [json.dumps({"open": r.argument, "t_ns": r.t_ns}) for r in requests] or [
+            json.dumps({"open": ""})
+        ]
+        if all(instance.try_forward(m) for m in messages):
+            print("handed over to the running RoboTrace Desktop window")
+            return 0
+    instance.listen()
+    window = MainWindow(catalog_path)
+    instance.messageReceived.connect(window.handle_message)
+    window.show()
+    for request in requests:
+        window.open_episode(request.argument, request.t_ns)
+    code = app.exec()
+    instance.close()
+    return int(code)
+
+
+def screenshot(
+    catalog_path: Path,
+    request: OpenRequest,
+    out: Path,
+    *,
+    size: tuple[int, int] = (1600, 1000),
+) -> Path:
+    """Render the window offscreen on one episode at one moment, save a PNG, and return."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    app = _application()
+    from robotrace_desktop.ui.main_window import MainWindow
+
+    window = MainWindow(catalog_path)
+    window.resize(*size)
+    window.show()
+    view = window.open_episode(request.argument, request.t_ns)
+    if view is None:
+        window.close()
+        raise RobotraceError(window.statusBar().currentMessage() or "could not open the episode")
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    while not view.settled() and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.01)
+    for _ in range(5):  # let the last frames paint
+        app.processEvents()
+    settled = view.settled()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not window.grab().save(str(out), "PNG"):
+        raise RobotraceError(f"{out}: could not write the screenshot")
+    window.close()
+    app.processEvents()
+    if not settled:
+        print(f"warning: not every pane settled within {SETTLE_TIMEOUT_S:.0f} s", file=sys.stderr)
+    return out

@@ -1,0 +1,322 @@
+"""One opened episode: reproducibility header, camera grid, plots, one timeline, bookmarks.
+
+The view owns the TimelineController; every pane only listens to it. Decoding and stream
+loading happen in the panes' workers, each with its own EpisodeSource (``ResolvedEpisode.open``).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QInputDialog,
+    QLabel,
+    QPlainTextEdit,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from robotrace_desktop.catalog.store import Catalog, layout_key
+from robotrace_desktop.core.channels import default_selection
+from robotrace_desktop.core.episode import StreamInfo, StreamKind
+from robotrace_desktop.core.markers import Marker
+from robotrace_desktop.core.signal_store import SignalStore
+from robotrace_desktop.core.timebase import format_seconds
+from robotrace_desktop.episodes import ResolvedEpisode
+from robotrace_desktop.errors import RobotraceError
+from robotrace_desktop.slices import format_for, slice_table, write_table
+from robotrace_desktop.ui.bookmarks_panel import BookmarksPanel
+from robotrace_desktop.ui.offsets_editor import OffsetsEditor
+from robotrace_desktop.ui.plots import PlotPanel
+from robotrace_desktop.ui.repro_header import ReproHeader
+from robotrace_desktop.ui.stream_tree import StreamTree
+from robotrace_desktop.ui.timeline import TimelineController, TransportBar
+from robotrace_desktop.ui.video_grid import VideoGrid
+from robotrace_desktop.ui.video_pane import VideoPane
+from robotrace_desktop.video.owned import camera_opener
+
+log = logging.getLogger(__name__)
+BOOKMARK_COLOR = "#ffb300"
+
+
+class EpisodeView(QWidget):
+    statusMessage = Signal(str)
+
+    def __init__(
+        self, resolved: ResolvedEpisode, catalog: Catalog, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.resolved = resolved
+        self.info = info = resolved.info
+        self.catalog = catalog
+        self.offsets = catalog.stream_offsets(info.id) if resolved.in_catalog else {}
+        self.timeline = TimelineController(info.duration_ns, self)
+
+        self.header = ReproHeader(info, self)
+        self.grid = VideoGrid(self)
+        self.panes: dict[str, VideoPane] = {}
+        for stream in info.streams_of(StreamKind.VIDEO):
+            self._add_camera(stream)
+        self.store = SignalStore(resolved.open, info)
+        self.store.set_offsets(self.offsets)
+        self.plots = PlotPanel(self.store, self)
+        self.plots.set_offsets(self.offsets)
+        self.tree = StreamTree(info, self)
+        self.transport = TransportBar(self.timeline, self)
+        self.transport.set_cameras(list(self.panes))
+
+        self.side = QTabWidget(self)
+        self.side.addTab(self.tree, "Streams")
+        self.bookmarks: BookmarksPanel | None = None
+        self.offsets_editor: OffsetsEditor | None = None
+        if resolved.in_catalog:
+            self.bookmarks = BookmarksPanel(catalog, info, self)
+            self.side.addTab(self.bookmarks, "Bookmarks")
+            self.offsets_editor = OffsetsEditor(catalog, info, self)
+            self.side.addTab(self.offsets_editor, "Clock offsets")
+        else:
+            note = QLabel(
+                "Opened directly from disk.\nScan it (robotrace-desktop scan PATH) to keep\n"
+                "bookmarks and clock offsets in the catalog.",
+                self,
+            )
+            note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self.side.addTab(note, "Bookmarks")
+        self.problems = QPlainTextEdit(self)
+        self.problems.setReadOnly(True)
+        self.problems.setPlainText("\n".join(info.problems) or "No problems found.")
+        self.side.addTab(self.problems, f"Problems ({len(info.problems)})")
+
+        self.top = QSplitter(Qt.Orientation.Horizontal, self)
+        self.top.addWidget(self.grid if self.panes else self._no_video_label())
+        self.top.addWidget(self.side)
+        self.top.setStretchFactor(0, 3)
+        self.top.setStretchFactor(1, 1)
+        self.main = QSplitter(Qt.Orientation.Vertical, self)
+        self.main.addWidget(self.top)
+        self.main.addWidget(self.plots)
+        self.main.setStretchFactor(0, 3)
+        self.main.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.header)
+        layout.addWidget(self.main, 1)
+        layout.addWidget(self.transport)
+
+        self._wire()
+        self._shortcuts()
+        self._restore_layout()
+        self._refresh_markers()
+        self.timeline.set_time(0)
+
+    # --- construction helpers -----------------------------------------------------------
+
+    def _add_camera(self, stream: StreamInfo) -> None:
+        problem = self._camera_problem(stream)
+        opener = None if problem else camera_opener(self.resolved.open, stream.name)
+        pane = VideoPane(
+            stream.name, opener, offset_ns=self.offsets.get(stream.name, 0), problem=problem
+        )
+        pane.ready.connect(self._camera_ready)
+        self.panes[stream.name] = pane
+        self.grid.add_pane(pane)
+
+    def _camera_problem(self, stream: StreamInfo) -> str | None:
+        if not stream.details.get("missing"):
+            return None
+        file = str(stream.details.get("file") or "")
+        for problem in self.info.problems:
+            if file and file in problem:
+                return problem
+        return f"video for {stream.name} is missing" + (f": {file}" if file else "")
+
+    def _no_video_label(self) -> QLabel:
+        label = QLabel("This episode has no camera streams.", self)
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        return label
+
+    def _wire(self) -> None:
+        self.timeline.timeChanged.connect(self._on_time)
+        self.timeline.playingChanged.connect(self._on_playing)
+        self.timeline.speedChanged.connect(self._on_playing)
+        self.plots.timeClicked.connect(lambda t: self.timeline.set_time(t))
+        self.tree.selectionChanged.connect(self._on_selection)
+        self.transport.stepCameraChanged.connect(self._on_step_camera)
+        if self.bookmarks is not None:
+            self.bookmarks.jumpRequested.connect(lambda t: self.timeline.set_time(t))
+            self.bookmarks.bookmarksChanged.connect(self._refresh_markers)
+            self.bookmarks.set_frame_png_provider(self._frame_png_for_report)
+        if self.offsets_editor is not None:
+            self.offsets_editor.offsetsChanged.connect(self._on_offsets)
+
+    def _shortcuts(self) -> None:
+        keys = {
+            "Space": self.timeline.toggle,
+            "K": self.timeline.pause,
+            "L": self.timeline.forward,
+            "J": self.timeline.backward,
+            "Right": lambda: self.timeline.step_frame(+1),
+            "Left": lambda: self.timeline.step_frame(-1),
+            "Shift+Right": lambda: self.timeline.step_seconds(1),
+            "Shift+Left": lambda: self.timeline.step_seconds(-1),
+            "Home": self.timeline.go_start,
+            "End": self.timeline.go_end,
+            "B": self.add_bookmark_prompt,
+        }
+        self._shortcut_objects = []
+        for key, slot in keys.items():
+            shortcut = QShortcut(QKeySequence(key), self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(slot)
+            self._shortcut_objects.append(shortcut)
+
+    # --- reactions ----------------------------------------------------------------------
+
+    def _on_time(self, t_ns: int, scrubbing: bool) -> None:
+        for pane in self.panes.values():
+            pane.set_time(t_ns, scrubbing=scrubbing)
+        self.plots.set_time(t_ns)
+
+    def _on_playing(self, *_: object) -> None:
+        playing = self.timeline.is_playing()
+        speed = self.timeline.playback.speed
+        for pane in self.panes.values():
+            pane.set_playing(playing, speed)
+
+    def _on_selection(self, selection: list[tuple[str, str]]) -> None:
+        self.plots.show_channels(selection)
+        self.save_layout()
+
+    def _camera_ready(self) -> None:
+        current = self.transport.camera.currentText()
+        if current:
+            self._on_step_camera(current)
+
+    def _on_step_camera(self, name: str) -> None:
+        pane = self.panes.get(name)
+        self.timeline.set_step_times(None if pane is None else pane.frame_times_ns())
+
+    def _on_offsets(self, offsets: dict[str, int]) -> None:
+        self.offsets = dict(offsets)
+        for name, pane in self.panes.items():
+            pane.set_offset(self.offsets.get(name, 0))
+        self.store.set_offsets(self.offsets)
+        self.plots.set_offsets(self.offsets)
+        self._on_step_camera(self.transport.camera.currentText())
+        self.timeline.set_time(self.timeline.time_ns())
+
+    def _refresh_markers(self) -> None:
+        markers: list[Marker] = []
+        if self.bookmarks is not None:
+            for b in self.bookmarks.bookmarks():
+                markers.append(Marker(b.t_ns, b.note or "bookmark", BOOKMARK_COLOR, b.t_end_ns))
+        self.plots.set_markers(markers)
+        self.transport.strip.set_markers(markers)
+        ranged = [m for m in markers if m.t_end_ns is not None]
+        if ranged:
+            self.transport.set_loop_range(ranged[-1].t_ns, ranged[-1].t_end_ns)
+        if self.bookmarks is not None:
+            self.bookmarks.set_frame_times(self.frame_times())
+
+    # --- public API ---------------------------------------------------------------------
+
+    def frame_times(self) -> dict[str, object]:
+        return {
+            name: times
+            for name, pane in self.panes.items()
+            if (times := pane.frame_times_ns()) is not None
+        }
+
+    def settled(self) -> bool:
+        """Every pane shows the exact frame for the playhead and every plot is loaded."""
+        return all(p.is_settled() for p in self.panes.values()) and not self.plots.is_loading()
+
+    def add_bookmark_prompt(self) -> None:
+        if self.bookmarks is None:
+            self.statusMessage.emit("Scan this recording to keep bookmarks in the catalog")
+            return
+        t_ns = self.timeline.time_ns()
+        note, ok = QInputDialog.getText(
+            self, "Bookmark", f"Note for the bookmark at {format_seconds(t_ns)}:"
+        )
+        if ok:
+            self.bookmarks.add_at(t_ns, note)
+
+    def export_frame_png(self, path: Path, camera: str | None = None) -> Path:
+        name = camera or self.transport.camera.currentText() or next(iter(self.panes), "")
+        pane = self.panes.get(name)
+        image = None if pane is None else pane.current_image()
+        if image is None or image.isNull():
+            raise RobotraceError(f"no frame is shown for camera {name!r} at this time")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not image.save(str(path), "PNG"):
+            raise RobotraceError(f"{path}: could not write the PNG")
+        return path
+
+    def export_slice(self, path: Path, start_ns: int, end_ns: int, fmt: str | None = None) -> Path:
+        streams = sorted({stream for stream, _ in self.plots.selection()}) or None
+        with self.resolved.open() as source:
+            table = slice_table(
+                source,
+                self.info,
+                streams,
+                start_ns=start_ns,
+                stop_ns=end_ns,
+                offsets=self.offsets,
+            )
+        return write_table(table, path, format_for(path, fmt))
+
+    def _frame_png_for_report(self, t_ns: int) -> Path | None:
+        from robotrace_desktop import paths
+
+        if not self.panes:
+            return None
+        target = paths.cache_dir() / "bug_reports" / f"{self.info.id}_{t_ns}.png"
+        try:
+            return self.export_frame_png(target)
+        except RobotraceError:
+            return None
+
+    # --- layouts ------------------------------------------------------------------------
+
+    def save_layout(self) -> None:
+        layout = {
+            "channels": [list(ref) for ref in self.plots.selection()],
+            "main": self.main.sizes(),
+            "top": self.top.sizes(),
+            "step_camera": self.transport.camera.currentText(),
+        }
+        try:
+            self.catalog.save_layout(layout_key(self.info), layout)
+        except RobotraceError as exc:  # a locked catalog must not break the view
+            log.warning("could not save the layout: %s", exc)
+
+    def _restore_layout(self) -> None:
+        saved = self.catalog.layout(layout_key(self.info)) or {}
+        known = {(s.name, c) for s in self.info.streams_of(StreamKind.SIGNAL) for c in s.channels}
+        channels = [tuple(ref) for ref in saved.get("channels", []) if tuple(ref) in known]
+        selection = channels or default_selection(self.info)
+        self.tree.blockSignals(True)  # restoring is not a user change: no save, no double load
+        self.tree.set_selection(selection)
+        self.tree.blockSignals(False)
+        self.plots.show_channels(selection)
+        if saved.get("main"):
+            self.main.setSizes(saved["main"])
+        if saved.get("top"):
+            self.top.setSizes(saved["top"])
+        camera = saved.get("step_camera")
+        if camera in self.panes:
+            self.transport.camera.setCurrentText(camera)
+
+    def shutdown(self) -> None:
+        self.timeline.pause()
+        self.save_layout()
+        for pane in self.panes.values():
+            pane.shutdown()
+        self.store.close()
