@@ -12,7 +12,6 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QInputDialog,
     QLabel,
     QPlainTextEdit,
     QSplitter,
@@ -26,7 +25,6 @@ from robotrace_desktop.core.channels import default_selection
 from robotrace_desktop.core.episode import StreamInfo, StreamKind
 from robotrace_desktop.core.markers import Marker
 from robotrace_desktop.core.signal_store import SignalStore
-from robotrace_desktop.core.timebase import format_seconds
 from robotrace_desktop.episodes import ResolvedEpisode
 from robotrace_desktop.errors import RobotraceError
 from robotrace_desktop.slices import format_for, slice_table, write_table
@@ -152,6 +150,7 @@ class EpisodeView(QWidget):
             self.bookmarks.jumpRequested.connect(lambda t: self.timeline.set_time(t))
             self.bookmarks.bookmarksChanged.connect(self._refresh_markers)
             self.bookmarks.set_frame_png_provider(self._frame_png_for_report)
+            self.bookmarks.set_time_provider(self.timeline.time_ns)
         if self.offsets_editor is not None:
             self.offsets_editor.offsetsChanged.connect(self._on_offsets)
 
@@ -241,12 +240,7 @@ class EpisodeView(QWidget):
         if self.bookmarks is None:
             self.statusMessage.emit("Scan this recording to keep bookmarks in the catalog")
             return
-        t_ns = self.timeline.time_ns()
-        note, ok = QInputDialog.getText(
-            self, "Bookmark", f"Note for the bookmark at {format_seconds(t_ns)}:"
-        )
-        if ok:
-            self.bookmarks.add_at(t_ns, note)
+        self.bookmarks.prompt_and_add(self.timeline.time_ns())
 
     def export_frame_png(self, path: Path, camera: str | None = None) -> Path:
         name = camera or self.transport.camera.currentText() or next(iter(self.panes), "")

@@ -260,7 +260,9 @@ class MainWindow(QMainWindow):
         if isinstance(view, EpisodeView):
             view.shutdown()
             self.tabs.removeTab(index)
-            view.deleteLater()
+            # Hand the view to Python to free: a deleteLater() racing the window's own
+            # destruction (closing the app) crashed PySide ("pure virtual method called").
+            view.setParent(None)
 
     def _close_current(self) -> None:
         if self.tabs.currentIndex() > 0:

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QSizePolicy,
+    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -31,7 +32,7 @@ TICK_MS = 16
 
 
 class TimelineController(QObject):
-    timeChanged = Signal(int, bool)  # t_ns, scrubbing
+    timeChanged = Signal("qint64", bool)  # t_ns (64-bit: a plain int overflows at 2.1 s)
     playingChanged = Signal(bool)
     speedChanged = Signal(float)
     loopChanged = Signal(object)  # (start_ns, end_ns) or None
@@ -230,23 +231,42 @@ class TransportBar(QWidget):
         buttons = QHBoxLayout()
         buttons.setSpacing(2)
 
-        def button(text: str, tip: str, slot: object) -> QToolButton:
+        style = self.style()
+        pixmap = QStyle.StandardPixmap
+
+        def button(
+            text: str, tip: str, slot: object, icon: QStyle.StandardPixmap | None = None
+        ) -> QToolButton:
             b = QToolButton(self)
-            b.setText(text)
+            if icon is not None:  # system icons: not every font has the media glyphs
+                b.setIcon(style.standardIcon(icon))
+            else:
+                b.setText(text)
             b.setToolTip(tip)
             b.setAutoRaise(True)
             b.clicked.connect(slot)
             buttons.addWidget(b)
             return b
 
-        button("⏮", "Start (Home)", controller.go_start)
+        button("start", "Start (Home)", controller.go_start, pixmap.SP_MediaSkipBackward)
         button("−1s", "Back 1 s (Shift+←)", lambda: controller.step_seconds(-1))
-        button("◀|", "Previous frame (←)", lambda: controller.step_frame(-1))
-        self.play_button = button("▶", "Play / pause (Space; J/K/L)", controller.toggle)
-        button("|▶", "Next frame (→)", lambda: controller.step_frame(+1))
+        button(
+            "prev",
+            "Previous frame (←)",
+            lambda: controller.step_frame(-1),
+            pixmap.SP_MediaSeekBackward,
+        )
+        self.play_button = button(
+            "play", "Play / pause (Space; J/K/L)", controller.toggle, pixmap.SP_MediaPlay
+        )
+        button(
+            "next", "Next frame (→)", lambda: controller.step_frame(+1), pixmap.SP_MediaSeekForward
+        )
         button("+1s", "Forward 1 s (Shift+→)", lambda: controller.step_seconds(1))
-        button("⏭", "End (End)", controller.go_end)
-        self.loop_button = button("⟲", "Loop the selected range", self._toggle_loop)
+        button("end", "End (End)", controller.go_end, pixmap.SP_MediaSkipForward)
+        self.loop_button = button(
+            "loop", "Loop the selected range", self._toggle_loop, pixmap.SP_BrowserReload
+        )
         self.loop_button.setCheckable(True)
         self.speed = QComboBox(self)
         for speed in SPEEDS:
@@ -271,7 +291,11 @@ class TransportBar(QWidget):
         layout.addLayout(buttons)
         self._loop_range: tuple[int, int] | None = None
         controller.timeChanged.connect(self._show_time)
-        controller.playingChanged.connect(lambda p: self.play_button.setText("⏸" if p else "▶"))
+        controller.playingChanged.connect(
+            lambda p: self.play_button.setIcon(
+                style.standardIcon(pixmap.SP_MediaPause if p else pixmap.SP_MediaPlay)
+            )
+        )
         controller.speedChanged.connect(self._show_speed)
         self._show_time(controller.time_ns(), False)
 
