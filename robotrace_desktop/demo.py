@@ -44,10 +44,16 @@ SENSOR_HZ = 100
 ACTION_HZ = 30
 VIDEO_FPS = 30
 WIDTH, HEIGHT = 320, 240
+# The wrist camera runs at another rate and starts 20 ms late, so per-camera frame stepping and
+# "frame index per camera" in exports are exercised by the demo itself.
+WRIST_FPS = 15
+WRIST_T0_NS = 20_000_000
+WRIST_WIDTH, WRIST_HEIGHT = 240, 180
 JOINTS = tuple(f"joint_{i}" for i in range(1, 8))
 GRIPPER_OPEN_M = 0.08
 START_TIME_NS = 1_715_679_000 * NS  # 2024-05-14 09:30:00 UTC, fixed for determinism
 CAMERA = "front"
+WRIST_CAMERA = "wrist"
 FAILURE_REASON = "GraspError: object slipped — gripper closed before reaching the cube"
 
 # Ground truth of the fault (seconds).
@@ -108,7 +114,9 @@ def _min_jerk(s: np.ndarray) -> np.ndarray:
 
 
 def _plan(t: np.ndarray, waypoints: dict[str, np.ndarray]) -> np.ndarray:
-    """Position along the segments at times ``t`` (seconds) → (len(t), dim)."""
+    """Position along the segments at times ``t`` (seconds) → (len(t), dim). Times before 0
+    hold the first waypoint (the lagged sensor reads t < 0 in its first samples)."""
+    t = np.maximum(t, 0.0)
     dim = len(next(iter(waypoints.values())))
     out = np.zeros((len(t), dim))
     for t0, t1, a, b in _SEGMENTS:
@@ -323,6 +331,73 @@ def render_frames(count: int = round(DURATION_S * VIDEO_FPS)) -> Iterable[np.nda
         yield img
 
 
+def render_wrist_frames(count: int = round(DURATION_S * WRIST_FPS)) -> Iterable[np.ndarray]:
+    """The wrist camera looks down between the fingers: the table grid and the cube grow as the
+    hand descends, and the jaws (bottom corners) swing shut at 3.9 s, long before the cube is
+    between them. Frame ``i`` is at ``WRIST_T0_NS + i / WRIST_FPS``; the frame number is drawn
+    where :func:`read_frame_number` reads it."""
+    h, w = WRIST_HEIGHT, WRIST_WIDTH
+    t = WRIST_T0_NS / NS + np.arange(count) / WRIST_FPS
+    marker = marker_plan(t)
+    width = gripper_width(t)
+    rows, cols = np.mgrid[0:h, 0:w]
+    for i in range(count):
+        dx = 140.0 - float(marker[i, 0])  # cube offset from the hand, front-camera pixels
+        height = 170.0 - float(marker[i, 1]) + 10.0  # how far above the cube the camera is
+        scale = 160.0 / height  # image pixels per front-camera pixel at the table
+        img = np.empty((h, w, 3), dtype=np.uint8)
+        img[:] = (150, 118, 84)  # the table fills the view
+        period = max(4.0, 20.0 * scale)
+        grid = (np.abs((cols - w / 2 - dx * scale) % period) < 1.5) | (
+            np.abs((rows - h / 2) % period) < 1.5
+        )
+        img[grid] = (128, 98, 68)
+        half = max(2, round(10 * scale))  # the 20-px cube seen from above
+        u, v = round(w / 2 + dx * scale), round(h / 2)
+        img[max(0, v - half) : max(0, v + half), max(0, u - half) : max(0, u + half)] = (
+            205,
+            30,
+            30,
+        )
+        gap = round(12 + float(width[i]) / GRIPPER_OPEN_M * 78)  # jaw tips, from the centre
+        for side in (-1, 1):
+            tip = w // 2 + side * gap
+            outer = 0 if side < 0 else w
+            x0, x1 = min(tip, outer), max(tip, outer)
+            img[h - 46 : h, x0:x1] = (40, 40, 48)  # finger (fills toward the image edge)
+            img[h - 46 : h - 40, x0:x1] = (70, 70, 80)
+        if t[i] >= T_FAILURE:
+            img[:3], img[-3:], img[:, :3], img[:, -3:] = ((220, 0, 0),) * 4
+        img[0:44, 0 : DIGIT_X * 2 + FRAME_DIGITS * (DIGIT_W + DIGIT_GAP)] = (0, 0, 0)
+        img[0:22, w - 66 : w] = (0, 0, 0)
+        draw_text(img, f"{i:0{FRAME_DIGITS}d}", DIGIT_X, DIGIT_Y, DIGIT_W, DIGIT_H, DIGIT_T)
+        draw_text(img, f"{t[i]:06.3f}", w - 62, 5, 8, 12, 2, (255, 220, 0))
+        yield img
+
+
+def yuv420p_frame(rgb: np.ndarray) -> av.VideoFrame:
+    """RGB → BT.601 limited-range yuv420p in numpy, as FFmpeg's default conversion does.
+
+    Not left to swscale: it reads the uninitialised row padding of a PyAV rgb24 frame (rows of
+    240 px) and runs threaded, so the same pixels could encode to different bytes from run to
+    run. Odd sizes (which yuv420p cannot hold exactly) fall back to swscale."""
+    height, width = rgb.shape[:2]
+    if height % 2 or width % 2:
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        return frame.reformat(format="yuv420p", threads=1)
+    r, g, b = (rgb[..., i].astype(np.float32) for i in range(3))
+    y = 16.0 + (65.481 * r + 128.553 * g + 24.966 * b) / 255.0
+    u = 128.0 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255.0
+    v = 128.0 + (112.0 * r - 93.786 * g - 18.214 * b) / 255.0
+
+    def half(plane: np.ndarray) -> np.ndarray:
+        return plane.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3))
+
+    planes = [y, half(u), half(v)]
+    packed = np.concatenate([np.clip(np.rint(p), 0, 255).astype(np.uint8).ravel() for p in planes])
+    return av.VideoFrame.from_ndarray(packed.reshape(height * 3 // 2, width), format="yuv420p")
+
+
 def encode_video(path: Path, frames: Iterable[np.ndarray], fps: int = VIDEO_FPS) -> Path:
     """H.264 (yuv420p) in mp4, frame i at i/fps; MPEG-4 Part 2 if FFmpeg lacks libx264.
     Single-threaded x264, so the same frames always give the same bytes."""
@@ -339,7 +414,7 @@ def encode_video(path: Path, frames: Iterable[np.ndarray], fps: int = VIDEO_FPS)
         stream.width, stream.height, stream.pix_fmt = first.shape[1], first.shape[0], "yuv420p"
         stream.time_base = Fraction(1, fps)
         for i, rgb in enumerate(chain([first], stream_of)):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            frame = yuv420p_frame(rgb)
             frame.pts = i
             frame.time_base = Fraction(1, fps)
             container.mux(stream.encode(frame))
@@ -358,6 +433,7 @@ def demo_manifest(seed: int) -> BundleManifest:
         "failure_ns": round(T_FAILURE * NS),
         "gripper_open_command_ns": round(T_GRIPPER_OPEN_CMD * NS),
         "camera": CAMERA,
+        "cameras": [CAMERA, WRIST_CAMERA],
         "action_stream": "/action",
         "gripper_action_channel": "gripper",
         "sensor_stream": "/joint_states",
@@ -383,7 +459,10 @@ def demo_manifest(seed: int) -> BundleManifest:
             "generator": "robotrace_desktop.demo",
             "demo_truth": truth,
         },
-        videos=[VideoEntry(CAMERA, "video/front.mp4", t0_ns=0)],
+        videos=[
+            VideoEntry(CAMERA, "video/front.mp4", t0_ns=0),
+            VideoEntry(WRIST_CAMERA, "video/wrist.mp4", t0_ns=WRIST_T0_NS),
+        ],
         signals=[
             SignalEntry("/joint_states", "signals/joint_states.parquet", "parquet", role="sensor"),
             SignalEntry("/action", "signals/actions.npz", "npz", role="action"),
@@ -406,6 +485,7 @@ def write_demo_bundle(dest: Path, *, seed: int = 7) -> Path:
     write_npz(tmp / "signals/actions.npz", {"/action": _action_stream()})
     write_events_jsonl(tmp / "events/log.jsonl", _events())
     encode_video(tmp / "video/front.mp4", render_frames())
+    encode_video(tmp / "video/wrist.mp4", render_wrist_frames(), fps=WRIST_FPS)
     write_manifest(tmp, demo_manifest(seed))
     if dest.exists():
         shutil.rmtree(dest)

@@ -43,6 +43,7 @@ def test_index_reports_the_failed_run(demo: Path) -> None:
     kinds = {s.name: s.kind for s in info.streams}
     assert kinds == {
         "front": StreamKind.VIDEO,
+        "wrist": StreamKind.VIDEO,
         "/joint_states": StreamKind.SIGNAL,
         "/action": StreamKind.SIGNAL,
         "/log": StreamKind.EVENT,
@@ -57,6 +58,11 @@ def test_index_reports_the_failed_run(demo: Path) -> None:
     front = info.stream("front")
     assert front.count == 360 and (front.details["width"], front.details["height"]) == (320, 240)
     assert front.details["codec"] == "h264"
+    assert [s.name for s in info.streams_of(StreamKind.VIDEO)] == ["front", "wrist"]
+    wrist = info.stream("wrist")
+    assert wrist.count == 180 and wrist.rate_hz == pytest.approx(15.0)
+    assert (wrist.details["width"], wrist.details["height"]) == (240, 180)
+    assert (wrist.t_start_ns, wrist.t_end_ns) == (20 * MS, 20 * MS + 179 * 1_000_000_000 // 15)
 
 
 def test_the_fault_is_in_the_data(demo: Path) -> None:
@@ -91,6 +97,55 @@ def test_the_fault_is_in_the_data(demo: Path) -> None:
         assert read_frame_number(video.frame(100).rgb) == 100
 
 
+def _jaw_tips(rgb: np.ndarray) -> tuple[int, int]:
+    """x of the left jaw's inner edge and the right jaw's, read on the wrist image's bottom row
+    (the jaws are the dark blocks filling in from the image edges)."""
+    dark = np.flatnonzero(rgb[-10].astype(int).sum(axis=1) < 200)
+    left = dark[dark < rgb.shape[1] // 2]
+    right = dark[dark >= rgb.shape[1] // 2]
+    return int(left.max()), int(right.min())
+
+
+def test_wrist_camera_runs_at_its_own_rate_and_sees_the_early_close(demo: Path) -> None:
+    with READER.open(demo) as episode:
+        wrist = episode.video("wrist")
+        times = wrist.frame_times_ns()
+        assert len(times) == 180 and int(times[0]) == 20 * MS
+        assert int(times[1]) - int(times[0]) == pytest.approx(1e9 / 15, abs=1)
+        assert wrist.frame_index_at(10 * MS) is None  # before the wrist camera's first frame
+        frame = wrist.frame_at(3_900 * MS)
+        assert frame is not None and frame.index == 58  # 20 ms + 58/15 s = 3.8867 s
+        assert frame.t_ns == 20 * MS + round(58e9 / 15)
+        assert frame.rgb.shape == (180, 240, 3)
+        assert read_frame_number(frame.rgb) == 58
+        front = episode.video("front").frame_at(3_900 * MS)
+        assert front is not None and front.index == 117  # the cameras step differently
+        # Jaws wide open before the command, shut by 4.5 s: long before the cube (5.6 s).
+        open_l, open_r = _jaw_tips(wrist.frame_at(3_000 * MS).rgb)
+        shut_l, shut_r = _jaw_tips(wrist.frame_at(4_500 * MS).rgb)
+        assert open_r - open_l > 150 and shut_r - shut_l < 40
+
+        # The cube grows as the hand descends onto it.
+        def red_area(t_ns: int) -> int:
+            rgb = wrist.frame_at(t_ns).rgb.astype(int)
+            return int(((rgb[..., 0] > 170) & (rgb[..., 1] < 80)).sum())
+
+        assert red_area(5_600 * MS) > 4 * red_area(3_000 * MS) > 0
+        for index in (0, 1, 90, 179):
+            assert read_frame_number(wrist.frame(index).rgb) == index
+
+
+def test_joint_torques_are_gravity_loaded_and_spike_free(demo: Path) -> None:
+    with READER.open(demo) as episode:
+        sensors = episode.read_signal("/joint_states")
+        shoulder = sensors.channel("effort/joint_2")
+        assert np.abs(shoulder).min() > 5.0 and np.abs(shoulder).max() < 40.0  # holds the arm
+        efforts = np.column_stack([sensors.channel(f"effort/joint_{i}") for i in range(1, 8)])
+        assert np.abs(efforts).max() < 40.0  # no start-up spike from a t < 0 plan
+        position = sensors.channel("position/joint_4")
+        assert abs(position[0] - (-2.0)) < 0.01  # the arm starts at home, not at zero
+
+
 def test_same_seed_same_values(tmp_path: Path, demo: Path) -> None:
     again = write_demo_bundle(tmp_path / "again")
     other_seed = write_demo_bundle(tmp_path / "other", seed=8)
@@ -103,7 +158,12 @@ def test_same_seed_same_values(tmp_path: Path, demo: Path) -> None:
         assert not np.array_equal(
             a.read_signal("/joint_states").values, c.read_signal("/joint_states").values
         )
-    for name in ("video/front.mp4", "signals/actions.npz", "signals/joint_states.parquet"):
+    for name in (
+        "video/front.mp4",
+        "video/wrist.mp4",
+        "signals/actions.npz",
+        "signals/joint_states.parquet",
+    ):
         assert (demo / name).read_bytes() == (again / name).read_bytes()
 
 

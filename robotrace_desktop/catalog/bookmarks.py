@@ -1,0 +1,137 @@
+"""Bookmarks: a moment (or a range) of an episode with a note, kept in the catalog.
+
+Bookmarks are what a person typed, so every call is its own transaction: when a function returns,
+the change is committed and survives a crash or a second process reading the catalog. They are
+keyed by episode id and live in a table re-indexing never rewrites.
+"""
+
+from __future__ import annotations
+
+import operator
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.errors import ValidationError
+
+MAX_NOTE_CHARS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Bookmark:
+    id: int
+    episode_id: str
+    t_ns: int  # episode time (ns from the episode start)
+    t_end_ns: int | None  # end of a range, exclusive; None for a single moment
+    note: str
+    created_at: float  # Unix time (s)
+
+    @property
+    def is_range(self) -> bool:
+        return self.t_end_ns is not None
+
+
+def add_bookmark(
+    catalog: Catalog,
+    episode_id: str,
+    t_ns: int,
+    note: str = "",
+    t_end_ns: int | None = None,
+) -> Bookmark:
+    """Store a bookmark and return it with its new id. Raises ValidationError naming the field."""
+    t = _time("t_ns", t_ns)
+    if t < 0:
+        raise ValidationError(f"t_ns must be >= 0, not {t}")
+    end = None if t_end_ns is None else _time("t_end_ns", t_end_ns)
+    if end is not None and end <= t:
+        raise ValidationError(f"t_end_ns ({end}) must be after t_ns ({t})")
+    text = _note(note)
+    if not isinstance(episode_id, str) or not episode_id:
+        raise ValidationError(f"episode_id must be a non-empty string, not {episode_id!r}")
+    created = time.time()
+    with catalog.transaction() as conn:
+        known = conn.execute("SELECT 1 FROM episodes WHERE id = ?", (episode_id,)).fetchone()
+        if known is None:
+            raise ValidationError(f"episode_id {episode_id!r} is not in the catalog {catalog.path}")
+        cursor = conn.execute(
+            "INSERT INTO bookmarks (episode_id, t_ns, t_end_ns, note, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (episode_id, t, end, text, created),
+        )
+        new_id = int(cursor.lastrowid or 0)
+    return Bookmark(new_id, episode_id, t, end, text, created)
+
+
+def list_bookmarks(catalog: Catalog, episode_id: str) -> list[Bookmark]:
+    """The episode's bookmarks in time order (ties: oldest first)."""
+    rows = catalog.conn.execute(
+        "SELECT * FROM bookmarks WHERE episode_id = ? ORDER BY t_ns, id", (episode_id,)
+    ).fetchall()
+    return [_from_row(r) for r in rows]
+
+
+def get_bookmark(catalog: Catalog, bookmark_id: int) -> Bookmark:
+    row = catalog.conn.execute(
+        "SELECT * FROM bookmarks WHERE id = ?", (_id(bookmark_id),)
+    ).fetchone()
+    if row is None:
+        raise ValidationError(f"bookmark_id {bookmark_id} does not exist")
+    return _from_row(row)
+
+
+def update_note(catalog: Catalog, bookmark_id: int, note: str) -> Bookmark:
+    """Replace a bookmark's note; returns the updated bookmark."""
+    text = _note(note)
+    with catalog.transaction() as conn:
+        cursor = conn.execute(
+            "UPDATE bookmarks SET note = ? WHERE id = ?", (text, _id(bookmark_id))
+        )
+        if cursor.rowcount == 0:
+            raise ValidationError(f"bookmark_id {bookmark_id} does not exist")
+    return get_bookmark(catalog, bookmark_id)
+
+
+def delete_bookmark(catalog: Catalog, bookmark_id: int) -> bool:
+    """Remove a bookmark. Returns False when it was already gone."""
+    with catalog.transaction() as conn:
+        cursor = conn.execute("DELETE FROM bookmarks WHERE id = ?", (_id(bookmark_id),))
+        return cursor.rowcount > 0
+
+
+def _from_row(row: Any) -> Bookmark:
+    return Bookmark(
+        id=int(row["id"]),
+        episode_id=row["episode_id"],
+        t_ns=int(row["t_ns"]),
+        t_end_ns=None if row["t_end_ns"] is None else int(row["t_end_ns"]),
+        note=row["note"],
+        created_at=float(row["created_at"]),
+    )
+
+
+def _time(field: str, value: object) -> int:
+    """An integer number of ns (numpy ints welcome; floats and bools are refused)."""
+    if isinstance(value, bool):
+        raise ValidationError(f"{field} must be an integer number of ns, not {value!r}")
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise ValidationError(f"{field} must be an integer number of ns, not {value!r}") from None
+
+
+def _id(value: object) -> int:
+    if isinstance(value, bool):
+        raise ValidationError(f"bookmark_id must be an integer, not {value!r}")
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise ValidationError(f"bookmark_id must be an integer, not {value!r}") from None
+
+
+def _note(note: object) -> str:
+    if not isinstance(note, str):
+        raise ValidationError(f"note must be text, not {type(note).__name__}")
+    if len(note) > MAX_NOTE_CHARS:
+        raise ValidationError(f"note is {len(note)} characters long; at most {MAX_NOTE_CHARS}")
+    return note
