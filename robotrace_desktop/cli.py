@@ -20,7 +20,15 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from robotrace_desktop.commands import demo, episode_cmds, export, frame, open_cmd, scan
+    from robotrace_desktop.commands import (
+        demo,
+        episode_cmds,
+        export,
+        frame,
+        open_cmd,
+        register,
+        scan,
+    )
 
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -34,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (scan, episode_cmds, frame, export, open_cmd, demo):
+    for module in (scan, episode_cmds, frame, export, open_cmd, demo, register):
         module.register(sub)
     return parser
 

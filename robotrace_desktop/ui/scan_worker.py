@@ -1,0 +1,113 @@
+"""Scanning recordings off the UI thread.
+
+A scan can take minutes on a big tree (and seconds on a slow network share), so it runs in its
+own QThread with its own Catalog connection (sqlite3 connections belong to the thread that made
+them). The worker talks to the UI only through signals; cancelling sets a threading.Event the
+scanner checks between recordings.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from robotrace_desktop.catalog.scanner import ScanSummary, scan
+from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.ui.plot_refguard import pin_singletons
+
+log = logging.getLogger(__name__)
+
+
+class ScanWorker(QObject):
+    """One scan of ``roots`` into the catalog at ``catalog_path``, run by ``start()``.
+
+    Signals arrive in the thread that owns the receivers (the UI thread): ``progress(done,
+    total, path)`` before each recording, then exactly one of ``finished(ScanSummary)`` (also
+    when cancelled: ``summary.cancelled``) or ``failed(message)``.
+    """
+
+    progress = Signal(int, int, str)
+    finished = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, catalog_path: Path, roots: Sequence[Path], *, force: bool = False) -> None:
+        super().__init__()  # no parent: the object moves to its own thread
+        pin_singletons()  # every emit drops a reference to True under PySide6 6.12 / 3.11
+        self.catalog_path = Path(catalog_path)
+        self.roots = [Path(r) for r in roots]
+        self.force = force
+        self._cancel = threading.Event()
+        self._thread: QThread | None = None
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("a ScanWorker runs once")
+        thread = QThread()
+        thread.setObjectName("robotrace-scan")
+        self.moveToThread(thread)
+        thread.started.connect(self.run)
+        self._thread = thread
+        thread.start()
+
+    def cancel(self) -> None:
+        """Ask the scan to stop after the current recording (thread-safe)."""
+        self._cancel.set()
+
+    def is_cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.isRunning()
+
+    def wait(self, timeout_ms: int = 30_000) -> bool:
+        """Block until the thread has ended (True) or the timeout passed (False)."""
+        return True if self._thread is None else bool(self._thread.wait(timeout_ms))
+
+    @Slot()
+    def run(self) -> None:
+        """The scan itself, in the worker thread. Never lets an exception escape."""
+        try:
+            with Catalog(self.catalog_path) as catalog:
+                summary = scan(
+                    catalog,
+                    self.roots,
+                    progress=self._report,
+                    cancel=self._cancel,
+                    force=self.force,
+                )
+        except Exception as exc:  # a locked or unreadable catalog, a scanner bug...
+            log.exception("scan of %s failed", ", ".join(map(str, self.roots)))
+            self.failed.emit(str(exc) or type(exc).__name__)
+        else:
+            self.finished.emit(summary)
+        finally:
+            thread = QThread.currentThread()
+            if thread is self._thread:
+                thread.quit()
+
+    def _report(self, done: int, total: int, path: str) -> None:
+        self.progress.emit(done, total, path)
+
+
+def summary_text(summary: ScanSummary) -> str:
+    """One line for the status bar, e.g. '17 recordings: 114 new, 2 errors — <first problem>'."""
+    counts = [
+        (summary.new, "new"),
+        (summary.updated, "updated"),
+        (summary.unchanged, "unchanged"),
+        (summary.errors, "error" if summary.errors == 1 else "errors"),
+        (summary.missing, "missing"),
+    ]
+    parts = [f"{n} {label}" for n, label in counts if n]
+    noun = "recording" if summary.recordings == 1 else "recordings"
+    text = f"{summary.recordings} {noun}: " + (", ".join(parts) or "nothing indexed")
+    if summary.cancelled:
+        text = "Scan cancelled — " + text
+    if summary.problems:
+        more = len(summary.problems) - 1
+        text += f" — {summary.problems[0]}" + (f" (+{more} more)" if more else "")
+    return text

@@ -1,0 +1,528 @@
+"""The catalog browser on a catalog of the real recordings (116 episodes, 2 failed rows)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
+from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from robotrace_desktop.catalog import db, scanner
+from robotrace_desktop.catalog.scanner import ScanSummary, scan
+from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.ui import scan_worker
+from robotrace_desktop.ui.catalog_browser import CatalogBrowser
+from robotrace_desktop.ui.catalog_model import AMBER, COLUMN_KEYS, ID_ROLE, STATUS_COLORS
+
+SHOTS = Path(os.environ.get("ROBOTRACE_SHOT_DIR", tempfile.gettempdir())) / "robotrace_shots"
+WAIT_MS = 60_000
+
+
+def col(key: str) -> int:
+    return COLUMN_KEYS.index(key)
+
+
+@pytest.fixture(scope="module")
+def real_catalog(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
+    """The real recordings scanned once; tests work on copies of this file."""
+    path = tmp_path_factory.mktemp("catalog") / "real.sqlite"
+    with Catalog(path) as catalog:
+        summary = scan(catalog, [shared_data])
+    assert (summary.recordings, summary.new, summary.errors) == (17, 114, 2)
+    return path
+
+
+@pytest.fixture
+def catalog_copy(real_catalog: Path, tmp_path: Path) -> Path:
+    dest = tmp_path / "catalog.sqlite"
+    with Catalog(real_catalog) as catalog:
+        db.backup(catalog.conn, dest)
+    return dest
+
+
+@pytest.fixture
+def make_browser(qtbot: Any) -> Iterator[Callable[[Path], CatalogBrowser]]:
+    made: list[CatalogBrowser] = []
+
+    def make(path: Path) -> CatalogBrowser:
+        browser = CatalogBrowser(path)
+        qtbot.addWidget(browser)
+        browser.resize(1500, 720)
+        made.append(browser)
+        return browser
+
+    yield make
+    for browser in made:
+        browser.shutdown()
+
+
+@pytest.fixture
+def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
+    """Holds the worker at its first recording until the test sets the event."""
+    event = threading.Event()
+    original = scanner._scan_one
+    waited: list[bool] = []
+
+    def gated(*args: Any, **kwargs: Any) -> None:
+        if not waited:
+            waited.append(event.wait(WAIT_MS / 1000))
+        original(*args, **kwargs)
+
+    monkeypatch.setattr(scanner, "_scan_one", gated)
+    try:
+        yield event
+    finally:
+        event.set()  # never leave a worker blocked when a test fails
+
+
+def shown_column(browser: CatalogBrowser, key: str, role: int = 0) -> list[Any]:
+    proxy = browser.proxy
+    return [proxy.index(r, col(key)).data(role) for r in range(proxy.rowCount())]
+
+
+def row_of(browser: CatalogBrowser, name: str) -> int:
+    names = shown_column(browser, "name")
+    return names.index(name)
+
+
+def bag_folder(shared_data: Path, tmp_path: Path, name: str = "drop") -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    shutil.copy(shared_data / "ros1" / "example.bag", folder / "example.bag")
+    return folder
+
+
+# --- the table ------------------------------------------------------------------------------------
+
+
+def test_real_catalog_rows_columns_and_hints(
+    make_browser: Callable[[Path], CatalogBrowser], catalog_copy: Path, shared_data: Path
+) -> None:
+    browser = make_browser(catalog_copy)
+    assert browser.proxy.rowCount() == 116
+    assert browser.stack.currentWidget() is browser.table
+    assert browser.count_label.text() == "116 episodes"
+    headers = [browser.proxy.headerData(c, Qt.Orientation.Horizontal) for c in range(13)]
+    assert headers == [
+        "Name", "Kind", "Robot", "Policy", "Env", "Git", "Seed", "Task",
+        "Duration (s)", "Outcome", "Status", "Problems", "Path",
+    ]  # fmt: skip
+
+    statuses = shown_column(browser, "status")
+    assert statuses.count("failed") == 2 and statuses.count("ready") == 114
+    failed = browser.proxy.index(row_of(browser, "empty-file"), col("status"))
+    assert failed.data(Qt.ItemDataRole.ForegroundRole).color() == QColor(STATUS_COLORS["failed"])
+    assert failed.data(Qt.ItemDataRole.BackgroundRole) is not None  # the whole row is tinted
+    ready = browser.proxy.index(row_of(browser, "example"), col("status"))
+    assert ready.data(Qt.ItemDataRole.BackgroundRole) is None
+
+    problems = browser.proxy.index(row_of(browser, "empty-file"), col("problems"))
+    assert problems.data() == "1 · empty file (0 bytes)"  # the path is in its own column
+    assert problems.data(Qt.ItemDataRole.ToolTipRole) == (
+        f"• {shared_data.resolve() / 'ros1' / 'empty-file.bag'}: empty file (0 bytes)"
+    )
+    assert browser.proxy.index(row_of(browser, "empty-file"), col("policy_version")).data() == "—"
+    iiwa = row_of(browser, "iiwa7_gazebo_joint_torque_sqlite3")
+    tip = browser.proxy.index(iiwa, col("problems")).data(Qt.ItemDataRole.ToolTipRole)
+    assert "/dynamic_joint_states" in tip and tip.startswith("• ")
+
+    # No recording carries policy/env/git/seed: every row has the amber "not reproducible" dot.
+    name = browser.proxy.index(iiwa, col("name"))
+    assert name.data(Qt.ItemDataRole.DecorationRole) is not None
+    assert "Not reproducible: missing policy_version, env_version, git_sha, seed" in name.data(
+        Qt.ItemDataRole.ToolTipRole
+    )
+    episode1 = browser.proxy.index(row_of(browser, "g1_pick_bottle_v21 #1"), col("duration"))
+    assert episode1.data() == "13.10"
+    assert browser.proxy.index(iiwa, col("robot")).data() == "iiwa"
+
+
+def test_search_is_instant_case_insensitive_and_covers_problems(
+    make_browser: Callable[[Path], CatalogBrowser], catalog_copy: Path
+) -> None:
+    browser = make_browser(catalog_copy)
+    browser.set_search("iiwa")
+    assert shown_column(browser, "name") == ["iiwa7_gazebo_joint_torque_sqlite3"]
+    assert browser.count_label.text() == "1 of 116 episodes"
+    browser.set_search("IIWA")
+    assert browser.proxy.rowCount() == 1
+    browser.set_search("EMPTY FILE (0 bytes)")  # text of a problem
+    assert shown_column(browser, "name") == ["empty-file"]
+    browser.set_search("yellow bottle")  # the LeRobot task
+    assert browser.proxy.rowCount() == 100
+    browser.set_search("ros1/")  # a path fragment
+    assert browser.proxy.rowCount() == 5
+    browser.set_search("")
+    assert browser.proxy.rowCount() == 116
+
+
+def test_column_filters_combine_with_search(
+    make_browser: Callable[[Path], CatalogBrowser], catalog_copy: Path
+) -> None:
+    browser = make_browser(catalog_copy)
+    kinds = [browser.filters["kind"].itemText(i) for i in range(browser.filters["kind"].count())]
+    assert kinds == ["any", "lerobot", "rosbag1", "rosbag2"]
+    browser.filters["kind"].setCurrentText("lerobot")
+    assert browser.proxy.rowCount() == 100
+    assert set(shown_column(browser, "kind")) == {"lerobot"}
+    browser.set_filter("kind", None)
+    browser.set_filter("status", "failed")
+    assert sorted(shown_column(browser, "name")) == ["empty-file", "wrong_format_mcap"]
+    browser.set_filter("kind", "rosbag2")
+    assert shown_column(browser, "name") == ["wrong_format_mcap"]
+    browser.set_filter("status", None)
+    browser.set_filter("robot", "(none)")  # rows without a robot
+    assert browser.proxy.rowCount() == 10  # 11 rosbag2 rows, one (iiwa) names its robot
+    browser.set_search("talker")
+    assert sorted(shown_column(browser, "name")) == ["talker_mcap", "talker_sqlite3"]
+    browser.clear_filters()
+    assert browser.proxy.rowCount() == 116
+
+
+def test_sorting_by_duration_is_numeric(
+    make_browser: Callable[[Path], CatalogBrowser], catalog_copy: Path
+) -> None:
+    browser = make_browser(catalog_copy)
+    browser.table.sortByColumn(col("duration"), Qt.SortOrder.AscendingOrder)
+    seconds = [float(s) for s in shown_column(browser, "duration")]
+    assert seconds == sorted(seconds)
+    shown = shown_column(browser, "duration")
+    assert shown.index("4.53") < shown.index("13.10") < shown.index("21.70")  # not "13" < "4"
+    browser.table.sortByColumn(col("duration"), Qt.SortOrder.DescendingOrder)
+    seconds = [float(s) for s in shown_column(browser, "duration")]
+    assert seconds == sorted(seconds, reverse=True)
+    assert shown_column(browser, "name")[0] in ("example", "example-lz4")  # 21.70 s
+    # Names sort naturally: episode #2 before #10.
+    browser.table.sortByColumn(col("name"), Qt.SortOrder.AscendingOrder)
+    names = shown_column(browser, "name")
+    assert names.index("g1_pick_bottle_v21 #2") < names.index("g1_pick_bottle_v21 #10")
+    # Sorting keeps the filter.
+    browser.set_filter("kind", "rosbag1")
+    browser.table.sortByColumn(col("duration"), Qt.SortOrder.AscendingOrder)
+    assert sorted(shown_column(browser, "name")[:2]) == ["empty-file", "no-messages"]  # 0 s
+    assert shown_column(browser, "duration")[-2:] == ["21.70", "21.70"]
+
+
+def test_multi_select_and_enter_emit_open_requested(
+    qtbot: Any, make_browser: Callable[[Path], CatalogBrowser], catalog_copy: Path
+) -> None:
+    browser = make_browser(catalog_copy)
+    browser.show()
+    browser.set_search("talker")
+    table = browser.table
+    table.setFocus()
+    table.selectRow(0)
+    qtbot.mouseClick(
+        table.viewport(),
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.ControlModifier,
+        table.visualRect(browser.proxy.index(1, 0)).center(),
+    )
+    ids = [browser.proxy.index(r, 0).data(ID_ROLE) for r in range(2)]
+    assert browser.selected_ids() == ids
+    assert browser.open_button.isEnabled() and browser.open_button.text() == "Open 2"
+    with qtbot.waitSignal(browser.openRequested, timeout=WAIT_MS) as blocker:
+        qtbot.keyClick(table, Qt.Key.Key_Return)
+    assert blocker.args == [ids]
+    with Catalog(catalog_copy) as catalog:
+        assert [item for item, _ in catalog.recent("episode")] == ids  # first selected newest
+
+    with qtbot.waitSignal(browser.openRequested, timeout=WAIT_MS) as blocker:
+        qtbot.mouseClick(browser.open_button, Qt.MouseButton.LeftButton)
+    assert blocker.args == [ids]
+
+    table.clearSelection()
+    index = browser.proxy.index(1, col("task"))
+    where = table.visualRect(index).center()
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=where)  # a real double
+    with qtbot.waitSignal(browser.openRequested, timeout=WAIT_MS) as blocker:  # click presses
+        qtbot.mouseDClick(table.viewport(), Qt.MouseButton.LeftButton, pos=where)
+    assert blocker.args == [[ids[1]]]
+
+
+def test_empty_catalog_shows_friendly_state(
+    make_browser: Callable[[Path], CatalogBrowser], tmp_path: Path
+) -> None:
+    browser = make_browser(tmp_path / "empty.sqlite")
+    assert browser.stack.currentWidget() is browser.empty_label
+    text = browser.empty_label.text()
+    assert "No episodes yet" in text and "Open folder…" in text and "robotrace-desktop demo" in text
+    assert browser.count_label.text() == "0 episodes"
+
+
+# --- scanning -------------------------------------------------------------------------------------
+
+
+def test_scan_runs_in_a_worker_and_the_ui_keeps_ticking(
+    qtbot: Any,
+    make_browser: Callable[[Path], CatalogBrowser],
+    catalog_copy: Path,
+    shared_data: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    folder = bag_folder(shared_data, tmp_path)
+    browser = make_browser(catalog_copy)
+    ticks: list[int] = []
+    alive = threading.Event()
+
+    def beat() -> None:
+        ticks.append(1)
+        if len(ticks) >= 3:
+            alive.set()
+
+    # The worker waits (in its thread) until the UI thread's timer has ticked: if the scan ran
+    # on the UI thread, the timer could not tick and the wait would time out.
+    seen: list[bool] = []
+    original = scanner._scan_one
+
+    def wait_for_heartbeat(*args: Any, **kwargs: Any) -> None:
+        seen.append(alive.wait(WAIT_MS / 1000))
+        original(*args, **kwargs)
+
+    monkeypatch.setattr(scanner, "_scan_one", wait_for_heartbeat)
+    heartbeat = QTimer()
+    heartbeat.setInterval(2)
+    heartbeat.timeout.connect(beat)
+    heartbeat.start()
+    with qtbot.waitSignal(browser.scanFinished, timeout=WAIT_MS) as blocker:
+        browser.scan_paths([folder])
+        assert browser.is_scanning() and browser.progress_row.isVisibleTo(browser)
+    heartbeat.stop()
+    assert seen == [True]
+    summary = blocker.args[0]
+    assert isinstance(summary, ScanSummary)
+    assert (summary.recordings, summary.new, summary.errors, summary.cancelled) == (1, 1, 0, False)
+    assert not browser.is_scanning() and not browser.progress_row.isVisibleTo(browser)
+    assert browser.proxy.rowCount() == 117
+    assert browser.status_text() == "1 recording: 1 new"
+    # The new row is the copy (the shared example.bag is a different path, a different id).
+    browser.set_search(str(folder))
+    assert shown_column(browser, "name") == ["example"]
+    assert shown_column(browser, "duration") == ["21.70"]
+    with Catalog(catalog_copy) as catalog:
+        assert catalog.recent("path")[0] == (str(folder.resolve()), "path")
+
+
+def test_cancel_mid_scan_of_real_recordings(
+    qtbot: Any,
+    make_browser: Callable[[Path], CatalogBrowser],
+    shared_data: Path,
+    tmp_path: Path,
+    gate: threading.Event,
+) -> None:
+    browser = make_browser(tmp_path / "fresh.sqlite")
+    browser.show()
+    browser.scan_paths([shared_data / "lerobot", shared_data / "ros1"])
+    # The worker sits in the first recording (the 100-episode LeRobot dataset) until released.
+    qtbot.waitUntil(lambda: browser.progress_bar.maximum() == 6, timeout=WAIT_MS)
+    assert "g1_pick_bottle_v21" in browser.progress_label.toolTip()
+    qtbot.mouseClick(browser.cancel_button, Qt.MouseButton.LeftButton)
+    assert browser.progress_label.text().startswith("Cancelling")
+    with qtbot.waitSignal(browser.scanFinished, timeout=WAIT_MS) as blocker:
+        gate.set()
+    summary = blocker.args[0]
+    assert summary.cancelled
+    assert (summary.recordings, summary.new) == (6, 100)  # the bags were never reached
+    assert browser.status_text() == "Scan cancelled — 6 recordings: 100 new"
+    assert browser.proxy.rowCount() == 100
+    assert not browser.is_scanning()
+
+
+def test_second_scan_request_is_queued(
+    qtbot: Any,
+    make_browser: Callable[[Path], CatalogBrowser],
+    shared_data: Path,
+    tmp_path: Path,
+    gate: threading.Event,
+) -> None:
+    first, second = bag_folder(shared_data, tmp_path, "a"), bag_folder(shared_data, tmp_path, "b")
+    browser = make_browser(tmp_path / "fresh.sqlite")
+    finished: list[ScanSummary] = []
+    browser.scanFinished.connect(finished.append)
+    browser.scan_paths([first])
+    browser.scan_paths([second])
+    assert browser.status_text() == "Queued: b (scans after the current one finishes)"
+    assert browser.queued_scans() == [[second]]
+    gate.set()
+    qtbot.waitUntil(lambda: len(finished) == 2, timeout=WAIT_MS)
+    assert [s.new for s in finished] == [1, 1]
+    assert browser.proxy.rowCount() == 2 and not browser.is_scanning()
+    with Catalog(tmp_path / "fresh.sqlite") as catalog:
+        paths = [item for item, _ in catalog.recent("path")]
+    assert paths == [str(second.resolve()), str(first.resolve())]
+
+
+def test_scan_with_errors_and_a_failing_scan_report_in_the_status_line(
+    qtbot: Any,
+    make_browser: Callable[[Path], CatalogBrowser],
+    shared_data: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    browser = make_browser(tmp_path / "fresh.sqlite")
+    with qtbot.waitSignal(browser.scanFinished, timeout=WAIT_MS):
+        browser.scan_paths([shared_data / "ros1"])
+    text = browser.status_text()
+    assert text.startswith("5 recordings: 4 new, 1 error — ")
+    assert text.endswith("ros1/empty-file.bag: empty file (0 bytes)")
+    assert "empty-file.bag: empty file (0 bytes)" in browser.status_label.toolTip()
+    assert 'href="#problems"' in browser.status_label.text()
+    assert "#a35f00" in browser.status_label.styleSheet()  # amber: indexed, with an error
+
+    def broken(*_args: Any, **_kwargs: Any) -> ScanSummary:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(scan_worker, "scan", broken)
+    browser.scan_paths([shared_data / "ros1"])
+    qtbot.waitUntil(lambda: not browser.is_scanning(), timeout=WAIT_MS)
+    assert browser.status_text() == "Scan failed: disk on fire"
+    assert "#c62828" in browser.status_label.styleSheet()
+    assert browser.proxy.rowCount() == 5  # the table is still there
+
+
+def drag_enter(mime: QMimeData) -> QDragEnterEvent:
+    """PySide6 >= 6.12 wants a QPointF (the QPoint form is deprecated); 6.11 only has QPoint."""
+    rest = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier(0))
+    try:
+        return QDragEnterEvent(QPointF(200, 200), *rest)
+    except TypeError:
+        return QDragEnterEvent(QPoint(200, 200), *rest)
+
+
+def test_drop_of_a_folder_starts_a_scan(
+    qtbot: Any,
+    make_browser: Callable[[Path], CatalogBrowser],
+    catalog_copy: Path,
+    shared_data: Path,
+    tmp_path: Path,
+) -> None:
+    folder = bag_folder(shared_data, tmp_path)
+    browser = make_browser(catalog_copy)
+    browser.show()
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(folder))])
+    enter = drag_enter(mime)
+    QApplication.sendEvent(browser, enter)
+    assert enter.isAccepted()
+    text_only = QMimeData()
+    text_only.setText("not a file")
+    refused = drag_enter(text_only)
+    QApplication.sendEvent(browser, refused)
+    assert not refused.isAccepted()
+
+    drop = QDropEvent(
+        QPointF(200, 200),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    with qtbot.waitSignal(browser.scanFinished, timeout=WAIT_MS) as blocker:
+        QApplication.sendEvent(browser, drop)
+        assert drop.isAccepted() and browser.is_scanning()
+    assert blocker.args[0].new == 1
+    assert browser.proxy.rowCount() == 117
+
+
+def test_recent_menu_reopens_episodes_and_rescans_paths(
+    qtbot: Any,
+    make_browser: Callable[[Path], CatalogBrowser],
+    catalog_copy: Path,
+    shared_data: Path,
+    tmp_path: Path,
+) -> None:
+    folder = bag_folder(shared_data, tmp_path)
+    browser = make_browser(catalog_copy)
+    with qtbot.waitSignal(browser.scanFinished, timeout=WAIT_MS):
+        browser.scan_paths([folder])
+    browser.set_search("iiwa")
+    browser.table.selectRow(0)
+    iiwa = browser.selected_ids()
+    with qtbot.waitSignal(browser.openRequested, timeout=WAIT_MS):
+        browser.open_button.click()
+
+    browser._fill_recent_menu()
+    actions = {a.text(): a for a in browser.recent_menu.actions() if a.text()}
+    assert "iiwa7_gazebo_joint_torque_sqlite3  —  rosbag2" in actions
+    assert f"Re-scan {folder.resolve()}" in actions
+    with qtbot.waitSignal(browser.openRequested, timeout=WAIT_MS) as blocker:
+        actions["iiwa7_gazebo_joint_torque_sqlite3  —  rosbag2"].trigger()
+    assert blocker.args == [iiwa]
+    with qtbot.waitSignal(browser.scanFinished, timeout=WAIT_MS) as blocker:
+        actions[f"Re-scan {folder.resolve()}"].trigger()
+    assert blocker.args[0].unchanged == 1
+
+
+# --- looks ----------------------------------------------------------------------------------------
+
+
+def _has_color(image: Any, rect: Any, target: str, tolerance: int = 40) -> bool:
+    want = QColor(target)
+    for y in range(rect.top(), rect.bottom()):
+        for x in range(rect.left(), rect.right()):
+            c = image.pixelColor(x, y)
+            if (
+                abs(c.red() - want.red()) < tolerance
+                and abs(c.green() - want.green()) < tolerance
+                and abs(c.blue() - want.blue()) < tolerance
+            ):
+                return True
+    return False
+
+
+def test_screenshot_shows_status_colours_and_reproducibility_dots(
+    qtbot: Any, make_browser: Callable[[Path], CatalogBrowser], catalog_copy: Path
+) -> None:
+    browser = make_browser(catalog_copy)
+    browser.resize(1600, 760)
+    browser.show()
+    qtbot.waitExposed(browser)
+    browser.table.sortByColumn(col("kind"), Qt.SortOrder.DescendingOrder)  # bags first
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    assert browser.grab().save(str(SHOTS / "catalog_browser.png"))
+
+    image = browser.table.viewport().grab().toImage()
+    scale = image.devicePixelRatio()
+    assert scale == 1.0
+    failed = browser.proxy.index(row_of(browser, "wrong_format_mcap"), col("status"))
+    ready = browser.proxy.index(row_of(browser, "example"), col("status"))
+    assert browser.table.viewport().rect().contains(browser.table.visualRect(failed))
+    assert _has_color(image, browser.table.visualRect(failed), STATUS_COLORS["failed"])
+    assert not _has_color(image, browser.table.visualRect(ready), STATUS_COLORS["failed"])
+    assert _has_color(image, browser.table.visualRect(ready), STATUS_COLORS["ready"])
+    name = browser.table.visualRect(browser.proxy.index(row_of(browser, "example"), col("name")))
+    assert _has_color(image, name, AMBER)
+    # Long paths are elided in the middle: both ends stay readable.
+    path_index = browser.proxy.index(0, col("path"))
+    assert browser.table.columnWidth(col("path")) > 100
+    assert path_index.data().startswith("/")
+
+
+def test_shutdown_mid_scan_stops_the_worker_and_ignores_its_late_result(
+    qtbot: Any,
+    make_browser: Callable[[Path], CatalogBrowser],
+    shared_data: Path,
+    tmp_path: Path,
+    gate: threading.Event,
+) -> None:
+    browser = make_browser(tmp_path / "fresh.sqlite")
+    browser.scan_paths([shared_data / "ros1"])
+    worker = browser._worker
+    assert worker is not None
+    qtbot.waitUntil(lambda: browser.progress_bar.maximum() == 5, timeout=WAIT_MS)
+    threading.Timer(0.1, gate.set).start()  # the worker finishes its current recording
+    browser.shutdown()  # cancels and waits for the thread
+    assert not worker.is_running() and worker.is_cancelled()
+    assert not browser.is_scanning()
+    with qtbot.assertNotEmitted(browser.scanFinished, wait=300):
+        pass
+    assert browser._catalog is None  # not reopened by the late result
