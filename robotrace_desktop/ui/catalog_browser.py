@@ -48,7 +48,6 @@ from robotrace_desktop.ui.catalog_model import (
     CatalogRow,
     load_rows,
 )
-from robotrace_desktop.ui.plot_refguard import pin_singletons
 from robotrace_desktop.ui.scan_worker import ScanWorker, summary_text
 
 log = logging.getLogger(__name__)
@@ -118,7 +117,6 @@ class CatalogBrowser(QWidget):
     def __init__(self, catalog_path: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.catalog_path = Path(catalog_path)
-        pin_singletons()  # PySide6 6.12 on Python 3.11 drops references to None/True
         self._catalog: Catalog | None = None
         self._worker: ScanWorker | None = None
         self._queue: list[list[Path]] = []

@@ -313,4 +313,5 @@ class EpisodeView(QWidget):
         self.save_layout()
         for pane in self.panes.values():
             pane.shutdown()
+        self.plots.shutdown()
         self.store.close()

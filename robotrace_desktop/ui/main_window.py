@@ -102,7 +102,7 @@ class MainWindow(QMainWindow):
         except RobotraceError as exc:
             self.show_error(str(exc))
             return None
-        view.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        view.statusMessage.connect(self._show_status)
         index = self.tabs.addTab(view, resolved.info.name)
         self.tabs.setTabToolTip(index, resolved.info.path)
         self.tabs.setCurrentIndex(index)
@@ -129,6 +129,9 @@ class MainWindow(QMainWindow):
         self.showNormal()
         self.raise_()
         self.activateWindow()
+
+    def _show_status(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8000)
 
     def current_view(self) -> EpisodeView | None:
         widget = self.tabs.currentWidget()
@@ -271,6 +274,6 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         for index in range(self.tabs.count() - 1, 0, -1):
             self.close_tab(index)
-        self.browser.cancel_scan()
+        self.browser.shutdown()
         self.catalog.close()
         super().closeEvent(event)

@@ -17,7 +17,6 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from robotrace_desktop.catalog.scanner import ScanSummary, scan
 from robotrace_desktop.catalog.store import Catalog
-from robotrace_desktop.ui.plot_refguard import pin_singletons
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +35,6 @@ class ScanWorker(QObject):
 
     def __init__(self, catalog_path: Path, roots: Sequence[Path], *, force: bool = False) -> None:
         super().__init__()  # no parent: the object moves to its own thread
-        pin_singletons()  # every emit drops a reference to True under PySide6 6.12 / 3.11
         self.catalog_path = Path(catalog_path)
         self.roots = [Path(r) for r in roots]
         self.force = force

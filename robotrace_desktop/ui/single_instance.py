@@ -25,8 +25,6 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
-from robotrace_desktop.ui.plot_refguard import pin_singletons
-
 log = logging.getLogger(__name__)
 
 ACK = b"\x06"
@@ -71,7 +69,6 @@ class SingleInstance(QObject):
     def __init__(self, key: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.key = key
-        pin_singletons()  # PySide6 6.12 on Python 3.11 drops references to None/True
         self._server: QLocalServer | None = None
         self._connections: list[_Connection] = []
 

@@ -1,0 +1,403 @@
+"""The plot panel: stacked time plots with one playhead, bookmark markers and hover values.
+
+One plot per (stream, field family) — "/joint_states position", "/joint_states effort",
+"action" — with linked time axes in seconds of episode time. Curves are fed from each channel's
+min/max pyramid (``core.lod``) for the visible range and the plot's pixel width, so a 50 M-sample
+channel redraws in milliseconds and a one-sample spike is never decimated away. Commanded
+channels whose measured partner is shown (``core.channels.overlay_pairs``) are drawn dashed in
+the measured channel's colour on the same plot.
+
+Loading a stream (reading the file and building pyramids) happens on a worker thread; the plot
+title says "loading…" meanwhile and ``loaded`` fires when every requested stream is ready.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import html
+import math
+import threading
+from collections.abc import Mapping, Sequence
+from itertools import count
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidget
+
+from robotrace_desktop.core.align import align_raw, column_names
+from robotrace_desktop.core.channels import overlay_pairs, plot_group, split_channel, unit_hint
+from robotrace_desktop.core.markers import Marker
+from robotrace_desktop.core.signal_store import SignalStore
+from robotrace_desktop.ui import plot_style as style
+from robotrace_desktop.ui.plot_row import Curve, PlotRow
+
+ChannelRef = tuple[str, str]  # (stream name, channel name)
+NS = 1_000_000_000
+
+
+class _LoadSignals(QObject):
+    done = Signal(int, object)  # job id, {stream: error message}
+
+
+class _LoadJob(QRunnable):
+    """Reads the streams of ``refs`` and builds their pyramids, off the UI thread."""
+
+    def __init__(
+        self,
+        store: SignalStore,
+        refs: list[ChannelRef],
+        job: int,
+        signals: _LoadSignals,
+        cancel: threading.Event,
+    ) -> None:
+        super().__init__()
+        self.store, self.refs, self.job, self.signals = store, refs, job, signals
+        self.cancel = cancel
+        self.finished = threading.Event()  # the panel keeps this, never the runnable itself
+
+    def run(self) -> None:
+        errors: dict[str, str] = {}
+        for ref in self.refs:
+            if ref[0] in errors or self.cancel.is_set():
+                continue
+            try:
+                self.store.prepare([ref])
+            except Exception as exc:  # any reader failure becomes a visible plot status
+                errors[ref[0]] = str(exc) or type(exc).__name__
+        try:
+            with contextlib.suppress(RuntimeError):  # the carrier is gone: nobody listens
+                self.signals.done.emit(self.job, errors)
+        finally:
+            self.finished.set()
+
+
+class PlotPanel(QWidget):
+    """Stacked plots of the selected channels on one episode timeline (see module doc)."""
+
+    timeClicked = Signal("qint64")  # ns (int; qint64: ns overflow a 32-bit int past 2.1 s)
+    loaded = Signal()  # every requested stream is loaded and drawn
+
+    def __init__(self, store: SignalStore, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        info = store.info
+        self._duration_s = max(info.duration_ns, 0) / NS or 1.0
+        self._pairs = dict(overlay_pairs(info))  # commanded → measured
+        self._selection: list[ChannelRef] = []
+        self._rows: list[PlotRow] = []
+        self._curves: dict[ChannelRef, tuple[PlotRow, Curve]] = {}
+        self._t_ns = 0
+        self._markers: tuple[Marker, ...] = ()
+        self._x_range = (0.0, self._duration_s)
+        self._jobs: dict[int, list[ChannelRef]] = {}
+        self._job_ids = count(1)
+        self._errors: dict[str, str] = {}
+        self._hover_text = ""
+
+        # Jobs run on the global pool and carry their own reference to the (parentless) signal
+        # carrier, so closing the panel never waits for a read in the UI thread, and a job that
+        # outlives the panel emits into an object that still exists (Qt drops the connection).
+        # A pool owned by the panel would wait inside the panel's C++ destructor and the job
+        # would then emit into a half-destroyed object ("pure virtual method called").
+        self._pool = QThreadPool.globalInstance()
+        self._running: dict[int, threading.Event] = {}  # job id → finished
+        self._cancel = threading.Event()
+        self._signals = _LoadSignals()
+        self._signals.done.connect(self._job_done)
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(0)
+        self._refresh_timer.timeout.connect(self.refresh_views)
+
+        self._splitter = QSplitter(Qt.Orientation.Vertical)
+        self._splitter.setChildrenCollapsible(False)
+        self._splitter.setHandleWidth(4)
+        self._scroll = QScrollArea(self)
+        self._scroll.setWidgetResizable(True)
+        self._scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self._scroll.setWidget(self._splitter)
+        self._scroll.setStyleSheet(f"background: {style.BACKGROUND};")
+        self._placeholder = QLabel("No channels selected — pick some in the stream tree.", self)
+        self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._hover = QLabel(" ", self)
+        self._hover.setTextFormat(Qt.TextFormat.RichText)
+        self._hover.setWordWrap(True)
+        self._hover.setStyleSheet(
+            f"color: {style.FOREGROUND}; background: #eceff1; padding: 2px 6px;"
+        )
+        self._hover.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        # a fixed height: the plots must not jump while the mouse moves between them
+        lines = self._hover.fontMetrics().lineSpacing()
+        self._hover.setFixedHeight(3 * (lines + 2) + 8)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self._scroll, 1)
+        layout.addWidget(self._placeholder, 1)
+        layout.addWidget(self._hover)
+        self._scroll.hide()
+
+    # ------------------------------------------------------------------ contract
+
+    def show_channels(self, selection: Sequence[ChannelRef]) -> None:
+        wanted = list(dict.fromkeys((str(s), str(c)) for s, c in selection))
+        if wanted == self._selection and self._rows:
+            if not self._jobs:
+                self.loaded.emit()  # nothing to do: already loaded and drawn
+            return
+        if self._rows:
+            self._x_range = self._current_x_range()
+        self._selection = wanted
+        self._rebuild()
+        pending = [r for r in wanted if not self.store.is_prepared([r])]
+        if pending:
+            job = next(self._job_ids)
+            self._jobs[job] = pending
+            runnable = _LoadJob(self.store, pending, job, self._signals, self._cancel)
+            self._running[job] = runnable.finished
+            self._pool.start(runnable)  # the pool owns and deletes the runnable
+        self._update_status()
+        self.refresh_views()
+        if not self._jobs:
+            self.loaded.emit()
+
+    def selection(self) -> list[ChannelRef]:
+        return list(self._selection)
+
+    def set_time(self, t_ns: int) -> None:
+        self._t_ns = int(t_ns)
+        seconds = self._t_ns / NS
+        for row in self._rows:
+            row.set_playhead(seconds)
+        x0, x1 = self._current_x_range()
+        if self._rows and not x0 <= seconds <= x1:  # keep the playhead in view while playing
+            span = x1 - x0
+            self._set_x_range(seconds - 0.1 * span, seconds + 0.9 * span)
+
+    def time_ns(self) -> int:
+        return self._t_ns
+
+    def set_markers(self, markers: Sequence[Marker]) -> None:
+        self._markers = tuple(markers)
+        for i, row in enumerate(self._rows):
+            row.set_markers(self._markers, labels=i == 0)
+
+    def set_offsets(self, offsets: Mapping[str, int]) -> None:
+        self.store.set_offsets(offsets)
+        self.refresh_views()
+
+    def visible_range_ns(self) -> tuple[int, int]:
+        x0, x1 = self._current_x_range()
+        return math.floor(x0 * NS), math.ceil(x1 * NS)
+
+    def set_visible_range_ns(self, t0_ns: int, t1_ns: int) -> None:
+        self._set_x_range(t0_ns / NS, t1_ns / NS)
+        self.refresh_views()
+
+    def is_loading(self) -> bool:
+        return bool(self._jobs)
+
+    def rows(self) -> list[PlotRow]:
+        return list(self._rows)
+
+    def hover_text(self) -> str:
+        return self._hover_text
+
+    def problems(self) -> dict[str, str]:
+        return dict(self._errors)
+
+    def shutdown(self, timeout_s: float = 30.0) -> None:
+        """Cancel pending loads and wait for the one reading now (call before closing the
+        store). The panel loads nothing afterwards."""
+        self._cancel.set()
+        for finished in list(self._running.values()):
+            finished.wait(timeout_s)
+        self._running.clear()
+        self._jobs.clear()
+
+    # ------------------------------------------------------------------ layout
+
+    def _groups(self) -> list[tuple[str, list[tuple[ChannelRef, ChannelRef | None]]]]:
+        """[(group title, [(ref, measured partner or None)])] in selection order."""
+        chosen = set(self._selection)
+        groups: dict[str, list[tuple[ChannelRef, ChannelRef | None]]] = {}
+        overlays = []
+        for ref in self._selection:
+            partner = self._pairs.get(ref)
+            if partner is not None and partner in chosen:
+                overlays.append((ref, partner))
+            else:
+                groups.setdefault(plot_group(ref), []).append((ref, None))
+        for ref, partner in overlays:
+            groups[plot_group(partner)].append((ref, partner))
+        return list(groups.items())
+
+    def _rebuild(self) -> None:
+        for row in self._rows:
+            row.hide()
+            row.setParent(None)
+            row.deleteLater()
+        self._rows, self._curves = [], {}
+        groups = self._groups()
+        for title, members in groups:
+            row = PlotRow(title, unit_hint(members[0][0]), self._splitter)
+            family = split_channel(members[0][0][1])[0]
+            colors: dict[ChannelRef, str] = {}
+            for ref, partner in members:
+                if partner is None:
+                    color = style.color_for(len(colors))
+                    colors[ref] = color
+                    own_family, joint = split_channel(ref[1])
+                    label = joint if own_family == family and family else ref[1]
+                else:
+                    color = colors.get(partner, style.color_for(len(colors)))
+                    label = f"{ref[1]} (commanded)"
+                curve = row.add_curve(ref, label, color, commanded=partner is not None)
+                self._curves[ref] = (row, curve)
+            row.clicked.connect(self._clicked)
+            row.playheadDragged.connect(self._clicked)
+            row.hovered.connect(self._hovered)
+            row.viewbox.sigResized.connect(self._schedule_refresh)
+            if self._rows:
+                row.plot.setXLink(self._rows[0].plot)
+            self._splitter.addWidget(row)
+            self._rows.append(row)
+        for i, row in enumerate(self._rows):
+            row.show_bottom_labels(i == len(self._rows) - 1)
+            row.set_playhead(self._t_ns / NS)
+            row.set_markers(self._markers, labels=i == 0)
+        if self._rows:
+            first = self._rows[0].viewbox
+            pad = 0.05 * self._duration_s
+            first.setLimits(xMin=-pad, xMax=self._duration_s + pad, minXRange=1e-5)
+            self._set_x_range(*self._x_range)
+            first.sigXRangeChanged.connect(self._schedule_refresh)
+            self._splitter.setSizes([1000] * len(self._rows))
+        self._scroll.setVisible(bool(self._rows))
+        self._placeholder.setVisible(not self._rows)
+
+    def _set_x_range(self, x0: float, x1: float) -> None:
+        self._x_range = (x0, x1)
+        if self._rows:
+            self._rows[0].viewbox.setXRange(x0, x1, padding=0)
+
+    def _current_x_range(self) -> tuple[float, float]:
+        if not self._rows:
+            return self._x_range
+        x0, x1 = self._rows[0].viewbox.viewRange()[0]
+        return float(x0), float(x1)
+
+    # ------------------------------------------------------------------ drawing
+
+    def _schedule_refresh(self, *_: object) -> None:
+        self._refresh_timer.start()
+
+    def refresh_views(self) -> None:
+        """Recompute every curve from its pyramid for the visible range and pixel width."""
+        self._refresh_timer.stop()
+        if not self._rows:
+            return
+        x0, x1 = self._current_x_range()
+        t0, t1 = math.floor(x0 * NS), math.ceil(x1 * NS)
+        for row in self._rows:
+            width = max(64, int(row.viewbox.width()))
+            for curve in row.curves:
+                stream, channel = curve.ref
+                if stream in self._errors or not self.store.is_prepared([curve.ref]):
+                    continue
+                t, y = self.store.view(stream, channel, t0, t1, width)
+                curve.item.setData(t / NS, y, connect="finite")
+
+    def _job_done(self, job: int, errors: dict[str, str]) -> None:
+        self._running.pop(job, None)
+        self._jobs.pop(job, None)
+        self._errors.update(errors)
+        self._update_status()
+        self.refresh_views()
+        if not self._jobs:
+            self.loaded.emit()
+
+    def _update_status(self) -> None:
+        loading = {r[0] for refs in self._jobs.values() for r in refs}
+        for row in self._rows:
+            streams = {c.ref[0] for c in row.curves}
+            failed = [f"{s}: {self._errors[s]}" for s in streams if s in self._errors]
+            if failed:
+                row.set_status("failed — " + "; ".join(failed))
+            elif streams & loading:
+                row.set_status("loading…")
+            else:
+                row.set_status("")
+
+    # ------------------------------------------------------------------ mouse
+
+    def _clicked(self, seconds: float) -> None:
+        t_ns = round(seconds * NS)
+        if self.store.info.duration_ns > 0:
+            t_ns = min(max(t_ns, 0), self.store.info.duration_ns)
+        self._t_ns = t_ns
+        for row in self._rows:
+            row.set_playhead(t_ns / NS)
+        self.timeClicked.emit(t_ns)
+
+    def _hovered(self, row: PlotRow, seconds: float) -> None:
+        if math.isnan(seconds):
+            return
+        self.show_hover(row, round(seconds * NS))
+
+    def show_hover(self, row: PlotRow, t_ns: int) -> str:
+        """Values of every curve of ``row`` at ``t_ns`` (sample-and-hold) in the hover bar."""
+        plain = [f"t={t_ns / NS:.3f} s"]
+        rich = [f"<b>t={t_ns / NS:.3f} s</b>"]
+        for curve in row.curves:
+            stream, channel = curve.ref
+            value = None
+            if stream not in self._errors and self.store.is_prepared([curve.ref]):
+                value = self.store.value_at(stream, channel, t_ns)
+            text = "—" if value is None else format_value(value)
+            name = f"{channel} (cmd)" if curve.commanded else channel
+            plain.append(f"{name}={text}")
+            # no line break inside an entry (U+2060 forbids the break Qt allows after "/")
+            unbroken = html.escape(name).replace("/", "/\u2060").replace(" ", "&nbsp;")
+            rich.append(f"<span style='color:{curve.color}'>{unbroken}</span>={text}")
+        self._hover_text = "  ".join(plain)
+        self._hover.setText(" &nbsp; ".join(rich))
+        self._hover.setToolTip(self._hover_text)
+        return self._hover_text
+
+    # ------------------------------------------------------------------ exports
+
+    def export_png(self, path: Path) -> Path:
+        """The plots as they are on screen (the visible part of the panel)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        widget: QWidget = self._scroll.viewport() if self._rows else self
+        if not widget.grab().save(str(path), "PNG"):
+            raise OSError(f"{path}: could not write the PNG")
+        return path
+
+    def export_csv(self, path: Path) -> Path:
+        """The shown channels' samples in the visible time range, on the union of their
+        timestamps (empty cells where a stream has no sample at that time)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        t0, t1 = self.visible_range_ns()
+        by_stream: dict[str, list[str]] = {}
+        for stream, channel in self._selection:
+            by_stream.setdefault(stream, []).append(channel)
+        chunks = [self.store.chunk(s, chans, t0, t1) for s, chans in by_stream.items()]
+        times, values = align_raw(chunks)
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["t_ns", "t_s", *column_names(chunks)])
+            for t, row in zip(times.tolist(), values.tolist(), strict=True):
+                cells = ["" if np.isnan(v) else repr(v) for v in row]
+                writer.writerow([t, f"{t / NS:.9f}", *cells])
+        return path
+
+
+def format_value(value: float) -> str:
+    """Values in the hover bar: 5 significant digits, enough to tell joints apart."""
+    return "nan" if math.isnan(value) else f"{value:.5g}"
