@@ -143,11 +143,12 @@ class EpisodeView(QWidget):
         self.timeline.timeChanged.connect(self._on_time)
         self.timeline.playingChanged.connect(self._on_playing)
         self.timeline.speedChanged.connect(self._on_playing)
-        self.plots.timeClicked.connect(lambda t: self.timeline.set_time(t))
+        self.plots.timeClicked.connect(self._jump)
+        self.transport.set_range_provider(self.loop_span)
         self.tree.selectionChanged.connect(self._on_selection)
         self.transport.stepCameraChanged.connect(self._on_step_camera)
         if self.bookmarks is not None:
-            self.bookmarks.jumpRequested.connect(lambda t: self.timeline.set_time(t))
+            self.bookmarks.jumpRequested.connect(self._jump)
             self.bookmarks.bookmarksChanged.connect(self._refresh_markers)
             self.bookmarks.set_frame_png_provider(self._frame_png_for_report)
             self.bookmarks.set_time_provider(self.timeline.time_ns)
@@ -160,10 +161,10 @@ class EpisodeView(QWidget):
             "K": self.timeline.pause,
             "L": self.timeline.forward,
             "J": self.timeline.backward,
-            "Right": lambda: self.timeline.step_frame(+1),
-            "Left": lambda: self.timeline.step_frame(-1),
-            "Shift+Right": lambda: self.timeline.step_seconds(1),
-            "Shift+Left": lambda: self.timeline.step_seconds(-1),
+            "Right": self.timeline.next_frame,
+            "Left": self.timeline.previous_frame,
+            "Shift+Right": self.timeline.forward_second,
+            "Shift+Left": self.timeline.back_second,
             "Home": self.timeline.go_start,
             "End": self.timeline.go_end,
             "B": self.add_bookmark_prompt,
@@ -176,6 +177,17 @@ class EpisodeView(QWidget):
             self._shortcut_objects.append(shortcut)
 
     # --- reactions ----------------------------------------------------------------------
+
+    def _jump(self, t_ns: int) -> None:
+        self.timeline.set_time(t_ns)
+
+    def loop_span(self) -> tuple[int, int] | None:
+        """The selected bookmark's range when it has one, else the plots' visible span."""
+        if self.bookmarks is not None:
+            for mark in self.bookmarks.selected_bookmarks():
+                if mark.t_end_ns is not None:
+                    return mark.t_ns, mark.t_end_ns
+        return self.plots.visible_range_ns()
 
     def _on_time(self, t_ns: int, scrubbing: bool) -> None:
         for pane in self.panes.values():
@@ -217,9 +229,6 @@ class EpisodeView(QWidget):
                 markers.append(Marker(b.t_ns, b.note or "bookmark", BOOKMARK_COLOR, b.t_end_ns))
         self.plots.set_markers(markers)
         self.transport.strip.set_markers(markers)
-        ranged = [m for m in markers if m.t_end_ns is not None]
-        if ranged:
-            self.transport.set_loop_range(ranged[-1].t_ns, ranged[-1].t_end_ns)
         if self.bookmarks is not None:
             self.bookmarks.set_frame_times(self.frame_times())
 
@@ -300,10 +309,9 @@ class EpisodeView(QWidget):
         self.tree.set_selection(selection)
         self.tree.blockSignals(False)
         self.plots.show_channels(selection)
-        if saved.get("main"):
-            self.main.setSizes(saved["main"])
-        if saved.get("top"):
-            self.top.setSizes(saved["top"])
+        # cameras and plots share the height evenly; the side panel keeps a quarter
+        self.main.setSizes(saved.get("main") or [500, 500])
+        self.top.setSizes(saved.get("top") or [750, 250])
         camera = saved.get("step_camera")
         if camera in self.panes:
             self.transport.camera.setCurrentText(camera)

@@ -234,7 +234,7 @@ class MainWindow(QMainWindow):
         self._with_view(run)
 
     def _bookmark(self) -> None:
-        self._with_view(lambda view: view.add_bookmark_prompt())
+        self._with_view(EpisodeView.add_bookmark_prompt)
 
     def _copy_link(self) -> None:
         from PySide6.QtGui import QGuiApplication

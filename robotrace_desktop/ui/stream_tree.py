@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QHeaderView,
     QLineEdit,
     QPushButton,
     QTreeWidget,
@@ -97,7 +98,10 @@ class StreamTree(QWidget):
                     parent.setDisabled(True)
         finally:
             self._bulk = False
-        self.tree.resizeColumnToContents(1)
+        header = self.tree.header()  # the channel names get the width, the counts fit
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
 
     def _channel_items(self) -> list[QTreeWidgetItem]:
         items = []

@@ -8,7 +8,7 @@ TimelineController is the single owner of "now"; panes listen to ``timeChanged``
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, QTimer, Signal
@@ -79,6 +79,19 @@ class TimelineController(QObject):
     def step_seconds(self, seconds: float) -> None:
         self.playback.step_seconds(seconds)
         self.timeChanged.emit(self.playback.t_ns, False)
+
+    # slots for buttons and keys (bound methods, not lambdas: they die with the controller)
+    def next_frame(self) -> None:
+        self.step_frame(+1)
+
+    def previous_frame(self) -> None:
+        self.step_frame(-1)
+
+    def forward_second(self) -> None:
+        self.step_seconds(1)
+
+    def back_second(self) -> None:
+        self.step_seconds(-1)
 
     def go_start(self) -> None:
         self.set_time(self.playback.loop[0] if self.playback.loop else 0)
@@ -154,8 +167,8 @@ class TimelineStrip(QWidget):
         self.setMinimumHeight(28)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
-        controller.timeChanged.connect(lambda *_: self.update())
-        controller.loopChanged.connect(lambda *_: self.update())
+        controller.timeChanged.connect(self._repaint)
+        controller.loopChanged.connect(self._repaint)
         self.setToolTip("Click or drag to move the playhead")
 
     def sizeHint(self) -> QSize:
@@ -163,6 +176,9 @@ class TimelineStrip(QWidget):
 
     def set_markers(self, markers: Sequence[Marker]) -> None:
         self._markers = list(markers)
+        self.update()
+
+    def _repaint(self, *_: object) -> None:
         self.update()
 
     def x_for(self, t_ns: int) -> float:
@@ -249,20 +265,18 @@ class TransportBar(QWidget):
             return b
 
         button("start", "Start (Home)", controller.go_start, pixmap.SP_MediaSkipBackward)
-        button("−1s", "Back 1 s (Shift+←)", lambda: controller.step_seconds(-1))
+        button("−1s", "Back 1 s (Shift+←)", controller.back_second)
         button(
             "prev",
             "Previous frame (←)",
-            lambda: controller.step_frame(-1),
+            controller.previous_frame,
             pixmap.SP_MediaSeekBackward,
         )
         self.play_button = button(
             "play", "Play / pause (Space; J/K/L)", controller.toggle, pixmap.SP_MediaPlay
         )
-        button(
-            "next", "Next frame (→)", lambda: controller.step_frame(+1), pixmap.SP_MediaSeekForward
-        )
-        button("+1s", "Forward 1 s (Shift+→)", lambda: controller.step_seconds(1))
+        button("next", "Next frame (→)", controller.next_frame, pixmap.SP_MediaSeekForward)
+        button("+1s", "Forward 1 s (Shift+→)", controller.forward_second)
         button("end", "End (End)", controller.go_end, pixmap.SP_MediaSkipForward)
         self.loop_button = button(
             "loop", "Loop the selected range", self._toggle_loop, pixmap.SP_BrowserReload
@@ -273,9 +287,7 @@ class TransportBar(QWidget):
             self.speed.addItem(f"{speed:g}×", speed)
         self.speed.setCurrentIndex(SPEEDS.index(1.0))
         self.speed.setToolTip("Playback speed")
-        self.speed.currentIndexChanged.connect(
-            lambda i: controller.set_speed(float(self.speed.itemData(i)))
-        )
+        self.speed.currentIndexChanged.connect(self._speed_chosen)
         self.camera = QComboBox(self)
         self.camera.setToolTip("Camera whose frames ←/→ step through")
         self.camera.currentTextChanged.connect(self.stepCameraChanged)
@@ -289,13 +301,9 @@ class TransportBar(QWidget):
         layout.setSpacing(2)
         layout.addWidget(self.strip)
         layout.addLayout(buttons)
-        self._loop_range: tuple[int, int] | None = None
+        self._range_provider: Callable[[], tuple[int, int] | None] | None = None
         controller.timeChanged.connect(self._show_time)
-        controller.playingChanged.connect(
-            lambda p: self.play_button.setIcon(
-                style.standardIcon(pixmap.SP_MediaPause if p else pixmap.SP_MediaPlay)
-            )
-        )
+        controller.playingChanged.connect(self._show_playing)
         controller.speedChanged.connect(self._show_speed)
         self._show_time(controller.time_ns(), False)
 
@@ -304,18 +312,25 @@ class TransportBar(QWidget):
         self.camera.addItems(list(names))
         self.camera.setEnabled(bool(names))
 
-    def set_loop_range(self, start_ns: int | None, end_ns: int | None) -> None:
-        """The range the loop button loops (a bookmark's range or the plots' visible span)."""
-        self._loop_range = None if start_ns is None or end_ns is None else (start_ns, end_ns)
-        if self.loop_button.isChecked():
-            self.controller.set_loop(*(self._loop_range or (None, None)))
+    def set_range_provider(self, provider: Callable[[], tuple[int, int] | None]) -> None:
+        """What the loop button loops: the selected bookmark's range, else the visible span."""
+        self._range_provider = provider
 
     def _toggle_loop(self) -> None:
-        if self.loop_button.isChecked() and self._loop_range:
-            self.controller.set_loop(*self._loop_range)
+        span = self._range_provider() if self._range_provider else None
+        if self.loop_button.isChecked() and span and span[1] > span[0]:
+            self.controller.set_loop(*span)
         else:
             self.loop_button.setChecked(False)
             self.controller.set_loop(None)
+
+    def _speed_chosen(self, index: int) -> None:
+        self.controller.set_speed(float(self.speed.itemData(index)))
+
+    def _show_playing(self, playing: bool) -> None:
+        pixmap = QStyle.StandardPixmap
+        icon = pixmap.SP_MediaPause if playing else pixmap.SP_MediaPlay
+        self.play_button.setIcon(self.style().standardIcon(icon))
 
     def _show_time(self, t_ns: int, _scrubbing: bool) -> None:
         total = self.controller.duration_ns

@@ -176,3 +176,60 @@ def test_missing_video_shows_a_placeholder_and_the_rest_works(
     qtbot.waitUntil(view.settled, timeout=20_000)
     view.shutdown()
     catalog.close()
+
+
+def test_plots_and_video_agree_at_the_playhead(qtbot, view: EpisodeView) -> None:
+    """At 3.95 s the gripper is already commanded closed (the demo's fault at 3.9 s) and the
+    front camera shows frame 118; at 3.85 s, still open and frame 115."""
+    for t_ns, gripper, frame in ((3_850_000_000, 0.0, 115), (3_950_000_000, 1.0, 118)):
+        view.timeline.set_time(t_ns)
+        settle(qtbot, view)
+        assert view.plots.time_ns() == t_ns
+        assert view.store.value_at("/action", "gripper", t_ns) == gripper
+        assert view.panes["front"].shown_frame()[0] == frame
+
+
+def test_exports_of_the_frame_and_a_time_slice(qtbot, view: EpisodeView, tmp_path: Path) -> None:
+    import pyarrow.csv as pacsv
+
+    from robotrace_desktop.video.images import decode_image_bytes
+
+    view.timeline.set_time(5 * S)
+    settle(qtbot, view)
+    png = view.export_frame_png(tmp_path / "frame.png", "front")
+    assert read_frame_number(decode_image_bytes(png.read_bytes())) == 150
+    out = view.export_slice(tmp_path / "slice.csv", 2 * S, 3 * S)
+    table = pacsv.read_csv(out)
+    assert table.num_rows > 0
+    assert min(table["t_ns"].to_pylist()) >= 2 * S and max(table["t_ns"].to_pylist()) < 3 * S
+    assert any(name.endswith("position/joint_1") for name in table.column_names)
+
+
+def test_a_second_launch_hands_its_link_to_the_running_window(qtbot, demo_catalog) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from robotrace_desktop.ui.single_instance import SingleInstance, server_key
+
+    path, episode_id = demo_catalog
+    running = SingleInstance(server_key(path))
+    assert running.listen()
+    received: list[str] = []
+    running.messageReceived.connect(received.append)
+    link = f"robotrace://episode/{episode_id}?t=12840ms"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    second = subprocess.Popen(
+        [sys.executable, "-m", "robotrace_desktop", "--catalog", str(path), "open", link],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:  # the test's event loop must run so the "running window" can answer
+        qtbot.waitUntil(lambda: second.poll() is not None, timeout=30_000)
+    finally:
+        if second.poll() is None:
+            second.kill()
+    out, err = second.communicate()
+    assert second.returncode == 0, err
+    assert "handed over" in out
+    assert [json.loads(m) for m in received] == [{"open": link, "t_ns": None}]
+    running.close()
