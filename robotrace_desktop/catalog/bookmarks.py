@@ -110,23 +110,22 @@ def _from_row(row: Any) -> Bookmark:
     )
 
 
+def _integer(field: str, value: object, what: str) -> int:
+    """A Python int (numpy ints welcome; floats and bools are refused, naming the field)."""
+    if not isinstance(value, bool):
+        try:
+            return operator.index(value)  # type: ignore[arg-type]
+        except TypeError:
+            pass
+    raise ValidationError(f"{field} must be {what}, not {value!r}")
+
+
 def _time(field: str, value: object) -> int:
-    """An integer number of ns (numpy ints welcome; floats and bools are refused)."""
-    if isinstance(value, bool):
-        raise ValidationError(f"{field} must be an integer number of ns, not {value!r}")
-    try:
-        return operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise ValidationError(f"{field} must be an integer number of ns, not {value!r}") from None
+    return _integer(field, value, "an integer number of ns")
 
 
 def _id(value: object) -> int:
-    if isinstance(value, bool):
-        raise ValidationError(f"bookmark_id must be an integer, not {value!r}")
-    try:
-        return operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise ValidationError(f"bookmark_id must be an integer, not {value!r}") from None
+    return _integer("bookmark_id", value, "an integer")
 
 
 def _note(note: object) -> str:

@@ -10,7 +10,7 @@ from robotrace_desktop.commands import episode_cmds
 from robotrace_desktop.commands.common import open_catalog, print_json
 from robotrace_desktop.core.episode import StreamKind
 from robotrace_desktop.core.links import EpisodeLink
-from robotrace_desktop.core.timebase import format_seconds
+from robotrace_desktop.core.timebase import format_ms, format_seconds
 from robotrace_desktop.episodes import resolve
 from robotrace_desktop.errors import RobotraceError
 from robotrace_desktop.video.images import write_png
@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     if not has_display():
         print(
             "no display here, so no window; render one offscreen with\n"
-            f"  robotrace-desktop open {info.id} --t {failure_ns or 0}ns --screenshot demo.png"
+            f"  robotrace-desktop open {info.id} --t {format_ms(failure_ns or 0)} "
+            "--screenshot demo.png"
         )
         return 0
     from robotrace_desktop.ui.app import run as run_gui
