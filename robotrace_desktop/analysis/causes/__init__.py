@@ -1,0 +1,1 @@
+"""One module per cause family; see analysis/registry.py."""

@@ -1,0 +1,55 @@
+"""Ranking findings: the first one is the most likely root cause of the failure.
+
+Some findings are *symptoms* that mark that and when the run failed (a failed outcome, a raised
+exception, an ERROR log line). The root cause is the strongest specific anomaly that started
+before (or at) that failure time; it is ranked first and carries the estimated failure time.
+With no specific anomaly, the earliest symptom leads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from robotrace_desktop.analysis.finding import SEVERITIES, Finding
+
+SYMPTOMS = frozenset({"outcome_failed", "raised_exception"})
+CONFIDENT = 0.5
+#: a cause may be seen slightly after the logged failure (sensor latency, coarse logs)
+AFTER_FAILURE_SLACK_NS = 500_000_000
+_SEVERITY_WEIGHT = {s: 1.0 - 0.15 * i for i, s in enumerate(SEVERITIES)}
+
+
+def failure_time_ns(findings: Sequence[Finding]) -> int | None:
+    """When the run failed: the earliest timed symptom."""
+    times = [f.t_start_ns for f in findings if f.cause in SYMPTOMS and f.t_start_ns is not None]
+    return min(times) if times else None
+
+
+def score(finding: Finding) -> float:
+    return finding.confidence * _SEVERITY_WEIGHT[finding.severity]
+
+
+def rank(findings: Sequence[Finding]) -> list[Finding]:
+    failure = failure_time_ns(findings)
+
+    def before_failure(f: Finding) -> bool:
+        if failure is None or f.t_start_ns is None:
+            return True
+        return f.t_start_ns <= failure + AFTER_FAILURE_SLACK_NS
+
+    def key(f: Finding) -> tuple[int, int, float, int]:
+        specific = f.cause not in SYMPTOMS
+        confident = f.confidence >= CONFIDENT
+        tier = 0 if (specific and confident and before_failure(f)) else 1 if confident else 2
+        symptom_last = 1 if (tier == 1 and not specific) else 0
+        start = f.t_start_ns if f.t_start_ns is not None else 2**62
+        return (tier, symptom_last, -round(score(f), 3), start)
+
+    ordered = sorted(findings, key=key)
+    for position, finding in enumerate(ordered, start=1):
+        finding.rank = position
+    if ordered:
+        top = ordered[0]
+        estimate = failure if failure is not None else top.t_start_ns
+        top.evidence.setdefault("failure_time_ns", estimate)
+    return ordered

@@ -1,0 +1,90 @@
+"""Analyzer thresholds: documented defaults, overridable per catalog in ``explain.toml``.
+
+The file lives next to the catalog (``<catalog folder>/explain.toml``); ``write_defaults`` puts a
+commented copy there so a user can see and tune every number. Unknown keys are ignored with a
+warning; a malformed file is reported and the defaults are used.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import tomllib
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+FILE_NAME = "explain.toml"
+
+#: cause id -> {key: (default, documentation)}. Analyzers read ``thresholds[cause][key]``.
+DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {}
+
+
+def register(cause: str, **values: tuple[Any, str]) -> None:
+    """Analyzers declare their thresholds at import time (value, one-line documentation)."""
+    DEFAULTS.setdefault(cause, {}).update(values)
+
+
+def defaults() -> dict[str, dict[str, Any]]:
+    return {cause: {k: v[0] for k, v in keys.items()} for cause, keys in DEFAULTS.items()}
+
+
+def load(path: Path | None) -> dict[str, dict[str, Any]]:
+    """Defaults merged with the TOML file at ``path`` (if it exists)."""
+    merged = copy.deepcopy(defaults())
+    if path is None or not path.is_file():
+        return merged
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        log.warning("%s: ignored, using the default thresholds (%s)", path, exc)
+        return merged
+    for cause, values in data.items():
+        if cause not in merged or not isinstance(values, dict):
+            log.warning("%s: unknown section [%s] ignored", path, cause)
+            continue
+        for key, value in values.items():
+            if key not in merged[cause]:
+                log.warning("%s: unknown key %s.%s ignored", path, cause, key)
+                continue
+            if _is_number(merged[cause][key]) and not _is_number(value):
+                log.warning("%s: %s.%s must be a number; default kept", path, cause, key)
+                continue
+            merged[cause][key] = value
+    return merged
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def render_defaults() -> str:
+    """The documented defaults as TOML text."""
+    lines = [
+        "# RoboTrace Explain thresholds. Edit a value to tune an analyzer; delete it to get the",
+        "# default back. Times are seconds unless the key says otherwise.",
+        "",
+    ]
+    for cause in sorted(DEFAULTS):
+        lines.append(f"[{cause}]")
+        for key, (value, doc) in DEFAULTS[cause].items():
+            lines.append(f"# {doc}")
+            lines.append(f"{key} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_defaults(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_defaults(), encoding="utf-8")
+    return path
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(value)
