@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     from robotrace_desktop.commands import (
         demo,
         episode_cmds,
+        explain_cmd,
         export,
         frame,
         open_cmd,
@@ -42,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (scan, episode_cmds, frame, export, open_cmd, demo, register):
+    for module in (scan, episode_cmds, explain_cmd, frame, export, open_cmd, demo, register):
         module.register(sub)
     return parser
 

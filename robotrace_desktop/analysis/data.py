@@ -31,7 +31,7 @@ class Signal:
     channels: tuple[str, ...]
     t_ns: np.ndarray  # int64, episode time (stream offset applied), sorted
     values: np.ndarray  # float64 (N, C)
-    role: str  # "action" (commands), "state" (measured) or "other" — core.channels.stream_role
+    role: str  # "command" (actions), "state", "noise" or "other" (core.channels.stream_role)
 
     def column(self, channel: str) -> np.ndarray:
         return self.values[:, self.channels.index(channel)]
@@ -70,7 +70,9 @@ class EpisodeData:
         return found
 
     def signals_with_role(self, role: str) -> list[Signal]:
-        return [s for s in self.signals() if s.role == role]
+        """``role`` as stream_role names it; "action" is accepted for "command"."""
+        wanted = "command" if role == "action" else role
+        return [s for s in self.signals() if s.role == wanted]
 
     def events(self) -> list[LogEvent]:
         """Every event stream's entries, in time order (episode time)."""

@@ -42,6 +42,9 @@ class ScanSummary:
     recordings: int = 0
     cancelled: bool = False
     problems: list[str] = field(default_factory=list)  # one line per failed recording
+    changed: list[str] = field(default_factory=list)  # ids of new/updated readable episodes
+    explained: int = 0  # episodes Explain ran on after indexing
+    explain_errors: list[str] = field(default_factory=list)  # "<id>: <reason>"
 
     @property
     def indexed(self) -> int:
@@ -57,6 +60,8 @@ class ScanSummary:
             "missing": self.missing,
             "cancelled": self.cancelled,
             "problems": list(self.problems),
+            "explained": self.explained,
+            "explain_errors": list(self.explain_errors),
         }
 
 
@@ -141,8 +146,15 @@ def scan(
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     force: bool = False,
+    explain: bool = False,
+    explain_progress: ProgressCallback | None = None,
 ) -> ScanSummary:
-    """Index everything under ``roots`` into ``catalog``. Never raises for bad recordings."""
+    """Index everything under ``roots`` into ``catalog``. Never raises for bad recordings.
+
+    With ``explain``, the new and updated ready episodes are then explained (in parallel,
+    findings stored); ``explain_progress(done, total, episode id)`` follows that stage. An
+    unchanged re-scan has nothing to explain and never starts the analyzers.
+    """
     summary = ScanSummary()
     abs_roots = [_absolute(r) for r in roots]
     for root in abs_roots:
@@ -163,7 +175,28 @@ def scan(
         progress(len(recordings), len(recordings), "")
     if not summary.cancelled:
         summary.missing = _mark_vanished(catalog, abs_roots, found_paths)
+    if explain and summary.changed and not summary.cancelled:
+        _explain_changed(catalog, summary, explain_progress, cancel)
     return summary
+
+
+def _explain_changed(
+    catalog: Catalog,
+    summary: ScanSummary,
+    progress: ProgressCallback | None,
+    cancel: threading.Event | None,
+) -> None:
+    # imported here: the analyzers (and numpy-heavy causes) are not needed to index
+    from robotrace_desktop.analysis.runner import explain_many
+
+    try:
+        run = explain_many(catalog.path, summary.changed, progress=progress, cancel=cancel)
+    except Exception as exc:  # the index is done and stored; Explain failing must not undo it
+        log.exception("explain after scan failed")
+        summary.explain_errors.append(f"explain: {exc}")
+        return
+    summary.explained = len(run.explained)
+    summary.explain_errors.extend(f"{e}: {reason}" for e, reason in run.errors.items())
 
 
 def _scan_one(catalog: Catalog, recording: Recording, summary: ScanSummary, *, force: bool) -> None:
@@ -203,6 +236,8 @@ def _scan_one(catalog: Catalog, recording: Recording, summary: ScanSummary, *, f
             result = catalog.upsert_episode(path, info)
             if not error:  # a failed recording counts once, as an error
                 setattr(summary, result, getattr(summary, result) + 1)
+                if result != "unchanged" and info.status != Status.MISSING:
+                    summary.changed.append(info.id)
         gone = before - {e.id for e in episodes}
         catalog.mark_missing(gone, f"{path}: episode no longer present in the recording")
         catalog.set_recording_state(path, reader.kind, print_, "error" if error else "ok", error)

@@ -43,6 +43,7 @@ class EpisodeFilter:
     kind: str | None = None
     outcome: str | None = None
     search: str | None = None
+    cause: str | None = None  # an Explain cause id found with confidence >= 0.5
 
 
 class Catalog:
@@ -227,6 +228,11 @@ class Catalog:
                 " OR id IN (SELECT episode_id FROM tags WHERE tag LIKE ? ESCAPE '\\'))"
             )
             params.extend([like] * 8)
+        if flt.cause:
+            clauses.append(
+                "id IN (SELECT episode_id FROM findings WHERE cause = ? AND confidence >= 0.5)"
+            )
+            params.append(flt.cause)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self.conn.execute(
             f"SELECT * FROM episode_view {where} ORDER BY path, episode_index", params

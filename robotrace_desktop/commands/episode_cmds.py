@@ -36,6 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     lister.add_argument(
         "--search", metavar="TEXT", help="in name, path, task, robot, problems, tags"
     )
+    lister.add_argument(
+        "--cause",
+        metavar="CAUSE",
+        help="an Explain cause found with confidence >= 0.5 (e.g. action_saturation)",
+    )
     lister.add_argument("--json", action="store_true")
     lister.set_defaults(handler=run_list)
 
@@ -68,6 +73,7 @@ def run_list(args: argparse.Namespace) -> int:
         kind=args.kind,
         outcome=args.outcome,
         search=args.search,
+        cause=args.cause,
     )
     with open_catalog(args) as catalog:
         episodes = catalog.list_episodes(flt)

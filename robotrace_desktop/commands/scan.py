@@ -19,17 +19,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     parser.add_argument("--force", action="store_true", help="re-index unchanged recordings too")
+    parser.add_argument(
+        "--no-explain",
+        action="store_true",
+        help="only index: do not run Explain on the new and updated episodes",
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     with open_catalog(args) as catalog:
-        progress, close = _progress_bar(enabled=sys.stderr.isatty() and not args.json)
+        bars = sys.stderr.isatty() and not args.json
+        progress, close = _progress_bar(enabled=bars)
+        explain_progress, close_explain = _progress_bar(enabled=bars, unit="ep")
         try:
-            summary = scan(catalog, args.paths, progress=progress, force=args.force)
+            summary = scan(
+                catalog,
+                args.paths,
+                progress=progress,
+                force=args.force,
+                explain=not args.no_explain,
+                explain_progress=explain_progress,
+            )
         finally:
             close()
+            close_explain()
     if args.json:
         print_json(summary.to_dict())
     else:
@@ -45,12 +60,20 @@ def _print_summary(summary: ScanSummary) -> None:
     )
     for problem in summary.problems:
         print(f"  error: {problem}")
+    if summary.explained or summary.explain_errors:
+        print(
+            f"explained {summary.explained} episode(s)"
+            + (f", {len(summary.explain_errors)} error(s)" if summary.explain_errors else "")
+            + " — see `robotrace-desktop explain EPISODE`"
+        )
+    for problem in summary.explain_errors:
+        print(f"  explain error: {problem}")
     if summary.indexed == 0:
         print("nothing could be indexed", file=sys.stderr)
 
 
 def _progress_bar(
-    *, enabled: bool
+    *, enabled: bool, unit: str = "rec"
 ) -> tuple[Callable[[int, int, str], None] | None, Callable[[], None]]:
     """A tqdm bar on stderr, created on the first update (tqdm disables a bar of total 0)."""
     if not enabled:
@@ -61,7 +84,7 @@ def _progress_bar(
 
     def update(done: int, total: int, current: str) -> None:
         if not bars:
-            bars.append(tqdm(total=total, unit="rec", file=sys.stderr, dynamic_ncols=True))
+            bars.append(tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True))
         bar = bars[0]
         bar.n = done
         bar.set_postfix_str(Path(current).name[-40:] if current else "", refresh=False)

@@ -11,11 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from math import prod
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from robotrace_desktop.core.episode import Outcome
+
+if TYPE_CHECKING:  # numpy loads on first read, not when a re-scan only sniffs
+    import numpy as np
 
 NS_PER_S = 1_000_000_000
 
@@ -175,6 +176,8 @@ def frame_time_ns(index: int, fps: Fraction) -> int:
 
 def frame_times_ns(indices: np.ndarray, fps: Fraction) -> np.ndarray:
     """Vectorized ``frame_time_ns`` (identical integers)."""
+    import numpy as np
+
     num, den = fps.numerator, fps.denominator
     idx = np.asarray(indices, dtype=np.int64)
     return (idx * (2 * NS_PER_S * den) + num) // (2 * num)

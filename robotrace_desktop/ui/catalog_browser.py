@@ -60,6 +60,7 @@ FILTER_LABELS = {
     "robot": "Robot",
     "policy_version": "Policy",
     "env_version": "Env",
+    "cause": "Cause",
 }
 #: Default widths (px) of the columns; the path column takes the rest.
 COLUMN_WIDTHS = {
@@ -74,6 +75,7 @@ COLUMN_WIDTHS = {
     "duration": 86,
     "outcome": 70,
     "status": 74,
+    "findings": 150,
     "problems": 240,
 }
 EMPTY_TEXT = (
@@ -286,7 +288,7 @@ class CatalogBrowser(QWidget):
 
     def _fill_filter_values(self, rows: Sequence[CatalogRow]) -> None:
         for key, combo in self.filters.items():
-            values = sorted({r.filter_value(key) for r in rows}, key=str.casefold)
+            values = sorted(set().union(*(r.filter_values(key) for r in rows)), key=str.casefold)
             current = combo.currentText()
             combo.blockSignals(True)
             combo.clear()
@@ -450,6 +452,7 @@ class CatalogBrowser(QWidget):
         self._remember([str(p.expanduser().resolve()) for p in roots], "path")
         worker = ScanWorker(self.catalog_path, roots)
         worker.progress.connect(self._on_progress)
+        worker.explainProgress.connect(self._on_explain_progress)
         worker.finished.connect(self._on_scan_finished)
         worker.failed.connect(self._on_scan_failed)
         self._worker = worker
@@ -483,6 +486,15 @@ class CatalogBrowser(QWidget):
             )
             self.progress_label.setText(f"Indexing {elided}")
             self.progress_label.setToolTip(path)
+
+    def _on_explain_progress(self, done: int, total: int, _episode: str) -> None:
+        if self.sender() is not self._worker:
+            return
+        self.progress_bar.setRange(0, max(total, 1))
+        self.progress_bar.setValue(done)
+        self.progress_bar.setFormat(f"{done} / {total}")
+        self.progress_label.setText(f"Explaining new episodes ({done} of {total})")
+        self.progress_label.setToolTip("")
 
     def _on_scan_finished(self, summary: ScanSummary) -> None:
         if self.sender() is not self._worker:  # a worker abandoned by shutdown()

@@ -23,6 +23,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
 
+from robotrace_desktop.catalog.findings import TopFinding, top_findings
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import REPRODUCIBILITY_FIELDS
 
@@ -42,13 +43,22 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("duration", "Duration (s)"),
     ("outcome", "Outcome"),
     ("status", "Status"),
+    ("findings", "Findings"),
     ("problems", "Problems"),
     ("path", "Path"),
 )
 COLUMN_KEYS = tuple(key for key, _ in COLUMNS)
 NUMERIC_COLUMNS = frozenset({"seed", "duration"})
 #: Columns offered as filter combo boxes (value drawn from the rows).
-FILTER_COLUMNS = ("kind", "status", "outcome", "robot", "policy_version", "env_version")
+FILTER_COLUMNS = (
+    "kind",
+    "status",
+    "outcome",
+    "robot",
+    "policy_version",
+    "env_version",
+    "cause",
+)
 NONE_VALUE = "(none)"  # how a missing value appears in a filter combo
 
 STATUS_COLORS = {"ready": "#2e7d32", "failed": "#c62828", "missing": "#757575"}
@@ -60,7 +70,9 @@ _QUERY = """
     SELECT id, kind, path, episode_index, name, duration_ns, source, robot, policy_version,
            env_version, git_sha, seed, task, outcome, status, problems,
            (SELECT group_concat(tag, ' ') FROM tags WHERE tags.episode_id = episode_view.id)
-               AS tags
+               AS tags,
+           (SELECT group_concat(DISTINCT cause) FROM findings
+             WHERE findings.episode_id = episode_view.id AND confidence >= 0.5) AS causes
     FROM episode_view ORDER BY path, episode_index
 """
 
@@ -86,14 +98,38 @@ class CatalogRow:
     status: str
     problems: list[str]
     tags: str = ""
+    causes: frozenset[str] = frozenset()  # Explain causes found with confidence >= 0.5
+    top: TopFinding | None = None  # the top-ranked finding (None: not explained / none)
     missing: list[str] = field(default_factory=list)  # reproducibility fields not set
     haystack: str = ""  # lower-cased text the search box matches against
 
     def __post_init__(self) -> None:
         self.missing = [f for f in REPRODUCIBILITY_FIELDS if getattr(self, f) in (None, "")]
         parts = [self.name, self.path, self.task, self.robot, self.policy_version, self.id]
-        parts += [self.tags, *self.problems]
+        parts += [self.tags, *self.problems, *self.causes]
+        if self.top is not None:
+            parts.append(self.top.title)
         self.haystack = "\n".join(p for p in parts if p).casefold()
+
+    @property
+    def findings(self) -> str:
+        """'<top title> (<count>)' when the top finding is confident, else '' or 'n low'."""
+        if self.top is None:
+            return ""
+        if self.top.confidence >= 0.5:
+            return f"{self.top.title} ({self.top.count})"
+        return f"— ({self.top.count} low)"
+
+    def filter_values(self, key: str) -> set[str]:
+        """Every value a filter combo may offer for this row (causes: one per cause)."""
+        if key == "cause":
+            return set(self.causes)
+        return {self.filter_value(key)}
+
+    def matches(self, key: str, value: str) -> bool:
+        if key == "cause":
+            return value in self.causes
+        return self.filter_value(key) == value
 
     def filter_value(self, key: str) -> str:
         value = getattr(self, key)
@@ -103,6 +139,7 @@ class CatalogRow:
 def load_rows(catalog: Catalog) -> list[CatalogRow]:
     """Every catalog episode with one query (the browser's only read of the episode table)."""
     rows = catalog.conn.execute(_QUERY).fetchall()
+    top = top_findings(catalog)
     return [
         CatalogRow(
             id=r["id"],
@@ -122,6 +159,8 @@ def load_rows(catalog: Catalog) -> list[CatalogRow]:
             status=r["status"],
             problems=_problems(r["problems"]),
             tags=r["tags"] or "",
+            causes=frozenset(r["causes"].split(",")) if r["causes"] else frozenset(),
+            top=top.get(r["id"]),
         )
         for r in rows
     ]
@@ -155,6 +194,10 @@ def sort_key(row: CatalogRow, key: str) -> tuple[Any, ...]:
         return (len(row.problems), row.problems[0].casefold() if row.problems else "")
     if key == "name":
         return (0, _natural(row.name), row.path, row.episode_index or 0)
+    if key == "findings":  # most confident fault first when sorted descending
+        if row.top is None:
+            return (0, -1.0, "")
+        return (0, row.top.confidence, row.top.title.casefold())
     if key == "path":
         return (0, _natural(row.path), row.episode_index or 0)
     value = getattr(row, key)
@@ -249,6 +292,9 @@ class CatalogModel(QAbstractTableModel):
                 return QBrush(QColor(STATUS_COLORS.get(row.status, "#000000")))
             if key == "outcome":
                 return QBrush(QColor(OUTCOME_COLORS.get(row.outcome, "#000000")))
+            if key == "findings" and row.top is not None:
+                confident = row.top.confidence >= 0.5
+                return QBrush(QColor("#b71c1c" if confident else "#8a8a8a"))
             if row.status == "missing" or (key in row.missing):
                 return QBrush(QColor("#8a8a8a"))  # missing rows, unset reproducibility fields
             return None
@@ -301,6 +347,17 @@ class CatalogModel(QAbstractTableModel):
             return "\n".join(lines)
         if key == "git_sha":
             return row.git_sha or "git_sha not recorded"
+        if key == "findings":
+            if row.top is None:
+                return "Not explained yet, or nothing unusual found"
+            lines = [
+                f"Most likely: {row.top.title} ({row.top.cause}, "
+                f"confidence {row.top.confidence:.0%})",
+                f"{row.top.count} finding(s)",
+            ]
+            if row.causes:
+                lines.append("Causes: " + ", ".join(sorted(row.causes)))
+            return "\n".join(lines)
         if key == "problems":
             return "\n".join(f"• {p}" for p in row.problems) or None
         if key == "path":
@@ -387,7 +444,7 @@ class CatalogFilterProxy(QSortFilterProxyModel):
         row = model.row_at(source_row)
         if self._needle and self._needle not in row.haystack:
             return False
-        return all(row.filter_value(k) == v for k, v in self._filters.items())
+        return all(row.matches(k, v) for k, v in self._filters.items())
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         model = self.sourceModel()

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.catalog.store import Catalog, layout_key
 from robotrace_desktop.core.channels import default_selection
 from robotrace_desktop.core.episode import StreamInfo, StreamKind
@@ -29,6 +30,7 @@ from robotrace_desktop.episodes import ResolvedEpisode
 from robotrace_desktop.errors import RobotraceError
 from robotrace_desktop.slices import format_for, slice_table, write_table
 from robotrace_desktop.ui.bookmarks_panel import BookmarksPanel
+from robotrace_desktop.ui.explain_panel import ExplainPanel, finding_refs
 from robotrace_desktop.ui.offsets_editor import OffsetsEditor
 from robotrace_desktop.ui.plots import PlotPanel
 from robotrace_desktop.ui.repro_header import ReproHeader
@@ -69,6 +71,9 @@ class EpisodeView(QWidget):
         self.transport.set_cameras(list(self.panes))
 
         self.side = QTabWidget(self)
+        # Explain first: "why did it fail" is the question the view is opened for
+        self.explain = ExplainPanel(catalog, info, self, resolved=resolved)
+        self.side.addTab(self.explain, "Explain")
         self.side.addTab(self.tree, "Streams")
         self.bookmarks: BookmarksPanel | None = None
         self.offsets_editor: OffsetsEditor | None = None
@@ -154,6 +159,8 @@ class EpisodeView(QWidget):
             self.bookmarks.set_time_provider(self.timeline.time_ns)
         if self.offsets_editor is not None:
             self.offsets_editor.offsetsChanged.connect(self._on_offsets)
+        self.explain.findingActivated.connect(self.show_finding)
+        self.explain.findingsChanged.connect(self._refresh_markers)
 
     def _shortcuts(self) -> None:
         keys = {
@@ -222,8 +229,26 @@ class EpisodeView(QWidget):
         self._on_step_camera(self.transport.camera.currentText())
         self.timeline.set_time(self.timeline.time_ns())
 
-    def _refresh_markers(self) -> None:
-        markers: list[Marker] = []
+    def show_finding(self, finding: Finding) -> None:
+        """Move the playhead to a finding's evidence and highlight its channels (plotting
+        the ones that are not shown yet)."""
+        if finding.t_start_ns is not None:
+            self.timeline.set_time(int(finding.t_start_ns))
+        refs = finding_refs(self.info, finding.channels)
+        if refs:
+            shown = self.plots.selection()
+            missing = [r for r in refs if r not in shown]
+            if missing:
+                selection = shown + missing
+                self.tree.blockSignals(True)
+                self.tree.set_selection(selection)
+                self.tree.blockSignals(False)
+                self.plots.show_channels(selection)
+        self.plots.highlight(refs)
+        self.statusMessage.emit(f"{finding.title}: {finding.explanation}")
+
+    def _refresh_markers(self, *_: object) -> None:
+        markers: list[Marker] = list(self.explain.markers())
         if self.bookmarks is not None:
             for b in self.bookmarks.bookmarks():
                 markers.append(Marker(b.t_ns, b.note or "bookmark", BOOKMARK_COLOR, b.t_end_ns))
@@ -318,6 +343,7 @@ class EpisodeView(QWidget):
 
     def shutdown(self) -> None:
         self.timeline.pause()
+        self.explain.shutdown()
         self.save_layout()
         for pane in self.panes.values():
             pane.shutdown()

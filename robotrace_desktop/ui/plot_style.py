@@ -43,10 +43,22 @@ def color_for(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
-def curve_pen(color: str, *, commanded: bool = False) -> QPen:
+def curve_pen(color: str, *, commanded: bool = False, alpha: int = 255) -> QPen:
     """1 px cosmetic pens: Qt strokes wider pens through QPainterPathStroker, which takes
-    0.5–5 s (not ms) for a few thousand points of noisy data; 1 px draws them in ~2 ms."""
-    pen = pg.mkPen(QColor(color), width=1)
+    0.5–5 s (not ms) for a few thousand points of noisy data; 1 px draws them in ~2 ms.
+    ``alpha`` < 255 dims a curve (others are highlighted)."""
+    qcolor = QColor(color)
+    qcolor.setAlpha(alpha)
+    pen = pg.mkPen(qcolor, width=1)
+    if commanded:
+        pen.setStyle(Qt.PenStyle.DashLine)
+    return pen
+
+
+def highlight_pen(color: str, *, commanded: bool = False) -> QPen:
+    """The bold pen of a highlighted curve: 2.5 px, only for the few channels a finding names
+    (the cost of wide pens above is per curve, so a handful stay interactive)."""
+    pen = pg.mkPen(QColor(color), width=2.5)
     if commanded:
         pen.setStyle(Qt.PenStyle.DashLine)
     return pen

@@ -95,6 +95,7 @@ class PlotPanel(QWidget):
         self._job_ids = count(1)
         self._errors: dict[str, str] = {}
         self._hover_text = ""
+        self._highlight: tuple[ChannelRef, ...] = ()
 
         # Jobs run on the global pool and carry their own reference to the (parentless) signal
         # carrier, so closing the panel never waits for a read in the UI thread, and a job that
@@ -184,6 +185,39 @@ class PlotPanel(QWidget):
         for i, row in enumerate(self._rows):
             row.set_markers(self._markers, labels=i == 0)
 
+    def highlight(self, channels: Sequence[ChannelRef]) -> None:
+        """Draw ``channels`` bold and dim every other curve (an Explain finding's evidence);
+        an empty sequence clears it. Survives later ``show_channels`` calls."""
+        self._highlight = tuple(dict.fromkeys((str(s), str(c)) for s, c in channels))
+        self._apply_highlight()
+
+    def highlighted(self) -> list[ChannelRef]:
+        return list(self._highlight)
+
+    def curve_emphasis(self, ref: ChannelRef) -> str | None:
+        """'bold', 'dimmed' or 'normal' for a shown channel (None: not plotted)."""
+        entry = self._curves.get(ref)
+        if entry is None:
+            return None
+        if not self._highlight:
+            return "normal"
+        return "bold" if ref in self._highlight else "dimmed"
+
+    def _apply_highlight(self) -> None:
+        chosen = set(self._highlight)
+        for ref, (_row, curve) in self._curves.items():
+            if not chosen:
+                pen = style.curve_pen(curve.color, commanded=curve.commanded)
+                z = 20 if curve.commanded else 10
+            elif ref in chosen:
+                pen = style.highlight_pen(curve.color, commanded=curve.commanded)
+                z = 40
+            else:
+                pen = style.curve_pen(curve.color, commanded=curve.commanded, alpha=60)
+                z = 5
+            curve.item.setPen(pen)
+            curve.item.setZValue(z)
+
     def set_offsets(self, offsets: Mapping[str, int]) -> None:
         self.store.set_offsets(offsets)
         self.refresh_views()
@@ -268,6 +302,7 @@ class PlotPanel(QWidget):
             row.show_bottom_labels(i == len(self._rows) - 1)
             row.set_playhead(self._t_ns / NS)
             row.set_markers(self._markers, labels=i == 0)
+        self._apply_highlight()
         if self._rows:
             first = self._rows[0].viewbox
             pad = 0.05 * self._duration_s

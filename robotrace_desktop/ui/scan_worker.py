@@ -25,19 +25,30 @@ class ScanWorker(QObject):
     """One scan of ``roots`` into the catalog at ``catalog_path``, run by ``start()``.
 
     Signals arrive in the thread that owns the receivers (the UI thread): ``progress(done,
-    total, path)`` before each recording, then exactly one of ``finished(ScanSummary)`` (also
-    when cancelled: ``summary.cancelled``) or ``failed(message)``.
+    total, path)`` before each recording, ``explainProgress(done, total, episode id)`` while
+    the new and updated episodes are explained (``explain=True``), then exactly one of
+    ``finished(ScanSummary)`` (also when cancelled: ``summary.cancelled``) or
+    ``failed(message)``.
     """
 
     progress = Signal(int, int, str)
+    explainProgress = Signal(int, int, str)  # after indexing: (done, total, episode id)
     finished = Signal(object)
     failed = Signal(str)
 
-    def __init__(self, catalog_path: Path, roots: Sequence[Path], *, force: bool = False) -> None:
+    def __init__(
+        self,
+        catalog_path: Path,
+        roots: Sequence[Path],
+        *,
+        force: bool = False,
+        explain: bool = True,
+    ) -> None:
         super().__init__()  # no parent: the object moves to its own thread
         self.catalog_path = Path(catalog_path)
         self.roots = [Path(r) for r in roots]
         self.force = force
+        self.explain = explain  # run Explain on new/updated episodes after indexing
         self._cancel = threading.Event()
         self._thread: QThread | None = None
 
@@ -76,6 +87,8 @@ class ScanWorker(QObject):
                     progress=self._report,
                     cancel=self._cancel,
                     force=self.force,
+                    explain=self.explain,
+                    explain_progress=self._report_explain,
                 )
         except Exception as exc:  # a locked or unreadable catalog, a scanner bug...
             log.exception("scan of %s failed", ", ".join(map(str, self.roots)))
@@ -89,6 +102,9 @@ class ScanWorker(QObject):
 
     def _report(self, done: int, total: int, path: str) -> None:
         self.progress.emit(done, total, path)
+
+    def _report_explain(self, done: int, total: int, episode: str) -> None:
+        self.explainProgress.emit(done, total, episode)
 
 
 def summary_text(summary: ScanSummary) -> str:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy loads with the first frame lookup, not at import (fast re-scans)
+    import numpy as np
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,8 @@ class FrameSource(ABC):
 
     def frame_index_at(self, t_ns: int) -> int | None:
         """The frame whose presentation interval contains t_ns, or None outside the video."""
+        import numpy as np
+
         times = self.frame_times_ns()
         if len(times) == 0 or t_ns < times[0]:
             return None
@@ -52,6 +56,8 @@ class FrameSource(ABC):
 
     def nominal_frame_ns(self) -> int:
         """Median frame interval; the display duration of the last frame."""
+        import numpy as np
+
         times = self.frame_times_ns()
         if len(times) < 2:
             return 1_000_000_000 // 30

@@ -110,10 +110,10 @@ def test_real_catalog_rows_columns_and_hints(
     assert browser.proxy.rowCount() == 116
     assert browser.stack.currentWidget() is browser.table
     assert browser.count_label.text() == "116 episodes"
-    headers = [browser.proxy.headerData(c, Qt.Orientation.Horizontal) for c in range(13)]
+    headers = [browser.proxy.headerData(c, Qt.Orientation.Horizontal) for c in range(14)]
     assert headers == [
         "Name", "Kind", "Robot", "Policy", "Env", "Git", "Seed", "Task",
-        "Duration (s)", "Outcome", "Status", "Problems", "Path",
+        "Duration (s)", "Outcome", "Status", "Findings", "Problems", "Path",
     ]  # fmt: skip
 
     statuses = shown_column(browser, "status")

@@ -1,0 +1,245 @@
+"""Explain speed: all analyzers on a generated 60 s episode with 30 channels at 500 Hz, and
+``robotrace-desktop explain --all`` over a 1,000-episode catalog using both cores.
+
+    python benchmarks/bench_explain.py [--runs 5] [--episodes 1000] [--skip-all]
+
+Part 1 writes a bundle (parquet signals: /joint_states position/velocity/effort × 7 joints,
+/action joint_position × 7 + gripper, /battery voltage = 30 channels at 500 Hz, plus a log) and
+reports the median of ``--runs`` runs of: (a) opening it and reading every signal — the
+baseline, (b) opening it and explaining it (reads + every analyzer), (c) the analyzers alone on
+the already-loaded episode. Target (issue 4): the analyzers ≤ 0.5 s.
+
+Part 2 generates a LeRobot v2.1 dataset (benchmarks/gen_lerobot.py), scans it with
+``--no-explain`` and times ``explain --all``: wall time and CPU utilisation = (user + sys CPU
+time of the child processes) / wall time; ≈ 2 means both cores were busy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from robotrace_desktop.analysis.data import EpisodeData  # noqa: E402
+from robotrace_desktop.analysis.explain import explain, explain_source  # noqa: E402
+from robotrace_desktop.analysis.registry import analyzers  # noqa: E402
+from robotrace_desktop.core.episode import LogEvent  # noqa: E402
+from robotrace_desktop.readers.bundle_format import (  # noqa: E402
+    BundleManifest,
+    EventEntry,
+    SignalEntry,
+    write_events_jsonl,
+    write_manifest,
+)
+from robotrace_desktop.readers.bundle_reader import BundleReader  # noqa: E402
+from robotrace_desktop.readers.tabular import SignalData, write_parquet  # noqa: E402
+from tests.analysis.faults import Base, MemorySource, context_for  # noqa: E402
+
+NS = 1_000_000_000
+HZ = 500
+SECONDS = 60
+JOINTS = [f"joint_{i}" for i in range(1, 8)]
+
+
+def write_big_bundle(dest: Path, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    t_ns = np.arange(SECONDS * HZ, dtype=np.int64) * (NS // HZ)
+    t = t_ns / NS
+    phase = rng.uniform(0, 2 * np.pi, 7)
+    q = 0.8 * np.sin(2 * np.pi * 0.1 * t[:, None] + phase) + rng.normal(0, 1e-3, (len(t), 7))
+    dq = np.gradient(q, t, axis=0)
+    tau = 10 * np.cos(q) + rng.normal(0, 0.1, q.shape)
+    cmd = 0.8 * np.sin(2 * np.pi * 0.1 * (t[:, None] + 0.02) + phase)
+    grip = ((t % 20) > 10).astype(float)
+    volts = 24.0 - 0.01 * t + rng.normal(0, 0.02, len(t))
+    write_parquet(
+        dest / "signals/joint_states.parquet",
+        SignalData(
+            t_ns,
+            {"position": q, "velocity": dq, "effort": tau},
+            {"position": JOINTS, "velocity": JOINTS, "effort": JOINTS},
+        ),
+    )
+    write_parquet(
+        dest / "signals/action.parquet",
+        SignalData(t_ns, {"joint_position": cmd, "gripper": grip}, {"joint_position": JOINTS}),
+    )
+    write_parquet(dest / "signals/battery.parquet", SignalData(t_ns, {"voltage": volts}))
+    write_events_jsonl(dest / "events/log.jsonl", [LogEvent(0, "INFO", "start", "runner")])
+    write_manifest(
+        dest,
+        BundleManifest(
+            name="bench-explain-60s",
+            id="bench0000explain",
+            duration_ns=SECONDS * NS,
+            signals=[
+                SignalEntry(
+                    "/joint_states", "signals/joint_states.parquet", "parquet", role="sensor"
+                ),
+                SignalEntry("/action", "signals/action.parquet", "parquet", role="action"),
+                SignalEntry("/battery", "signals/battery.parquet", "parquet"),
+            ],
+            events=[EventEntry("/log", "events/log.jsonl")],
+        ),
+    )
+    return dest
+
+
+def bench_one(runs: int) -> None:
+    analyzers()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_big_bundle(Path(tmp) / "bundle")
+        reader = BundleReader()
+        info = next(iter(reader.index(folder)))
+        channels = sum(len(s.channels) for s in info.streams if s.kind.value == "signal")
+        samples = sum(s.count * len(s.channels) for s in info.streams if s.kind.value == "signal")
+        print(
+            f"episode: {info.duration_ns / NS:.0f} s, {channels} channels, "
+            f"{samples / 1e6:.1f} M samples at {HZ} Hz"
+        )
+
+        def read_all() -> None:
+            with reader.open(folder, None) as source:
+                for s in info.streams:
+                    if s.kind.value == "signal":
+                        source.read_signal(s.name)
+
+        def read_and_explain() -> None:
+            with reader.open(folder, None) as source:
+                explain_source(info, source)
+
+        memory = MemorySource.load(info, reader.open(folder, None))
+        ctx = context_for(Base("bench", "bench", memory), None)
+
+        def analyzers_only() -> None:
+            data = EpisodeData(info, memory)
+            for s in info.streams:  # pre-load, so only analysis is timed
+                if s.kind.value == "signal":
+                    data.signal(s.name)
+            start = time.perf_counter()
+            explain(data, ctx)
+            timings.append(time.perf_counter() - start)
+
+        base = median_time(read_all, runs)
+        full = median_time(read_and_explain, runs)
+        timings: list[float] = []
+        for _ in range(runs):
+            analyzers_only()
+        pure = statistics.median(timings)
+        print(f"  read every signal (baseline) : {base * 1e3:7.1f} ms")
+        print(
+            f"  open + read + explain        : {full * 1e3:7.1f} ms  ({full / base:.1f}× baseline)"
+        )
+        print(f"  analyzers alone (loaded data): {pure * 1e3:7.1f} ms  (target <= 500 ms)")
+        per = per_analyzer(info, memory, ctx)
+        print("  per analyzer: " + ", ".join(f"{n} {ms:.0f} ms" for n, ms in per))
+
+
+def per_analyzer(info, memory, ctx) -> list[tuple[str, float]]:
+    data = EpisodeData(info, memory)
+    data.signals()
+    data.events()
+    out = []
+    for name, analyze in analyzers():
+        start = time.perf_counter()
+        try:
+            analyze(data, ctx)
+        except Exception as exc:  # a broken analyzer is reported, not fatal here
+            print(f"  analyzer {name} failed: {exc!r}")
+        out.append((name, (time.perf_counter() - start) * 1e3))
+    return sorted(out, key=lambda x: -x[1])
+
+
+def median_time(fn, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cli(*args: str, env: dict[str, str]) -> tuple[float, float, subprocess.CompletedProcess]:
+    before = children_cpu()
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "robotrace_desktop", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wall = time.perf_counter() - start
+    return wall, children_cpu() - before, done
+
+
+def bench_all(episodes: int) -> None:
+    if not (ROOT / "robotrace_desktop/commands/explain_cmd.py").is_file():
+        print("skipped: explain --all not present")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        dataset = Path(tmp) / "dataset"
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "benchmarks/gen_lerobot.py"),
+                "--episodes",
+                str(episodes),
+                "--version",
+                "v2.1",
+                str(dataset),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        env = {**os.environ, "ROBOTRACE_HOME": str(Path(tmp) / "home")}
+        scan_help = cli("scan", "--help", env=env)[2].stdout
+        scan_args = ["scan", str(dataset)] + (
+            ["--no-explain"] if "--no-explain" in scan_help else []
+        )
+        wall, cpu, done = cli(*scan_args, env=env)
+        print(f"scan {' '.join(scan_args[2:])}: {wall:.1f} s (rc {done.returncode})")
+        wall, cpu, done = cli("explain", "--all", env=env)
+        if done.returncode != 0:
+            print(f"explain --all failed (rc {done.returncode}): {done.stderr[-600:]}")
+            return
+        print(
+            f"explain --all over {episodes} episodes: wall {wall:.1f} s, "
+            f"{episodes / wall:.0f} episodes/s, CPU (user+sys of children) {cpu:.1f} s, "
+            f"utilisation {cpu / wall:.2f} cores of {os.cpu_count()}"
+        )
+        tail = (done.stdout or done.stderr).strip().splitlines()[-2:]
+        print("  output tail: " + " | ".join(tail))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--episodes", type=int, default=1000)
+    parser.add_argument("--skip-all", action="store_true", help="only the 60 s episode")
+    args = parser.parse_args()
+    print(f"analyzers: {', '.join(n for n, _ in analyzers())}")
+    bench_one(args.runs)
+    if not args.skip_all:
+        bench_all(args.episodes)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,199 @@
+"""Small vectorised helpers shared by the signal analyzers (saturation, limits, effort, tracking,
+gripper, divergence): runs of a boolean mask, robust scale, channel classification by name.
+
+Kept in one place so every analyzer calls the same thing "sustained" and "a gripper".
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from robotrace_desktop.analysis.data import EpisodeData, Signal
+from robotrace_desktop.core.channels import split_channel
+
+NS = 1_000_000_000
+SCALE_SAMPLES = 5000
+ACTION_ROLES = frozenset({"action", "command"})
+_GRIPPER = re.compile(r"gripper|grip|hand|finger|claw|jaw|pinch|suction", re.IGNORECASE)
+_EFFORT = re.compile(r"effort|torque|current|tau|qeff", re.IGNORECASE)
+_VELOCITY = re.compile(r"velocit|(^|[^a-z])vel([^a-z]|$)|qvel", re.IGNORECASE)
+
+
+def is_action(signal: Signal) -> bool:
+    return signal.role in ACTION_ROLES
+
+
+def is_state(signal: Signal) -> bool:
+    return signal.role == "state"
+
+
+def action_signals(data: EpisodeData) -> list[Signal]:
+    return [s for s in data.signals() if is_action(s)]
+
+
+def state_signals(data: EpisodeData) -> list[Signal]:
+    return [s for s in data.signals() if is_state(s)]
+
+
+def joint_of(channel: str) -> str:
+    return split_channel(channel)[1]
+
+
+def is_gripper_name(channel: str) -> bool:
+    """Gripper / hand open-close channels, judged by the joint part of the name."""
+    return bool(_GRIPPER.search(joint_of(channel)))
+
+
+def field_of(stream: str, channel: str) -> str:
+    """ "position", "velocity" or "effort": from the channel family, else the stream name."""
+    family, _ = split_channel(channel)
+    for text in (family, stream.rsplit("/", 1)[-1] if family is None else None):
+        if not text:
+            continue
+        if _EFFORT.search(text):
+            return "effort"
+        if _VELOCITY.search(text):
+            return "velocity"
+        if "pos" in text.lower():
+            return "position"
+    if family is None and _EFFORT.search(channel):
+        return "effort"
+    return "position"
+
+
+def is_binary_like(channel: str, column: np.ndarray) -> bool:
+    """Open/close commands: named like a gripper, ≤ 3 distinct values, or [0, 1] mostly at 0/1."""
+    if is_gripper_name(channel):
+        return True
+    finite = column[np.isfinite(column)]
+    if finite.size == 0:
+        return True
+    if np.unique(_subsample(finite)).size <= 3:
+        return True
+    lo, hi = float(finite.min()), float(finite.max())
+    if lo >= -1e-6 and hi <= 1.0 + 1e-6:
+        at_ends = np.mean((np.abs(finite) < 1e-3) | (np.abs(finite - 1.0) < 1e-3))
+        return bool(at_ends >= 0.5)
+    return False
+
+
+def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and (exclusive) end indices of the True runs of ``mask``."""
+    if mask.size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    padded = np.concatenate(([False], mask.astype(bool), [False]))
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    return edges[0::2], edges[1::2]
+
+
+def sustained_runs(
+    mask: np.ndarray, t_ns: np.ndarray, min_s: float, min_samples: int = 2
+) -> list[tuple[int, int]]:
+    """True runs lasting at least ``min_s`` seconds (first to last sample + one period) and
+    ``min_samples`` samples — a single wild sample is never "sustained"."""
+    starts, ends = runs(mask)
+    if starts.size == 0:
+        return []
+    period = period_ns(t_ns)
+    span = (t_ns[ends - 1] - t_ns[starts]).astype(np.float64) + period
+    keep = (span >= min_s * NS) & ((ends - starts) >= min_samples)
+    return [(int(a), int(b)) for a, b in zip(starts[keep], ends[keep], strict=True)]
+
+
+def span_s(t_ns: np.ndarray, start: int, end: int) -> float:
+    period = period_ns(t_ns)
+    return (float(t_ns[end - 1] - t_ns[start]) + period) / NS
+
+
+def _subsample(column: np.ndarray, limit: int = SCALE_SAMPLES) -> np.ndarray:
+    """At most ``limit`` evenly spaced samples: scale estimates do not need every sample."""
+    step = max(1, column.size // limit)
+    return column[::step]
+
+
+def period_ns(t_ns: np.ndarray) -> float:
+    """Median sample interval (from the first thousand intervals)."""
+    return float(np.median(np.diff(t_ns[:1001]))) if t_ns.size > 1 else 0.0
+
+
+def robust_range(column: np.ndarray) -> float:
+    """p99 − p1: the channel's span without its outliers."""
+    column = _subsample(column)
+    finite = column[np.isfinite(column)]
+    if finite.size == 0:
+        return 0.0
+    lo, hi = np.percentile(finite, [1.0, 99.0])
+    return float(hi - lo)
+
+
+def mad_scale(column: np.ndarray) -> float:
+    """1.4826 × median absolute deviation (≈ σ for Gaussian noise)."""
+    column = _subsample(column)
+    finite = column[np.isfinite(column)]
+    if finite.size == 0:
+        return 0.0
+    return float(1.4826 * np.median(np.abs(finite - np.median(finite))))
+
+
+def failed_run(data: EpisodeData) -> bool:
+    """The episode says it failed (outcome, status or a recorded failure reason)."""
+    info = data.info
+    outcome = getattr(info.outcome, "value", info.outcome)
+    status = getattr(info.status, "value", info.status)
+    return (
+        outcome == "failure"
+        or status == "failed"
+        or bool(info.metadata.get("failure_reason"))
+        or info.metadata.get("success") is False
+    )
+
+
+def declared_bounds(data: EpisodeData, stream: str, channel: str) -> tuple[float, float] | None:
+    """Bounds declared in the metadata ("action_bounds" or "limits"): {channel or
+    "stream/channel": [lo, hi] | {lower, upper} | {min, max}}."""
+    for key in ("action_bounds", "limits"):
+        table = data.info.metadata.get(key)
+        if not isinstance(table, dict):
+            continue
+        for name in (f"{stream}/{channel}", channel, joint_of(channel)):
+            bounds = _as_bounds(table.get(name))
+            if bounds is not None:
+                return bounds
+    return None
+
+
+def joint_limit(data: EpisodeData, channel: str, key_lo: str = "lower", key_hi: str = "upper"):
+    """(lower, upper) for a joint from metadata["joint_limits"] (URDF), or None."""
+    table = data.info.metadata.get("joint_limits")
+    if not isinstance(table, dict):
+        return None
+    entry = table.get(joint_of(channel))
+    if not isinstance(entry, dict):
+        return None
+    try:
+        lo, hi = float(entry[key_lo]), float(entry[key_hi])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (lo, hi) if np.isfinite(lo) and np.isfinite(hi) and hi > lo else None
+
+
+def _as_bounds(value: object) -> tuple[float, float] | None:
+    try:
+        if isinstance(value, dict):
+            lo = value.get("lower", value.get("min", value.get("low")))
+            hi = value.get("upper", value.get("max", value.get("high")))
+        elif isinstance(value, (list, tuple)) and len(value) == 2:
+            lo, hi = value
+        else:
+            return None
+        lo_f, hi_f = float(lo), float(hi)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return (lo_f, hi_f) if np.isfinite(lo_f) and np.isfinite(hi_f) and hi_f > lo_f else None
+
+
+def seconds(t_ns: int | float) -> float:
+    return float(t_ns) / NS

@@ -1,0 +1,163 @@
+"""Action saturation: a command channel pinned at its limit for a sustained span.
+
+A policy whose output is clipped stops steering: whatever it asks for beyond the limit is lost.
+Limits, most trusted first: bounds declared in the metadata ("action_bounds" / "limits"), the
+range the channel reaches across the robot's other episodes (ctx.history), or — only when the
+channel is visibly clipped (a flat top: many samples exactly at the extreme) — its own extreme.
+Gripper / hand open-close commands sit at their ends by nature and are never reported.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from robotrace_desktop.analysis import thresholds
+from robotrace_desktop.analysis.causes._series import (
+    action_signals,
+    declared_bounds,
+    failed_run,
+    is_binary_like,
+    span_s,
+    sustained_runs,
+)
+from robotrace_desktop.analysis.data import EpisodeData, ExplainContext
+from robotrace_desktop.analysis.finding import Finding, channel_ref
+
+CAUSE = "action_saturation"
+thresholds.register(
+    CAUSE,
+    min_duration_s=(0.3, "shortest pinned span that counts (s)"),
+    min_fraction=(0.05, "share of the channel's samples that must sit at the limit"),
+    epsilon=(0.01, "how close to the limit counts as 'at' it, as a fraction of the limit range"),
+    clip_min_fraction=(0.05, "no known limit: share of samples exactly at the extreme (flat top)"),
+)
+_SOURCE_CONFIDENCE = {"declared": 0.75, "history": 0.6, "clipped": 0.55}
+
+
+def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
+    findings: list[Finding] = []
+    for signal in action_signals(data):
+        for k, channel in enumerate(signal.channels):
+            column = signal.values[:, k]
+            if column.size < 4 or is_binary_like(channel, column):
+                continue
+            found = _check(data, ctx, signal.stream, channel, signal.t_ns, column)
+            if found is not None:
+                findings.append(found)
+    return findings
+
+
+def _limits(
+    data: EpisodeData, ctx: ExplainContext, stream: str, channel: str, column: np.ndarray
+) -> tuple[str, float, float] | None:
+    declared = declared_bounds(data, stream, channel)
+    if declared is not None:
+        return ("declared", *declared)
+    if ctx.history is not None:
+        seen = ctx.history(stream, channel, False)
+        if seen is not None and seen[1] > seen[0]:
+            return ("history", float(seen[0]), float(seen[1]))
+    finite = column[np.isfinite(column)]
+    if finite.size == 0:
+        return None
+    lo, hi = float(finite.min()), float(finite.max())
+    if hi <= lo:
+        return None
+    share = ctx.t(CAUSE, "clip_min_fraction")
+    at_lo, at_hi = np.mean(finite == lo), np.mean(finite == hi)
+    if max(at_lo, at_hi) < share:
+        return None
+    # only the clipped side counts: the other extreme is an ordinary peak
+    return ("clipped", lo if at_lo >= share else -np.inf, hi if at_hi >= share else np.inf)
+
+
+def _check(
+    data: EpisodeData,
+    ctx: ExplainContext,
+    stream: str,
+    channel: str,
+    t_ns: np.ndarray,
+    column: np.ndarray,
+) -> Finding | None:
+    limits = _limits(data, ctx, stream, channel, column)
+    if limits is None:
+        return None
+    source, lo, hi = limits
+    finite_span = (hi if np.isfinite(hi) else np.nanmax(column)) - (
+        lo if np.isfinite(lo) else np.nanmin(column)
+    )
+    eps = max(ctx.t(CAUSE, "epsilon") * float(finite_span), 1e-9)
+    if source == "clipped":
+        at_hi, at_lo = column == hi, column == lo
+    elif source == "history":  # near the edge others reached — beyond it is not "pinned"
+        at_hi, at_lo = np.abs(column - hi) <= eps, np.abs(column - lo) <= eps
+    else:
+        at_hi, at_lo = column >= hi - eps, column <= lo + eps
+    best: tuple[float, int, int, str, float] | None = None
+    for side, mask, limit in (("upper", at_hi, hi), ("lower", at_lo, lo)):
+        if not np.isfinite(limit) or np.mean(mask) < ctx.t(CAUSE, "min_fraction"):
+            continue
+        for start, end in sustained_runs(mask, t_ns, ctx.t(CAUSE, "min_duration_s"), 3):
+            if source != "declared" and (
+                np.ptp(column[start:end]) > 2 * eps or not _cut_off(column, start, end)
+            ):
+                continue
+            duration = span_s(t_ns, start, end)
+            if best is None or start < best[1]:  # the first pinned span: where it began
+                best = (duration, start, end, side, float(limit))
+    if best is None:
+        return None
+    duration, start, end, side, limit = best
+    confidence = _SOURCE_CONFIDENCE[source] + min(0.15, 0.05 * duration)
+    if source != "declared":
+        # Without declared bounds, an edge other runs also reach is often an ordinary joint
+        # limit the teleoperation or IK clamps to: a fault only when the run failed.
+        confidence -= 0.2 if start > 0 else 0.35
+        confidence = confidence + 0.15 if failed_run(data) else min(confidence, 0.45)
+    elif failed_run(data):
+        confidence += 0.05
+    share = float(np.mean(at_hi if side == "upper" else at_lo))
+    ref = channel_ref(stream, channel)
+    return Finding(
+        cause=CAUSE,
+        title=f"Action pinned at its {side} limit: {channel}",
+        explanation=(
+            f"{ref} stayed at its {side} limit {limit:.4g} for {duration:.2f} s "
+            f"({share:.0%} of the episode; limit from {source} bounds)"
+        ),
+        confidence=confidence,
+        severity="high",
+        t_start_ns=int(t_ns[start]),
+        t_end_ns=int(t_ns[end - 1]),
+        channels=[ref],
+        evidence={
+            "limit": limit,
+            "side": side,
+            "limit_source": source,
+            "duration_s": round(duration, 3),
+            "fraction_at_limit": round(share, 4),
+            "epsilon": eps,
+            "min_duration_s": ctx.t(CAUSE, "min_duration_s"),
+            "min_fraction": ctx.t(CAUSE, "min_fraction"),
+        },
+        next_step=(
+            "Check whether the policy asks for more than the actuator allows (action scaling, "
+            "normalisation stats) and look at the frames of that span."
+        ),
+    )
+
+
+def _cut_off(column: np.ndarray, start: int, end: int) -> bool:
+    """A clipped command runs into the limit (or leaves it) at speed; a planned hold or a rest
+    pose arrives with its velocity already near zero."""
+    steps = np.abs(np.diff(column))
+    moving = steps[steps > 0]
+    if moving.size == 0:
+        return False
+    typical = float(np.median(moving))
+    slopes = []
+    if start >= 3:
+        slopes.append(abs(column[start - 1] - column[start - 3]) / 2)
+    if end + 2 < column.size:
+        slopes.append(abs(column[end + 2] - column[end]) / 2)
+    return bool(slopes) and max(slopes) >= 0.5 * typical

@@ -1,0 +1,286 @@
+"""Sensor stall: a measured stream stops updating, or all its live channels freeze while the
+commands keep moving.
+
+Two signatures of a dead sensor / broadcaster:
+
+* **stopped** — the stream's last sample comes long before the end (≫ its own interval) while
+  other streams keep recording;
+* **frozen** — the stream keeps publishing but every channel that normally changes from sample
+  to sample repeats the same value for a sustained span, while the action streams are moving
+  (a robot holding still under still commands is not a stall).
+
+Channels constant for the whole run (an unused joint, effort fields a simulator leaves at zero)
+and step-like channels that rarely change (a binary hand state) are not "live" and are ignored.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from robotrace_desktop.analysis import thresholds
+from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
+from robotrace_desktop.analysis.finding import Finding, channel_ref
+
+CAUSE = "sensor_stall"
+NS = 1_000_000_000
+SENSOR_ROLES = frozenset({"state", "other"})
+COMMAND_ROLES = frozenset({"action", "command"})
+
+thresholds.register(
+    CAUSE,
+    min_samples=(10, "streams with fewer samples are not checked"),
+    stop_factor=(
+        20.0,
+        "a stream stopped when its last sample is this × its interval before the end",
+    ),
+    min_stop_s=(1.0, "…and at least this many seconds before the other streams end"),
+    min_freeze_s=(0.5, "all live channels unchanged for at least this long is a freeze"),
+    min_freeze_samples=(5, "…and for at least this many samples"),
+    live_fraction=(
+        0.5,
+        "a channel is live when it changes in this share of its intervals between its first "
+        "and last change",
+    ),
+    rel_tol=(1e-6, "a change smaller than this × the channel's range counts as unchanged"),
+    move_fraction=(
+        0.02,
+        "commands move when a channel spans this share of its 1–99 % range within the span",
+    ),
+)
+
+
+def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
+    min_samples = int(ctx.t(CAUSE, "min_samples"))
+    signals = [s for s in data.signals() if s.role != "noise" and len(s.t_ns) >= min_samples]
+    cameras = {k: v for k, v in data.frame_times().items() if len(v) >= min_samples}
+    commands = [s for s in signals if s.role in COMMAND_ROLES]
+    findings: list[Finding] = []
+    for signal in signals:
+        if signal.role not in SENSOR_ROLES:
+            continue
+        stopped = _stopped(signal, signals, cameras, ctx)
+        if stopped is not None:
+            findings.append(stopped)
+        if signal.role != "state":
+            continue  # a colour sensor over a still background is frozen by physics
+        frozen = _frozen(signal, _related_commands(signal, commands, data), ctx)
+        if frozen is not None:
+            findings.append(frozen)
+    return findings
+
+
+def _related_commands(signal: Signal, commands: list[Signal], data: EpisodeData) -> list[Signal]:
+    """The commands that drive this stream: the ones paired with its channels by joint name,
+    else those in the same namespace (``/turtle1/cmd_vel`` for ``/turtle1/pose``), else all.
+    Another robot's moving commands say nothing about this one holding still."""
+    paired = {cmd[0] for cmd, measured in data.pairs() if measured[0] == signal.stream}
+    if paired:
+        return [c for c in commands if c.stream in paired]
+    space = _namespace(signal.stream)
+    if space:
+        same = [c for c in commands if _namespace(c.stream) == space]
+        if same or any(_namespace(c.stream) for c in commands):
+            return same
+    return commands
+
+
+def _namespace(stream: str) -> str:
+    parts = [p for p in stream.split("/") if p]
+    return parts[0] if stream.startswith("/") and len(parts) > 1 else ""
+
+
+def _median_interval(t: np.ndarray) -> float:
+    dt = np.diff(t)
+    dt = dt[dt > 0]
+    return float(np.median(dt)) if len(dt) else 0.0
+
+
+def _stopped(
+    signal: Signal,
+    signals: list[Signal],
+    cameras: dict[str, np.ndarray],
+    ctx: ExplainContext,
+) -> Finding | None:
+    median = _median_interval(signal.t_ns)
+    if median <= 0:
+        return None
+    last = int(signal.t_ns[-1])
+    margin = max(
+        float(ctx.t(CAUSE, "stop_factor")) * median, float(ctx.t(CAUSE, "min_stop_s")) * NS
+    )
+    others = [(s.stream, s.t_ns) for s in signals if s is not signal] + list(cameras.items())
+    going: list[tuple[str, int]] = []
+    for name, t in others:
+        after = len(t) - int(np.searchsorted(t, last + median, "right"))
+        if after >= 3 and t[-1] - last >= margin:
+            going.append((name, int(t[-1])))
+    if not going:
+        return None
+    end = max(t for _, t in going)
+    silence = end - last
+    ratio = silence / margin
+    confidence = 0.6 + 0.3 * float(np.clip((ratio - 1) / 4, 0.0, 1.0))
+    if signal.role != "state":
+        confidence -= 0.1
+    names = [n for n, _ in sorted(going, key=lambda g: -g[1])]
+    shown = ", ".join(names[:3])
+    return Finding(
+        cause=CAUSE,
+        title=f"{signal.stream} stopped updating",
+        explanation=(
+            f"{signal.stream} stopped updating at {last / NS:.2f} s, {silence / NS:.1f} s before "
+            f"the end, while {shown} kept recording (it normally updates every "
+            f"{median / 1e6:.1f} ms)."
+        ),
+        confidence=confidence,
+        severity="high",
+        t_start_ns=last,
+        t_end_ns=end,
+        channels=[channel_ref(signal.stream)],
+        evidence={
+            "last_sample_ns": last,
+            "other_streams_end_ns": end,
+            "silence_ns": silence,
+            "median_interval_ns": median,
+            "still_recording": names[:10],
+            "stop_factor": float(ctx.t(CAUSE, "stop_factor")),
+            "min_stop_s": float(ctx.t(CAUSE, "min_stop_s")),
+        },
+        next_step=(
+            f"Check the node publishing {signal.stream} (joint_state_broadcaster / driver), the "
+            f"sensor cable and the log around {last / NS:.1f} s."
+        ),
+    )
+
+
+def _frozen(signal: Signal, commands: list[Signal], ctx: ExplainContext) -> Finding | None:
+    values = signal.values
+    t = signal.t_ns
+    span = _span(values)
+    tol = float(ctx.t(CAUSE, "rel_tol")) * span
+    with np.errstate(invalid="ignore"):
+        changed = ~(np.abs(np.diff(values, axis=0)) <= tol)  # NaN counts as a change
+    # Live: while the channel is active (first to last change) it changes most samples — a
+    # continuous measurement, unlike a binary gripper state that flips twice per run.
+    counts = changed.sum(axis=0)
+    first = changed.argmax(axis=0)
+    last = len(changed) - 1 - changed[::-1].argmax(axis=0)
+    active = np.maximum(last - first + 1, 1)
+    live_fraction = float(ctx.t(CAUSE, "live_fraction"))
+    live = (span > 0) & (counts >= 3) & (counts / active >= live_fraction)
+    if not live.any():
+        return None
+    # Every channel that varies at all must be unchanged (a turtle turning on the spot keeps
+    # x/y but not theta); live channels only show that the stream normally changes.
+    varying = span > 0
+    still = ~changed[:, varying].any(axis=1)  # interval i: samples i and i+1 identical
+    runs = _runs(still)
+    if not len(runs):
+        return None
+    min_s = float(ctx.t(CAUSE, "min_freeze_s"))
+    min_n = int(ctx.t(CAUSE, "min_freeze_samples"))
+    starts, stops = runs[:, 0], runs[:, 1]  # samples starts..stops are identical
+    durations = t[stops] - t[starts]
+    keep = (durations >= min_s * NS) & (stops - starts + 1 >= min_n)
+    if not keep.any():
+        return None
+    live_names = [c for c, ok in zip(signal.channels, varying, strict=True) if ok]
+    moving: list[tuple[int, int, list[str]]] = []
+    for a, b in zip(starts[keep], stops[keep], strict=True):
+        movers = _moving_commands(commands, int(t[a]), int(t[b]), ctx)
+        if movers or not commands:
+            moving.append((int(a), int(b), movers))
+    if not moving:
+        return None  # the robot holds still because it was told to
+    a, b, movers = moving[0]
+    longest = max(moving, key=lambda r: t[r[1]] - t[r[0]])
+    t0, t1 = int(t[a]), int(t[b])
+    duration = (t1 - t0) / NS
+    if commands:
+        confidence = 0.6 + 0.3 * float(np.clip((duration / min_s - 1) / 4, 0.0, 1.0))
+        why = f"while {', '.join(movers[:3])} kept changing"
+    else:
+        confidence, why = 0.3, "(no command stream to tell a stall from holding still)"
+    ended = b == len(t) - 1
+    return Finding(
+        cause=CAUSE,
+        title=f"{signal.stream} froze",
+        explanation=(
+            f"All {len(live_names)} changing channels of {signal.stream} repeated the same values "
+            f"for {duration:.2f} s from {t0 / NS:.2f} s"
+            + (" to the end" if ended else "")
+            + f" {why}."
+        ),
+        confidence=confidence,
+        severity="high" if commands else "low",
+        t_start_ns=t0,
+        t_end_ns=t1,
+        channels=[channel_ref(signal.stream, c) for c in live_names[:12]],
+        evidence={
+            "frozen_spans": [
+                {"t_start_ns": int(t[x]), "t_end_ns": int(t[y]), "samples": int(y - x + 1)}
+                for x, y, _ in moving[:10]
+            ],
+            "longest_span_ns": int(t[longest[1]] - t[longest[0]]),
+            "frozen_channels": len(live_names),
+            "frozen_values": {
+                c: float(values[a, signal.channels.index(c)]) for c in live_names[:8]
+            },
+            "commands_moving": movers[:10],
+            "min_freeze_s": min_s,
+            "move_fraction": float(ctx.t(CAUSE, "move_fraction")),
+        },
+        next_step=(
+            f"The values are stale from {t0 / NS:.2f} s: check the {signal.stream} publisher "
+            "(joint_state_broadcaster / driver / sensor cable) and the log around that time."
+        ),
+    )
+
+
+def _span(values: np.ndarray) -> np.ndarray:
+    """Per-column range ignoring NaN (0 for an all-NaN column)."""
+    if not len(values):
+        return np.zeros(values.shape[1] if values.ndim == 2 else 0)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        span = np.nanmax(values, axis=0) - np.nanmin(values, axis=0)
+    return np.nan_to_num(span, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _robust_span(values: np.ndarray) -> np.ndarray:
+    """Per-column 1st–99th percentile range: one start-up transient must not make every later
+    movement look small."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo, hi = np.nanpercentile(values, [1, 99], axis=0)
+    return np.nan_to_num(hi - lo, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _runs(flags: np.ndarray) -> np.ndarray:
+    """(k, 2) sample ranges [first, last] covered by runs of True intervals."""
+    padded = np.concatenate(([0], flags.astype(np.int8), [0]))
+    edges = np.diff(padded)
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1)  # interval index one past the run = last sample index
+    return np.column_stack([starts, ends]) if len(starts) else np.empty((0, 2), dtype=np.int64)
+
+
+def _moving_commands(commands: list[Signal], t0: int, t1: int, ctx: ExplainContext) -> list[str]:
+    """Command channels that span a meaningful share of their own range within [t0, t1]."""
+    fraction = float(ctx.t(CAUSE, "move_fraction"))
+    movers: list[str] = []
+    for command in commands:
+        lo, hi = np.searchsorted(command.t_ns, [t0, t1])
+        window = command.values[lo : hi + 1] if hi < len(command.t_ns) else command.values[lo:]
+        if len(window) < 3:
+            continue
+        whole, part = _robust_span(command.values), _span(window)
+        moved = (whole > 0) & (part > fraction * whole)
+        movers += [
+            channel_ref(command.stream, c)
+            for c, m in zip(command.channels, moved, strict=True)
+            if m
+        ]
+    return movers

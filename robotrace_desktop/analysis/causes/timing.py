@@ -1,0 +1,337 @@
+"""Timing faults: gaps in a periodic stream, clock jumps, and dropped camera frames.
+
+Every stream is judged against its own median interval, so a 500 Hz sensor and a 10 Hz
+planner are treated alike. Only *periodic* streams can have gaps: event-like streams (a teleop
+``cmd_vel`` sent on key presses, ``/tf`` bursts, ``/tf_static``, parameter events, anything
+with fewer than ``min_samples`` samples) have no nominal interval to miss and never alarm.
+
+A gap that every active stream (and every camera) shows at the same moment is not a stream
+dropping out: it is the recording clock jumping forward (or the recorder pausing) and is
+reported once as ``clock_jump``, as are times that go backwards within a stream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from robotrace_desktop.analysis import thresholds
+from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
+from robotrace_desktop.analysis.finding import Finding, channel_ref
+from robotrace_desktop.errors import StreamNotFoundError
+
+GAP, JUMP, FRAMES = "timestamp_gap", "clock_jump", "dropped_frames"
+NS = 1_000_000_000
+KEY_ROLES = frozenset({"state", "action", "command"})
+
+thresholds.register(
+    GAP,
+    gap_factor=(5.0, "an interval longer than this × the stream's median interval is a gap"),
+    min_gap_s=(0.25, "…and at least this long (seconds)"),
+    min_samples=(10, "streams with fewer samples have no nominal rate and are skipped"),
+    regular_fraction=(
+        0.8,
+        "share of intervals within ±50 % of the median for a stream to count as periodic",
+    ),
+    bursty_share=(
+        0.25,
+        "gaps covering more than this share of a stream's span (3+ gaps) mean it is bursty "
+        "(teleop, on-demand), not dropping out: reported at low confidence only",
+    ),
+)
+thresholds.register(
+    JUMP,
+    min_backward_s=(0.01, "a backwards step in a stream's times at least this long is a jump"),
+    min_forward_s=(0.5, "a forward jump shared by every stream and camera at least this long"),
+)
+thresholds.register(
+    FRAMES,
+    gap_factor=(1.5, "a frame interval longer than this × the nominal interval misses frames"),
+    min_missing_frames=(3, "missing frames needed before reporting"),
+    min_missing_pct=(2.0, "missing frames as a percentage of the expected count to report…"),
+    min_gap_s=(0.3, "…or a single gap at least this long (seconds)"),
+)
+
+
+@dataclass(slots=True)
+class _Gap:
+    stream: str
+    start_ns: int
+    length_ns: int
+
+
+@dataclass(slots=True)
+class _Timeline:
+    """One stream's or camera's times, with what the gap test needs."""
+
+    name: str
+    t_ns: np.ndarray
+    median_ns: float
+    periodic: bool
+    gaps: list[_Gap]
+    signal: Signal | None = None
+
+
+def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
+    findings: list[Finding] = []
+    timelines: list[_Timeline] = []
+    min_samples = int(ctx.t(GAP, "min_samples"))
+    for signal in data.signals():
+        if signal.role == "noise" or len(signal.t_ns) < min_samples:
+            continue
+        jump = _backward_jump(signal, ctx)
+        if jump is not None:
+            findings.append(jump)
+        timelines.append(_timeline(signal.stream, np.sort(signal.t_ns), ctx, signal))
+    cameras = data.frame_times()
+    for name, times in cameras.items():
+        if len(times) >= min_samples:
+            timelines.append(_timeline(name, np.sort(np.asarray(times)), ctx, None))
+
+    shared, shared_finding = _shared_jumps(timelines, ctx)
+    if shared_finding is not None:
+        findings.append(shared_finding)
+    for line in timelines:
+        gaps = [g for g in line.gaps if (g.start_ns, g.length_ns) not in shared]
+        if line.signal is not None and gaps:
+            findings.append(_gap_finding(line, gaps, ctx))
+    for name, times in cameras.items():
+        finding = _dropped_frames(data, name, np.sort(np.asarray(times)), ctx, shared)
+        if finding is not None:
+            findings.append(finding)
+    return findings
+
+
+def _timeline(name: str, t: np.ndarray, ctx: ExplainContext, signal: Signal | None) -> _Timeline:
+    dt = np.diff(t)
+    positive = dt[dt > 0]
+    if len(positive) < 2:
+        return _Timeline(name, t, 0.0, False, [], signal)
+    median = float(np.median(positive))
+    periodic = float(np.mean(np.abs(dt - median) <= 0.5 * median)) >= float(
+        ctx.t(GAP, "regular_fraction")
+    )
+    gaps: list[_Gap] = []
+    if periodic:
+        limit = max(float(ctx.t(GAP, "gap_factor")) * median, float(ctx.t(GAP, "min_gap_s")) * NS)
+        idx = np.flatnonzero(dt > limit)
+        gaps = [_Gap(name, int(t[i]), int(dt[i])) for i in idx]
+    return _Timeline(name, t, median, periodic, gaps, signal)
+
+
+def _shared_jumps(
+    timelines: list[_Timeline], ctx: ExplainContext
+) -> tuple[set[tuple[int, int]], Finding | None]:
+    """Gaps that every stream active at that moment shows together: a clock jump."""
+    min_forward = float(ctx.t(JUMP, "min_forward_s")) * NS
+    shared: set[tuple[int, int]] = set()
+    jumps: list[tuple[int, int, list[str]]] = []
+    candidates = sorted((g for line in timelines for g in line.gaps), key=lambda g: -g.length_ns)
+    for gap in candidates:
+        if gap.length_ns < min_forward or (gap.start_ns, gap.length_ns) in shared:
+            continue
+        lo, hi = gap.start_ns, gap.start_ns + gap.length_ns
+        covered: list[tuple[str, int, int]] = []
+        for line in timelines:
+            t = line.t_ns
+            if t[0] >= hi or t[-1] <= lo:
+                continue  # not recording around that moment
+            inside = np.searchsorted(t, hi, "left") - np.searchsorted(t, lo, "right")
+            if inside > 0:
+                covered = []
+                break  # this stream kept its samples during the gap: not a shared jump
+            i = int(np.searchsorted(t, lo, "right")) - 1
+            covered.append((line.name, int(t[i]), int(t[i + 1] - t[i])))
+        if len(covered) >= 2:
+            shared.update((start, length) for _, start, length in covered)
+            jumps.append((lo, hi - lo, [name for name, _, _ in covered]))
+    if not jumps:
+        return shared, None
+    jumps.sort()
+    lo, length, names = jumps[0]
+    more = f" ({len(jumps)} such jumps)" if len(jumps) > 1 else ""
+    return shared, Finding(
+        cause=JUMP,
+        title="Recording clock jumped forward",
+        explanation=(
+            f"Every stream skips {length / NS:.2f} s at {lo / NS:.2f} s at the same moment "
+            f"({', '.join(names[:4])}{'…' if len(names) > 4 else ''}){more}: the clock jumped "
+            "or the recorder paused."
+        ),
+        confidence=0.7,
+        severity="medium",
+        t_start_ns=lo,
+        t_end_ns=lo + length,
+        channels=[channel_ref(n) for n in names],
+        evidence={
+            "jumps": [{"t_ns": a, "length_ns": b, "streams": c} for a, b, c in jumps],
+            "min_forward_s": min_forward / NS,
+        },
+        next_step=(
+            f"Check the recorder's clock around {lo / NS:.1f} s (NTP step, sim time reset, "
+            "use_sim_time mismatch) or whether recording was paused."
+        ),
+    )
+
+
+def _backward_jump(signal: Signal, ctx: ExplainContext) -> Finding | None:
+    dt = np.diff(signal.t_ns)
+    back = np.flatnonzero(dt < 0)
+    if not len(back):
+        return None
+    worst = int(back[np.argmin(dt[back])])
+    size = int(-dt[worst])
+    positive = dt[dt > 0]
+    median = float(np.median(positive)) if len(positive) else 0.0
+    big = size >= max(float(ctx.t(JUMP, "min_backward_s")) * NS, 5 * median)
+    first = int(back[0])
+    return Finding(
+        cause=JUMP,
+        title=f"Time goes backwards in {signal.stream}",
+        explanation=(
+            f"{signal.stream} times go backwards {len(back)}× — the first at "
+            f"{signal.t_ns[first] / NS:.2f} s, the largest by {size / NS:.3f} s."
+        ),
+        confidence=0.8 if big else 0.3,
+        severity="high" if big else "info",
+        t_start_ns=int(signal.t_ns[first]),
+        channels=[channel_ref(signal.stream)],
+        evidence={
+            "backward_steps": len(back),
+            "largest_backward_ns": size,
+            "largest_at_ns": int(signal.t_ns[worst]),
+            "median_interval_ns": median,
+            "min_backward_s": float(ctx.t(JUMP, "min_backward_s")),
+        },
+        next_step=(
+            "Check which clock stamps this stream (header vs. record time, sim time resets) "
+            "and whether the publisher reorders messages."
+        ),
+    )
+
+
+def _gap_finding(line: _Timeline, gaps: list[_Gap], ctx: ExplainContext) -> Finding:
+    assert line.signal is not None
+    longest = max(gaps, key=lambda g: g.length_ns)
+    min_gap = float(ctx.t(GAP, "min_gap_s"))
+    ratio = longest.length_ns / NS / max(min_gap, 1e-3)
+    confidence = 0.55 + 0.35 * float(np.clip((ratio - 1) / 3, 0.0, 1.0))
+    key = line.signal.role in KEY_ROLES
+    if not key:
+        confidence -= 0.1
+    first = gaps[0]
+    total = sum(g.length_ns for g in gaps)
+    span = max(int(line.t_ns[-1] - line.t_ns[0]), 1)
+    bursty = len(gaps) >= 3 and total / span > float(ctx.t(GAP, "bursty_share"))
+    if bursty:
+        confidence = min(confidence, 0.3)
+    rate = NS / line.median_ns
+    plural = f"{len(gaps)} gaps, {total / NS:.2f} s in all; " if len(gaps) > 1 else ""
+    return Finding(
+        cause=GAP,
+        title=f"{line.name} has a {longest.length_ns / NS:.2f} s gap",
+        explanation=(
+            f"{line.name} (normally every {line.median_ns / 1e6:.1f} ms, {rate:.0f} Hz) sent "
+            f"nothing for {longest.length_ns / NS:.2f} s from {longest.start_ns / NS:.2f} s "
+            f"({plural}{longest.length_ns / line.median_ns:.0f}× its usual interval)"
+            + (
+                f"; gaps cover {100 * total / span:.0f} % of its span, so it looks sent on "
+                "demand rather than dropping out."
+                if bursty
+                else "."
+            )
+        ),
+        confidence=confidence,
+        severity="low" if bursty else "high" if key else "medium",
+        t_start_ns=first.start_ns,
+        t_end_ns=longest.start_ns + longest.length_ns,
+        channels=[channel_ref(line.name)],
+        evidence={
+            "gaps": [{"t_ns": g.start_ns, "length_ns": g.length_ns} for g in gaps[:20]],
+            "gap_count": len(gaps),
+            "longest_gap_ns": longest.length_ns,
+            "longest_gap_at_ns": longest.start_ns,
+            "median_interval_ns": line.median_ns,
+            "gap_factor": float(ctx.t(GAP, "gap_factor")),
+            "min_gap_s": min_gap,
+            "gap_share": round(total / span, 3),
+            "bursty": bursty,
+        },
+        next_step=(
+            f"Check the publisher of {line.name} and the recorder around "
+            f"{longest.start_ns / NS:.1f} s (CPU load, network, a blocked callback)."
+        ),
+    )
+
+
+def _dropped_frames(
+    data: EpisodeData,
+    camera: str,
+    t: np.ndarray,
+    ctx: ExplainContext,
+    shared: set[tuple[int, int]],
+) -> Finding | None:
+    if len(t) < int(ctx.t(GAP, "min_samples")):
+        return None
+    dt = np.diff(t)
+    positive = dt[dt > 0]
+    if len(positive) < 2:
+        return None
+    median = float(np.median(positive))
+    nominal = median
+    try:
+        fps = float(data.info.stream(camera).details.get("fps") or 0.0)
+    except StreamNotFoundError:  # a camera without details just uses its median
+        fps = 0.0
+    if fps > 0 and median >= 0.75 * NS / fps:
+        nominal = NS / fps  # the declared rate catches "every other frame dropped" too
+    over = dt > float(ctx.t(FRAMES, "gap_factor")) * nominal
+    for i in np.flatnonzero(over):
+        if (int(t[i]), int(dt[i])) in shared:
+            over[i] = False  # already reported as a clock jump
+    idx = np.flatnonzero(over)
+    missing_each = np.maximum(np.round(dt[idx] / nominal).astype(np.int64) - 1, 1)
+    missing = int(missing_each.sum())
+    if missing < int(ctx.t(FRAMES, "min_missing_frames")):
+        return None
+    expected = len(t) + missing
+    pct = 100.0 * missing / expected
+    worst = int(idx[np.argmax(dt[idx])])
+    longest = int(dt[worst])
+    min_pct = float(ctx.t(FRAMES, "min_missing_pct"))
+    min_gap = float(ctx.t(FRAMES, "min_gap_s"))
+    if pct < min_pct and longest < min_gap * NS:
+        return None
+    confidence = 0.55 + 0.35 * float(
+        np.clip(max(pct / (5 * min_pct), (longest / NS) / (3 * min_gap)), 0.0, 1.0)
+    )
+    return Finding(
+        cause=FRAMES,
+        title=f"Camera {camera} dropped {missing} frames",
+        explanation=(
+            f"{camera} is missing {missing} of {expected} frames ({pct:.1f} % at "
+            f"{NS / nominal:.1f} fps); the longest gap is {longest / NS:.2f} s at "
+            f"{t[worst] / NS:.2f} s."
+        ),
+        confidence=confidence,
+        severity="medium",
+        t_start_ns=int(t[idx[0]]),
+        t_end_ns=int(t[idx[-1] + 1]),
+        channels=[channel_ref(camera)],
+        evidence={
+            "missing_frames": missing,
+            "expected_frames": expected,
+            "missing_pct": round(pct, 2),
+            "longest_gap_ns": longest,
+            "longest_gap_at_ns": int(t[worst]),
+            "nominal_interval_ns": nominal,
+            "gap_factor": float(ctx.t(FRAMES, "gap_factor")),
+            "min_missing_pct": min_pct,
+            "min_gap_s": min_gap,
+        },
+        next_step=(
+            f"Check the camera driver and the recorder's disk/CPU around {t[worst] / NS:.1f} s; "
+            "what the policy saw there is stale."
+        ),
+    )

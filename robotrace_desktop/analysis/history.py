@@ -1,0 +1,252 @@
+"""What the robot's other episodes say: per-channel ranges and the nearest successful baseline.
+
+``history_for`` answers "what range does this channel reach across the robot's other episodes
+(optionally: its successful ones)?" — the limits action saturation and joint-limit analyzers
+fall back on when nothing is declared. ``baseline_for`` finds the nearest successful episode of
+the same task and environment for the divergence analyzer.
+
+Both are bounded: at most ``max_episodes`` other episodes (newest first) and a time budget per
+history; only per-channel (min, max) pairs are kept in memory. LeRobot datasets answer from
+``meta/episodes_stats.jsonl`` (per-episode min/max) without reading any data file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from robotrace_desktop.analysis.data import EpisodeData
+from robotrace_desktop.catalog.store import Catalog, EpisodeFilter
+from robotrace_desktop.core.episode import EpisodeInfo, Outcome
+from robotrace_desktop.episodes import resolve
+from robotrace_desktop.errors import RobotraceError
+
+log = logging.getLogger(__name__)
+
+MAX_EPISODES = 50
+TIME_BUDGET_S = 10.0
+History = Callable[[str, str, bool], tuple[float, float] | None]
+Baseline = Callable[[], EpisodeData | None]
+
+
+def _outcome(info: EpisodeInfo) -> str:
+    return str(getattr(info.outcome, "value", info.outcome))
+
+
+def _peers(catalog: Catalog, info: EpisodeInfo, max_episodes: int) -> list[EpisodeInfo]:
+    """The robot's other episodes of the same kind, newest first (at most ``max_episodes``).
+    Without a robot name, episodes of the same dataset folder (or the same parent folder)."""
+    candidates = catalog.list_episodes(EpisodeFilter(robot=info.robot, kind=info.kind))
+    if info.robot is None:
+        home = _home(info)
+        candidates = [c for c in candidates if c.robot is None and _home(c) == home]
+    others = [
+        c
+        for c in candidates
+        if c.id != info.id and str(getattr(c.status, "value", c.status)) != "missing"
+    ]
+    others.sort(key=lambda c: (c.start_time_ns is None, -(c.start_time_ns or 0), c.id))
+    return others[:max_episodes]
+
+
+def _home(info: EpisodeInfo) -> str:
+    root = info.metadata.get("dataset_root")
+    return str(root) if root else str(Path(info.path).parent)
+
+
+class _Ranges:
+    """Per-(stream, channel) min/max over peer episodes, read once and cached."""
+
+    def __init__(
+        self, catalog: Catalog, info: EpisodeInfo, max_episodes: int, budget_s: float
+    ) -> None:
+        self.catalog = catalog
+        self.info = info
+        self.peers = _peers(catalog, info, max_episodes)
+        self.budget_s = budget_s
+        # (episode id, stream) -> (channels, mins, maxs) or None when unreadable
+        self._per_episode: dict[
+            tuple[str, str], tuple[tuple[str, ...], np.ndarray, np.ndarray]
+        ] = {}
+        self._answers: dict[tuple[str, str, bool], tuple[float, float] | None] = {}
+        self._lerobot_stats: dict[str, dict[int, dict]] | None = None
+
+    def __call__(
+        self, stream: str, channel: str, successful_only: bool
+    ) -> tuple[float, float] | None:
+        key = (stream, channel, successful_only)
+        if key not in self._answers:
+            self._answers[key] = self._compute(stream, channel, successful_only)
+        return self._answers[key]
+
+    def _compute(
+        self, stream: str, channel: str, successful_only: bool
+    ) -> tuple[float, float] | None:
+        peers = [
+            p for p in self.peers if not successful_only or _outcome(p) == Outcome.SUCCESS.value
+        ]
+        lows: list[float] = []
+        highs: list[float] = []
+        deadline = time.monotonic() + self.budget_s
+        for peer in peers:
+            if time.monotonic() > deadline:
+                log.info(
+                    "history of %s/%s: time budget reached after %d episodes",
+                    stream,
+                    channel,
+                    len(lows),
+                )
+                break
+            found = self._episode_ranges(peer, stream)
+            if found is None or channel not in found[0]:
+                continue
+            k = found[0].index(channel)
+            lo, hi = float(found[1][k]), float(found[2][k])
+            if np.isfinite(lo) and np.isfinite(hi):
+                lows.append(lo)
+                highs.append(hi)
+        if not lows:
+            return None
+        return min(lows), max(highs)
+
+    def _episode_ranges(
+        self, peer: EpisodeInfo, stream: str
+    ) -> tuple[tuple[str, ...], np.ndarray, np.ndarray] | None:
+        key = (peer.id, stream)
+        if key in self._per_episode:
+            return self._per_episode[key]
+        found = self._from_lerobot_stats(peer, stream) if peer.kind == "lerobot" else None
+        if found is None:
+            found = self._read(peer, stream)
+        self._per_episode[key] = found  # type: ignore[assignment]
+        return found
+
+    def _channels_of(self, stream: str) -> tuple[str, ...] | None:
+        for s in self.info.streams:
+            if s.name == stream:
+                return tuple(s.channels)
+        return None
+
+    def _from_lerobot_stats(
+        self, peer: EpisodeInfo, stream: str
+    ) -> tuple[tuple[str, ...], np.ndarray, np.ndarray] | None:
+        root = peer.metadata.get("dataset_root")
+        channels = self._channels_of(stream)
+        if not root or channels is None or peer.episode_index is None:
+            return None
+        if self._lerobot_stats is None:
+            self._lerobot_stats = {}
+        if root not in self._lerobot_stats:
+            self._lerobot_stats[root] = _read_episodes_stats(Path(root))
+        entry = self._lerobot_stats[root].get(peer.episode_index, {}).get(stream)
+        if not isinstance(entry, dict):
+            return None
+        try:
+            lo = np.asarray(entry["min"], dtype=np.float64).ravel()
+            hi = np.asarray(entry["max"], dtype=np.float64).ravel()
+        except (KeyError, TypeError, ValueError):
+            return None
+        if lo.size != len(channels) or hi.size != len(channels):
+            return None
+        return channels, lo, hi
+
+    def _read(
+        self, peer: EpisodeInfo, stream: str
+    ) -> tuple[tuple[str, ...], np.ndarray, np.ndarray] | None:
+        try:
+            source = resolve(peer.id, self.catalog).open()
+            try:
+                chunk = source.read_signal(stream)
+            finally:
+                source.close()
+        except RobotraceError as exc:
+            log.debug("history: %s skipped (%s)", peer.id, exc)
+            return None
+        values = np.asarray(chunk.values, dtype=np.float64)
+        if values.ndim == 1:
+            values = values[:, None]
+        if values.shape[0] == 0:
+            return None
+        with np.errstate(all="ignore"):
+            finite = np.where(np.isfinite(values), values, np.nan)
+            lo, hi = np.nanmin(finite, axis=0), np.nanmax(finite, axis=0)
+        return tuple(chunk.channels), lo, hi
+
+
+def _read_episodes_stats(root: Path) -> dict[int, dict]:
+    """LeRobot v2.1 ``meta/episodes_stats.jsonl``: episode index -> {feature: {min, max, …}}."""
+    path = root / "meta" / "episodes_stats.jsonl"
+    stats: dict[int, dict] = {}
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    row = json.loads(line)
+                    stats[int(row["episode_index"])] = row["stats"]
+                except (ValueError, KeyError, TypeError):
+                    continue
+    except OSError:
+        return {}
+    return stats
+
+
+def history_for(
+    catalog: Catalog,
+    info: EpisodeInfo,
+    *,
+    max_episodes: int = MAX_EPISODES,
+    budget_s: float = TIME_BUDGET_S,
+) -> History:
+    """``history(stream, channel, successful_only) -> (low, high) | None`` over the robot's other
+    episodes (same robot and kind, newest first, at most ``max_episodes``), cached."""
+    return _Ranges(catalog, info, max_episodes, budget_s)
+
+
+def baseline_for(catalog: Catalog, info: EpisodeInfo) -> Baseline:
+    """``baseline() -> EpisodeData | None``: the successful episode of the same task and
+    env_version (and robot) whose duration is closest to this one's, opened on first call."""
+    cache: dict[str, EpisodeData | None] = {}
+
+    def baseline() -> EpisodeData | None:
+        if "data" not in cache:
+            cache["data"] = _open_baseline(catalog, info)
+        return cache["data"]
+
+    return baseline
+
+
+def nearest_successful(catalog: Catalog, info: EpisodeInfo) -> EpisodeInfo | None:
+    """The successful episode of the same task + env_version (+ robot) nearest in duration."""
+    if info.task is None:
+        return None
+    candidates = [
+        c
+        for c in catalog.list_episodes(
+            EpisodeFilter(robot=info.robot, env=info.env_version, outcome=Outcome.SUCCESS.value)
+        )
+        if c.id != info.id
+        and c.task == info.task
+        and c.env_version == info.env_version
+        and c.robot == info.robot
+    ]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda c: (abs(c.duration_ns - info.duration_ns), c.id))
+
+
+def _open_baseline(catalog: Catalog, info: EpisodeInfo) -> EpisodeData | None:
+    chosen = nearest_successful(catalog, info)
+    if chosen is None:
+        return None
+    try:
+        full = catalog.get(chosen.id)
+        source = resolve(chosen.id, catalog).open()
+    except RobotraceError as exc:
+        log.info("baseline %s could not be opened: %s", chosen.id, exc)
+        return None
+    return EpisodeData(full, source, catalog.stream_offsets(chosen.id))

@@ -1,0 +1,153 @@
+"""Explain findings in the catalog: one ranked list per episode, replaced whole on each run.
+
+Findings are derived data (re-running the analyzers recreates them), so storing means "delete
+the episode's old list and insert the new one" in one transaction: a reader never sees half a
+list. The browser needs the top cause of every episode at once, which ``top_findings`` answers
+with a single query.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from robotrace_desktop.analysis.finding import Finding
+from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.core import jsonsafe
+
+#: findings at or above this confidence are "a real fault a user should look at"
+CONFIDENT = 0.5
+
+
+class TopFinding(NamedTuple):
+    cause: str
+    title: str
+    confidence: float
+    count: int  # findings stored for the episode (all confidences)
+
+
+def store_findings(catalog: Catalog, episode_id: str, findings: Sequence[Finding]) -> None:
+    """Replace the findings of ``episode_id`` (ranked order is kept through ``rank``)."""
+    now = time.time()
+    rows = [
+        (
+            episode_id,
+            f.rank or position,
+            f.cause,
+            f.title,
+            f.explanation,
+            float(f.confidence),
+            f.severity,
+            f.t_start_ns,
+            f.t_end_ns,
+            jsonsafe.dumps(list(f.channels)),
+            jsonsafe.dumps(dict(f.evidence)),
+            f.next_step,
+            now,
+        )
+        for position, f in enumerate(findings, start=1)
+    ]
+    with catalog.transaction() as conn:
+        conn.execute("DELETE FROM findings WHERE episode_id = ?", (episode_id,))
+        conn.executemany(
+            """INSERT INTO findings (episode_id, rank, cause, title, explanation, confidence,
+                   severity, t_start_ns, t_end_ns, channels, evidence, next_step, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            rows,
+        )
+
+
+def findings_for(catalog: Catalog, episode_id: str) -> list[Finding]:
+    """The stored findings of one episode, best first (empty: none found or never explained)."""
+    rows = catalog.conn.execute(
+        "SELECT * FROM findings WHERE episode_id = ? ORDER BY rank, id", (episode_id,)
+    ).fetchall()
+    return [_finding(r) for r in rows]
+
+
+def was_explained(catalog: Catalog, episode_id: str) -> bool:
+    """Whether explain ever stored anything for the episode (an empty list leaves no row)."""
+    row = catalog.conn.execute(
+        "SELECT 1 FROM findings WHERE episode_id = ? LIMIT 1", (episode_id,)
+    ).fetchone()
+    return row is not None
+
+
+def episodes_with_cause(
+    catalog: Catalog, cause: str, min_confidence: float = CONFIDENT
+) -> list[str]:
+    """Ids of the episodes with a finding of ``cause`` at least that confident."""
+    rows = catalog.conn.execute(
+        "SELECT DISTINCT episode_id FROM findings WHERE cause = ? AND confidence >= ? "
+        "ORDER BY episode_id",
+        (cause, float(min_confidence)),
+    )
+    return [r["episode_id"] for r in rows]
+
+
+def causes_present(catalog: Catalog, min_confidence: float = CONFIDENT) -> list[str]:
+    """Every cause that some episode has (confidently), sorted: what the filter offers."""
+    rows = catalog.conn.execute(
+        "SELECT DISTINCT cause FROM findings WHERE confidence >= ? ORDER BY cause",
+        (float(min_confidence),),
+    )
+    return [r["cause"] for r in rows]
+
+
+def top_findings(catalog: Catalog) -> dict[str, TopFinding]:
+    """{episode id: (top cause, title, confidence, count)} for every explained episode, in one
+    query (the browser's findings column)."""
+    rows = catalog.conn.execute(
+        """
+        SELECT f.episode_id, f.cause, f.title, f.confidence, c.n
+        FROM findings f
+        JOIN (SELECT episode_id, min(rank) AS best, count(*) AS n
+              FROM findings GROUP BY episode_id) c
+          ON c.episode_id = f.episode_id AND f.rank = c.best
+        ORDER BY f.episode_id, f.id
+        """
+    ).fetchall()
+    top: dict[str, TopFinding] = {}
+    for r in rows:
+        top.setdefault(
+            r["episode_id"], TopFinding(r["cause"], r["title"], float(r["confidence"]), r["n"])
+        )
+    return top
+
+
+def explainable_ids(catalog: Catalog) -> list[str]:
+    """Episodes Explain can read: present on disk, from a recording that indexed cleanly
+    (a run whose *outcome* failed is explainable; a file that could not be read is not)."""
+    rows = catalog.conn.execute(
+        """SELECT e.id FROM episodes e JOIN recordings r ON r.path = e.recording
+           WHERE e.missing_since IS NULL AND r.status = 'ok'
+           ORDER BY e.path, e.episode_index"""
+    )
+    return [r["id"] for r in rows]
+
+
+def _finding(row: sqlite3.Row) -> Finding:
+    return Finding(
+        cause=row["cause"],
+        title=row["title"],
+        explanation=row["explanation"],
+        confidence=float(row["confidence"]),
+        severity=row["severity"],
+        t_start_ns=row["t_start_ns"],
+        t_end_ns=row["t_end_ns"],
+        channels=[str(c) for c in _json(row["channels"], [])],
+        evidence=dict(_json(row["evidence"], {})),
+        next_step=row["next_step"],
+        rank=int(row["rank"]),
+    )
+
+
+def _json(text: str | None, default: object) -> object:
+    try:
+        value = json.loads(text or "null")
+    except ValueError:
+        return default
+    return default if value is None or type(value) is not type(default) else value

@@ -1,0 +1,392 @@
+"""The Explain panel: an episode's ranked findings, each one a click away from its evidence.
+
+The list shows rank, confidence (a bar), severity (colour), time and title; the area below
+explains the selected finding (explanation, next step, evidence values and thresholds).
+Clicking a finding emits ``findingActivated`` — the episode view moves the playhead there and
+highlights the channels. Explaining runs on a worker thread with its own catalog connection
+and EpisodeSource (never the UI thread); catalog episodes get their findings stored, episodes
+opened from disk are explained without writing anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QRect,
+    QRunnable,
+    Qt,
+    QThreadPool,
+    Signal,
+)
+from PySide6.QtGui import QBrush, QColor, QPainter
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTextBrowser,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from robotrace_desktop.analysis.finding import Finding
+from robotrace_desktop.catalog.findings import findings_for, store_findings, was_explained
+from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.core.episode import EpisodeInfo, StreamKind
+from robotrace_desktop.core.markers import Marker
+from robotrace_desktop.episodes import ResolvedEpisode
+
+log = logging.getLogger(__name__)
+NS = 1_000_000_000
+ChannelRef = tuple[str, str]
+
+# Not red or orange: those are the plots' and the strip's playheads.
+SEVERITY_COLORS = {
+    "critical": "#6a1b9a",
+    "high": "#c2185b",
+    "medium": "#f9a825",
+    "low": "#1565c0",
+    "info": "#78909c",
+}
+CONFIDENT = 0.5
+EMPTY_TEXT = "No findings — nothing unusual detected"
+NOT_EXPLAINED_TEXT = "Not explained yet — Re-run"
+RUNNING_TEXT = "Explaining…"
+COL_RANK, COL_CONFIDENCE, COL_TIME, COL_TITLE = range(4)
+FINDING_ROLE = Qt.ItemDataRole.UserRole
+
+
+def finding_refs(info: EpisodeInfo, channels: Sequence[str]) -> list[ChannelRef]:
+    """A finding's ``"stream/channel"`` names as (stream, channel) refs of this episode.
+
+    Stream names contain slashes too ("/joint_states/effort/joint_3"), so the longest stream
+    name that prefixes the entry wins; a bare stream name stands for its channels (first 8).
+    """
+    streams = {s.name: list(s.channels) for s in info.streams_of(StreamKind.SIGNAL)}
+    by_length = sorted(streams, key=len, reverse=True)
+    refs: list[ChannelRef] = []
+    for entry in channels:
+        if entry in streams:
+            refs += [(entry, c) for c in streams[entry][:8]]
+            continue
+        for name in by_length:
+            if entry.startswith(name + "/") and entry[len(name) + 1 :] in streams[name]:
+                refs.append((name, entry[len(name) + 1 :]))
+                break
+    return list(dict.fromkeys(refs))
+
+
+def finding_markers(findings: Sequence[Finding]) -> list[Marker]:
+    """Timeline marks: every confident finding with a time, plus the top-ranked one."""
+    marks = []
+    for f in findings:
+        if f.t_start_ns is None or (f.confidence < CONFIDENT and f.rank != 1):
+            continue
+        end = f.t_end_ns if f.t_end_ns is not None and f.t_end_ns > f.t_start_ns else None
+        color = SEVERITY_COLORS.get(f.severity, "#78909c")
+        marks.append(Marker(int(f.t_start_ns), f.title, color, end))
+    return marks
+
+
+def time_text(f: Finding) -> str:
+    if f.t_start_ns is None:
+        return "—"
+    if f.t_end_ns is None or f.t_end_ns == f.t_start_ns:
+        return f"{f.t_start_ns / NS:.2f} s"
+    return f"{f.t_start_ns / NS:.2f}–{f.t_end_ns / NS:.2f} s"
+
+
+class _ConfidenceDelegate(QStyledItemDelegate):
+    """A horizontal bar (severity colour) with the percentage on it."""
+
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
+        finding = index.data(FINDING_ROLE)
+        if not isinstance(finding, Finding):
+            super().paint(painter, option, index)
+            return
+        rect: QRect = option.rect.adjusted(3, 4, -3, -4)  # type: ignore[attr-defined]
+        painter.save()
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor("#eceff1"))
+        painter.drawRect(rect)
+        bar = QRect(rect)
+        bar.setWidth(round(rect.width() * finding.confidence))
+        fill = QColor(SEVERITY_COLORS.get(finding.severity, "#78909c"))
+        fill.setAlpha(200 if finding.confidence >= CONFIDENT else 90)
+        painter.setBrush(fill)
+        painter.drawRect(bar)
+        painter.setPen(QColor("#ffffff" if finding.confidence >= 0.6 else "#263238"))
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, f"{finding.confidence:.0%}")
+        painter.restore()
+
+
+class _ExplainSignals(QObject):
+    done = Signal(int, object, str)  # job id, [finding dicts], error message ("" when fine)
+
+
+class _ExplainJob(QRunnable):
+    """Runs every analyzer on one episode in a pool thread (own catalog + EpisodeSource)."""
+
+    def __init__(
+        self,
+        catalog_path: Path | None,
+        resolved: ResolvedEpisode,
+        job: int,
+        signals: _ExplainSignals,
+    ) -> None:
+        super().__init__()
+        self.catalog_path, self.resolved, self.job, self.signals = (
+            catalog_path,
+            resolved,
+            job,
+            signals,
+        )
+        self.finished = threading.Event()
+
+    def run(self) -> None:
+        from robotrace_desktop.analysis.runner import explain_resolved
+
+        findings: list[dict[str, Any]] = []
+        error = ""
+        try:
+            if self.catalog_path is None:
+                result = explain_resolved(self.resolved, None)
+            else:
+                with Catalog(self.catalog_path) as catalog:
+                    result = explain_resolved(self.resolved, catalog)
+                    if self.resolved.in_catalog:
+                        store_findings(catalog, self.resolved.info.id, result)
+            findings = [f.to_dict() for f in result]
+        except Exception as exc:  # shown in the panel; the view stays usable
+            log.exception("explain failed for %s", self.resolved.info.id)
+            error = str(exc) or type(exc).__name__
+        try:
+            with contextlib.suppress(RuntimeError):  # the panel is gone: nobody listens
+                self.signals.done.emit(self.job, findings, error)
+        finally:
+            self.finished.set()
+
+
+class ExplainPanel(QWidget):
+    """Ranked findings of one episode (see module doc)."""
+
+    findingActivated = Signal(object)  # Finding
+    findingsChanged = Signal(object)  # list[Finding], after a load or a re-run
+
+    def __init__(
+        self,
+        catalog: Catalog | None,
+        info: EpisodeInfo,
+        parent: QWidget | None = None,
+        *,
+        resolved: ResolvedEpisode | None = None,
+        auto_run: bool = True,
+    ) -> None:
+        super().__init__(parent)
+        self.catalog = catalog
+        self.info = info
+        self.resolved = resolved or ResolvedEpisode(info, catalog is not None)
+        self._findings: list[Finding] = []
+        self._job = 0
+        self._running: dict[int, threading.Event] = {}
+        self._signals = _ExplainSignals()  # parentless: a late job emits into a live object
+        self._signals.done.connect(self._job_done)
+
+        self.status = QLabel(self)
+        self.status.setWordWrap(True)
+        self.rerun_button = QPushButton("Re-run", self)
+        self.rerun_button.setToolTip("Run every analyzer on this episode again")
+        self.rerun_button.clicked.connect(self.rerun)
+        top = QHBoxLayout()
+        top.setContentsMargins(4, 4, 4, 0)
+        top.addWidget(self.status, 1)
+        top.addWidget(self.rerun_button)
+
+        self.list = QTreeWidget(self)
+        self.list.setRootIsDecorated(False)
+        self.list.setUniformRowHeights(True)
+        self.list.setAlternatingRowColors(True)
+        self.list.setHeaderLabels(["#", "Confidence", "Time", "Finding"])
+        header = self.list.header()
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(COL_RANK, QHeaderView.ResizeMode.ResizeToContents)
+        header.resizeSection(COL_CONFIDENCE, 78)
+        header.setSectionResizeMode(COL_TIME, QHeaderView.ResizeMode.ResizeToContents)
+        self.list.setItemDelegateForColumn(COL_CONFIDENCE, _ConfidenceDelegate(self.list))
+        self.list.itemClicked.connect(self._on_clicked)
+        self.list.itemActivated.connect(self._on_clicked)
+        self.list.currentItemChanged.connect(self._on_current)
+
+        self.detail = QTextBrowser(self)
+        self.detail.setOpenLinks(False)
+        self.empty = QLabel(self)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.empty.setStyleSheet("color: #607d8b; padding: 12px;")
+
+        self.split = QSplitter(Qt.Orientation.Vertical, self)
+        self.split.addWidget(self.list)
+        self.split.addWidget(self.detail)
+        self.split.setSizes([300, 200])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.empty, 1)
+        layout.addWidget(self.split, 1)
+
+        explained = False
+        if catalog is not None and self.resolved.in_catalog:
+            self._findings = findings_for(catalog, info.id)
+            explained = bool(self._findings) or was_explained(catalog, info.id)
+        self._show(explained=explained)
+        if auto_run and not explained:
+            self.rerun()
+
+    # --- public API ---------------------------------------------------------------------
+
+    def findings(self) -> list[Finding]:
+        return list(self._findings)
+
+    def markers(self) -> list[Marker]:
+        return finding_markers(self._findings)
+
+    def is_running(self) -> bool:
+        return bool(self._running)
+
+    def empty_text(self) -> str | None:
+        """The empty-state sentence on screen, or None when findings are listed."""
+        return None if self.empty.isHidden() else self.empty.text()
+
+    def select(self, rank_index: int) -> Finding:
+        """Select (and activate) the finding at list position ``rank_index`` (0 = top)."""
+        item = self.list.topLevelItem(rank_index)
+        if item is None:
+            raise IndexError(rank_index)
+        self.list.setCurrentItem(item)
+        self._on_clicked(item)
+        return item.data(COL_RANK, FINDING_ROLE)
+
+    def rerun(self) -> None:
+        """Explain the episode again in a pool thread; the list updates when it is done."""
+        if self._running:
+            return
+        self._job += 1
+        catalog_path = self.catalog.path if self.catalog is not None else None
+        job = _ExplainJob(catalog_path, self.resolved, self._job, self._signals)
+        self._running[self._job] = job.finished
+        self.rerun_button.setEnabled(False)
+        self.status.setText(RUNNING_TEXT)
+        if not self._findings:
+            self.empty.setText(RUNNING_TEXT)
+        QThreadPool.globalInstance().start(job)
+
+    def shutdown(self, timeout_s: float = 30.0) -> None:
+        """Wait for a running explain (call before the view closes)."""
+        for finished in list(self._running.values()):
+            finished.wait(timeout_s)
+        self._running.clear()
+
+    # --- internals ----------------------------------------------------------------------
+
+    def _job_done(self, job: int, findings: list[dict[str, Any]], error: str) -> None:
+        self._running.pop(job, None)
+        self.rerun_button.setEnabled(True)
+        if error:
+            self.status.setText(f"Explain failed: {error}")
+            self.status.setStyleSheet("color: #b71c1c;")
+            if not self._findings:
+                self.empty.setText(f"Explain failed: {error}")
+            return
+        self.status.setStyleSheet("")
+        self._findings = [Finding.from_dict(d) for d in findings]
+        self._show(explained=True)
+        self.findingsChanged.emit(list(self._findings))
+
+    def _show(self, *, explained: bool) -> None:
+        self.list.clear()
+        for f in self._findings:
+            item = QTreeWidgetItem(["", "", time_text(f), f.title])
+            item.setText(COL_RANK, str(f.rank))
+            item.setData(COL_RANK, FINDING_ROLE, f)
+            item.setData(COL_CONFIDENCE, FINDING_ROLE, f)
+            color = QColor(SEVERITY_COLORS.get(f.severity, "#78909c"))
+            item.setForeground(COL_RANK, QBrush(color))
+            if f.confidence < CONFIDENT:
+                item.setForeground(COL_TITLE, QBrush(QColor("#78909c")))
+            item.setToolTip(COL_TITLE, f"{f.severity}: {f.explanation}")
+            item.setToolTip(COL_CONFIDENCE, f"confidence {f.confidence:.0%}, {f.severity}")
+            self.list.addTopLevelItem(item)
+        confident = sum(f.confidence >= CONFIDENT for f in self._findings)
+        if self._findings:
+            self.status.setText(
+                f"{len(self._findings)} finding(s), {confident} confident"
+                + (f" — most likely: {self._findings[0].title}" if confident else "")
+            )
+            self.list.setCurrentItem(self.list.topLevelItem(0))
+        elif not self._running:
+            self.status.setText("")
+        text = EMPTY_TEXT if explained else NOT_EXPLAINED_TEXT
+        self.empty.setText(RUNNING_TEXT if self._running and not explained else text)
+        self.empty.setVisible(not self._findings)
+        self.split.setVisible(bool(self._findings))
+
+    def _on_current(self, item: QTreeWidgetItem | None, _previous: object = None) -> None:
+        finding = None if item is None else item.data(COL_RANK, FINDING_ROLE)
+        self.detail.setHtml(detail_html(finding) if isinstance(finding, Finding) else "")
+
+    def _on_clicked(self, item: QTreeWidgetItem, _column: int = 0) -> None:
+        finding = item.data(COL_RANK, FINDING_ROLE)
+        if isinstance(finding, Finding):
+            self._on_current(item)
+            self.findingActivated.emit(finding)
+
+
+def detail_html(f: Finding) -> str:
+    color = SEVERITY_COLORS.get(f.severity, "#78909c")
+    rows = "".join(
+        f"<tr><td style='color:#546e7a; padding-right:8px'>{html.escape(str(k))}</td>"
+        f"<td>{html.escape(_value(v))}</td></tr>"
+        for k, v in f.evidence.items()
+    )
+    channels = ", ".join(html.escape(c) for c in f.channels) or "—"
+    parts = [
+        f"<p><b>{html.escape(f.title)}</b><br><span style='color:{color}'>{f.severity}</span>"
+        f" · confidence {f.confidence:.0%} · {html.escape(time_text(f))}"
+        f" · <code>{html.escape(f.cause)}</code></p>",
+        f"<p>{html.escape(f.explanation)}</p>",
+    ]
+    if f.next_step:
+        parts.append(f"<p><b>Next step:</b> {html.escape(f.next_step)}</p>")
+    parts.append(f"<p><b>Channels:</b> {channels}</p>")
+    if rows:
+        parts.append(f"<p><b>Evidence</b></p><table>{rows}</table>")
+    return "".join(parts)
+
+
+def _value(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**8:
+        return f"{value} ns ({value / NS:.3f} s)"
+    text = str(value)
+    return text if len(text) < 200 else text[:199] + "…"
