@@ -400,13 +400,21 @@ def _action_saturation(src: MemorySource, rng: np.random.Generator, history: Any
         moving = _moving(chunk, candidates, t0, min(t0 + 2 * NS, hi))
         if not moving:
             continue
-        channel = moving[int(rng.integers(0, min(3, len(moving))))]
-        col = chunk.channel(channel)
-        known = history(chunk.stream, channel) if history else None
-        top = max(float(np.nanmax(col)), known[1] if known else -np.inf)
+        first = int(rng.integers(0, min(3, len(moving))))
         t1 = t0 + int(rng.uniform(1.5, 2.5) * NS)
         window = (chunk.t_ns >= t0) & (chunk.t_ns < t1)
-        delta = np.where(window, top - col, 0.0)
+        for channel in moving[first:] + moving[:first]:
+            col = chunk.channel(channel)
+            known = history(chunk.stream, channel) if history else None
+            top = max(float(np.nanmax(col)), known[1] if known else -np.inf)
+            delta = np.where(window, top - col, 0.0)
+            # a joint already resting at its maximum when the fault starts would not change
+            # there: the pin must start at t0 with a jump the analyzer can date
+            first_delta = delta[window][:1]
+            if len(first_delta) and first_delta[0] >= 0.1 * (np.nanmax(col) - np.nanmin(col)):
+                break
+        else:
+            continue
         pair = _pair_of(src.info, chunk.stream, channel)
 
         def edit(c: SignalChunk, channel: str = channel, delta: np.ndarray = delta) -> SignalChunk:

@@ -298,6 +298,11 @@ def test_dropped_camera_frames() -> None:
     assert finding.evidence["longest_gap_at_ns"] == frames[179]
     assert finding.evidence["longest_gap_ns"] == frames[195] - frames[179]
     assert "17 of 300 frames" in finding.explanation
+    assert finding.severity == "medium"  # 5.7 % lost, longest hole 0.53 s
+    keep[180:215] = False  # a 1.2 s hole: the policy was blind
+    data = make_data(streams, cameras={"front": frames[keep]}, details={"front": {"fps": 30}})
+    [finding] = run(timing, data)
+    assert finding.evidence["missing_frames"] == 37 and finding.severity == "high"
     clean = make_data(streams, cameras={"front": frames}, details={"front": {"fps": 30}})
     assert run(timing, clean) == []
 

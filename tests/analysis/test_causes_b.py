@@ -88,6 +88,33 @@ def test_history_limit_pinned_on_failed_run_but_planned_hold_is_not() -> None:
     assert hint and hint[0].confidence < 0.5
 
 
+def test_waypoint_hold_at_the_historical_extreme_is_not_clipping() -> None:
+    # a min-jerk move that rests at 0.35 — the value other runs also reach — then moves on
+    u = np.clip((T - 2) / 3, 0, 1)
+    v = np.clip((T - 7) / 3, 0, 1)
+    ease = lambda x: x**3 * (10 - 15 * x + 6 * x**2)  # noqa: E731
+    hold = 0.35 * ease(u) - 0.75 * ease(v)  # rests at 0.35 from 5 s to 7 s
+    inside = np.clip(np.sin(T), -0.5, 0.5) * 0.6  # flat at 0.3, inside the range reached (0.6)
+    inside[T > 10] = 0.6 * np.sin(T[T > 10])
+    history = {("/action", "hold"): (-0.4, 0.35), ("/action", "inside"): (-0.3, 0.6)}
+    data = make_data(
+        {"/action": (ns(T), {"hold": hold, "inside": inside})}, status="failed", outcome="failure"
+    )
+    found = action_saturation.analyze(data, _ctx(lambda s, c, ok: history.get((s, c))))
+    assert _causes(found, 0.3) == []
+
+
+def test_clipped_command_is_reported_from_where_it_goes_flat() -> None:
+    # a swing between 0 and 0.9 cut off at 0.8 (the historical extreme) while still rising
+    cmd = np.minimum(0.45 + 0.45 * np.sin(T * 2 * np.pi / 8), 0.8)
+    history = {("/action", "j"): (0.0, 0.8)}
+    data = make_data({"/action": (ns(T), {"j": cmd})}, status="failed", outcome="failure")
+    found = action_saturation.analyze(data, _ctx(lambda s, c, ok: history.get((s, c))))
+    assert [f.cause for f in found] == ["action_saturation"] and found[0].confidence >= 0.5
+    expected = np.arcsin(0.35 / 0.45) * 8 / (2 * np.pi)  # ≈ 1.13 s: where it goes flat
+    assert abs(found[0].t_start_ns / NS - expected) < 0.02
+
+
 # --------------------------------------------------------------- joint limits
 
 
@@ -127,6 +154,40 @@ def test_joint_beyond_successful_range_by_margin() -> None:
     assert joint_limits.analyze(small, _ctx(hist)) == []
 
 
+def _hist_pm_half(stream: str, channel: str, ok: bool):
+    return (-0.5, 0.5) if ok else None
+
+
+def test_history_breach_starts_at_its_first_sample_beyond_the_margin_not_at_zero() -> None:
+    pos = 0.3 * np.sin(T)
+    pos[T >= 7.0] = 0.5 + 0.45  # pushed 45 % of the range beyond the others' upper 0.5
+    data = make_data({"/joint_states": (ns(T), {"position/j1": pos})}, status="failed")
+    found = joint_limits.analyze(data, _ctx(_hist_pm_half))
+    assert len(found) == 1
+    assert found[0].confidence >= 0.7 and found[0].severity == "high"
+    assert found[0].t_start_ns == ns(7.0)
+    assert found[0].evidence["excess_fraction"] == pytest.approx(0.45)
+
+
+def test_history_breach_from_the_first_sample_or_barely_past_the_margin_is_not_confident() -> None:
+    # outside the others' range from t = 0: a different set-up, not something this run did
+    offset = make_data({"/joint_states": (ns(T), {"position/j1": 0.9 + 0.05 * np.sin(T)})})
+    found = joint_limits.analyze(offset, _ctx(_hist_pm_half))
+    assert len(found) == 1 and found[0].t_start_ns == 0 and found[0].confidence < 0.5
+    assert found[0].evidence["from_episode_start"] is True
+    # 28 % of the range beyond it for a while: past the 25 % margin but ordinary variation
+    pos = 0.3 * np.sin(T)
+    pos[(T >= 7.0) & (T < 8.0)] = 0.78
+    marginal = make_data({"/joint_states": (ns(T), {"position/j1": pos})})
+    found = joint_limits.analyze(marginal, _ctx(_hist_pm_half))
+    assert len(found) == 1 and found[0].confidence < 0.5
+    # well beyond, but only for 0.1 s: not a sustained excursion
+    pos[(T >= 7.0) & (T < 8.0)] = 0.3
+    pos[(T >= 7.0) & (T < 7.1)] = 1.0
+    blip = make_data({"/joint_states": (ns(T), {"position/j1": pos})})
+    assert joint_limits.analyze(blip, _ctx(_hist_pm_half)) == []
+
+
 # --------------------------------------------------------------- effort
 
 
@@ -164,6 +225,24 @@ def test_effort_pinned_at_declared_limit_and_torque_commands_ignored() -> None:
     assert abs(found[0].t_start_ns / NS - 2 * np.arcsin(40 / 60)) < 0.03
 
 
+def test_grip_force_step_at_a_gripper_command_and_a_load_plateau_are_not_spikes() -> None:
+    rng = np.random.default_rng(3)
+    cmd = ((T >= 4) & (T < 9)).astype(float)
+    grip = -25 * np.clip((T - 4.15) / 0.05, 0, 1) * (T < 9) + rng.normal(0, 0.05, T.size)
+    payload = 2 * np.cos(T / 3) + 12 * (T >= 6.5) + rng.normal(0, 0.05, T.size)  # lift: holds
+    streams = {
+        "/action": (ns(T), {"gripper": cmd}),
+        "/joint_states": (ns(T), {"effort/gripper": grip, "effort/j2": payload}),
+    }
+    assert effort.analyze(make_data(streams, status="failed"), _ctx()) == []
+    # the same joint with a short, large bump on top of the plateau is still a spike
+    bumped = payload + 40 * ((T >= 8.0) & (T < 8.4))
+    streams["/joint_states"] = (ns(T), {"effort/gripper": grip, "effort/j2": bumped})
+    found = effort.analyze(make_data(streams, status="failed"), _ctx())
+    assert [(f.cause, f.channels) for f in found] == [("effort_spike", ["/joint_states/effort/j2"])]
+    assert abs(found[0].t_start_ns / NS - 8.0) < 0.1  # the trend blocks blur a 0.4 s bump
+
+
 # --------------------------------------------------------------- tracking
 
 
@@ -186,8 +265,42 @@ def test_tracking_lag_and_offset_are_not_faults_but_a_frozen_joint_is() -> None:
     found = tracking.analyze(_tracking_data(6.0), _ctx())
     assert [f.cause for f in found] == ["tracking_error"]
     assert found[0].confidence >= 0.5
-    assert 6.0 <= found[0].t_start_ns / NS <= 7.0  # once the error passes 35 % of the range
+    # the joint repeats one value from 6.0 s while its command moves: stuck from there
+    assert abs(found[0].t_start_ns / NS - 6.0) < 0.02
+    assert found[0].evidence["frozen"] is True
     assert "/joint_states/position/j1" in found[0].channels
+
+
+def test_tracking_divergence_is_dated_from_where_the_error_started_growing() -> None:
+    cmd = np.sin(T)
+    meas = np.sin(T - 0.1) + 0.05
+    late = T >= 6.0
+    meas[late] = np.sin(6.0 - 0.1) + 0.05 + 0.002 * np.sin(40 * T[late])  # stops, still jitters
+    data = make_data(
+        {
+            "/action": (ns(T[::3]), {"joint_position/j1": cmd[::3]}),
+            "/joint_states": (ns(T), {"position/j1": meas}),
+        }
+    )
+    found = tracking.analyze(data, _ctx())
+    assert [f.cause for f in found] == ["tracking_error"] and "frozen" not in found[0].evidence
+    # the error passes 35 % of the range only ~0.7 s later; the finding starts at the stop
+    assert abs(found[0].t_start_ns / NS - 6.0) < 0.3
+
+
+def test_whole_stream_frozen_is_a_stall_not_a_joint_that_stopped_following() -> None:
+    cmd1, cmd2 = np.sin(T), np.cos(T)
+    m1, m2 = np.sin(T - 0.1), np.cos(T - 0.1)
+    frozen = T >= 6.0
+    m1[frozen], m2[frozen] = m1[np.argmax(frozen)], m2[np.argmax(frozen)]
+    data = make_data(
+        {
+            "/action": (ns(T), {"joint_position/j1": cmd1, "joint_position/j2": cmd2}),
+            "/joint_states": (ns(T), {"position/j1": m1, "position/j2": m2}),
+        }
+    )
+    found = tracking.analyze(data, _ctx())
+    assert all("frozen" not in f.evidence for f in found)
 
 
 # --------------------------------------------------------------- gripper
@@ -214,6 +327,41 @@ def test_empty_close_is_found_at_the_command_and_a_real_grasp_is_not() -> None:
     assert found[0].confidence >= 0.85
     assert found[0].t_start_ns == ns(4.0)
     assert gripper.analyze(_grasp(0.03, 12.0, failed=False), _ctx()) == []
+
+
+def test_continuous_hand_commands_without_effort_are_no_empty_close() -> None:
+    # a G1-style teleoperated hand: finger command and measured position in [0, 1], no effort
+    hand = 0.45 + 0.05 * np.sin(T) + 0.4 * ((T > 4) & (T < 9)) * np.clip(T - 4, 0, 1)
+    data = make_data(
+        {
+            "action": (ns(T), {"kLeftHandPinky": hand}),
+            "observation.state": (ns(T), {"kLeftHandPinky": hand[::-1]}),
+        },
+        status="failed",
+        outcome="failure",
+    )
+    history = lambda s, c, ok: (0.38, 0.9)  # noqa: E731
+    assert _causes(gripper.analyze(data, _ctx(history)), 0.3) == []
+
+
+def test_jaws_at_the_width_seen_in_other_runs_is_a_grasp_not_an_empty_close() -> None:
+    # closes on a 4 cm object: 0.04 is the smallest width other (successful) runs reached, and a
+    # grip force is measured — a failed run alone does not make it an empty close
+    data = _grasp(0.04, -25.0, failed=True)
+    history = lambda s, c, ok: (0.04, 0.08) if "position" in c else None  # noqa: E731
+    assert gripper.analyze(data, _ctx(history)) == []
+    # without an effort channel, jaws that stop at 4 cm of 8 cm did not meet either
+    data = make_data(
+        {
+            "/action": (ns(T), {"gripper": ((T >= 4) & (T < 9)).astype(float)}),
+            "/joint_states": (
+                ns(T),
+                {"position/gripper": np.where((T >= 4) & (T < 9), 0.04, 0.08)},
+            ),
+        },
+        status="failed",
+    )
+    assert gripper.analyze(data, _ctx(history)) == []
 
 
 def test_demo_root_cause_is_the_early_gripper_close(tmp_path: Path) -> None:

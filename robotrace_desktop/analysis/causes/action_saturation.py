@@ -5,6 +5,11 @@ Limits, most trusted first: bounds declared in the metadata ("action_bounds" / "
 range the channel reaches across the robot's other episodes (ctx.history), or — only when the
 channel is visibly clipped (a flat top: many samples exactly at the extreme) — its own extreme.
 Gripper / hand open-close commands sit at their ends by nature and are never reported.
+
+Without declared bounds a held value is only "clipped" when it is the run's own extreme (a
+command holding a value it passes elsewhere in the run is a waypoint, not a limit), exactly the
+historical extreme when the bounds come from history, and reached at speed: a clipped command's
+derivative is cut off at the limit, a planned hold decelerates smoothly into it.
 """
 
 from __future__ import annotations
@@ -98,10 +103,13 @@ def _check(
         if not np.isfinite(limit) or np.mean(mask) < ctx.t(CAUSE, "min_fraction"):
             continue
         for start, end in sustained_runs(mask, t_ns, ctx.t(CAUSE, "min_duration_s"), 3):
-            if source != "declared" and (
-                np.ptp(column[start:end]) > 2 * eps or not _cut_off(column, start, end)
-            ):
-                continue
+            if source != "declared":
+                flat = _clipped_hold(
+                    column, start, end, side, float(limit), source, float(finite_span)
+                )
+                if flat is None:
+                    continue
+                start, end = flat  # the pinned span itself, not the approach to it
             duration = span_s(t_ns, start, end)
             if best is None or start < best[1]:  # the first pinned span: where it began
                 best = (duration, start, end, side, float(limit))
@@ -147,17 +155,44 @@ def _check(
     )
 
 
-def _cut_off(column: np.ndarray, start: int, end: int) -> bool:
-    """A clipped command runs into the limit (or leaves it) at speed; a planned hold or a rest
-    pose arrives with its velocity already near zero."""
+def _clipped_hold(
+    column: np.ndarray, start: int, end: int, side: str, limit: float, source: str, span: float
+) -> tuple[int, int] | None:
+    """The flat span (start, end) when the run ``start:end`` near a limit is a clipped command
+    rather than a planned hold, else None.
+
+    The held value must be the run's own extreme (and, for history bounds, the historical
+    extreme itself), held flat, and entered or left at speed."""
+    tol = max(1e-9, 1e-5 * span)
+    held = column[start:end]
+    held = held[np.isfinite(held)]
+    finite = column[np.isfinite(column)]
+    if held.size < 3 or finite.size == 0:
+        return None
+    value = float(held.max() if side == "upper" else held.min())
+    extreme = float(finite.max() if side == "upper" else finite.min())
+    if abs(value - extreme) > tol:
+        return None  # the run goes further elsewhere: not a limit
+    if source == "history" and abs(value - limit) > tol:
+        return None  # near, but not at, the edge other runs reached
+    flat = np.flatnonzero(np.abs(column[start:end] - value) <= tol)
+    if flat.size < 3 or np.ptp(held) > 0.02 * span:
+        return None
+    a, b = start + int(flat[0]), start + int(flat[-1]) + 1
+    return (a, b) if _cut_off(column, a, b, tol) else None
+
+
+def _cut_off(column: np.ndarray, start: int, end: int, tol: float = 0.0) -> bool:
+    """A clipped command runs into the limit (or leaves it) at speed: the step into (or out of)
+    the flat span ``start:end`` is a sizeable share of the channel's typical moving step. A
+    planned hold or a rest pose decelerates into it, its last step near zero."""
     steps = np.abs(np.diff(column))
-    moving = steps[steps > 0]
+    moving = steps[np.isfinite(steps) & (steps > tol)]
     if moving.size == 0:
         return False
     typical = float(np.median(moving))
-    slopes = []
-    if start >= 3:
-        slopes.append(abs(column[start - 1] - column[start - 3]) / 2)
-    if end + 2 < column.size:
-        slopes.append(abs(column[end + 2] - column[end]) / 2)
+    # the last two steps into the flat span and the first two out of it (the step that crosses
+    # the limit between two samples can be arbitrarily small)
+    near = [i for i in (start - 1, start - 2, end - 1, end) if 0 <= i < steps.size]
+    slopes = [float(steps[i]) for i in near if np.isfinite(steps[i])]
     return bool(slopes) and max(slopes) >= 0.5 * typical

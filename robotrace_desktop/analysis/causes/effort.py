@@ -6,6 +6,11 @@ arm moves. Saturation is an effort pinned at its maximum: at the declared effort
 or, without one, exactly flat at the channel's extreme (a clipped current). Torque COMMANDS are
 actions, not measurements, and all-zero channels (simulators that do not fill effort) are
 skipped.
+
+A step that then holds — a new plateau — is a load change, not a spike: the grip force rising
+when the gripper closes on the object (and falling when it opens), a payload being lifted. Such a
+departure is skipped when the level a little later stays near the peak, and a gripper effort
+step at a gripper open/close command is always expected.
 """
 
 from __future__ import annotations
@@ -14,12 +19,16 @@ import numpy as np
 
 from robotrace_desktop.analysis import thresholds
 from robotrace_desktop.analysis.causes._series import (
+    NS,
+    action_signals,
     failed_run,
     field_of,
+    is_gripper_name,
     joint_of,
     mad_scale,
     period_ns,
     robust_range,
+    runs,
     span_s,
     state_signals,
     sustained_runs,
@@ -37,6 +46,9 @@ thresholds.register(
     trend_window_s=(0.5, "window of the local trend (block medians) in seconds"),
     min_duration_s=(0.03, "a spike this long counts as sustained; shorter needs strong_factor"),
     strong_factor=(2.0, "a spike this many times over the bound counts even when brief"),
+    plateau_after_s=(1.0, "a spike is over by this long after its start; a step still holds"),
+    plateau_share=(0.5, "level that long after ≥ this share of the peak departure = a step"),
+    command_slack_s=(0.5, "gripper effort steps this close to a gripper command are expected"),
 )
 thresholds.register(
     SATURATION,
@@ -71,9 +83,16 @@ def _trend(t_ns: np.ndarray, column: np.ndarray, window_s: float) -> np.ndarray:
     if n_blocks < 2:
         return np.full(column.size, float(np.nanmedian(column)))
     used = column[: n_blocks * block].reshape(n_blocks, block)
-    medians = np.median(used, axis=1) if np.isfinite(used).all() else np.nanmedian(used, axis=1)
     centres = t_ns[: n_blocks * block].reshape(n_blocks, block)[:, block // 2]
-    return np.interp(t_ns, centres, medians)
+    if np.isfinite(used).all():
+        return np.interp(t_ns, centres, np.median(used, axis=1))
+    # NaN holes (a dropped sensor): medians of the finite samples, all-NaN blocks skipped
+    medians = np.full(n_blocks, np.nan)
+    some = np.isfinite(used).any(axis=1)
+    medians[some] = np.nanmedian(used[some], axis=1)
+    if not some.any():
+        return np.full(column.size, np.nan)
+    return np.interp(t_ns, centres[some], medians[some])
 
 
 def _spike(
@@ -96,12 +115,25 @@ def _spike(
         return None
     strong = ctx.t(SPIKE, "strong_factor") * bound
     spans = sustained_runs(outside, t_ns, ctx.t(SPIKE, "min_duration_s"), 2)
-    strong_idx = np.flatnonzero(np.abs(residual) > strong)
-    candidates = [s for s, _ in spans] + ([int(strong_idx[0])] if strong_idx.size else [])
-    if not candidates:
+    with np.errstate(invalid="ignore"):
+        strong_starts = runs(np.abs(residual) > strong)[0]
+    candidates = sorted({s for s, _ in spans} | {int(i) for i in strong_starts})
+    expected = _gripper_command_times(data) if is_gripper_name(channel) else np.zeros(0)
+    slack = ctx.t(SPIKE, "command_slack_s") * NS
+    first = next(
+        (
+            i
+            for i in candidates
+            if not (expected.size and np.min(np.abs(expected - t_ns[i])) <= slack)
+            and not _is_step(ctx, t_ns, column, i)
+        ),
+        None,
+    )
+    if first is None:
         return None
-    first = min(candidates)
-    peak_i = int(np.nanargmax(np.abs(residual)))
+    hold = int(ctx.t(SPIKE, "plateau_after_s") * NS)
+    region = np.arange(first, int(np.searchsorted(t_ns, t_ns[first] + hold, "right")))
+    peak_i = int(region[np.nanargmax(np.abs(residual[region]))])
     peak_ratio = float(abs(residual[peak_i]) / bound)
     confidence = 0.55 + min(0.3, 0.1 * (peak_ratio - 1.0))
     if failed_run(data):
@@ -132,6 +164,44 @@ def _spike(
         },
         next_step="Look at the frames at the spike: a collision, a jam or a controller kick?",
     )
+
+
+def _is_step(ctx: ExplainContext, t_ns: np.ndarray, column: np.ndarray, i: int) -> bool:
+    """The departure starting at sample ``i`` still holds ``plateau_after_s`` later: a load
+    change (new plateau), not a spike (which returns to the level before it)."""
+    window = int(ctx.t(SPIKE, "trend_window_s") * NS)
+    hold = int(ctx.t(SPIKE, "plateau_after_s") * NS)
+    t = int(t_ns[i])
+    a, b, c, d = np.searchsorted(t_ns, (t - window, t, t + hold, t + hold + window), "left")
+    before, during, after = column[a:b], column[b:c], column[c:d]
+    before = before[np.isfinite(before)]
+    during = during[np.isfinite(during)]
+    after = after[np.isfinite(after)]
+    if before.size < 2 or during.size < 2 or after.size < 2:
+        return False  # at an edge of the recording: cannot tell, keep the spike
+    level = float(np.median(before))
+    peak = float(during[np.argmax(np.abs(during - level))]) - level
+    if peak == 0.0:
+        return False
+    moved = float(np.median(after)) - level
+    return bool(moved * np.sign(peak) >= ctx.t(SPIKE, "plateau_share") * abs(peak))
+
+
+def _gripper_command_times(data: EpisodeData) -> np.ndarray:
+    """Times at which a gripper / hand command changes (open ↔ close)."""
+    times = []
+    for signal in action_signals(data):
+        for k, channel in enumerate(signal.channels):
+            if not is_gripper_name(channel):
+                continue
+            column = signal.values[:, k]
+            finite = column[np.isfinite(column)]
+            if finite.size < 2 or np.ptp(finite) <= 0:
+                continue
+            with np.errstate(invalid="ignore"):
+                changed = np.abs(np.diff(column)) > 0.25 * float(np.ptp(finite))
+            times.append(signal.t_ns[1:][changed])
+    return np.concatenate(times) if times else np.zeros(0, dtype=np.int64)
 
 
 def _saturation(

@@ -4,6 +4,13 @@ The gripper is commanded closed but nothing ends up between the jaws: the measur
 effort stays near zero (no grasp force) and/or the measured opening closes fully (the jaws met).
 The fault is when the close was commanded — usually before the arm reached the object — and
 the run failing afterwards makes it the prime suspect.
+
+Only real evidence counts, because a failed run alone proves nothing about the gripper: the
+command must be a true open/close switch (mostly at its two ends, like 0/1 — not a continuously
+teleoperated hand such as the G1's finger commands), and then either a measured grip effort stays
+near zero, or the measured opening reaches its *absolutely* fully-closed extreme (declared joint
+limit, or zero width) and stays there. A measured grip force contradicts an empty close. The
+range other runs reached is no fully-closed reference: successful runs close on the object.
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ thresholds.register(
     empty_effort=(0.5, "grasp force below this (N / N·m / A) while closed means nothing is held"),
     empty_effort_noise_k=(4.0, "… or below k × the effort's open-gripper noise, if that is larger"),
     closed_fraction=(0.1, "opening within this fraction of its range from fully closed = jaws met"),
+    closed_share=(0.8, "… for at least this share of the closed span (the jaws stay met)"),
+    switch_share=(0.8, "a close command sits at its two ends for at least this share of samples"),
 )
 
 
@@ -86,6 +95,8 @@ def _check(data: EpisodeData, ctx: ExplainContext, signal: Signal, k: int) -> Fi
     channel = signal.channels[k]
     joint = joint_of(channel)
     command = signal.values[:, k]
+    if not _is_switch(ctx, command):
+        return None  # a continuously steered hand: no discrete "close" to judge
     position = _measured(data, joint, "position")
     effort = _measured(data, joint, "effort")
     closed_high = _polarity(command, signal.t_ns, position)
@@ -97,7 +108,10 @@ def _check(data: EpisodeData, ctx: ExplainContext, signal: Signal, k: int) -> Fi
         if stop - t_close < settle + min_closed:
             continue
         window = (t_close + settle, stop)
-        empty_effort = _effort_empty(ctx, effort, t_close, window) if effort else None
+        effort_says = _effort_empty(ctx, effort, t_close, window) if effort else None
+        if effort_says is False:
+            continue  # a measured grip force: something is held
+        empty_effort = effort_says if isinstance(effort_says, dict) else None
         jaws_met = _jaws_met(data, ctx, position, window) if position else None
         if not empty_effort and not jaws_met:
             continue  # something was grasped (or nothing can tell)
@@ -105,6 +119,19 @@ def _check(data: EpisodeData, ctx: ExplainContext, signal: Signal, k: int) -> Fi
             data, signal.stream, channel, t_close, stop, empty_effort, jaws_met, effort, position
         )
     return None
+
+
+def _is_switch(ctx: ExplainContext, command: np.ndarray) -> bool:
+    """An open/close command: it spends most of its samples at its two ends (0/1 style)."""
+    finite = command[np.isfinite(command)]
+    if finite.size < 4:
+        return False
+    lo, hi = float(finite.min()), float(finite.max())
+    if hi - lo <= 1e-9:
+        return False
+    tol = 0.05 * (hi - lo)
+    at_ends = (finite <= lo + tol) | (finite >= hi - tol)
+    return bool(np.mean(at_ends) >= ctx.t(CAUSE, "switch_share"))
 
 
 def _polarity(command: np.ndarray, t_ns: np.ndarray, position: tuple[Signal, str] | None) -> bool:
@@ -119,11 +146,12 @@ def _polarity(command: np.ndarray, t_ns: np.ndarray, position: tuple[Signal, str
         return True
     high = (command - lo) / (hi - lo) > 0.5
     idx = np.clip(np.searchsorted(t_ns, pos_sig.t_ns, "right") - 1, 0, len(command) - 1)
-    at_high = opening[high[idx]]
-    at_low = opening[~high[idx]]
+    finite = np.isfinite(opening)
+    at_high = opening[high[idx] & finite]
+    at_low = opening[~high[idx] & finite]
     if at_high.size == 0 or at_low.size == 0:
         return True
-    return bool(np.nanmedian(at_high) <= np.nanmedian(at_low))
+    return bool(np.median(at_high) <= np.median(at_low))
 
 
 def _window(signal: Signal, window: tuple[int, int]) -> np.ndarray:
@@ -133,19 +161,23 @@ def _window(signal: Signal, window: tuple[int, int]) -> np.ndarray:
 
 def _effort_empty(
     ctx: ExplainContext, effort: tuple[Signal, str], t_close: int, window: tuple[int, int]
-) -> dict[str, float] | None:
+) -> dict[str, float] | bool | None:
+    """Evidence dict when the grip effort stayed near zero, False when a grip force was
+    measured, None when the effort cannot tell (too few finite samples, an all-zero channel)."""
     sig, channel = effort
     column = sig.column(channel)
     inside = column[_window(sig, window)]
     before = column[sig.t_ns < t_close]
-    if inside.size < 3:
-        return None
-    baseline = float(np.nanmedian(before)) if before.size >= 3 else 0.0
+    inside = inside[np.isfinite(inside)]
+    before = before[np.isfinite(before)]
+    if inside.size < 3 or not np.any(column[np.isfinite(column)]):
+        return None  # a hole, or a simulator that does not fill effort
+    baseline = float(np.median(before)) if before.size >= 3 else 0.0
     noise = mad_scale(before) if before.size >= 3 else 0.0
     limit = max(ctx.t(CAUSE, "empty_effort"), ctx.t(CAUSE, "empty_effort_noise_k") * noise)
-    held = float(np.nanmedian(np.abs(inside - baseline)))
+    held = float(np.median(np.abs(inside - baseline)))
     if held > limit:
-        return None
+        return False
     return {"closed_effort": held, "empty_effort_bound": limit}
 
 
@@ -158,26 +190,28 @@ def _jaws_met(
     sig, channel = position
     column = sig.column(channel)
     inside = column[_window(sig, window)]
+    inside = inside[np.isfinite(inside)]
+    finite = column[np.isfinite(column)]
     if inside.size < 3:
         return None
+    # Only an absolute fully-closed reference: the range other runs reached is not one (a
+    # successful run closes on the object, so its minimum is the object's width).
     declared = joint_limit(data, channel)
-    hi = float(np.nanmax(column))
+    hi = float(finite.max())
     if declared is not None:
         closed_ref = declared[0]
         hi = max(hi, declared[1])
-    elif ctx.history is not None and (seen := ctx.history(sig.stream, channel, False)):
-        closed_ref = float(seen[0])
-        hi = max(hi, float(seen[1]))
-    elif float(np.nanmin(column)) >= -1e-3:
+    elif float(finite.min()) >= -1e-3:
         closed_ref = 0.0  # an opening (width) of zero: jaws touching
     else:
         return None
     span = hi - closed_ref
     if span <= 0:
         return None
-    settled = float(np.nanmedian(inside))
-    if settled - closed_ref > ctx.t(CAUSE, "closed_fraction") * span:
-        return None
+    met = inside - closed_ref <= ctx.t(CAUSE, "closed_fraction") * span
+    if float(np.mean(met)) < ctx.t(CAUSE, "closed_share"):
+        return None  # never closed fully, or did not stay closed
+    settled = float(np.median(inside))
     return {"closed_opening": settled, "fully_closed_at": closed_ref, "open_at": hi}
 
 

@@ -29,6 +29,11 @@ thresholds.register(
     history_margin=(0.25, "successful-episode range: allowed excess, fraction of that range"),
     history_margin_abs=(0.02, "successful-episode range: allowed excess in rad (or m) at least"),
     min_duration_s=(0.05, "shortest breach that counts (s)"),
+    history_min_duration_s=(0.25, "successful-episode range: shortest excursion that counts (s)"),
+    history_confident_excess=(
+        0.33,
+        "successful-episode range: peak excess (fraction of that range) needed to be confident",
+    ),
 )
 
 
@@ -82,28 +87,39 @@ def _check(
     with np.errstate(invalid="ignore"):
         over = column > hi + allowed
         under = column < lo - allowed
-    spans = sustained_runs(over | under, t_ns, ctx.t(CAUSE, "min_duration_s"), 2)
+    min_s = ctx.t(CAUSE, "min_duration_s" if source == "declared" else "history_min_duration_s")
+    spans = sustained_runs(over | under, t_ns, min_s, 2)
     if not spans:
         return None
-    start = spans[0][0]
     breach = over | under
+    start = spans[0][0]  # the first sample beyond limit + allowance
     side_over = bool(over[start])
     limit = hi if side_over else lo
+    from_start = start == 0
     region = column[breach]
     peak = float(np.nanmax(region)) if side_over else float(np.nanmin(region))
     excess = abs(peak - limit)
     scale = max(hi - lo, 1e-9)
     duration = sum(span_s(t_ns, a, b) for a, b in spans)
+    relative = excess / scale
     if source == "declared":
-        confidence = 0.75 + min(0.15, excess / scale)
+        confidence = 0.75 + min(0.15, relative)
     else:
-        confidence = 0.5 + min(0.2, 0.5 * (excess / scale - ctx.t(CAUSE, "history_margin")))
+        # confident only well beyond the margin: a run that strays just past the others'
+        # range is ordinary variation
+        confident_at = ctx.t(CAUSE, "history_confident_excess")
+        confidence = 0.5 + min(0.3, 1.5 * (relative - confident_at))
         if source == "all episodes":  # no successful run to compare with: only if it failed
             confidence -= 0.15
     if failed_run(data):
         confidence += 0.05 if source != "all episodes" else 0.15
     elif source == "all episodes":
         confidence = min(confidence, 0.45)
+    if from_start and source != "declared":
+        # already outside when the recording began: a different set-up, not something the
+        # run did
+        confidence = min(confidence, 0.45)
+    strong = source == "declared" or relative >= ctx.t(CAUSE, "history_confident_excess")
     ref = channel_ref(stream, channel)
     where = "above its upper" if side_over else "below its lower"
     origin = {"declared": "declared (URDF)", "history": "successful-episode"}.get(
@@ -117,7 +133,7 @@ def _check(
             f"{duration:.2f} s beyond it)"
         ),
         confidence=confidence,
-        severity="high" if source == "declared" else "medium",
+        severity="high" if source == "declared" or (strong and not from_start) else "medium",
         t_start_ns=int(t_ns[start]),
         t_end_ns=int(t_ns[spans[-1][1] - 1]),
         channels=[ref],
@@ -130,6 +146,8 @@ def _check(
             "allowed_excess": allowed,
             "limit_source": source,
             "duration_s": round(duration, 3),
+            "excess_fraction": round(relative, 3),
+            "from_episode_start": from_start,
         },
         next_step=(
             "Look at the commanded target for this joint at that time and at the frames: was the "

@@ -303,9 +303,11 @@ def _dropped_frames(
     min_gap = float(ctx.t(FRAMES, "min_gap_s"))
     if pct < min_pct and longest < min_gap * NS:
         return None
-    confidence = 0.55 + 0.35 * float(
-        np.clip(max(pct / (5 * min_pct), (longest / NS) / (3 * min_gap)), 0.0, 1.0)
-    )
+    strength = max(pct / (5 * min_pct), (longest / NS) / (3 * min_gap))
+    confidence = 0.55 + 0.35 * float(np.clip(strength, 0.0, 1.0))
+    # a tenth of the frames gone, or a second-long hole: the policy acted on stale images,
+    # as serious as any other fault that made it act blind
+    severity = "high" if strength >= 1.0 else "medium"
     return Finding(
         cause=FRAMES,
         title=f"Camera {camera} dropped {missing} frames",
@@ -315,7 +317,7 @@ def _dropped_frames(
             f"{t[worst] / NS:.2f} s."
         ),
         confidence=confidence,
-        severity="medium",
+        severity=severity,
         t_start_ns=int(t[idx[0]]),
         t_end_ns=int(t[idx[-1] + 1]),
         channels=[channel_ref(camera)],

@@ -34,6 +34,14 @@ thresholds.register(
     max_lag_s=(0.3, "settling lag allowed: the command is compared up to this much earlier (s)"),
     lag_step_s=(0.05, "lag search step (s)"),
     bias_fraction=(0.3, "steady offset = median error over this first fraction of the run"),
+    frozen_travel=(
+        0.1,
+        "a joint frozen while its command travels this fraction of the command's range counts",
+    ),
+    onset_fraction=(
+        0.2,
+        "the divergence starts where the error last was below this fraction of the bound",
+    ),
 )
 
 
@@ -95,10 +103,19 @@ def _check_pair(
     with np.errstate(invalid="ignore"):
         over = err > bound
     spans = sustained_runs(over, t_meas, ctx.t(CAUSE, "min_duration_s"), 3)
+    # a joint that repeats one value exactly while its command moves is stuck, however small
+    # the error: that evidence is stronger (and better timed) than the error bound
+    frozen = _frozen_joint(
+        ctx, meas_sig.values, meas_sig.channels.index(meas_channel), held, t_meas
+    )
+    if frozen is not None:
+        return _frozen_finding(
+            data, ctx, frozen, t_meas, cmd_stream, cmd_channel, meas_stream, meas_channel
+        )
     if not spans:
         return None
     start, end = max(spans, key=lambda s: span_s(t_meas, *s))
-    first = spans[0][0]
+    first = _onset(err, spans[0][0], bound, ctx.t(CAUSE, "onset_fraction"))
     duration = span_s(t_meas, start, end)
     peak = float(np.nanmax(err[start:end]))
     ratio = peak / bound
@@ -151,3 +168,108 @@ def _best_lag(
     with np.errstate(invalid="ignore"):
         mean_err = np.nanmean(error, axis=1)
     return int(np.nanargmin(mean_err)) if np.isfinite(mean_err).any() else 0
+
+
+def _onset(err: np.ndarray, first: int, bound: float, fraction: float) -> int:
+    """Walk back from the first sample beyond the bound to where the error started growing:
+    just after the last sample whose error was still at its ordinary level (a small fraction
+    of the bound, or the run's usual error before the divergence if that is larger)."""
+    before = err[:first]
+    finite = before[np.isfinite(before)]
+    if finite.size == 0:
+        return first
+    usual = float(np.median(finite))
+    level = min(0.5 * bound, max(fraction * bound, 1.5 * usual))
+    with np.errstate(invalid="ignore"):
+        calm = np.flatnonzero(before <= level)
+    return int(calm[-1]) + 1 if calm.size else first
+
+
+def _frozen_joint(
+    ctx: ExplainContext,
+    values: np.ndarray,
+    k: int,
+    held: np.ndarray,
+    t_meas: np.ndarray,
+) -> tuple[int, int, float] | None:
+    """(start, end, command travel) of the longest span where the measured joint repeats
+    exactly the same value while its command keeps moving — a stuck joint (or a stuck
+    encoder) whose error may stay small in absolute terms. When most channels of the stream
+    freeze together it is a stalled sensor instead (flatline), not this joint."""
+    column = values[:, k]
+    if column.size < 4:
+        return None
+    same = np.zeros(column.size, dtype=bool)
+    same[1:] = column[1:] == column[:-1]
+    spans = sustained_runs(same, t_meas, ctx.t(CAUSE, "min_duration_s"), 3)
+    if not spans:
+        return None
+    start, end = max(spans, key=lambda s: span_s(t_meas, *s))
+    start = max(start - 1, 0)  # the first sample of the held value
+    finite = held[np.isfinite(held)]
+    if finite.size < 4:
+        return None
+    steps = np.abs(np.diff(finite))
+    noise = float(np.median(steps)) if steps.size else 0.0
+    segment = held[start:end]
+    segment = segment[np.isfinite(segment)]
+    if segment.size < 2:
+        return None
+    travel = float(np.ptp(segment))
+    needed = max(ctx.t(CAUSE, "frozen_travel") * robust_range(finite), 20.0 * noise, 1e-9)
+    if travel < needed:
+        return None
+    # held where the joint never was before (pushed past its range and pinned there): that is
+    # a limit breach (joint_limits), not a joint that stopped where it was
+    # (the range before it, leaving out the last moments where it may have been driven there)
+    earlier = t_meas < t_meas[start] - int(ctx.t(CAUSE, "max_lag_s") * 1e9)
+    before = column[earlier][np.isfinite(column[earlier])]
+    if before.size:
+        lo, hi = float(before.min()), float(before.max())
+        reach = max(hi - lo, 1e-9)
+        if not lo - 0.1 * reach <= column[start] <= hi + 0.1 * reach:
+            return None
+    others = np.delete(values[start:end], k, axis=1)
+    with np.errstate(invalid="ignore"):
+        still = np.all(np.diff(others, axis=0) == 0, axis=0)
+    if still.any():
+        with np.errstate(invalid="ignore"):  # channels constant all along do not count
+            earlier = np.delete(values[:start], k, axis=1)
+            moved = np.any(np.diff(earlier, axis=0) != 0, axis=0)
+        if moved.any() and still[moved].mean() > 0.5:
+            return None  # the whole stream froze: a sensor stall
+    return start, end, travel
+
+
+def _frozen_finding(
+    data: EpisodeData,
+    ctx: ExplainContext,
+    frozen: tuple[int, int, float],
+    t_meas: np.ndarray,
+    cmd_stream: str,
+    cmd_channel: str,
+    meas_stream: str,
+    meas_channel: str,
+) -> Finding:
+    start, end, travel = frozen
+    duration = span_s(t_meas, start, end)
+    confidence = 0.7 + min(0.1, 0.05 * (duration - 0.5)) + (0.05 if failed_run(data) else 0.0)
+    cmd_ref, meas_ref = channel_ref(cmd_stream, cmd_channel), channel_ref(meas_stream, meas_channel)
+    return Finding(
+        cause=CAUSE,
+        title=f"Joint not following its command: {meas_channel}",
+        explanation=(
+            f"{meas_ref} stayed exactly at one value for {duration:.2f} s while {cmd_ref} "
+            f"moved by {travel:.3g}: the joint (or its encoder) was stuck"
+        ),
+        confidence=confidence,
+        severity="high",
+        t_start_ns=int(t_meas[start]),
+        t_end_ns=int(t_meas[end - 1]),
+        channels=[cmd_ref, meas_ref],
+        evidence={"command_travel": travel, "duration_s": round(duration, 3), "frozen": True},
+        next_step=(
+            "Check the joint and its encoder at that time: a blocked joint, a tripped motor "
+            "driver, or a sensor that stopped updating this one joint?"
+        ),
+    )
