@@ -16,7 +16,7 @@ from robotrace_desktop import __version__
 from robotrace_desktop.errors import RobotraceError
 
 PROG = "robotrace-desktop"
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAIL = 0, 1  # argparse exits with 2 on usage errors
 
 
 def build_parser() -> argparse.ArgumentParser:

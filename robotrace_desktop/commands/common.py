@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from robotrace_desktop.catalog.store import Catalog
@@ -45,3 +46,28 @@ def duration_text(duration_ns: int) -> str:
 
 def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def progress_bar(
+    *, enabled: bool, unit: str = "rec"
+) -> tuple[Callable[[int, int, str], None] | None, Callable[[], None]]:
+    """A tqdm bar on stderr, created on the first update (tqdm disables a bar of total 0)."""
+    if not enabled:
+        return None, lambda: None
+    from tqdm import tqdm
+
+    bars: list[tqdm] = []
+
+    def update(done: int, total: int, current: str) -> None:
+        if not bars:
+            bars.append(tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True))
+        bar = bars[0]
+        bar.n = done
+        bar.set_postfix_str(Path(current).name[-40:] if current else "", refresh=False)
+        bar.refresh()
+
+    def close() -> None:
+        for bar in bars:
+            bar.close()
+
+    return update, close

@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.catalog.findings import explainable_ids, store_findings
-from robotrace_desktop.commands.common import open_catalog, print_json
-from robotrace_desktop.commands.scan import _progress_bar
+from robotrace_desktop.commands.common import open_catalog, print_json, progress_bar
 from robotrace_desktop.core.timebase import format_seconds
 from robotrace_desktop.episodes import resolve
 from robotrace_desktop.errors import ValidationError
@@ -92,7 +91,7 @@ def _run_all(args: argparse.Namespace) -> int:
     with open_catalog(args) as catalog:
         path = catalog.path
         ids = explainable_ids(catalog)
-    progress, close = _progress_bar(enabled=sys.stderr.isatty() and not args.json, unit="ep")
+    progress, close = progress_bar(enabled=sys.stderr.isatty() and not args.json, unit="ep")
     try:
         result = explain_many(path, ids, workers=args.workers or os.cpu_count(), progress=progress)
     finally:

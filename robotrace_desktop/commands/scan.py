@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from robotrace_desktop.catalog.scanner import ScanSummary, scan
-from robotrace_desktop.commands.common import open_catalog, print_json
+from robotrace_desktop.commands.common import open_catalog, print_json, progress_bar
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,8 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     with open_catalog(args) as catalog:
         bars = sys.stderr.isatty() and not args.json
-        progress, close = _progress_bar(enabled=bars)
-        explain_progress, close_explain = _progress_bar(enabled=bars, unit="ep")
+        progress, close = progress_bar(enabled=bars)
+        explain_progress, close_explain = progress_bar(enabled=bars, unit="ep")
         try:
             summary = scan(
                 catalog,
@@ -70,28 +69,3 @@ def _print_summary(summary: ScanSummary) -> None:
         print(f"  explain error: {problem}")
     if summary.indexed == 0:
         print("nothing could be indexed", file=sys.stderr)
-
-
-def _progress_bar(
-    *, enabled: bool, unit: str = "rec"
-) -> tuple[Callable[[int, int, str], None] | None, Callable[[], None]]:
-    """A tqdm bar on stderr, created on the first update (tqdm disables a bar of total 0)."""
-    if not enabled:
-        return None, lambda: None
-    from tqdm import tqdm
-
-    bars: list[tqdm] = []
-
-    def update(done: int, total: int, current: str) -> None:
-        if not bars:
-            bars.append(tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True))
-        bar = bars[0]
-        bar.n = done
-        bar.set_postfix_str(Path(current).name[-40:] if current else "", refresh=False)
-        bar.refresh()
-
-    def close() -> None:
-        for bar in bars:
-            bar.close()
-
-    return update, close

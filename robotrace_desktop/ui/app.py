@@ -42,10 +42,9 @@ def _application():  # type: ignore[no-untyped-def]
         app = QApplication([sys.argv[0]])
         app.setApplicationName("RoboTrace Desktop")
         app.setOrganizationName("robotrace")
-        icon = Path(__file__).resolve().parent.parent / "resources" / "icons"
-        for candidate in (icon / "robotrace-desktop.svg",):
-            if candidate.is_file():
-                app.setWindowIcon(QIcon(str(candidate)))
+        icon = Path(__file__).resolve().parent.parent / "resources/icons/robotrace-desktop.svg"
+        if icon.is_file():
+            app.setWindowIcon(QIcon(str(icon)))
     return app
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage
 
 from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
@@ -19,16 +18,10 @@ from robotrace_desktop.demo import read_frame_number, write_demo_bundle
 from robotrace_desktop.episodes import resolve
 from robotrace_desktop.ui.episode_view import EpisodeView
 from robotrace_desktop.ui.main_window import MainWindow
+from robotrace_desktop.ui.qimage import qimage_to_rgb
 
 S = 1_000_000_000
 LEROBOT = "lerobot/g1_pick_bottle_v21"
-
-
-def qimage_rgb(image: QImage) -> np.ndarray:
-    image = image.convertToFormat(QImage.Format.Format_RGB888)
-    width, height, stride = image.width(), image.height(), image.bytesPerLine()
-    data = np.frombuffer(image.constBits(), np.uint8, count=stride * height)
-    return data.reshape(height, stride)[:, : width * 3].reshape(height, width, 3).copy()
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +65,7 @@ def test_both_cameras_show_the_exact_frame_at_the_playhead(qtbot, view: EpisodeV
         for name, pane in view.panes.items():
             index, _shown_t, exact = pane.shown_frame()
             assert exact and index == expected_index(pane.frame_times_ns(), t_ns), (name, t_ns)
-            assert read_frame_number(qimage_rgb(pane.current_image())) == index, (name, t_ns)
+            assert read_frame_number(qimage_to_rgb(pane.current_image())) == index, (name, t_ns)
 
 
 def test_keys_step_frames_of_the_chosen_camera_and_seconds(qtbot, view: EpisodeView) -> None:

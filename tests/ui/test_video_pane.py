@@ -25,7 +25,7 @@ from robotrace_desktop.video.container import ContainerVideo
 from robotrace_desktop.video.frames import FrameSource
 from robotrace_desktop.video.owned import camera_opener
 from tests.readers.ros_fixtures import encode_jpeg, ros2_store
-from tests.ui.test_video_pane_helpers import (
+from tests.ui.pane_helpers import (
     Panes,
     expected_index,
     nominal_ns,

@@ -22,7 +22,7 @@ from robotrace_desktop.video.cache import FrameCache
 from robotrace_desktop.video.container import ContainerVideo
 from robotrace_desktop.video.frames import FrameSource, VideoFrame
 from robotrace_desktop.video.owned import camera_opener
-from tests.ui.test_video_pane_helpers import (
+from tests.ui.pane_helpers import (
     SETTLE_TIMEOUT_MS,
     Panes,
     expected_index,
