@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         open_cmd,
         register,
         scan,
+        verify_cmd,
     )
 
     parser = argparse.ArgumentParser(
@@ -43,7 +44,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (scan, episode_cmds, explain_cmd, frame, export, open_cmd, demo, register):
+    for module in (
+        scan,
+        episode_cmds,
+        explain_cmd,
+        verify_cmd,
+        frame,
+        export,
+        open_cmd,
+        demo,
+        register,
+    ):
         module.register(sub)
     return parser
 

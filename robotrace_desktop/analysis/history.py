@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from robotrace_desktop.analysis.data import EpisodeData
-from robotrace_desktop.catalog.store import Catalog, EpisodeFilter
+from robotrace_desktop.catalog.store import Catalog, episode_from_row
 from robotrace_desktop.core.episode import EpisodeInfo, Outcome
 from robotrace_desktop.episodes import resolve
 from robotrace_desktop.errors import RobotraceError
@@ -40,18 +40,30 @@ def _outcome(info: EpisodeInfo) -> str:
 
 def _peers(catalog: Catalog, info: EpisodeInfo, max_episodes: int) -> list[EpisodeInfo]:
     """The robot's other episodes of the same kind, newest first (at most ``max_episodes``).
-    Without a robot name, episodes of the same dataset folder (or the same parent folder)."""
-    candidates = catalog.list_episodes(EpisodeFilter(robot=info.robot, kind=info.kind))
-    if info.robot is None:
-        home = _home(info)
-        candidates = [c for c in candidates if c.robot is None and _home(c) == home]
-    others = [
-        c
-        for c in candidates
-        if c.id != info.id and str(getattr(c.status, "value", c.status)) != "missing"
-    ]
-    others.sort(key=lambda c: (c.start_time_ns is None, -(c.start_time_ns or 0), c.id))
-    return others[:max_episodes]
+    Without a robot name, episodes of the same dataset folder (or the same parent folder).
+
+    The limit is applied in SQL: explaining every episode of a big catalog must not read the
+    whole catalog once per episode."""
+    newest = "ORDER BY (start_time_ns IS NULL), start_time_ns DESC, id"
+    if info.robot is not None:
+        rows = catalog.conn.execute(
+            "SELECT * FROM episode_view WHERE robot = ? AND kind = ? AND id != ? "
+            f"AND status != 'missing' {newest} LIMIT ?",
+            (info.robot, info.kind, info.id, max_episodes),
+        ).fetchall()
+        return [episode_from_row(r) for r in rows]
+    home = _home(info)
+    rows = catalog.conn.execute(
+        "SELECT * FROM episode_view WHERE robot IS NULL AND kind = ? AND id != ? "
+        f"AND status != 'missing' AND (path = ? OR path LIKE ? ESCAPE '\\') {newest}",
+        (info.kind, info.id, home, _escape_like(str(Path(home))) + "%"),
+    ).fetchall()
+    peers = [p for r in rows if _home(p := episode_from_row(r)) == home]
+    return peers[:max_episodes]
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _home(info: EpisodeInfo) -> str:
@@ -178,9 +190,30 @@ class _Ranges:
         return tuple(chunk.channels), lo, hi
 
 
+#: parsed episodes_stats.jsonl files, keyed by (path, size, mtime): a worker explaining the
+#: episodes of one dataset parses the file once, not once per episode
+_STATS_CACHE: dict[tuple[str, int, int], dict[int, dict]] = {}
+_STATS_CACHE_SIZE = 4
+
+
 def _read_episodes_stats(root: Path) -> dict[int, dict]:
     """LeRobot v2.1 ``meta/episodes_stats.jsonl``: episode index -> {feature: {min, max, …}}."""
     path = root / "meta" / "episodes_stats.jsonl"
+    try:
+        st = path.stat()
+    except OSError:
+        return {}
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    cached = _STATS_CACHE.get(key)
+    if cached is None:
+        cached = _parse_episodes_stats(path)
+        while len(_STATS_CACHE) >= _STATS_CACHE_SIZE:
+            _STATS_CACHE.pop(next(iter(_STATS_CACHE)))
+        _STATS_CACHE[key] = cached
+    return cached
+
+
+def _parse_episodes_stats(path: Path) -> dict[int, dict]:
     stats: dict[int, dict] = {}
     try:
         with path.open(encoding="utf-8") as handle:
@@ -224,19 +257,12 @@ def nearest_successful(catalog: Catalog, info: EpisodeInfo) -> EpisodeInfo | Non
     """The successful episode of the same task + env_version (+ robot) nearest in duration."""
     if info.task is None:
         return None
-    candidates = [
-        c
-        for c in catalog.list_episodes(
-            EpisodeFilter(robot=info.robot, env=info.env_version, outcome=Outcome.SUCCESS.value)
-        )
-        if c.id != info.id
-        and c.task == info.task
-        and c.env_version == info.env_version
-        and c.robot == info.robot
-    ]
-    if not candidates:
-        return None
-    return min(candidates, key=lambda c: (abs(c.duration_ns - info.duration_ns), c.id))
+    row = catalog.conn.execute(
+        "SELECT * FROM episode_view WHERE robot IS ? AND env_version IS ? AND task = ? "
+        "AND outcome = ? AND id != ? ORDER BY abs(duration_ns - ?), id LIMIT 1",
+        (info.robot, info.env_version, info.task, Outcome.SUCCESS.value, info.id, info.duration_ns),
+    ).fetchone()
+    return None if row is None else episode_from_row(row)
 
 
 def _open_baseline(catalog: Catalog, info: EpisodeInfo) -> EpisodeData | None:

@@ -52,6 +52,11 @@ def store_findings(catalog: Catalog, episode_id: str, findings: Sequence[Finding
     ]
     with catalog.transaction() as conn:
         conn.execute("DELETE FROM findings WHERE episode_id = ?", (episode_id,))
+        conn.execute(
+            "INSERT INTO explained (episode_id, explained_at) VALUES (?, ?) "
+            "ON CONFLICT(episode_id) DO UPDATE SET explained_at = excluded.explained_at",
+            (episode_id, now),
+        )
         conn.executemany(
             """INSERT INTO findings (episode_id, rank, cause, title, explanation, confidence,
                    severity, t_start_ns, t_end_ns, channels, evidence, next_step, created_at)
@@ -69,11 +74,16 @@ def findings_for(catalog: Catalog, episode_id: str) -> list[Finding]:
 
 
 def was_explained(catalog: Catalog, episode_id: str) -> bool:
-    """Whether explain ever stored anything for the episode (an empty list leaves no row)."""
+    """Whether Explain ever ran on the episode (even if it found nothing)."""
     row = catalog.conn.execute(
-        "SELECT 1 FROM findings WHERE episode_id = ? LIMIT 1", (episode_id,)
+        "SELECT 1 FROM explained WHERE episode_id = ?", (episode_id,)
     ).fetchone()
     return row is not None
+
+
+def explained_ids(catalog: Catalog) -> set[str]:
+    """Every episode Explain has run on, in one query (verify explains the others first)."""
+    return {r["episode_id"] for r in catalog.conn.execute("SELECT episode_id FROM explained")}
 
 
 def episodes_with_cause(

@@ -144,4 +144,27 @@ MIGRATIONS: list[str] = [
         opened_at   REAL NOT NULL
     );
     """,
+    # 3: saved selections — named sets of episodes, e.g. a verify baseline; and a marker of
+    # which episodes Explain has run on (a clean episode stores no finding rows)
+    """
+    CREATE TABLE explained (
+        episode_id   TEXT PRIMARY KEY,
+        explained_at REAL NOT NULL
+    );
+    INSERT INTO explained (episode_id, explained_at)
+        SELECT episode_id, max(created_at) FROM findings GROUP BY episode_id;
+
+    CREATE TABLE selections (
+        name        TEXT PRIMARY KEY,
+        note        TEXT NOT NULL DEFAULT '',
+        created_at  REAL NOT NULL
+    );
+
+    CREATE TABLE selection_episodes (
+        name        TEXT NOT NULL REFERENCES selections(name) ON DELETE CASCADE,
+        episode_id  TEXT NOT NULL,      -- kept even if the episode vanishes from the catalog
+        position    INTEGER NOT NULL,
+        PRIMARY KEY (name, episode_id)
+    );
+    """,
 ]

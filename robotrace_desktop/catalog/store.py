@@ -237,13 +237,13 @@ class Catalog:
         rows = self.conn.execute(
             f"SELECT * FROM episode_view {where} ORDER BY path, episode_index", params
         ).fetchall()
-        return [_episode_from_row(r, []) for r in rows]
+        return [episode_from_row(r, []) for r in rows]
 
     def get(self, episode_id: str) -> EpisodeInfo:
         row = self.conn.execute("SELECT * FROM episode_view WHERE id = ?", (episode_id,)).fetchone()
         if row is None:
             raise EpisodeNotFoundError(f"no episode with id {episode_id!r} in {self.path}")
-        return _episode_from_row(row, self._streams(episode_id))
+        return episode_from_row(row, self._streams(episode_id))
 
     def find(self, path: str, episode_index: int | None) -> EpisodeInfo | None:
         """The catalog row for a recording path (+ index), if it was scanned."""
@@ -283,6 +283,16 @@ class Catalog:
             )
             for r in rows
         ]
+
+    def policy_versions(self) -> list[tuple[str, int]]:
+        """(policy_version, episode count) of recorded runs as the user sees them (overrides
+        applied); replays are left out, as verify's selectors leave them out."""
+        rows = self.conn.execute(
+            "SELECT policy_version, count(*) AS n FROM episode_view "
+            "WHERE policy_version IS NOT NULL AND (source IS NULL OR source != 'replay') "
+            "GROUP BY policy_version ORDER BY policy_version"
+        )
+        return [(r["policy_version"], int(r["n"])) for r in rows]
 
     def count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM episodes").fetchone()[0])
@@ -394,7 +404,8 @@ def content_hash(info: EpisodeInfo) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
-def _episode_from_row(row: sqlite3.Row, streams: list[StreamInfo]) -> EpisodeInfo:
+def episode_from_row(row: sqlite3.Row, streams: list[StreamInfo] | None = None) -> EpisodeInfo:
+    """An ``episode_view`` row as an EpisodeInfo (streams only when given)."""
     return EpisodeInfo(
         id=row["id"],
         kind=row["kind"],
@@ -414,7 +425,7 @@ def _episode_from_row(row: sqlite3.Row, streams: list[StreamInfo]) -> EpisodeInf
         status=Status(row["status"]),
         problems=json.loads(row["problems"]),
         metadata=json.loads(row["metadata"]),
-        streams=streams,
+        streams=streams or [],
     )
 
 

@@ -1,10 +1,11 @@
-"""``list``, ``show`` and ``tag``: reading and annotating the catalog."""
+"""``list``, ``show``, ``tag`` and ``selections``: reading and annotating the catalog."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from robotrace_desktop.catalog.selections import delete_selection, save_selection, selections
 from robotrace_desktop.catalog.store import EpisodeFilter
 from robotrace_desktop.commands.common import (
     duration_text,
@@ -22,7 +23,7 @@ from robotrace_desktop.core.episode import (
 from robotrace_desktop.core.links import EpisodeLink
 from robotrace_desktop.core.timebase import format_seconds
 from robotrace_desktop.episodes import resolve
-from robotrace_desktop.errors import ValidationError
+from robotrace_desktop.errors import EpisodeNotFoundError, ValidationError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,8 +42,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="CAUSE",
         help="an Explain cause found with confidence >= 0.5 (e.g. action_saturation)",
     )
+    lister.add_argument(
+        "--save-as",
+        metavar="NAME",
+        help="save the listed episodes as a selection (verify --baseline selection:NAME)",
+    )
     lister.add_argument("--json", action="store_true")
     lister.set_defaults(handler=run_list)
+
+    chosen = sub.add_parser("selections", help="list saved selections, or delete one")
+    chosen.add_argument("--delete", metavar="NAME", help="delete this saved selection")
+    chosen.add_argument("--json", action="store_true")
+    chosen.set_defaults(handler=run_selections)
 
     show = sub.add_parser("show", help="everything about one episode, with its streams")
     show.add_argument("episode", metavar="EPISODE", help="id, path, DATASET#index or link")
@@ -77,6 +88,9 @@ def run_list(args: argparse.Namespace) -> int:
     )
     with open_catalog(args) as catalog:
         episodes = catalog.list_episodes(flt)
+        if args.save_as:
+            count = save_selection(catalog, args.save_as, [e.id for e in episodes])
+            print(f"saved {count} episode(s) as selection {args.save_as!r}", file=sys.stderr)
     if args.json:
         print_json([episode_summary(e) for e in episodes])
         return 0
@@ -101,6 +115,23 @@ def run_list(args: argparse.Namespace) -> int:
             for e in episodes
         ],
     )
+    return 0
+
+
+def run_selections(args: argparse.Namespace) -> int:
+    with open_catalog(args) as catalog:
+        if args.delete:
+            if not delete_selection(catalog, args.delete):
+                raise EpisodeNotFoundError(f"no saved selection {args.delete!r}")
+            print(f"deleted selection {args.delete!r}", file=sys.stderr)
+            return 0
+        saved = selections(catalog)
+    if args.json:
+        print_json([{"name": name, "episodes": count} for name, count in saved])
+    elif not saved:
+        print("no saved selections (`list ... --save-as NAME` saves one)", file=sys.stderr)
+    else:
+        print_table(["SELECTION", "EPISODES"], [[name, str(count)] for name, count in saved])
     return 0
 
 

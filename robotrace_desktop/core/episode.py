@@ -165,6 +165,31 @@ class EpisodeInfo:
             data["streams"] = [s.to_dict() for s in self.streams]
         return data
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EpisodeInfo:
+        """Inverse of ``to_dict`` (worker processes hand episodes back this way)."""
+        return cls(
+            id=data["id"],
+            kind=data["kind"],
+            path=data["path"],
+            episode_index=data.get("episode_index"),
+            name=data["name"],
+            duration_ns=int(data.get("duration_ns") or 0),
+            start_time_ns=data.get("start_time_ns"),
+            source=data.get("source"),
+            robot=data.get("robot"),
+            policy_version=data.get("policy_version"),
+            env_version=data.get("env_version"),
+            git_sha=data.get("git_sha"),
+            seed=data.get("seed"),
+            task=data.get("task"),
+            outcome=Outcome(data.get("outcome") or Outcome.UNKNOWN.value),
+            status=Status(data.get("status") or Status.READY.value),
+            problems=list(data.get("problems") or []),
+            metadata=dict(data.get("metadata") or {}),
+            streams=[StreamInfo.from_dict(s) for s in data.get("streams") or []],
+        )
+
 
 def episode_id(path: str, episode_index: int | None = None) -> str:
     """A stable id: the same recording at the same absolute path always gets the same id."""

@@ -212,6 +212,39 @@ class _InfoBuilder:
         return [task] if task else []
 
 
+#: parsed dataset metadata per root, valid while every file under meta/ is unchanged: verify and
+#: Explain open thousands of episodes of one dataset, and parsing a 3,000-episode
+#: episodes.jsonl + episodes_stats.jsonl per open (~0.1 s) would dominate their run time
+_DATASETS: dict[Path, tuple[tuple[tuple[str, int, int], ...], DatasetMeta]] = {}
+_DATASETS_KEPT = 4
+
+
+def _cached_dataset(path: Path) -> DatasetMeta:
+    root = Path(path).resolve()
+    signature = _meta_signature(root)
+    hit = _DATASETS.get(root)
+    if hit is not None and hit[0] == signature:
+        return hit[1]
+    meta = load_dataset(root)
+    while len(_DATASETS) >= _DATASETS_KEPT:
+        _DATASETS.pop(next(iter(_DATASETS)))
+    _DATASETS[root] = (signature, meta)
+    return meta
+
+
+def _meta_signature(root: Path) -> tuple[tuple[str, int, int], ...]:
+    """(relative path, size, mtime) of every file under meta/: any edit invalidates."""
+    found: list[tuple[str, int, int]] = []
+    for dirpath, _dirs, files in os.walk(root / "meta"):
+        for name in files:
+            try:
+                st = os.stat(os.path.join(dirpath, name))
+            except OSError:
+                continue
+            found.append((os.path.join(dirpath, name), st.st_size, st.st_mtime_ns))
+    return tuple(sorted(found))
+
+
 def _text(value: Any) -> str | None:
     return None if value in (None, "") else str(value)
 
@@ -241,7 +274,7 @@ class LeRobotReader(Reader):
     def open(self, path: Path, episode_index: int | None = None) -> EpisodeSource:
         if episode_index is None:
             raise RecordingError(path, "a LeRobot dataset holds many episodes: give an index")
-        meta = load_dataset(path, only=episode_index)
+        meta = _cached_dataset(path)
         episode = meta.episodes.get(episode_index)
         if episode is None:
             known = f"{min(meta.episodes)}..{max(meta.episodes)}" if meta.episodes else "none"

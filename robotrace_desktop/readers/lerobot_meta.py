@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path, PurePosixPath
@@ -105,11 +104,9 @@ def read_info(root: Path) -> dict[str, Any]:
     return info
 
 
-def load_dataset(root: Path, only: int | None = None) -> DatasetMeta:
+def load_dataset(root: Path) -> DatasetMeta:
     """Every episode's metadata, without touching row data (one parquet read for v3).
-
-    ``only``: the caller needs just this episode's statistics (opening one episode), so the
-    large v2.1 episodes_stats.jsonl is parsed for that line only."""
+    Opening episodes goes through a per-process cache of this (``readers/lerobot.py``)."""
     root = root.resolve()
     info_path = root / INFO_REL
     info = read_info(root)
@@ -155,7 +152,7 @@ def load_dataset(root: Path, only: int | None = None) -> DatasetMeta:
 
         load_v3(meta)
     else:
-        _load_v2(meta, only)
+        _load_v2(meta)
     return meta
 
 
@@ -175,11 +172,8 @@ def format_rel(meta_root: Path, template: str, **values: Any) -> str:
     return rel
 
 
-def read_jsonl(
-    path: Path, select: re.Pattern[bytes] | None = None
-) -> tuple[list[dict[str, Any]], list[str]] | None:
-    """Records of a JSON-lines file and descriptions of its unreadable lines; None if absent.
-    With ``select``, lines it does not match are skipped unparsed."""
+def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], list[str]] | None:
+    """Records of a JSON-lines file and descriptions of its unreadable lines; None if absent."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -189,7 +183,7 @@ def read_jsonl(
     records: list[dict[str, Any]] = []
     bad: list[str] = []
     for number, line in enumerate(data.splitlines(), 1):
-        if not line.strip() or (select is not None and not select.search(line)):
+        if not line.strip():
             continue
         try:
             record = json.loads(line)
@@ -213,7 +207,7 @@ def extra_fields(record: dict[str, Any]) -> dict[str, Any]:
     return {k: record[k] for k in EXTRA_KEYS if record.get(k) not in (None, "")}
 
 
-def _load_v2(meta: DatasetMeta, only: int | None) -> None:
+def _load_v2(meta: DatasetMeta) -> None:
     root, info = meta.root, meta.info
     chunks_size = _as_int(info.get("chunks_size")) or 1000
     tasks_file = read_jsonl(root / "meta" / "tasks.jsonl")
@@ -264,17 +258,16 @@ def _load_v2(meta: DatasetMeta, only: int | None) -> None:
         for key in cameras:
             rel = format_rel(root, video_template, video_key=key, **values)
             episode.videos[key] = VideoRef(rel)
-    _load_v2_stats(meta, only)
+    _load_v2_stats(meta)
 
 
-def _load_v2_stats(meta: DatasetMeta, only: int | None) -> None:
+def _load_v2_stats(meta: DatasetMeta) -> None:
     """Per-episode stats (v2.1) — only when something needs them (outcome, task fallback)."""
     wanted = [k for k in OUTCOME_FEATURES if k in meta.features]
     needs_tasks = any(not e.tasks for e in meta.episodes.values())
     if not wanted and not needs_tasks:
         return
-    select = None if only is None else re.compile(rb'"episode_index"\s*:\s*%d\b' % only)
-    stats_file = read_jsonl(meta.root / "meta" / "episodes_stats.jsonl", select)
+    stats_file = read_jsonl(meta.root / "meta" / "episodes_stats.jsonl")
     if stats_file is None:
         return
     records, bad = stats_file

@@ -13,7 +13,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QItemSelectionModel, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QItemSelectionModel, QPoint, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QMenu,
@@ -37,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from robotrace_desktop.catalog.scanner import ScanSummary
+from robotrace_desktop.catalog.selections import save_selection
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.errors import RobotraceError
 from robotrace_desktop.ui.catalog_model import (
@@ -115,6 +117,8 @@ class CatalogBrowser(QWidget):
 
     openRequested = Signal(list)  # episode ids
     scanFinished = Signal(object)  # ScanSummary (also for cancelled scans)
+    compareRequested = Signal(str, str)  # two selected episode ids, in table order
+    selectionSaved = Signal(str)  # the name of a selection just saved
 
     def __init__(self, catalog_path: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -222,6 +226,8 @@ class CatalogBrowser(QWidget):
         self.table.doubleClicked.connect(self._on_double_click)
         self.table.openPressed.connect(self._emit_open)
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._table_menu)
 
         self.empty_label = QLabel(EMPTY_TEXT)
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -368,6 +374,47 @@ class CatalogBrowser(QWidget):
             return
         self._remember(ids, "episode")
         self.openRequested.emit(ids)
+
+    # --- context menu: selections and comparisons -------------------------------------------
+
+    def _table_menu(self, pos: QPoint) -> None:
+        if not self.selected_ids():
+            return
+        menu = QMenu(self)
+        menu.addAction("Open", self._emit_open)
+        menu.addAction("Save selection as…", self.prompt_save_selection)
+        compare = menu.addAction("Compare side by side", self.compare_selected)
+        compare.setEnabled(self.compare_action_enabled())
+        menu.exec(self.table.viewport().mapToGlobal(pos))
+
+    def compare_action_enabled(self) -> bool:
+        return len(self.selected_ids()) == 2
+
+    def compare_selected(self) -> None:
+        ids = self.selected_ids()
+        if len(ids) == 2:
+            self.compareRequested.emit(ids[0], ids[1])
+
+    def prompt_save_selection(self) -> None:
+        ids = self.selected_ids()
+        if not ids:
+            return
+        name, ok = QInputDialog.getText(
+            self, "Save selection", f"Name for these {len(ids)} episode(s):"
+        )
+        if ok and name.strip():
+            self.save_selection_as(name.strip(), ids)
+
+    def save_selection_as(self, name: str, ids: Sequence[str] | None = None) -> None:
+        """Save the selected (or given) episodes as selection ``name`` (replacing it)."""
+        chosen = list(self.selected_ids() if ids is None else ids)
+        try:
+            count = save_selection(self.catalog(), name, chosen)
+        except RobotraceError as exc:
+            self._set_status(f"Could not save the selection: {exc}", level="error")
+            return
+        self._set_status(f"Saved selection {name!r} ({count} episodes): use selection:{name}")
+        self.selectionSaved.emit(name)
 
     def _remember(self, items: Sequence[str], kind: str) -> None:
         try:

@@ -23,7 +23,10 @@ from robotrace_desktop.core.timebase import format_seconds, parse_time_ns
 from robotrace_desktop.episodes import resolve
 from robotrace_desktop.errors import RobotraceError
 from robotrace_desktop.ui.catalog_browser import CatalogBrowser
+from robotrace_desktop.ui.comparison_align import replay_of
+from robotrace_desktop.ui.comparison_view import ComparisonView
 from robotrace_desktop.ui.episode_view import EpisodeView
+from robotrace_desktop.ui.regression_panel import RegressionPanel
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,9 @@ class MainWindow(QMainWindow):
         self.tabs.tabCloseRequested.connect(self.close_tab)
         self.browser = CatalogBrowser(catalog_path, self)
         self.browser.openRequested.connect(self.open_ids)
+        self.browser.compareRequested.connect(self.open_comparison)
+        self.browser.selectionSaved.connect(self._selections_changed)
+        self.regression: RegressionPanel | None = None
         self.tabs.addTab(self.browser, "Catalog")
         self.tabs.tabBar().setTabButton(0, self.tabs.tabBar().ButtonPosition.RightSide, None)
         self.setCentralWidget(self.tabs)
@@ -65,6 +71,9 @@ class MainWindow(QMainWindow):
         episode_menu = self.menuBar().addMenu("&Episode")
         self._action(episode_menu, "Add &bookmark (B)", self._bookmark)
         self._action(episode_menu, "Copy &link at playhead", self._copy_link, "Ctrl+Shift+C")
+        self._action(episode_menu, "Compare replay with its &baseline", self._compare_replay)
+        tools_menu = self.menuBar().addMenu("&Tools")
+        self._action(tools_menu, "&Verify a policy…", self.open_regression, "Ctrl+Shift+V")
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&About", self._about)
 
@@ -116,6 +125,48 @@ class MainWindow(QMainWindow):
             8000,
         )
         return view
+
+    def open_regression(self) -> RegressionPanel:
+        """The Regression panel tab (one instance)."""
+        if self.regression is None or self.tabs.indexOf(self.regression) < 0:
+            self.regression = RegressionPanel(self.catalog_path, self)
+            self.regression.openPair.connect(self.open_comparison)
+            self.regression.openEpisode.connect(self._open_episode_at)
+            self.tabs.addTab(self.regression, "Regression")
+        self.tabs.setCurrentWidget(self.regression)
+        return self.regression
+
+    def open_comparison(self, baseline: str, candidate: str) -> ComparisonView | None:
+        """Open (or focus) baseline and candidate side by side; errors go to the status bar."""
+        for index in range(1, self.tabs.count()):
+            view = self.tabs.widget(index)
+            if isinstance(view, ComparisonView) and set(view.pair_ids()) == {baseline, candidate}:
+                self.tabs.setCurrentIndex(index)
+                return view
+        try:
+            view = ComparisonView(self.catalog_path, baseline, candidate, parent=self)
+        except RobotraceError as exc:
+            self.show_error(str(exc))
+            return None
+        index = self.tabs.addTab(view, view.title())
+        self.tabs.setTabToolTip(index, f"{view.baseline.name} ⇄ {view.candidate.name}")
+        self.tabs.setCurrentIndex(index)
+        return view
+
+    def _open_episode_at(self, episode: str, t_ns: int) -> None:
+        self.open_episode(episode, t_ns)
+
+    def _compare_replay(self) -> None:
+        view = self.current_view()
+        baseline = None if view is None else replay_of(view.info)
+        if view is None or baseline is None:
+            self.statusBar().showMessage("The current tab is not a replay episode", 5000)
+            return
+        self.open_comparison(baseline, view.info.id)
+
+    def _selections_changed(self, _name: str) -> None:
+        if self.regression is not None:
+            self.regression.refresh_choices()
 
     def handle_message(self, message: str) -> None:
         """A second launch handed us what to open (JSON {"open": ..., "t_ns": ...})."""
@@ -260,7 +311,7 @@ class MainWindow(QMainWindow):
 
     def close_tab(self, index: int) -> None:
         view = self.tabs.widget(index)
-        if isinstance(view, EpisodeView):
+        if isinstance(view, EpisodeView | ComparisonView | RegressionPanel):
             view.shutdown()
             self.tabs.removeTab(index)
             # Hand the view to Python to free: a deleteLater() racing the window's own

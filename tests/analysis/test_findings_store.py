@@ -71,6 +71,8 @@ def test_round_trip_keeps_every_field_and_the_ranking(tmp_path: Path) -> None:
         assert back[0].evidence["failure_time_ns"] == 7_500_000_000
         assert back[0].channels == ["/action/joint_position/joint_2"]
         assert was_explained(catalog, "ep1")
+        store_findings(catalog, "clean", [])  # nothing found is still "explained"
+        assert was_explained(catalog, "clean") and findings_for(catalog, "clean") == []
         # a re-run replaces the list; it never appends
         store_findings(catalog, "ep1", [exception(rank=1)])
         assert [f.cause for f in findings_for(catalog, "ep1")] == ["raised_exception"]

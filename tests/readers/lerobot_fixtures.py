@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -78,10 +78,16 @@ def episode_table(
     outcome_columns: Sequence[str] = OUTCOMES,
     fps: int = FPS,
     rng: np.random.Generator | None = None,
+    values: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pa.Table:
+    """One episode's rows. ``values`` = (state, action), float32 arrays shaped (length, dim),
+    replaces the test pattern / noise."""
     n = spec.length
     frames = np.arange(n, dtype=np.int64)
-    if rng is None:
+    if values is not None:
+        state = np.asarray(values[0], dtype=np.float32).reshape(n, state_dim)
+        action = np.asarray(values[1], dtype=np.float32).reshape(n, action_dim)
+    elif rng is None:
         state = np.array(
             [[state_value(episode, f, c) for c in range(state_dim)] for f in range(n)],
             dtype=np.float32,
@@ -183,17 +189,26 @@ def _features(
     action_dim: int,
     outcome_columns: Sequence[str],
     fps: int,
+    action_names: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     width, height = VIDEO_SIZE
-    if version == "v3.0":
-        names: Any = {"motors": list(state_names)}
-    elif version == "v2.1":
-        names = [list(state_names)]
-    else:
-        names = list(state_names)
+
+    def names_of(channels: Sequence[str]) -> Any:
+        if version == "v3.0":
+            return {"motors": list(channels)}
+        return [list(channels)] if version == "v2.1" else list(channels)
+
     features: dict[str, Any] = {
-        "observation.state": {"dtype": "float32", "shape": [len(state_names)], "names": names},
-        "action": {"dtype": "float32", "shape": [action_dim], "names": None},
+        "observation.state": {
+            "dtype": "float32",
+            "shape": [len(state_names)],
+            "names": names_of(state_names),
+        },
+        "action": {
+            "dtype": "float32",
+            "shape": [action_dim],
+            "names": None if action_names is None else names_of(action_names),
+        },
     }
     video_info = {
         "video.height": height,
@@ -256,11 +271,15 @@ def write_v2(
     random_values: bool = False,
     shared_video: bool = False,
     image_camera: str | None = None,
+    values: Callable[[int, EpisodeSpec], tuple[np.ndarray, np.ndarray]] | None = None,
+    action_names: Sequence[str] | None = None,
 ) -> Path:
     """A v2.0 or v2.1 dataset. ``video_episodes`` limits which episodes get mp4s (None: all);
     ``shared_video`` writes one mp4 and copies it (fast, for benchmarks);
     ``random_values`` fills state/action with noise instead of the exact test pattern;
-    ``image_camera`` adds an ``image`` feature: PNG frames stored in the parquet rows."""
+    ``image_camera`` adds an ``image`` feature: PNG frames stored in the parquet rows;
+    ``values(episode index, spec) -> (state, action)`` supplies each episode's arrays;
+    ``action_names`` names the action channels (default: unnamed, ``action[i]``)."""
     assert version in ("v2.0", "v2.1")
     rng = np.random.default_rng(0) if random_values else None
     with_video = set(range(len(episodes)) if video_episodes is None else video_episodes)
@@ -279,7 +298,9 @@ def write_v2(
         "video_path": (
             "videos/chunk-{episode_chunk:03d}/{video_key}/episode_{episode_index:06d}.mp4"
         ),
-        "features": _features(version, cameras, state_names, action_dim, outcome_columns, fps),
+        "features": _features(
+            version, cameras, state_names, action_dim, outcome_columns, fps, action_names
+        ),
         **(info_extra or {}),
     }
     if image_camera is not None:
@@ -307,6 +328,7 @@ def write_v2(
             outcome_columns=outcome_columns,
             fps=fps,
             rng=rng,
+            values=None if values is None else values(index, spec),
         )
         start += spec.length
         if image_camera is not None:

@@ -121,7 +121,11 @@ def test_empty_state_and_rerun_off_the_ui_thread(
     assert panel.is_running() and not panel.rerun_button.isEnabled()
     qtbot.waitUntil(lambda: not panel.is_running(), timeout=WAIT_MS)
     assert panel.empty_text() == EMPTY_TEXT == "No findings — nothing unusual detected"
-    assert was_explained(catalog, info.id) is False  # nothing found: no rows
+    # remembered even though nothing was found: reopening does not run Explain again
+    assert was_explained(catalog, info.id) is True
+    again = ExplainPanel(catalog, info, auto_run=True)
+    qtbot.addWidget(again)
+    assert not again.is_running() and again.empty_text() == EMPTY_TEXT
     catalog.close()
 
 
