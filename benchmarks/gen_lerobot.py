@@ -20,26 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.readers.lerobot_fixtures import EpisodeSpec, write_v2, write_v3
-
-JOINTS = tuple(
-    f"k{side}{part}"
-    for side in ("Left", "Right")
-    for part in (
-        "ShoulderPitch",
-        "ShoulderRoll",
-        "ShoulderYaw",
-        "Elbow",
-        "WristRoll",
-        "WristPitch",
-        "WristYaw",
-        "HandPinky",
-        "HandRing",
-        "HandMiddle",
-        "HandIndex",
-        "HandThumbBend",
-        "HandThumbRotation",
-    )
-)
+from tests.verify.verify_fixtures import JOINTS
 
 
 def specs(count: int) -> list[EpisodeSpec]:

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QGroupBox,
@@ -58,7 +57,11 @@ from robotrace_desktop.ui.comparison_plots import (
     ComparisonPlots,
 )
 from robotrace_desktop.ui.explain_panel import finding_markers, time_text
-from robotrace_desktop.ui.timeline import TimelineController, TransportBar
+from robotrace_desktop.ui.timeline import (
+    TimelineController,
+    TransportBar,
+    install_transport_keys,
+)
 from robotrace_desktop.ui.video_grid import VideoGrid
 from robotrace_desktop.ui.video_pane import VideoPane
 from robotrace_desktop.video.owned import camera_opener
@@ -289,24 +292,7 @@ class ComparisonView(QWidget):
         self.offset_spin.valueChanged.connect(self._on_spin)
 
     def _shortcuts(self) -> None:
-        keys = {
-            "Space": self.timeline.toggle,
-            "K": self.timeline.pause,
-            "L": self.timeline.forward,
-            "J": self.timeline.backward,
-            "Right": self.timeline.next_frame,
-            "Left": self.timeline.previous_frame,
-            "Shift+Right": self.timeline.forward_second,
-            "Shift+Left": self.timeline.back_second,
-            "Home": self.timeline.go_start,
-            "End": self.timeline.go_end,
-        }
-        self._shortcut_objects = []
-        for key, slot in keys.items():
-            shortcut = QShortcut(QKeySequence(key), self)
-            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            shortcut.activated.connect(slot)
-            self._shortcut_objects.append(shortcut)
+        self._shortcut_objects = install_transport_keys(self, self.timeline)
 
     # --- channels -----------------------------------------------------------------------
 

@@ -10,7 +10,6 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
@@ -35,7 +34,11 @@ from robotrace_desktop.ui.offsets_editor import OffsetsEditor
 from robotrace_desktop.ui.plots import PlotPanel
 from robotrace_desktop.ui.repro_header import ReproHeader
 from robotrace_desktop.ui.stream_tree import StreamTree
-from robotrace_desktop.ui.timeline import TimelineController, TransportBar
+from robotrace_desktop.ui.timeline import (
+    TimelineController,
+    TransportBar,
+    install_transport_keys,
+)
 from robotrace_desktop.ui.video_grid import VideoGrid
 from robotrace_desktop.ui.video_pane import VideoPane
 from robotrace_desktop.video.owned import camera_opener
@@ -163,25 +166,9 @@ class EpisodeView(QWidget):
         self.explain.findingsChanged.connect(self._refresh_markers)
 
     def _shortcuts(self) -> None:
-        keys = {
-            "Space": self.timeline.toggle,
-            "K": self.timeline.pause,
-            "L": self.timeline.forward,
-            "J": self.timeline.backward,
-            "Right": self.timeline.next_frame,
-            "Left": self.timeline.previous_frame,
-            "Shift+Right": self.timeline.forward_second,
-            "Shift+Left": self.timeline.back_second,
-            "Home": self.timeline.go_start,
-            "End": self.timeline.go_end,
-            "B": self.add_bookmark_prompt,
-        }
-        self._shortcut_objects = []
-        for key, slot in keys.items():
-            shortcut = QShortcut(QKeySequence(key), self)
-            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            shortcut.activated.connect(slot)
-            self._shortcut_objects.append(shortcut)
+        self._shortcut_objects = install_transport_keys(
+            self, self.timeline, {"B": self.add_bookmark_prompt}
+        )
 
     # --- reactions ----------------------------------------------------------------------
 

@@ -9,19 +9,19 @@ scanner checks between recordings.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import Signal, Slot
 
 from robotrace_desktop.catalog.scanner import ScanSummary, scan
 from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.ui.thread_worker import ThreadWorker
 
 log = logging.getLogger(__name__)
 
 
-class ScanWorker(QObject):
+class ScanWorker(ThreadWorker):
     """One scan of ``roots`` into the catalog at ``catalog_path``, run by ``start()``.
 
     Signals arrive in the thread that owns the receivers (the UI thread): ``progress(done,
@@ -44,37 +44,11 @@ class ScanWorker(QObject):
         force: bool = False,
         explain: bool = True,
     ) -> None:
-        super().__init__()  # no parent: the object moves to its own thread
+        super().__init__("robotrace-scan")
         self.catalog_path = Path(catalog_path)
         self.roots = [Path(r) for r in roots]
         self.force = force
         self.explain = explain  # run Explain on new/updated episodes after indexing
-        self._cancel = threading.Event()
-        self._thread: QThread | None = None
-
-    def start(self) -> None:
-        if self._thread is not None:
-            raise RuntimeError("a ScanWorker runs once")
-        thread = QThread()
-        thread.setObjectName("robotrace-scan")
-        self.moveToThread(thread)
-        thread.started.connect(self.run)
-        self._thread = thread
-        thread.start()
-
-    def cancel(self) -> None:
-        """Ask the scan to stop after the current recording (thread-safe)."""
-        self._cancel.set()
-
-    def is_cancelled(self) -> bool:
-        return self._cancel.is_set()
-
-    def is_running(self) -> bool:
-        return self._thread is not None and self._thread.isRunning()
-
-    def wait(self, timeout_ms: int = 30_000) -> bool:
-        """Block until the thread has ended (True) or the timeout passed (False)."""
-        return True if self._thread is None else bool(self._thread.wait(timeout_ms))
 
     @Slot()
     def run(self) -> None:
@@ -96,9 +70,7 @@ class ScanWorker(QObject):
         else:
             self.finished.emit(summary)
         finally:
-            thread = QThread.currentThread()
-            if thread is self._thread:
-                thread.quit()
+            self._done()
 
     def _report(self, done: int, total: int, path: str) -> None:
         self.progress.emit(done, total, path)

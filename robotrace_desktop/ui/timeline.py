@@ -12,7 +12,15 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import (
+    QColor,
+    QKeySequence,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -345,3 +353,32 @@ class TransportBar(QWidget):
         self.play_button.setToolTip(
             "Play / pause (Space; J/K/L)" + (" — playing backwards" if speed < 0 else "")
         )
+
+
+def install_transport_keys(
+    widget: QWidget,
+    timeline: TimelineController,
+    extra: dict[str, Callable[[], object]] | None = None,
+) -> list[QShortcut]:
+    """The viewer's transport keys (Space, J/K/L, ←/→ frame, Shift ±1 s, Home/End) plus
+    ``extra`` on ``widget`` and its children. Keep the returned shortcuts alive."""
+    keys: dict[str, Callable[[], object]] = {
+        "Space": timeline.toggle,
+        "K": timeline.pause,
+        "L": timeline.forward,
+        "J": timeline.backward,
+        "Right": timeline.next_frame,
+        "Left": timeline.previous_frame,
+        "Shift+Right": timeline.forward_second,
+        "Shift+Left": timeline.back_second,
+        "Home": timeline.go_start,
+        "End": timeline.go_end,
+        **(extra or {}),
+    }
+    shortcuts = []
+    for key, slot in keys.items():
+        shortcut = QShortcut(QKeySequence(key), widget)
+        shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        shortcut.activated.connect(slot)
+        shortcuts.append(shortcut)
+    return shortcuts

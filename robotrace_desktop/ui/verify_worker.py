@@ -10,12 +10,12 @@ parked in ``_PARKED`` until its thread ends, so Qt never destroys a running QThr
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, Signal, Slot
 
 from robotrace_desktop.errors import RobotraceError
+from robotrace_desktop.ui.thread_worker import ThreadWorker
 from robotrace_desktop.verify.spec import VerifySpec
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ _PARKED: set[VerifyWorker] = set()
 _QUIT_HOOKED = False
 
 
-class VerifyWorker(QObject):
+class VerifyWorker(ThreadWorker):
     """One ``run_verify(catalog_path, spec)``, started by ``start()``.
 
     Signals (queued into the receivers' thread): ``progress(stage, done, total)``, then exactly
@@ -38,33 +38,9 @@ class VerifyWorker(QObject):
     failed = Signal(str)
 
     def __init__(self, catalog_path: Path, spec: VerifySpec) -> None:
-        super().__init__()  # no parent: the object moves to its own thread
+        super().__init__("robotrace-verify")
         self.catalog_path = Path(catalog_path)
         self.spec = spec
-        self._cancel = threading.Event()
-        self._thread: QThread | None = None
-
-    def start(self) -> None:
-        if self._thread is not None:
-            raise RuntimeError("a VerifyWorker runs once")
-        thread = QThread()
-        thread.setObjectName("robotrace-verify")
-        self.moveToThread(thread)
-        thread.started.connect(self.run)
-        self._thread = thread
-        thread.start()
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    def is_cancelled(self) -> bool:
-        return self._cancel.is_set()
-
-    def is_running(self) -> bool:
-        return self._thread is not None and self._thread.isRunning()
-
-    def wait(self, timeout_ms: int = 30_000) -> bool:
-        return True if self._thread is None else bool(self._thread.wait(timeout_ms))
 
     @Slot()
     def run(self) -> None:
@@ -83,9 +59,7 @@ class VerifyWorker(QObject):
         else:
             self.finished.emit(result)
         finally:
-            thread = QThread.currentThread()
-            if thread is self._thread:
-                thread.quit()
+            self._done()
 
     def _report(self, stage: str, done: int, total: int) -> None:
         self.progress.emit(stage, done, total)

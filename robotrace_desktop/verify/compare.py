@@ -84,13 +84,38 @@ def _success_row(
     if n_b and n_c:
         row.baseline_interval = stats.wilson_interval(k_b, n_b, confidence)
         row.candidate_interval = stats.wilson_interval(k_c, n_c, confidence)
-        row.delta = k_c / n_c - k_b / n_b
-        row.delta_low, row.delta_high = stats.proportion_diff_interval(
-            k_b, n_b, k_c, n_c, confidence
-        )
-        _, row.p_value = stats.two_proportion_test(k_b, n_b, k_c, n_c)
-        row.better = _verdict(row.delta, row.p_value, confidence, True)
+        _compare_proportions(row, k_b, n_b, k_c, n_c, confidence)
     return row
+
+
+def _compare_proportions(
+    row: MetricComparison, k_b: int, n_b: int, k_c: int, n_c: int, confidence: float
+) -> None:
+    row.delta = k_c / n_c - k_b / n_b
+    row.delta_low, row.delta_high = stats.proportion_diff_interval(k_b, n_b, k_c, n_c, confidence)
+    _, row.p_value = stats.two_proportion_test(k_b, n_b, k_c, n_c)
+    row.better = _verdict(row.delta, row.p_value, confidence, row.higher_is_better)
+
+
+def _compare_means(
+    row: MetricComparison,
+    baseline: Sequence[float],
+    candidate: Sequence[float],
+    confidence: float,
+    judged: bool = True,
+) -> None:
+    """Delta, interval and p of the means; ``better`` only when ``judged``."""
+    diff = stats.mean_difference(baseline, candidate, confidence)
+    if diff is None:
+        return
+    row.delta, row.delta_low, row.delta_high, row.p_value = (
+        diff.delta,
+        diff.low,
+        diff.high,
+        diff.p_value,
+    )
+    if judged:
+        row.better = _verdict(diff.delta, diff.p_value, confidence, row.higher_is_better)
 
 
 def _numeric_row(
@@ -113,16 +138,7 @@ def _numeric_row(
         len(b),
         len(c),
     )
-    diff = stats.mean_difference(b, c, confidence)
-    if diff is not None:
-        row.delta, row.delta_low, row.delta_high, row.p_value = (
-            diff.delta,
-            diff.low,
-            diff.high,
-            diff.p_value,
-        )
-        if numeric.higher_is_better is not None:
-            row.better = _verdict(diff.delta, diff.p_value, confidence, numeric.higher_is_better)
+    _compare_means(row, b, c, confidence, judged=numeric.higher_is_better is not None)
     return row
 
 
@@ -148,12 +164,7 @@ def _cause_rows(
             n_c,
         )
         if n_b and n_c:
-            row.delta = k_c / n_c - k_b / n_b
-            row.delta_low, row.delta_high = stats.proportion_diff_interval(
-                k_b, n_b, k_c, n_c, confidence
-            )
-            _, row.p_value = stats.two_proportion_test(k_b, n_b, k_c, n_c)
-            row.better = _verdict(row.delta, row.p_value, confidence, False)
+            _compare_proportions(row, k_b, n_b, k_c, n_c, confidence)
         rows.append(row)
     return rows
 
@@ -200,15 +211,12 @@ def _reroll_rows(rerolls: Sequence[RerollResult], confidence: float) -> list[Met
         if not c:
             continue
         row = MetricComparison(metric, label, unit, False, _mean(b), _mean(c), len(b), len(c))
-        diff = stats.mean_difference(b, c, confidence)
-        if diff is not None:
-            row.delta, row.delta_low, row.delta_high, row.p_value = (
-                diff.delta,
-                diff.low,
-                diff.high,
-                diff.p_value,
-            )
-            row.better = _verdict(diff.delta, diff.p_value, confidence, False)
+        if metric in ("reroll_action_error", "reroll_l2"):
+            # the recorded actions' error against themselves is 0 by definition: no test
+            # against 0, the gate's bound judges it
+            row.delta = row.candidate
+        else:
+            _compare_means(row, b, c, confidence)
         rows.append(row)
     failed = len(rerolls) - n
     rows.append(
