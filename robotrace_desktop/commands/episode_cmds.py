@@ -147,6 +147,10 @@ def run_show(args: argparse.Namespace) -> int:
         data["tags"] = tags
         data["link"] = EpisodeLink(info.id, resolved.t_ns).url()
         data["missing_reproducibility"] = info.missing_reproducibility
+        data["reproducibility"] = {
+            "missing": info.missing_reproducibility,
+            "inferred": inferred_fields(info),
+        }
         for stream in data["streams"]:
             stream["offset_ns"] = offsets.get(stream["name"], 0)
         print_json(data)
@@ -164,9 +168,11 @@ def _print_episode(
     location = info.path if info.episode_index is None else f"{info.path}#{info.episode_index}"
     print(f"  path      {location}")
     print(f"  duration  {format_seconds(info.duration_ns)}")
+    inferred = inferred_fields(info)
     for field in ("source", "robot", "task", *REPRODUCIBILITY_FIELDS):
         value = getattr(info, field)
-        print(f"  {field:<15} {'-' if value is None else value}")
+        note = "  (inferred from the git checkout)" if field in inferred and value else ""
+        print(f"  {field:<15} {'-' if value is None else value}{note}")
     missing = info.missing_reproducibility
     if missing:
         print(f"  warning: not reproducible — missing {', '.join(missing)}")
@@ -194,6 +200,17 @@ def _print_episode(
         print(f"  problems ({len(info.problems)}):")
         for problem in info.problems:
             print(f"    - {problem}")
+
+
+def inferred_fields(info: EpisodeInfo) -> list[str]:
+    """Reproducibility fields the logging SDK filled in itself (``git_sha`` from the git
+    checkout), from ``metadata.reproducibility.inferred``; a recording's metadata is input, so
+    anything else there is ignored."""
+    block = info.metadata.get("reproducibility")
+    names = block.get("inferred") if isinstance(block, dict) else None
+    if not isinstance(names, list):
+        return []
+    return [f for f in REPRODUCIBILITY_FIELDS if f in names and getattr(info, f) is not None]
 
 
 def _contents(stream: StreamInfo) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from robotrace_desktop.commands.common import print_json, print_table, progress_bar
 from robotrace_desktop.errors import RobotraceError
+from robotrace_desktop.sinks.base import SINKS, call_safely, make_sinks_safely
 from robotrace_desktop.verify.model import MetricComparison, VerifyResult
 
 EXIT_PASS, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
@@ -49,6 +50,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--report", metavar="HTML", type=Path, help="write an HTML report")
     parser.add_argument("--junit", metavar="XML", type=Path, help="write JUnit XML")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument(
+        "--export-to",
+        metavar="SINK",
+        action="append",
+        choices=sorted(SINKS),
+        default=[],
+        help="also send the result to wandb, mlflow or otel (repeatable; configured by their "
+        "environment variables, e.g. WANDB_PROJECT, MLFLOW_TRACKING_URI); a failing sink only "
+        "warns and never changes the exit code",
+    )
     parser.add_argument("--workers", type=int, default=None, help="default: every core")
     parser.add_argument("--engine", choices=("process", "ray"), default="process")
     parser.add_argument("--address", help="Ray cluster address (--engine ray)")
@@ -101,7 +112,26 @@ def run(args: argparse.Namespace) -> int:
         print_json(result.to_json_dict())
     else:
         print_summary(result)
+    if args.export_to:
+        export_result(args.export_to, result)
     return EXIT_PASS if result.verdict == "pass" else EXIT_REGRESSION
+
+
+def export_result(names: list[str], result: VerifyResult) -> None:
+    """Send the result to each sink, fail-soft: a missing extra or a broken sink is a warning
+    on stderr, never an exception, and never changes the verdict's exit code."""
+    try:
+        sinks, warnings = make_sinks_safely(dict.fromkeys(names))
+        failed = call_safely(sinks, lambda sink: sink.export_verify(result))
+        failed += call_safely(sinks, lambda sink: sink.close())
+    except Exception as exc:  # belt and braces: call_safely already never raises
+        sinks, warnings, failed = [], [f"{type(exc).__name__}: {exc}"], []
+    broken = {line.split(":", 1)[0] for line in failed}
+    for sink in sinks:
+        if sink.name not in broken:
+            print(f"exported the result to {sink.name}", file=sys.stderr)
+    for line in warnings + failed:
+        print(f"robotrace-desktop verify: warning: sink {line}", file=sys.stderr)
 
 
 def _write_reports(args: argparse.Namespace, result: VerifyResult) -> None:

@@ -119,13 +119,58 @@ def check_relative_path(rel: object, what: str = "path") -> str:
 
 def resolve_in_bundle(folder: Path, rel: str) -> Path:
     """The file ``rel`` names inside ``folder``, after following symlinks; raises
-    PathEscapeError when it would land outside the folder. The file need not exist."""
+    PathEscapeError when it would land outside the folder. The file need not exist.
+
+    One exception: a bundle inside a RoboTrace library (``in_trusted_library``) may hold
+    symlinks to files elsewhere — the logging SDK's ``copy=False`` references the user's
+    files in place that way. The manifest path itself must still be confined (relative, no
+    '..'); only a symlink the library's own writer put there can lead out."""
     check_relative_path(rel)
     root = folder.resolve()
     target = (root / rel).resolve()
-    if target != root and not target.is_relative_to(root):
+    if target != root and not target.is_relative_to(root) and not in_trusted_library(root):
         raise PathEscapeError(f"path {rel!r} resolves outside the bundle (to {target})")
     return target
+
+
+# ---------------------------------------------------------------- trusted libraries
+
+LIBRARIES_FILE = "libraries.txt"
+
+
+def trusted_library_roots() -> list[Path]:
+    """Library folders RoboTrace itself writes: ``paths.library_dir()`` and every folder a
+    logging client registered in ``<ROBOTRACE_HOME>/libraries.txt`` (one absolute path a
+    line). The list lives in RoboTrace's own home, never next to the data, so a downloaded
+    bundle cannot declare itself trusted."""
+    from robotrace_desktop import paths
+
+    roots = [paths.library_dir()]
+    try:
+        text = (paths.home() / LIBRARIES_FILE).read_text(encoding="utf-8")
+    except OSError:
+        text = ""
+    roots += [Path(line) for line in text.splitlines() if line.strip()]
+    return [r.expanduser().resolve() for r in roots]
+
+
+def in_trusted_library(folder: Path) -> bool:
+    """True when ``folder`` lies inside one of ``trusted_library_roots()``."""
+    root = folder.resolve()
+    return any(root.is_relative_to(lib) for lib in trusted_library_roots())
+
+
+def register_library(library: Path) -> None:
+    """Add ``library`` to ``libraries.txt`` (an append of one line; already listed: nothing)."""
+    from robotrace_desktop import paths
+
+    library = library.expanduser().resolve()
+    if library in trusted_library_roots():
+        return
+    home = paths.home()
+    home.mkdir(parents=True, exist_ok=True)
+    with (home / LIBRARIES_FILE).open("a", encoding="utf-8") as handle:
+        handle.write(f"{library}\n")
 
 
 # ---------------------------------------------------------------- schema

@@ -39,6 +39,7 @@ from robotrace_desktop.ui.timeline import (
     TransportBar,
     install_transport_keys,
 )
+from robotrace_desktop.ui.tracing_card import TracingCard
 from robotrace_desktop.ui.video_grid import VideoGrid
 from robotrace_desktop.ui.video_pane import VideoPane
 from robotrace_desktop.video.owned import camera_opener
@@ -112,6 +113,9 @@ class EpisodeView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.header)
+        self.tracing = TracingCard.for_info(info, self)  # None without metadata["otel"]
+        if self.tracing is not None:
+            layout.addWidget(self.tracing)
         layout.addWidget(self.main, 1)
         layout.addWidget(self.transport)
 
