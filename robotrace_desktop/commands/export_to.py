@@ -139,8 +139,7 @@ def otlp_tracer_provider() -> tuple[Any, Any]:
     except ImportError as exc:
         raise ConfigurationError(
             "export-to otel sends spans over OTLP/HTTP, which needs the OpenTelemetry SDK: "
-            "pip install 'robotrace-desktop[otel]' opentelemetry-sdk "
-            f"opentelemetry-exporter-otlp-proto-http ({exc})"
+            f"pip install 'robotrace-desktop[otel-export]' ({exc})"
         ) from None
 
     class CountingExporter(SpanExporter):

@@ -280,20 +280,18 @@ def test_runs_nest_under_a_given_parent_run(store: str) -> None:
     assert client.get_run(parent).info.status == "RUNNING"  # the parent is the script's
 
 
-def test_runs_nest_under_the_scripts_active_run(store: str) -> None:
+def test_runs_nest_under_the_scripts_active_run(
+    store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import mlflow
 
     client = client_for(store)  # also lets the fluent API open the file store
-    before = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(store)
-    try:
-        with mlflow.start_run(run_name="eval-sweep") as active:
-            sink = make_sink("mlflow")  # no URI, no run id: the script's run and store
-            info, findings = sample_episodes()[1]
-            sink.export_episode(info, findings)
-            assert mlflow.active_run() is not None  # still the script's, still open
-    finally:
-        mlflow.set_tracking_uri(before)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)  # the script's store
+    with mlflow.start_run(run_name="eval-sweep") as active:
+        sink = make_sink("mlflow")  # no URI, no run id: the script's run and store
+        info, findings = sample_episodes()[1]
+        sink.export_episode(info, findings)
+        assert mlflow.active_run() is not None  # still the script's, still open
     # the child lives in the parent's experiment (here MLflow's "Default")
     (child,) = [r for r in runs_of(store, "Default") if r.info.run_id != active.info.run_id]
     assert child.data.tags["mlflow.parentRunId"] == active.info.run_id
