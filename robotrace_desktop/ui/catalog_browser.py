@@ -11,16 +11,13 @@ import logging
 from collections.abc import Sequence
 from html import escape
 from pathlib import Path
-from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QItemSelectionModel, QPoint, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent
+from PySide6.QtCore import QCoreApplication, QItemSelectionModel, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QInputDialog,
     QLabel,
     QLineEdit,
@@ -29,9 +26,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QStackedWidget,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
-    QTableView,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -50,6 +44,7 @@ from robotrace_desktop.ui.catalog_model import (
     CatalogRow,
     load_rows,
 )
+from robotrace_desktop.ui.episode_table import EpisodeTable
 from robotrace_desktop.ui.scan_worker import ScanWorker, summary_text
 
 log = logging.getLogger(__name__)
@@ -87,29 +82,6 @@ EMPTY_TEXT = (
 )
 STATUS_LINE_COLORS = {"ok": "palette(text)", "warning": "#a35f00", "error": "#c62828"}
 FILE_FILTER = "Recordings (*.bag *.mcap *.db3 *.h5 *.hdf5 *.hdf *.json *.yaml);;All files (*)"
-
-
-class _ElideMiddleDelegate(QStyledItemDelegate):
-    """Long paths keep both ends visible: '/work/data/…/episode_000001.parquet'."""
-
-    def initStyleOption(self, option: QStyleOptionViewItem, index: Any) -> None:
-        super().initStyleOption(option, index)
-        option.textElideMode = Qt.TextElideMode.ElideMiddle
-
-
-class _EpisodeTable(QTableView):
-    """A table that reports Enter/Return as an open request (QTableView would ignore it)."""
-
-    openPressed = Signal()
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.state() != (
-            QAbstractItemView.State.EditingState
-        ):
-            self.openPressed.emit()
-            event.accept()
-            return
-        super().keyPressEvent(event)
 
 
 class CatalogBrowser(QWidget):
@@ -201,33 +173,17 @@ class CatalogBrowser(QWidget):
         self.count_label = QLabel()
         filters.addWidget(self.count_label)
 
-        self.table = _EpisodeTable()
+        self.table = EpisodeTable(self.fontMetrics().height() + 8)
         self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
         self.table.sortByColumn(COLUMN_KEYS.index("path"), Qt.SortOrder.AscendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.table.setShowGrid(False)
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
-        header = self.table.horizontalHeader()
-        header.setHighlightSections(False)
-        header.setSectionsMovable(True)
-        header.setStretchLastSection(True)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         for key, width in COLUMN_WIDTHS.items():
             self.table.setColumnWidth(COLUMN_KEYS.index(key), width)
-        self._path_delegate = _ElideMiddleDelegate(self.table)
-        self.table.setItemDelegateForColumn(COLUMN_KEYS.index("path"), self._path_delegate)
+        self.table.elide_middle(COLUMN_KEYS.index("path"))
         self.table.doubleClicked.connect(self._on_double_click)
         self.table.openPressed.connect(self._emit_open)
+        self.table.saveSelectionPressed.connect(self.prompt_save_selection)
+        self.table.comparePressed.connect(self.compare_selected)
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
-        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.table.customContextMenuRequested.connect(self._table_menu)
 
         self.empty_label = QLabel(EMPTY_TEXT)
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -377,18 +333,8 @@ class CatalogBrowser(QWidget):
 
     # --- context menu: selections and comparisons -------------------------------------------
 
-    def _table_menu(self, pos: QPoint) -> None:
-        if not self.selected_ids():
-            return
-        menu = QMenu(self)
-        menu.addAction("Open", self._emit_open)
-        menu.addAction("Save selection as…", self.prompt_save_selection)
-        compare = menu.addAction("Compare side by side", self.compare_selected)
-        compare.setEnabled(self.compare_action_enabled())
-        menu.exec(self.table.viewport().mapToGlobal(pos))
-
     def compare_action_enabled(self) -> bool:
-        return len(self.selected_ids()) == 2
+        return self.table.selected_count() == 2
 
     def compare_selected(self) -> None:
         ids = self.selected_ids()
