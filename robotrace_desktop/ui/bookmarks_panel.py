@@ -49,6 +49,7 @@ from robotrace_desktop.core.episode import EpisodeInfo
 from robotrace_desktop.core.links import EpisodeLink
 from robotrace_desktop.core.timebase import NS_PER_S
 from robotrace_desktop.errors import RobotraceError
+from robotrace_desktop.ui.plain_text import literal_tip
 
 TIME_COL, END_COL, NOTE_COL = range(3)
 ID_ROLE = Qt.ItemDataRole.UserRole
@@ -232,7 +233,7 @@ class BookmarksPanel(QWidget):
         end_item = QTableWidgetItem(seconds_text(mark.t_end_ns))
         end_item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         note_item = QTableWidgetItem(mark.note)
-        note_item.setToolTip(mark.note or "double-click to add a note")
+        note_item.setToolTip(literal_tip(mark.note or "double-click to add a note"))
         for item in (time_item, end_item):
             item.setFlags(fixed)
             item.setToolTip(EpisodeLink(self.info.id, mark.t_ns).url())
@@ -396,7 +397,7 @@ class BookmarksPanel(QWidget):
             self.refresh()
             return
         self._marks = [updated if m.id == bookmark_id else m for m in self._marks]
-        item.setToolTip(updated.note)
+        item.setToolTip(literal_tip(updated.note))
         self._show("Note saved")
         self.bookmarksChanged.emit()
 

@@ -45,6 +45,7 @@ from robotrace_desktop.ui.catalog_model import (
     load_rows,
 )
 from robotrace_desktop.ui.episode_table import EpisodeTable
+from robotrace_desktop.ui.plain_text import literal_mnemonic, literal_tip
 from robotrace_desktop.ui.scan_worker import ScanWorker, summary_text
 
 log = logging.getLogger(__name__)
@@ -171,6 +172,7 @@ class CatalogBrowser(QWidget):
         filters.addWidget(self.clear_filters_button)
         filters.addStretch(1)
         self.count_label = QLabel()
+        self.count_label.setTextFormat(Qt.TextFormat.PlainText)
         filters.addWidget(self.count_label)
 
         self.table = EpisodeTable(self.fontMetrics().height() + 8)
@@ -196,6 +198,7 @@ class CatalogBrowser(QWidget):
         self.stack.addWidget(self.empty_label)
 
         self.progress_label = QLabel()
+        self.progress_label.setTextFormat(Qt.TextFormat.PlainText)  # paths
         self.progress_label.setMinimumWidth(120)
         self.progress_bar = QProgressBar()
         self.progress_bar.setMaximumWidth(260)
@@ -378,22 +381,22 @@ class CatalogBrowser(QWidget):
             paths = [item for item, _ in self.catalog().recent("path")]
             episodes = [item for item, _ in self.catalog().recent("episode")]
         except Exception as exc:
-            menu.addAction(f"Recent items unavailable: {exc}").setEnabled(False)
+            menu.addAction(literal_mnemonic(f"Recent items unavailable: {exc}")).setEnabled(False)
             return
         names = {r.id: r for r in self.model.rows()}
         menu.addSection("Episodes")
         for episode in episodes[:12]:
             row = names.get(episode)
             label = episode if row is None else f"{row.name}  —  {row.kind}"
-            action = menu.addAction(label)
+            action = menu.addAction(literal_mnemonic(label))
             action.setEnabled(row is not None)
             action.setData(["episode", episode])
         if not episodes:
             menu.addAction("(none yet)").setEnabled(False)
         menu.addSection("Scanned folders and files")
         for path in paths[:12]:
-            action = menu.addAction(f"Re-scan {path}")
-            action.setToolTip(path)
+            action = menu.addAction(literal_mnemonic(f"Re-scan {path}"))
+            action.setToolTip(literal_tip(path))
             action.setData(["path", path])
         if not paths:
             menu.addAction("(none yet)").setEnabled(False)
@@ -478,7 +481,7 @@ class CatalogBrowser(QWidget):
                 path, Qt.TextElideMode.ElideMiddle, max(self.progress_label.width(), 200)
             )
             self.progress_label.setText(f"Indexing {elided}")
-            self.progress_label.setToolTip(path)
+            self.progress_label.setToolTip(literal_tip(path))
 
     def _on_explain_progress(self, done: int, total: int, _episode: str) -> None:
         if self.sender() is not self._worker:

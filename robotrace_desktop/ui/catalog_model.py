@@ -26,6 +26,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
 from robotrace_desktop.catalog.findings import TopFinding, top_findings
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import REPRODUCIBILITY_FIELDS
+from robotrace_desktop.ui.plain_text import literal_tip
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -286,7 +287,8 @@ class CatalogModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(row, key)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(row, key)
+            tip = self._tooltip(row, key)
+            return literal_tip(tip) if tip else tip
         if role == Qt.ItemDataRole.ForegroundRole:
             if key == "status":
                 return QBrush(QColor(STATUS_COLORS.get(row.status, "#000000")))

@@ -54,7 +54,7 @@ class _OverlayRow(PlotRow):
         self.sides = tuple(sides)
         super().__init__(f"{ref[0]} · {ref[1]}", None, parent)
         item = self.plot.getPlotItem()
-        item.setLabel("left", ref[1].rsplit("/", 1)[-1], color=style.FOREGROUND)
+        item.setLabel("left", html.escape(ref[1].rsplit("/", 1)[-1]), color=style.FOREGROUND)
         item.getAxis("left").enableAutoSIPrefix(False)  # raw values, no "(x0.001)"
         self.plot.setMinimumHeight(ROW_HEIGHT - 30)
         self.setMinimumHeight(ROW_HEIGHT)

@@ -57,6 +57,7 @@ from robotrace_desktop.ui.comparison_plots import (
     ComparisonPlots,
 )
 from robotrace_desktop.ui.explain_panel import finding_markers, time_text
+from robotrace_desktop.ui.plain_text import literal_mnemonic, literal_tip
 from robotrace_desktop.ui.timeline import (
     TimelineController,
     TransportBar,
@@ -158,6 +159,7 @@ class ComparisonView(QWidget):
         self.offset_spin.setSingleStep(10)
         self.offset_spin.setToolTip("Candidate shift: candidate time = timeline time − shift")
         self.note = QLabel(self)
+        self.note.setTextFormat(Qt.TextFormat.PlainText)
         self.note.setWordWrap(True)
         self.note.setStyleSheet("color: #546e7a;")
         align_bar = QHBoxLayout()
@@ -211,7 +213,9 @@ class ComparisonView(QWidget):
                 f"border-left: 5px solid {SIDE_COLORS[name]}; padding: 3px 8px;"
                 "background: palette(base);"
             )
-            card.setToolTip(f"{self.sides[name].info.path}\nid {self.sides[name].info.id}")
+            card.setToolTip(
+                literal_tip(f"{self.sides[name].info.path}\nid {self.sides[name].info.id}")
+            )
             self.cards[name] = card
             row.addWidget(card, 1)
         return box
@@ -268,7 +272,9 @@ class ComparisonView(QWidget):
                 self.grids[name].add_pane(pane)
 
     def _video_box(self, name: str) -> QWidget:
-        box = QGroupBox(f"{name.capitalize()} — {self.sides[name].info.name}", self)
+        box = QGroupBox(
+            literal_mnemonic(f"{name.capitalize()} — {self.sides[name].info.name}"), self
+        )
         box.setStyleSheet(f"QGroupBox {{ font-weight: bold; color: {SIDE_COLORS[name]}; }}")
         layout = QVBoxLayout(box)
         layout.setContentsMargins(2, 2, 2, 2)

@@ -50,6 +50,7 @@ from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo, StreamKind
 from robotrace_desktop.core.markers import Marker
 from robotrace_desktop.episodes import ResolvedEpisode
+from robotrace_desktop.ui.plain_text import literal_tip
 
 log = logging.getLogger(__name__)
 NS = 1_000_000_000
@@ -213,6 +214,7 @@ class ExplainPanel(QWidget):
         self._signals.done.connect(self._job_done)
 
         self.status = QLabel(self)
+        self.status.setTextFormat(Qt.TextFormat.PlainText)  # finding titles hold channel names
         self.status.setWordWrap(True)
         self.rerun_button = QPushButton("Re-run", self)
         self.rerun_button.setToolTip("Run every analyzer on this episode again")
@@ -240,6 +242,7 @@ class ExplainPanel(QWidget):
         self.detail = QTextBrowser(self)
         self.detail.setOpenLinks(False)
         self.empty = QLabel(self)
+        self.empty.setTextFormat(Qt.TextFormat.PlainText)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setWordWrap(True)
         self.empty.setStyleSheet("color: #607d8b; padding: 12px;")
@@ -333,7 +336,7 @@ class ExplainPanel(QWidget):
             item.setForeground(COL_RANK, QBrush(color))
             if f.confidence < CONFIDENT:
                 item.setForeground(COL_TITLE, QBrush(QColor("#78909c")))
-            item.setToolTip(COL_TITLE, f"{f.severity}: {f.explanation}")
+            item.setToolTip(COL_TITLE, literal_tip(f"{f.severity}: {f.explanation}"))
             item.setToolTip(COL_CONFIDENCE, f"confidence {f.confidence:.0%}, {f.severity}")
             self.list.addTopLevelItem(item)
         confident = sum(f.confidence >= CONFIDENT for f in self._findings)

@@ -26,6 +26,7 @@ from robotrace_desktop.ui.catalog_browser import CatalogBrowser
 from robotrace_desktop.ui.comparison_align import replay_of
 from robotrace_desktop.ui.comparison_view import ComparisonView
 from robotrace_desktop.ui.episode_view import EpisodeView
+from robotrace_desktop.ui.plain_text import literal_mnemonic
 from robotrace_desktop.ui.regression_panel import RegressionPanel
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ class MainWindow(QMainWindow):
             self.show_error(str(exc))
             return None
         view.statusMessage.connect(self._show_status)
-        index = self.tabs.addTab(view, resolved.info.name)
+        index = self.tabs.addTab(view, literal_mnemonic(resolved.info.name))
         self.tabs.setTabToolTip(index, resolved.info.path)
         self.tabs.setCurrentIndex(index)
         if start is not None:
@@ -148,7 +149,7 @@ class MainWindow(QMainWindow):
         except RobotraceError as exc:
             self.show_error(str(exc))
             return None
-        index = self.tabs.addTab(view, view.title())
+        index = self.tabs.addTab(view, literal_mnemonic(view.title()))
         self.tabs.setTabToolTip(index, f"{view.baseline.name} ⇄ {view.candidate.name}")
         self.tabs.setCurrentIndex(index)
         return view

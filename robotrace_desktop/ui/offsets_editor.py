@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo, StreamInfo
 from robotrace_desktop.errors import RobotraceError
+from robotrace_desktop.ui.plain_text import literal_tip
 from robotrace_desktop.ui.repro_header import ElidedLabel
 
 NS_PER_MS = 1_000_000
@@ -85,7 +86,9 @@ class OffsetsEditor(QWidget):
             bold = name.font()
             bold.setBold(True)
             name.setFont(bold)
-            name.setToolTip(f"{stream.name} ({stream.kind.value}, {stream.count} samples)")
+            name.setToolTip(
+                literal_tip(f"{stream.name} ({stream.kind.value}, {stream.count} samples)")
+            )
             kind = QLabel(stream.kind.value, grid_host)
             kind.setStyleSheet("color: palette(mid); font-style: italic;")
             spin = QDoubleSpinBox(grid_host)
@@ -96,10 +99,10 @@ class OffsetsEditor(QWidget):
             spin.setKeyboardTracking(False)  # save on Enter / focus loss / arrows, not per key
             spin.setAccelerated(True)
             spin.setAccessibleName(f"offset of {stream.name}")
-            spin.setToolTip(f"Offset of {stream.name} in milliseconds")
+            spin.setToolTip(literal_tip(f"Offset of {stream.name} in milliseconds"))
             spin.valueChanged.connect(lambda value, s=stream.name: self._on_value(s, value))
             reset = QPushButton("Reset", grid_host)
-            reset.setToolTip(f"Set the offset of {stream.name} back to 0")
+            reset.setToolTip(literal_tip(f"Set the offset of {stream.name} back to 0"))
             reset.clicked.connect(lambda _=False, s=stream.name: self.set_offset(s, 0))
             spin.setMinimumWidth(110)
             # Two rows per stream (name, then the box) so the tab stays usable when narrow.

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from robotrace_desktop.core.markers import Marker
 from robotrace_desktop.ui import plot_style as style
+from robotrace_desktop.ui.plain_text import literal_format
 
 ChannelRef = tuple[str, str]
 
@@ -112,7 +113,8 @@ class PlotRow(QWidget):
             axis.setStyle(tickFont=font)
         item.getAxis("left").setWidth(style.AXIS_WIDTH)
         label = title.rsplit(" ", 1)[-1] if " " in title else "value"
-        item.setLabel("left", f"{label} ({unit})" if unit else label, color=style.FOREGROUND)
+        axis_text = f"{label} ({unit})" if unit else label  # pyqtgraph renders axis labels as HTML
+        item.setLabel("left", html.escape(axis_text), color=style.FOREGROUND)
         self.viewbox = item.getViewBox()
         self.viewbox.setMouseEnabled(x=True, y=False)
         self.viewbox.enableAutoRange(x=False, y=True)
@@ -217,7 +219,7 @@ class PlotRow(QWidget):
             if labels and marker.label:
                 pg.InfLineLabel(
                     line,
-                    text=marker.label,
+                    text=literal_format(marker.label),
                     position=0.92,
                     anchors=[(0, 0), (0, 0)],
                     color=QColor(style.FOREGROUND),

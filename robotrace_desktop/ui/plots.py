@@ -31,6 +31,7 @@ from robotrace_desktop.core.channels import overlay_pairs, plot_group, split_cha
 from robotrace_desktop.core.markers import Marker
 from robotrace_desktop.core.signal_store import SignalStore
 from robotrace_desktop.ui import plot_style as style
+from robotrace_desktop.ui.plain_text import literal_tip
 from robotrace_desktop.ui.plot_row import Curve, PlotRow
 
 ChannelRef = tuple[str, str]  # (stream name, channel name)
@@ -399,7 +400,7 @@ class PlotPanel(QWidget):
             rich.append(f"<span style='color:{curve.color}'>{unbroken}</span>={text}")
         self._hover_text = "  ".join(plain)
         self._hover.setText(" &nbsp; ".join(rich))
-        self._hover.setToolTip(self._hover_text)
+        self._hover.setToolTip(literal_tip(self._hover_text))
         return self._hover_text
 
     # ------------------------------------------------------------------ exports

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from robotrace_desktop.catalog.selections import selections
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.errors import RobotraceError
+from robotrace_desktop.ui.plain_text import literal_tip
 from robotrace_desktop.ui.regression_tables import (
     CHECK_COLUMNS,
     PAIR_COLUMNS,
@@ -115,6 +116,7 @@ class RegressionPanel(QWidget):
         self.progress.setTextVisible(True)
         self.progress.setMinimumWidth(220)
         self.stage_label = QLabel(self)
+        self.stage_label.setTextFormat(Qt.TextFormat.PlainText)  # versions are user text
 
         form = QGridLayout()
         form.setContentsMargins(0, 0, 0, 0)
@@ -141,6 +143,7 @@ class RegressionPanel(QWidget):
         run_row.addWidget(self.stage_label, 1)
 
         self.error_label = QLabel(self)
+        self.error_label.setTextFormat(Qt.TextFormat.PlainText)
         self.error_label.setWordWrap(True)
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error_label.setStyleSheet("color: #c62828; font-weight: bold;")
@@ -149,6 +152,7 @@ class RegressionPanel(QWidget):
         self.banner.setWordWrap(True)
         self.banner.setTextFormat(Qt.TextFormat.RichText)
         self.facts = QLabel(self)
+        self.facts.setTextFormat(Qt.TextFormat.PlainText)
         self.facts.setWordWrap(True)
         self.facts.setStyleSheet("color: #455a64;")
 
@@ -342,7 +346,7 @@ class RegressionPanel(QWidget):
 
     def show_error(self, message: str) -> None:
         self.error_label.setText(message)
-        self.error_label.setToolTip(message)
+        self.error_label.setToolTip(literal_tip(message))
         self.error_label.show()
 
     def error_text(self) -> str:

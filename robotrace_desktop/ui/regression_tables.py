@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from robotrace_desktop.ui.plain_text import literal_tip
 from robotrace_desktop.verify.model import GateCheck, MetricComparison, PairDiff
 from robotrace_desktop.verify.report_html import fmt_delta, fmt_interval, fmt_p, fmt_value
 
@@ -45,7 +46,7 @@ def _item(
     if color is not None:
         item.setForeground(QBrush(QColor(color)))
     if tip:
-        item.setToolTip(tip)
+        item.setToolTip(literal_tip(tip))
     if bold:
         font = QFont()
         font.setBold(True)

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from robotrace_desktop.core.episode import EpisodeInfo, Outcome, Status
+from robotrace_desktop.ui.plain_text import literal_tip
 
 MISSING = "—"
 SHORT_SHA = 10
@@ -85,7 +86,7 @@ class ElidedLabel(QLabel):
 
     def set_full_text(self, text: str) -> None:
         self._full = text
-        self.setToolTip(text)
+        self.setToolTip(literal_tip(text))
         self._elide()
         self.updateGeometry()
 
@@ -218,7 +219,7 @@ class _Field(QWidget):
         self.full = full or ""
         text = (shown if shown is not None else self.full) or MISSING
         self.value.set_full_text(text)
-        self.value.setToolTip(self.full or f"{self.key} is not recorded")
+        self.value.setToolTip(literal_tip(self.full or f"{self.key} is not recorded"))
         self.value.setStyleSheet(
             f"color: {missing_color}; font-weight: bold;" if not self.full else "font-weight: 600;"
         )

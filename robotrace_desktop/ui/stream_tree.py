@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from robotrace_desktop.core.episode import EpisodeInfo, StreamKind
+from robotrace_desktop.ui.plain_text import literal_tip
 
 ChannelRef = tuple[str, str]
 _REF_ROLE = Qt.ItemDataRole.UserRole
@@ -86,14 +87,14 @@ class StreamTree(QWidget):
                     tip += f" at {rate:.1f} Hz"
                 if stream.message_type:
                     tip += f" ({stream.message_type})"
-                parent.setToolTip(0, tip)
+                parent.setToolTip(0, literal_tip(tip))
                 parent.setCheckState(0, Qt.CheckState.Unchecked)
                 for channel in stream.channels:
                     child = QTreeWidgetItem(parent, [channel, ""])
                     child.setFlags(child.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                     child.setCheckState(0, Qt.CheckState.Unchecked)
                     child.setData(0, _REF_ROLE, (stream.name, channel))
-                    child.setToolTip(0, f"{stream.name} · {channel}")
+                    child.setToolTip(0, literal_tip(f"{stream.name} · {channel}"))
                 if stream.count == 0 or not stream.channels:
                     parent.setDisabled(True)
         finally:

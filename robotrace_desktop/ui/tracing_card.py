@@ -33,6 +33,7 @@ from robotrace_desktop.sdk.otel import (
     parse_trace_context,
     trace_url,
 )
+from robotrace_desktop.ui.plain_text import literal_tip
 from robotrace_desktop.ui.repro_header import ElidedLabel, FlowLayout, copy_icon
 
 INVALID_TEXT = "invalid trace context"
@@ -146,8 +147,8 @@ class TracingCard(QFrame):
         self.state.setText(INVALID_TEXT)
         self.state.setStyleSheet(f"color: {BAD_COLOR}; font-weight: bold;")
         tip = f"The episode's otel metadata cannot be used: {self.problem}"
-        self.state.setToolTip(tip)
-        self.setToolTip(tip)
+        self.state.setToolTip(literal_tip(tip))
+        self.setToolTip(literal_tip(tip))
         self.open_button.setEnabled(False)
         self.open_button.hide()
         self.template_warning.hide()
@@ -179,11 +180,11 @@ class TracingCard(QFrame):
                 self.url = trace_url(template, self.context)
             except ValidationError as exc:
                 self.url_problem = str(exc)
-                self.setToolTip(f"Open trace is off: {exc}")
-                self.template_warning.setToolTip(str(exc))
+                self.setToolTip(literal_tip(f"Open trace is off: {exc}"))
+                self.template_warning.setToolTip(literal_tip(str(exc)))
                 self.template_warning.show()
         self.open_button.setEnabled(self.url is not None)
-        self.open_button.setToolTip(self.url or self.url_problem or "")
+        self.open_button.setToolTip(literal_tip(self.url or self.url_problem or ""))
 
     # --- public API ---------------------------------------------------------------------
 
