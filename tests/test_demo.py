@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from robotrace_desktop import paths
+from robotrace_desktop.cli import main
 from robotrace_desktop.core.episode import Outcome, Status, StreamKind
 from robotrace_desktop.demo import (
     demo_episode_dir,
@@ -18,6 +22,7 @@ from robotrace_desktop.demo import (
 from robotrace_desktop.errors import ConfigurationError
 from robotrace_desktop.readers.bundle_format import MANIFEST_NAME
 from robotrace_desktop.readers.bundle_reader import BundleReader
+from robotrace_desktop.video.images import decode_image_bytes
 
 MS = 1_000_000
 READER = BundleReader()
@@ -190,3 +195,44 @@ def test_demo_episode_dir_is_in_the_library(robotrace_home: Path) -> None:
     mtime = (target / MANIFEST_NAME).stat().st_mtime_ns
     assert ensure_demo_bundle() == target
     assert (target / MANIFEST_NAME).stat().st_mtime_ns == mtime  # not rewritten
+
+
+def test_demo_screenshot_renders_the_failure_offscreen(tmp_path: Path) -> None:
+    """``demo --screenshot`` (what packaging/build_linux.sh runs on the built app) in a fresh
+    process without a display: the window at the failure moment, with real camera frames."""
+    out = tmp_path / "shots" / "demo.png"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "ROBOTRACE_HOME": str(tmp_path / "home")}
+    env.pop("DISPLAY", None)
+    env.pop("WAYLAND_DISPLAY", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "robotrace_desktop", "demo", "--screenshot", str(out),
+         "--size", "1280x800"],
+        capture_output=True, text=True, timeout=180, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"screenshot: {out}" in result.stdout
+    assert "failure at 7.500s: robotrace://episode/" in result.stdout
+    assert "not every pane settled" not in result.stderr
+    assert (tmp_path / "home" / "library" / "demo" / "pick-and-place-seed7").is_dir()
+    image = decode_image_bytes(out.read_bytes()).astype(int)
+    assert image.shape == (800, 1280, 3)
+    # The timeline playhead (orange) stands at the failure, 7.5 s of 12 s, in the bottom bar.
+    orange = np.array([255, 112, 67])
+    hits = np.argwhere(np.abs(image[650:] - orange).sum(axis=2) < 40)
+    assert len(hits) > 20
+    expected_x = 12 + (1280 - 24) * 7.5 / 12
+    assert abs(np.median(hits[:, 1]) - expected_x) < 15
+    # The front camera shows the failure frame: its red border (drawn after 7.5 s) is there.
+    red = (image[100:420, :470, 0] > 170) & (image[100:420, :470, 1] < 60)
+    assert red.sum() > 500
+    assert image[100:420].std() > 20  # real frames, not a flat placeholder
+
+
+def test_demo_screenshot_bad_size_fails_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], robotrace_home: Path
+) -> None:
+    code = main(["demo", "--screenshot", str(tmp_path / "x.png"), "--size", "huge"])
+    assert code != 0
+    assert "--size 'huge': expected WIDTHxHEIGHT" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
+    assert not (robotrace_home / "library").exists()

@@ -33,7 +33,7 @@ def check_entry(text: str) -> dict[str, str]:
     assert entry["Name"] == "RoboTrace Desktop"
     assert entry["Icon"] == "robotrace-desktop"
     assert entry["Terminal"] == "false"
-    assert entry["Categories"] == "Development;Science;"
+    assert entry["Categories"] == "Science;Robotics;DataVisualization;"
     assert entry["MimeType"] == "x-scheme-handler/robotrace;"
     assert entry["Exec"].endswith(" open %u")
     return entry
@@ -76,18 +76,13 @@ def test_shipped_desktop_entry_is_valid_and_is_the_package_copy() -> None:
     entry = check_entry(text)
     assert entry["Exec"] == "robotrace-desktop open %u"
     validate(PACKAGED / "robotrace-desktop.desktop")
-    # One source of truth: the top-level resources/ entries point at the package files.
+    # The top-level resources/ holds identical copies (tests/test_packaging.py checks all).
     top = REPO / "resources"
     assert (top / "robotrace-desktop.desktop").read_bytes() == text.encode("utf-8")
-    assert (top / "robotrace-desktop.desktop").resolve() == (
-        PACKAGED / "robotrace-desktop.desktop"
-    ).resolve()
-    assert (top / "icons" / "robotrace-desktop.svg").resolve() == (
-        PACKAGED / "icons" / "robotrace-desktop.svg"
-    ).resolve()
     assert register.packaged_resource("icons/robotrace-desktop.svg").startswith(b"<svg")
-    pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
-    assert 'robotrace_desktop = ["resources/*", "resources/icons/*"]' in pyproject
+    for n in register.PNG_SIZES:
+        png = register.packaged_resource(f"icons/hicolor/{n}x{n}/apps/robotrace-desktop.png")
+        assert png.startswith(b"\x89PNG")
 
 
 def test_dry_run_writes_nothing(
@@ -100,6 +95,7 @@ def test_dry_run_writes_nothing(
     assert report["icon"] == str(xdg / "icons/hicolor/scalable/apps/robotrace-desktop.svg")
     assert [s["command"][0] for s in report["steps"]] == ["update-desktop-database", "xdg-mime"]
     assert {s["status"] for s in report["steps"]} == {"planned"}
+    assert len(report["png_icons"]) == 7
     assert not xdg.exists()
     assert not fake_tools.exists()  # no tool ran
 
@@ -127,6 +123,20 @@ def test_install_writes_entry_and_icon_and_runs_the_tools(
     validate(installed)
     icon = xdg / "icons" / "hicolor" / "scalable" / "apps" / "robotrace-desktop.svg"
     assert icon.read_bytes() == (PACKAGED / "icons" / "robotrace-desktop.svg").read_bytes()
+    pngs = sorted((xdg / "icons" / "hicolor").glob("*/apps/robotrace-desktop.png"))
+    assert [p.parent.parent.name for p in pngs] == sorted(
+        ["16x16", "32x32", "48x48", "64x64", "128x128", "256x256", "512x512"]
+    )
+    assert report["png_icons"] == [
+        str(xdg / "icons" / "hicolor" / f"{n}x{n}" / "apps" / "robotrace-desktop.png")
+        for n in register.PNG_SIZES
+    ]
+    for png in pngs:
+        size = png.parent.parent.name
+        packaged = PACKAGED / "icons" / "hicolor" / size / "apps" / "robotrace-desktop.png"
+        assert png.read_bytes() == packaged.read_bytes()
+        width = int.from_bytes(png.read_bytes()[16:20], "big")  # IHDR width
+        assert f"{width}x{width}" == size
     assert fake_tools.read_text().splitlines() == [
         f"update-desktop-database {xdg / 'applications'}",
         "xdg-mime default robotrace-desktop.desktop x-scheme-handler/robotrace",

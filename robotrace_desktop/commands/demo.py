@@ -4,6 +4,7 @@ user runs, so it must work on a fresh machine with nothing downloaded."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.commands import episode_cmds
@@ -22,12 +23,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the episode as JSON, no window")
     parser.add_argument("--no-gui", action="store_true", help="print the summary, no window")
+    parser.add_argument(
+        "--screenshot",
+        type=Path,
+        metavar="OUT.png",
+        help="render the viewer on the failure offscreen into OUT.png and exit (no display needed)",
+    )
+    parser.add_argument("--size", default="1600x1000", help="window size for --screenshot")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from robotrace_desktop.commands.open_cmd import _size
     from robotrace_desktop.demo import ensure_demo_bundle
 
+    size = _size(args.size)  # a bad --size fails before any work
     bundle = ensure_demo_bundle()
     with open_catalog(args) as catalog:
         summary = scan(catalog, [bundle])
@@ -59,6 +69,12 @@ def run(args: argparse.Namespace) -> int:
     if frame_path is not None:
         print(f"frame at the failure: {frame_path}")
     print(f"catalog: {catalog.path}")
+    if args.screenshot is not None:
+        from robotrace_desktop.ui.app import OpenRequest, screenshot
+
+        out = screenshot(catalog.path, OpenRequest(info.id, failure_ns), args.screenshot, size=size)
+        print(f"screenshot: {out}")
+        return 0
     if args.no_gui:
         return 0
     from robotrace_desktop.ui.app import OpenRequest, has_display

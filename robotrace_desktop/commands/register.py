@@ -23,6 +23,9 @@ from robotrace_desktop.errors import RobotraceError
 
 DESKTOP_FILE = "robotrace-desktop.desktop"
 ICON_FILE = "robotrace-desktop.svg"
+PNG_ICON = "robotrace-desktop.png"
+# Rendered from the SVG by packaging/render_icons.py; desktops without SVG support use these.
+PNG_SIZES = (16, 32, 48, 64, 128, 256, 512)
 SCHEME_MIME = "x-scheme-handler/robotrace"
 # Characters that force quoting of an Exec argument (Desktop Entry Specification, "Exec key").
 _RESERVED = set(" \t\n\"'\\><~|&;$*?#()`")
@@ -66,6 +69,7 @@ class Plan:
     working_dir: Path | None
     desktop_text: str
     icon_bytes: bytes
+    png_icons: list[tuple[Path, bytes]] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
 
 
@@ -154,6 +158,13 @@ def make_plan() -> Plan:
         working_dir=working_dir,
         desktop_text=desktop_entry(exec_value, working_dir),
         icon_bytes=packaged_resource(f"icons/{ICON_FILE}"),
+        png_icons=[
+            (
+                home / "icons" / "hicolor" / f"{n}x{n}" / "apps" / PNG_ICON,
+                packaged_resource(f"icons/hicolor/{n}x{n}/apps/{PNG_ICON}"),
+            )
+            for n in PNG_SIZES
+        ],
     )
     for command, hint in (
         (["update-desktop-database", str(applications)], "install desktop-file-utils"),
@@ -173,6 +184,9 @@ def install(plan: Plan) -> None:
         plan.desktop_path.write_text(plan.desktop_text, encoding="utf-8")
         plan.icon_path.parent.mkdir(parents=True, exist_ok=True)
         plan.icon_path.write_bytes(plan.icon_bytes)
+        for path, data in plan.png_icons:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
     except OSError as exc:
         raise RobotraceError(f"cannot install the desktop entry: {exc}") from exc
     for step in plan.steps:
@@ -207,6 +221,7 @@ def run(args: argparse.Namespace) -> int:
                 "dry_run": bool(args.dry_run),
                 "desktop_file": str(plan.desktop_path),
                 "icon": str(plan.icon_path),
+                "png_icons": [str(path) for path, _ in plan.png_icons],
                 "exec": plan.exec_line,
                 "working_dir": None if plan.working_dir is None else str(plan.working_dir),
                 "steps": [s.to_dict() for s in plan.steps],
@@ -225,6 +240,9 @@ def _print_plan(plan: Plan, *, dry_run: bool) -> None:
     if plan.working_dir is not None:
         print(f"  Path={plan.working_dir} (robotrace_desktop is not installed: runs from there)")
     print(f"{verb} {plan.icon_path}")
+    if plan.png_icons:
+        sizes = ", ".join(path.parent.parent.name for path, _ in plan.png_icons)
+        print(f"{verb} PNG icons ({sizes}) under {plan.png_icons[0][0].parents[2]}")
     for step in plan.steps:
         command = " ".join(step.command)
         if step.status == "skipped":

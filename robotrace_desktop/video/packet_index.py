@@ -170,7 +170,10 @@ def open_container(path: Path) -> av.container.InputContainer:
     """av.open with failures turned into CorruptRecordingError naming the file."""
     check_video_file(path)
     try:
-        return av.open(str(path), mode="r", metadata_errors="ignore")
+        try:
+            return av.open(str(path), mode="r", metadata_errors="ignore")
+        except TypeError:  # PyAV >= 19 dropped metadata_errors (pip picks it on Python 3.13)
+            return av.open(str(path), mode="r")
     except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
         raise CorruptRecordingError(path, f"cannot open video ({_reason(exc)})") from exc
 
