@@ -28,6 +28,7 @@ from robotrace_desktop.catalog.findings import store_findings
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo
 from robotrace_desktop.episodes import ResolvedEpisode
+from robotrace_desktop.orphans import exit_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +184,9 @@ def _run_pool(
     context = multiprocessing.get_context("spawn")  # never fork a process that runs Qt/threads
     pending = iter(ids)
     in_flight: dict[Future[list[dict[str, Any]]], str] = {}
-    with ProcessPoolExecutor(max_workers=min(workers, len(ids)), mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(ids)), mp_context=context, initializer=exit_with_parent
+    ) as pool:
 
         def submit() -> None:
             for episode in pending:

@@ -7,6 +7,7 @@ online backup API, so a failed upgrade never costs the user their bookmarks.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -71,11 +72,16 @@ def migrate(conn: sqlite3.Connection, path: Path) -> int:
 
 
 def backup(conn: sqlite3.Connection, dest: Path) -> Path:
-    target = sqlite3.connect(dest)
+    """Copy the catalog to ``dest``. Written under a temporary name and renamed when complete,
+    so a process killed mid-copy never leaves a half-written file that looks like a backup."""
+    partial = dest.with_name(dest.name + ".partial")
+    partial.unlink(missing_ok=True)
+    target = sqlite3.connect(partial)
     try:
         conn.backup(target)
     finally:
         target.close()
+    os.replace(partial, dest)
     return dest
 
 

@@ -152,8 +152,10 @@ def scan(
     """Index everything under ``roots`` into ``catalog``. Never raises for bad recordings.
 
     With ``explain``, the new and updated ready episodes are then explained (in parallel,
-    findings stored); ``explain_progress(done, total, episode id)`` follows that stage. An
-    unchanged re-scan has nothing to explain and never starts the analyzers.
+    findings stored); ``explain_progress(done, total, episode id)`` follows that stage. So are
+    unchanged episodes Explain never finished on (a scan killed or cancelled after indexing
+    them): the next scan resumes that stage too. An unchanged re-scan of explained episodes
+    has nothing to explain and never starts the analyzers.
     """
     summary = ScanSummary()
     abs_roots = [_absolute(r) for r in roots]
@@ -164,24 +166,47 @@ def scan(
     recordings = list(discover([r for r in abs_roots if r.exists()]))
     summary.recordings = len(recordings)
     found_paths = {str(r.path) for r in recordings}
+    unchanged_ids: list[str] = []
     for done, recording in enumerate(recordings):
         if cancel is not None and cancel.is_set():
             summary.cancelled = True
             break
         if progress is not None:
             progress(done, len(recordings), str(recording.path))
-        _scan_one(catalog, recording, summary, force=force)
+        _scan_one(catalog, recording, summary, force=force, unchanged_ids=unchanged_ids)
     if progress is not None and not summary.cancelled:
         progress(len(recordings), len(recordings), "")
     if not summary.cancelled:
         summary.missing = _mark_vanished(catalog, abs_roots, found_paths)
-    if explain and summary.changed and not summary.cancelled:
-        _explain_changed(catalog, summary, explain_progress, cancel)
+    if explain and not summary.cancelled:
+        pending = [*summary.changed, *_never_explained(catalog, unchanged_ids)]
+        if pending:
+            _explain(catalog, pending, summary, explain_progress, cancel)
     return summary
 
 
-def _explain_changed(
+def _never_explained(catalog: Catalog, ids: Sequence[str]) -> list[str]:
+    """Readable episodes among ``ids`` Explain has not stored findings for yet."""
+    if not ids:
+        return []
+    done = {r[0] for r in catalog.conn.execute("SELECT episode_id FROM explained")}
+    todo = [e for e in ids if e not in done]
+    readable: list[str] = []
+    for start in range(0, len(todo), 500):
+        chunk = todo[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        rows = catalog.conn.execute(
+            f"SELECT id FROM episodes WHERE id IN ({marks}) AND status = ? "
+            "AND missing_since IS NULL",
+            [*chunk, Status.READY.value],
+        )
+        readable.extend(r[0] for r in rows)
+    return readable
+
+
+def _explain(
     catalog: Catalog,
+    ids: list[str],
     summary: ScanSummary,
     progress: ProgressCallback | None,
     cancel: threading.Event | None,
@@ -190,7 +215,7 @@ def _explain_changed(
     from robotrace_desktop.analysis.runner import explain_many
 
     try:
-        run = explain_many(catalog.path, summary.changed, progress=progress, cancel=cancel)
+        run = explain_many(catalog.path, ids, progress=progress, cancel=cancel)
     except Exception as exc:  # the index is done and stored; Explain failing must not undo it
         log.exception("explain after scan failed")
         summary.explain_errors.append(f"explain: {exc}")
@@ -199,7 +224,14 @@ def _explain_changed(
     summary.explain_errors.extend(f"{e}: {reason}" for e, reason in run.errors.items())
 
 
-def _scan_one(catalog: Catalog, recording: Recording, summary: ScanSummary, *, force: bool) -> None:
+def _scan_one(
+    catalog: Catalog,
+    recording: Recording,
+    summary: ScanSummary,
+    *,
+    force: bool,
+    unchanged_ids: list[str],
+) -> None:
     path = str(recording.path)
     reader = recording.reader
     try:
@@ -215,7 +247,9 @@ def _scan_one(catalog: Catalog, recording: Recording, summary: ScanSummary, *, f
         and state["fingerprint"] == print_
         and state["status"] == "ok"
     ):
-        summary.unchanged += len(catalog.episode_ids_of_recording(path))
+        ids = catalog.episode_ids_of_recording(path)
+        summary.unchanged += len(ids)
+        unchanged_ids.extend(ids)
         return
     try:
         episodes = list(reader.index(recording.path))
@@ -230,13 +264,16 @@ def _scan_one(catalog: Catalog, recording: Recording, summary: ScanSummary, *, f
         message = f"{path}: could not be read ({type(exc).__name__}: {exc})"
         episodes = [_failed_episode(recording, message)]
         error = message
-    before = set(catalog.episode_ids_of_recording(path))
     with catalog.transaction():
+        # read inside the write transaction: another scanner may have indexed it meanwhile
+        before = set(catalog.episode_ids_of_recording(path))
         for info in episodes:
             result = catalog.upsert_episode(path, info)
             if not error:  # a failed recording counts once, as an error
                 setattr(summary, result, getattr(summary, result) + 1)
-                if result != "unchanged" and info.status != Status.MISSING:
+                if result == "unchanged":
+                    unchanged_ids.append(info.id)  # re-read, same content: explained yet?
+                elif info.status != Status.MISSING:
                     summary.changed.append(info.id)
         gone = before - {e.id for e in episodes}
         catalog.mark_missing(gone, f"{path}: episode no longer present in the recording")

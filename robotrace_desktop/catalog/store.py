@@ -20,7 +20,10 @@ from robotrace_desktop import paths
 from robotrace_desktop.catalog.db import connect
 from robotrace_desktop.core import jsonsafe
 from robotrace_desktop.core.episode import EpisodeInfo, Outcome, Status, StreamInfo
-from robotrace_desktop.errors import EpisodeNotFoundError, ValidationError
+from robotrace_desktop.errors import EpisodeNotFoundError, StorageError, ValidationError
+
+#: tries of BEGIN IMMEDIATE, each waiting up to the connection's busy timeout (15 s)
+BEGIN_ATTEMPTS = 3
 
 OVERRIDABLE = (
     "source",
@@ -64,13 +67,40 @@ class Catalog:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.conn.execute("BEGIN IMMEDIATE")
+        """One write transaction, taken up front (BEGIN IMMEDIATE) so it never has to upgrade
+        a read lock, which SQLite refuses at once instead of waiting. Keep it short: every
+        other writer (a GUI scan, a CLI scan, a bookmark) waits for it."""
+        self._begin()
         try:
             yield self.conn
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
             raise
-        self.conn.execute("COMMIT")
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:  # disk full, I/O error: never leave the connection stuck
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise StorageError(f"{self.path}: could not save to the catalog ({exc})") from exc
+
+    def _begin(self) -> None:
+        """BEGIN IMMEDIATE waits up to the busy timeout for the write lock; a few more tries
+        cover a writer holding it longer (a huge dataset's index), then a clear error."""
+        error: sqlite3.OperationalError | None = None
+        for attempt in range(BEGIN_ATTEMPTS):
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+                error = exc
+                time.sleep(0.05 * (attempt + 1))
+        raise StorageError(
+            f"{self.path}: the catalog stayed locked by another program writing to it "
+            f"({BEGIN_ATTEMPTS} tries, {error}); try again when the other scan has finished"
+        )
 
     # --- writing indexed episodes -------------------------------------------------------
 
@@ -431,6 +461,14 @@ def episode_from_row(row: sqlite3.Row, streams: list[StreamInfo] | None = None) 
 
 def _json(value: Any) -> str:
     return jsonsafe.dumps(value)
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY / SQLITE_LOCKED and their extended codes ("database is locked")."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(exc) or "busy" in str(exc)
 
 
 def _escape_like(text: str) -> str:

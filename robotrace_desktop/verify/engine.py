@@ -20,6 +20,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from robotrace_desktop.orphans import exit_with_parent
+
 log = logging.getLogger(__name__)
 
 Job = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -123,7 +125,9 @@ def _pool(
     mp_context = multiprocessing.get_context("spawn")  # never fork a process running Qt/threads
     pending = iter(chunks)
     in_flight: dict[Future[list[Any]], list[int]] = {}
-    with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=mp_context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(chunks)), mp_context=mp_context, initializer=exit_with_parent
+    ) as pool:
 
         def submit() -> None:
             for chunk in pending:
