@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -75,8 +76,16 @@ def render_defaults() -> str:
 
 
 def write_defaults(path: Path) -> Path:
+    """Write the defaults to ``path`` whole or not at all: a process killed mid-write, or two
+    scans starting at once, never leave a truncated file (it would be ignored with a warning
+    and the user's edits would have nowhere to go)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_defaults(), encoding="utf-8")
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temp.write_text(render_defaults(), encoding="utf-8")
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
     return path
 
 
