@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from robotrace_desktop import paths
-from robotrace_desktop.catalog.db import connect
+from robotrace_desktop.catalog.db import connect, is_busy
 from robotrace_desktop.core import jsonsafe
 from robotrace_desktop.core.episode import EpisodeInfo, Outcome, Status, StreamInfo
 from robotrace_desktop.errors import EpisodeNotFoundError, StorageError, ValidationError
@@ -93,7 +93,7 @@ class Catalog:
                 self.conn.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
-                if not _is_busy(exc):
+                if not is_busy(exc):
                     raise
                 error = exc
                 time.sleep(0.05 * (attempt + 1))
@@ -461,14 +461,6 @@ def episode_from_row(row: sqlite3.Row, streams: list[StreamInfo] | None = None) 
 
 def _json(value: Any) -> str:
     return jsonsafe.dumps(value)
-
-
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
-    """SQLITE_BUSY / SQLITE_LOCKED and their extended codes ("database is locked")."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is not None:
-        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-    return "locked" in str(exc) or "busy" in str(exc)
 
 
 def _escape_like(text: str) -> str:

@@ -27,7 +27,12 @@ from robotrace_desktop.core.episode import (
     StreamKind,
     episode_id,
 )
-from robotrace_desktop.errors import RecordingError, StreamNotFoundError
+from robotrace_desktop.errors import (
+    RecordingError,
+    StreamNotFoundError,
+    recording_errors,
+    source_guard,
+)
 from robotrace_desktop.readers.bundle_format import (
     BundleManifest,
     SignalEntry,
@@ -196,7 +201,8 @@ def _describe(folder: Path) -> _Description:
     ends: list[int] = []
     for ventry in manifest.videos:
         try:
-            vinfo, vplan, end, more = _describe_video(root, ventry)
+            with recording_errors(root / ventry.path, "cannot read video"):
+                vinfo, vplan, end, more = _describe_video(root, ventry)
         except _FILE_ERRORS as exc:
             problems.append(f"video {ventry.camera!r}: {_reason(exc, ventry.path)}")
             continue
@@ -206,7 +212,9 @@ def _describe(folder: Path) -> _Description:
         ends.append(end)
     for sentry in manifest.signals:
         try:
-            for sinfo, splan, more in _signal_streams(root, sentry):
+            with recording_errors(root / sentry.path, "cannot read signals"):
+                described = list(_signal_streams(root, sentry))
+            for sinfo, splan, more in described:
                 if sinfo.name in signals or sinfo.name in videos:
                     problems.append(f"{splan.file}: stream {sinfo.name!r} repeated; skipped")
                     continue
@@ -220,10 +228,14 @@ def _describe(folder: Path) -> _Description:
     for eentry in manifest.events:
         file = resolve_in_bundle(root, eentry.path)
         try:
-            items, more = read_events_jsonl(file)
-        except OSError as exc:
-            reason = "file not found" if not file.exists() else (exc.strerror or str(exc))
-            problems.append(f"events {eentry.name!r}: {file}: {reason}")
+            with recording_errors(file, "cannot read events"):
+                try:
+                    items, more = read_events_jsonl(file)
+                except OSError as exc:
+                    reason = "file not found" if not file.exists() else (exc.strerror or str(exc))
+                    raise RecordingError(file, reason) from exc
+        except RecordingError as exc:
+            problems.append(f"events {eentry.name!r}: {exc}")
             continue
         problems += more
         events[eentry.name] = items
@@ -304,6 +316,7 @@ class BundleEpisode(EpisodeSource):
             self._tables[stream] = table
         return table, plan
 
+    @source_guard("cannot read stream")
     def read_signal(
         self, stream: str, start_ns: int | None = None, stop_ns: int | None = None
     ) -> SignalChunk:
@@ -311,6 +324,7 @@ class BundleEpisode(EpisodeSource):
         t_ns, values = table.read(start_ns, stop_ns)
         return SignalChunk(stream, plan.channels, t_ns, values)
 
+    @source_guard("cannot read stream")
     def read_events(
         self, stream: str, start_ns: int | None = None, stop_ns: int | None = None
     ) -> list[LogEvent]:
@@ -322,6 +336,7 @@ class BundleEpisode(EpisodeSource):
             if (start_ns is None or e.t_ns >= start_ns) and (stop_ns is None or e.t_ns < stop_ns)
         ]
 
+    @source_guard("cannot open camera")
     def video(self, stream: str) -> FrameSource:
         from robotrace_desktop.video.container import ContainerVideo
         from robotrace_desktop.video.packet_index import load_index

@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from robotrace_desktop.core.episode import EpisodeInfo, EpisodeSource
+from robotrace_desktop.errors import reader_guard
 from robotrace_desktop.readers.base import Reader
 from robotrace_desktop.readers.bundle_format import MANIFEST_NAME
+from robotrace_desktop.readers.sanity import check_episode
 
 
 def folder_of(path: Path) -> Path:
@@ -30,11 +32,13 @@ class BundleReader(Reader):
             return 1.0
         return None
 
+    @reader_guard("cannot index", each=check_episode)
     def index(self, path: Path) -> Iterator[EpisodeInfo]:
         from robotrace_desktop.readers.bundle import index_bundle
 
         return index_bundle(path)
 
+    @reader_guard("cannot open")
     def open(self, path: Path, episode_index: int | None = None) -> EpisodeSource:
         from robotrace_desktop.readers.bundle import open_bundle
 

@@ -47,6 +47,7 @@ from robotrace_desktop.errors import (
     RecordingError,
     StreamNotFoundError,
     UnsupportedFormatError,
+    source_guard,
 )
 from robotrace_desktop.readers.hdf5_reader import has_signature
 from robotrace_desktop.readers.hdf5_streams import (
@@ -54,6 +55,7 @@ from robotrace_desktop.readers.hdf5_streams import (
     Plan,
     aloha_clock,
     collect_streams,
+    hollow_reason,
     rate_clock,
 )
 from robotrace_desktop.readers.hdf5_video import (
@@ -90,7 +92,9 @@ def _aloha_plan(f: h5py.File, path: Path) -> Plan:
     lead = f.get("observations/qpos")
     if not isinstance(lead, h5py.Dataset):
         lead = f.get("action")
-    count = int(lead.shape[0]) if isinstance(lead, h5py.Dataset) and lead.ndim else 0
+    count = 0  # a hollow lead dataset (see hollow_reason) gives no clock either
+    if isinstance(lead, h5py.Dataset) and lead.ndim and hollow_reason(lead) is None:
+        count = int(lead.shape[0])
     clock = aloha_clock(f, count)
     sim = safe_attr(f, "sim")
     info = EpisodeInfo(
@@ -139,7 +143,9 @@ def _robomimic_plan(f: h5py.File, path: Path, number: int) -> Plan:
     actions = demo.get("actions")
     count = safe_attr(demo, "num_samples")
     if not isinstance(count, int) or count < 0:
-        count = int(actions.shape[0]) if isinstance(actions, h5py.Dataset) and actions.ndim else 0
+        count = 0
+        if isinstance(actions, h5py.Dataset) and actions.ndim and not hollow_reason(actions):
+            count = int(actions.shape[0])
     hz = kwargs.get("control_freq")
     if isinstance(hz, int | float) and not isinstance(hz, bool) and hz > 0:
         clock = rate_clock(count, float(hz), f"env_args control_freq={hz}")
@@ -226,6 +232,7 @@ class Hdf5Episode(EpisodeSource):
                 raise CorruptRecordingError(self._path, f"cannot read time data: {exc}") from exc
         return self._times
 
+    @source_guard("cannot read stream")
     def read_signal(
         self, stream: str, start_ns: int | None = None, stop_ns: int | None = None
     ) -> SignalChunk:
@@ -257,6 +264,7 @@ class Hdf5Episode(EpisodeSource):
         channels = self.info.stream(stream).channels
         return SignalChunk(stream, channels, t_sel, values)
 
+    @source_guard("cannot open camera")
     def video(self, stream: str) -> FrameSource:
         entry = self._plan.videos.get(stream)
         if entry is None:

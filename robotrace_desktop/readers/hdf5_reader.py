@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from robotrace_desktop.core.episode import EpisodeInfo, EpisodeSource
+from robotrace_desktop.errors import reader_guard
 from robotrace_desktop.readers.base import Reader
+from robotrace_desktop.readers.sanity import check_episode
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 # Only HDF5-named files: many foreign formats are HDF5 inside (.mat v7.3, .nc, .nwb).
@@ -40,11 +42,13 @@ class Hdf5Reader(Reader):
             return None
         return 0.9 if has_signature(path) else 0.2  # 0.2: index() then says why it is not
 
+    @reader_guard("cannot index", each=check_episode)
     def index(self, path: Path) -> Iterator[EpisodeInfo]:
         from robotrace_desktop.readers.hdf5 import index_hdf5
 
         return index_hdf5(path)
 
+    @reader_guard("cannot open")
     def open(self, path: Path, episode_index: int | None = None) -> EpisodeSource:
         from robotrace_desktop.readers.hdf5 import open_hdf5
 

@@ -154,8 +154,32 @@ class Plan:
     videos: dict[str, tuple[str, str]] = field(default_factory=dict)  # stream -> (path, layout)
 
 
+#: Deflate cannot expand data more than ~1032:1, so a dataset claiming more than this many
+#: times the bytes it stores is hollow (unwritten chunks) or its shape is damaged: reading it
+#: would allocate memory the file never held.
+MAX_EXPANSION = 1100
+HOLLOW_FLOOR_BYTES = 64 * 1024 * 1024
+#: Widest 2-D dataset read as a signal (one channel per column).
+MAX_SIGNAL_WIDTH = 65_536
+
+
+def hollow_reason(ds: h5py.Dataset) -> str | None:
+    """Why reading ``ds`` whole would allocate far more than the file holds, or None."""
+    logical = int(ds.size) * int(ds.dtype.itemsize)
+    if logical <= HOLLOW_FLOOR_BYTES:
+        return None
+    stored = int(ds.id.get_storage_size())
+    if logical <= stored * MAX_EXPANSION:
+        return None
+    return (
+        f"claims {logical} bytes (shape {tuple(ds.shape)}) but stores {stored}; "
+        "its shape is damaged or its data was never written"
+    )
+
+
 def walk_datasets(group: h5py.Group, problems: list[str], path: Path) -> Iterator[h5py.Dataset]:
-    """Datasets under ``group`` through hard links only (no external/soft links, no VDS)."""
+    """Datasets under ``group`` through hard links only (no external/soft links, no VDS),
+    without hollow ones (see ``hollow_reason``)."""
     for key in group:
         link = group.get(key, getlink=True)
         full = f"{group.name.rstrip('/')}/{key}"
@@ -170,6 +194,9 @@ def walk_datasets(group: h5py.Group, problems: list[str], path: Path) -> Iterato
         elif isinstance(obj, h5py.Dataset):
             if obj.is_virtual:
                 problems.append(f"{path}: {full} is a virtual dataset; not read")
+                continue
+            if (hollow := hollow_reason(obj)) is not None:
+                problems.append(f"{path}: {full} {hollow}; not read")
                 continue
             yield obj
 
@@ -227,6 +254,12 @@ def collect_streams(
             continue
         if ds.dtype.kind not in "biuf" or ds.ndim > 2:
             skipped.append(ds.name)
+            continue
+        if ds.ndim == 2 and ds.shape[1] > MAX_SIGNAL_WIDTH:
+            info.problems.append(
+                f"{path}: {ds.name} has {ds.shape[1]} columns; more than {MAX_SIGNAL_WIDTH} "
+                "is not a signal, not read"
+            )
             continue
         channels, names_from = channel_names_for(ds, rel.rsplit("/", 1)[-1], aloha=aloha)
         details: dict[str, Any] = {

@@ -14,7 +14,12 @@ from typing import Any
 import h5py
 import numpy as np
 
-from robotrace_desktop.errors import CorruptRecordingError, UnsupportedFormatError
+from robotrace_desktop.errors import (
+    CorruptRecordingError,
+    FrameIndexError,
+    UnsupportedFormatError,
+    source_guard,
+)
 from robotrace_desktop.video.frames import FrameSource, VideoFrame
 from robotrace_desktop.video.images import decode_image_bytes
 
@@ -120,6 +125,7 @@ class Hdf5ImageVideo(FrameSource):
         self._times = np.asarray(times_ns, dtype=np.int64)
         self._file: h5py.File | None = None
 
+    @source_guard("cannot read frame times")
     def frame_times_ns(self) -> np.ndarray:
         return self._times
 
@@ -131,9 +137,10 @@ class Hdf5ImageVideo(FrameSource):
             raise UnsupportedFormatError(self.path, f"no image dataset {self.dataset!r}")
         return obj
 
+    @source_guard("cannot decode frame")
     def frame(self, index: int) -> VideoFrame:
         if not 0 <= index < len(self._times):
-            raise IndexError(f"{self.name}: frame {index} outside 0..{len(self._times) - 1}")
+            raise FrameIndexError(f"{self.name}: frame {index} outside 0..{len(self._times) - 1}")
         origin = f"{self.path}:{self.dataset}[{index}]"
         try:
             raw = self._ds()[index]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from robotrace_desktop.core.episode import (
     StreamKind,
     episode_id,
 )
-from robotrace_desktop.errors import RecordingError, StreamNotFoundError
+from robotrace_desktop.errors import RecordingError, StreamNotFoundError, reader_guard, source_guard
 from robotrace_desktop.readers.base import Reader
 from robotrace_desktop.readers.lerobot_features import (
     OUTCOME_FEATURES,
@@ -48,6 +49,7 @@ from robotrace_desktop.readers.lerobot_meta import (
     EpisodeMeta,
     load_dataset,
 )
+from robotrace_desktop.readers.sanity import check_episode
 from robotrace_desktop.video.frames import FrameSource
 
 
@@ -217,19 +219,24 @@ class _InfoBuilder:
 #: episodes.jsonl + episodes_stats.jsonl per open (~0.1 s) would dominate their run time
 _DATASETS: dict[Path, tuple[tuple[tuple[str, int, int], ...], DatasetMeta]] = {}
 _DATASETS_KEPT = 4
+# The viewer opens one episode from several workers at once (signals, each camera): without
+# this lock each of them parsed the same 10,000-episode metadata in parallel (2-3x the time and
+# the memory; benchmarks/bench_scale.py). Held while parsing, so the others wait for the result.
+_DATASETS_LOCK = threading.Lock()
 
 
 def _cached_dataset(path: Path) -> DatasetMeta:
     root = Path(path).resolve()
-    signature = _meta_signature(root)
-    hit = _DATASETS.get(root)
-    if hit is not None and hit[0] == signature:
-        return hit[1]
-    meta = load_dataset(root)
-    while len(_DATASETS) >= _DATASETS_KEPT:
-        _DATASETS.pop(next(iter(_DATASETS)))
-    _DATASETS[root] = (signature, meta)
-    return meta
+    with _DATASETS_LOCK:
+        signature = _meta_signature(root)
+        hit = _DATASETS.get(root)
+        if hit is not None and hit[0] == signature:
+            return hit[1]
+        meta = load_dataset(root)
+        while len(_DATASETS) >= _DATASETS_KEPT:
+            _DATASETS.pop(next(iter(_DATASETS)))
+        _DATASETS[root] = (signature, meta)
+        return meta
 
 
 def _meta_signature(root: Path) -> tuple[tuple[str, int, int], ...]:
@@ -259,18 +266,20 @@ class LeRobotReader(Reader):
             return None
         try:
             version = json.loads(info.read_bytes()).get("codebase_version")
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):
             return 0.6  # ours, but broken: index() explains why
         if isinstance(version, str) and version.startswith(("v2", "v3")):
             return 0.95
         return 0.6
 
+    @reader_guard("cannot index", each=check_episode)
     def index(self, path: Path) -> Iterator[EpisodeInfo]:
         meta = load_dataset(path)
         builder = _InfoBuilder(meta)
         for episode in meta.episodes.values():
             yield builder.build(episode)
 
+    @reader_guard("cannot open")
     def open(self, path: Path, episode_index: int | None = None) -> EpisodeSource:
         if episode_index is None:
             raise RecordingError(path, "a LeRobot dataset holds many episodes: give an index")
@@ -312,6 +321,7 @@ class LeRobotEpisode(EpisodeSource):
             video.close()
         self._videos.clear()
 
+    @source_guard("cannot read stream")
     def read_signal(
         self, stream: str, start_ns: int | None = None, stop_ns: int | None = None
     ) -> SignalChunk:
@@ -334,6 +344,7 @@ class LeRobotEpisode(EpisodeSource):
         times = {} if rows.timestamp_ns is None else {"timestamp": rows.timestamp_ns}
         return SignalChunk(stream, channels, rows.t_ns, values, times)
 
+    @source_guard("cannot open camera")
     def video(self, stream: str) -> FrameSource:
         feature = self._meta.features.get(stream)
         if feature is not None and feature.is_image:

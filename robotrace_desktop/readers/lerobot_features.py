@@ -38,6 +38,8 @@ NUMERIC_DTYPES = frozenset(
         "uint64",
     }
 )
+#: Widest numeric feature read as a signal (one channel per value).
+MAX_SIGNAL_WIDTH = 65_536
 #: Features whose per-episode statistics decide the outcome.
 OUTCOME_FEATURES = ("next.success", "next.done", "next.reward")
 
@@ -117,7 +119,7 @@ def parse_feature(key: str, raw: Any) -> tuple[Feature | None, str | None]:
     if shape_raw is not None:
         try:
             shape = tuple(int(n) for n in shape_raw)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return None, f"feature {key!r} has an invalid shape {shape_raw!r}"
         if any(n < 0 for n in shape):
             return None, f"feature {key!r} has an invalid shape {shape_raw!r}"
@@ -129,7 +131,14 @@ def parse_feature(key: str, raw: Any) -> tuple[Feature | None, str | None]:
         if names is None:
             return None, f"feature {key!r} has no shape (and no names to infer it from)"
         shape = (len(names),)
-    return Feature(key, dtype, shape, names, dict(info)), None
+    feature = Feature(key, dtype, shape, names, dict(info))
+    if feature.is_signal and feature.width > MAX_SIGNAL_WIDTH:
+        # a damaged shape would make millions of channel names and columns
+        return None, (
+            f"feature {key!r} has {feature.width} values per frame (shape {shape_raw!r}); "
+            f"more than {MAX_SIGNAL_WIDTH} is not a signal"
+        )
+    return feature, None
 
 
 def video_details(feature: Feature, fps: float) -> dict[str, Any]:
@@ -162,8 +171,8 @@ def video_details(feature: Feature, fps: float) -> dict[str, Any]:
 def fps_fraction(fps: Any) -> Fraction:
     """The dataset rate as an exact fraction (29.97 -> 2997/100) for integer time math."""
     value = Fraction(fps).limit_denominator(1_000_000)
-    if value <= 0:
-        raise ValueError(f"fps must be positive, got {fps!r}")
+    if value <= 0 or value > 1_000_000:
+        raise ValueError(f"fps must be positive and at most 1 MHz, got {fps!r}")
     return value
 
 

@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from robotrace_desktop.errors import CorruptRecordingError
+from robotrace_desktop.errors import CorruptRecordingError, FrameIndexError, source_guard
 from robotrace_desktop.readers.lerobot_data import EpisodeRows, Rows
 from robotrace_desktop.video.frames import FrameSource, VideoFrame
 from robotrace_desktop.video.images import decode_image_bytes
@@ -18,6 +18,7 @@ class ParquetImages(FrameSource):
 
     def __init__(self, rows: EpisodeRows, key: str, fps: Fraction) -> None:
         self.name = key
+        self.path = rows.path  # named in error messages
         self._rows = rows
         self._key = key
         self._fps = fps
@@ -28,13 +29,17 @@ class ParquetImages(FrameSource):
             self._data = self._rows.read([self._key])
         return self._data
 
+    @source_guard("cannot read frame times")
     def frame_times_ns(self) -> np.ndarray:
         return self._load().t_ns
 
+    @source_guard("cannot decode frame")
     def frame(self, index: int) -> VideoFrame:
         data = self._load()
         if not 0 <= index < len(data.t_ns):
-            raise IndexError(f"{self._key}: frame {index} out of range 0..{len(data.t_ns) - 1}")
+            raise FrameIndexError(
+                f"{self._key}: frame {index} out of range 0..{len(data.t_ns) - 1}"
+            )
         cell = data.columns[self._key][index].as_py()
         payload = cell.get("bytes") if isinstance(cell, dict) else cell
         origin = f"{self._rows.path} ({self._key} frame {index})"

@@ -118,7 +118,7 @@ def load_dataset(root: Path) -> DatasetMeta:
         )
     try:
         fps = fps_fraction(info.get("fps"))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: inf / nan
         raise CorruptRecordingError(info_path, f"invalid fps {info.get('fps')!r}") from None
     raw_features = info.get("features")
     if not isinstance(raw_features, dict) or not raw_features:

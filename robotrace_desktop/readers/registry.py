@@ -9,7 +9,7 @@ from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from robotrace_desktop.errors import UnsupportedFormatError
+from robotrace_desktop.errors import PROGRAMMING_ERRORS, UnsupportedFormatError
 from robotrace_desktop.readers.base import Reader
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,11 @@ def sniff(path: Path, candidates: Sequence[Reader] | None = None) -> Reader | No
         try:
             confidence = reader.sniff(path)
         except OSError:
+            confidence = None
+        except PROGRAMMING_ERRORS:
+            raise
+        except Exception as exc:  # a sniff choking on damaged bytes must not stop the scan
+            log.warning("%s: %s could not sniff it: %s: %s", path, reader.kind, type(exc), exc)
             confidence = None
         if confidence is not None and (best is None or confidence > best[0]):
             best = (confidence, reader)

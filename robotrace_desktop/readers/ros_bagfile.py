@@ -31,13 +31,16 @@ from rosbags.rosbag2.storage_mcap import McapReader
 from rosbags.rosbag2.storage_sqlite3 import Sqlite3Reader
 
 from robotrace_desktop.errors import (
+    PROGRAMMING_ERRORS,
     CorruptRecordingError,
     RecordingError,
     UnsupportedFormatError,
+    as_recording_error,
 )
 from robotrace_desktop.readers.rosbag_reader import MCAP_MAGIC, ROS1_MAGIC, SQLITE_MAGIC, read_magic
 
 _NO_TIME = 2**63 - 1
+MAX_CUSTOM_TEXT = 1 << 16
 
 
 @dataclass
@@ -55,6 +58,7 @@ class BagFile:
     ros_distro: str | None = None
     custom_data: dict[str, Any] = field(default_factory=dict)
     compression: str | None = None
+    problems: list[str] = field(default_factory=list)  # container-level, for EpisodeInfo
     _reader: Any = None
     _storages: list[Any] = field(default_factory=list)
 
@@ -68,7 +72,7 @@ class BagFile:
         try:
             return self._checked(self._reader.messages(list(connections), start, stop))
         except (ReaderError1, ReaderError2) as exc:
-            raise CorruptRecordingError(self.path, f"cannot read messages: {exc}") from exc
+            raise _messages_error(self.path, exc) from exc
 
     def _checked(
         self, it: Iterator[tuple[Connection, int, bytes]]
@@ -76,7 +80,7 @@ class BagFile:
         try:
             yield from it
         except (ReaderError1, ReaderError2, AssertionError, struct.error, OSError) as exc:
-            raise CorruptRecordingError(self.path, f"cannot read messages: {exc}") from exc
+            raise _messages_error(self.path, exc) from exc
 
     def first_message(self, connections: Sequence[Connection]) -> tuple[Connection, int, bytes]:
         """The earliest message of these connections (reads one chunk / row, not the topic)."""
@@ -125,6 +129,11 @@ class BagFile:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _messages_error(path: Path, exc: Exception) -> CorruptRecordingError:
+    reason = str(exc).strip() or type(exc).__name__  # some rosbags errors carry no text
+    return CorruptRecordingError(path, f"cannot read messages: {reason}")
 
 
 def _matching(storage_conns: Iterable[Connection], wanted: Sequence[Connection]) -> list[int]:
@@ -198,6 +207,11 @@ def open_bag(path: Path) -> BagFile:
         raise _reader_error(path, exc) from exc
     except (OSError, ValueError, KeyError, AssertionError, struct.error) as exc:
         raise CorruptRecordingError(path, f"cannot open bag: {exc}") from exc
+    except PROGRAMMING_ERRORS:
+        raise
+    except Exception as exc:  # rosbags meeting a damaged file or metadata.yaml (TypeError...)
+        what = "cannot open bag (metadata.yaml or a storage file is damaged)"
+        raise as_recording_error(path, what if path.is_dir() else "cannot open bag", exc) from exc
 
 
 def _reader_error(path: Path, exc: Exception) -> RecordingError:
@@ -213,7 +227,11 @@ def _reader_error(path: Path, exc: Exception) -> RecordingError:
 
 
 def _range(count: int, start: int, end_exclusive: int) -> tuple[int | None, int | None]:
-    """rosbags reports start=2**63-1, end=0 for empty bags: turn that into None."""
+    """rosbags reports start=2**63-1, end=0 for empty bags: turn that into None. A damaged
+    metadata.yaml can hold floats (inf) or negative numbers: those are refused here."""
+    for name, value in (("message count", count), ("start", start), ("end", end_exclusive)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError(f"the bag's {name} is not an integer: {value!r}")
     if count <= 0 or start >= _NO_TIME or end_exclusive <= 0 or end_exclusive <= start:
         return None, None
     return start, end_exclusive - 1
@@ -230,6 +248,7 @@ def _open_rosbag2_dir(path: Path) -> BagFile:
         first, last = _range(meta.message_count, meta.start_time, meta.end_time)
         storages = list(directory.storages)
         storage_id = "sqlite3" if storages and isinstance(storages[0], Sqlite3Reader) else "mcap"
+        custom, custom_problems = _clean_custom(path, meta.custom)
         compression = None
         if meta.compression_mode:
             compression = f"{meta.compression_format} ({meta.compression_mode})"
@@ -243,7 +262,8 @@ def _open_rosbag2_dir(path: Path) -> BagFile:
             last_ns=last,
             files=[Path(s.path).name for s in storages],
             ros_distro=meta.ros_distro or None,
-            custom_data=dict(meta.custom or {}),
+            custom_data=custom,
+            problems=custom_problems,
             compression=compression,
             _reader=_DirectoryMessages(reader, storages, meta.compression_mode == "message"),
             _storages=storages,
@@ -251,6 +271,26 @@ def _open_rosbag2_dir(path: Path) -> BagFile:
     except BaseException:
         reader.close()
         raise
+
+
+def _clean_custom(path: Path, custom: Any) -> tuple[dict[str, Any], list[str]]:
+    """custom_data is a map of strings; YAML can make a value a list or mapping (aliases can
+    make one a billion-element bomb, cheap to load, ruinous to print): such values are
+    dropped with a problem, never converted to text."""
+    if not isinstance(custom, dict):
+        return {}, ([] if not custom else [f"{path}: metadata.yaml custom_data is not a map"])
+    kept: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, value in custom.items():
+        scalar = isinstance(value, str | int | float | bool | None)
+        if isinstance(key, str) and scalar and len(str(value)) <= MAX_CUSTOM_TEXT:
+            kept[key] = value
+            continue
+        name = key if isinstance(key, str) else type(key).__name__
+        problems.append(
+            f"{path}: metadata.yaml custom_data {name[:80]!r} is not a short text; ignored"
+        )
+    return kept, problems
 
 
 class _DirectoryMessages:

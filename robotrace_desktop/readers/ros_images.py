@@ -17,7 +17,12 @@ from typing import Any
 import numpy as np
 from rosbags.interfaces import Connection
 
-from robotrace_desktop.errors import CorruptRecordingError, UnsupportedFormatError
+from robotrace_desktop.errors import (
+    CorruptRecordingError,
+    FrameIndexError,
+    UnsupportedFormatError,
+    source_guard,
+)
 from robotrace_desktop.readers.ros_bagfile import BagFile
 from robotrace_desktop.video.frames import FrameSource, VideoFrame
 from robotrace_desktop.video.images import decode_image_bytes
@@ -110,6 +115,7 @@ class RosImageFrames(FrameSource):
         t0_ns: int,
     ) -> None:
         self.name = name
+        self.path = bag.path  # named in error messages
         self._bag = bag
         self._conns = list(connections)
         self._decode = decode
@@ -117,12 +123,16 @@ class RosImageFrames(FrameSource):
         self._record = bag.timestamps(self._conns)
         self._times = self._record - np.int64(t0_ns)
 
+    @source_guard("cannot read frame times")
     def frame_times_ns(self) -> np.ndarray:
         return self._times
 
+    @source_guard("cannot decode frame")
     def frame(self, index: int) -> VideoFrame:
         if not 0 <= index < len(self._record):
-            raise IndexError(f"{self.name}: frame {index} out of range 0..{len(self._record) - 1}")
+            raise FrameIndexError(
+                f"{self.name}: frame {index} out of range 0..{len(self._record) - 1}"
+            )
         t = int(self._record[index])
         nth = index - int(np.searchsorted(self._record, t, side="left"))
         origin = f"{self._bag.path} {self.name} frame {index}"

@@ -31,7 +31,12 @@ from robotrace_desktop.core.episode import (
     StreamKind,
     episode_id,
 )
-from robotrace_desktop.errors import CorruptRecordingError, RecordingError, StreamNotFoundError
+from robotrace_desktop.errors import (
+    CorruptRecordingError,
+    RecordingError,
+    StreamNotFoundError,
+    source_guard,
+)
 from robotrace_desktop.readers.ros_bagfile import open_bag
 from robotrace_desktop.readers.ros_flatten import stamp_ns
 from robotrace_desktop.readers.ros_images import RosImageFrames
@@ -76,7 +81,7 @@ class _Opened:
         bag, path = self.bag, self.path
         empty = bag.first_ns is None or bag.last_ns is None
         duration = 0 if empty else max(0, int(bag.last_ns) - int(bag.first_ns))  # type: ignore[operator]
-        problems = list(self.plan.problems)
+        problems = [*bag.problems, *self.plan.problems]
         if empty:
             problems.insert(0, f"{path}: no messages (empty bag)")
         info = EpisodeInfo(
@@ -213,6 +218,7 @@ class RosEpisodeSource(EpisodeSource):
         idx = np.flatnonzero(keep)
         return idx[np.argsort(t[idx], kind="stable")]
 
+    @source_guard("cannot read stream")
     def read_signal(
         self, stream: str, start_ns: int | None = None, stop_ns: int | None = None
     ) -> SignalChunk:
@@ -238,6 +244,7 @@ class RosEpisodeSource(EpisodeSource):
             times["header"] = header_rel[order]
         return SignalChunk(stream, channels, t_ns, values, times)
 
+    @source_guard("cannot read stream")
     def read_events(
         self, stream: str, start_ns: int | None = None, stop_ns: int | None = None
     ) -> list[LogEvent]:
@@ -258,6 +265,7 @@ class RosEpisodeSource(EpisodeSource):
             events.append(LogEvent(int(t[i]), fields.level, fields.text, fields.source))
         return events
 
+    @source_guard("cannot open camera")
     def video(self, stream: str) -> FrameSource:
         plan = self._plan(stream, StreamKind.VIDEO)
         frames = RosImageFrames(

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from robotrace_desktop.core.episode import EpisodeInfo
+from robotrace_desktop.errors import reader_guard
 from robotrace_desktop.readers.base import Reader
+from robotrace_desktop.readers.sanity import check_episode
 
 if TYPE_CHECKING:
     from robotrace_desktop.readers.rosbag import RosEpisodeSource
@@ -65,11 +67,13 @@ class Rosbag2Reader(Reader):
         )
         return files
 
+    @reader_guard("cannot index", each=check_episode)
     def index(self, path: Path) -> Iterator[EpisodeInfo]:
         from robotrace_desktop.readers.rosbag import index_bag
 
         return index_bag(path)
 
+    @reader_guard("cannot open")
     def open(self, path: Path, episode_index: int | None = None) -> RosEpisodeSource:
         from robotrace_desktop.readers.rosbag import open_bag_episode
 

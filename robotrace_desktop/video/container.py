@@ -23,7 +23,12 @@ from pathlib import Path
 import av
 import numpy as np
 
-from robotrace_desktop.errors import CorruptRecordingError, RecordingError
+from robotrace_desktop.errors import (
+    CorruptRecordingError,
+    FrameIndexError,
+    RecordingError,
+    source_guard,
+)
 from robotrace_desktop.video.cache import FrameCache, default_cache
 from robotrace_desktop.video.frames import FrameSource, VideoFrame
 from robotrace_desktop.video.packet_index import (
@@ -178,6 +183,7 @@ class ContainerVideo(FrameSource):
         """File frame indices (presentation order) of this clip's frames 0..len-1."""
         return range(self._lo, self._hi)
 
+    @source_guard("cannot decode frame")
     def frame(self, index: int) -> VideoFrame:
         fi = self._file_index(index)
         rgb = self._cached_rgb(fi)
@@ -269,7 +275,7 @@ class ContainerVideo(FrameSource):
 
     def _file_index(self, index: int) -> int:
         if not 0 <= index < len(self._times):
-            raise IndexError(
+            raise FrameIndexError(
                 f"{self.path}: frame {index} out of range (video {self.name!r} has "
                 f"{len(self._times)} frames)"
             )

@@ -10,6 +10,7 @@ import json
 import random
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from tests.hardening.trees import (
     expected_ids,
     finish,
     many_recordings,
+    python,
 )
 from tests.ui.test_scan_worker import Receiver
 
@@ -259,3 +261,33 @@ def test_a_lock_that_never_goes_gives_a_clear_error(tmp_path: Path) -> None:
         catalog.touch_recent("/data/run.bag", "path")  # the connection is still usable
         assert catalog.recent() == [("/data/run.bag", "path")]
         other.close()
+
+
+OPEN_AT_ONCE = """
+import sys, time
+from pathlib import Path
+from robotrace_desktop.catalog.store import Catalog
+start = float(sys.argv[2])
+while time.time() < start:  # every process leaves the line at the same moment
+    pass
+with Catalog(Path(sys.argv[1])) as catalog:
+    print(catalog.count())
+"""
+
+
+def test_programs_creating_one_new_catalog_at_the_same_moment_all_open_it(
+    tmp_path: Path,
+) -> None:
+    """The first open creates the file and switches it to WAL; SQLite answers the others
+    "database is locked" without waiting, so opening must retry."""
+    for round_ in range(4):
+        catalog = tmp_path / f"new{round_}.sqlite"
+        start = time.time() + 2.0  # after every interpreter has started
+        runs = [python("-c", OPEN_AT_ONCE, str(catalog), str(start)) for _ in range(6)]
+        for run in runs:
+            code, out, err = finish(run)
+            clean(code, err)
+            assert out.strip() == "0"
+        with sqlite3.connect(catalog) as conn:
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
