@@ -83,6 +83,7 @@ def read_everything(catalog: Catalog) -> int:
 def test_nothing_anyone_does_writes_into_the_scanned_folders(
     shared_data: Path, tmp_path: Path, qtbot, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    shared_data = shared_data.resolve()  # the catalog keeps resolved paths (CI links ../shared)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     generated = generated_tree(tmp_path / "recordings", scratch)
