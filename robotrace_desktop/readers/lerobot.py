@@ -93,7 +93,7 @@ class _InfoBuilder:
         meta = self.meta
         problems = [*meta.problems, *episode.problems]
         status = Status.READY
-        length, stats = episode.length, episode.stats
+        length, stats = episode.length, meta.stats_of(episode)
         data_exists = self.listing.exists(episode.data_rel)
         if not data_exists:
             problems.append(f"data file {episode.data_rel} is missing")
@@ -232,7 +232,7 @@ def _cached_dataset(path: Path) -> DatasetMeta:
         hit = _DATASETS.get(root)
         if hit is not None and hit[0] == signature:
             return hit[1]
-        meta = load_dataset(root)
+        meta = load_dataset(root, lazy_stats=True)  # opening one episode parses its stats only
         while len(_DATASETS) >= _DATASETS_KEPT:
             _DATASETS.pop(next(iter(_DATASETS)))
         _DATASETS[root] = (signature, meta)

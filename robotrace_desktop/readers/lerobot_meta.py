@@ -24,6 +24,7 @@ from robotrace_desktop.readers.lerobot_features import (
     fps_fraction,
     parse_feature,
 )
+from robotrace_desktop.readers.lerobot_stats import EpisodeStats
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -69,6 +70,14 @@ class DatasetMeta:
     problems: list[str]  # dataset-wide, repeated on every episode
     episodes: dict[int, EpisodeMeta]
     tasks: dict[int, str]
+    #: v2.1 stats still to parse, episode by episode (``load_dataset(lazy_stats=True)``)
+    pending_stats: EpisodeStats | None = None
+
+    def stats_of(self, episode: EpisodeMeta) -> dict[str, Any]:
+        """The episode's stats, parsing its line of episodes_stats.jsonl on first use."""
+        if self.pending_stats is not None and not episode.stats:
+            episode.stats = self.pending_stats.get(episode.index)
+        return episode.stats
 
     @property
     def is_v3(self) -> bool:
@@ -104,9 +113,10 @@ def read_info(root: Path) -> dict[str, Any]:
     return info
 
 
-def load_dataset(root: Path) -> DatasetMeta:
+def load_dataset(root: Path, *, lazy_stats: bool = False) -> DatasetMeta:
     """Every episode's metadata, without touching row data (one parquet read for v3).
-    Opening episodes goes through a per-process cache of this (``readers/lerobot.py``)."""
+    Opening episodes goes through a per-process cache of this (``readers/lerobot.py``), with
+    ``lazy_stats``: v2.1 stats are then parsed per episode, as each is opened."""
     root = root.resolve()
     info_path = root / INFO_REL
     info = read_info(root)
@@ -152,7 +162,7 @@ def load_dataset(root: Path) -> DatasetMeta:
 
         load_v3(meta)
     else:
-        _load_v2(meta)
+        _load_v2(meta, lazy_stats=lazy_stats)
     return meta
 
 
@@ -207,7 +217,7 @@ def extra_fields(record: dict[str, Any]) -> dict[str, Any]:
     return {k: record[k] for k in EXTRA_KEYS if record.get(k) not in (None, "")}
 
 
-def _load_v2(meta: DatasetMeta) -> None:
+def _load_v2(meta: DatasetMeta, *, lazy_stats: bool) -> None:
     root, info = meta.root, meta.info
     chunks_size = _as_int(info.get("chunks_size")) or 1000
     tasks_file = read_jsonl(root / "meta" / "tasks.jsonl")
@@ -258,27 +268,29 @@ def _load_v2(meta: DatasetMeta) -> None:
         for key in cameras:
             rel = format_rel(root, video_template, video_key=key, **values)
             episode.videos[key] = VideoRef(rel)
-    _load_v2_stats(meta)
+    _load_v2_stats(meta, lazy=lazy_stats)
 
 
-def _load_v2_stats(meta: DatasetMeta) -> None:
+def _load_v2_stats(meta: DatasetMeta, *, lazy: bool) -> None:
     """Per-episode stats (v2.1) — only when something needs them (outcome, task fallback)."""
     wanted = [k for k in OUTCOME_FEATURES if k in meta.features]
     needs_tasks = any(not e.tasks for e in meta.episodes.values())
     if not wanted and not needs_tasks:
         return
-    stats_file = read_jsonl(meta.root / "meta" / "episodes_stats.jsonl")
-    if stats_file is None:
+    path = meta.root / "meta" / "episodes_stats.jsonl"
+    scanned = EpisodeStats.scan(path, _STAT_FEATURES)
+    if scanned is None:
         return
-    records, bad = stats_file
-    if bad:
-        log.warning("%s: %d unreadable line(s)", meta.root / "meta/episodes_stats.jsonl", len(bad))
-    for record in records:
-        index = _as_int(record.get("episode_index"))
-        stats = record.get("stats")
-        episode = meta.episodes.get(index) if index is not None else None
-        if episode is not None and isinstance(stats, dict):
-            episode.stats = {k: stats[k] for k in _STAT_FEATURES if k in stats}
+    stats, data = scanned
+    if lazy:
+        meta.pending_stats = stats
+        return
+    for index, found in stats.all(data):
+        episode = meta.episodes.get(index)
+        if episode is not None:
+            episode.stats = found
+    if stats.bad:
+        log.warning("%s: %d unreadable line(s)", path, len(stats.bad))
 
 
 def table_column(table: pa.Table, name: str) -> list[Any] | None:

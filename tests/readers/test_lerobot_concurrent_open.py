@@ -24,10 +24,10 @@ def open_from_threads(
     parsed: list[str] = []
     real_load = lerobot.load_dataset
 
-    def slow_load(path: Path):  # type: ignore[no-untyped-def]
+    def slow_load(path: Path, **options):  # type: ignore[no-untyped-def]
         parsed.append(threading.current_thread().name)
         time.sleep(0.3)  # a big dataset: long enough for every other thread to arrive
-        return real_load(path)
+        return real_load(path, **options)
 
     monkeypatch.setattr(lerobot, "load_dataset", slow_load)
     start = threading.Barrier(len(indices))
