@@ -12,7 +12,6 @@ history; only per-channel (min, max) pairs are kept in memory. LeRobot datasets 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import OrderedDict
@@ -26,6 +25,7 @@ from robotrace_desktop.catalog.store import Catalog, content_hash, episode_from_
 from robotrace_desktop.core.episode import EpisodeInfo, Outcome
 from robotrace_desktop.episodes import resolve
 from robotrace_desktop.errors import RobotraceError
+from robotrace_desktop.readers.lerobot_stats import EpisodeStats
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,6 @@ class _Ranges:
         self.peers = _peers(catalog, info, max_episodes)
         self.budget_s = budget_s
         self._answers: dict[tuple[str, str, bool], tuple[float, float] | None] = {}
-        self._lerobot_stats: dict[str, dict[int, dict]] | None = None
 
     def __call__(
         self, stream: str, channel: str, successful_only: bool
@@ -156,11 +155,8 @@ class _Ranges:
         channels = self._channels_of(stream)
         if not root or channels is None or peer.episode_index is None:
             return None
-        if self._lerobot_stats is None:
-            self._lerobot_stats = {}
-        if root not in self._lerobot_stats:
-            self._lerobot_stats[root] = _read_episodes_stats(Path(root))
-        entry = self._lerobot_stats[root].get(peer.episode_index, {}).get(stream)
+        stats = _episodes_stats(Path(root))
+        entry = stats.get(peer.episode_index).get(stream) if stats is not None else None
         if not isinstance(entry, dict):
             return None
         try:
@@ -193,42 +189,26 @@ class _Ranges:
         return tuple(chunk.channels), lo, hi
 
 
-#: parsed episodes_stats.jsonl files, keyed by (path, size, mtime): a worker explaining the
-#: episodes of one dataset parses the file once, not once per episode
-_STATS_CACHE: dict[tuple[str, int, int], dict[int, dict]] = {}
+#: indexed episodes_stats.jsonl files, keyed by (path, size, mtime): a worker explaining the
+#: episodes of one dataset finds the lines once, then parses only the peers' lines it needs
+_STATS_CACHE: dict[tuple[str, int, int], EpisodeStats | None] = {}
 _STATS_CACHE_SIZE = 4
 
 
-def _read_episodes_stats(root: Path) -> dict[int, dict]:
-    """LeRobot v2.1 ``meta/episodes_stats.jsonl``: episode index -> {feature: {min, max, …}}."""
+def _episodes_stats(root: Path) -> EpisodeStats | None:
+    """LeRobot v2.1 ``meta/episodes_stats.jsonl`` of ``root`` (per-episode min/max/…)."""
     path = root / "meta" / "episodes_stats.jsonl"
     try:
         st = path.stat()
-    except OSError:
-        return {}
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    cached = _STATS_CACHE.get(key)
-    if cached is None:
-        cached = _parse_episodes_stats(path)
-        while len(_STATS_CACHE) >= _STATS_CACHE_SIZE:
-            _STATS_CACHE.pop(next(iter(_STATS_CACHE)))
-        _STATS_CACHE[key] = cached
-    return cached
-
-
-def _parse_episodes_stats(path: Path) -> dict[int, dict]:
-    stats: dict[int, dict] = {}
-    try:
-        with path.open(encoding="utf-8") as handle:
-            for line in handle:
-                try:
-                    row = json.loads(line)
-                    stats[int(row["episode_index"])] = row["stats"]
-                except (ValueError, KeyError, TypeError):
-                    continue
-    except OSError:
-        return {}
-    return stats
+        key = (str(path), st.st_size, st.st_mtime_ns)
+        if key not in _STATS_CACHE:
+            scanned = EpisodeStats.scan(path, None)
+            while len(_STATS_CACHE) >= _STATS_CACHE_SIZE:
+                _STATS_CACHE.pop(next(iter(_STATS_CACHE)))
+            _STATS_CACHE[key] = None if scanned is None else scanned[0]
+    except (OSError, RobotraceError):
+        return None
+    return _STATS_CACHE[key]
 
 
 def history_for(

@@ -27,7 +27,7 @@ _LEADING_INDEX = re.compile(rb'\A\s*\{\s*"episode_index"\s*:\s*(\d+)\s*[,}]')
 class EpisodeStats:
     """Where each episode's stats line is; the wanted features of a line on request."""
 
-    def __init__(self, path: Path, keep: tuple[str, ...]) -> None:
+    def __init__(self, path: Path, keep: tuple[str, ...] | None) -> None:
         self.path = path
         self.keep = keep
         self.spans: dict[int, tuple[int, int]] = {}  # episode index -> (start, end) in the file
@@ -35,9 +35,10 @@ class EpisodeStats:
         self.bad: list[str] = []
 
     @classmethod
-    def scan(cls, path: Path, keep: tuple[str, ...]) -> tuple[EpisodeStats, bytes] | None:
-        """Index the file's lines (None when it is absent). Returns the bytes read too, so an
-        eager caller parses them without reading the file again."""
+    def scan(cls, path: Path, keep: tuple[str, ...] | None) -> tuple[EpisodeStats, bytes] | None:
+        """Index the file's lines (None when it is absent); ``keep``: the features to return
+        (None: all). Returns the bytes read too, so an eager caller parses them without
+        reading the file again."""
         try:
             data = path.read_bytes()
         except FileNotFoundError:
@@ -79,8 +80,9 @@ class EpisodeStats:
         except OSError as exc:
             log.warning("%s: cannot read the stats of episode %d: %s", self.path, index, exc)
             return {}
+        bad_before = len(self.bad)
         found = self._wanted(self._record(line, None))
-        if self.bad:
+        if len(self.bad) > bad_before:
             log.warning("%s: the stats line of episode %d: %s", self.path, index, self.bad[-1])
         return found
 
@@ -99,6 +101,8 @@ class EpisodeStats:
         stats = record.get("stats") if record is not None else None
         if not isinstance(stats, dict):
             return {}
+        if self.keep is None:
+            return stats
         return {k: stats[k] for k in self.keep if k in stats}
 
     def _bad(self, number: int | None, reason: str) -> None:

@@ -4,6 +4,7 @@ cause, and no confident false alarm on the real LeRobot / iiwa recordings."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -438,6 +439,15 @@ def test_lerobot_history_comes_from_episode_stats(real_catalog: Catalog, shared_
     lo, hi = history("observation.state", "kLeftShoulderPitch", False)
     # episode 0's stats alone span -0.7725..-0.7029; the range over 99 others is wider
     assert lo <= -0.7725 and hi >= -0.7029
+    # exactly the min/max over the other 99 episodes' lines of meta/episodes_stats.jsonl
+    info_json = json.loads((path / "meta" / "info.json").read_text())
+    k = info_json["features"]["observation.state"]["names"][0].index("kLeftShoulderPitch")
+    stats_text = (path / "meta" / "episodes_stats.jsonl").read_text()
+    lines = [json.loads(line) for line in stats_text.splitlines() if line]
+    others = [r["stats"]["observation.state"] for r in lines if r["episode_index"] != 1]
+    assert len(others) == 99
+    assert lo == pytest.approx(min(s["min"][k] for s in others))
+    assert hi == pytest.approx(max(s["max"][k] for s in others))
     assert history("observation.state", "kLeftShoulderPitch", True) is None  # outcome unknown
     assert history("observation.state", "no_such_joint", False) is None
 
