@@ -24,7 +24,7 @@ from robotrace_desktop.readers.lerobot_features import (
     fps_fraction,
     parse_feature,
 )
-from robotrace_desktop.readers.lerobot_stats import EpisodeStats
+from robotrace_desktop.readers.lerobot_stats import EpisodeStats, read_optional
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -184,12 +184,9 @@ def format_rel(meta_root: Path, template: str, **values: Any) -> str:
 
 def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], list[str]] | None:
     """Records of a JSON-lines file and descriptions of its unreadable lines; None if absent."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+    data = read_optional(path)
+    if data is None:
         return None
-    except OSError as exc:
-        raise RecordingError(path, f"cannot read: {exc.strerror or exc}") from exc
     records: list[dict[str, Any]] = []
     bad: list[str] = []
     for number, line in enumerate(data.splitlines(), 1):

@@ -39,12 +39,9 @@ class EpisodeStats:
         """Index the file's lines (None when it is absent); ``keep``: the features to return
         (None: all). Returns the bytes read too, so an eager caller parses them without
         reading the file again."""
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
+        data = read_optional(path)
+        if data is None:
             return None
-        except OSError as exc:
-            raise RecordingError(path, f"cannot read: {exc.strerror or exc}") from exc
         stats = cls(path, keep)
         start = 0
         for number, line in enumerate(data.splitlines(keepends=True), 1):
@@ -107,6 +104,16 @@ class EpisodeStats:
 
     def _bad(self, number: int | None, reason: str) -> None:
         self.bad.append(f"line {number} {reason}" if number is not None else f"a line {reason}")
+
+
+def read_optional(path: Path) -> bytes | None:
+    """A metadata file's bytes; None when it is absent, a RecordingError when unreadable."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise RecordingError(path, f"cannot read: {exc.strerror or exc}") from exc
 
 
 def _index_of(record: dict[str, Any] | None) -> int | None:
