@@ -21,10 +21,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import logging
-import os
 import re
-import shutil
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,13 +37,14 @@ from robotrace_desktop.core.episode import (
     StreamKind,
 )
 from robotrace_desktop.core.jsonsafe import to_jsonable
-from robotrace_desktop.errors import ConfigurationError, RobotraceError, StorageError
+from robotrace_desktop.errors import ConfigurationError, RobotraceError
 from robotrace_desktop.readers.bundle_format import (
     MANIFEST_NAME,
     BundleManifest,
     EventEntry,
     SignalEntry,
     VideoEntry,
+    replacing_folder,
     write_manifest,
 )
 
@@ -162,26 +160,9 @@ def _index(folder: Path) -> EpisodeInfo | None:
 def _write_atomically(
     source: EpisodeSource, info: EpisodeInfo, folder: Path, new_id: str
 ) -> list[str]:
-    tag = f"{os.getpid()}-{threading.get_ident()}"
-    tmp = folder.parent / f".{folder.name}.tmp-{tag}"
-    old = folder.parent / f".{folder.name}.old-{tag}"
-    moved = False
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(tmp, ignore_errors=True)
+    with replacing_folder(folder, "bundle") as tmp:
         manifest, _ = build_bundle(source, info, tmp, new_id)
         write_manifest(tmp, manifest)
-        if folder.exists():
-            os.replace(folder, old)
-            moved = True
-        os.replace(tmp, folder)
-    except OSError as exc:
-        if moved and not folder.exists():
-            os.replace(old, folder)  # put the earlier import back
-        raise StorageError(f"{folder}: cannot write the bundle: {exc.strerror or exc}") from exc
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    shutil.rmtree(old, ignore_errors=True)
     return list(manifest.metadata["import_problems"])
 
 

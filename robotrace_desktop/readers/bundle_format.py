@@ -12,13 +12,21 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+import shutil
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from robotrace_desktop.core.episode import SOURCES, LogEvent
-from robotrace_desktop.errors import CorruptRecordingError, RecordingError, UnsupportedFormatError
+from robotrace_desktop.errors import (
+    CorruptRecordingError,
+    RecordingError,
+    StorageError,
+    UnsupportedFormatError,
+)
 
 MANIFEST_NAME = "robotrace_episode.json"
 FORMAT_NAME = "robotrace-episode"
@@ -389,6 +397,35 @@ def referenced_paths(manifest: BundleManifest) -> list[str]:
     paths += [s.path for s in manifest.signals]
     paths += [e.path for e in manifest.events]
     return paths
+
+
+@contextmanager
+def replacing_folder(folder: Path, what: str) -> Iterator[Path]:
+    """A temporary folder beside ``folder`` to build a bundle in. On a clean exit it takes
+    ``folder``'s place in two renames (an earlier bundle there is put back if the second one
+    fails), so nobody ever reads a half-written bundle; an OSError while building or swapping
+    becomes ``StorageError("<folder>: cannot write the <what>: …")``."""
+    tag = f"{os.getpid()}-{threading.get_ident()}"
+    tmp = folder.parent / f".{folder.name}.tmp-{tag}"
+    old = folder.parent / f".{folder.name}.old-{tag}"
+    moved = False
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)  # left by a crash of an earlier run
+        tmp.mkdir()
+        yield tmp
+        if folder.exists():
+            os.replace(folder, old)
+            moved = True
+        os.replace(tmp, folder)
+    except OSError as exc:
+        if moved and not folder.exists():
+            os.replace(old, folder)  # put the earlier bundle back
+        raise StorageError(f"{folder}: cannot write the {what}: {exc.strerror or exc}") from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def write_manifest(folder: Path, manifest: BundleManifest) -> Path:

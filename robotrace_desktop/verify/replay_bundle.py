@@ -17,21 +17,19 @@ replay of the same pair is replaced whole.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import shutil
-import threading
 from pathlib import Path
 
 import numpy as np
 
 from robotrace_desktop.core.episode import EpisodeInfo
 from robotrace_desktop.core.jsonsafe import to_jsonable
-from robotrace_desktop.errors import ConfigurationError, StorageError
+from robotrace_desktop.errors import ConfigurationError
 from robotrace_desktop.readers.bundle_format import (
     MANIFEST_NAME,
     BundleManifest,
     SignalEntry,
+    replacing_folder,
     write_manifest,
 )
 from robotrace_desktop.readers.tabular import SignalData, write_npz
@@ -123,14 +121,7 @@ def write_replay(
     }
     if reroll.problems:
         metadata["reroll_problems"] = list(reroll.problems)
-    tag = f"{os.getpid()}-{threading.get_ident()}"
-    tmp = folder.parent / f".{folder.name}.tmp-{tag}"
-    old = folder.parent / f".{folder.name}.old-{tag}"
-    moved = False
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)  # left by a crash of an earlier run
+    with replacing_folder(folder, "replay") as tmp:
         manifest = BundleManifest(
             name=f"{baseline.name} ↺ {candidate_name}",
             id=replay_id(baseline.id, candidate_name),
@@ -149,16 +140,6 @@ def write_replay(
             signals=_entries(reroll, tmp),
         )
         write_manifest(tmp, manifest)
-        if folder.exists():
-            os.replace(folder, old)
-            moved = True
-        os.replace(tmp, folder)
-    except OSError as exc:
-        if moved and not folder.exists():
-            os.replace(old, folder)  # put the earlier replay back
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise StorageError(f"{folder}: cannot write the replay: {exc.strerror or exc}") from exc
-    shutil.rmtree(old, ignore_errors=True)
     from robotrace_desktop.readers.bundle import index_bundle
 
     return next(index_bundle(folder))

@@ -177,3 +177,27 @@ def test_writer_round_trip_and_refusals(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match="seed"):
         BundleManifest(name="x", seed="1").validate()  # type: ignore[arg-type]
     assert json.loads((root / MANIFEST_NAME).read_text())["name"] == "written"  # untouched
+
+
+def test_replacing_folder_swaps_whole_and_keeps_the_earlier_bundle_on_failure(
+    tmp_path: Path,
+) -> None:
+    from robotrace_desktop.errors import StorageError
+    from robotrace_desktop.readers.bundle_format import replacing_folder
+
+    folder = tmp_path / "lib" / "episode"
+    with replacing_folder(folder, "bundle") as tmp:
+        assert not folder.exists()  # built beside it, invisible until complete
+        (tmp / "a.txt").write_text("first")
+    assert (folder / "a.txt").read_text() == "first"
+
+    full = pytest.raises(StorageError, match=r"episode: cannot write the bundle: disk full")
+    with full, replacing_folder(folder, "bundle") as tmp:
+        (tmp / "a.txt").write_text("half")
+        raise OSError("disk full")
+    assert (folder / "a.txt").read_text() == "first"  # the earlier bundle is untouched
+
+    with replacing_folder(folder, "bundle") as tmp:
+        (tmp / "b.txt").write_text("second")
+    assert sorted(p.name for p in folder.iterdir()) == ["b.txt"]
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["episode"]  # no temp left
