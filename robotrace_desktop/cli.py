@@ -21,6 +21,7 @@ EXIT_OK, EXIT_FAIL = 0, 1  # argparse exits with 2 on usage errors
 
 def build_parser() -> argparse.ArgumentParser:
     from robotrace_desktop.commands import (
+        bookmark_cmd,
         demo,
         episode_cmds,
         explain_cmd,
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         explain_cmd,
         verify_cmd,
         frame,
+        bookmark_cmd,
         export,
         export_to,
         import_cmd,

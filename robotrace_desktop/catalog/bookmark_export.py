@@ -146,6 +146,20 @@ def write_export(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
 
 # ---------------------------------------------------------------- Markdown
 
+
+def bookmarks_markdown(
+    info: EpisodeInfo,
+    bookmarks: Iterable[Bookmark],
+    frame_times: Mapping[str, np.ndarray] | None = None,
+) -> str:
+    """Each bookmark's bug-report snippet (as "Copy for bug report" makes it, without the
+    frame image), one after another: ``bookmark export --format md``."""
+    return "\n".join(
+        bug_report_markdown(info, mark, None, frame_indices(frame_times, mark.t_ns))
+        for mark in bookmarks
+    )
+
+
 # Every ASCII punctuation character CommonMark lets a backslash escape that can start or end
 # markup: emphasis, code, links/images, tables, HTML, headings, lists, setext underlines.
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|<>~=&^$])")
