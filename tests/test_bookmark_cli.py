@@ -223,3 +223,25 @@ def test_notes_are_printed_literally(catalog: Path, shared_data: Path, capsys) -
     (row,) = json.loads(out)
     assert row["note"] == note  # the data itself is kept exactly
     run(capsys, catalog, "bookmark", "delete", str(row["bookmark_id"]))
+
+
+def test_bookmarks_of_an_episode_the_index_lost_are_still_listed_and_exported(
+    tmp_path: Path, capsys
+) -> None:
+    """User data outlives the index: a bookmark whose episode row is gone (a rebuilt catalog)
+    is listed and exported under its episode id, with a warning saying to rescan."""
+    path = tmp_path / "rebuilt.sqlite"
+    with Catalog(path) as opened, opened.transaction() as conn:
+        conn.execute(
+            "INSERT INTO bookmarks (episode_id, t_ns, t_end_ns, note, created_at) "
+            "VALUES ('0123456789abcdef', 8033333333, NULL, 'kept', 0)"
+        )
+    code, out, err = run(capsys, path, "bookmark", "list")
+    assert code == 0 and "episode 0123456789abcdef is not in the catalog" in err
+    assert out.splitlines()[1].split() == [
+        "1", "0123456789abcdef", "(episode", "0123456789abcdef)", "8.033333333s", "-", "kept",
+    ]  # fmt: skip
+    code, out, _ = run(capsys, path, "bookmark", "export", "--all", "--format", "json")
+    (row,) = json.loads(out)
+    assert (row["t"], row["note"], row["frame_index"]) == ("8033.333333ms", "kept", {})
+    assert row["link"] == "robotrace://episode/0123456789abcdef?t=8033.333333ms"
