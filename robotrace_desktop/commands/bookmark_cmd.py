@@ -17,6 +17,7 @@ import functools
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,6 +39,7 @@ from robotrace_desktop.episodes import ResolvedEpisode, resolve
 from robotrace_desktop.errors import (
     EpisodeNotFoundError,
     RobotraceError,
+    StorageError,
     StreamNotFoundError,
     ValidationError,
 )
@@ -112,7 +114,7 @@ def run_add(args: argparse.Namespace) -> int:
     with open_catalog(args) as catalog:
         resolved = _catalog_episode(args.episode, catalog)
         info = resolved.info
-        frame_times = episode_frame_times(resolved, catalog.stream_offsets(info.id))
+        frame_times = _frame_times_of(catalog, info)
         text = args.t or (None if resolved.t_ns is None else f"{resolved.t_ns}ns")
         if text is None:
             raise ValidationError("give --t TIME (or an EPISODE link with ?t=)")
@@ -162,15 +164,13 @@ def _episode_time(
     return value
 
 
-def _print_bookmark(info: EpisodeInfo, mark: Bookmark, row: dict[str, object]) -> None:
+def _print_bookmark(info: EpisodeInfo, mark: Bookmark, row: dict[str, Any]) -> None:
     print(f"bookmark {mark.id} on {terminal_safe(info.name)} ({info.id})")
     print(f"  at     {format_seconds_exact(mark.t_ns)}")
     if mark.t_end_ns is not None:
         print(f"  until  {format_seconds_exact(mark.t_end_ns)}")
     print(f"  link   {row['link']}")
-    frames = row[FRAME_KEY]
-    assert isinstance(frames, dict)
-    for camera, index in frames.items():
+    for camera, index in row[FRAME_KEY].items():
         shown = "— (outside the video)" if index is None else f"#{index}"
         print(f"  frame  {terminal_safe(camera)} {shown}")
     if mark.note:
@@ -241,9 +241,12 @@ def run_export(args: argparse.Namespace) -> int:
     if args.output is None:
         write_literal(text)
     else:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        with args.output.open("w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        try:
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            with args.output.open("w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise StorageError(f"{args.output}: cannot write: {exc.strerror or exc}") from exc
         print(f"{args.output}: {count} bookmark(s) ({fmt})", file=sys.stderr)
     if count == 0:
         print("no bookmarks to export", file=sys.stderr)
@@ -323,22 +326,16 @@ def _by_episode(
 
 
 def _frame_times_of(catalog: Catalog, info: EpisodeInfo) -> FrameTimes:
-    if not info.path:  # a placeholder: no recording to read
-        return {}
-    resolved = ResolvedEpisode(info, in_catalog=True)
-    return episode_frame_times(resolved, catalog.stream_offsets(info.id))
-
-
-def episode_frame_times(resolved: ResolvedEpisode, offsets: dict[str, int]) -> FrameTimes:
-    """camera → frame start times in episode time (offset applied), as the viewer's panes
-    have them. A camera whose video is missing or unreadable has none (a warning says why)."""
-    info = resolved.info
+    """camera → frame start times in episode time (the catalog's stream offsets applied), as
+    the viewer's panes have them. A camera whose video is missing or unreadable has none (a
+    warning says why); a placeholder episode (no recording) has no cameras."""
     videos = [s.name for s in info.streams_of(StreamKind.VIDEO) if not s.details.get("missing")]
     times: FrameTimes = {}
-    if not videos:
+    if not videos or not info.path:
         return times
+    offsets = catalog.stream_offsets(info.id)
     try:
-        with resolved.open() as source:
+        with ResolvedEpisode(info, in_catalog=True).open() as source:
             for name in videos:
                 try:
                     starts = np.asarray(source.video(name).frame_times_ns(), dtype=np.int64)
