@@ -42,7 +42,10 @@ class FrameSource(ABC):
         """The frame whose presentation interval contains t_ns, or None outside the video."""
         from robotrace_desktop.core.frame_lookup import frame_index_at
 
-        return frame_index_at(self.frame_times_ns(), t_ns, self.nominal_frame_ns())
+        times = self.frame_times_ns()
+        # the nominal interval matters only on the last frame: no median per lookup
+        on_last = len(times) > 0 and t_ns >= int(times[-1])
+        return frame_index_at(times, t_ns, self.nominal_frame_ns() if on_last else None)
 
     def frame_at(self, t_ns: int) -> VideoFrame | None:
         index = self.frame_index_at(t_ns)
