@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.catalog.user_data import note_recordings
 from robotrace_desktop.core.episode import EpisodeInfo, Outcome, Status, episode_id
 from robotrace_desktop.errors import RecordingError, RobotraceError
 from robotrace_desktop.readers.base import Reader
@@ -163,6 +164,8 @@ def scan(
         if not root.exists():
             summary.errors += 1
             summary.problems.append(f"{root}: no such file or folder")
+    # remembered in the journal: what `catalog rebuild` rescans when the catalog itself is lost
+    note_recordings(catalog, [str(r) for r in abs_roots if r.exists()])
     recordings = list(discover([r for r in abs_roots if r.exists()]))
     summary.recordings = len(recordings)
     found_paths = {str(r.path) for r in recordings}

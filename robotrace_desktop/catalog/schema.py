@@ -168,3 +168,16 @@ MIGRATIONS: list[str] = [
     );
     """,
 ]
+
+# next: how far the journal of user-authored data (catalog/journal.py) is reflected in this
+# file. Appended rather than written into the list so a migration added there meanwhile simply
+# comes first.
+MIGRATIONS.append(
+    """
+    CREATE TABLE journal_state (
+        one      INTEGER PRIMARY KEY CHECK (one = 1),
+        record   TEXT NOT NULL,      -- id of the last journal record applied here
+        offset   INTEGER NOT NULL    -- byte offset just after that record in the journal
+    );
+    """
+)

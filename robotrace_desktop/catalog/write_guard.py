@@ -1,0 +1,56 @@
+"""What happens before a write transaction and when one fails.
+
+Why: a damaged catalog must never be written (SQLite would keep writing around the bad pages
+and spread the damage), a read-only one cannot be, and both must say so in words a person can
+act on. The first write of a session is also the moment to take the automatic backup: the
+copy then holds the catalog as it was before this session changed anything.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import TYPE_CHECKING
+
+from robotrace_desktop.catalog.advice import damaged_message
+from robotrace_desktop.catalog.backups import maybe_backup
+from robotrace_desktop.catalog.storage_errors import (
+    CatalogDamagedError,
+    CatalogReadOnlyError,
+    is_disk_full,
+    is_read_only,
+    read_only_message,
+    sqlite_error,
+)
+from robotrace_desktop.errors import StorageError
+
+if TYPE_CHECKING:
+    from robotrace_desktop.catalog.store import Catalog
+
+_backed_up: set[str] = set()  # catalogs this process has considered backing up
+
+
+def before_write(catalog: Catalog) -> None:
+    """Refuse a write into a damaged or read-only catalog; back up on the session's first."""
+    if catalog.damage is not None:
+        raise CatalogDamagedError(damaged_message(catalog.path, catalog.damage))
+    if catalog.read_only:
+        raise CatalogReadOnlyError(read_only_message(catalog.path))
+    key = str(catalog.path.resolve())
+    if catalog.auto_backup and key not in _backed_up:
+        _backed_up.add(key)
+        maybe_backup(catalog.conn, catalog.path)
+
+
+def as_storage_error(catalog: Catalog, exc: sqlite3.Error) -> StorageError | None:
+    """The plain-words error for a failed write, or None when it is not about storage (a
+    constraint, a bug: raised as it is)."""
+    if is_disk_full(exc) or is_read_only(exc):
+        return sqlite_error(exc, catalog.path, "could not save to the catalog")
+    if isinstance(exc, sqlite3.IntegrityError | sqlite3.ProgrammingError):
+        return None
+    if isinstance(exc, sqlite3.OperationalError):
+        return sqlite_error(exc, catalog.path, "could not save to the catalog")
+    if isinstance(exc, sqlite3.DatabaseError):  # "database disk image is malformed"
+        catalog.damage = f"SQLite says: {exc}"
+        return CatalogDamagedError(damaged_message(catalog.path, catalog.damage))
+    return None
