@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +23,7 @@ EXIT_OK, EXIT_FAIL = 0, 1  # argparse exits with 2 on usage errors
 def build_parser() -> argparse.ArgumentParser:
     from robotrace_desktop.commands import (
         bookmark_cmd,
+        catalog_cmd,
         demo,
         episode_cmds,
         explain_cmd,
@@ -60,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         open_cmd,
         demo,
         register,
+        catalog_cmd,
     ):
         module.register(sub)
     return parser
@@ -83,6 +86,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `robotrace-desktop list | head`: the reader left, not an error
         sys.stderr.close()
         return EXIT_OK
+    except sqlite3.DatabaseError as exc:  # a read that met a damaged page of the catalog
+        from robotrace_desktop.catalog.advice import damaged_message
+
+        catalog = args.catalog or _default_catalog()
+        print(f"{PROG}: error: {damaged_message(Path(catalog), f'SQLite says: {exc}')}",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_FAIL
     except Exception as exc:  # never a traceback in the user's face
         logging.getLogger(PROG).exception("unexpected error in %s", args.command)
         print(
@@ -90,6 +100,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_FAIL
+
+
+def _default_catalog() -> Path:
+    from robotrace_desktop import paths
+
+    return paths.catalog_path()
 
 
 def _log_path() -> Path:

@@ -15,7 +15,18 @@ from robotrace_desktop.core.timebase import format_seconds
 
 
 def open_catalog(args: argparse.Namespace) -> Catalog:
-    return Catalog(args.catalog)
+    """The catalog of ``--catalog`` (or the default). A damaged one is still read, with a
+    warning saying what to run; any write into it is refused with the full instructions."""
+    catalog = Catalog(args.catalog)
+    if catalog.damage is not None:
+        option = "" if args.catalog is None else f" --catalog {args.catalog}"
+        print(
+            f"robotrace-desktop: warning: the catalog {catalog.path} is damaged "
+            f"({catalog.damage}); showing what can still be read, saving nothing. "
+            f"Run `robotrace-desktop{option} catalog check` to recover.",
+            file=sys.stderr,
+        )
+    return catalog
 
 
 def print_json(value: Any) -> None:
