@@ -18,10 +18,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from robotrace_desktop.catalog import health
-from robotrace_desktop.catalog.backups import backups, copy_into, newest_good, take_backup
+from robotrace_desktop.catalog.advice import damaged_message
+from robotrace_desktop.catalog.backups import (
+    backup_folder,
+    backups,
+    copy_into,
+    newest_good,
+    take_backup,
+)
 from robotrace_desktop.catalog.journal import Journal
 from robotrace_desktop.catalog.journal_sync import replay, replay_pending
 from robotrace_desktop.catalog.scanner import ScanSummary, scan
+from robotrace_desktop.catalog.storage_errors import (
+    CatalogDamagedError,
+    sqlite_error,
+    storage_error,
+)
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.catalog.user_data import set_state, state
 from robotrace_desktop.errors import StorageError
@@ -71,10 +83,13 @@ def backup_now(catalog: Path) -> Path:
     """A backup now, into ``backups/`` (refused for a damaged catalog: restore it first)."""
     with Catalog(catalog) as opened:
         if opened.damage is not None:
-            from robotrace_desktop.catalog.advice import damaged_message
-
-            raise StorageError(damaged_message(catalog, opened.damage))
-        return take_backup(opened.conn, catalog)
+            raise CatalogDamagedError(damaged_message(catalog, opened.damage))
+        try:
+            return take_backup(opened.conn, catalog)
+        except OSError as exc:
+            raise storage_error(exc, backup_folder(catalog), "cannot write the backup") from exc
+        except sqlite3.Error as exc:
+            raise sqlite_error(exc, backup_folder(catalog), "cannot write the backup") from exc
 
 
 @dataclass(slots=True)

@@ -411,7 +411,10 @@ class Catalog:
         return None if row is None else json.loads(row["layout"])
 
     def touch_recent(self, item: str, kind: str, *, keep: int = 20) -> None:
-        """Remember an opened episode id or scanned path; the list keeps the newest ``keep``."""
+        """Remember an opened episode id or scanned path; the list keeps the newest ``keep``.
+        A convenience, not the user's data: a catalog that cannot be written remembers nothing."""
+        if self.read_only or self.damage is not None:
+            return
         with self.transaction() as conn:
             conn.execute(
                 "INSERT INTO recent (item, kind, opened_at) VALUES (?, ?, ?) "
