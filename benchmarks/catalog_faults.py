@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.hardening.catalog_faults import KINDS, run  # noqa: E402
+from tests.hardening.catalog_faults import KINDS, run
 
 
 def main() -> int:

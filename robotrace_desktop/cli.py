@@ -89,6 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except sqlite3.DatabaseError as exc:  # a read that met a damaged page of the catalog
         from robotrace_desktop.catalog.advice import damaged_message
 
+        if "locked" in str(exc) or "busy" in str(exc):
+            print(f"{PROG}: error: the catalog is busy ({exc}); try again", file=sys.stderr)
+            return EXIT_FAIL
+
         catalog = args.catalog or _default_catalog()
         print(f"{PROG}: error: {damaged_message(Path(catalog), f'SQLite says: {exc}')}",
               file=sys.stderr)  # fmt: skip

@@ -17,6 +17,7 @@ from robotrace_desktop.catalog.journal import Journal, Record, parse_line
 from robotrace_desktop.catalog.user_data import (
     JournalState,
     apply,
+    has_user_data,
     set_state,
     snapshot_records,
     state,
@@ -32,22 +33,20 @@ log = logging.getLogger(__name__)
 _INFORMATIVE = {"void", "known.recordings"}
 
 
-def in_step(catalog: Catalog) -> bool:
-    """Every journal record is in the database (cheap: a stat and one row)."""
-    current = state(catalog.conn)
-    size = catalog.journal.size()
-    return (size == 0 and current is None) or (current is not None and current.offset == size)
-
-
 def catch_up(catalog: Catalog) -> int:
     """On open: seed an empty journal, or replay what the database is missing. Never fails
     the open — a read-only moment or a lock is logged and tried again next time. Returns how
-    many user changes were re-applied."""
-    if catalog.read_only or catalog.damage is not None or in_step(catalog):
+    many user changes were re-applied. Costs a ``stat`` and one query when all is in step."""
+    if catalog.read_only or catalog.damage is not None:
         return 0
     try:
-        if catalog.journal.size() == 0:
-            _seed(catalog)
+        size = catalog.journal.size()
+        if size == 0:
+            if has_user_data(catalog.conn):
+                _seed(catalog)
+            return 0
+        current = state(catalog.conn)
+        if current is not None and current.offset == size:
             return 0
         applied = replay_pending(catalog)
     except (RobotraceError, sqlite3.Error, OSError) as exc:

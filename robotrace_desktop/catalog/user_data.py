@@ -258,6 +258,15 @@ def snapshot_records(conn: sqlite3.Connection) -> list[Record]:
     return records
 
 
+def has_user_data(conn: sqlite3.Connection) -> bool:
+    """Whether any user-authored table holds a row (cheap: one indexed probe per table)."""
+    tables = ("episode_overrides", "tags", "stream_offsets", "layouts", "bookmarks", "selections")
+    return any(
+        conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None  # fixed names
+        for table in tables
+    )
+
+
 def bookmark_dict(row: Any) -> dict[str, Any]:
     return {
         "id": int(row["id"]),
