@@ -21,6 +21,7 @@ from robotrace_desktop.catalog.schema import MIGRATIONS
 from robotrace_desktop.catalog.storage_errors import (
     CatalogDamagedError,
     CatalogReadOnlyError,
+    is_disk_full,
     is_read_only,
     sqlite_error,
     storage_error,
@@ -85,9 +86,13 @@ def open_catalog(path: Path) -> Opened:
             conn.close()
             if is_read_only(exc):  # a read-only mount os.access did not see
                 return Opened(_read_only(path, None), read_only=True, damage=None)
+            if is_disk_full(exc, path):
+                raise sqlite_error(exc, path, "cannot open the catalog") from exc
             raise StorageError(f"{path}: the catalog is unreadable or locked: {exc}") from exc
         except sqlite3.DatabaseError as exc:
             conn.close()
+            if is_disk_full(exc, path):  # no room for the -wal/-shm: not damage
+                raise sqlite_error(exc, path, "cannot open the catalog") from exc
             raise CatalogDamagedError(damaged_message(path, f"SQLite says: {exc}")) from exc
 
 
@@ -232,7 +237,8 @@ def migrate(conn: sqlite3.Connection, path: Path) -> int:
             conn.execute(f"PRAGMA user_version = {version}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite may have rolled back already (disk full)
+                conn.execute("ROLLBACK")
             raise
     return target
 

@@ -17,6 +17,8 @@ import os
 import sqlite3
 from pathlib import Path
 
+from robotrace_desktop.catalog.storage_errors import is_disk_full, sqlite_error
+
 HEADER = b"SQLite format 3\x00"
 _checked: dict[tuple[str, int, int, int], str | None] = {}
 
@@ -63,6 +65,8 @@ def quick_check(path: Path, *, immutable: bool = False) -> str | None:
     except sqlite3.DatabaseError as exc:
         if isinstance(exc, sqlite3.OperationalError) and _transient(exc):
             return None  # locked or busy: not damage; the real open reports it
+        if is_disk_full(exc, path):  # no room for the reader's -shm: the disk, not the file
+            raise sqlite_error(exc, path, "cannot open the catalog") from exc
         return f"SQLite says: {exc}"
     finally:
         conn.close()

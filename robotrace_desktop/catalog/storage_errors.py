@@ -45,7 +45,9 @@ def disk_full_message(path: Path, what: str) -> str:
     return f"disk full: {what} {path} ({_free_space(path.parent)})"
 
 
-def is_disk_full(exc: BaseException) -> bool:
+def is_disk_full(exc: BaseException, where: Path | None = None) -> bool:
+    """ENOSPC / SQLITE_FULL; with ``where``, also an I/O error on a drive with under 1 MiB
+    free (SQLite reports a failed write of its -shm or journal that way)."""
     if isinstance(exc, OSError):
         return exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
     if isinstance(exc, sqlite3.Error):
@@ -53,7 +55,9 @@ def is_disk_full(exc: BaseException) -> bool:
         if code is not None and code & 0xFF == _FULL:
             return True
         text = str(exc).lower()
-        return "disk is full" in text or "file too large" in text
+        if "disk is full" in text or "file too large" in text:
+            return True
+        return where is not None and _is_io_error(exc) and _nearly_full(where.parent)
     return False
 
 
@@ -79,7 +83,7 @@ def storage_error(exc: OSError, where: Path, what: str) -> StorageError:
 
 def sqlite_error(exc: sqlite3.Error, where: Path, what: str) -> StorageError:
     """A SQLite error met while writing the catalog, in the same plain words."""
-    if is_disk_full(exc) or (_is_io_error(exc) and _nearly_full(where.parent)):
+    if is_disk_full(exc, where):
         return DiskFullError(disk_full_message(where, f"{what}:"))
     if is_read_only(exc):
         return CatalogReadOnlyError(read_only_message(where))
@@ -94,9 +98,9 @@ def _is_io_error(exc: sqlite3.Error) -> bool:
 
 
 def _nearly_full(folder: Path) -> bool:
-    """An I/O error on a drive with under 64 KiB free is, in practice, a full disk."""
+    """An I/O error on a drive with under 1 MiB free is, in practice, a full disk."""
     try:
-        return shutil.disk_usage(folder).free < 64 * 1024
+        return shutil.disk_usage(folder).free < 1 << 20
     except OSError:
         return False
 
