@@ -89,7 +89,7 @@ class Journal:
         try:
             with _locked(fd):
                 end = os.fstat(fd).st_size
-                if end and os.pread(fd, 1, end - 1) != b"\n":  # a line cut by a crash
+                if end and _last_byte(fd, end) != b"\n":  # a line cut by a crash
                     payload = b"\n" + payload
                 written = 0
                 while written < len(payload):
@@ -133,6 +133,12 @@ class Journal:
             result.records.append(record)
             result.ends.append(offset)
         return result
+
+
+def _last_byte(fd: int, size: int) -> bytes:
+    """The file's last byte (O_APPEND still writes at the end wherever the position is)."""
+    os.lseek(fd, size - 1, os.SEEK_SET)
+    return os.read(fd, 1)
 
 
 def _line(record: Record) -> str:
