@@ -8,6 +8,7 @@ online backup API, so a failed upgrade never costs the user their bookmarks.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sqlite3
@@ -99,6 +100,8 @@ def open_catalog(path: Path) -> Opened:
 def _create(path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        if not os.access(path.parent, os.W_OK):
+            raise PermissionError(errno.EACCES, "read-only folder", str(path.parent))
         _create_whole(path)
     except sqlite3.Error as exc:
         raise sqlite_error(exc, path, "cannot create the catalog") from exc

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from tests.hardening.trees import REPO, many_recordings
 
-KINDS = ("kill", "wal", "truncate", "overwrite", "delete", "enospc")
+KINDS = ("kill", "wal", "truncate", "overwrite", "delete", "enospc", "killed-recovery")
 TIMEOUT = 180.0  # seconds before a command counts as hung (a loaded 2-core machine)
 
 WRITER = """
@@ -170,11 +170,25 @@ class Engine:
                 with open(catalog, "r+b") as handle:
                     handle.seek(self.rng.randrange(0, max(1, size - 4096)))
                     handle.write(os.urandom(4096))
+            elif kind == "killed-recovery":  # damage, then a restore/rebuild killed midway
+                size = catalog.stat().st_size
+                with open(catalog, "r+b") as handle:
+                    handle.seek(self.rng.randrange(0, max(1, size - 4096)))
+                    handle.write(os.urandom(4096))
+                action = self.rng.choice(("restore", "rebuild"))
+                process = _python("-m", "robotrace_desktop", "--catalog", str(catalog),
+                                  "catalog", action)  # fmt: skip
+                time.sleep(self.rng.uniform(0.3, 2.5))
+                process.kill()
+                process.communicate()
             elif kind == "delete":
                 for suffix in ("", "-wal", "-shm"):
                     Path(f"{catalog}{suffix}").unlink(missing_ok=True)
         self.counts.saved += len(saved)
         self._recover(kind, catalog, saved)
+        debris = [p.name for p in catalog.parent.glob(".catalog.sqlite.*")]
+        if debris:  # a recovery's temporary file left behind after it finished
+            self.counts.problems.append(f"{kind}: left behind {debris}")
 
     def _write(
         self,
