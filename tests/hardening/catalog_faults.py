@@ -153,7 +153,7 @@ class Engine:
         catalog = self._fresh(folder)
         saved = Saved()
         if kind == "enospc":
-            fill(folder, leave=self.rng.randrange(0, 96 * 1024))
+            fill(folder, leave=self.rng.randrange(0, 640 * 1024))
             self._write(catalog, saved, f"r{number}", kill_after=None, limit=400)
             for filler in folder.glob("filler*"):
                 filler.unlink()
@@ -231,6 +231,8 @@ class Engine:
             elif "refused" in item:
                 self.counts.refused += 1
                 self._scan_stderr("refusal", item["refused"])
+                if not item["refused"].startswith("disk full: "):
+                    self.counts.problems.append(f"unclear refusal: {item['refused']}")
 
     # --- what the user then does ----------------------------------------------------------
 

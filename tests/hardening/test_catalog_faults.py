@@ -20,6 +20,7 @@ def test_every_fault_kind_loses_nothing_reported_saved(tmp_path: Path) -> None:
     assert counts.tracebacks == 0, counts.problems
     assert counts.hangs == 0, counts.problems
     assert counts.survived + counts.recovered == counts.tried
+    assert counts.problems == []  # refusals say "disk full: …", no debris left behind
 
 
 def test_bookmarks_written_while_the_wal_is_deleted_come_back(tmp_path: Path) -> None:
