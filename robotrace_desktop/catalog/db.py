@@ -41,6 +41,7 @@ class Opened:
     conn: sqlite3.Connection
     read_only: bool  # the file or its folder cannot be written by this process
     damage: str | None  # why the file failed its integrity check (then also read-only)
+    created: bool = False  # the file did not exist and was created by this open
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -62,7 +63,8 @@ def open_catalog(path: Path) -> Opened:
     catalog is built under a temporary name and linked into place whole, and setting up an
     existing one is retried for as long as the busy timeout: every step is idempotent (the
     migration re-checks the version inside its transaction)."""
-    if not path.exists():
+    created = not path.exists()
+    if created:
         _create(path)
     writable = _writable(path)
     damage = catalog_problem(path, immutable=not _writable(path.parent))
@@ -79,7 +81,7 @@ def open_catalog(path: Path) -> Opened:
     while True:
         try:
             _set_up(conn, path)
-            return Opened(conn, read_only=False, damage=None)
+            return Opened(conn, read_only=False, damage=None, created=created)
         except sqlite3.OperationalError as exc:
             if is_busy(exc) and time.monotonic() < deadline:
                 time.sleep(0.02)

@@ -67,8 +67,9 @@ class Catalog:
         self.read_only, self.damage = opened.read_only, opened.damage
         self.journal = Journal(journal_of or self.path)
         self.auto_backup = journal_of is None
+        self.created, self.replayed = opened.created, 0
         if journal_of is None:  # a replacement being built replays explicitly
-            catch_up(self)
+            self.replayed = catch_up(self)
 
     def close(self) -> None:
         self.conn.close()

@@ -26,6 +26,14 @@ def open_catalog(args: argparse.Namespace) -> Catalog:
             f"Run `robotrace-desktop{option} catalog check` to recover.",
             file=sys.stderr,
         )
+    elif catalog.created and catalog.replayed:
+        option = "" if args.catalog is None else f" --catalog {args.catalog}"
+        print(
+            f"robotrace-desktop: note: the catalog {catalog.path} was missing; a new one holds "
+            f"the {catalog.replayed} change(s) of its journal (tags, bookmarks…). Run "
+            f"`robotrace-desktop{option} catalog rebuild` to index the recordings again.",
+            file=sys.stderr,
+        )
     return catalog
 
 

@@ -347,3 +347,23 @@ def test_check_reports_json(
     assert code == 0 and report["ok"] and report["bookmarks"] == 1
     assert report["journal_records"] == 1 and report["journal_records_not_in_catalog"] == 0
     assert report["backups"] and report["backups"][0]["problem"] is None
+
+
+def test_a_deleted_catalog_comes_back_with_its_journal_and_says_to_rebuild(
+    tmp_path: Path, bundle: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    catalog = tmp_path / "catalog.sqlite"
+    episode = scanned(capsys, catalog, bundle)
+    with Catalog(catalog) as opened:
+        add_bookmark(opened, episode, 3 * MS, "kept by the journal")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{catalog}{suffix}").unlink(missing_ok=True)
+    code, _, err = cli(capsys, catalog, "list")
+    assert code == 0
+    assert "was missing; a new one holds the 1 change(s) of its journal" in err
+    assert f"--catalog {catalog} catalog rebuild" in err
+    code, out, _ = cli(capsys, catalog, "bookmark", "list", "--json")
+    assert code == 0 and "kept by the journal" in out
+    assert cli(capsys, catalog, "catalog", "rebuild")[0] == 0
+    code, out, _ = cli(capsys, catalog, "list", "--json")
+    assert [e["id"] for e in json.loads(out)] == [episode]
