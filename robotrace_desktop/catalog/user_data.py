@@ -13,6 +13,7 @@ idempotent: records are applied in journal order, over any older state of the ca
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from collections.abc import Callable, Iterable
@@ -286,8 +287,6 @@ def _grouped(conn: sqlite3.Connection, sql: str) -> list[tuple[str, list[str]]]:
 
 
 def _loads(text: str) -> Any:
-    import json
-
     try:
         return json.loads(text)
     except ValueError:
