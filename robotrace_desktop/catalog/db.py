@@ -63,6 +63,8 @@ def open_catalog(path: Path) -> Opened:
     catalog is built under a temporary name and linked into place whole, and setting up an
     existing one is retried for as long as the busy timeout: every step is idempotent (the
     migration re-checks the version inside its transaction)."""
+    if path.is_dir():
+        raise StorageError(f"{path}: cannot open the catalog: it is a folder, not a catalog file")
     created = not path.exists()
     if created:
         _create(path)

@@ -250,24 +250,9 @@ def _recording_paths(database: Path) -> set[str]:
 
 
 def _temporary(catalog: Path, what: str) -> Path:
-    """A fresh temporary name; what a killed restore or rebuild left behind is removed."""
-    for stale in catalog.parent.glob(f".{catalog.name}.*-*.sqlite"):
-        pid = stale.name.rsplit("-", 1)[-1].removesuffix(".sqlite")
-        if pid.isdigit() and not _running(int(pid)):
-            _remove(stale)
     temp = catalog.with_name(f".{catalog.name}.{what}-{os.getpid()}.sqlite")
     _remove(temp)
     return temp
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 def _verify(temp: Path) -> None:

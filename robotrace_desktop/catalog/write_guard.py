@@ -8,6 +8,8 @@ copy then holds the catalog as it was before this session changed anything.
 
 from __future__ import annotations
 
+import os
+import re
 import sqlite3
 from typing import TYPE_CHECKING
 
@@ -27,6 +29,42 @@ if TYPE_CHECKING:
     from robotrace_desktop.catalog.store import Catalog
 
 _backed_up: set[str] = set()  # catalogs this process has considered backing up
+_tidied: set[str] = set()  # catalogs whose folder this process has cleaned of debris
+
+#: temporary files of a catalog being created (``.NAME.<pid>.<ns>.new``) or restored/rebuilt
+#: (``.NAME.restore-<pid>.sqlite``), with their SQLite sidecars
+_TEMPORARY = re.compile(
+    r"^(?:(\d+)\.\d+\.new|[a-z]+-(\d+)\.sqlite)(?:-wal|-shm|-journal|\..*\.bak)?$"
+)
+
+
+def tidy(catalog: Catalog) -> None:
+    """Remove what a killed creation, restore or rebuild left beside the catalog (once per
+    process; files of a process still running are left alone)."""
+    key = str(catalog.path.resolve())
+    if catalog.read_only or key in _tidied:
+        return
+    _tidied.add(key)
+    prefix = f".{catalog.path.name}."
+    try:
+        names = [p for p in catalog.path.parent.iterdir() if p.name.startswith(prefix)]
+    except OSError:
+        return
+    for leftover in names:
+        match = _TEMPORARY.match(leftover.name[len(prefix) :])
+        pid = match and (match.group(1) or match.group(2))
+        if pid and not _running(int(pid)):
+            leftover.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def before_write(catalog: Catalog) -> None:
