@@ -114,6 +114,15 @@ class _Opened:
         info.streams = [self._stream_info(plan, duration) for plan in self.plan.topics.values()]
         if bag.message_count and not any(p.count for p in self.plan.topics.values()):
             info.status = Status.FAILED
+            skipped = [
+                f"{t['name']} ({t['type']}: {t.get('note', 'not read')})"
+                for t in self.plan.catalog
+                if t["count"]
+            ]
+            info.problems.append(
+                f"{path}: none of its {len(skipped)} topic(s) with messages could be read: "
+                + "; ".join(skipped)
+            )
         return info
 
     def _robot_description(self, info: EpisodeInfo) -> None:
