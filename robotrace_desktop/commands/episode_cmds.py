@@ -183,9 +183,6 @@ def why_empty(catalog: Catalog, flt: EpisodeFilter, hidden_replays: int) -> str:
     return f"no episode matches all of {flags} together (each matches some on its own)"
 
 
-KNOWN_SHOWN = 30
-
-
 def run_selections(args: argparse.Namespace) -> int:
     with open_catalog(args) as catalog:
         if args.delete:
