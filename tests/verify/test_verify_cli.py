@@ -138,8 +138,10 @@ def test_a_saturating_policy_fails_on_the_new_finding(
     code, result = verify(catalog, "--baseline", "v1", "--candidate", "v2-sat", capsys=capsys)
     assert code == 1
     failed = [c for c in result["checks"] if not c["passed"]]
-    assert [c["name"] for c in failed] == ["finding_rate_increase"]
+    # the clip is entered at speed: the actions are also significantly rougher
+    assert [c["name"] for c in failed] == ["finding_rate_increase", "jerk_increase"]
     assert "action_saturation" in failed[0]["detail"]
+    assert "rougher actions" in failed[1]["detail"]
     # every candidate run is clipped; Explain is confident about it where the run failed
     rate = metric(result, "cause:action_saturation")
     assert rate["baseline"] == 0.0 and rate["candidate"] == pytest.approx(0.1)
