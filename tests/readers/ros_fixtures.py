@@ -409,7 +409,7 @@ def unnamed_joint_values(k: int, width: int = UNNAMED_JOINTS) -> dict[str, list[
     }
 
 
-def _unnamed_joint_state(
+def unnamed_joint_state(
     ts: Typestore, k: int, stamp: int, names: tuple[str, ...], width: int, ros1: bool
 ) -> Any:
     vals = unnamed_joint_values(k, width)
@@ -431,13 +431,13 @@ def write_unnamed_joint_states(path: Path, ros1: bool, *, partial: bool = False)
     topics = {
         "/MTML/state_joint_current": (
             jtype,
-            lambda k, s: _unnamed_joint_state(ts, k, s, (), UNNAMED_JOINTS, ros1),
+            lambda k, s: unnamed_joint_state(ts, k, s, (), UNNAMED_JOINTS, ros1),
         )
     }
     if partial:
         topics["/wrist/joint_states"] = (
             jtype,
-            lambda k, s: _unnamed_joint_state(ts, k, s, PARTIAL_NAMES, 4, ros1),
+            lambda k, s: unnamed_joint_state(ts, k, s, PARTIAL_NAMES, 4, ros1),
         )
     if ros1:
         writer: Any = Writer1(path)

@@ -88,3 +88,24 @@ def test_a_failed_status_always_carries_a_reason() -> None:
         metadata={"failure_reason": "GraspError: slipped"},
     )
     assert check_episode(explained).problems == []  # the run's own reason says why
+
+
+def test_a_bag_with_no_readable_topic_says_which_topics_and_why(tmp_path: Path) -> None:
+    """A JointState publisher with no joints at all (empty arrays): nothing to plot, and the
+    problem says so instead of a silent ``failed``."""
+    from rosbags.rosbag1 import Writer
+
+    ts = fx.ros1_store()
+    path = tmp_path / "no_joints.bag"
+    jtype = "sensor_msgs/msg/JointState"
+    with Writer(path) as writer:
+        conn = writer.add_connection("/joint_states", jtype, typestore=ts)
+        for k in range(3):
+            msg = fx.unnamed_joint_state(ts, k, fx.record_time(k), (), 0, True)
+            writer.write(conn, fx.record_time(k), ts.serialize_ros1(msg, jtype))
+    (info,) = list(Rosbag1Reader().index(path))
+    assert info.status == Status.FAILED
+    assert info.problems == [
+        f"{path.resolve()}: none of its 1 topic(s) with messages could be read: "
+        f"/joint_states ({jtype}: no numeric or text fields)"
+    ]
