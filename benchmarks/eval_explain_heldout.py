@@ -2,8 +2,8 @@
 ``../shared/data``, split by robot into a tune fold and a held-out fold; prints the tables by
 kind and by robot, the false-alarm rate per robot, and quotable summary lines.
 
-    python benchmarks/eval_explain_heldout.py [--seed 0] [--cases 400] [--fold heldout|tune|all]
-                                              [--all-g1] [--verbose]
+    python benchmarks/eval_explain_heldout.py [--seed 0] [--per-cell 7 | --cases N]
+                                              [--fold heldout|tune|all] [--all-g1] [--verbose]
 
 Every case is explained through ``analysis.peer_explain.explain_with_peers`` with the robot's
 OTHER clean episodes (or windows of its long recordings) as its history. The closing figure is
@@ -46,7 +46,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cases", type=int, default=400, help="about this many cases in all")
+    parser.add_argument(
+        "--cases",
+        type=int,
+        default=None,
+        help="about this many cases over the chosen folds (default: --per-cell per robot×kind)",
+    )
+    parser.add_argument("--per-cell", type=int, default=7, help="cases per robot×kind")
     parser.add_argument("--fold", choices=("heldout", "tune", "all"), default="all")
     parser.add_argument("--all-g1", action="store_true", help="all 100 G1 episodes (default 20)")
     parser.add_argument("--kinds", nargs="*", choices=KINDS, default=list(KINDS))
@@ -61,7 +67,9 @@ def main() -> int:
     cells = [
         (n, k) for n in sorted(robots) for k in args.kinds if applicable(robots[n], k, args.seed)
     ]
-    per_cell = max(1, math.ceil(args.cases / max(1, len(cells))))
+    per_cell = args.per_cell
+    if args.cases is not None:
+        per_cell = max(1, math.ceil(args.cases / max(1, len(cells))))
     limits = default_thresholds()
     cases = build_cases(robots, args.seed, per_cell, args.kinds)
     cases = [c for c in cases if (c.robot, c.kind) in set(cells)]
@@ -116,6 +124,8 @@ def _print_fold(fold: str, members: tuple[str, ...], cases: list[Case], alarms: 
     print("\n".join(table(cases, "kind")))
     print("by robot:")
     print("\n".join(table(cases, "robot")))
+    print("by variant (outcome label, ERROR line logged after the fault):")
+    print("\n".join(table(cases, "variant")))
     print("false alarms by robot (episodes/windows with any finding ≥ 0.5):")
     for robot in members:
         mine = {k: v for k, v in alarms.items() if k.split("#")[0].split(":")[0] == robot}

@@ -18,6 +18,7 @@ robot's normal model from ``peers`` (leave-one-out by construction) instead of r
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -77,10 +78,9 @@ def _signal_ranges(peer: EpisodeData, stream: str) -> dict[str, Range] | None:
     signal = peer.signal(stream)
     if signal is None or not len(signal.t_ns):
         return None
-    with np.errstate(all="ignore"):
-        finite = np.where(np.isfinite(signal.values), signal.values, np.nan)
-        if np.isnan(finite).all():
-            return None
+    finite = np.where(np.isfinite(signal.values), signal.values, np.nan)
+    with warnings.catch_warnings():  # an all-NaN channel has no range: it is skipped below
+        warnings.simplefilter("ignore", RuntimeWarning)
         lo = np.nanmin(finite, axis=0)
         hi = np.nanmax(finite, axis=0)
     return {

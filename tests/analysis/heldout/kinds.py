@@ -89,7 +89,9 @@ def saturation(src: MemorySource, rng: np.random.Generator, peers: PeerRange) ->
         if not commands:
             return None
         chunk: SignalChunk = _pick(rng, commands)  # type: ignore[assignment]
-        channels = sig.varying_channels(chunk)
+        channels = [
+            c for c in sig.varying_channels(chunk) if sig.lively(chunk, c, peers(chunk.stream, c))
+        ]
         if not channels:
             continue
         channel = str(_pick(rng, channels))
@@ -129,6 +131,8 @@ def hard_stop(src: MemorySource, rng: np.random.Generator, peers: PeerRange) -> 
     candidates = []
     for chunk in sig.streams_with_role(src, "state"):
         for channel in _positional(chunk):
+            if not sig.lively(chunk, channel, peers(chunk.stream, channel)):
+                continue
             effort = sig.same_joint(chunk, channel, "effort")
             has_effort = effort is not None and np.ptp(chunk.channel(effort)) > 1e-6
             torque = command_of.get((chunk.stream, effort)) if effort else None
@@ -177,7 +181,7 @@ def oscillation(src: MemorySource, rng: np.random.Generator, peers: PeerRange) -
         if not streams:
             return None
         chunk: SignalChunk = _pick(rng, streams)  # type: ignore[assignment]
-        channels = _positional(chunk)
+        channels = [c for c in _positional(chunk) if sig.lively(chunk, c, peers(chunk.stream, c))]
         if not channels:
             continue
         channel = str(_pick(rng, channels))
@@ -270,6 +274,8 @@ def spike(src: MemorySource, rng: np.random.Generator, peers: PeerRange) -> Faul
     options = []
     for chunk in sensors:
         for channel in sig.varying_channels(chunk):
+            if not sig.lively(chunk, channel, peers(chunk.stream, channel)):
+                continue
             effort = split_channel(channel)[0] == "effort" or "wrench" in channel
             options.append((chunk, channel, effort))
     efforts = [o for o in options if o[2]]
@@ -302,7 +308,12 @@ def spike(src: MemorySource, rng: np.random.Generator, peers: PeerRange) -> Faul
 
 
 def drift(src: MemorySource, rng: np.random.Generator, peers: PeerRange) -> Fault | None:
-    pairs = [p for p in sig.joint_pairs(src) if split_channel(p[1][1])[0] in POSITION_FAMILIES]
+    pairs = [
+        ((cs, cc), (ms, mc))
+        for (cs, cc), (ms, mc) in sig.joint_pairs(src)
+        if split_channel(mc)[0] in POSITION_FAMILIES
+        and sig.lively(src.signals[cs], cc, peers(cs, cc))
+    ]
     for _ in range(20):
         if not pairs:
             return None
@@ -381,12 +392,8 @@ def gap(src: MemorySource, rng: np.random.Generator, peers: PeerRange) -> Fault 
     t0 = None if main is None else sig.pick_t0(rng, main, 2.0)
     if main is None or t0 is None:
         return None
-    length = int(rng.uniform(0.4, 1.5) * NS)
+    hi = t0 + int(rng.uniform(0.4, 1.5) * NS)
     closes_up = _frame_timed(src)
-    if closes_up:  # whole frames are lost
-        period = int(np.median(np.diff(main.t_ns)))
-        length = max(period, round(length / period) * period)
-    hi = t0 + length
 
     def cut(t: np.ndarray) -> np.ndarray:
         return (t < t0) | (t >= hi)
@@ -395,17 +402,20 @@ def gap(src: MemorySource, rng: np.random.Generator, peers: PeerRange) -> Fault 
         kept = sig.keep_rows(c, cut(c.t_ns))
         if not closes_up:
             return kept
-        t = np.where(kept.t_ns >= hi, kept.t_ns - length, kept.t_ns)  # frame_index renumbered
+        # frame_index counts the rows written: the k-th kept row is frame k on the timeline
+        t = c.t_ns[: len(kept)]
         return SignalChunk(kept.stream, kept.channels, t, kept.values, dict(kept.times))
 
     def frames(t: np.ndarray) -> np.ndarray:
         kept = t[cut(t)]
-        return np.where(kept >= hi, kept - length, kept) if closes_up else kept
+        return t[: len(kept)] if closes_up else kept
 
     def events(evs: list[LogEvent]) -> list[LogEvent]:
         return [e for e in evs if not (t0 <= e.t_ns < hi)]
 
-    fault = Fault("gap", t0, detail="lerobot rows" if closes_up else "all streams")
+    fault = Fault(
+        "gap", t0, detail=f"{'lerobot rows' if closes_up else 'all streams'} {(hi - t0) / NS:.2f} s"
+    )
     fault.edits = {name: edit for name in src.signals}
     fault.frame_edits = {name: frames for name in src.frames}
     fault.event_edit = events

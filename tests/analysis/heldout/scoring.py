@@ -12,6 +12,7 @@ ignores confidence is printed alongside.
 
 from __future__ import annotations
 
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -115,9 +116,12 @@ def build_cases(
 ) -> list[Case]:
     """``per_cell`` cases of every applicable (robot, kind), episodes and times from ``seed``."""
     cases: list[Case] = []
-    for r, (name, robot) in enumerate(sorted(robots.items())):
-        for k, kind in enumerate(kinds):
-            rng = np.random.default_rng([seed, r, k])
+    for name, robot in sorted(robots.items()):
+        for kind in kinds:
+            # seeded by names, not positions: a robot's cases do not depend on the fold run
+            rng = np.random.default_rng(
+                [seed, zlib.crc32(name.encode()), zlib.crc32(kind.encode())]
+            )
             made, tries = 0, 0
             while made < per_cell and tries < 6 * per_cell:
                 tries += 1
@@ -176,7 +180,7 @@ def _row(label: str, cases: list[Case]) -> str:
 def table(cases: list[Case], by: str) -> list[str]:
     groups: dict[str, list[Case]] = defaultdict(list)
     for c in cases:
-        groups[c.kind if by == "kind" else c.robot].append(c)
+        groups[{"kind": c.kind, "robot": c.robot, "variant": c.variant}[by]].append(c)
     order = [k for k in KINDS if k in groups] if by == "kind" else sorted(groups)
     lines = [f"  {by:18} {'cases':>5} {'top-1':>7} {'top-3':>7} {'top-1 any':>9}  top-1 misses"]
     lines += [_row(key, groups[key]) for key in order]

@@ -55,6 +55,28 @@ def moving(chunk: SignalChunk, channel: str, lo_ns: int, hi_ns: int, share: floa
     return float(np.ptp(col[sel])) >= share * full
 
 
+def lively(
+    chunk: SignalChunk,
+    channel: str,
+    peer_range: tuple[float, float] | None,
+    *,
+    share: float = 0.1,
+) -> bool:
+    """The channel really moves in this episode: its 1–99 % span is at least ``share`` of the
+    span the robot's other episodes reach, and well above its own noise floor. A fault sized
+    by a channel's span means nothing on a joint that only jitters (an arm at rest)."""
+    col = chunk.channel(channel)
+    finite = col[np.isfinite(col)]
+    if len(finite) < 4:
+        return False
+    span = float(np.percentile(finite, 99) - np.percentile(finite, 1))
+    if span <= 20.0 * noise_floor(finite) or span <= 0.0:
+        return False
+    if peer_range is None:
+        return True
+    return span >= share * (peer_range[1] - peer_range[0])
+
+
 def varying_channels(chunk: SignalChunk, *, hands: bool = False) -> list[str]:
     """Channels with a finite, non-zero range (and, unless asked, not a gripper/hand)."""
     found = []
