@@ -3,8 +3,9 @@
 ``benchmarks/eval_explain_heldout.py`` scores them, with each episode's peers as its history.
 
 The floors below are what the CURRENT Explain measured on exactly these cases (seed 0, two
-cases per applicable robot×kind). They exist so the figure cannot silently regress; the lead
-raises them when the normal-model detectors land (issue 13's target: top-1 ≥ 90 %).
+cases per applicable robot×kind), with the timing analyzer checking every clock. They exist
+so the figure cannot silently regress; the lead raises them when the normal-model detectors
+land (issue 13's target: top-1 ≥ 90 %).
 The harness tests check that the faults are what they claim (the state follows a clipped
 command, a LeRobot gap closes up on the timeline but stays in the timestamp clock...).
 """
@@ -35,8 +36,8 @@ pytestmark = pytest.mark.heldout
 
 ROBOTS = ("SO-101", "Reachy 2", "Baxter")
 #: measured on the current Explain (before the normal model); raise, never lower
-HELDOUT_TOP1_FLOOR_CURRENT_EXPLAIN = 0.30  # measured 13/42 = 31.0 %
-HELDOUT_TOP3_FLOOR_CURRENT_EXPLAIN = 0.38  # measured 16/42 = 38.1 %
+HELDOUT_TOP1_FLOOR_CURRENT_EXPLAIN = 0.47  # measured 20/42 = 47.6 % (12/42 before every clock)
+HELDOUT_TOP3_FLOOR_CURRENT_EXPLAIN = 0.54  # measured 23/42 = 54.8 % (15/42 before)
 NS = 1_000_000_000
 
 

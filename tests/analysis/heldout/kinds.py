@@ -466,8 +466,12 @@ def _shift_clock(clock: str, t0: int, size: int, *, main_clock: bool) -> sig.Edi
         after = ref >= t0
         if clock in times:
             times[clock] = np.where(after, ref + size, ref)
-        t = np.where(after, c.t_ns + size, c.t_ns) if main_clock else c.t_ns
-        return SignalChunk(c.stream, c.channels, t, c.values, times)
+        if not main_clock:
+            return SignalChunk(c.stream, c.channels, c.t_ns, c.values, times)
+        t = np.where(after, c.t_ns + size, c.t_ns)
+        order = np.argsort(t, kind="stable")  # the reader sorts rows by the clock it uses
+        times = {k: v[order] for k, v in times.items()}
+        return SignalChunk(c.stream, c.channels, t[order], c.values[order], times)
 
     return edit
 
