@@ -17,6 +17,12 @@ from tests.analysis.faults import MemorySource, _is_hand, _pair_of
 
 NS = 1_000_000_000
 Edit = Callable[[SignalChunk], SignalChunk]
+#: (stream, channel) -> (low, high) across the robot's OTHER episodes, or None
+PeerRange = Callable[[str, str], tuple[float, float] | None]
+
+
+def pick(rng: np.random.Generator, items: list) -> object:
+    return items[int(rng.integers(0, len(items)))]
 
 
 def role_of(src: MemorySource, stream: str) -> str:
