@@ -127,3 +127,26 @@ def test_untouched_bags_get_no_clock_disagreement(shared_data: Path, rel: str) -
     findings = _timing(_load(shared_data, rel))
     assert [f.title for f in findings if "clock" in f.evidence] == []
     assert [f.title for f in findings if f.confidence >= 0.5] == []
+
+
+def test_a_recorder_clock_stepping_back_is_found_on_the_timeline_alone(shared_data: Path) -> None:
+    """turtlesim's topics carry record time only: after the recorder's clock steps back, the
+    reader sorts the later rows in among the earlier ones; every periodic stream then holds
+    twice its samples up to the step."""
+    clean = _load(shared_data, "ros1/example.bag")
+    assert [f for f in _timing(clean) if f.cause == "clock_jump"] == []
+    step_at, back = 12 * NS, int(0.6 * NS)
+    signals = {}
+    for name, chunk in clean.signals.items():
+        t = np.where(chunk.t_ns >= step_at, chunk.t_ns - back, chunk.t_ns)
+        order = np.argsort(t, kind="stable")
+        times = {k: np.where(v >= step_at, v - back, v)[order] for k, v in chunk.times.items()}
+        signals[name] = SignalChunk(name, chunk.channels, t[order], chunk.values[order], times)
+    jumps = [
+        f
+        for f in _timing(MemorySource(clean.info, signals, clean.events, {}))
+        if f.cause == "clock_jump"
+    ]
+    assert len(jumps) == 1 and jumps[0].confidence >= 0.5
+    assert abs(jumps[0].t_start_ns - step_at) <= NS // 5
+    assert "/turtle1/pose" in jumps[0].channels and "/turtle2/pose" in jumps[0].channels

@@ -30,6 +30,7 @@ from robotrace_desktop.analysis.causes._clocks import (
     clock_steps,
     collapse_interleaves,
 )
+from robotrace_desktop.analysis.causes._interleave import doubled_stretches
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
 from robotrace_desktop.analysis.finding import Finding, channel_ref
 from robotrace_desktop.errors import StreamNotFoundError
@@ -37,6 +38,8 @@ from robotrace_desktop.errors import StreamNotFoundError
 GAP, JUMP, FRAMES = "timestamp_gap", "clock_jump", "dropped_frames"
 NS = 1_000_000_000
 KEY_ROLES = frozenset({"state", "action", "command"})
+#: share of a clock's periodic streams that must show a doubled stretch for it to be that clock
+INTERLEAVE_SHARE = 2 / 3
 
 thresholds.register(
     GAP,
@@ -57,6 +60,11 @@ thresholds.register(
     JUMP,
     min_backward_s=(0.01, "a backwards step in a stream's times at least this long is a jump"),
     min_forward_s=(0.5, "a forward jump shared by every stream and camera at least this long"),
+    min_interleave_s=(
+        0.2,
+        "a stretch this long where a periodic stream carries twice its samples (its rows "
+        "interleaved by the reader) is its clock stepping back",
+    ),
 )
 thresholds.register(
     FRAMES,
@@ -111,6 +119,9 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
     shared, shared_finding = _shared_jumps(timelines, ctx)
     if shared_finding is not None:
         findings.append(shared_finding)
+    interleave = _interleave_finding(data, timelines, {s.stream for s in steps}, ctx)
+    if interleave is not None:
+        findings.append(interleave)
     for line in timelines:
         gaps = [
             g
@@ -489,3 +500,83 @@ def _step_finding(
 def _role(data: EpisodeData, stream: str) -> str:
     signal = data.signal(stream)
     return signal.role if signal is not None else "other"
+
+
+def _interleave_finding(
+    data: EpisodeData, timelines: list[_Timeline], explained: set[str], ctx: ExplainContext
+) -> Finding | None:
+    """Streams whose rows interleave over a stretch (``_interleave``): their clock stepped back
+    where the stretch ends. Streams whose other clocks already explained a step are skipped;
+    LeRobot's frame_index timeline cannot interleave."""
+    min_length = float(ctx.t(JUMP, "min_interleave_s")) * NS
+    eligible = [
+        line
+        for line in timelines
+        if line.signal is not None
+        and line.periodic
+        and line.name not in explained
+        and _timeline_clock(data, line.name) != "frame_index"
+    ]
+    found: list[tuple[int, int, str]] = []
+    for line in eligible:
+        for lo, hi in doubled_stretches(line.t_ns, line.median_ns, min_length):
+            found.append((lo, hi, line.name))
+    found.sort(key=lambda f: f[1])
+    clusters: list[list[tuple[int, int, str]]] = []
+    for item in found:
+        if clusters and item[0] <= max(f[1] for f in clusters[-1]):
+            clusters[-1].append(item)
+        else:
+            clusters.append([item])
+    # a clock stepping back moves EVERY stream it stamps; one publisher sending twice as fast
+    # for a while (start-up, a mode change) moves only its own stream
+    clusters = [c for c in clusters if _all_streams_of_the_clock(data, c, eligible)]
+    if not clusters:
+        return None
+    best = clusters[0]
+    streams = sorted({f[2] for f in best})
+    end = int(np.median([f[1] for f in best]))
+    length = end - int(np.median([f[0] for f in best]))
+    clock = _timeline_clock(data, streams[0])
+    names = ", ".join(streams[:4]) + ("…" if len(streams) > 4 else "")
+    more = f" ({len(clusters)} such stretches)" if len(clusters) > 1 else ""
+    return Finding(
+        cause=JUMP,
+        title=f"{clock} clock stepped back about {length / NS:.2f} s",
+        explanation=(
+            f"{names} carry twice their usual samples for {length / NS:.2f} s up to "
+            f"{end / NS:.2f} s, with no gap: rows stamped after the {clock} clock stepped back "
+            f"are sorted in among the earlier ones{more}."
+        ),
+        confidence=0.75,
+        severity="medium",
+        t_start_ns=end,
+        t_end_ns=end,
+        channels=[channel_ref(n) for n in streams],
+        evidence={
+            "clock": clock,
+            "stretches": [{"start_ns": lo, "end_ns": hi, "stream": n} for lo, hi, n in best],
+            "min_interleave_s": min_length / NS,
+        },
+        next_step=(
+            f"Check what sets the {clock} clock around {end / NS:.1f} s (NTP step, sim time "
+            "reset); the rows in that stretch come from two moments, do not read them in order."
+        ),
+    )
+
+
+def _all_streams_of_the_clock(
+    data: EpisodeData, cluster: list[tuple[int, int, str]], eligible: list[_Timeline]
+) -> bool:
+    """At least two streams, and most periodic streams on the same clock that record on both
+    sides of the step show it (a teleop command sent on key presses may have nothing there;
+    publishers starting up at twice their rate are a few among many)."""
+    names = {f[2] for f in cluster}
+    clock = _timeline_clock(data, cluster[0][2])
+    hi = int(np.median([f[1] for f in cluster]))
+    active = {
+        line.name
+        for line in eligible
+        if _timeline_clock(data, line.name) == clock and line.t_ns[0] < hi < line.t_ns[-1]
+    }
+    return len(names) >= 2 and len(names) >= INTERLEAVE_SHARE * len(active | names)
