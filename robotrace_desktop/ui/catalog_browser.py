@@ -29,8 +29,6 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QCheckBox,
-    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QInputDialog,
@@ -47,12 +45,12 @@ from robotrace_desktop.catalog.scanner import ScanSummary
 from robotrace_desktop.catalog.selections import save_selection
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.errors import RobotraceError
+from robotrace_desktop.ui.catalog_filter_bar import FilterBar
 from robotrace_desktop.ui.catalog_model import ID_ROLE, NODE_ROLE, CatalogModel
 from robotrace_desktop.ui.catalog_proxy import CatalogFilterProxy
 from robotrace_desktop.ui.catalog_recent import RecentMenu
 from robotrace_desktop.ui.catalog_rows import (
     COLUMN_KEYS,
-    FILTER_COLUMNS,
     CatalogGroup,
     CatalogRow,
     load_rows,
@@ -65,37 +63,6 @@ from robotrace_desktop.ui.scan_worker import summary_text
 
 log = logging.getLogger(__name__)
 
-ANY = "any"
-FILTER_LABELS = {
-    "kind": "Kind",
-    "status": "Status",
-    "outcome": "Outcome",
-    "robot": "Robot",
-    "policy_version": "Policy",
-    "env_version": "Env",
-    "cause": "Cause",
-}
-#: (preferred, minimum) width in px of each column; the path column takes the rest.
-COLUMN_WIDTHS = {
-    "name": (230, 150),
-    "kind": (70, 62),
-    "robot": (120, 80),
-    "policy_version": (80, 60),
-    "env_version": (70, 50),
-    "git_sha": (74, 60),
-    "seed": (50, 44),
-    "task": (170, 90),
-    "duration": (92, 92),
-    "outcome": (76, 70),
-    "status": (78, 74),
-    "findings": (160, 100),
-    "problems": (240, 120),
-}
-#: shrink first when the window is narrow
-FLEXIBLE = ("name", "robot", "task", "findings", "problems")
-#: hidden while no episode has a value (every third-party recording lacks them; the amber dot
-#: already says so); the header's context menu shows them again
-HIDE_WHEN_EMPTY = ("policy_version", "env_version", "git_sha", "seed")
 EMPTY_TEXT = (
     "<h3>No episodes yet</h3>"
     "<p>Use <b>Open folder…</b> or <b>Open file…</b>, drop a recording here,<br>"
@@ -171,46 +138,18 @@ class CatalogBrowser(QWidget):
         top.addSpacing(12)
         top.addWidget(self.search, 1)
 
-        self.filters: dict[str, QComboBox] = {}
-        filters = QHBoxLayout()
-        filters.setContentsMargins(0, 0, 0, 0)
-        for key in FILTER_COLUMNS:
-            combo = QComboBox()
-            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-            combo.setMinimumContentsLength(6)
-            combo.addItem(ANY)
-            combo.setProperty("filterKey", key)
-            # Bound methods, not lambdas, on signals of widgets Qt deletes (PySide 6.12 crashes
-            # in ~QObject when a lambda slot's references are dropped twice).
-            combo.currentTextChanged.connect(self._on_filter_combo)
-            label = QLabel(FILTER_LABELS[key])
-            label.setBuddy(combo)
-            filters.addWidget(label)
-            filters.addWidget(combo)
-            filters.addSpacing(6)
-            self.filters[key] = combo
-        self.show_replays = QCheckBox("Show replays")
-        self.show_replays.setToolTip(
-            "Episodes re-rolled by `verify --policy` (source: replay) are hidden unless ticked"
-        )
-        self.show_replays.toggled.connect(self._on_show_replays)
-        filters.addWidget(self.show_replays)
-        self.clear_filters_button = QToolButton()
-        self.clear_filters_button.setText("Clear")
-        self.clear_filters_button.setToolTip("Clear the search and every filter")
-        self.clear_filters_button.clicked.connect(self.clear_filters)
-        filters.addWidget(self.clear_filters_button)
-        filters.addStretch(1)
-        self.count_label = QLabel()
-        self.count_label.setTextFormat(Qt.TextFormat.PlainText)
-        filters.addWidget(self.count_label)
+        self.filter_bar = FilterBar()
+        self.filter_bar.filterChosen.connect(self._on_filter)
+        self.filter_bar.replaysToggled.connect(self._on_show_replays)
+        self.filter_bar.clearPressed.connect(self.clear_filters)
+        self.filters = self.filter_bar.filters
+        self.show_replays = self.filter_bar.show_replays
+        self.count_label = self.filter_bar.count_label
 
         self.table = EpisodeTree()
         self.table.setModel(self.proxy)
         self.table.sortByColumn(COLUMN_KEYS.index("path"), Qt.SortOrder.AscendingOrder)
-        self._user_columns: set[int] = set()  # columns shown/hidden by hand: left alone
-        self.table.columnsChosen.connect(self._on_columns_chosen)
-        self._fit_columns()
+        self.table.fit_columns()
         self.table.elide_middle(COLUMN_KEYS.index("path"))
         self.table.doubleClicked.connect(self._on_double_click)
         self.table.openPressed.connect(self._emit_open)
@@ -245,7 +184,7 @@ class CatalogBrowser(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.setSpacing(6)
         layout.addLayout(top)
-        layout.addLayout(filters)
+        layout.addWidget(self.filter_bar)
         layout.addWidget(self.stack, 1)
         layout.addWidget(self.scan_panel)
         layout.addWidget(self.status_line)
@@ -269,9 +208,10 @@ class CatalogBrowser(QWidget):
             return
         anchor = self._top_visible_id()
         self.model.set_rows(rows)
-        self._fill_filter_values(rows)
+        for key in self.filter_bar.fill(rows):  # the chosen value vanished: drop the filter
+            self.proxy.set_column_filter(key, None)
         self.stack.setCurrentWidget(self.empty_label if not rows else self.table)
-        self._hide_empty_columns(rows)
+        self.table.hide_empty_columns(rows)
         if self.proxy.is_narrowed():
             self.table.expandAll()
         if anchor is not None:
@@ -309,49 +249,12 @@ class CatalogBrowser(QWidget):
                     return inner
         return QModelIndex()
 
-    def _hide_empty_columns(self, rows: Sequence[CatalogRow]) -> None:
-        header = self.table.header()
-        changed = False
-        for key in HIDE_WHEN_EMPTY:
-            column = COLUMN_KEYS.index(key)
-            if column in self._user_columns:
-                continue
-            empty = bool(rows) and all(getattr(r, key) in (None, "") for r in rows)
-            if header.isSectionHidden(column) != empty:
-                header.setSectionHidden(column, empty)
-                changed = True
-        if changed:
-            self._fit_columns()
-
-    def _on_columns_chosen(self, column: int, _shown: bool) -> None:
-        self._user_columns.add(column)
-        self._fit_columns()
-
-    def _fit_columns(self) -> None:
-        widths = {COLUMN_KEYS.index(k): w for k, w in COLUMN_WIDTHS.items()}
-        self.table.fit_columns(widths, [COLUMN_KEYS.index(k) for k in FLEXIBLE])
-
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        self._fit_columns()
+        self.table.fit_columns()
 
     def _rows_by_id(self) -> dict[str, CatalogRow]:
         return {r.id: r for r in self.model.rows()}
-
-    def _fill_filter_values(self, rows: Sequence[CatalogRow]) -> None:
-        for key, combo in self.filters.items():
-            values = sorted(set().union(*(r.filter_values(key) for r in rows)), key=str.casefold)
-            current = combo.currentText()
-            if [combo.itemText(i) for i in range(combo.count())] == [ANY, *values]:
-                continue  # unchanged: keep the open popup and the current choice alone
-            combo.blockSignals(True)
-            combo.clear()
-            combo.addItems([ANY, *values])
-            index = combo.findText(current)
-            combo.setCurrentIndex(max(index, 0))
-            combo.blockSignals(False)
-            if index < 0 and current != ANY:  # the value vanished: drop the filter
-                self.proxy.set_column_filter(key, None)
 
     def _update_count(self) -> None:
         rows = self.model.rows()
@@ -375,20 +278,10 @@ class CatalogBrowser(QWidget):
 
     def set_filter(self, key: str, value: str | None) -> None:
         """Programmatic column filter (``None``/"any" clears it); updates the combo box."""
-        combo = self.filters[key]
-        text = ANY if value is None else value
-        index = combo.findText(text)
-        if index < 0:
-            raise ValueError(f"{key} has no value {value!r} in the catalog")
-        combo.setCurrentIndex(index)
+        self.filter_bar.choose(key, value)
 
-    def _on_filter_combo(self, text: str) -> None:
-        combo = self.sender()
-        key = combo.property("filterKey") if combo is not None else None
-        if key in self.filters:
-            self._narrow(
-                lambda: self.proxy.set_column_filter(str(key), None if text in ("", ANY) else text)
-            )
+    def _on_filter(self, key: str, value: str) -> None:
+        self._narrow(lambda: self.proxy.set_column_filter(key, value or None))
 
     def _on_show_replays(self, show: bool) -> None:
         self.proxy.set_show_replays(show)
@@ -406,8 +299,7 @@ class CatalogBrowser(QWidget):
 
     def clear_filters(self) -> None:
         self.search.clear()
-        for combo in self.filters.values():
-            combo.setCurrentIndex(0)
+        self.filter_bar.reset()
 
     # --- selection and opening ---------------------------------------------------------------
 

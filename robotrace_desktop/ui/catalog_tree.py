@@ -7,7 +7,7 @@ save the selection, compare two) through signals.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, Signal
@@ -23,7 +23,30 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from robotrace_desktop.ui.catalog_rows import COLUMN_KEYS, CatalogRow
+
 LAST_COLUMN_MIN = 200  # px the path column keeps when the window is narrow
+#: (preferred, minimum) width in px of each column; the path column takes the rest.
+COLUMN_WIDTHS = {
+    "name": (230, 150),
+    "kind": (70, 62),
+    "robot": (120, 80),
+    "policy_version": (80, 60),
+    "env_version": (70, 50),
+    "git_sha": (74, 60),
+    "seed": (50, 44),
+    "task": (170, 90),
+    "duration": (92, 92),
+    "outcome": (76, 70),
+    "status": (78, 74),
+    "findings": (160, 100),
+    "problems": (240, 120),
+}
+#: shrink first when the window is narrow
+FLEXIBLE = ("name", "robot", "task", "findings", "problems")
+#: hidden while no episode has a value (every third-party recording lacks them; the amber dot
+#: already says so); the header's context menu shows them again
+HIDE_WHEN_EMPTY = ("policy_version", "env_version", "git_sha", "seed")
 
 
 class ElideMiddleDelegate(QStyledItemDelegate):
@@ -41,7 +64,6 @@ class EpisodeTree(QTreeView):
     openPressed = Signal()
     saveSelectionPressed = Signal()
     comparePressed = Signal()
-    columnsChosen = Signal(int, bool)  # a column the user showed (True) or hid from the header
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -66,15 +88,33 @@ class EpisodeTree(QTreeView):
         header.customContextMenuRequested.connect(self._header_menu)
         self._fitting = False
         self._user_sized = False
+        self._user_columns: set[int] = set()  # shown or hidden by hand: left alone
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._menu)
 
-    def fit_columns(self, widths: Mapping[int, tuple[int, int]], flexible: Sequence[int]) -> None:
+    def hide_empty_columns(self, rows: Sequence[CatalogRow]) -> None:
+        """Hide the reproducibility columns no episode fills (unless the user chose)."""
+        header = self.header()
+        changed = False
+        for key in HIDE_WHEN_EMPTY:
+            column = COLUMN_KEYS.index(key)
+            if column in self._user_columns:
+                continue
+            empty = bool(rows) and all(getattr(r, key) in (None, "") for r in rows)
+            if header.isSectionHidden(column) != empty:
+                header.setSectionHidden(column, empty)
+                changed = True
+        if changed:
+            self.fit_columns()
+
+    def fit_columns(self) -> None:
         """Give each column its preferred width, or — when the viewport is narrower than the
-        preferred total — shrink the ``flexible`` ones (never below their minimum) so the last
+        preferred total — shrink the flexible ones (never below their minimum) so the last
         column (the path) stays on screen. Stops once the user resizes a column by hand."""
         if self._user_sized:
             return
+        widths = {COLUMN_KEYS.index(k): w for k, w in COLUMN_WIDTHS.items()}
+        flexible = [COLUMN_KEYS.index(k) for k in FLEXIBLE]
         header = self.header()
         shown = {c: w for c, w in widths.items() if not header.isSectionHidden(c)}
         available = self.viewport().width() - LAST_COLUMN_MIN
@@ -138,7 +178,8 @@ class EpisodeTree(QTreeView):
         if chosen is not None:
             column = int(chosen.data())
             header.setSectionHidden(column, not chosen.isChecked())
-            self.columnsChosen.emit(column, chosen.isChecked())
+            self._user_columns.add(column)
+            self.fit_columns()
 
     def _menu(self, pos: QPoint) -> None:
         if not self.selected_count():

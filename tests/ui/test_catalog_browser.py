@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QMimeData, QModelIndex, QPoint, QPointF, Qt, QTimer, QUrl
-from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import QApplication, QStyleOptionViewItem
 
 from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.catalog import db, scanner
@@ -26,6 +26,7 @@ from robotrace_desktop.ui.catalog_model import AMBER, COLUMN_KEYS, ID_ROLE, STAT
 
 SHOTS = Path(os.environ.get("ROBOTRACE_SHOT_DIR", tempfile.gettempdir())) / "robotrace_shots"
 WAIT_MS = 60_000
+TOOLTIP = Qt.ItemDataRole.ToolTipRole
 
 
 def col(key: str) -> int:
@@ -632,3 +633,232 @@ def test_shutdown_mid_scan_stops_the_worker_and_ignores_its_late_result(
     with qtbot.assertNotEmitted(browser.scanFinished, wait=300):
         pass
     assert browser._catalog is None  # not reopened by the late result
+
+
+# --- live: rows appear while scanning, and when another program adds them ----------------------
+
+
+@pytest.fixture
+def hold_second(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
+    """Holds the worker before its second recording (the first is committed) until set."""
+    event = threading.Event()
+    original = scanner._scan_one
+    calls: list[int] = []
+
+    def gated(*args: Any, **kwargs: Any) -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            event.wait(WAIT_MS / 1000)
+        original(*args, **kwargs)
+
+    monkeypatch.setattr(scanner, "_scan_one", gated)
+    try:
+        yield event
+    finally:
+        event.set()
+
+
+def test_rows_appear_while_a_scan_indexes(
+    qtbot: Any,
+    make_browser: Callable[[Path], CatalogBrowser],
+    catalog_copy: Path,
+    shared_data: Path,
+    tmp_path: Path,
+    hold_second: threading.Event,
+) -> None:
+    folder = tmp_path / "two"
+    folder.mkdir()
+    shutil.copy(shared_data / "ros1" / "example.bag", folder / "a_first.bag")
+    shutil.copy(shared_data / "ros1" / "example-lz4.bag", folder / "b_second.bag")
+    browser = make_browser(catalog_copy)
+    browser.show()
+    browser.scan_paths([folder])
+    # The worker is parked before the second bag: the first one's row is already listed.
+    qtbot.waitUntil(lambda: "a_first" in shown_column(browser, "name"), timeout=WAIT_MS)
+    assert browser.is_scanning()
+    assert "b_second" not in shown_column(browser, "name")
+    assert browser.count_label.text() == "130 episodes"
+    with qtbot.waitSignal(browser.scanFinished, timeout=WAIT_MS):
+        hold_second.set()
+    assert {"a_first", "b_second"} <= set(shown_column(browser, "name"))
+
+
+def test_findings_and_new_rows_from_elsewhere_update_in_place(
+    qtbot: Any,
+    make_browser: Callable[[Path], CatalogBrowser],
+    catalog_copy: Path,
+    shared_data: Path,
+    tmp_path: Path,
+) -> None:
+    """Explain storing findings and a scan on another connection: the rows update while the
+    user's selection, the expanded dataset and the row at the top of the view stay put."""
+    browser = make_browser(catalog_copy)
+    browser.resize(1280, 800)
+    browser.show()
+    qtbot.waitExposed(browser)
+    view = browser.table
+    g1 = browser.proxy.index(top_rows(browser).index("g1_pick_bottle_v21  (100 episodes)"), 0)
+    view.expand(g1)
+    view.scrollTo(index_of(browser, "g1_pick_bottle_v21 #40"), view.ScrollHint.PositionAtTop)
+    chosen = index_of(browser, "g1_pick_bottle_v21 #45")
+    view.selectionModel().select(
+        chosen, view.selectionModel().SelectionFlag.ClearAndSelect
+        | view.selectionModel().SelectionFlag.Rows,
+    )  # fmt: skip
+    episode = str(chosen.data(ID_ROLE))
+    assert view.indexAt(QPoint(4, 2)).data() == "g1_pick_bottle_v21 #40"
+    assert index_of(browser, "g1_pick_bottle_v21 #45", "findings").data() == ""
+
+    folder = bag_folder(shared_data, tmp_path)  # /tmp/… sorts above /work/…: a row above
+    with Catalog(catalog_copy) as other:  # another connection, as the scan worker or a CLI
+        found = Finding("torque_spike", "Elbow torque spike", "3 sigma", 0.8, "high")
+        store_findings(other, episode, [found])
+        scan(other, [folder])
+    qtbot.waitUntil(
+        lambda: (
+            index_of(browser, "g1_pick_bottle_v21 #45", "findings").data()
+            == "Elbow torque spike (1)"
+        ),
+        timeout=WAIT_MS,
+    )
+    assert len(shown_indexes(browser)) == 130  # the new bag is listed too
+    assert browser.selected_ids() == [episode]
+    assert view.isExpanded(browser.proxy.index(top_rows(browser).index(
+        "g1_pick_bottle_v21  (100 episodes)"), 0))  # fmt: skip
+    assert view.indexAt(QPoint(4, 2)).data() == "g1_pick_bottle_v21 #40"  # not scrolled away
+    group = index_of(browser, "g1_pick_bottle_v21 #45").parent()
+    assert group.siblingAtColumn(col("findings")).data() == "1 with findings"
+
+
+def test_a_cli_scan_appears_without_a_restart_and_f5_reloads(
+    qtbot: Any,
+    make_browser: Callable[[Path], CatalogBrowser],
+    catalog_copy: Path,
+    shared_data: Path,
+    tmp_path: Path,
+) -> None:
+    from tests.hardening.trees import cli
+
+    folder = bag_folder(shared_data, tmp_path)
+    browser = make_browser(catalog_copy)
+    proc = cli(catalog_copy, "scan", str(folder), "--no-explain")
+    _, err = proc.communicate()
+    assert proc.returncode == 0, err
+    qtbot.waitUntil(lambda: len(shown_indexes(browser)) == 130, timeout=WAIT_MS)
+    browser.set_search(str(folder.resolve()))
+    assert shown_column(browser, "name") == ["example"]
+
+    # View ▸ Reload (F5) reads the catalog at once, watcher or not.
+    assert browser.reload_action.shortcut() == QKeySequence("F5")
+    browser.watcher.stop()
+    (example,) = shown_column(browser, "name", ID_ROLE)
+    with Catalog(catalog_copy) as other:
+        other.set_overrides([example], {"robot": "turtlebot"})
+    assert shown_column(browser, "robot") == [""]
+    browser.reload_action.trigger()
+    assert shown_column(browser, "robot") == ["turtlebot"]
+    assert browser.status_text() == "Reloaded the catalog: 130 episodes"
+
+
+def test_the_main_window_offers_view_reload(qtbot: Any, catalog_copy: Path) -> None:
+    from robotrace_desktop.ui.main_window import MainWindow
+
+    window = MainWindow(catalog_copy)
+    qtbot.addWidget(window)
+    menus = {a.text(): a.menu() for a in window.menuBar().actions()}
+    assert "&View" in menus
+    actions = [a for a in menus["&View"].actions() if a.text() == "&Reload catalog"]
+    assert actions == [window.browser.reload_action]
+    assert actions[0].shortcut() == QKeySequence("F5")
+    window.close()
+
+
+# --- replays --------------------------------------------------------------------------------------
+
+
+def test_replays_are_hidden_unless_asked_for(
+    make_browser: Callable[[Path], CatalogBrowser], catalog_copy: Path
+) -> None:
+    with Catalog(catalog_copy) as catalog:
+        replays = [e.id for e in catalog.list_episodes() if e.name.startswith("talker")]
+        catalog.set_overrides(replays, {"source": "replay"})
+    browser = make_browser(catalog_copy)
+    assert not browser.show_replays.isChecked()
+    assert len(shown_indexes(browser)) == 127
+    assert "talker_mcap" not in shown_column(browser, "name")
+    assert browser.count_label.text() == "127 episodes · 2 replays hidden"
+    browser.set_search("talker")  # a search does not dig them out either
+    assert shown_column(browser, "name") == []
+    browser.show_replays.setChecked(True)
+    assert sorted(shown_column(browser, "name")) == ["talker_mcap", "talker_sqlite3"]
+    browser.set_search("")
+    assert browser.count_label.text() == "129 episodes"
+
+
+# --- the window fits the data ---------------------------------------------------------------------
+
+
+def test_at_1280x800_every_column_fits_and_the_path_elides_in_the_middle(
+    qtbot: Any, make_browser: Callable[[Path], CatalogBrowser], catalog_copy: Path
+) -> None:
+    browser = make_browser(catalog_copy)
+    browser.resize(1280, 800)
+    browser.show()
+    qtbot.waitExposed(browser)
+    view, header = browser.table, browser.table.header()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    assert browser.grab().save(str(SHOTS / "catalog_browser_1280.png"))
+    assert not view.horizontalScrollBar().isVisible()  # nothing hides off to the right
+    path = col("path")
+    right = header.sectionViewportPosition(path) + header.sectionSize(path)
+    assert header.sectionSize(path) >= 150 and right <= view.viewport().width()
+    metrics = header.fontMetrics()
+    for column in range(header.count()):
+        if header.isSectionHidden(column):
+            continue
+        text = str(browser.proxy.headerData(column, Qt.Orientation.Horizontal))
+        assert metrics.horizontalAdvance(text) + 12 <= header.sectionSize(column), text
+    # Policy/Env/Git/Seed are empty for every third-party recording: hidden, not 4 × "—".
+    hidden = [k for k in COLUMN_KEYS if header.isSectionHidden(col(k))]
+    assert hidden == ["policy_version", "env_version", "git_sha", "seed"]
+
+    delegate = view.itemDelegateForColumn(path)
+    option = QStyleOptionViewItem()
+    child = index_of(browser, "g1_pick_bottle_v21 #3", "path")
+    delegate.initStyleOption(option, child)
+    assert option.textElideMode == Qt.TextElideMode.ElideMiddle
+    assert child.data(Qt.ItemDataRole.ToolTipRole) == f"{child.data()}  (episode 3)"
+    assert child.data().endswith("lerobot/g1_pick_bottle_v21")
+
+
+def test_a_tagged_policy_brings_its_column_back(
+    qtbot: Any, make_browser: Callable[[Path], CatalogBrowser], catalog_copy: Path
+) -> None:
+    browser = make_browser(catalog_copy)
+    header = browser.table.header()
+    assert header.isSectionHidden(col("policy_version"))
+    with Catalog(catalog_copy) as other:
+        other.set_overrides([other.list_episodes()[0].id], {"policy_version": "act-v4"})
+    qtbot.waitUntil(lambda: not header.isSectionHidden(col("policy_version")), timeout=WAIT_MS)
+    assert "act-v4" in shown_column(browser, "policy_version")
+    assert header.isSectionHidden(col("seed"))
+
+
+def test_the_row_colours_are_explained(
+    qtbot: Any, make_browser: Callable[[Path], CatalogBrowser], catalog_copy: Path
+) -> None:
+    browser = make_browser(catalog_copy)
+    browser.resize(1280, 800)
+    browser.show()
+    qtbot.waitExposed(browser)
+    legend = browser.status_line.legend
+    assert legend.isVisible()
+    assert list(legend.entries) == ["ready", "failed", "missing", "not reproducible"]
+    image = legend.grab().toImage()
+    for colour in (*STATUS_COLORS.values(), AMBER):
+        assert _has_color(image, image.rect(), colour, tolerance=20), colour
+    assert "policy, env, git sha or seed not recorded" in legend.toolTip()
+    tip = browser.proxy.headerData(col("status"), Qt.Orientation.Horizontal, TOOLTIP)
+    assert "green ready" in tip and "red failed" in tip and "grey missing" in tip
+    tip = browser.proxy.headerData(col("name"), Qt.Orientation.Horizontal, TOOLTIP)
+    assert tip.startswith("Amber dot: not reproducible")

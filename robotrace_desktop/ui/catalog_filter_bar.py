@@ -1,0 +1,107 @@
+"""The row of filters above the catalog: one combo per field, "Show replays", Clear, the count.
+
+The combos offer only values that occur in the catalog (re-read on every reload, and left alone
+when unchanged so an open popup does not close under the user's pointer). The bar only reports
+choices; the browser applies them to its proxy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QToolButton, QWidget
+
+from robotrace_desktop.ui.catalog_rows import FILTER_COLUMNS, CatalogRow
+
+ANY = "any"
+FILTER_LABELS = {
+    "kind": "Kind",
+    "status": "Status",
+    "outcome": "Outcome",
+    "robot": "Robot",
+    "policy_version": "Policy",
+    "env_version": "Env",
+    "cause": "Cause",
+}
+
+
+class FilterBar(QWidget):
+    """Emits ``filterChosen(key, value)`` ("" for any), ``replaysToggled``, ``clearPressed``."""
+
+    filterChosen = Signal(str, str)
+    replaysToggled = Signal(bool)
+    clearPressed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.filters: dict[str, QComboBox] = {}
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for key in FILTER_COLUMNS:
+            combo = QComboBox()
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+            combo.setMinimumContentsLength(6)
+            combo.addItem(ANY)
+            combo.setProperty("filterKey", key)
+            # Bound methods, not lambdas, on signals of widgets Qt deletes (PySide 6.12 crashes
+            # in ~QObject when a lambda slot's references are dropped twice).
+            combo.currentTextChanged.connect(self._on_combo)
+            label = QLabel(FILTER_LABELS[key])
+            label.setBuddy(combo)
+            layout.addWidget(label)
+            layout.addWidget(combo)
+            layout.addSpacing(6)
+            self.filters[key] = combo
+        self.show_replays = QCheckBox("Show replays")
+        self.show_replays.setToolTip(
+            "Episodes re-rolled by `verify --policy` (source: replay) are hidden unless ticked"
+        )
+        self.show_replays.toggled.connect(self.replaysToggled)
+        layout.addWidget(self.show_replays)
+        self.clear_button = QToolButton()
+        self.clear_button.setText("Clear")
+        self.clear_button.setToolTip("Clear the search and every filter")
+        self.clear_button.clicked.connect(self.clearPressed)
+        layout.addWidget(self.clear_button)
+        layout.addStretch(1)
+        self.count_label = QLabel()
+        self.count_label.setTextFormat(Qt.TextFormat.PlainText)
+        layout.addWidget(self.count_label)
+
+    def fill(self, rows: Sequence[CatalogRow]) -> list[str]:
+        """Offer the values the rows have; returns the keys whose chosen value vanished (their
+        filter is dropped)."""
+        dropped: list[str] = []
+        for key, combo in self.filters.items():
+            values = sorted(set().union(*(r.filter_values(key) for r in rows)), key=str.casefold)
+            if [combo.itemText(i) for i in range(combo.count())] == [ANY, *values]:
+                continue
+            current = combo.currentText()
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems([ANY, *values])
+            index = combo.findText(current)
+            combo.setCurrentIndex(max(index, 0))
+            combo.blockSignals(False)
+            if index < 0 and current != ANY:
+                dropped.append(key)
+        return dropped
+
+    def choose(self, key: str, value: str | None) -> None:
+        """Pick ``value`` (None: any) in ``key``'s combo, as the user would."""
+        combo = self.filters[key]
+        index = combo.findText(ANY if value is None else value)
+        if index < 0:
+            raise ValueError(f"{key} has no value {value!r} in the catalog")
+        combo.setCurrentIndex(index)
+
+    def reset(self) -> None:
+        for combo in self.filters.values():
+            combo.setCurrentIndex(0)
+
+    def _on_combo(self, text: str) -> None:
+        combo = self.sender()
+        key = combo.property("filterKey") if combo is not None else None
+        if key in self.filters:
+            self.filterChosen.emit(str(key), "" if text == ANY else text)
