@@ -169,6 +169,15 @@ class CatalogModel(QAbstractItemModel):
         assert isinstance(group, CatalogGroup)
         return group.children[index.row()]
 
+    def node_at(self, row: int, parent: QModelIndex | QPersistentModelIndex) -> Node:
+        """The node at ``row`` under ``parent`` (what ``node(index(row, 0, parent))`` gives,
+        without making an index: the proxy asks this for every row on each keystroke)."""
+        if not parent.isValid():
+            return self._top[row]
+        group = self._top[parent.row()]
+        assert isinstance(group, CatalogGroup)
+        return group.children[row]
+
     def row_at(self, row: int) -> Node:
         return self._top[row]
 

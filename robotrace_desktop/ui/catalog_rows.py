@@ -112,12 +112,6 @@ class CatalogRow:
         """The dataset (or multi-episode file) this episode groups under; None: top level."""
         return (self.recording or self.path) if self.episode_index is not None else None
 
-    def filter_values(self, key: str) -> set[str]:
-        """Every value a filter combo may offer for this row (causes: one per cause)."""
-        if key == "cause":
-            return set(self.causes)
-        return {self.filter_value(key)}
-
     def matches(self, key: str, value: str) -> bool:
         if key == "cause":
             return value in self.causes
