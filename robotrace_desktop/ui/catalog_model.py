@@ -246,6 +246,10 @@ class CatalogModel(QAbstractItemModel):
             return node
         if isinstance(node, CatalogGroup):
             return self._group_data(node, key, role)
+        if key == "name" and role == Qt.ItemDataRole.DisplayRole and index.internalId():
+            group = self._top[index.internalId() - 1]
+            assert isinstance(group, CatalogGroup)
+            return group.short_name(node)
         return self._row_data(node, key, role)
 
     def _row_data(self, row: CatalogRow, key: str, role: int) -> Any:
@@ -299,8 +303,12 @@ class CatalogModel(QAbstractItemModel):
             if group.common.get(key) in (None, VARIOUS) and key in group.common:
                 return QBrush(QColor(GREY))
             return None
-        if role == Qt.ItemDataRole.DecorationRole and key == "status":
-            return dot_icon(STATUS_COLORS.get(group.status, "#000000"))
+        if role == Qt.ItemDataRole.DecorationRole:
+            if key == "status":
+                return dot_icon(STATUS_COLORS.get(group.status, "#000000"))
+            if key == "name" and group.unreproducible:
+                return dot_icon(AMBER)
+            return None
         if role == Qt.ItemDataRole.FontRole and key == "name":
             return self._bold
         if role == Qt.ItemDataRole.TextAlignmentRole and key in NUMERIC_COLUMNS:
@@ -361,6 +369,9 @@ class CatalogModel(QAbstractItemModel):
             f"{len(group.children)} episodes, {group.duration_ns / 1e9:.1f} s in total",
             f"{group.with_findings} with findings, {group.with_problems} with problems",
         ]
+        if group.unreproducible:
+            lines.append(f"Not reproducible: {group.unreproducible} episodes miss policy, env, "
+                         "git sha or seed")  # fmt: skip
         return "\n".join(lines)
 
     @staticmethod

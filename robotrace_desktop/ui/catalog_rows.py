@@ -135,6 +135,7 @@ class CatalogGroup:
     status: str = ""
     with_findings: int = 0  # episodes whose top finding is confident
     with_problems: int = 0
+    unreproducible: int = 0  # episodes missing a reproducibility field
     common: dict[str, Any] = field(default_factory=dict)  # field -> shared value or VARIOUS
 
     def __post_init__(self) -> None:
@@ -152,6 +153,7 @@ class CatalogGroup:
             1 for r in kids if r.top is not None and r.top.confidence >= CONFIDENT
         )
         self.with_problems = sum(1 for r in kids if r.problems)
+        self.unreproducible = sum(1 for r in kids if r.missing)
         self.common = {
             key: _common(getattr(r, key) for r in kids)
             for key in ("robot", "source", "task", *REPRODUCIBILITY_FIELDS)
@@ -160,6 +162,12 @@ class CatalogGroup:
     @property
     def id(self) -> str:
         return "dataset:" + self.recording
+
+    def short_name(self, row: CatalogRow) -> str:
+        """An episode's name under this row: 'g1_pick_bottle_v21 #4' shows as '#4' (the row
+        above already says which dataset)."""
+        prefix = self.name + " "
+        return row.name[len(prefix) :] if row.name.startswith(prefix) else row.name
 
     @property
     def path(self) -> str:

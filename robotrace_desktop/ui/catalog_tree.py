@@ -28,7 +28,7 @@ from robotrace_desktop.ui.catalog_rows import COLUMN_KEYS, CatalogRow
 LAST_COLUMN_MIN = 200  # px the path column keeps when the window is narrow
 #: (preferred, minimum) width in px of each column; the path column takes the rest.
 COLUMN_WIDTHS = {
-    "name": (230, 150),
+    "name": (270, 190),
     "kind": (70, 62),
     "robot": (120, 80),
     "policy_version": (80, 60),

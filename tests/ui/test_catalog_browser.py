@@ -22,7 +22,13 @@ from robotrace_desktop.catalog.scanner import ScanSummary, scan
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.ui import scan_worker
 from robotrace_desktop.ui.catalog_browser import CatalogBrowser
-from robotrace_desktop.ui.catalog_model import AMBER, COLUMN_KEYS, ID_ROLE, STATUS_COLORS
+from robotrace_desktop.ui.catalog_model import (
+    AMBER,
+    COLUMN_KEYS,
+    ID_ROLE,
+    NODE_ROLE,
+    STATUS_COLORS,
+)
 
 SHOTS = Path(os.environ.get("ROBOTRACE_SHOT_DIR", tempfile.gettempdir())) / "robotrace_shots"
 WAIT_MS = 60_000
@@ -101,6 +107,10 @@ def shown_indexes(browser: CatalogBrowser, column: int = 0) -> list[QModelIndex]
 
 
 def shown_column(browser: CatalogBrowser, key: str, role: int = 0) -> list[Any]:
+    """What each shown episode has in column ``key``; for "name", the episode's full name
+    (under its dataset row the view shows only '#4')."""
+    if key == "name" and role == 0:
+        return [i.data(NODE_ROLE).name for i in shown_indexes(browser)]
     return [i.data(role) for i in shown_indexes(browser, col(key))]
 
 
@@ -112,7 +122,7 @@ def top_rows(browser: CatalogBrowser, key: str = "name") -> list[str]:
 def index_of(browser: CatalogBrowser, name: str, key: str = "name") -> QModelIndex:
     """The (proxy) index of the episode called ``name``, in column ``key``."""
     for index in shown_indexes(browser, col(key)):
-        if index.siblingAtColumn(0).data() == name:
+        if index.data(NODE_ROLE).name == name:
             return index
     raise AssertionError(f"{name} is not shown")
 
@@ -204,7 +214,8 @@ def test_a_datasets_episodes_group_under_one_expandable_row(
     assert view.viewport().rect().contains(view.visualRect(example))
     view.expand(g1)
     first_child = browser.proxy.index(0, 0, g1)
-    assert first_child.data() == "g1_pick_bottle_v21 #0"
+    assert first_child.data() == "#0"  # the row above names the dataset
+    assert first_child.data(Qt.ItemDataRole.ToolTipRole).startswith("g1_pick_bottle_v21 #0\n")
     assert view.visualRect(first_child).top() > view.visualRect(g1).top()
 
     # Selecting the dataset row stands for its episodes (a verify baseline in one click).
@@ -706,7 +717,7 @@ def test_findings_and_new_rows_from_elsewhere_update_in_place(
         | view.selectionModel().SelectionFlag.Rows,
     )  # fmt: skip
     episode = str(chosen.data(ID_ROLE))
-    assert view.indexAt(QPoint(4, 2)).data() == "g1_pick_bottle_v21 #40"
+    assert view.indexAt(QPoint(4, 2)).data() == "#40"
     assert index_of(browser, "g1_pick_bottle_v21 #45", "findings").data() == ""
 
     folder = bag_folder(shared_data, tmp_path)  # /tmp/… sorts above /work/…: a row above
@@ -725,7 +736,7 @@ def test_findings_and_new_rows_from_elsewhere_update_in_place(
     assert browser.selected_ids() == [episode]
     assert view.isExpanded(browser.proxy.index(top_rows(browser).index(
         "g1_pick_bottle_v21  (100 episodes)"), 0))  # fmt: skip
-    assert view.indexAt(QPoint(4, 2)).data() == "g1_pick_bottle_v21 #40"  # not scrolled away
+    assert view.indexAt(QPoint(4, 2)).data() == "#40"  # not scrolled away
     group = index_of(browser, "g1_pick_bottle_v21 #45").parent()
     assert group.siblingAtColumn(col("findings")).data() == "1 with findings"
 
