@@ -126,6 +126,13 @@ class CatalogBrowser(QWidget):
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self._on_search)
 
+        self.filter_bar = FilterBar()
+        self.filter_bar.filterChosen.connect(self._on_filter)
+        self.filter_bar.replaysToggled.connect(self._on_show_replays)
+        self.filter_bar.clearPressed.connect(self.clear_filters)
+        self.filters = self.filter_bar.filters
+        self.show_replays = self.filter_bar.show_replays
+
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         for widget in (
@@ -137,14 +144,8 @@ class CatalogBrowser(QWidget):
             top.addWidget(widget)
         top.addSpacing(12)
         top.addWidget(self.search, 1)
-
-        self.filter_bar = FilterBar()
-        self.filter_bar.filterChosen.connect(self._on_filter)
-        self.filter_bar.replaysToggled.connect(self._on_show_replays)
-        self.filter_bar.clearPressed.connect(self.clear_filters)
-        self.filters = self.filter_bar.filters
-        self.show_replays = self.filter_bar.show_replays
-        self.count_label = self.filter_bar.count_label
+        top.addWidget(self.filter_bar.show_replays)
+        top.addWidget(self.filter_bar.clear_button)
 
         self.table = EpisodeTree()
         self.table.setModel(self.proxy)
@@ -179,6 +180,7 @@ class CatalogBrowser(QWidget):
 
         self.status_line = StatusLine()
         self.status_label = self.status_line.label
+        self.count_label = self.status_line.count_label
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)

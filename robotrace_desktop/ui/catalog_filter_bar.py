@@ -1,4 +1,4 @@
-"""The row of filters above the catalog: one combo per field, "Show replays", Clear, the count.
+"""The row of filters above the catalog: one combo per field, "Show replays", Clear.
 
 The combos offer only values that occur in the catalog (re-read on every reload, and left alone
 when unchanged so an open popup does not close under the user's pointer). The bar only reports
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QToolButton, QWidget
 
 from robotrace_desktop.ui.catalog_rows import FILTER_COLUMNS, NONE_VALUE, CatalogRow
@@ -34,6 +34,10 @@ def values_of(rows: Sequence[CatalogRow], key: str) -> set[str]:
     return {NONE_VALUE if v in (None, "") else str(v) for v in raw}
 
 
+#: combos whose values are long names (characters shown)
+WIDE = {"robot": 12, "cause": 12, "policy_version": 8}
+
+
 class FilterBar(QWidget):
     """Emits ``filterChosen(key, value)`` ("" for any), ``replaysToggled``, ``clearPressed``."""
 
@@ -48,8 +52,12 @@ class FilterBar(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         for key in FILTER_COLUMNS:
             combo = QComboBox()
-            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-            combo.setMinimumContentsLength(6)
+            # Not AdjustToContents: one long robot or cause name would widen the bar past a
+            # 1280 px window. The popup still shows whole values.
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(WIDE.get(key, 6))
             combo.addItem(ANY)
             combo.setProperty("filterKey", key)
             # Bound methods, not lambdas, on signals of widgets Qt deletes (PySide 6.12 crashes
@@ -66,16 +74,13 @@ class FilterBar(QWidget):
             "Episodes re-rolled by `verify --policy` (source: replay) are hidden unless ticked"
         )
         self.show_replays.toggled.connect(self.replaysToggled)
-        layout.addWidget(self.show_replays)
         self.clear_button = QToolButton()
         self.clear_button.setText("Clear")
         self.clear_button.setToolTip("Clear the search and every filter")
         self.clear_button.clicked.connect(self.clearPressed)
-        layout.addWidget(self.clear_button)
         layout.addStretch(1)
-        self.count_label = QLabel()
-        self.count_label.setTextFormat(Qt.TextFormat.PlainText)
-        layout.addWidget(self.count_label)
+        # "Show replays" and Clear sit beside the search box (the browser places them): seven
+        # combos already fill a 1280 px row.
 
     def fill(self, rows: Sequence[CatalogRow]) -> list[str]:
         """Offer the values the rows have; returns the keys whose chosen value vanished (their

@@ -1,4 +1,5 @@
-"""The line under the catalog table: what the last scan did, and what the row colours mean.
+"""The line under the catalog table: what the last scan did, how many episodes are listed, and
+what the row colours mean.
 
 A coloured dot explains nothing by itself; a newcomer should not have to hover to learn that
 amber means "not reproducible". The legend sits at the right of the status line, always visible.
@@ -10,7 +11,7 @@ from collections.abc import Sequence
 from html import escape
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QSizePolicy, QWidget
 
 from robotrace_desktop.ui.catalog_model import LEGEND, dot_icon
 
@@ -40,7 +41,8 @@ class ColourLegend(QWidget):
 
 
 class StatusLine(QWidget):
-    """The scan summary (with a 'details…' link to every problem) and the colour legend."""
+    """The scan summary (with a 'details…' link to every problem), the episode count and the
+    colour legend."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -48,11 +50,17 @@ class StatusLine(QWidget):
         self.label.setTextFormat(Qt.TextFormat.RichText)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse)
         self.label.linkActivated.connect(self._show_problems)
+        # A long problem path must not widen the window: the label takes what is left.
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.count_label = QLabel()  # "329 episodes", "1 of 329 episodes · 4 replays hidden"
+        self.count_label.setTextFormat(Qt.TextFormat.PlainText)
         self.legend = ColourLegend()
         self._problems: list[str] = []
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.label, 1)
+        layout.addWidget(self.count_label)
+        layout.addSpacing(16)
         layout.addWidget(self.legend)
 
     def text(self) -> str:

@@ -812,10 +812,15 @@ def test_replays_are_hidden_unless_asked_for(
 def test_at_1280x800_every_column_fits_and_the_path_elides_in_the_middle(
     qtbot: Any, make_browser: Callable[[Path], CatalogBrowser], catalog_copy: Path
 ) -> None:
+    with Catalog(catalog_copy) as catalog:  # the longest count text: "… · 2 replays hidden"
+        replays = [e.id for e in catalog.list_episodes() if e.name.startswith("talker")]
+        catalog.set_overrides(replays, {"source": "replay"})
     browser = make_browser(catalog_copy)
     browser.resize(1280, 800)
     browser.show()
     qtbot.waitExposed(browser)
+    assert browser.minimumSizeHint().width() <= 1280  # the filter row does not widen the window
+    assert browser.width() == 1280
     view, header = browser.table, browser.table.header()
     SHOTS.mkdir(parents=True, exist_ok=True)
     assert browser.grab().save(str(SHOTS / "catalog_browser_1280.png"))
