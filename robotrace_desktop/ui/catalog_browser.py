@@ -26,6 +26,7 @@ from PySide6.QtGui import (
     QDropEvent,
     QKeySequence,
     QResizeEvent,
+    QShowEvent,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -89,7 +90,8 @@ class CatalogBrowser(QWidget):
         self.proxy = CatalogFilterProxy(self)
         self.proxy.setSourceModel(self.model)
         self.watcher = CatalogWatcher(self.catalog, self)
-        self.watcher.changed.connect(self.refresh)
+        self.watcher.changed.connect(self._on_catalog_changed)
+        self._stale = False  # changed while hidden: reload when shown
 
         self._build()
         self.refresh()
@@ -219,7 +221,22 @@ class CatalogBrowser(QWidget):
         if anchor is not None:
             self._scroll_to_top(anchor)
         self._update_count()
+        self._stale = False
         self.watcher.mark_seen(time.perf_counter() - began)
+
+    def _on_catalog_changed(self) -> None:
+        """Another connection committed. Reload now if the user can see the table; behind an
+        episode tab, once the catalog tab shows again (10,000 rows cost a second to reload)."""
+        if self.isVisible():
+            self.refresh()
+        else:
+            self._stale = True
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self._stale = False
+            self.refresh()
 
     def reload(self) -> None:
         """View ▸ Reload (F5): read the catalog again now."""

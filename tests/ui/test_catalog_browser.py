@@ -752,6 +752,7 @@ def test_a_cli_scan_appears_without_a_restart_and_f5_reloads(
 
     folder = bag_folder(shared_data, tmp_path)
     browser = make_browser(catalog_copy)
+    browser.show()
     proc = cli(catalog_copy, "scan", str(folder), "--no-explain")
     _, err = proc.communicate()
     assert proc.returncode == 0, err
@@ -851,6 +852,7 @@ def test_a_tagged_policy_brings_its_column_back(
     qtbot: Any, make_browser: Callable[[Path], CatalogBrowser], catalog_copy: Path
 ) -> None:
     browser = make_browser(catalog_copy)
+    browser.show()
     header = browser.table.header()
     assert header.isSectionHidden(col("policy_version"))
     with Catalog(catalog_copy) as other:
@@ -878,3 +880,18 @@ def test_the_row_colours_are_explained(
     assert "green ready" in tip and "red failed" in tip and "grey missing" in tip
     tip = browser.proxy.headerData(col("name"), Qt.Orientation.Horizontal, TOOLTIP)
     assert tip.startswith("Amber dot: not reproducible")
+
+
+def test_changes_made_while_the_catalog_tab_is_hidden_load_when_it_shows(
+    qtbot: Any, make_browser: Callable[[Path], CatalogBrowser], catalog_copy: Path
+) -> None:
+    browser = make_browser(catalog_copy)
+    browser.show()
+    qtbot.waitExposed(browser)
+    browser.hide()  # the user is on an episode tab
+    with Catalog(catalog_copy) as other:
+        other.set_overrides([other.list_episodes()[0].id], {"policy_version": "act-v4"})
+    qtbot.waitUntil(lambda: browser._stale, timeout=WAIT_MS)  # noticed, not reloaded
+    assert "act-v4" not in shown_column(browser, "policy_version")
+    browser.show()
+    assert "act-v4" in shown_column(browser, "policy_version")
