@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QAction, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -163,23 +163,30 @@ class EpisodeTree(QTreeView):
             return
         super().keyPressEvent(event)
 
-    def _header_menu(self, pos: QPoint) -> None:
-        """Right-click on the header: tick the columns to show."""
+    def column_menu(self) -> QMenu:
+        """Tick the columns to show (the header's context menu); a column chosen here is no
+        longer shown or hidden automatically."""
         model, header = self.model(), self.header()
-        if model is None:
-            return
         menu = QMenu(self)
         for column in range(1, header.count()):  # the first column (the tree) always shows
             action = menu.addAction(str(model.headerData(column, Qt.Orientation.Horizontal)))
             action.setCheckable(True)
             action.setChecked(not header.isSectionHidden(column))
             action.setData(column)
-        chosen = menu.exec(header.mapToGlobal(pos))
-        if chosen is not None:
-            column = int(chosen.data())
-            header.setSectionHidden(column, not chosen.isChecked())
-            self._user_columns.add(column)
-            self.fit_columns()
+        menu.triggered.connect(self._on_column_chosen)
+        return menu
+
+    def _on_column_chosen(self, action: QAction) -> None:
+        column = int(action.data())
+        self.header().setSectionHidden(column, not action.isChecked())
+        self._user_columns.add(column)
+        self.fit_columns()
+
+    def _header_menu(self, pos: QPoint) -> None:
+        if self.model() is not None:
+            menu = self.column_menu()
+            menu.exec(self.header().mapToGlobal(pos))
+            menu.deleteLater()
 
     def _menu(self, pos: QPoint) -> None:
         if not self.selected_count():

@@ -860,6 +860,13 @@ def test_a_tagged_policy_brings_its_column_back(
     qtbot.waitUntil(lambda: not header.isSectionHidden(col("policy_version")), timeout=WAIT_MS)
     assert "act-v4" in shown_column(browser, "policy_version")
     assert header.isSectionHidden(col("seed"))
+    # The header's menu shows a column by hand; reloads leave that choice alone.
+    seed = next(a for a in browser.table.column_menu().actions() if a.text() == "Seed")
+    assert not seed.isChecked()
+    seed.trigger()
+    assert not header.isSectionHidden(col("seed"))
+    browser.reload()
+    assert not header.isSectionHidden(col("seed"))
 
 
 def test_the_row_colours_are_explained(
