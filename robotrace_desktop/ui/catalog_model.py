@@ -348,7 +348,7 @@ class CatalogModel(QAbstractItemModel):
         if key in ("kind", "status", "outcome"):
             return getattr(group, key) or VARIOUS
         if key == "path":
-            return group.recording
+            return group.path
         value = group.common.get(key)
         if value in (None, ""):
             return "—" if key in REPRODUCIBILITY_FIELDS else ""
@@ -365,7 +365,7 @@ class CatalogModel(QAbstractItemModel):
             count = len(group.children)
             return f"{group.with_findings} of {count} episodes have a confident finding"
         lines = [
-            group.recording,
+            group.path,
             f"{len(group.children)} episodes, {group.duration_ns / 1e9:.1f} s in total",
             f"{group.with_findings} with findings, {group.with_problems} with problems",
         ]

@@ -11,6 +11,7 @@ many have findings). No Qt here: the model in ``catalog_model`` renders these.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ VARIOUS = "various"  # a group whose episodes disagree on a field
 STATUS_SEVERITY = ("failed", "missing", "ready")
 OUTCOME_SEVERITY = ("failure", "unknown", "success")
 REPLAY = "replay"  # episodes of this source are verify re-rolls, hidden unless asked for
+REPLAY_GROUP = "replay:"  # group key prefix of a candidate's replays (never an absolute path)
 
 
 @dataclass(slots=True)
@@ -109,7 +111,10 @@ class CatalogRow:
 
     @property
     def group_key(self) -> str | None:
-        """The dataset (or multi-episode file) this episode groups under; None: top level."""
+        """The dataset (or multi-episode file) this episode groups under — or, for a replay,
+        its candidate policy's verify re-rolls; None: a row of its own."""
+        if self.is_replay:
+            return REPLAY_GROUP + (self.policy_version or "")
         return (self.recording or self.path) if self.episode_index is not None else None
 
     def matches(self, key: str, value: str) -> bool:
@@ -137,6 +142,7 @@ class CatalogGroup:
     with_problems: int = 0
     unreproducible: int = 0  # episodes missing a reproducibility field
     common: dict[str, Any] = field(default_factory=dict)  # field -> shared value or VARIOUS
+    folder: str = ""  # where its episodes are (the dataset folder; the replays' library)
 
     def __post_init__(self) -> None:
         self.summarise()
@@ -144,7 +150,13 @@ class CatalogGroup:
     def summarise(self) -> None:
         """Recompute the summary from the children (after they were replaced)."""
         kids = self.children
-        self.name = PurePath(self.recording).name or self.recording
+        if self.recording.startswith(REPLAY_GROUP):
+            candidate = self.recording[len(REPLAY_GROUP) :]
+            self.name = f"replays of {candidate}" if candidate else "replays"
+            self.folder = os.path.commonpath([r.path for r in kids]) if kids else ""
+        else:
+            self.name = PurePath(self.recording).name or self.recording
+            self.folder = self.recording
         self.kind = _common(r.kind for r in kids) or ""
         self.duration_ns = sum(r.duration_ns for r in kids)
         self.status = _worst((r.status for r in kids), STATUS_SEVERITY)
@@ -171,7 +183,7 @@ class CatalogGroup:
 
     @property
     def path(self) -> str:
-        return self.recording
+        return self.folder
 
     def counts(self, key: str) -> dict[str, int]:
         """How many episodes have each status/outcome (for the group's tooltip)."""

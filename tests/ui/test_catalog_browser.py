@@ -803,6 +803,7 @@ def test_replays_are_hidden_unless_asked_for(
     assert shown_column(browser, "name") == []
     browser.show_replays.setChecked(True)
     assert sorted(shown_column(browser, "name")) == ["talker_mcap", "talker_sqlite3"]
+    assert top_rows(browser) == ["replays  (2 episodes)"]  # one row, not one per replay
     browser.set_search("")
     assert browser.count_label.text() == "129 episodes"
 
