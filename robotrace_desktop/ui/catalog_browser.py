@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
 from pathlib import Path
 
@@ -306,10 +306,10 @@ class CatalogBrowser(QWidget):
         self.proxy.set_show_replays(show)
         self._update_count()
 
-    def _narrow(self, change: object) -> None:
+    def _narrow(self, change: Callable[[], object]) -> None:
         """Apply a search/filter change; while narrowed, datasets open to show their matches."""
         was = self.proxy.is_narrowed()
-        change()  # type: ignore[operator]
+        change()
         if self.proxy.is_narrowed():
             self.table.expandAll()
         elif was:

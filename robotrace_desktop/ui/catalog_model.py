@@ -43,7 +43,6 @@ __all__ = [
 ]
 
 ID_ROLE = Qt.ItemDataRole.UserRole
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 NODE_ROLE = Qt.ItemDataRole.UserRole + 2  # the CatalogRow or CatalogGroup behind an index
 
 STATUS_COLORS = {"ready": "#2e7d32", "failed": "#c62828", "missing": "#757575"}
@@ -158,9 +157,6 @@ class CatalogModel(QAbstractItemModel):
         """Every episode (groups flattened), in load order."""
         return self._rows
 
-    def top_nodes(self) -> list[Node]:
-        return self._top
-
     def node(self, index: QModelIndex | QPersistentModelIndex) -> Node:
         parent = index.internalId()
         if parent == 0:
@@ -179,6 +175,7 @@ class CatalogModel(QAbstractItemModel):
         return group.children[row]
 
     def row_at(self, row: int) -> Node:
+        """The top-level node at ``row`` (an episode or a dataset)."""
         return self._top[row]
 
     # --- QAbstractItemModel -----------------------------------------------------------------
@@ -284,8 +281,6 @@ class CatalogModel(QAbstractItemModel):
             if key in NUMERIC_COLUMNS:
                 return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             return None
-        if role == SORT_ROLE:
-            return sort_key(row, key)[1] if key in NUMERIC_COLUMNS else self._display(row, key)
         return None
 
     def _group_data(self, group: CatalogGroup, key: str, role: int) -> Any:
