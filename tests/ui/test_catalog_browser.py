@@ -180,7 +180,10 @@ def test_real_catalog_rows_columns_and_hints(
 
 
 def test_a_datasets_episodes_group_under_one_expandable_row(
-    make_browser: Callable[[Path], CatalogBrowser], catalog_copy: Path, shared_data: Path
+    qtbot: Any,
+    make_browser: Callable[[Path], CatalogBrowser],
+    catalog_copy: Path,
+    shared_data: Path,
 ) -> None:
     browser = make_browser(catalog_copy)
     browser.resize(1600, 1000)
@@ -225,6 +228,9 @@ def test_a_datasets_episodes_group_under_one_expandable_row(
     )  # fmt: skip
     assert len(browser.selected_ids()) == 100
     assert not browser.open_button.isEnabled()  # Open does not open 100 tabs
+    with qtbot.assertNotEmitted(browser.openRequested):
+        qtbot.keyClick(view, Qt.Key.Key_Return)  # Enter on a dataset folds it instead
+    assert not view.isExpanded(g1)
 
 
 def test_a_group_summarises_worst_status_outcome_and_findings(
