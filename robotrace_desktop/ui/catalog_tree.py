@@ -25,22 +25,22 @@ from PySide6.QtWidgets import (
 
 from robotrace_desktop.ui.catalog_rows import COLUMN_KEYS, CatalogRow
 
-LAST_COLUMN_MIN = 200  # px the path column keeps when the window is narrow
+LAST_COLUMN_MIN = 170  # px the path column keeps when the window is narrow
 #: (preferred, minimum) width in px of each column; the path column takes the rest.
 COLUMN_WIDTHS = {
-    "name": (270, 190),
+    "name": (290, 250),
     "kind": (70, 62),
     "robot": (120, 80),
     "policy_version": (80, 60),
     "env_version": (70, 50),
     "git_sha": (74, 60),
     "seed": (50, 44),
-    "task": (170, 90),
+    "task": (170, 80),
     "duration": (92, 92),
     "outcome": (76, 70),
     "status": (78, 74),
     "findings": (160, 100),
-    "problems": (240, 120),
+    "problems": (240, 110),
 }
 #: shrink first when the window is narrow
 FLEXIBLE = ("name", "robot", "task", "findings", "problems")
