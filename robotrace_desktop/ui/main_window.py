@@ -69,6 +69,8 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self._action(file_menu, "&Close tab", self._close_current, QKeySequence.StandardKey.Close)
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        view_menu = self.menuBar().addMenu("&View")
+        view_menu.addAction(self.browser.reload_action)  # F5
         episode_menu = self.menuBar().addMenu("&Episode")
         self._action(episode_menu, "Add &bookmark (B)", self._bookmark)
         self._action(episode_menu, "Copy &link at playhead", self._copy_link, "Ctrl+Shift+C")
