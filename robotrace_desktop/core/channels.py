@@ -80,7 +80,6 @@ _FIELD_WORDS = {
     "effort": ("effort", "efforts", "torque", "torques", "tau", "qeff", "force"),
     "velocity": ("velocity", "velocities", "vel", "qvel"),
 }
-_UNITS = {"position": "rad | m", "velocity": "rad/s | m/s", "effort": "N·m | N"}
 _INDEXED = re.compile(r"^(?P<field>[A-Za-z_]\w*)\[(?P<index>\d+)\]$")
 
 
@@ -112,13 +111,6 @@ def plot_group(ref: ChannelRef) -> str:
     stream, channel = ref
     family, _ = split_channel(channel)
     return f"{stream} {family}" if family else stream
-
-
-def unit_hint(ref: ChannelRef) -> str | None:
-    """Units where the naming convention fixes them (JointState: rad or m, N·m or N)."""
-    family, _ = split_channel(ref[1])
-    field = _field_of(family) if family else None
-    return _UNITS.get(field) if field else None
 
 
 def stream_role(stream: StreamInfo) -> str:

@@ -367,9 +367,12 @@ class PlotPanel(QWidget):
                 if partner is None
             }
             unit = axis_units(units.values())
-            mixed = unit is not None and "," in unit  # name each channel's unit in the legend
-            if mixed and unit.count(",") >= 2:
-                unit = None  # "pose (m, rad, m/s, rad/s)" does not fit an axis: the legend says
+            # the legend names a channel's unit where the axis cannot: all of them when the axis
+            # would need 3+ units ("pose (m, rad, m/s, rad/s)" does not fit), otherwise those
+            # not in the axis' first unit ("gripper [m]" among joints in rad)
+            common = unit.split(", ")[0] if unit else None
+            if unit is not None and unit.count(",") >= 2:
+                unit = common = None
             row = PlotRow(title, unit, self._splitter, axis_name=axis_name(first_stream, family))
             colors: dict[ChannelRef, str] = {}
             for ref, partner in members:
@@ -378,7 +381,7 @@ class PlotPanel(QWidget):
                     colors[ref] = color
                     own_family, joint = split_channel(ref[1])
                     label = joint if own_family == family and family else ref[1]
-                    if mixed and units[ref]:
+                    if units[ref] and units[ref] != common and units[ref] != unit:
                         label = f"{label} [{units[ref]}]"
                 else:
                     color = colors.get(partner, style.color_for(len(colors)))

@@ -13,7 +13,6 @@ from robotrace_desktop.core.channels import (
     plot_group,
     split_channel,
     stream_role,
-    unit_hint,
 )
 from robotrace_desktop.core.episode import EpisodeInfo, StreamInfo, StreamKind
 from robotrace_desktop.demo import write_demo_bundle
@@ -140,11 +139,8 @@ def test_jointtrajectory_commands_and_caps() -> None:
     assert ("/arm_controller/joint_trajectory", "position/j0") in selection
 
 
-def test_group_and_unit_names() -> None:
+def test_group_names() -> None:
     assert split_channel("position/joint_3") == ("position", "joint_3")
     assert split_channel("kLeftElbow") == (None, "kLeftElbow")
     assert plot_group(("/joint_states", "effort/joint_1")) == "/joint_states effort"
     assert plot_group(("action", "kLeftElbow")) == "action"
-    assert unit_hint(("/joint_states", "effort/joint_1")) == "N·m | N"
-    assert unit_hint(("/action", "joint_position/joint_1")) == "rad | m"
-    assert unit_hint(("action", "kLeftElbow")) is None
