@@ -182,8 +182,9 @@ def test_set_info_switches_states_and_elides_a_long_reason(
     qtbot.waitUntil(lambda: header.displayed("failure_reason").endswith("…"), timeout=2000)
     # literal: the name's text (whole, or elided beside the wider chips) is the raw markup
     qtbot.waitUntil(
-        lambda: bool(header.name.text())
-        and complete.name.startswith(header.name.text().rstrip("…")),
+        lambda: (
+            bool(header.name.text()) and complete.name.startswith(header.name.text().rstrip("…"))
+        ),
         timeout=2000,
     )
     assert header.name.full_text() == complete.name
