@@ -1,9 +1,11 @@
 """The Explain panel: an episode's ranked findings, each one a click away from its evidence.
 
-The list shows rank, confidence (a bar), severity (colour), time and title; the area below
+The list shows rank, confidence (the figure, then a slim bar in the severity colour), time and
+title, in rank order under section headings (``analysis.sections``: likely cause, after the
+failure, symptoms, less likely) so confidence never seems to contradict rank; the area below
 explains the selected finding (explanation, next step, evidence values and thresholds).
-Clicking a finding emits ``findingActivated`` — the episode view moves the playhead there and
-highlights the channels. Explaining runs on a worker thread with its own catalog connection
+Clicking a finding emits ``findingActivated`` — the episode view moves the playhead there,
+plots and highlights the channels and fits their y axes to the finding's span. Explaining runs on a worker thread with its own catalog connection
 and EpisodeSource (never the UI thread); catalog episodes get their findings stored, episodes
 opened from disk are explained without writing anything.
 """

@@ -1,9 +1,13 @@
 """The plot panel: stacked time plots with one playhead, bookmark markers and hover values.
 
 One plot per (stream, field family) — "/joint_states position", "/joint_states effort",
-"action" — with linked time axes in seconds of episode time. Curves are fed from each channel's
-min/max pyramid (``core.lod``) for the visible range and the plot's pixel width, so a 50 M-sample
-channel redraws in milliseconds and a one-sample spike is never decimated away. Commanded
+"action" — with linked time axes in seconds of episode time, labelled once by a shared time axis
+below the scroll area (it stays in view however far the stack scrolls). Each y axis is named
+by its field or feature with the units the recording gives (``core.units``); curve colours
+are assigned per plot by index from a 20-colour palette (``core.colors``). Curves are fed from
+each channel's min/max pyramid (``core.lod``) for the visible range and the plot's pixel width,
+so a 50 M-sample channel redraws in milliseconds and a one-sample spike is never decimated
+away. Commanded
 channels whose measured partner is shown (``core.channels.overlay_pairs``) are drawn dashed in
 the measured channel's colour on the same plot.
 

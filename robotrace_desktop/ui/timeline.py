@@ -1,5 +1,6 @@
 """One timeline for the whole episode: the playhead, play/pause, speeds, frame and second steps,
-loops, and a strip that shows where bookmarks sit.
+loops, and a strip — a ruler of episode time — that shows where bookmarks and findings sit.
+The keys come from one table (``TRANSPORT_KEYS``), which Help → Keyboard shortcuts lists.
 
 TimelineController is the single owner of "now"; panes listen to ``timeChanged``. During a drag
 ``scrubbing`` is True so video panes show the nearest decoded frame at once and settle later.
