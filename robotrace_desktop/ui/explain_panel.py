@@ -5,9 +5,10 @@ title, in rank order under section headings (``analysis.sections``: likely cause
 failure, symptoms, less likely) so confidence never seems to contradict rank; the area below
 explains the selected finding (explanation, next step, evidence values and thresholds).
 Clicking a finding emits ``findingActivated`` — the episode view moves the playhead there,
-plots and highlights the channels and fits their y axes to the finding's span. Explaining runs on a worker thread with its own catalog connection
-and EpisodeSource (never the UI thread); catalog episodes get their findings stored, episodes
-opened from disk are explained without writing anything.
+plots and highlights the channels and fits their y axes to the finding's span. Explaining
+runs on a worker thread with its own catalog connection and EpisodeSource (never the UI
+thread); catalog episodes get their findings stored, episodes opened from disk are explained
+without writing anything.
 """
 
 from __future__ import annotations
