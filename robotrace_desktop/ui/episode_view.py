@@ -239,7 +239,7 @@ class EpisodeView(QWidget):
     def show_finding(self, finding: Finding) -> None:
         """Move the playhead to a finding's evidence, plot its channels (ticked in the stream
         tree), highlight them and fit their plots' y axes to the finding's span — so a small
-        move (the demo gripper's 0.04 m) is as visible as it is telling."""
+        move (the demo gripper's 0.08 m close) is as visible as it is telling."""
         if finding.t_start_ns is not None:
             self.timeline.set_time(int(finding.t_start_ns))
         refs = finding_refs(self.info, finding.channels)
@@ -359,8 +359,8 @@ class EpisodeView(QWidget):
         if camera in self.panes:
             self.transport.camera.setCurrentText(camera)
 
-    def _default_columns(self, width: int | None = None) -> None:
-        total = width or max(self.width(), 1000)
+    def _default_columns(self) -> None:
+        total = max(self.width(), 1000)
         side = max(round(SIDE_SHARE * total), self.side.minimumWidth())
         self.main.setSizes([max(total - side, 1), side])
 

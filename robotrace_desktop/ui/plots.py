@@ -7,9 +7,8 @@ by its field or feature with the units the recording gives (``core.units``); cur
 are assigned per plot by index from a 20-colour palette (``core.colors``). Curves are fed from
 each channel's min/max pyramid (``core.lod``) for the visible range and the plot's pixel width,
 so a 50 M-sample channel redraws in milliseconds and a one-sample spike is never decimated
-away. Commanded
-channels whose measured partner is shown (``core.channels.overlay_pairs``) are drawn dashed in
-the measured channel's colour on the same plot.
+away. Commanded channels whose measured partner is shown (``core.channels.overlay_pairs``) are
+drawn dashed in the measured channel's colour on the same plot.
 
 Loading a stream (reading the file and building pyramids) happens on a worker thread; the plot
 title says "loading…" meanwhile and ``loaded`` fires when every requested stream is ready.
@@ -178,11 +177,6 @@ class PlotPanel(QWidget):
         axis_plot.setFixedHeight(44)
         axis_plot.setToolTip("Episode time, shared by every plot above")
         return axis_plot
-
-    def time_axis_range(self) -> tuple[float, float]:
-        """The shared time axis' visible range in seconds (it follows the plots)."""
-        x0, x1 = self.time_axis.getPlotItem().getViewBox().viewRange()[0]
-        return float(x0), float(x1)
 
     # ------------------------------------------------------------------ contract
 
@@ -431,8 +425,9 @@ class PlotPanel(QWidget):
         bar = self._scroll.verticalScrollBar()
         right = 8 + (bar.width() if bar.isVisible() else 0)
         self.time_axis.getPlotItem().layout.setContentsMargins(0, 0, right, 2)
-        x0, x1 = self._rows[0].viewbox.viewRange()[0] if self._rows else self._x_range
         if self._rows and self._rows[0].viewbox.screenGeometry() is None:
+            # not on screen yet: the x-link aligns by screen position, so copy the range
+            x0, x1 = self._rows[0].viewbox.viewRange()[0]
             self.time_axis.getPlotItem().getViewBox().setXRange(x0, x1, padding=0)
 
     def _current_x_range(self) -> tuple[float, float]:
