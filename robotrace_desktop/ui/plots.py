@@ -104,6 +104,7 @@ class PlotPanel(QWidget):
         self._highlight: tuple[ChannelRef, ...] = ()
         # (refs, t0_ns, t1_ns) whose y range to fit once their streams are loaded (focus)
         self._focus: tuple[tuple[ChannelRef, ...], int, int] | None = None
+        self._reveal_row: PlotRow | None = None  # scrolled into view after a focus
 
         # Jobs run on the global pool and carry their own reference to the (parentless) signal
         # carrier, so closing the panel never waits for a read in the UI thread, and a job that
@@ -247,7 +248,16 @@ class PlotPanel(QWidget):
             width = x1 - x0
             self._set_x_range(t0_ns / NS - width / 2, t0_ns / NS + width / 2)
         self._focus = (tuple((str(s), str(c)) for s, c in channels), t0_ns, t1_ns)
+        rows = (self._curves[r][0] for r in self._focus[0] if r in self._curves)
+        self._reveal_row = next(rows, None)
+        QTimer.singleShot(0, self, self._reveal)  # after the new rows are laid out
         self._apply_focus()
+
+    def _reveal(self) -> None:
+        """Scroll the stack so the focused evidence's plot is on screen."""
+        row, self._reveal_row = self._reveal_row, None
+        if row is not None and row in self._rows:
+            self._scroll.ensureWidgetVisible(row, 0, 0)
 
     def _apply_focus(self) -> None:
         if self._focus is None:

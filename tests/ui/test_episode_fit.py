@@ -178,6 +178,26 @@ def test_a_clicked_finding_plots_and_fits_its_evidence(opened, demo_catalog, qtb
     qtbot.waitUntil(lambda: row.viewbox.viewRange()[1][0] < -1.5, timeout=WAIT_MS)
 
 
+def test_a_clicked_finding_scrolls_its_plot_into_view(opened, shared_data: Path, qtbot) -> None:
+    """turtlesim: the cmd_vel gap finding's plot is the last of four, below the fold."""
+    view = opened(str(shared_data / TURTLE), size=(1280, 760))
+    panel = view.explain
+    qtbot.waitUntil(lambda: not panel.is_running() and bool(panel.findings()), timeout=WAIT_MS)
+    bar = view.plots._scroll.verticalScrollBar()
+    bar.setValue(0)
+    top = panel.select(0)
+    assert top.channels == ["/turtle1/cmd_vel"]
+    row = next(r for r in view.plots.rows() if r.title == "/turtle1/cmd_vel")
+    viewport = view.plots._scroll.viewport()
+
+    def row_on_screen() -> bool:
+        y = row.mapTo(viewport, QPoint(0, 0)).y()
+        return y >= 0 and y + row.height() <= viewport.height() + 1
+
+    qtbot.waitUntil(row_on_screen, timeout=WAIT_MS)
+    assert bar.value() > 0
+
+
 # --- 4. the playhead's own colour ------------------------------------------------------------
 
 
