@@ -94,12 +94,15 @@ def finding_refs(info: EpisodeInfo, channels: Sequence[str]) -> list[ChannelRef]
 
 
 def finding_markers(findings: Sequence[Finding]) -> list[Marker]:
-    """Timeline marks: every confident finding with a time, plus the top-ranked one."""
+    """Timeline marks: every confident finding with a time, plus the top-ranked one — which,
+    when unconfident, is a line at its start only: a shaded 16 s span would claim more than a
+    30 % finding knows."""
     marks = []
     for f in findings:
         if f.t_start_ns is None or (f.confidence < CONFIDENT and f.rank != 1):
             continue
-        end = f.t_end_ns if f.t_end_ns is not None and f.t_end_ns > f.t_start_ns else None
+        ranged = f.t_end_ns is not None and f.t_end_ns > f.t_start_ns
+        end = f.t_end_ns if ranged and f.confidence >= CONFIDENT else None
         color = SEVERITY_COLORS.get(f.severity, "#78909c")
         marks.append(Marker(int(f.t_start_ns), f.title, color, end))
     return marks

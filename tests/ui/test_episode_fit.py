@@ -283,6 +283,15 @@ def test_confidence_is_readable_and_in_rank_order(opened, demo_catalog, qtbot) -
     assert sum(near(c, bar, 30) for c in in_bar) > 0.5 * track.width() * findings[0].confidence
 
 
+def test_an_unconfident_top_finding_is_a_line_not_a_span() -> None:
+    from robotrace_desktop.ui.explain_panel import finding_markers
+
+    weak = Finding("timestamp_gap", "gap", "", 0.3, "low", 1_610_000_000, 17_540_000_000, rank=1)
+    sure = Finding("torque_spike", "spike", "", 0.8, "high", 2 * S, 3 * S, rank=2)
+    marks = finding_markers([weak, sure])
+    assert [(m.t_ns, m.t_end_ns) for m in marks] == [(1_610_000_000, None), (2 * S, 3 * S)]
+
+
 # --- 6. units, names and colours per axis -----------------------------------------------------
 
 
