@@ -28,6 +28,7 @@ from robotrace_desktop.ui.comparison_view import ComparisonView
 from robotrace_desktop.ui.episode_view import EpisodeView
 from robotrace_desktop.ui.plain_text import literal_mnemonic
 from robotrace_desktop.ui.regression_panel import RegressionPanel
+from robotrace_desktop.ui.shortcuts_dialog import ShortcutsDialog
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ class MainWindow(QMainWindow):
         tools_menu = self.menuBar().addMenu("&Tools")
         self._action(tools_menu, "&Verify a policy…", self.open_regression, "Ctrl+Shift+V")
         help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, "F1")
         self._action(help_menu, "&About", self._about)
 
     def _action(self, menu, text, slot, shortcut=None) -> QAction:  # type: ignore[no-untyped-def]
@@ -301,6 +303,12 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Copied {link}", 8000)
 
         self._with_view(run)
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        dialog = ShortcutsDialog(self.menuBar(), self)
+        dialog.setModal(False)
+        dialog.show()
+        return dialog
 
     def _about(self) -> None:
         QMessageBox.about(
