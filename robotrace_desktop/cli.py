@@ -24,6 +24,7 @@ TIME_METAVARS = ("TIME", "PERIOD")
 
 def build_parser() -> argparse.ArgumentParser:
     from robotrace_desktop.commands import (
+        bookmark_cmd,
         demo,
         episode_cmds,
         explain_cmd,
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         explain_cmd,
         verify_cmd,
         frame,
+        bookmark_cmd,
         export,
         export_to,
         import_cmd,

@@ -20,8 +20,9 @@ import numpy as np
 
 from robotrace_desktop.catalog.bookmarks import Bookmark
 from robotrace_desktop.core.episode import REPRODUCIBILITY_FIELDS, EpisodeInfo
+from robotrace_desktop.core.frame_lookup import frame_index_at
 from robotrace_desktop.core.links import EpisodeLink
-from robotrace_desktop.core.timebase import NS_PER_S, format_ms
+from robotrace_desktop.core.timebase import format_ms, format_seconds_exact
 from robotrace_desktop.errors import ValidationError
 
 FRAME_KEY = "frame_index"
@@ -41,21 +42,6 @@ HEAD_COLUMNS = (
     "t_end",
 )
 TAIL_COLUMNS = ("note", "link", "created_at")
-
-
-def frame_index_at(times_ns: np.ndarray, t_ns: int) -> int | None:
-    """The frame whose presentation interval contains ``t_ns`` (same rule as
-    FrameSource.frame_index_at): None before the first frame or after the last one's interval."""
-    times = np.asarray(times_ns)
-    if len(times) == 0 or t_ns < int(times[0]):
-        return None
-    index = int(np.searchsorted(times, t_ns, side="right")) - 1
-    last = len(times) - 1
-    if index == last:
-        nominal = int(np.median(np.diff(times))) if len(times) >= 2 else NS_PER_S // 30
-        if t_ns >= int(times[-1]) + nominal:
-            return None
-    return index
 
 
 def frame_indices(frame_times: Mapping[str, np.ndarray] | None, t_ns: int) -> dict[str, int | None]:
@@ -160,6 +146,20 @@ def write_export(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
 
 # ---------------------------------------------------------------- Markdown
 
+
+def bookmarks_markdown(
+    info: EpisodeInfo,
+    bookmarks: Iterable[Bookmark],
+    frame_times: Mapping[str, np.ndarray] | None = None,
+) -> str:
+    """Each bookmark's bug-report snippet (as "Copy for bug report" makes it, without the
+    frame image), one after another: ``bookmark export --format md``."""
+    return "\n".join(
+        bug_report_markdown(info, mark, None, frame_indices(frame_times, mark.t_ns))
+        for mark in bookmarks
+    )
+
+
 # Every ASCII punctuation character CommonMark lets a backslash escape that can start or end
 # markup: emphasis, code, links/images, tables, HTML, headings, lists, setext underlines.
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|<>~=&^$])")
@@ -197,7 +197,7 @@ def bug_report_markdown(
     else:
         t_ns, t_end_ns, note = int(bookmark_or_time), None, ""
     link = EpisodeLink(info.id, t_ns).url()
-    when = f"{t_ns / NS_PER_S:.3f} s"
+    when = format_seconds_exact(t_ns)
     lines = [f"### {escape_markdown(info.name)} at {when}", "", f"Link: `{link}`", ""]
     lines += ["| field | value |", "| --- | --- |"]
     fields: list[tuple[str, object]] = [(f, getattr(info, f)) for f in REPRODUCIBILITY_FIELDS]
@@ -222,7 +222,7 @@ def bug_report_markdown(
         lines += [f"**Not reproducible: missing {', '.join(missing)}**", ""]
     time_line = f"**Time:** {when} (`{format_ms(t_ns)}`, t_ns = {t_ns})"
     if t_end_ns is not None:
-        time_line += f" to {t_end_ns / NS_PER_S:.3f} s (`{format_ms(t_end_ns)}`)"
+        time_line += f" to {format_seconds_exact(t_end_ns)} (`{format_ms(t_end_ns)}`)"
     lines.append(time_line + "  ")
     if frame_indices:
         frames = ", ".join(

@@ -71,6 +71,13 @@ def list_bookmarks(catalog: Catalog, episode_id: str) -> list[Bookmark]:
     return [_from_row(r) for r in rows]
 
 
+def all_bookmarks(catalog: Catalog) -> list[Bookmark]:
+    """Every bookmark in the catalog, by episode then time (``bookmark list`` without EPISODE).
+    Includes bookmarks of episodes the index lost: what a person typed outlives the index."""
+    rows = catalog.conn.execute("SELECT * FROM bookmarks ORDER BY episode_id, t_ns, id").fetchall()
+    return [_from_row(r) for r in rows]
+
+
 def get_bookmark(catalog: Catalog, bookmark_id: int) -> Bookmark:
     row = catalog.conn.execute(
         "SELECT * FROM bookmarks WHERE id = ?", (_id(bookmark_id),)

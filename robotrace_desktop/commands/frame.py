@@ -1,5 +1,9 @@
 """``frame EPISODE --t TIME ... -o OUT``: the exact frame shown at each time, as PNG.
 
+Each line names the frame and its own start time in episode time, to the nanosecond
+(``frame 241 at 8.033333333s``): two frames never print alike, and the time pastes back as a
+TIME that lands on that frame.
+
 All times of one call share one process, one opened episode and one decoder per camera, so
 asking for many frames costs one index build, not one per frame.
 """
@@ -13,7 +17,12 @@ from typing import TYPE_CHECKING
 
 from robotrace_desktop.commands.common import open_catalog, print_json
 from robotrace_desktop.core.episode import StreamKind
-from robotrace_desktop.core.timebase import FrameRef, format_seconds, parse_time
+from robotrace_desktop.core.timebase import (
+    FrameRef,
+    format_seconds,
+    format_seconds_exact,
+    parse_time,
+)
 from robotrace_desktop.episodes import resolve
 from robotrace_desktop.errors import StreamNotFoundError, ValidationError
 from robotrace_desktop.video.images import write_png
@@ -69,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
     written: list[dict[str, object]] = []
     failures: list[str] = []
+    lines: list[str] = []
     with resolved.open() as source:
         sources: dict[str, FrameSource] = {c: source.video(c) for c in cameras}
         reference = sources[cameras[0]]
@@ -85,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
                     )
                     continue
                 frame = target.frame(index)
+                start_ns = frame.t_ns + offsets.get(camera, 0)  # episode time
                 out = args.output if single else args.output / f"{safe_name(camera)}_{t_ns}.png"
                 write_png(out, frame.rgb)
                 written.append(
@@ -92,18 +103,16 @@ def run(args: argparse.Namespace) -> int:
                         "camera": camera,
                         "t_ns": t_ns,
                         "frame_index": index,
-                        "frame_t_ns": frame.t_ns,
+                        "frame_t_ns": start_ns,
                         "path": str(out),
                     }
                 )
+                lines.append(f"{out}  {camera} frame {index} at {format_seconds_exact(start_ns)}")
     if args.json:
         print_json({"episode": info.id, "frames": written, "errors": failures})
     else:
-        for item in written:
-            print(
-                f"{item['path']}  {item['camera']} frame {item['frame_index']} "
-                f"at {format_seconds(int(item['t_ns']))}"  # type: ignore[arg-type]
-            )
+        for line in lines:
+            print(line)
     for failure in failures:
         print(f"robotrace-desktop: error: {failure}", file=sys.stderr)
     return 0 if not failures else 1

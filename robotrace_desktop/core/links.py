@@ -1,4 +1,9 @@
-"""Deep links: ``robotrace://episode/<id>?t=12840ms`` lands a teammate on one moment."""
+"""Deep links: ``robotrace://episode/<id>?t=12840ms`` lands a teammate on one moment.
+
+The time is written exactly (``?t=8033.333333ms`` when the moment is not a whole millisecond),
+so the link reopens on the very frame it was copied on, for every camera. Any TIME form is
+read back (``12840ms``, ``12.84s``, ``8033333333ns``…).
+"""
 
 from __future__ import annotations
 

@@ -57,8 +57,26 @@ def parse_time_ns(text: str) -> int:
 
 
 def format_ms(t_ns: int) -> str:
-    """``12840ms`` — the form used in deep links and exports (rounded to the nearest ms)."""
-    return f"{round(t_ns / NS_PER_MS)}ms"
+    """``12840ms`` or ``8033.333333ms``: the time of deep links and bookmark exports.
+
+    Exact to the nanosecond (``parse_time`` gives ``t_ns`` back), because a rounded time can
+    leave the frame it was taken on: frame 241 of a 30 fps video starts at 8033.333333 ms, and
+    ``8033ms`` is still frame 240. Whole milliseconds keep their short form."""
+    return _exact_decimal(t_ns, NS_PER_MS, min_digits=0) + "ms"
+
+
+def format_seconds_exact(t_ns: int) -> str:
+    """``8.033333333s`` / ``12.840s``: seconds with every nanosecond that is not zero (at least
+    three decimals), so two frames never print alike and the text pastes back as a TIME."""
+    return _exact_decimal(t_ns, NS_PER_S, min_digits=3) + "s"
+
+
+def _exact_decimal(t_ns: int, unit_ns: int, *, min_digits: int) -> str:
+    digits = len(str(unit_ns)) - 1
+    whole, rest = divmod(abs(int(t_ns)), unit_ns)
+    fraction = f"{rest:0{digits}d}".rstrip("0").ljust(min_digits, "0")
+    sign = "-" if t_ns < 0 else ""
+    return f"{sign}{whole}.{fraction}" if fraction else f"{sign}{whole}"
 
 
 def format_seconds(t_ns: int | None, digits: int = 3) -> str:

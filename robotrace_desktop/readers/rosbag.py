@@ -142,6 +142,8 @@ class _Opened:
             info.metadata["robot_description_topic"] = topic
             if urdf.joint_limits:
                 info.metadata["joint_limits"] = urdf.joint_limits
+            if urdf.joint_types:  # prismatic joints are in m, not rad (core.units)
+                info.metadata["joint_types"] = urdf.joint_types
             return
 
     def _stream_info(self, plan: TopicPlan, duration: int) -> StreamInfo:

@@ -307,6 +307,7 @@ class RegressionPanel(QWidget):
         self.progress.setFormat("starting…")
         self.progress.show()
         self.stage_label.setText(f"Starting: {spec.baseline} vs {spec.candidate or spec.policy}…")
+        self._show_running(spec)
         worker.start()
 
     def cancel(self) -> None:
@@ -365,6 +366,14 @@ class RegressionPanel(QWidget):
         self.banner.setStyleSheet(IDLE_STYLE)
         self.banner.setText("No run yet — choose a baseline and a candidate, then Run.")
         self.progress.hide()
+
+    def _show_running(self, spec: VerifySpec) -> None:
+        """While a run goes, the banner says so: neither "No run yet" nor the last verdict."""
+        against = spec.candidate or spec.policy
+        text = f"Running — {against} vs baseline {spec.baseline}; the verdict appears here"
+        self.banner.setStyleSheet(IDLE_STYLE)
+        self.banner.setText(html.escape(text))
+        self.banner.setProperty("plainText", text)
 
     def banner_text(self) -> str:
         return self.banner.property("plainText") or ""

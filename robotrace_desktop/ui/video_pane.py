@@ -38,6 +38,7 @@ from PySide6.QtCore import QCoreApplication, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from robotrace_desktop.core.frame_lookup import locate_frame
 from robotrace_desktop.ui.qimage import rgb_to_qimage
 from robotrace_desktop.ui.video_worker import (
     DecodedFrame,
@@ -326,13 +327,7 @@ class VideoPane(QWidget):
     def _locate(self, t_stream: int) -> tuple[int, str | None]:
         """(frame index, None) inside the video; (edge frame, "before"/"after") outside."""
         assert self._info is not None
-        times = self._info.times_ns
-        if t_stream < int(times[0]):
-            return 0, "before"
-        index = int(np.searchsorted(times, t_stream, side="right")) - 1
-        if index == len(times) - 1 and t_stream >= int(times[-1]) + self._info.nominal_ns:
-            return index, "after"
-        return index, None
+        return locate_frame(self._info.times_ns, t_stream, self._info.nominal_ns)
 
     def _apply(self, *, scrubbing: bool) -> None:
         assert self._target_t is not None

@@ -40,15 +40,12 @@ class FrameSource(ABC):
 
     def frame_index_at(self, t_ns: int) -> int | None:
         """The frame whose presentation interval contains t_ns, or None outside the video."""
-        import numpy as np
+        from robotrace_desktop.core.frame_lookup import frame_index_at
 
         times = self.frame_times_ns()
-        if len(times) == 0 or t_ns < times[0]:
-            return None
-        index = int(np.searchsorted(times, t_ns, side="right")) - 1
-        if index == len(times) - 1 and t_ns >= times[-1] + self.nominal_frame_ns():
-            return None
-        return index
+        # the nominal interval matters only on the last frame: no median per lookup
+        on_last = len(times) > 0 and t_ns >= int(times[-1])
+        return frame_index_at(times, t_ns, self.nominal_frame_ns() if on_last else None)
 
     def frame_at(self, t_ns: int) -> VideoFrame | None:
         index = self.frame_index_at(t_ns)
@@ -56,12 +53,9 @@ class FrameSource(ABC):
 
     def nominal_frame_ns(self) -> int:
         """Median frame interval; the display duration of the last frame."""
-        import numpy as np
+        from robotrace_desktop.core.frame_lookup import nominal_frame_ns
 
-        times = self.frame_times_ns()
-        if len(times) < 2:
-            return 1_000_000_000 // 30
-        return int(np.median(np.diff(times)))
+        return nominal_frame_ns(self.frame_times_ns())
 
     def __enter__(self) -> FrameSource:
         return self

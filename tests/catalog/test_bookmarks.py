@@ -238,7 +238,7 @@ def test_bug_report_markdown_escapes_hostile_text(
     png = tmp_path / "bug reports" / "frame 1.png"
     text = bug_report_markdown(info, mark, png, {"front": 117, "wrist": None})
     lines = text.splitlines()
-    assert lines[0] == r"### run \| 7 \*\*bold\*\* \[x\]\(y\) at 3.900 s"
+    assert lines[0] == r"### run \| 7 \*\*bold\*\* \[x\]\(y\) at 3.900s"
     assert f"Link: `robotrace://episode/{info.id}?t=3900ms`" in lines
     table = [line for line in lines if line.startswith("|")]
     assert all(line.count("|") - line.count(r"\|") == 3 for line in table)  # two cells each
@@ -246,7 +246,7 @@ def test_bug_report_markdown_escapes_hostile_text(
     assert "| seed | 7 |" in table
     assert any(line.startswith("| failure_reason | GraspError: object slipped") for line in table)
     assert "Not reproducible" not in text
-    assert "**Time:** 3.900 s (`3900ms`, t_ns = 3900000000) to 5.600 s (`5600ms`)" in text
+    assert "**Time:** 3.900s (`3900ms`, t_ns = 3900000000) to 5.600s (`5600ms`)" in text
     assert "**Frames:** front #117, wrist —" in text
     quote = next(line for line in lines if line.startswith("> "))
     assert quote == (
