@@ -15,6 +15,7 @@ import pytest
 
 from robotrace_desktop.cli import main
 from robotrace_desktop.video.images import decode_image_bytes
+from tests import real_data
 
 LEROBOT = "lerobot/g1_pick_bottle_v21"
 IIWA = "rosbag2/iiwa7_gazebo_joint_torque_sqlite3"
@@ -49,9 +50,9 @@ def test_scan_indexes_every_recording_and_reports_failures(
     summary = run_json(
         capsys, "--catalog", str(tmp_path / "c.sqlite"), "scan", str(shared_data), "--json"
     )
-    # 11 rosbag2 folders, 5 ROS 1 files, 1 LeRobot dataset
-    assert summary["recordings"] == 17
-    assert summary["new"] + summary["errors"] == 100 + 16
+    assert summary["recordings"] == real_data.RECORDINGS
+    assert summary["new"] == real_data.EPISODES_INDEXED
+    assert summary["errors"] == real_data.UNREADABLE
     failed = "\n".join(summary["problems"])
     assert "wrong_format_mcap" in failed and "wrong_format" in failed
     assert "empty-file.bag" in failed and "empty file" in failed
@@ -64,7 +65,7 @@ def test_scan_indexes_every_recording_and_reports_failures(
 
 def test_list_json_has_the_documented_keys(catalog: Path, capsys) -> None:
     rows = run_json(capsys, "--catalog", str(catalog), "list", "--json")
-    assert len(rows) == 116
+    assert len(rows) == real_data.ROWS
     keys = {
         "id",
         "kind",
@@ -87,8 +88,10 @@ def test_list_json_has_the_documented_keys(catalog: Path, capsys) -> None:
         assert row["duration_ns"] >= 0
         assert row["duration_ns"] < 3600 * 10**9  # no absurd durations (empty bags!)
     lerobot = [r for r in rows if r["kind"] == "lerobot"]
-    assert sorted(r["episode_index"] for r in lerobot) == list(range(100))
-    assert all(r["task"] == "Pick up the yellow bottle on the table." for r in lerobot)
+    assert len(lerobot) == real_data.LEROBOT_EPISODES
+    g1 = [r for r in lerobot if r["path"].endswith(LEROBOT)]
+    assert sorted(r["episode_index"] for r in g1) == list(range(100))
+    assert all(r["task"] == "Pick up the yellow bottle on the table." for r in g1)
     bags = [r for r in rows if r["kind"] in ("rosbag1", "rosbag2")]
     assert all(r["episode_index"] is None for r in bags)
     wrong = next(r for r in rows if r["name"] == "wrong_format_mcap")
@@ -98,11 +101,12 @@ def test_list_json_has_the_documented_keys(catalog: Path, capsys) -> None:
 
 def test_list_filters(catalog: Path, capsys) -> None:
     rows = run_json(capsys, "--catalog", str(catalog), "list", "--kind", "rosbag1", "--json")
-    assert sorted(r["name"] for r in rows) == sorted(
-        ["example", "example-lz4", "example-unsorted-chunks", "no-messages", "empty-file"]
-    )
+    assert sorted(r["name"] for r in rows) == sorted(real_data.ROS1_NAMES)
     rows = run_json(capsys, "--catalog", str(catalog), "list", "--search", "missing", "--json")
-    assert len([r for r in rows if r["kind"] == "lerobot"]) == 96  # videos of 96 episodes absent
+    missing = [r for r in rows if r["kind"] == "lerobot"]
+    # G1: videos of 96 episodes absent; Reachy 2: the video of all 3 episodes absent
+    assert len([r for r in missing if r["path"].endswith(LEROBOT)]) == 96
+    assert len(missing) == 96 + 3
     rows = run_json(capsys, "--catalog", str(catalog), "list", "--status", "failed", "--json")
     assert {"wrong_format_mcap", "empty-file"} <= {r["name"] for r in rows}
 

@@ -12,6 +12,7 @@ import pytest
 
 from robotrace_desktop import paths
 from robotrace_desktop.cli import main
+from robotrace_desktop.core import colors
 from robotrace_desktop.core.episode import Outcome, Status, StreamKind
 from robotrace_desktop.demo import (
     demo_episode_dir,
@@ -216,9 +217,10 @@ def test_demo_screenshot_renders_the_failure_offscreen(tmp_path: Path) -> None:
     assert (tmp_path / "home" / "library" / "demo" / "pick-and-place-seed7").is_dir()
     image = decode_image_bytes(out.read_bytes()).astype(int)
     assert image.shape == (800, 1280, 3)
-    # The timeline playhead (orange) stands at the failure, 7.5 s of 12 s, in the bottom bar.
-    orange = np.array([255, 112, 67])
-    hits = np.argwhere(np.abs(image[650:] - orange).sum(axis=2) < 40)
+    # The timeline playhead (red, core.colors) stands at the failure, 7.5 s of 12 s, in the
+    # bottom bar.
+    red_head = np.array([int(colors.PLAYHEAD[i : i + 2], 16) for i in (1, 3, 5)])
+    hits = np.argwhere(np.abs(image[650:] - red_head).sum(axis=2) < 40)
     assert len(hits) > 20
     expected_x = 12 + (1280 - 24) * 7.5 / 12
     assert abs(np.median(hits[:, 1]) - expected_x) < 15

@@ -7,7 +7,7 @@ under 8 MB) and cached; cameras contribute only their frame times (no decoding).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,9 @@ class Signal:
     t_ns: np.ndarray  # int64, episode time (stream offset applied), sorted
     values: np.ndarray  # float64 (N, C)
     role: str  # "command" (actions), "state", "noise" or "other" (core.channels.stream_role)
+    #: the other clocks the reader kept, row-aligned with t_ns (ROS "record"/"header",
+    #: LeRobot "timestamp"), offset applied like t_ns: every clock is timing evidence
+    times: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     def column(self, channel: str) -> np.ndarray:
         return self.values[:, self.channels.index(channel)]
@@ -119,8 +122,10 @@ class EpisodeData:
         values = np.asarray(chunk.values, dtype=np.float64)
         if values.ndim == 1:
             values = values[:, None]
-        t_ns = np.asarray(chunk.t_ns, dtype=np.int64) + self.offsets.get(stream, 0)
-        return Signal(stream, tuple(chunk.channels), t_ns, values, stream_role(info))
+        offset = self.offsets.get(stream, 0)
+        t_ns = np.asarray(chunk.t_ns, dtype=np.int64) + offset
+        times = {k: np.asarray(v, dtype=np.int64) + offset for k, v in chunk.times.items()}
+        return Signal(stream, tuple(chunk.channels), t_ns, values, stream_role(info), times)
 
 
 @dataclass(slots=True)

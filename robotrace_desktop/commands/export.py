@@ -8,6 +8,7 @@ from pathlib import Path
 from robotrace_desktop.commands.common import open_catalog, print_json
 from robotrace_desktop.core.timebase import parse_time_ns
 from robotrace_desktop.episodes import resolve
+from robotrace_desktop.errors import UsageError
 from robotrace_desktop.slices import FORMATS, format_for, slice_table, write_table
 
 
@@ -26,8 +27,40 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
+#: output extension -> the format it implies
+EXTENSIONS = {".csv": "csv", ".parquet": "parquet"}
+
+
+def output_format(output: Path, requested: str | None) -> str:
+    """The format to write: an extension that names another format (``g1.xlsx``, or
+    ``a.parquet --format csv``) is a usage error, never a file whose content lies about its
+    name. An unknown extension with an explicit --format is taken as asked; no extension at
+    all writes CSV."""
+    implied = EXTENSIONS.get(output.suffix.lower())
+    supported = ", ".join(EXTENSIONS)
+    if requested is None and implied is None and output.suffix:
+        raise UsageError(
+            f"{output}: no format writes {output.suffix} files; supported extensions: "
+            f"{supported} (or give --format {'|'.join(FORMATS)})"
+        )
+    if requested is not None and implied is not None and implied != requested:
+        raise UsageError(f"{output}: the extension says {implied} but --format is {requested}")
+    return format_for(output, requested)
+
+
+def slice_bounds(start: str | None, end: str | None) -> tuple[int | None, int | None]:
+    """--start/--end in ns; an end at or before the start selects nothing and is a usage error
+    (a time before the episode start clamps to the start, as slicing does)."""
+    start_ns = parse_time_ns(start) if start else None
+    end_ns = parse_time_ns(end) if end else None
+    if start_ns is not None and end_ns is not None and end_ns <= start_ns:
+        raise UsageError(f"--end {end} is not after --start {start}: the slice would be empty")
+    return start_ns, end_ns
+
+
 def run(args: argparse.Namespace) -> int:
-    fmt = format_for(args.output, args.format)
+    fmt = output_format(args.output, args.format)
+    start_ns, stop_ns = slice_bounds(args.start, args.end)
     with open_catalog(args) as catalog:
         resolved = resolve(args.episode, catalog)
         offsets = catalog.stream_offsets(resolved.info.id) if resolved.in_catalog else {}
@@ -36,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
             source,
             resolved.info,
             args.streams,
-            start_ns=parse_time_ns(args.start) if args.start else None,
-            stop_ns=parse_time_ns(args.end) if args.end else None,
+            start_ns=start_ns,
+            stop_ns=stop_ns,
             grid_ns=parse_time_ns(args.grid) if args.grid else None,
             offsets=offsets,
         )

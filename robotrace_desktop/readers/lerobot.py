@@ -35,6 +35,7 @@ from robotrace_desktop.errors import RecordingError, StreamNotFoundError, reader
 from robotrace_desktop.readers.base import Reader
 from robotrace_desktop.readers.lerobot_features import (
     OUTCOME_FEATURES,
+    clock_details,
     duration_ns,
     first_frame_at_or_after,
     first_stat_value,
@@ -81,6 +82,7 @@ class _InfoBuilder:
         self.root = str(meta.root)
         self.listing = _Listing(meta.root)
         self.signals = [(f.key, f.channels(), f.summary()) for f in meta.signal_features()]
+        self.clock = clock_details("timestamp" in meta.features)
         self.cameras = [(f.key, video_details(f, meta.fps_value)) for f in meta.video_features()]
         self.images = [f for f in meta.features.values() if f.is_image]
         self.outcome_keys = [k for k in OUTCOME_FEATURES if k in meta.features]
@@ -129,7 +131,7 @@ class _InfoBuilder:
                 t_start_ns=t_start,
                 t_end_ns=t_end,
                 message_type=summary["dtype"],
-                details={"shape": summary["shape"], "file": episode.data_rel},
+                details={"shape": summary["shape"], "file": episode.data_rel, **self.clock},
             )
             for key, channels, summary in self.signals
         ]

@@ -258,3 +258,19 @@ def first_stat_value(entry: Any, key: str) -> float | None:
     if isinstance(node, bool | int | float):
         return float(node)
     return None
+
+
+def clock_details(has_timestamp: bool) -> dict[str, str]:
+    """How a LeRobot signal stream is timed, for its StreamInfo details.
+
+    Rows are placed on the timeline by ``frame_index / fps`` (so the state row and the video
+    frame shown at a time agree), which hides any hole in the recorded ``timestamp`` column.
+    The column is kept as a second clock in every SignalChunk's ``times["timestamp"]``; this
+    note says so where the viewer shows a stream's clock, and Explain checks both."""
+    details = {"clock": "frame_index"}
+    if has_timestamp:
+        details["clock_reason"] = (
+            "rows are placed at frame_index / fps; the recorded timestamp column is kept as a "
+            "second clock"
+        )
+    return details

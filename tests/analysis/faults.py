@@ -145,7 +145,8 @@ def _sliced(chunk: SignalChunk, start_ns: int | None, stop_ns: int | None) -> Si
     if start_ns is None and stop_ns is None:
         return chunk
     sel = time_mask(chunk.t_ns, start_ns, stop_ns)
-    return SignalChunk(chunk.stream, chunk.channels, chunk.t_ns[sel], chunk.values[sel])
+    times = {clock: t[sel] for clock, t in chunk.times.items()}  # every clock a reader kept
+    return SignalChunk(chunk.stream, chunk.channels, chunk.t_ns[sel], chunk.values[sel], times)
 
 
 def _events_in(events: list[LogEvent], start_ns: int | None, stop_ns: int | None) -> list[LogEvent]:
@@ -171,6 +172,11 @@ class Fault:
     added_signals: dict[str, SignalChunk] = field(default_factory=dict)
     added_events: list[LogEvent] = field(default_factory=list)
     failure_reason: str = "TaskFailure: the task monitor stopped the episode"
+    #: False: the run keeps its recorded status/outcome (most public datasets say nothing)
+    labelled: bool = True
+    #: applied to every event stream (a gap removes log lines too)
+    event_edit: Callable[[list[LogEvent]], list[LogEvent]] | None = None
+    detail: str = ""  # which variant of the kind (for the record)
 
     @property
     def expected(self) -> frozenset[str]:
@@ -219,6 +225,8 @@ class FaultySource(EpisodeSource):
             events = sorted(events + self.fault.added_events, key=lambda e: e.t_ns)
         elif stream not in self.inner.events:
             raise StreamNotFoundError(f"episode {self.info.id} has no event stream {stream!r}")
+        if self.fault.event_edit is not None:
+            events = self.fault.event_edit(events)
         return _events_in(events, start_ns, stop_ns)
 
     def video(self, stream: str) -> _Frames:  # type: ignore[override]
@@ -240,7 +248,7 @@ def faulty_info(inner: MemorySource, fault: Fault) -> EpisodeInfo:
     """The EpisodeInfo of the failed run: status/outcome/metadata and stream summaries updated."""
     info = inner.info
     metadata = copy.deepcopy(info.metadata)
-    if fault.kind != "gripper_empty_close":
+    if fault.kind != "gripper_empty_close" and fault.labelled:
         metadata["failure_reason"] = fault.failure_reason
     streams: list[StreamInfo] = []
     for stream in info.streams:
@@ -275,8 +283,8 @@ def faulty_info(inner: MemorySource, fault: Fault) -> EpisodeInfo:
         )
     return dataclasses.replace(
         info,
-        status=Status.FAILED,
-        outcome=Outcome.FAILURE,
+        status=Status.FAILED if fault.labelled else info.status,
+        outcome=Outcome.FAILURE if fault.labelled else info.outcome,
         metadata=metadata,
         streams=streams,
         problems=list(info.problems),

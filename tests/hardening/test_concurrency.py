@@ -28,6 +28,7 @@ from robotrace_desktop.ui.episode_view import EpisodeView
 from robotrace_desktop.ui.main_window import MainWindow
 from robotrace_desktop.ui.qimage import qimage_to_rgb
 from robotrace_desktop.ui.scan_worker import ScanWorker
+from tests import real_data
 from tests.hardening.trees import (
     big_dataset,
     cli,
@@ -222,7 +223,7 @@ def test_the_viewer_shows_exact_frames_while_a_big_scan_runs(
     summary = finished_summary(qtbot, worker, receiver)
     assert racing[0], "the scan ended before the viewer scrubbed: nothing raced"
     assert summary.errors == 2  # the two broken real recordings, nothing else
-    assert summary.new == 114 + len(recordings) + 2000
+    assert summary.new == real_data.EPISODES_INDEXED + len(recordings) + 2000
     assert catalog.count() == summary.new + 2  # + the rows of the two broken recordings
     assert len(load_rows(catalog)) == catalog.count()
     view.shutdown()

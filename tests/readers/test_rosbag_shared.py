@@ -287,8 +287,9 @@ def test_reading_never_writes_to_the_recordings(shared_data: Path) -> None:
     roots = [shared_data / "rosbag2", shared_data / "ros1"]
     before = {k: v for root in roots for k, v in _hashes(root).items()}
     listing = {str(p) for root in roots for p in root.rglob("*")}
-    bags = [p for p in (shared_data / "rosbag2").iterdir() if p.is_dir()]
-    bags += list((shared_data / "ros1").glob("*.bag"))
+    bags = [p.parent for p in (shared_data / "rosbag2").rglob("metadata.yaml")]
+    bags += list((shared_data / "ros1").rglob("*.bag"))
+    assert len(bags) == 13 + 7  # every bag in shared/data, nested folders included
     for bag in bags:
         reader = sniff(bag)
         assert reader is not None

@@ -93,7 +93,8 @@ def test_default_selection_and_overlays(panel: PlotPanel, tmp_path: Path) -> Non
     position = rows[0]
     solid = [c for c in position.curves if not c.commanded]
     dashed = [c for c in position.curves if c.commanded]
-    assert [c.label for c in solid] == [*(f"joint_{i}" for i in range(1, 8)), "gripper"]
+    # the demo says its gripper is prismatic (m) among revolute joints (rad): the legend marks it
+    assert [c.label for c in solid] == [*(f"joint_{i}" for i in range(1, 8)), "gripper [m]"]
     assert [c.ref for c in dashed] == [
         ("/action", f"joint_position/joint_{i}") for i in range(1, 8)
     ]
@@ -104,7 +105,8 @@ def test_default_selection_and_overlays(panel: PlotPanel, tmp_path: Path) -> Non
         assert cmd.item.opts["pen"].style() == Qt.PenStyle.DashLine
     assert len({c.color for c in solid}) == len(solid)  # distinct colours in a plot
     assert [c.ref for c in rows[2].curves] == [("/action", "gripper")]
-    assert "position (rad | m)" in rows[0].plot.getPlotItem().getAxis("left").labelText
+    axes = [r.plot.getPlotItem().getAxis("left").labelText for r in rows]
+    assert axes == ["position (rad, m)", "effort (N·m, N)", "action"]
     assert "loading" not in rows[0].header.text()
     # the curves hold exactly the demo's samples (small signal: raw, no decimation)
     t, y = panel.store.channel("/joint_states", "position/joint_3")

@@ -112,6 +112,8 @@ def test_a_ten_point_success_drop_fails_with_the_flipped_seeds_first(
         "success_rate_drop": False,
         "new_findings": True,
         "finding_rate_increase": True,
+        "jerk_increase": True,
+        "regressed_pairs": True,  # 15 of 150 pairs flipped: 10 %, at the limit
     }
     success = metric(result, "success_rate")
     assert success["baseline"] == 0.9 and success["candidate"] == pytest.approx(0.8)
@@ -136,8 +138,10 @@ def test_a_saturating_policy_fails_on_the_new_finding(
     code, result = verify(catalog, "--baseline", "v1", "--candidate", "v2-sat", capsys=capsys)
     assert code == 1
     failed = [c for c in result["checks"] if not c["passed"]]
-    assert [c["name"] for c in failed] == ["finding_rate_increase"]
+    # the clip is entered at speed: the actions are also significantly rougher
+    assert [c["name"] for c in failed] == ["finding_rate_increase", "jerk_increase"]
     assert "action_saturation" in failed[0]["detail"]
+    assert "rougher actions" in failed[1]["detail"]
     # every candidate run is clipped; Explain is confident about it where the run failed
     rate = metric(result, "cause:action_saturation")
     assert rate["baseline"] == 0.0 and rate["candidate"] == pytest.approx(0.1)
@@ -194,7 +198,13 @@ def test_reroll_a_policy_offline_and_save_the_replays(
         capsys=capsys,
     )
     assert code == 0, result["checks"]
-    assert set(checks(result)) == {"policy_errors", "ood_share", "action_error"}
+    assert set(checks(result)) == {
+        "policy_errors",
+        "ood_share",
+        "action_error",
+        "reroll_jerk_increase",
+        "regressed_pairs",
+    }
     assert len(result["rerolls"]) == N and all(r["error"] is None for r in result["rerolls"])
     assert all(r["policy"] == "hold-1" for r in result["rerolls"])
     with Catalog(catalog) as c:
@@ -245,6 +255,8 @@ def test_a_policy_out_of_distribution_or_raising_fails_the_gate(
         "policy_errors": False,
         "ood_share": True,
         "action_error": True,
+        "reroll_jerk_increase": True,
+        "regressed_pairs": True,  # 1 of 150
     }
     failed = [r for r in result["rerolls"] if r["error"]]
     assert len(failed) == 1 and failed[0]["error"].startswith("RuntimeError: arm out of reach")

@@ -8,6 +8,13 @@ with fewer than ``min_samples`` samples) have no nominal interval to miss and ne
 A gap that every active stream (and every camera) shows at the same moment is not a stream
 dropping out: it is the recording clock jumping forward (or the recorder pausing) and is
 reported once as ``clock_jump``, as are times that go backwards within a stream.
+
+Every clock a recording carries is checked, not only the timeline's (``_clocks``): a ROS
+topic's header stamps as well as its record time, a LeRobot dataset's recorded ``timestamp``
+column as well as ``frame_index``. Where one clock steps while another keeps its pace, the step
+is a clock jump (``clock_jump``) — or, for LeRobot, rows missing behind a contiguous
+``frame_index`` (``timestamp_gap``); a timeline gap the other clock does not show is that jump,
+not lost samples.
 """
 
 from __future__ import annotations
@@ -17,6 +24,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from robotrace_desktop.analysis import thresholds
+from robotrace_desktop.analysis.causes._clocks import (
+    TIMELINE,
+    ClockStep,
+    clock_steps,
+    collapse_interleaves,
+)
+from robotrace_desktop.analysis.causes._interleave import doubled_stretches
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
 from robotrace_desktop.analysis.finding import Finding, channel_ref
 from robotrace_desktop.errors import StreamNotFoundError
@@ -24,6 +38,8 @@ from robotrace_desktop.errors import StreamNotFoundError
 GAP, JUMP, FRAMES = "timestamp_gap", "clock_jump", "dropped_frames"
 NS = 1_000_000_000
 KEY_ROLES = frozenset({"state", "action", "command"})
+#: share of a clock's periodic streams that must show a doubled stretch for it to be that clock
+INTERLEAVE_SHARE = 2 / 3
 
 thresholds.register(
     GAP,
@@ -44,6 +60,11 @@ thresholds.register(
     JUMP,
     min_backward_s=(0.01, "a backwards step in a stream's times at least this long is a jump"),
     min_forward_s=(0.5, "a forward jump shared by every stream and camera at least this long"),
+    min_interleave_s=(
+        0.2,
+        "a stretch this long where a periodic stream carries twice its samples (its rows "
+        "interleaved by the reader) is its clock stepping back",
+    ),
 )
 thresholds.register(
     FRAMES,
@@ -77,6 +98,7 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
     findings: list[Finding] = []
     timelines: list[_Timeline] = []
     min_samples = int(ctx.t(GAP, "min_samples"))
+    steps: list[ClockStep] = []
     for signal in data.signals():
         if signal.role == "noise" or len(signal.t_ns) < min_samples:
             continue
@@ -84,6 +106,11 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
         if jump is not None:
             findings.append(jump)
         timelines.append(_timeline(signal.stream, np.sort(signal.t_ns), ctx, signal))
+        steps += _steps(data, signal, ctx)
+    timeline_jumps = {
+        (s.stream, s.t_ns) for s in steps if s.clock == _timeline_clock(data, s.stream)
+    }
+    findings += _step_findings(data, steps, ctx)
     cameras = data.frame_times()
     for name, times in cameras.items():
         if len(times) >= min_samples:
@@ -92,8 +119,16 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
     shared, shared_finding = _shared_jumps(timelines, ctx)
     if shared_finding is not None:
         findings.append(shared_finding)
+    interleave = _interleave_finding(data, timelines, {s.stream for s in steps}, ctx)
+    if interleave is not None:
+        findings.append(interleave)
     for line in timelines:
-        gaps = [g for g in line.gaps if (g.start_ns, g.length_ns) not in shared]
+        gaps = [
+            g
+            for g in line.gaps
+            if (g.start_ns, g.length_ns) not in shared
+            and (line.name, g.start_ns) not in timeline_jumps
+        ]
         if line.signal is not None and gaps:
             findings.append(_gap_finding(line, gaps, ctx))
     for name, times in cameras.items():
@@ -337,3 +372,211 @@ def _dropped_frames(
             "what the policy saw there is stale."
         ),
     )
+
+
+# ---------------------------------------------------------------- every clock
+
+
+def _timeline_clock(data: EpisodeData, stream: str) -> str:
+    """The clock a stream's rows are placed by (``record``, ``header``, ``frame_index``...)."""
+    try:
+        return str(data.info.stream(stream).details.get("clock") or TIMELINE)
+    except StreamNotFoundError:
+        return TIMELINE
+
+
+def _steps(data: EpisodeData, signal: Signal, ctx: ExplainContext) -> list[ClockStep]:
+    timeline = _timeline_clock(data, signal.stream)
+    found = clock_steps(
+        signal,
+        timeline,
+        gap_factor=float(ctx.t(GAP, "gap_factor")),
+        min_gap_s=float(ctx.t(GAP, "min_gap_s")),
+        min_backward_s=float(ctx.t(JUMP, "min_backward_s")),
+        regular_fraction=float(ctx.t(GAP, "regular_fraction")),
+    )
+    # the timeline going backwards is reported by _backward_jump already
+    found = collapse_interleaves(found)
+    return [s for s in found if not (s.clock == timeline and s.step_ns < 0)]
+
+
+def _rows_missing(data: EpisodeData, step: ClockStep) -> bool:
+    """A forward step of LeRobot's recorded timestamp behind a contiguous frame_index: rows
+    are missing (frame_index counts the rows written, it is not a clock)."""
+    return step.step_ns > 0 and _timeline_clock(data, step.stream) == "frame_index"
+
+
+def _step_findings(data: EpisodeData, steps: list[ClockStep], ctx: ExplainContext) -> list[Finding]:
+    """One finding per (cause, clock); streams sharing a clock (a LeRobot row's state and
+    action) and showing the same step are named together."""
+    groups: dict[tuple[str, str], dict[tuple[int, int], list[ClockStep]]] = {}
+    for step in steps:
+        cause = GAP if _rows_missing(data, step) else JUMP
+        same = (round(step.t_ns / 1e7), round(step.step_ns / 1e7))  # 10 ms
+        groups.setdefault((cause, step.clock), {}).setdefault(same, []).append(step)
+    findings = []
+    for (cause, clock), by_moment in groups.items():
+        moments = sorted(by_moment.values(), key=lambda g: g[0].t_ns)
+        findings.append(_step_finding(data, cause, clock, moments, ctx))
+    return findings
+
+
+def _step_finding(
+    data: EpisodeData,
+    cause: str,
+    clock: str,
+    moments: list[list[ClockStep]],
+    ctx: ExplainContext,
+) -> Finding:
+    first = moments[0][0]
+    largest = max((g[0] for g in moments), key=lambda s: abs(s.step_ns))
+    streams = sorted({s.stream for g in moments for s in g})
+    size = abs(largest.step_ns) / NS
+    key = any(_role(data, s) in KEY_ROLES for s in streams)
+    names = ", ".join(streams[:3]) + ("…" if len(streams) > 3 else "")
+    more = f" ({len(moments)} such steps)" if len(moments) > 1 else ""
+    if cause == GAP:
+        frames = max(round(largest.step_ns / largest.normal_ns) - 1, 1)
+        ratio = size / max(float(ctx.t(GAP, "min_gap_s")), 1e-3)
+        confidence = 0.55 + 0.35 * float(np.clip((ratio - 1) / 3, 0.0, 1.0)) - (0 if key else 0.1)
+        title = f"Recorded timestamps skip {size:.2f} s"
+        explanation = (
+            f"{names}: the recorded {clock} column jumps {size:.2f} s after "
+            f"{largest.t_ns / NS:.2f} s (normally every {largest.normal_ns / 1e6:.1f} ms) while "
+            f"{first.reference} continues without a hole{more}: about {frames} frames' worth of "
+            "time has no rows — frames were dropped or the recording clock jumped. The timeline "
+            f"({first.reference}) closes the hole up."
+        )
+        step_next = (
+            f"Look at the rows around {first.t_ns / NS:.2f} s: what the policy saw and did "
+            "across the hole is missing; check the recorder's load or the camera at that moment."
+        )
+    else:
+        direction = "back" if largest.step_ns < 0 else "forward"
+        confidence = 0.6 + 0.3 * float(np.clip(size / 1.0, 0.0, 1.0))
+        title = f"{clock} clock jumps {direction} {size:.2f} s"
+        explanation = (
+            f"{names}: the {clock} clock jumps {direction} by {size:.2f} s at "
+            f"{largest.t_ns / NS:.2f} s while {first.reference} time advances at its normal pace "
+            f"(every {largest.normal_ns / 1e6:.1f} ms){more}."
+        )
+        if largest.interleaved:
+            title = f"{clock} and {largest.reference} clocks disagree by {size:.2f} s"
+            explanation = (
+                f"{names}: up to {largest.t_ns / NS:.2f} s, rows that one clock stamps later "
+                f"come before earlier rows by the other ({clock} vs {largest.reference}, "
+                f"{size:.2f} s apart){more}: one of the two clocks jumped back {size:.2f} s "
+                "there."
+            )
+        step_next = (
+            f"Check what sets the {clock} clock (NTP step, sim time reset, use_sim_time, a driver "
+            f"restamping) around {first.t_ns / NS:.1f} s."
+        )
+    return Finding(
+        cause=cause,
+        title=title,
+        explanation=explanation,
+        confidence=confidence,
+        severity="high" if key else "medium",
+        t_start_ns=first.t_ns,
+        t_end_ns=largest.t_ns + max(largest.step_ns, 0),
+        channels=[channel_ref(s) for s in streams],
+        evidence={
+            "clock": clock,
+            "reference_clock": first.reference,
+            "steps": [
+                {"t_ns": g[0].t_ns, "step_ns": g[0].step_ns, "streams": [s.stream for s in g]}
+                for g in moments[:20]
+            ],
+            "normal_interval_ns": largest.normal_ns,
+            "gap_factor": float(ctx.t(GAP, "gap_factor")),
+            "min_gap_s": float(ctx.t(GAP, "min_gap_s")),
+            "min_backward_s": float(ctx.t(JUMP, "min_backward_s")),
+        },
+        next_step=step_next,
+    )
+
+
+def _role(data: EpisodeData, stream: str) -> str:
+    signal = data.signal(stream)
+    return signal.role if signal is not None else "other"
+
+
+def _interleave_finding(
+    data: EpisodeData, timelines: list[_Timeline], explained: set[str], ctx: ExplainContext
+) -> Finding | None:
+    """Streams whose rows interleave over a stretch (``_interleave``): their clock stepped back
+    where the stretch ends. Streams whose other clocks already explained a step are skipped;
+    LeRobot's frame_index timeline cannot interleave."""
+    min_length = float(ctx.t(JUMP, "min_interleave_s")) * NS
+    eligible = [
+        line
+        for line in timelines
+        if line.signal is not None
+        and line.periodic
+        and line.name not in explained
+        and _timeline_clock(data, line.name) != "frame_index"
+    ]
+    found: list[tuple[int, int, str]] = []
+    for line in eligible:
+        for lo, hi in doubled_stretches(line.t_ns, line.median_ns, min_length):
+            found.append((lo, hi, line.name))
+    found.sort(key=lambda f: f[1])
+    clusters: list[list[tuple[int, int, str]]] = []
+    for item in found:
+        if clusters and item[0] <= max(f[1] for f in clusters[-1]):
+            clusters[-1].append(item)
+        else:
+            clusters.append([item])
+    # a clock stepping back moves EVERY stream it stamps; one publisher sending twice as fast
+    # for a while (start-up, a mode change) moves only its own stream
+    clusters = [c for c in clusters if _all_streams_of_the_clock(data, c, eligible)]
+    if not clusters:
+        return None
+    best = clusters[0]
+    streams = sorted({f[2] for f in best})
+    end = int(np.median([f[1] for f in best]))
+    length = end - int(np.median([f[0] for f in best]))
+    clock = _timeline_clock(data, streams[0])
+    names = ", ".join(streams[:4]) + ("…" if len(streams) > 4 else "")
+    more = f" ({len(clusters)} such stretches)" if len(clusters) > 1 else ""
+    return Finding(
+        cause=JUMP,
+        title=f"{clock} clock stepped back about {length / NS:.2f} s",
+        explanation=(
+            f"{names} carry twice their usual samples for {length / NS:.2f} s up to "
+            f"{end / NS:.2f} s, with no gap: rows stamped after the {clock} clock stepped back "
+            f"are sorted in among the earlier ones{more}."
+        ),
+        confidence=0.75,
+        severity="medium",
+        t_start_ns=end,
+        t_end_ns=end,
+        channels=[channel_ref(n) for n in streams],
+        evidence={
+            "clock": clock,
+            "stretches": [{"start_ns": lo, "end_ns": hi, "stream": n} for lo, hi, n in best],
+            "min_interleave_s": min_length / NS,
+        },
+        next_step=(
+            f"Check what sets the {clock} clock around {end / NS:.1f} s (NTP step, sim time "
+            "reset); the rows in that stretch come from two moments, do not read them in order."
+        ),
+    )
+
+
+def _all_streams_of_the_clock(
+    data: EpisodeData, cluster: list[tuple[int, int, str]], eligible: list[_Timeline]
+) -> bool:
+    """At least two streams, and most periodic streams on the same clock that record on both
+    sides of the step show it (a teleop command sent on key presses may have nothing there;
+    publishers starting up at twice their rate are a few among many)."""
+    names = {f[2] for f in cluster}
+    clock = _timeline_clock(data, cluster[0][2])
+    hi = int(np.median([f[1] for f in cluster]))
+    active = {
+        line.name
+        for line in eligible
+        if _timeline_clock(data, line.name) == clock and line.t_ns[0] < hi < line.t_ns[-1]
+    }
+    return len(names) >= 2 and len(names) >= INTERLEAVE_SHARE * len(active | names)
