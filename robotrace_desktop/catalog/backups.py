@@ -83,7 +83,8 @@ def take_backup(conn: sqlite3.Connection, catalog: Path) -> Path:
     """Copy the catalog now into ``backups/`` and drop the oldest beyond ``KEEP``."""
     folder = backup_folder(catalog)
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
+    now = time.time()
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now)) + f"-{int(now * 1e6) % 1000000:06d}"
     dest = folder / f"{catalog.stem}-{stamp}.sqlite"
     n = 1
     while dest.exists():
@@ -164,10 +165,11 @@ def rotate(catalog: Path, keep: int = KEEP) -> None:
 
 
 def _stamp(tail: str) -> tuple[str, int]:
-    """Sort key of ``YYYYmmdd-HHMMSS[-N]``: the time, then the N of backups taken in the same
-    second."""
-    when, _, number = tail[:15], tail[15:16], tail[16:]
-    return when, int(number) if number.isdigit() else 1
+    """Sort key of ``YYYYmmdd-HHMMSS-micros[-N]``: the time, then the N of a backup taken in
+    the same microsecond. Names are never reused, so the order is the order they were taken."""
+    parts = tail.split("-")
+    number = parts[3] if len(parts) > 3 else "1"
+    return "-".join(parts[:3]), int(number) if number.isdigit() else 1
 
 
 def _fsync_file(path: Path) -> None:

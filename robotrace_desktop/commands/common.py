@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from robotrace_desktop.catalog.advice import damaged_message
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core import jsonsafe
 from robotrace_desktop.core.episode import EpisodeInfo
@@ -15,15 +16,14 @@ from robotrace_desktop.core.timebase import format_seconds
 
 
 def open_catalog(args: argparse.Namespace) -> Catalog:
-    """The catalog of ``--catalog`` (or the default). A damaged one is still read, with a
-    warning saying what to run; any write into it is refused with the full instructions."""
+    """The catalog of ``--catalog`` (or the default). A damaged one is still read, with the
+    same recovery instructions a refused write prints; a missing one recreated from its
+    journal says how to index the recordings again."""
     catalog = Catalog(args.catalog)
     if catalog.damage is not None:
-        option = "" if args.catalog is None else f" --catalog {args.catalog}"
         print(
-            f"robotrace-desktop: warning: the catalog {catalog.path} is damaged "
-            f"({catalog.damage}); showing what can still be read, saving nothing. "
-            f"Run `robotrace-desktop{option} catalog check` to recover.",
+            f"robotrace-desktop: warning: {damaged_message(catalog.path, catalog.damage)}\n"
+            "  (showing what can still be read; nothing will be saved)",
             file=sys.stderr,
         )
     elif catalog.created and catalog.replayed:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from robotrace_desktop.catalog import health, write_guard
+from robotrace_desktop.catalog.backups import backups
 from robotrace_desktop.catalog.bookmarks import (
     add_bookmark,
     delete_bookmark,
@@ -324,7 +325,8 @@ def test_backups_rotate_and_are_taken_on_the_first_write_of_a_session(
     kept = sorted(folder.glob("catalog-*.sqlite"))
     assert len(kept) == 5
     assert not list(folder.glob("*.partial"))
-    newest = max(kept, key=lambda p: p.stat().st_mtime_ns)
+    newest = backups(catalog)[0]  # what `catalog restore` would take
+    assert newest in kept
     with sqlite3.connect(f"file:{newest}?mode=ro", uri=True) as conn:
         tags = {r[0] for r in conn.execute("SELECT tag FROM tags")}
     assert "t5" in tags and "u5" in tags and "t6" not in tags  # taken before session 7 wrote
