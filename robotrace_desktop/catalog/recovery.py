@@ -147,12 +147,15 @@ def rebuild(catalog: Path, *, explain: bool = False) -> Replaced:
     try:
         with Catalog(temp, journal_of=catalog) as rebuilt:
             if result.scanned:
-                result.summary = scan(rebuilt, result.scanned, explain=explain)
+                result.summary = scan(rebuilt, result.scanned)
             result.reapplied = _replay_all(rebuilt)
         _verify(temp)
         result.moved_aside = _install(temp, catalog)
     finally:
         _remove(temp)
+    if explain and result.scanned:  # on the installed catalog: the workers open it by path
+        with Catalog(catalog) as installed:
+            result.summary = scan(installed, result.scanned, explain=True)
     return result
 
 
