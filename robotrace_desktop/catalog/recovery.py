@@ -36,6 +36,7 @@ from robotrace_desktop.catalog.storage_errors import (
 )
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.catalog.user_data import set_state, state
+from robotrace_desktop.catalog.write_guard import tidy
 from robotrace_desktop.errors import StorageError
 
 #: records about user data (what "N changes" counts), as opposed to informative ones
@@ -253,6 +254,7 @@ def _recording_paths(database: Path) -> set[str]:
 
 
 def _temporary(catalog: Path, what: str) -> Path:
+    tidy(catalog)  # what an earlier, killed restore or rebuild left behind
     temp = catalog.with_name(f".{catalog.name}.{what}-{os.getpid()}.sqlite")
     _remove(temp)
     return temp

@@ -78,7 +78,7 @@ class Catalog:
         self.created, self.replayed = opened.created, 0
         if journal_of is None:  # a replacement being built replays explicitly
             self.replayed = catch_up(self)
-            write_guard.tidy(self)
+            write_guard.tidy(self.path)
 
     def close(self) -> None:
         self.conn.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from robotrace_desktop.catalog.advice import damaged_message
@@ -38,16 +39,17 @@ _TEMPORARY = re.compile(
 )
 
 
-def tidy(catalog: Catalog) -> None:
-    """Remove what a killed creation, restore or rebuild left beside the catalog (once per
-    process; files of a process still running are left alone)."""
-    key = str(catalog.path.resolve())
-    if catalog.read_only or key in _tidied:
+def tidy(path: Path) -> None:
+    """Remove what a killed creation, restore or rebuild left beside the catalog at ``path``
+    (once per process; files of a process still running are left alone). Never touches the
+    catalog itself, so it runs beside a damaged one too."""
+    key = str(path.resolve())
+    if key in _tidied or not os.access(path.parent, os.W_OK):
         return
     _tidied.add(key)
-    prefix = f".{catalog.path.name}."
+    prefix = f".{path.name}."
     try:
-        names = [p for p in catalog.path.parent.iterdir() if p.name.startswith(prefix)]
+        names = [p for p in path.parent.iterdir() if p.name.startswith(prefix)]
     except OSError:
         return
     for leftover in names:

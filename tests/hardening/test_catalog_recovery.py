@@ -369,3 +369,30 @@ def test_a_deleted_catalog_comes_back_with_its_journal_and_says_to_rebuild(
     assert cli(capsys, catalog, "catalog", "rebuild")[0] == 0
     code, out, _ = cli(capsys, catalog, "list", "--json")
     assert [e["id"] for e in json.loads(out)] == [episode]
+
+
+def test_what_a_killed_restore_or_creation_left_is_removed_on_the_next_open(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    catalog = tmp_path / "catalog.sqlite"
+    Catalog(catalog).close()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])  # a pid that has ended
+    dead.wait()
+    debris = [
+        tmp_path / f".catalog.sqlite.rebuild-{dead.pid}.sqlite",
+        tmp_path / f".catalog.sqlite.rebuild-{dead.pid}.sqlite-wal",
+        tmp_path / f".catalog.sqlite.{dead.pid}.123.new",
+    ]
+    alive = tmp_path / f".catalog.sqlite.restore-{os.getpid()}.sqlite"  # still running
+    for path in [*debris, alive]:
+        path.write_bytes(b"partial")
+    aside = tmp_path / "catalog.sqlite.damaged-20260101-000000"
+    aside.write_bytes(b"kept")
+    health.forget()
+    write_guard._tidied.clear()
+    Catalog(catalog).close()
+    assert not any(p.exists() for p in debris)
+    assert alive.exists() and aside.exists()
