@@ -4,8 +4,9 @@
 Each round copies a small scanned catalog (with its journal and a backup), starts a writer
 process that adds bookmarks and tags and prints each one only after the call returned, then
 does one harmful thing: ``kill -9`` at a random moment, deletes the ``-wal`` while it writes
-and then kills it, truncates the catalog or writes 4 KiB of random bytes into it, deletes it,
-or fills the disk under it (a small tmpfs). Then it does what a user would: runs ``list``;
+and then kills it, truncates the catalog or writes 4 KiB of random bytes into it (also with
+every backup gone), deletes it, fills the disk under it (a small tmpfs), or kills the
+``catalog restore``/``rebuild`` that repairs it. Then it does what a user would: runs ``list``;
 if anything reported saved is missing or the catalog is damaged, ``catalog restore``, and if
 that is not enough ``catalog rebuild``. Every command runs with a timeout (a hang) and its
 stderr is searched for a traceback or "internal error".
@@ -28,7 +29,9 @@ from pathlib import Path
 
 from tests.hardening.trees import REPO, many_recordings
 
-KINDS = ("kill", "wal", "truncate", "overwrite", "delete", "enospc", "killed-recovery")
+KINDS = (
+    "kill", "wal", "truncate", "overwrite", "delete", "enospc", "killed-recovery", "no-backup",
+)  # fmt: skip
 TIMEOUT = 180.0  # seconds before a command counts as hung (a loaded 2-core machine)
 
 WRITER = """
@@ -181,6 +184,12 @@ class Engine:
                 time.sleep(self.rng.uniform(0.3, 2.5))
                 process.kill()
                 process.communicate()
+            elif kind == "no-backup":  # the catalog overwritten and every backup gone: rebuild
+                size = catalog.stat().st_size
+                with open(catalog, "r+b") as handle:
+                    handle.seek(self.rng.randrange(0, max(1, size // 4)))
+                    handle.write(os.urandom(4096))
+                shutil.rmtree(folder / "backups")
             elif kind == "delete":
                 for suffix in ("", "-wal", "-shm"):
                     Path(f"{catalog}{suffix}").unlink(missing_ok=True)
