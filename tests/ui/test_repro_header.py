@@ -15,9 +15,9 @@ from PySide6.QtGui import QGuiApplication
 from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo, Status
-from robotrace_desktop.demo import write_demo_bundle
 from robotrace_desktop.ui.qimage import qimage_to_rgb
 from robotrace_desktop.ui.repro_header import BADGE_RED, ReproHeader
+from tests.demo_cache import demo_copy
 
 # Screenshots land here so a person can look at them after a run.
 SHOTS = Path(os.environ.get("ROBOTRACE_SHOT_DIR", tempfile.gettempdir())) / "robotrace_shots"
@@ -25,7 +25,7 @@ SHOTS = Path(os.environ.get("ROBOTRACE_SHOT_DIR", tempfile.gettempdir())) / "rob
 
 @pytest.fixture(scope="module")
 def demo_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_demo_bundle(tmp_path_factory.mktemp("demo") / "bundle")
+    return demo_copy(tmp_path_factory.mktemp("demo") / "bundle")
 
 
 @pytest.fixture

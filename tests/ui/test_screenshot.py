@@ -12,13 +12,13 @@ import numpy as np
 
 from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
-from robotrace_desktop.demo import write_demo_bundle
 from robotrace_desktop.ui.timeline import TimelineStrip
 from robotrace_desktop.video.images import decode_image_bytes
+from tests.demo_cache import demo_copy
 
 
 def test_screenshot_renders_the_moment_offscreen(tmp_path: Path) -> None:
-    bundle = write_demo_bundle(tmp_path / "demo")
+    bundle = demo_copy(tmp_path / "demo")
     catalog = tmp_path / "catalog.sqlite"
     with Catalog(catalog) as c:
         scan(c, [bundle])
