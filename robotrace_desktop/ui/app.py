@@ -50,6 +50,9 @@ def _application():  # type: ignore[no-untyped-def]
 
 def run(catalog_path: Path, requests: list[OpenRequest], *, new_window: bool = False) -> int:
     """Show the main window (or hand the requests to the one already running)."""
+    from robotrace_desktop.ui.platform_check import check_platform
+
+    check_platform()  # one clear line instead of Qt aborting the process
     app = _application()
     from robotrace_desktop.ui.main_window import MainWindow
     from robotrace_desktop.ui.single_instance import SingleInstance, server_key
