@@ -78,12 +78,13 @@ def run(catalog_path: Path, requests: list[OpenRequest], *, new_window: bool = F
 
 def screenshot(
     catalog_path: Path,
-    request: OpenRequest,
+    request: OpenRequest | None,
     out: Path,
     *,
     size: tuple[int, int] = (1600, 1000),
 ) -> Path:
-    """Render the window offscreen on one episode at one moment, save a PNG, and return."""
+    """Render the window offscreen — on one episode at one moment, or (no request) on the
+    catalog — save a PNG, and return."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     app = _application()
     from robotrace_desktop.ui.main_window import MainWindow
@@ -91,17 +92,20 @@ def screenshot(
     window = MainWindow(catalog_path)
     window.resize(*size)
     window.show()
-    view = window.open_episode(request.argument, request.t_ns)
-    if view is None:
-        window.close()
-        raise RobotraceError(window.statusBar().currentMessage() or "could not open the episode")
-    deadline = time.monotonic() + SETTLE_TIMEOUT_S
-    while not view.settled() and time.monotonic() < deadline:
-        app.processEvents()
-        time.sleep(0.01)
+    settled = True
+    if request is not None:
+        view = window.open_episode(request.argument, request.t_ns)
+        if view is None:
+            window.close()
+            message = window.statusBar().currentMessage()
+            raise RobotraceError(message or "could not open the episode")
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        while not view.settled() and time.monotonic() < deadline:
+            app.processEvents()
+            time.sleep(0.01)
+        settled = view.settled()
     for _ in range(5):  # let the last frames paint
         app.processEvents()
-    settled = view.settled()
     out.parent.mkdir(parents=True, exist_ok=True)
     if not window.grab().save(str(out), "PNG"):
         raise RobotraceError(f"{out}: could not write the screenshot")
