@@ -11,6 +11,9 @@ import pytest
 from tests.extras import extras_required, is_installed, missing_reason
 
 REPO = Path(__file__).resolve().parent.parent
+# Headless tests need no display (the README's test command is run as is, without one); an
+# explicit QT_QPA_PLATFORM wins, e.g. xcb to watch the widgets on a desktop.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 def _shared_data_dir() -> Path:
