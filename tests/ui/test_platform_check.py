@@ -107,3 +107,8 @@ def test_without_a_display_the_screenshot_advice_stays(
         monkeypatch.delenv(name, raising=False)
     assert main(["open"]) == 1
     assert "use --screenshot OUT.png" in capsys.readouterr().err
+
+
+def test_the_readme_lists_the_same_apt_line() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert APT_COMMAND in readme
