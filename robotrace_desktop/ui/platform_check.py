@@ -17,7 +17,7 @@ import importlib.util
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from robotrace_desktop.errors import RobotraceError
@@ -56,7 +56,7 @@ class DisplayUnavailableError(RobotraceError):
     """Qt's platform plugin cannot start here; the message says what to install or set."""
 
 
-def uses_xcb(environ: os._Environ[str] | dict[str, str] | None = None) -> bool:
+def uses_xcb(environ: Mapping[str, str] | None = None) -> bool:
     """Whether Qt will pick its xcb (X11) plugin: on Linux, QT_QPA_PLATFORM unset or xcb,
     not a Wayland session, and a DISPLAY set."""
     env = os.environ if environ is None else environ
@@ -112,9 +112,7 @@ def display_reachable(display: str, load: Loader = ctypes.CDLL) -> bool:
             disconnect(connection)
 
 
-def check_platform(
-    environ: os._Environ[str] | dict[str, str] | None = None, load: Loader = ctypes.CDLL
-) -> None:
+def check_platform(environ: Mapping[str, str] | None = None, load: Loader = ctypes.CDLL) -> None:
     """Raise ``DisplayUnavailableError`` with one actionable line when Qt's xcb plugin would
     abort the process; return quietly otherwise (including every non-xcb platform)."""
     env = os.environ if environ is None else environ
