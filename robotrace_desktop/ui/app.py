@@ -66,11 +66,19 @@ def run(catalog_path: Path, requests: list[OpenRequest], *, new_window: bool = F
     window = MainWindow(catalog_path)
     instance.messageReceived.connect(window.handle_message)
     window.show()
-    for request in requests:
-        window.open_episode(request.argument, request.t_ns)
+    app.processEvents()  # paint the window before opening anything (issue 16)
+    if requests:
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(0, lambda: _open_all(window, requests))
     code = app.exec()
     instance.close()
     return int(code)
+
+
+def _open_all(window, requests: list[OpenRequest]) -> None:  # type: ignore[no-untyped-def]
+    for request in requests:
+        window.open_episode(request.argument, request.t_ns)
 
 
 def screenshot(
@@ -88,10 +96,12 @@ def screenshot(
     window = MainWindow(catalog_path)
     window.resize(*size)
     window.show()
+    app.processEvents()
     view = window.open_episode(request.argument, request.t_ns)
     if view is None:
         window.close()
         raise RobotraceError(window.statusBar().currentMessage() or "could not open the episode")
+    view.explain_when_loaded = False  # "Explaining…" as before; no run to wait for on close
     deadline = time.monotonic() + SETTLE_TIMEOUT_S
     while not view.settled() and time.monotonic() < deadline:
         app.processEvents()
