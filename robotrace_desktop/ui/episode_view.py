@@ -40,7 +40,7 @@ from robotrace_desktop.errors import RobotraceError
 from robotrace_desktop.ui.bookmarks_panel import BookmarksPanel
 from robotrace_desktop.ui.explain_panel import ExplainPanel, finding_refs
 from robotrace_desktop.ui.offsets_editor import OffsetsEditor
-from robotrace_desktop.ui.plots import PlotPanel
+from robotrace_desktop.ui.plots import PlotPanel, preload_plotting
 from robotrace_desktop.ui.repro_header import ReproHeader
 from robotrace_desktop.ui.stream_tree import StreamTree
 from robotrace_desktop.ui.timeline import (
@@ -91,6 +91,7 @@ class EpisodeView(QWidget):
         self.plots = PlotPanel(self.store, self)
         self.plots.set_offsets(self.offsets)
         self.plots.hold()  # released by _release_plots: frames first
+        self._plotting_ready = preload_plotting()
         self.tree = StreamTree(info, self)
         self.transport = TransportBar(self.timeline, self)
         self.transport.set_cameras(list(self.panes))
@@ -166,11 +167,16 @@ class EpisodeView(QWidget):
     def _frames_in(self, *_: object) -> None:
         panes = self.panes.values()
         if self.plots.is_held() and all(p.problem() is not None or p.is_settled() for p in panes):
-            self._plots_timer.start(0)  # after this frame is painted
+            self._plots_timer.stop()
+            QTimer.singleShot(0, self, self._release_plots)  # after this frame is painted
 
     def _release_plots(self) -> None:
-        if self.plots.is_held():
-            self.plots.release()
+        if not self.plots.is_held():
+            return
+        if not self._plotting_ready.is_set():  # pyqtgraph still importing in the background
+            QTimer.singleShot(20, self, self._release_plots)
+            return
+        self.plots.release()
 
     def _plots_loaded(self) -> None:
         if not self.plots.is_held() and self.explain_when_loaded:
