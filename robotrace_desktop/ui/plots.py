@@ -55,26 +55,6 @@ NO_CHANNELS_TEXT = "No channels selected — pick some in the stream tree."
 HELD_TEXT = "Plots load once the cameras show their frame…"
 
 
-_PRELOADED = threading.Event()
-
-
-def preload_plotting() -> threading.Event:
-    """Import pyqtgraph and the plot row on a background thread (once); the event is set when
-    done. The import takes about a second on a busy machine: done on the UI thread when the
-    plots are built it would freeze the window (and the scrubber) that long."""
-    if not _PRELOADED.is_set() and not getattr(preload_plotting, "started", False):
-        preload_plotting.started = True  # type: ignore[attr-defined]
-
-        def run() -> None:
-            try:
-                import robotrace_desktop.ui.plot_row  # noqa: F401  (imports pyqtgraph)
-            finally:
-                _PRELOADED.set()
-
-        threading.Thread(target=run, name="preload-pyqtgraph", daemon=True).start()
-    return _PRELOADED
-
-
 class PlotPanel(QWidget):
     """Stacked plots of the selected channels on one episode timeline (see module doc)."""
 
