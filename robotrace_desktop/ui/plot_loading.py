@@ -1,4 +1,5 @@
-"""Loading plotted streams off the UI thread, in pieces: the span on screen first, then the rest.
+"""Getting plotted data in and out: loading streams off the UI thread, in pieces (the span on
+screen first, then the rest), and writing the visible samples as CSV.
 
 A 1 GB bag interleaves its joint states with camera images, so reading a topic whole is a pass
 over the whole file (seconds). The plots should not wait for that (issue 16): the job asks the
@@ -10,10 +11,15 @@ thread pool and talks to the panel only through a parentless signal carrier (see
 from __future__ import annotations
 
 import contextlib
+import csv
 import threading
+from collections.abc import Sequence
+from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, QRunnable, Signal
 
+from robotrace_desktop.core.align import align_raw, column_names
 from robotrace_desktop.core.signal_store import SignalStore
 
 ChannelRef = tuple[str, str]  # (stream name, channel name)
@@ -65,3 +71,22 @@ class LoadJob(QRunnable):
                 self.signals.done.emit(self.job, errors)
         finally:
             self.finished.set()
+
+
+def write_channels_csv(
+    store: SignalStore, selection: Sequence[ChannelRef], t0: int, t1: int, path: Path
+) -> Path:
+    """The channels' samples in [t0, t1) on the union of their timestamps (empty cells where a
+    stream has no sample at that time) — the plot panel's "Export visible plot data"."""
+    by_stream: dict[str, list[str]] = {}
+    for stream, channel in selection:
+        by_stream.setdefault(stream, []).append(channel)
+    chunks = [store.chunk(s, chans, t0, t1) for s, chans in by_stream.items()]
+    times, values = align_raw(chunks)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["t_ns", "t_s", *column_names(chunks)])
+        for t, row in zip(times.tolist(), values.tolist(), strict=True):
+            cells = ["" if np.isnan(v) else repr(v) for v in row]
+            writer.writerow([t, f"{t / 1_000_000_000:.9f}", *cells])
+    return path

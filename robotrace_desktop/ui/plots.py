@@ -21,7 +21,6 @@ pyqtgraph itself is imported when the first plot is built.
 
 from __future__ import annotations
 
-import csv
 import html
 import math
 import threading
@@ -34,14 +33,13 @@ import numpy as np
 from PySide6.QtCore import Qt, QThreadPool, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
-from robotrace_desktop.core.align import align_raw, column_names
 from robotrace_desktop.core.channels import overlay_pairs, plot_group, split_channel
 from robotrace_desktop.core.markers import Marker
 from robotrace_desktop.core.signal_store import SignalStore
 from robotrace_desktop.core.units import axis_name, axis_units, channel_unit
 from robotrace_desktop.ui import plot_style as style
 from robotrace_desktop.ui.plain_text import literal_tip
-from robotrace_desktop.ui.plot_loading import LoadJob, LoadSignals
+from robotrace_desktop.ui.plot_loading import LoadJob, LoadSignals, write_channels_csv
 
 if TYPE_CHECKING:
     import pyqtgraph as pg
@@ -197,16 +195,16 @@ class PlotPanel(QWidget):
         if self._rows:
             self._x_range = self._current_x_range()
         self._selection = wanted
-        self._rebuild()
         pending = [r for r in wanted if not self.store.is_prepared([r])]
-        if pending:
-            job = next(self._job_ids)
+        if pending:  # reading starts before the rows are built (the first build imports
+            job = next(self._job_ids)  # pyqtgraph): the two overlap
             self._jobs[job] = pending
             runnable = LoadJob(
                 self.store, pending, job, self._signals, self._cancel, self._first_span()
             )
             self._running[job] = runnable.finished
             self._pool.start(runnable)  # the pool owns and deletes the runnable
+        self._rebuild()
         self._update_status()
         self.refresh_views()
         if not self._jobs:
@@ -594,18 +592,7 @@ class PlotPanel(QWidget):
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         t0, t1 = self.visible_range_ns()
-        by_stream: dict[str, list[str]] = {}
-        for stream, channel in self._selection:
-            by_stream.setdefault(stream, []).append(channel)
-        chunks = [self.store.chunk(s, chans, t0, t1) for s, chans in by_stream.items()]
-        times, values = align_raw(chunks)
-        with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["t_ns", "t_s", *column_names(chunks)])
-            for t, row in zip(times.tolist(), values.tolist(), strict=True):
-                cells = ["" if np.isnan(v) else repr(v) for v in row]
-                writer.writerow([t, f"{t / NS:.9f}", *cells])
-        return path
+        return write_channels_csv(self.store, self._selection, t0, t1, path)
 
 
 def format_value(value: float) -> str:
