@@ -102,6 +102,7 @@ def screenshot(
         window.close()
         raise RobotraceError(window.statusBar().currentMessage() or "could not open the episode")
     view.explain_when_loaded = False  # "Explaining…" as before; no run to wait for on close
+    view.plots.fill_around_playhead = False  # the whole visible span is waited for: one read
     deadline = time.monotonic() + SETTLE_TIMEOUT_S
     while not view.settled() and time.monotonic() < deadline:
         app.processEvents()

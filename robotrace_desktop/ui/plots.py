@@ -90,6 +90,7 @@ class PlotPanel(QWidget):
         self._cancel = threading.Event()
         self._held = False  # hold(): selection kept, nothing built or read until release()
         self._drawn_covered = False  # the last refresh drew the whole visible span
+        self.fill_around_playhead = True  # off for a screenshot: it waits for the whole anyway
         self._signals = LoadSignals()
         self._signals.done.connect(self._job_done)
         self._signals.progress.connect(self._job_progress)
@@ -196,8 +197,8 @@ class PlotPanel(QWidget):
             self._x_range = self._current_x_range()
         self._selection = wanted
         pending = [r for r in wanted if not self.store.is_prepared([r])]
-        if pending:  # reading starts before the rows are built (the first build imports
-            job = next(self._job_ids)  # pyqtgraph): the two overlap
+        if pending:  # read while the rows are built (the first build imports pyqtgraph)
+            job = next(self._job_ids)
             self._jobs[job] = pending
             runnable = LoadJob(
                 self.store, pending, job, self._signals, self._cancel, self._first_span()
@@ -341,14 +342,17 @@ class PlotPanel(QWidget):
         shown = [r for r in self._selection if r[0] not in self._errors]
         return self.store.covers(shown, max(t0, 0), min(t1, self.store.info.duration_ns + 1))
 
-    def _first_span(self) -> tuple[int, int]:
+    def _first_span(self) -> tuple[int, int] | None:
         """What to read first: the visible span when zoomed in, else a few seconds around the
-        playhead (the whole episode is on screen: any part of it shows the plots filling)."""
+        playhead (the whole episode is on screen: any part of it shows the plots filling) —
+        or nothing (one whole read) when ``fill_around_playhead`` is off."""
         duration = max(self.store.info.duration_ns, 0)
         x0, x1 = self._x_range if not self._rows else self._current_x_range()
         t0, t1 = max(math.floor(x0 * NS), 0), min(math.ceil(x1 * NS), duration)
         if t1 - t0 < 0.9 * duration:
             return t0, t1
+        if not self.fill_around_playhead:
+            return None
         start = min(max(self._t_ns - FIRST_SPAN_NS // 2, 0), max(duration - FIRST_SPAN_NS, 0))
         return start, start + FIRST_SPAN_NS
 
