@@ -159,7 +159,8 @@ class EpisodeView(QWidget):
         self._plots_timer = QTimer(self)
         self._plots_timer.setSingleShot(True)
         self._plots_timer.timeout.connect(self._release_plots)
-        self._plots_timer.start(PLOTS_AFTER_MS if self.panes else 0)
+        waiting = any(p.problem() is None for p in self.panes.values())  # a camera to wait for
+        self._plots_timer.start(PLOTS_AFTER_MS if waiting else 0)
 
     # --- filling in progressively -------------------------------------------------------
 
