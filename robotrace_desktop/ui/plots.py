@@ -50,7 +50,7 @@ ChannelRef = tuple[str, str]  # (stream name, channel name)
 NS = 1_000_000_000
 FIRST_SPAN_NS = 2 * NS  # read first around the playhead when the whole episode is on screen
 NO_CHANNELS_TEXT = "No channels selected — pick some in the stream tree."
-HELD_TEXT = "Plots load once the cameras show their frame…"
+HELD_TEXT = "Loading plots…"  # held until the cameras show their frame
 
 
 class PlotPanel(QWidget):
