@@ -265,17 +265,27 @@ def _ids(catalog: Path) -> list[str]:
 
 
 def _median_cli(runs: int, *args: str, env: dict[str, str]) -> float:
-    times = []
+    """Median wall time of ``runs`` CLI runs; also remembers their median CPU time (user + sys
+    of the process and its workers), steadier than wall time on a shared, loaded machine."""
+    times, cpus = [], []
     for _ in range(runs):
-        wall, _cpu, done = cli(*args, env=env)
+        wall, cpu, done = cli(*args, env=env)
         if done.returncode != 0:
             raise SystemExit(f"{' '.join(args)} failed: {done.stderr[-600:]}")
         times.append(wall)
+        cpus.append(cpu)
+    _LAST_CPU[0] = statistics.median(cpus)
     return statistics.median(times)
 
 
+_LAST_CPU = [0.0]
+
+
 def _line(what: str, value: float, floor: float, target: str) -> None:
-    print(f"  {what:<58} {value:7.3f} s  ({value / floor:5.1f}× floor {floor:.3f} s)  {target}")
+    print(
+        f"  {what:<50} {value:7.3f} s  ({value / floor:5.1f}× floor {floor:.3f} s)  "
+        f"CPU {_LAST_CPU[0]:6.2f} s  {target}"
+    )
 
 
 def bench_speed(runs: int, big: int) -> None:
@@ -294,14 +304,18 @@ def bench_speed(runs: int, big: int) -> None:
         doctor = os.environ.get("LEROBOT_DOCTOR")
         if doctor:
             times = []
+            cpus = []
             for _ in range(runs):
+                before = children_cpu()
                 start = time.perf_counter()
                 subprocess.run([doctor, "check", str(g1)], capture_output=True, check=False)
                 times.append(time.perf_counter() - start)
+                cpus.append(children_cpu() - before)
             peer = statistics.median(times)
+            _LAST_CPU[0] = statistics.median(cpus)
             _line("lerobot-doctor check", peer, floor, f"ours / doctor = {wall / peer:.2f}")
-        one = _median_cli(runs * 3, "explain", ids[0], env=env)
         start = _median_cli(runs * 3, "--version", env=env)
+        one = _median_cli(runs * 3, "explain", ids[0], env=env)
         _line("explain EPISODE, stored (CLI process)", one, start, "target <= 0.1 s")
         print("    (floor here: `robotrace-desktop --version`, interpreter + CLI start-up)")
         env = {**os.environ, "ROBOTRACE_HOME": str(Path(tmp) / "bag")}
