@@ -117,3 +117,24 @@ def test_episode_data_reads_once_and_equals_the_fallback(shared_data: Path, name
         _same(data_a, data_b)
         assert batched.batches == 1 and batched.singles == []
         assert fallback.batches == 1 and fallback.singles  # read one by one after the failure
+
+
+@pytest.mark.parametrize("name", BAGS)
+def test_first_messages_in_one_pass_equal_one_lookup_per_topic(
+    shared_data: Path, name: str
+) -> None:
+    """What plans each topic (its first message) comes from one pass over the bag now."""
+    from robotrace_desktop.readers.ros_bagfile import open_bag
+
+    with open_bag(shared_data / name) as bag:
+        groups: dict[str, list] = {}
+        for conn in bag.connections:
+            groups.setdefault(conn.topic, []).append(conn)
+        wanted = [g for g in groups.values() if sum(c.msgcount for c in g)]
+        together = bag.first_messages(wanted)
+        for group, got in zip(wanted, together, strict=True):
+            try:
+                alone = bag.first_message(group)
+            except StopIteration:
+                alone = None
+            assert got == alone
