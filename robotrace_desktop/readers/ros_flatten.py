@@ -19,6 +19,7 @@ Layouts (``flattener_for``):
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -172,6 +173,10 @@ Getter = Callable[[Any], Any]
 
 def _getter(path: Sequence[Step]) -> Getter:
     steps = tuple(path)
+    if steps and all(isinstance(step, str) for step in steps):
+        # attribute steps only: the same lookups, done in C (this runs once per channel and
+        # message: ~150,000 times for a 4 MB bag)
+        return operator.attrgetter(".".join(steps))
 
     def get(msg: Any) -> Any:
         value = msg
@@ -207,23 +212,30 @@ class Flattener:
         self._blocks = tuple(blocks)
 
     def values(self, msg: Any) -> np.ndarray:
-        out = np.full(len(self.channels), np.nan)
-        pos = 0
+        """The message's row: a Python list filled block by block, made an array once (setting
+        numpy elements one at a time cost as much as decoding the message). Missing values and
+        the tail of a short array are NaN."""
+        row: list[Any] = []
         for block in self._blocks:
             value = block.get(msg)
-            if block.width == 0:
-                if value is not None:
-                    out[pos] = _scalar(value)
-                pos += 1
-                continue
-            if value is not None and len(value):
-                arr = np.asarray(value[: block.width], dtype=np.float64)
-                out[pos : pos + len(arr)] = arr
-            pos += block.width
-        return out
+            width = block.width
+            if width == 0:
+                row.append(_NAN if value is None else _scalar(value))
+            elif value is None or not len(value):
+                row.extend(_NAN for _ in range(width))
+            else:
+                part = value[:width]
+                row.extend(part.tolist() if isinstance(part, np.ndarray) else part)
+                row.extend(_NAN for _ in range(width - len(part)))
+        return np.array(row, dtype=np.float64) if row else np.full(len(self.channels), np.nan)
+
+
+_NAN = float("nan")
 
 
 def _scalar(value: Any) -> float:
+    if type(value) is float:
+        return value
     if hasattr(value, "nanosec"):
         return _time_ns(value) / 1e9
     return float(value)

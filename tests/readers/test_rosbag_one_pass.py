@@ -138,3 +138,40 @@ def test_first_messages_in_one_pass_equal_one_lookup_per_topic(
             except StopIteration:
                 alone = None
             assert got == alone
+
+
+def _reference_values(flattener: object, msg: object) -> np.ndarray:
+    """Flattener.values as it was written first (numpy element by element), to compare with."""
+    from robotrace_desktop.readers.ros_flatten import _scalar
+
+    out = np.full(len(flattener.channels), np.nan)  # type: ignore[attr-defined]
+    pos = 0
+    for block in flattener._blocks:  # type: ignore[attr-defined]
+        value = block.get(msg)
+        if block.width == 0:
+            if value is not None:
+                out[pos] = _scalar(value)
+            pos += 1
+            continue
+        if value is not None and len(value):
+            arr = np.asarray(value[: block.width], dtype=np.float64)
+            out[pos : pos + len(arr)] = arr
+        pos += block.width
+    return out
+
+
+@pytest.mark.parametrize("name", BAGS)
+def test_flattened_rows_equal_the_first_implementation(shared_data: Path, name: str) -> None:
+    """Every message of every signal topic: the same row, bit for bit (NaN where missing)."""
+    with _open(shared_data / name) as source:
+        opened = source._opened  # type: ignore[attr-defined]
+        from robotrace_desktop.readers.ros_flatten import Flattener
+
+        # JointState / JointTrajectory flatteners have their own values(), unchanged
+        plans = [p for p in opened.plan.topics.values() if type(p.flattener) is Flattener]
+        for plan in plans:
+            for conn, _record, raw in opened.bag.messages(plan.connections):
+                msg = opened.decode(conn, raw)
+                got, want = plan.flattener.values(msg), _reference_values(plan.flattener, msg)
+                assert got.dtype == want.dtype and got.shape == want.shape
+                np.testing.assert_array_equal(got, want)
