@@ -202,6 +202,12 @@ class _Block:
 
     get: Getter
     width: int  # 0: scalar channel
+    path: str | None = None  # "a.b.c" when the getter is plain attribute access
+
+
+def _block(path: Sequence[Step], width: int) -> _Block:
+    plain = bool(path) and all(isinstance(step, str) for step in path)
+    return _Block(_getter(path), width, ".".join(path) if plain else None)  # type: ignore[arg-type]
 
 
 class Flattener:
@@ -210,8 +216,22 @@ class Flattener:
     def __init__(self, channels: Sequence[str], blocks: Sequence[_Block]) -> None:
         self.channels = tuple(channels)
         self._blocks = tuple(blocks)
+        #: every channel a plain numeric attribute (Imu, Odometry, BatteryState, custom
+        #: messages…): one C-level call fetches the whole row
+        self._row: Getter | None = None
+        paths = [b.path for b in self._blocks]
+        if paths and all(b.width == 0 for b in self._blocks) and None not in paths:
+            get = operator.attrgetter(*paths)  # type: ignore[arg-type]
+            self._row = get if len(paths) > 1 else (lambda msg: (get(msg),))
 
     def values(self, msg: Any) -> np.ndarray:
+        if self._row is not None:
+            row = self._row(msg)
+            if all(type(v) is float or type(v) is int for v in row):
+                return np.array(row, dtype=np.float64)
+        return self._values(msg)
+
+    def _values(self, msg: Any) -> np.ndarray:
         """The message's row: a Python list filled block by block, made an array once (setting
         numpy elements one at a time cost as much as decoding the message). Missing values and
         the tail of a short array are NaN."""
@@ -296,7 +316,7 @@ class _Walker:
     def _scalar(self, path: tuple[Step, ...], name: str) -> None:
         if not self.full():
             self.channels.append(name)
-            self.blocks.append(_Block(_getter(path), 0))
+            self.blocks.append(_block(path, 0))
 
     def _array(self, path: tuple[Step, ...], name: str, length: int) -> None:
         width = min(length, MAX_ARRAY, MAX_CHANNELS - len(self.channels))
@@ -305,7 +325,7 @@ class _Walker:
         if width <= 0:
             return
         self.channels.extend(f"{name}[{i}]" for i in range(width))
-        self.blocks.append(_Block(_getter(path), width))
+        self.blocks.append(_block(path, width))
 
 
 def generic_flattener(first: Any) -> tuple[Flattener, bool]:
@@ -316,7 +336,7 @@ def generic_flattener(first: Any) -> tuple[Flattener, bool]:
 
 
 def _layout_flattener(paths: Sequence[str]) -> Flattener:
-    return Flattener(paths, [_Block(_getter(_parse_path(p)), 0) for p in paths])
+    return Flattener(paths, [_block(_parse_path(p), 0) for p in paths])
 
 
 class JointStateFlattener(Flattener):
