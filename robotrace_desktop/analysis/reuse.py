@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import robotrace_desktop
 from robotrace_desktop.analysis.thresholds import FILE_NAME
-from robotrace_desktop.catalog.findings import episode_states
+from robotrace_desktop.catalog.findings import episode_states, explained_ids
 from robotrace_desktop.catalog.store import Catalog
 
 #: the packages whose code decides the findings (reading the streams, analyzing them)
@@ -120,12 +120,28 @@ def current_keys(
     }
 
 
-def stale(catalog: Catalog, episode_ids: Sequence[str]) -> list[str]:
+def stale(
+    catalog: Catalog, episode_ids: Sequence[str], *, keyless_is_fresh: bool = False
+) -> list[str]:
     """The episodes among ``episode_ids`` whose stored findings cannot be reused (never
-    explained, or explained under another key), in the given order — what a scan explains.
-    Unknown ids are kept: explaining them reports why they fail."""
+    explained, or explained under another key), in the given order. Unknown ids are kept:
+    explaining them reports why they fail.
+
+    ``keyless_is_fresh``: findings stored without a key (by the viewer's Explain tab, verify,
+    or before keys existed) count as current — a scan re-explains an unchanged recording only
+    when something it can see changed, as it did before keys."""
     keys = current_keys(catalog, episode_ids)
-    return [e for e in episode_ids if e not in keys or not keys[e].fresh]
+    explained = set(explained_ids(catalog)) if keyless_is_fresh else set()
+
+    def reusable(episode: str) -> bool:
+        check = keys.get(episode)
+        if check is None:
+            return False
+        if check.stored is None:
+            return episode in explained
+        return check.fresh
+
+    return [e for e in episode_ids if not reusable(e)]
 
 
 def thresholds_file(catalog_path: Path) -> Path:

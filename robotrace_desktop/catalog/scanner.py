@@ -179,7 +179,7 @@ def scan(
     if not summary.cancelled:
         summary.missing = _mark_vanished(catalog, abs_roots, found_paths)
     if explain and not summary.cancelled:
-        pending = _to_explain(catalog, [*summary.changed, *_readable(catalog, unchanged_ids)])
+        pending = [*summary.changed, *_to_explain(catalog, _readable(catalog, unchanged_ids))]
         if pending:
             _explain(catalog, pending, summary, explain_progress, cancel)
     return summary
@@ -205,15 +205,16 @@ def _readable(catalog: Catalog, ids: Sequence[str]) -> list[str]:
 
 
 def _to_explain(catalog: Catalog, ids: list[str]) -> list[str]:
-    """Episodes whose stored findings cannot be reused (never explained — e.g. a scan killed
-    after indexing them — or explained under another reuse key: the recording, the catalog's
-    fields, the thresholds or the analyzers changed). Same key as ``explain EPISODE``."""
+    """Unchanged episodes whose stored findings cannot be reused: never explained (a scan
+    killed after indexing them) or explained under another reuse key (the catalog's fields,
+    the thresholds or the analyzers changed) — the key ``explain EPISODE`` uses. Findings
+    stored without a key count as current, as every explained episode did before keys."""
     if not ids:
         return []
     # imported here: a re-scan of an unchanged tree reaches this with nothing changed
     from robotrace_desktop.analysis.reuse import stale
 
-    return stale(catalog, list(dict.fromkeys(ids)))
+    return stale(catalog, list(dict.fromkeys(ids)), keyless_is_fresh=True)
 
 
 def _explain(
