@@ -128,18 +128,27 @@ def explain_episode_id(
     return findings
 
 
-#: catalog connections a worker process keeps between the items of a run, by path
-_catalogs: dict[str, Catalog] = {}
+#: catalog connections a worker keeps between the items of a run, by (path, thread): an
+#: SQLite connection may only be used by the thread that opened it, and a run of a few
+#: episodes is computed inline in the caller's thread (the viewer's scan thread, say)
+_catalogs: dict[tuple[str, int], Catalog] = {}
 
 
 def explain_job(context: dict[str, Any], episode_id: str) -> list[dict[str, Any]]:
     """Pool / Ray entry point (top level, so spawn and Ray can import it): compute one
     episode's findings as plain dicts; store nothing."""
-    path = str(context["catalog"])
-    catalog = _catalogs.get(path)
+    key = (str(context["catalog"]), threading.get_ident())
+    catalog = _catalogs.get(key)
     if catalog is None:
-        catalog = _catalogs[path] = Catalog(Path(path))
+        catalog = _catalogs[key] = Catalog(Path(key[0]))
     return [f.to_dict() for f in compute_episode_id(catalog, episode_id)]
+
+
+def _release_inline(path: Path) -> None:
+    """Close the connection an inline run opened in this thread (workers keep theirs)."""
+    catalog = _catalogs.pop((str(path), threading.get_ident()), None)
+    if catalog is not None:
+        catalog.close()
 
 
 def explain_many(
@@ -202,6 +211,7 @@ def explain_many(
                 run.explained[episode] = findings
             tick(episode)
         run.cancelled = done < len(ids) and cancel is not None and cancel.is_set()
+    _release_inline(catalog_path)
     return run
 
 
