@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.extras import extras_required, is_installed, missing_reason
+
 REPO = Path(__file__).resolve().parent.parent
+# Headless tests need no display (the README's test command is run as is, without one); an
+# explicit QT_QPA_PLATFORM wins, e.g. xcb to watch the widgets on a desktop.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 def _shared_data_dir() -> Path:
@@ -25,6 +30,30 @@ def shared_data() -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def scanned_shared_data(
+    tmp_path_factory: pytest.TempPathFactory, shared_data: Path
+) -> tuple[Path, dict[str, object]]:
+    """``robotrace-desktop scan ../shared/data --json`` (Explain included) run once per session:
+    the catalog file and the printed summary. Scanning and explaining every real recording is
+    the slowest setup there is; tests that read such a catalog copy it (``copy_catalog``)."""
+    import contextlib
+    import io
+    import json
+
+    from robotrace_desktop.cli import main
+
+    home = tmp_path_factory.mktemp("scanned_home")
+    path = tmp_path_factory.mktemp("scanned") / "catalog.sqlite"
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out):
+        patch.setenv("ROBOTRACE_HOME", str(home))
+        patch.setenv("ROBOTRACE_QUIET", "1")
+        code = main(["--catalog", str(path), "scan", str(shared_data), "--json"])
+    assert code == 0, out.getvalue()
+    return path, json.loads(out.getvalue())
+
+
 @pytest.fixture(autouse=True)
 def robotrace_home(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
@@ -34,3 +63,19 @@ def robotrace_home(
     monkeypatch.setenv("ROBOTRACE_HOME", str(home))
     monkeypatch.setenv("ROBOTRACE_QUIET", "1")
     return home
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "extra(name): needs the optional extra NAME (skipped when it is absent)"
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip a test of an absent optional extra — or fail it where extras are required (CI)."""
+    for marker in item.iter_markers("extra"):
+        for extra in marker.args:
+            if not is_installed(extra):
+                if extras_required():
+                    pytest.fail(missing_reason(extra), pytrace=False)
+                pytest.skip(missing_reason(extra))

@@ -167,6 +167,11 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (name, episode_id)
     );
     """,
+    # 4: the key Explain's stored findings were computed under (recording, episode row,
+    # thresholds, analysis code, normal model): an unchanged key means they can be reused
+    """
+    ALTER TABLE explained ADD COLUMN key TEXT;
+    """,
 ]
 
 # next: how far the journal of user-authored data (catalog/journal.py) is reflected in this

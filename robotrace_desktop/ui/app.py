@@ -50,6 +50,9 @@ def _application():  # type: ignore[no-untyped-def]
 
 def run(catalog_path: Path, requests: list[OpenRequest], *, new_window: bool = False) -> int:
     """Show the main window (or hand the requests to the one already running)."""
+    from robotrace_desktop.ui.platform_check import check_platform
+
+    check_platform()  # one clear line instead of Qt aborting the process
     app = _application()
     from robotrace_desktop.ui.main_window import MainWindow
     from robotrace_desktop.ui.single_instance import SingleInstance, server_key
@@ -66,21 +69,30 @@ def run(catalog_path: Path, requests: list[OpenRequest], *, new_window: bool = F
     window = MainWindow(catalog_path)
     instance.messageReceived.connect(window.handle_message)
     window.show()
-    for request in requests:
-        window.open_episode(request.argument, request.t_ns)
+    app.processEvents()  # paint the window before opening anything (issue 16)
+    if requests:
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(0, lambda: _open_all(window, requests))
     code = app.exec()
     instance.close()
     return int(code)
 
 
+def _open_all(window, requests: list[OpenRequest]) -> None:  # type: ignore[no-untyped-def]
+    for request in requests:
+        window.open_episode(request.argument, request.t_ns)
+
+
 def screenshot(
     catalog_path: Path,
-    request: OpenRequest,
+    request: OpenRequest | None,
     out: Path,
     *,
     size: tuple[int, int] = (1600, 1000),
 ) -> Path:
-    """Render the window offscreen on one episode at one moment, save a PNG, and return."""
+    """Render the window offscreen — on one episode at one moment, or (no request) on the
+    catalog — save a PNG, and return."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     app = _application()
     from robotrace_desktop.ui.main_window import MainWindow
@@ -88,17 +100,23 @@ def screenshot(
     window = MainWindow(catalog_path)
     window.resize(*size)
     window.show()
-    view = window.open_episode(request.argument, request.t_ns)
-    if view is None:
-        window.close()
-        raise RobotraceError(window.statusBar().currentMessage() or "could not open the episode")
-    deadline = time.monotonic() + SETTLE_TIMEOUT_S
-    while not view.settled() and time.monotonic() < deadline:
-        app.processEvents()
-        time.sleep(0.01)
+    app.processEvents()
+    settled = True
+    if request is not None:
+        view = window.open_episode(request.argument, request.t_ns)
+        if view is None:
+            window.close()
+            message = window.statusBar().currentMessage()
+            raise RobotraceError(message or "could not open the episode")
+        view.explain_when_loaded = False  # "Explaining…" as before; no run to wait for on close
+        view.plots.fill_around_playhead = False  # the whole visible span is waited for: one read
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        while not view.settled() and time.monotonic() < deadline:
+            app.processEvents()
+            time.sleep(0.01)
+        settled = view.settled()
     for _ in range(5):  # let the last frames paint
         app.processEvents()
-    settled = view.settled()
     out.parent.mkdir(parents=True, exist_ok=True)
     if not window.grab().save(str(out), "PNG"):
         raise RobotraceError(f"{out}: could not write the screenshot")

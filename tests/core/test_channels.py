@@ -15,8 +15,8 @@ from robotrace_desktop.core.channels import (
     stream_role,
 )
 from robotrace_desktop.core.episode import EpisodeInfo, StreamInfo, StreamKind
-from robotrace_desktop.demo import write_demo_bundle
 from robotrace_desktop.readers.registry import reader_for
+from tests.demo_cache import demo_copy
 
 
 def _info(path: Path, index: int | None = None) -> EpisodeInfo:
@@ -25,7 +25,7 @@ def _info(path: Path, index: int | None = None) -> EpisodeInfo:
 
 @pytest.fixture(scope="module")
 def demo_info(tmp_path_factory: pytest.TempPathFactory) -> EpisodeInfo:
-    return _info(write_demo_bundle(tmp_path_factory.mktemp("demo") / "demo"))
+    return _info(demo_copy(tmp_path_factory.mktemp("demo") / "demo"))
 
 
 def test_demo_defaults_positions_efforts_and_actions(demo_info: EpisodeInfo) -> None:

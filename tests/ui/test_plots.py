@@ -25,19 +25,19 @@ from robotrace_desktop.core.episode import (
 )
 from robotrace_desktop.core.markers import Marker
 from robotrace_desktop.core.signal_store import SignalStore
-from robotrace_desktop.demo import write_demo_bundle
 from robotrace_desktop.readers.base import Reader
 from robotrace_desktop.readers.registry import reader_for
 from robotrace_desktop.ui import plot_style
 from robotrace_desktop.ui.plot_row import PlotRow
 from robotrace_desktop.ui.plots import PlotPanel, format_value
+from tests.demo_cache import demo_copy
 
 NS = 1_000_000_000
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Reader, Path, EpisodeInfo]:
-    path = write_demo_bundle(tmp_path_factory.mktemp("demo") / "demo")
+    path = demo_copy(tmp_path_factory.mktemp("demo") / "demo")
     reader = reader_for(path)
     (info,) = list(reader.index(path))
     return reader, path, info

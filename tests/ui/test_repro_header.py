@@ -17,9 +17,9 @@ from PySide6.QtGui import QGuiApplication
 from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo, Outcome, Status
-from robotrace_desktop.demo import write_demo_bundle
 from robotrace_desktop.ui.qimage import qimage_to_rgb
 from robotrace_desktop.ui.repro_header import NEUTRAL, OUTCOME_COLORS, ReproHeader
+from tests.demo_cache import demo_copy
 
 RED = OUTCOME_COLORS[Outcome.FAILURE]
 GREEN = OUTCOME_COLORS[Outcome.SUCCESS]
@@ -30,7 +30,7 @@ SHOTS = Path(os.environ.get("ROBOTRACE_SHOT_DIR", tempfile.gettempdir())) / "rob
 
 @pytest.fixture(scope="module")
 def demo_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_demo_bundle(tmp_path_factory.mktemp("demo") / "bundle")
+    return demo_copy(tmp_path_factory.mktemp("demo") / "bundle")
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,13 +15,11 @@ from robotrace_desktop.cli import main
 from robotrace_desktop.core.links import parse_link
 from tests.verify.verify_fixtures import (
     SATURATED_JOINT,
+    SHARED_EPISODES,
     saturation_window,
-    scan_sets,
-    write_policy_set,
 )
 
-N = 150  # per side: enough for a 10-point drop to be significant beyond the 2-point margin
-STEPS = 200
+N = SHARED_EPISODES  # per side: a 10-point drop is significant beyond the 2-point margin
 POLICIES = '''
 import numpy as np
 
@@ -49,20 +46,10 @@ def crashes_on_seed_3(obs):
 
 
 @pytest.fixture(scope="module")
-def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("verify_sets")
-    sets = [
-        write_policy_set(root / "baseline", "v1", "baseline", episodes=N, steps=STEPS),
-        write_policy_set(root / "same", "v1-retrain", "same", episodes=N, steps=STEPS),
-        write_policy_set(root / "drop10", "v2-drop", "drop10", episodes=N, steps=STEPS),
-        write_policy_set(root / "saturate", "v2-sat", "saturate", episodes=N, steps=STEPS),
-        write_policy_set(root / "better", "v3", "better", episodes=N, steps=STEPS),
-    ]
-    path = root / "home" / "catalog.sqlite"
-    path.parent.mkdir()
-    summary = scan_sets(path, sets)
-    assert summary.new == 5 * N
-    yield path
+def catalog(policy_catalog: Path) -> Path:
+    """The shared sets: v1 (baseline), v1-retrain (same), v2-drop (drop10), v2-sat (saturate)
+    and v3 (better), N episodes each, scanned and explained (``tests/verify/conftest.py``)."""
+    return policy_catalog
 
 
 def verify(catalog: Path, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:
