@@ -1,4 +1,12 @@
-"""JSON that never fails on what readers put in metadata: numpy scalars/arrays, NaN, paths."""
+"""JSON that never fails on what readers put in metadata: numpy scalars/arrays, NaN, paths.
+
+Why two paths: ``to_jsonable`` walks every value in Python, and a catalog scan serializes each
+episode's metadata and streams several times (100,000 LeRobot episodes spent most of their
+scan there). Almost every value is already plain JSON, so ``dumps`` first hands it to the C
+encoder untouched; only what that encoder would render differently from ``to_jsonable`` — a
+non-``str`` dict key (``True`` vs ``"True"``, int keys sorted as ints), NaN/Inf, numpy values,
+paths, sets — sends it down the slow path. The output is the same byte for byte either way.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +14,8 @@ import json
 import math
 from pathlib import Path
 from typing import Any
+
+_CONTAINERS = (dict, list, tuple)
 
 
 def to_jsonable(value: Any) -> Any:
@@ -27,5 +37,31 @@ def to_jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _str_keys_only(value: Any) -> bool:
+    """Whether every dict inside ``value`` (and ``value`` itself) has exact-``str`` keys and
+    only plain dict/list/tuple containers: then the C encoder's output equals
+    ``to_jsonable``'s for everything it accepts (it refuses NaN and unknown types itself)."""
+    stack = [value]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is dict:
+            for key in item:
+                if type(key) is not str:
+                    return False
+            push([v for v in item.values() if isinstance(v, _CONTAINERS)])
+        elif kind is list or kind is tuple:
+            push([v for v in item if isinstance(v, _CONTAINERS)])
+        else:  # a dict/list/tuple subclass: leave it to to_jsonable
+            return False
+    return True
+
+
 def dumps(value: Any, **kwargs: Any) -> str:
+    if isinstance(value, _CONTAINERS) and _str_keys_only(value):
+        try:
+            return json.dumps(value, ensure_ascii=False, allow_nan=False, **kwargs)
+        except (TypeError, ValueError):  # numpy, NaN, a path...: the exact slow path below
+            pass
     return json.dumps(to_jsonable(value), ensure_ascii=False, allow_nan=False, **kwargs)
