@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from robotrace_desktop.analysis.finding import Finding
@@ -31,6 +31,13 @@ class TopFinding(NamedTuple):
 
 def store_findings(catalog: Catalog, episode_id: str, findings: Sequence[Finding]) -> None:
     """Replace the findings of ``episode_id`` (ranked order is kept through ``rank``)."""
+    store_many_findings(catalog, {episode_id: findings})
+
+
+def store_many_findings(catalog: Catalog, found: Mapping[str, Sequence[Finding]]) -> None:
+    """Replace the findings of every episode in ``found`` in one transaction: a bulk writer
+    (a benchmark's synthetic catalog, a batch of Explain results) pays one commit, not one per
+    episode."""
     now = time.time()
     rows = [
         (
@@ -48,14 +55,16 @@ def store_findings(catalog: Catalog, episode_id: str, findings: Sequence[Finding
             f.next_step,
             now,
         )
+        for episode_id, findings in found.items()
         for position, f in enumerate(findings, start=1)
     ]
+    ids = [(episode_id,) for episode_id in found]
     with catalog.transaction() as conn:
-        conn.execute("DELETE FROM findings WHERE episode_id = ?", (episode_id,))
-        conn.execute(
+        conn.executemany("DELETE FROM findings WHERE episode_id = ?", ids)
+        conn.executemany(
             "INSERT INTO explained (episode_id, explained_at) VALUES (?, ?) "
             "ON CONFLICT(episode_id) DO UPDATE SET explained_at = excluded.explained_at",
-            (episode_id, now),
+            [(episode_id, now) for (episode_id,) in ids],
         )
         conn.executemany(
             """INSERT INTO findings (episode_id, rank, cause, title, explanation, confidence,

@@ -167,4 +167,18 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (name, episode_id)
     );
     """,
+    # 4: indexes for a catalog of 100k-1M episodes (issue 16) — the listing order, every `list`
+    # filter column, the cause filter (covering: cause + confidence + episode), and the browser's
+    # incremental reload (rows indexed after a time)
+    """
+    CREATE INDEX episodes_path ON episodes(path, episode_index);
+    CREATE INDEX episodes_robot ON episodes(robot);
+    CREATE INDEX episodes_env ON episodes(env_version);
+    CREATE INDEX episodes_status ON episodes(status);
+    CREATE INDEX episodes_outcome ON episodes(outcome);
+    CREATE INDEX episodes_kind ON episodes(kind);
+    CREATE INDEX episodes_indexed ON episodes(indexed_at);
+    CREATE INDEX findings_cause_confidence ON findings(cause, confidence, episode_id);
+    CREATE INDEX overrides_updated ON episode_overrides(updated_at);
+    """,
 ]

@@ -218,39 +218,36 @@ class Catalog:
     # --- reading ------------------------------------------------------------------------------
 
     def list_episodes(self, flt: EpisodeFilter | None = None) -> list[EpisodeInfo]:
-        flt = flt or EpisodeFilter()
-        clauses: list[str] = []
-        params: list[Any] = []
-        for column, value in (
-            ("policy_version", flt.policy),
-            ("env_version", flt.env),
-            ("robot", flt.robot),
-            ("status", flt.status),
-            ("kind", flt.kind),
-            ("outcome", flt.outcome),
-        ):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        if flt.search:
-            like = f"%{_escape_like(flt.search)}%"
-            clauses.append(
-                "(name LIKE ? ESCAPE '\\' OR path LIKE ? ESCAPE '\\' OR task LIKE ? ESCAPE '\\'"
-                " OR robot LIKE ? ESCAPE '\\' OR policy_version LIKE ? ESCAPE '\\'"
-                " OR id LIKE ? ESCAPE '\\' OR problems LIKE ? ESCAPE '\\'"
-                " OR id IN (SELECT episode_id FROM tags WHERE tag LIKE ? ESCAPE '\\'))"
-            )
-            params.extend([like] * 8)
-        if flt.cause:
-            clauses.append(
-                "id IN (SELECT episode_id FROM findings WHERE cause = ? AND confidence >= 0.5)"
-            )
-            params.append(flt.cause)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self.conn.execute(
-            f"SELECT * FROM episode_view {where} ORDER BY path, episode_index", params
-        ).fetchall()
-        return [episode_from_row(r, []) for r in rows]
+        return list(self.iter_episodes(flt))
+
+    def iter_episodes(
+        self, flt: EpisodeFilter | None = None, *, metadata: bool = True
+    ) -> Iterator[EpisodeInfo]:
+        """The filtered episodes in listing order (path, episode index), read as they are
+        consumed: ``list`` prints the first rows before the last are read, and memory stays
+        that of one row. ``metadata=False`` skips the one big JSON column (a listing never
+        shows it): every other field is the same as ``list_episodes``'s."""
+        where, params = _filter_sql(flt or EpisodeFilter())
+        columns = "*" if metadata else _LIST_COLUMNS
+        cursor = self.conn.execute(
+            f"SELECT {columns} FROM episode_view {where} ORDER BY path, episode_index", params
+        )
+        for row in cursor:
+            yield episode_from_row(row, [])
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One read transaction: several queries (a listing's two passes) see the same rows
+        even while a scan commits. A no-op inside a transaction already open."""
+        if self.conn.in_transaction:
+            yield
+            return
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if self.conn.in_transaction:
+                self.conn.execute("COMMIT")
 
     def get(self, episode_id: str) -> EpisodeInfo:
         row = self.conn.execute("SELECT * FROM episode_view WHERE id = ?", (episode_id,)).fetchone()
@@ -475,6 +472,50 @@ def _stream_row(episode: str, position: int, s: StreamInfo) -> tuple[Any, ...]:
     )
 
 
+#: every episode_view column but ``metadata`` (what a listing reads)
+_LIST_COLUMNS = (
+    "id, recording, kind, path, episode_index, name, duration_ns, start_time_ns, source, "
+    "robot, policy_version, env_version, git_sha, seed, task, outcome, status, problems, "
+    "'{}' AS metadata, indexed_at, missing_since"
+)
+
+#: filter field -> episode_view column (the user-visible value, overrides applied)
+_EQUAL_FILTERS = (
+    ("policy", "policy_version"),
+    ("env", "env_version"),
+    ("robot", "robot"),
+    ("status", "status"),
+    ("kind", "kind"),
+    ("outcome", "outcome"),
+)
+
+
+def _filter_sql(flt: EpisodeFilter) -> tuple[str, list[Any]]:
+    """The WHERE clause (and its parameters) of a listing over ``episode_view``."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for name, column in _EQUAL_FILTERS:
+        value = getattr(flt, name)
+        if value is not None:
+            clauses.append(f"{column} = ?")  # column names from _EQUAL_FILTERS only
+            params.append(value)
+    if flt.search:
+        like = f"%{_escape_like(flt.search)}%"
+        clauses.append(
+            "(name LIKE ? ESCAPE '\\' OR path LIKE ? ESCAPE '\\' OR task LIKE ? ESCAPE '\\'"
+            " OR robot LIKE ? ESCAPE '\\' OR policy_version LIKE ? ESCAPE '\\'"
+            " OR id LIKE ? ESCAPE '\\' OR problems LIKE ? ESCAPE '\\'"
+            " OR id IN (SELECT episode_id FROM tags WHERE tag LIKE ? ESCAPE '\\'))"
+        )
+        params.extend([like] * 8)
+    if flt.cause:
+        clauses.append(
+            "id IN (SELECT episode_id FROM findings WHERE cause = ? AND confidence >= 0.5)"
+        )
+        params.append(flt.cause)
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
+
+
 def layout_key(info: EpisodeInfo) -> str:
     """Layouts are remembered per kind of recording and robot."""
     return f"{info.kind}:{info.robot or ''}"
@@ -505,8 +546,8 @@ def episode_from_row(row: sqlite3.Row, streams: list[StreamInfo] | None = None) 
         task=row["task"],
         outcome=Outcome(row["outcome"]),
         status=Status(row["status"]),
-        problems=json.loads(row["problems"]),
-        metadata=json.loads(row["metadata"]),
+        problems=[] if row["problems"] == "[]" else json.loads(row["problems"]),
+        metadata={} if row["metadata"] == "{}" else json.loads(row["metadata"]),
         streams=streams or [],
     )
 

@@ -6,13 +6,16 @@ import argparse
 import sys
 
 from robotrace_desktop.catalog.selections import delete_selection, save_selection, selections
-from robotrace_desktop.catalog.store import EpisodeFilter
+from robotrace_desktop.catalog.store import Catalog, EpisodeFilter
 from robotrace_desktop.commands.common import (
     duration_text,
     episode_summary,
     open_catalog,
     print_json,
+    print_json_stream,
     print_table,
+    print_table_rows,
+    table_widths,
 )
 from robotrace_desktop.core.episode import (
     REPRODUCIBILITY_FIELDS,
@@ -87,35 +90,47 @@ def run_list(args: argparse.Namespace) -> int:
         cause=args.cause,
     )
     with open_catalog(args) as catalog:
-        episodes = catalog.list_episodes(flt)
         if args.save_as:
-            count = save_selection(catalog, args.save_as, [e.id for e in episodes])
+            ids = [e.id for e in catalog.iter_episodes(flt, metadata=False)]
+            count = save_selection(catalog, args.save_as, ids)
             print(f"saved {count} episode(s) as selection {args.save_as!r}", file=sys.stderr)
-    if args.json:
-        print_json([episode_summary(e) for e in episodes])
-        return 0
-    if not episodes:
-        print("no episodes (run `robotrace-desktop scan PATH` first)", file=sys.stderr)
-        return 0
-    print_table(
-        ["ID", "KIND", "NAME", "DURATION", "STATUS", "OUTCOME", "POLICY", "PROBLEMS"],
-        [
-            [
-                e.id,
-                e.kind,
-                e.name,
-                duration_text(e.duration_ns),
-                e.status.value,
-                e.outcome.value,
-                e.policy_version or "-",
-                e.problems[0]
-                if len(e.problems) == 1
-                else (f"{len(e.problems)} problems" if e.problems else ""),
-            ]
-            for e in episodes
-        ],
-    )
+        with catalog.snapshot():  # both passes over the rows see the same catalog
+            _print_listing(catalog, flt, as_json=args.json)
     return 0
+
+
+LIST_HEADERS = ["ID", "KIND", "NAME", "DURATION", "STATUS", "OUTCOME", "POLICY", "PROBLEMS"]
+
+
+def _print_listing(catalog: Catalog, flt: EpisodeFilter, *, as_json: bool) -> None:
+    """Rows are printed as they are read (100,000 episodes never sit in memory at once); the
+    table reads them twice, first for its column widths."""
+    if as_json:
+        print_json_stream(episode_summary(e) for e in catalog.iter_episodes(flt, metadata=False))
+        return
+    widths, count = table_widths(
+        LIST_HEADERS, (_list_cells(e) for e in catalog.iter_episodes(flt, metadata=False))
+    )
+    if not count:
+        print("no episodes (run `robotrace-desktop scan PATH` first)", file=sys.stderr)
+        return
+    rows = (_list_cells(e) for e in catalog.iter_episodes(flt, metadata=False))
+    print_table_rows(LIST_HEADERS, rows, widths, max_width=48)
+
+
+def _list_cells(e: EpisodeInfo) -> list[str]:
+    return [
+        e.id,
+        e.kind,
+        e.name,
+        duration_text(e.duration_ns),
+        e.status.value,
+        e.outcome.value,
+        e.policy_version or "-",
+        e.problems[0]
+        if len(e.problems) == 1
+        else (f"{len(e.problems)} problems" if e.problems else ""),
+    ]
 
 
 def run_selections(args: argparse.Namespace) -> int:

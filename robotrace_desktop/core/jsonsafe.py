@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 _CONTAINERS = (dict, list, tuple)
+_CONTAINER_TYPES = frozenset(_CONTAINERS)
+_SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
+_PLAIN_TYPES = _SCALAR_TYPES | _CONTAINER_TYPES
 
 
 def to_jsonable(value: Any) -> Any:
@@ -38,23 +41,28 @@ def to_jsonable(value: Any) -> Any:
 
 
 def _str_keys_only(value: Any) -> bool:
-    """Whether every dict inside ``value`` (and ``value`` itself) has exact-``str`` keys and
-    only plain dict/list/tuple containers: then the C encoder's output equals
-    ``to_jsonable``'s for everything it accepts (it refuses NaN and unknown types itself)."""
+    """Whether ``value`` holds only exact plain types (str/int/float/bool/None, dict/list/tuple)
+    and every dict has exact-``str`` keys: then the C encoder's output equals
+    ``to_jsonable``'s (NaN/Inf it refuses itself). Types are gathered with ``set(map(type,
+    ...))`` so the per-element work stays in C: a channel list of 26 names costs one call."""
     stack = [value]
-    pop, push = stack.pop, stack.extend
     while stack:
-        item = pop()
+        item = stack.pop()
         kind = type(item)
         if kind is dict:
-            for key in item:
-                if type(key) is not str:
-                    return False
-            push([v for v in item.values() if isinstance(v, _CONTAINERS)])
+            if item and set(map(type, item)) != {str}:
+                return False
+            members: Any = item.values()
         elif kind is list or kind is tuple:
-            push([v for v in item if isinstance(v, _CONTAINERS)])
+            members = item
         else:  # a dict/list/tuple subclass: leave it to to_jsonable
             return False
+        types = set(map(type, members))
+        if types <= _SCALAR_TYPES:
+            continue
+        if not types <= _PLAIN_TYPES:
+            return False
+        stack.extend(v for v in members if type(v) in _CONTAINER_TYPES)
     return True
 
 
