@@ -137,9 +137,7 @@ class Catalog:
         if not rows:
             return results
         self.conn.executemany(_UPSERT_EPISODE, rows)
-        self.conn.executemany(
-            "DELETE FROM streams WHERE episode_id = ?", [(e,) for e in changed]
-        )
+        self.conn.executemany("DELETE FROM streams WHERE episode_id = ?", [(e,) for e in changed])
         self.conn.executemany(
             _INSERT_STREAM,
             [

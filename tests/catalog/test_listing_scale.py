@@ -128,9 +128,7 @@ def test_bulk_upsert_matches_one_at_a_time(tmp_path: Path) -> None:
     dumps = []
     for mode in ("bulk", "single"):
         conn = sqlite3.connect(tmp_path / f"{mode}.sqlite")
-        episodes = conn.execute(
-            "SELECT * FROM episodes ORDER BY id"
-        ).fetchall()
+        episodes = conn.execute("SELECT * FROM episodes ORDER BY id").fetchall()
         streams = conn.execute("SELECT * FROM streams ORDER BY episode_id, position").fetchall()
         dumps.append(([r[:-2] + r[-1:] for r in episodes], streams))  # indexed_at differs
     assert dumps[0] == dumps[1]

@@ -31,9 +31,7 @@ leaves = st.one_of(
     st.frozensets(st.integers(), max_size=3),
     st.just(Color.RED),
 )
-keys = st.one_of(
-    st.text(max_size=6), st.integers(), st.booleans(), st.none(), st.just(Color.RED)
-)
+keys = st.one_of(st.text(max_size=6), st.integers(), st.booleans(), st.none(), st.just(Color.RED))
 values = st.recursive(
     leaves,
     lambda inner: st.one_of(
