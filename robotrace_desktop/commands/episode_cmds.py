@@ -25,7 +25,6 @@ from robotrace_desktop.core.episode import (
 )
 from robotrace_desktop.core.links import EpisodeLink
 from robotrace_desktop.core.timebase import format_seconds
-from robotrace_desktop.episodes import resolve
 from robotrace_desktop.errors import EpisodeNotFoundError, ValidationError
 
 
@@ -151,6 +150,8 @@ def run_selections(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
+    from robotrace_desktop.episodes import resolve  # the readers: not needed by `list`
+
     with open_catalog(args) as catalog:
         resolved = resolve(args.episode, catalog)
         info = resolved.info
@@ -257,6 +258,8 @@ def run_tag(args: argparse.Namespace) -> int:
     }
     if not fields and not args.tag:
         raise ValidationError("tag: give at least one field to set (see --help)")
+    from robotrace_desktop.episodes import resolve  # the readers: not needed by `list`
+
     with open_catalog(args) as catalog:
         ids = []
         for argument in args.episodes:
