@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.bench_scale import RESULT, cli, python_snippet, rss_now_mb, run_child  # noqa: E402
 
-WORK = REPO / "benchmarks" / "_work" / "catalog"
+WORK = Path(os.environ.get("ROBOTRACE_BENCH_WORK", REPO / "benchmarks" / "_work" / "catalog"))
 DATASETS = 10
 PER_DATASET = 10_000
 
@@ -131,7 +131,7 @@ def bench_scan(runs: int, datasets: list[Path]) -> None:
         return cli(target, "scan", *map(str, datasets), "--no-explain")
 
     floor, scanned = rounds(runs, lambda: python_snippet(SCAN_FLOOR, *map(str, datasets)), scan)
-    episodes = DATASETS * PER_DATASET
+    episodes = len(datasets) * PER_DATASET
     print(f"\n== first scan --no-explain of {len(datasets)} datasets under {parent} "
           f"({episodes:,} episodes), median of {runs}")  # fmt: skip
     print(f"  floor (walk+stat, pyarrow jsonl, footer)  {med(floor):7.2f} s  "
@@ -239,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-browser", action="store_true")
     parser.add_argument("--browser-rows", type=int, default=1_000_000)
     parser.add_argument("--datasets", type=Path, help="a folder holding ten LeRobot datasets")
+    parser.add_argument(
+        "--scan-datasets", type=int, default=DATASETS, help="scan only the first N (of 10)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -247,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     WORK.mkdir(parents=True, exist_ok=True)
     os.environ["ROBOTRACE_HOME"] = str(WORK / "home")
     if not args.skip_scan:
-        bench_scan(args.runs, ensure_datasets(args.datasets))
+        bench_scan(args.runs, ensure_datasets(args.datasets)[: args.scan_datasets])
     if not args.skip_list:
         bench_list(args.runs, ensure_catalog(DATASETS * PER_DATASET))
     if not args.skip_browser:

@@ -167,18 +167,16 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (name, episode_id)
     );
     """,
-    # 4: indexes for a catalog of 100k-1M episodes (issue 16) — the listing order, every `list`
-    # filter column, the cause filter (covering: cause + confidence + episode), and the browser's
-    # incremental reload (rows indexed after a time)
+    # 4: indexes for a catalog of 100k-1M episodes (issue 16): the listing order (path, index),
+    # the filters on columns a person cannot override (status, kind) and the cause filter
+    # (covering: cause + confidence + episode). robot/policy/env/outcome are filtered on their
+    # user-visible value, COALESCE(override, recorded), which no index on the recorded column
+    # can answer: those listings walk episodes_path in order and test each row, which at 100k
+    # rows was faster than index lookups by id plus a sort (benchmarks/bench_catalog.py).
     """
     CREATE INDEX episodes_path ON episodes(path, episode_index);
-    CREATE INDEX episodes_robot ON episodes(robot);
-    CREATE INDEX episodes_env ON episodes(env_version);
     CREATE INDEX episodes_status ON episodes(status);
-    CREATE INDEX episodes_outcome ON episodes(outcome);
     CREATE INDEX episodes_kind ON episodes(kind);
-    CREATE INDEX episodes_indexed ON episodes(indexed_at);
     CREATE INDEX findings_cause_confidence ON findings(cause, confidence, episode_id);
-    CREATE INDEX overrides_updated ON episode_overrides(updated_at);
     """,
 ]
