@@ -167,16 +167,16 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (name, episode_id)
     );
     """,
-    # 4: indexes for a catalog of 100k-1M episodes (issue 16): the listing order (path, index),
-    # the filters on columns a person cannot override (status, kind) and the cause filter
-    # (covering: cause + confidence + episode). robot/policy/env/outcome are filtered on their
-    # user-visible value, COALESCE(override, recorded), which no index on the recorded column
-    # can answer: those listings walk episodes_path in order and test each row, which at 100k
-    # rows was faster than index lookups by id plus a sort (benchmarks/bench_catalog.py).
+    # 4: indexes for a catalog of 100k-1M episodes (issue 16): the listing order (path, index)
+    # and the cause filter (covering: cause + confidence + episode). Why no index per filter
+    # column: robot/policy/env/outcome are filtered on their user-visible value,
+    # COALESCE(override, recorded), which no index on the recorded column can answer, and with
+    # an index on status or kind SQLite (no statistics) picked it even when 98 % of the rows
+    # matched, then sorted them all in a temporary b-tree before printing the first. Walking
+    # episodes_path in order streams rows as they match, with no sort and no growing memory
+    # (benchmarks/bench_catalog.py).
     """
     CREATE INDEX episodes_path ON episodes(path, episode_index);
-    CREATE INDEX episodes_status ON episodes(status);
-    CREATE INDEX episodes_kind ON episodes(kind);
     CREATE INDEX findings_cause_confidence ON findings(cause, confidence, episode_id);
     """,
 ]
