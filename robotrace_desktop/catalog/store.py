@@ -525,6 +525,11 @@ def content_hash(info: EpisodeInfo) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
+#: enum members by value: a dict lookup instead of Enum.__call__ (a listing converts 100k rows)
+_OUTCOMES = {o.value: o for o in Outcome}
+_STATUSES = {s.value: s for s in Status}
+
+
 def episode_from_row(row: sqlite3.Row, streams: list[StreamInfo] | None = None) -> EpisodeInfo:
     """An ``episode_view`` row as an EpisodeInfo (streams only when given)."""
     return EpisodeInfo(
@@ -542,8 +547,8 @@ def episode_from_row(row: sqlite3.Row, streams: list[StreamInfo] | None = None) 
         git_sha=row["git_sha"],
         seed=row["seed"],
         task=row["task"],
-        outcome=Outcome(row["outcome"]),
-        status=Status(row["status"]),
+        outcome=_OUTCOMES.get(row["outcome"]) or Outcome(row["outcome"]),
+        status=_STATUSES.get(row["status"]) or Status(row["status"]),
         problems=[] if row["problems"] == "[]" else json.loads(row["problems"]),
         metadata={} if row["metadata"] == "{}" else json.loads(row["metadata"]),
         streams=streams or [],
