@@ -35,7 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.bench_scale import RESULT, cli, python_snippet, rss_now_mb, run_child  # noqa: E402
+from benchmarks.bench_scale import RESULT, rss_now_mb, run_child  # noqa: E402
 
 WORK = Path(os.environ.get("ROBOTRACE_BENCH_WORK", REPO / "benchmarks" / "_work" / "catalog"))
 DATASETS = 10
@@ -78,6 +78,45 @@ FILTERS: tuple[tuple[str, list[str], str, list[object]], ...] = (
     ("--kind lerobot --robot koch", ["--kind", "lerobot", "--robot", "koch"],
      "kind = ? AND robot = ?", ["lerobot", "koch"]),
 )  # fmt: skip
+
+
+#: the child's own peak RSS. Not ru_maxrss: on Linux that survives exec, so a child forked
+#: from a parent holding 100 MB of captured listings reported the parent's size, not its own.
+_HWM = (
+    "def _hwm():\n"
+    "    for line in open('/proc/self/status', encoding='ascii'):\n"
+    "        if line.startswith('VmHWM:'):\n"
+    "            return int(line.split()[1]) / 1024\n"
+)
+
+_MEASURED = (
+    "import json, runpy, sys, time\n" + _HWM + "start = time.perf_counter()\n"
+    "sys.argv = sys.argv[1:]\n"
+    "code = 0\n"
+    "try:\n"
+    "    runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)\n"
+    "except SystemExit as exc:\n"
+    "    code = exc.code or 0\n"
+    "sys.stdout.flush()\n"
+    "print('RESULT ' + json.dumps({'inner_s': time.perf_counter() - start, 'rss_mb': _hwm()}))\n"
+    "sys.exit(code)\n"
+)
+
+
+def cli(catalog: Path, *args: str) -> dict[str, float]:
+    """``robotrace-desktop --catalog CATALOG ARGS`` in a fresh interpreter, with its peak RSS."""
+    return run_child(
+        [sys.executable, "-c", _MEASURED, "robotrace_desktop", "--catalog", str(catalog), *args]
+    )
+
+
+def python_snippet(code: str, *args: str) -> dict[str, float]:
+    """A floor: ``code`` in a fresh interpreter (wall includes the interpreter start)."""
+    wrapped = (
+        "import json, sys, time\n" + _HWM + "_t0 = time.perf_counter()\n" + code + "\n"
+        "print('RESULT ' + json.dumps({'inner_s': time.perf_counter() - _t0, 'rss_mb': _hwm()}))\n"
+    )
+    return run_child([sys.executable, "-c", wrapped, *args])
 
 
 def ensure_datasets(given: Path | None) -> list[Path]:
