@@ -23,22 +23,35 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2  # argparse exits with 2 on usage error
 TIME_METAVARS = ("TIME", "PERIOD")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from robotrace_desktop.commands import (
-        bookmark_cmd,
-        catalog_cmd,
-        demo,
-        episode_cmds,
-        explain_cmd,
-        export,
-        export_to,
-        frame,
-        import_cmd,
-        open_cmd,
-        register,
-        scan,
-        verify_cmd,
-    )
+#: every command -> the module under ``robotrace_desktop.commands`` that registers it, in the
+#: order ``--help`` lists them. Why a table: a command's parser is built by importing its module,
+#: and all of them together pull in numpy, the readers and the sinks (about 0.3 s); ``list`` on
+#: a large catalog must answer in less, so only the named command's module is imported
+#: (``tests/test_cli_lazy.py`` keeps this table equal to what the modules register).
+COMMAND_MODULES: dict[str, str] = {
+    "scan": "scan",
+    "list": "episode_cmds",
+    "selections": "episode_cmds",
+    "show": "episode_cmds",
+    "tag": "episode_cmds",
+    "explain": "explain_cmd",
+    "verify": "verify_cmd",
+    "frame": "frame",
+    "bookmark": "bookmark_cmd",
+    "export": "export",
+    "export-to": "export_to",
+    "import": "import_cmd",
+    "open": "open_cmd",
+    "demo": "demo",
+    "register-url-handler": "register",
+    "catalog": "catalog_cmd",
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or (``command`` given) the top-level options and that command's
+    module only: the same parse for that command, without importing the others."""
+    import importlib
 
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -52,28 +65,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (
-        scan,
-        episode_cmds,
-        explain_cmd,
-        verify_cmd,
-        frame,
-        bookmark_cmd,
-        export,
-        export_to,
-        import_cmd,
-        open_cmd,
-        demo,
-        register,
-        catalog_cmd,
-    ):
+    names = [COMMAND_MODULES[command]] if command in COMMAND_MODULES else COMMAND_MODULES.values()
+    for name in dict.fromkeys(names):
+        module = importlib.import_module(f"robotrace_desktop.commands.{name}")
         module.register(sub)
     return parser
 
 
+def _command_in(arguments: Sequence[str]) -> str | None:
+    """The command named in ``arguments`` (the first word that is not a top-level option or
+    the catalog path), if it is a known one; None sends the parse to the whole parser."""
+    skip = False
+    for word in arguments:
+        if skip:
+            skip = False
+        elif word == "--catalog":
+            skip = True
+        elif word == "--" or not word.startswith("-"):
+            return word if word in COMMAND_MODULES else None
+        elif word not in ("-v", "--verbose") and not word.startswith("--catalog="):
+            return None  # -h, --version, an abbreviation...: the whole parser decides
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    arguments = join_negative_times(parser, sys.argv[1:] if argv is None else list(argv))
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_command_in(arguments))
+    arguments = join_negative_times(parser, arguments)
     args = parser.parse_args(arguments)
     if args.command is None:  # no command: the catalog window
         args = parser.parse_args([*arguments, "open"])

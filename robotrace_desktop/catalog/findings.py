@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from robotrace_desktop.analysis.finding import Finding
@@ -36,6 +36,17 @@ def store_findings(
 
     ``key`` is the ``analysis.reuse.explain_key`` they were computed under (None: unknown, so
     they are never reused)."""
+    store_many_findings(catalog, {episode_id: findings}, keys={episode_id: key})
+
+
+def store_many_findings(
+    catalog: Catalog,
+    found: Mapping[str, Sequence[Finding]],
+    keys: Mapping[str, str | None] | None = None,
+) -> None:
+    """Replace the findings of every episode in ``found`` in one transaction: a bulk writer
+    (a benchmark's synthetic catalog, a batch of Explain results) pays one commit, not one per
+    episode. ``keys``: each episode's reuse key, as in ``store_findings``."""
     now = time.time()
     rows = [
         (
@@ -53,15 +64,17 @@ def store_findings(
             f.next_step,
             now,
         )
+        for episode_id, findings in found.items()
         for position, f in enumerate(findings, start=1)
     ]
+    ids = [(episode_id,) for episode_id in found]
     with catalog.transaction() as conn:
-        conn.execute("DELETE FROM findings WHERE episode_id = ?", (episode_id,))
-        conn.execute(
+        conn.executemany("DELETE FROM findings WHERE episode_id = ?", ids)
+        conn.executemany(
             "INSERT INTO explained (episode_id, explained_at, key) VALUES (?, ?, ?) "
             "ON CONFLICT(episode_id) DO UPDATE SET explained_at = excluded.explained_at, "
             "key = excluded.key",
-            (episode_id, now, key),
+            [(episode_id, now, (keys or {}).get(episode_id)) for (episode_id,) in ids],
         )
         conn.executemany(
             """INSERT INTO findings (episode_id, rank, cause, title, explanation, confidence,

@@ -284,8 +284,8 @@ def _scan_one(
     with catalog.transaction():
         # read inside the write transaction: another scanner may have indexed it meanwhile
         before = set(catalog.episode_ids_of_recording(path))
-        for info in episodes:
-            result = catalog.upsert_episode(path, info)
+        results = catalog.upsert_episodes(path, episodes)
+        for info, result in zip(episodes, results, strict=True):
             if not error:  # a failed recording counts once, as an error
                 setattr(summary, result, getattr(summary, result) + 1)
                 if result == "unchanged":

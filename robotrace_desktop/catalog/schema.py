@@ -172,6 +172,18 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE explained ADD COLUMN key TEXT;
     """,
+    # 5: indexes for a catalog of 100k-1M episodes (issue 16): the listing order (path, index)
+    # and the cause filter (covering: cause + confidence + episode). Why no index per filter
+    # column: robot/policy/env/outcome are filtered on their user-visible value,
+    # COALESCE(override, recorded), which no index on the recorded column can answer, and with
+    # an index on status or kind SQLite (no statistics) picked it even when 98 % of the rows
+    # matched, then sorted them all in a temporary b-tree before printing the first. Walking
+    # episodes_path in order streams rows as they match, with no sort and no growing memory
+    # (benchmarks/bench_catalog.py).
+    """
+    CREATE INDEX episodes_path ON episodes(path, episode_index);
+    CREATE INDEX findings_cause_confidence ON findings(cause, confidence, episode_id);
+    """,
 ]
 
 # next: how far the journal of user-authored data (catalog/journal.py) is reflected in this

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,14 +49,46 @@ def episode_summary(info: EpisodeInfo) -> dict[str, Any]:
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], max_width: int = 48) -> None:
-    cells = [[_clip(str(c), max_width) for c in row] for row in rows]
+    widths, _count = table_widths(headers, rows, max_width)
+    print_table_rows(headers, rows, widths, max_width)
+
+
+def table_widths(
+    headers: Sequence[str], rows: Iterable[Sequence[str]], max_width: int = 48
+) -> tuple[list[int], int]:
+    """Column widths of ``print_table`` for these rows, and how many rows there were. Split
+    from the printing so a long listing can be read twice (widths, then rows) instead of
+    being held in memory whole."""
     widths = [len(h) for h in headers]
-    for row in cells:
-        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
-    print(line.rstrip())
-    for row in cells:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    count = 0
+    for row in rows:
+        widths = [max(w, len(_clip(str(c), max_width))) for w, c in zip(widths, row, strict=True)]
+        count += 1
+    return widths, count
+
+
+def print_table_rows(
+    headers: Sequence[str], rows: Iterable[Sequence[str]], widths: Sequence[int], max_width: int
+) -> None:
+    """The header line, then each row as it comes (``widths`` from ``table_widths``)."""
+    write = sys.stdout.write
+    write("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip() + "\n")
+    for row in rows:
+        cells = (_clip(str(c), max_width).ljust(w) for c, w in zip(row, widths, strict=True))
+        write("  ".join(cells).rstrip() + "\n")
+
+
+def print_json_stream(values: Iterable[Any]) -> None:
+    """What ``print_json(list(values))`` prints, written one value at a time: a JSON array
+    with indent 2 is "[", each value's own indent-2 text shifted two spaces, "]" (JSON
+    strings hold no raw newline, so shifting every line is exact)."""
+    write = sys.stdout.write
+    first = True
+    for value in values:
+        text = jsonsafe.dumps(value, indent=2).replace("\n", "\n  ")
+        write(("[\n  " if first else ",\n  ") + text)
+        first = False
+    write("[]\n" if first else "\n]\n")
 
 
 def duration_text(duration_ns: int) -> str:

@@ -14,7 +14,10 @@ from robotrace_desktop.commands.common import (
     episode_summary,
     open_catalog,
     print_json,
+    print_json_stream,
     print_table,
+    print_table_rows,
+    table_widths,
 )
 from robotrace_desktop.core.episode import (
     REPRODUCIBILITY_FIELDS,
@@ -24,7 +27,6 @@ from robotrace_desktop.core.episode import (
 )
 from robotrace_desktop.core.links import EpisodeLink
 from robotrace_desktop.core.timebase import format_seconds
-from robotrace_desktop.episodes import resolve
 from robotrace_desktop.errors import EpisodeNotFoundError, ValidationError
 
 
@@ -123,41 +125,54 @@ def run_list(args: argparse.Namespace) -> int:
         include_replays=args.replays,
     )
     with open_catalog(args) as catalog:
-        episodes = catalog.list_episodes(flt)
         hidden = 0
         if not args.replays and args.source is None:
             hidden = catalog.count_matching(replace(flt, source="replay"))
-        empty = "" if episodes else why_empty(catalog, flt, hidden)
         if args.save_as:
-            count = save_selection(catalog, args.save_as, [e.id for e in episodes])
+            ids = [e.id for e in catalog.iter_episodes(flt, metadata=False)]
+            count = save_selection(catalog, args.save_as, ids)
             print(f"saved {count} episode(s) as selection {args.save_as!r}", file=sys.stderr)
+        with catalog.snapshot():  # both passes over the rows see the same catalog
+            shown = _print_listing(catalog, flt, as_json=args.json)
+        if not shown and not args.json:
+            print(why_empty(catalog, flt, hidden), file=sys.stderr)
     if hidden:
         print(f"({hidden} replays hidden — --replays to show)", file=sys.stderr)
-    if args.json:
-        print_json([episode_summary(e) for e in episodes])
-        return 0
-    if not episodes:
-        print(empty, file=sys.stderr)
-        return 0
-    print_table(
-        ["ID", "KIND", "NAME", "DURATION", "STATUS", "OUTCOME", "POLICY", "PROBLEMS"],
-        [
-            [
-                e.id,
-                e.kind,
-                e.name,
-                duration_text(e.duration_ns),
-                e.status.value,
-                e.outcome.value,
-                e.policy_version or "-",
-                e.problems[0]
-                if len(e.problems) == 1
-                else (f"{len(e.problems)} problems" if e.problems else ""),
-            ]
-            for e in episodes
-        ],
-    )
     return 0
+
+
+LIST_HEADERS = ["ID", "KIND", "NAME", "DURATION", "STATUS", "OUTCOME", "POLICY", "PROBLEMS"]
+
+
+def _print_listing(catalog: Catalog, flt: EpisodeFilter, *, as_json: bool) -> int:
+    """Rows are printed as they are read (100,000 episodes never sit in memory at once); the
+    table reads them twice, first for its column widths. Returns how many were listed (JSON:
+    -1, since an empty JSON list is an answer on its own)."""
+    if as_json:
+        print_json_stream(episode_summary(e) for e in catalog.iter_episodes(flt, metadata=False))
+        return -1
+    widths, count = table_widths(
+        LIST_HEADERS, (_list_cells(e) for e in catalog.iter_episodes(flt, metadata=False))
+    )
+    if count:
+        rows = (_list_cells(e) for e in catalog.iter_episodes(flt, metadata=False))
+        print_table_rows(LIST_HEADERS, rows, widths, max_width=48)
+    return count
+
+
+def _list_cells(e: EpisodeInfo) -> list[str]:
+    return [
+        e.id,
+        e.kind,
+        e.name,
+        duration_text(e.duration_ns),
+        e.status.value,
+        e.outcome.value,
+        e.policy_version or "-",
+        e.problems[0]
+        if len(e.problems) == 1
+        else (f"{len(e.problems)} problems" if e.problems else ""),
+    ]
 
 
 def why_empty(catalog: Catalog, flt: EpisodeFilter, hidden_replays: int) -> str:
@@ -201,6 +216,8 @@ def run_selections(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
+    from robotrace_desktop.episodes import resolve  # the readers: not needed by `list`
+
     with open_catalog(args) as catalog:
         resolved = resolve(args.episode, catalog)
         info = resolved.info
@@ -307,6 +324,8 @@ def run_tag(args: argparse.Namespace) -> int:
     }
     if not fields and not args.tag:
         raise ValidationError("tag: give at least one field to set (see --help)")
+    from robotrace_desktop.episodes import resolve  # the readers: not needed by `list`
+
     with open_catalog(args) as catalog:
         ids = []
         for argument in args.episodes:

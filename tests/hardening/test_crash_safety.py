@@ -124,19 +124,16 @@ import sys, time
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.cli import main
 
-original = Catalog.upsert_episode
-calls = 0
+original = Catalog.upsert_episodes
 
-def upsert(self, recording, info):  # slows the transaction down and says when it is inside
-    global calls
-    calls += 1
-    if calls == 500:
-        print("inside the transaction", flush=True)
-    if calls >= 500:
-        time.sleep(0.002)
-    return original(self, recording, info)
 
-Catalog.upsert_episode = upsert
+def upsert(self, recording, infos):  # writes 500 rows, says it is inside, then dawdles
+    first = original(self, recording, infos[:500])
+    print("inside the transaction", flush=True)
+    time.sleep(0.002 * (len(infos) - 500))
+    return first + original(self, recording, infos[500:])
+
+Catalog.upsert_episodes = upsert
 sys.exit(main(sys.argv[1:]))
 """
 
