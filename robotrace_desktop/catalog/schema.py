@@ -167,4 +167,9 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (name, episode_id)
     );
     """,
+    # 4: the key Explain's stored findings were computed under (recording, episode row,
+    # thresholds, analysis code, normal model): an unchanged key means they can be reused
+    """
+    ALTER TABLE explained ADD COLUMN key TEXT;
+    """,
 ]
