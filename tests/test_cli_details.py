@@ -138,7 +138,7 @@ def test_tag_echoes_the_label_and_rejects_a_non_hex_git_sha(
         main(["--catalog", str(copy), "tag", turtles, "--git-sha", "not-a-sha"])
     assert exit_info.value.code == 2
     assert (
-        "'not-a-sha' is not a git commit id (4 to 40 hexadecimal digits)" in capsys.readouterr().err
+        "'not-a-sha' is not a git commit id (4 to 64 hexadecimal digits)" in capsys.readouterr().err
     )
     code, out, _ = run(capsys, copy, "tag", turtles, "--git-sha", "90FF6A08")
     assert code == 0 and "git_sha=90ff6a08" in out

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from robotrace_desktop.catalog.selections import delete_selection, save_selection, selections
 from robotrace_desktop.catalog.store import Catalog, EpisodeFilter
@@ -21,10 +22,13 @@ from robotrace_desktop.commands.common import (
 )
 from robotrace_desktop.core.episode import (
     REPRODUCIBILITY_FIELDS,
+    SOURCES,
     EpisodeInfo,
+    Outcome,
     StreamInfo,
     StreamKind,
 )
+from robotrace_desktop.core.fields import FieldValueError, parse_value
 from robotrace_desktop.core.links import EpisodeLink
 from robotrace_desktop.core.timebase import format_seconds
 from robotrace_desktop.errors import EpisodeNotFoundError, ValidationError
@@ -72,29 +76,36 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     tag = sub.add_parser("tag", help="set fields in the catalog (never in the recording)")
     tag.add_argument("episodes", nargs="+", metavar="EPISODE")
-    tag.add_argument("--policy-version")
-    tag.add_argument("--env-version")
-    tag.add_argument("--git-sha", type=git_sha, help="4 to 40 hex digits")
-    tag.add_argument("--seed", type=int)
-    tag.add_argument("--robot")
-    tag.add_argument("--task")
-    tag.add_argument("--source", choices=["real", "sim", "replay"])
-    tag.add_argument("--outcome", choices=["success", "failure", "unknown"])
+    tag.add_argument("--policy-version", type=field_type("policy_version"))
+    tag.add_argument("--env-version", type=field_type("env_version"))
+    tag.add_argument("--git-sha", type=field_type("git_sha"), help="4 to 64 hex digits")
+    tag.add_argument("--seed", type=field_type("seed"), help="an integer")
+    tag.add_argument("--robot", type=field_type("robot"))
+    tag.add_argument("--task", type=field_type("task"))
+    tag.add_argument("--source", type=field_type("source"), choices=SOURCES)
+    tag.add_argument("--outcome", type=field_type("outcome"), choices=[o.value for o in Outcome])
     tag.add_argument("--tag", action="append", default=[], metavar="LABEL", help="free label")
     tag.add_argument("--json", action="store_true")
     tag.set_defaults(handler=run_tag)
 
 
-def git_sha(text: str) -> str:
-    """argparse type of ``--git-sha``: a commit id (4–40 hex digits), lower-cased."""
-    if not _GIT_SHA.match(text):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a git commit id (4 to 40 hexadecimal digits)"
-        )
-    return text.lower()
+def field_type(name: str) -> Callable[[str], Any]:
+    """argparse type of a ``tag`` field option: ``core/fields.py``'s rule for ``name``, the one
+    every reader and the SDK apply, so a value ``tag`` stores is one a recording could hold;
+    a rejected value is a usage error (exit 2) saying what the field wants."""
 
+    def convert(text: str) -> Any:
+        try:
+            value = parse_value(name, text)
+        except FieldValueError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {exc}") from None
+        if value is None:
+            raise argparse.ArgumentTypeError(f"{name} needs a value")
+        return value.value if isinstance(value, Outcome) else value
 
-_GIT_SHA = re.compile(r"^[0-9a-fA-F]{4,40}$")
+    convert.__name__ = name  # argparse names the type in its messages
+    return convert
+
 
 #: list option -> (catalog field it matches, singular, plural); None: free text
 LIST_FILTERS = (

@@ -193,7 +193,7 @@ def _reason(exc: Exception, rel: str) -> str:
 def _describe(folder: Path) -> _Description:
     manifest = read_manifest(folder)
     root = folder.resolve()
-    problems: list[str] = []
+    problems: list[str] = list(manifest.problems)
     streams: list[StreamInfo] = []
     signals: dict[str, _SignalPlan] = {}
     videos: dict[str, _VideoPlan] = {}

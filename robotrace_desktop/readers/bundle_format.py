@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from robotrace_desktop.core.episode import SOURCES, LogEvent
+from robotrace_desktop.core.episode import LogEvent
+from robotrace_desktop.core.fields import (
+    RECORDING_KEYS,
+    Fields,
+    parse_fields,
+    problem_lines,
+)
 from robotrace_desktop.errors import (
     CorruptRecordingError,
     RecordingError,
@@ -33,7 +39,6 @@ FORMAT_NAME = "robotrace-episode"
 FORMAT_VERSION = 1
 SIGNAL_FORMATS = ("parquet", "npz", "feather")
 SIGNAL_ROLES = ("sensor", "action")
-STATUSES = ("ready", "failed")
 DEFAULT_TIME_COLUMN = "t_ns"
 LOG_LEVELS = ("DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 _LEVEL_ALIASES = {"WARNING": "WARN", "CRITICAL": "FATAL", "ERR": "ERROR"}
@@ -99,6 +104,8 @@ class BundleManifest:
     signals: list[SignalEntry] = field(default_factory=list)
     events: list[EventEntry] = field(default_factory=list)
     format_version: int = FORMAT_VERSION
+    #: field values a reader ignored (``core/fields.py`` problem lines); never written
+    problems: list[str] = field(default_factory=list, compare=False)
 
     def validate(self) -> None:
         """Check the whole manifest; raises ManifestError. Writers call this before writing."""
@@ -263,8 +270,28 @@ def _event(data: Mapping[str, Any], i: int) -> EventEntry:
     return EventEntry(name=name, path=check_relative_path(data.get("path"), f"events[{i}].path"))
 
 
-def from_dict(data: object) -> BundleManifest:
-    """Validate a decoded manifest. Raises ManifestError (PathEscapeError for bad paths)."""
+def _fields(data: Mapping[str, Any], *, strict: bool, origin: str) -> tuple[Fields, list[str]]:
+    """The descriptive fields by ``core/fields.py``'s rules. Reading (not ``strict``), a bad
+    value is left out and listed as a problem, as every reader does; writing (``strict``), it
+    is a ManifestError, and so is a value a reader would have to convert (a seed written as
+    text), so what RoboTrace writes is always in the canonical type."""
+    parsed, problems = parse_fields(data, origin=origin, keys=(*RECORDING_KEYS, "status"))
+    if not strict:
+        return parsed, problem_lines(problems)
+    if problems:
+        raise ManifestError(problems[0].message)
+    canonical = {**parsed.given(), "success": parsed.success}
+    canonical.pop("outcome", None)  # written as "success"
+    for key in (*RECORDING_KEYS, "status"):
+        written, value = data.get(key), canonical.get(key)
+        if written is not None and value is not None and type(written) is not type(value):
+            raise ManifestError(f"{key} must be written as {value!r}, got {written!r}")
+    return parsed, []
+
+
+def from_dict(data: object, *, strict: bool = True, origin: str = MANIFEST_NAME) -> BundleManifest:
+    """Validate a decoded manifest. Raises ManifestError (PathEscapeError for bad paths).
+    ``strict=False`` (reading): bad descriptive fields become ``problems`` instead."""
     if not isinstance(data, dict):
         raise ManifestError("the manifest must be a JSON object")
     if data.get("format") != FORMAT_NAME:
@@ -280,30 +307,22 @@ def from_dict(data: object) -> BundleManifest:
     ident = None if ident is None else ident.strip().lower()
     if ident is not None and not _ID_RE.match(ident):
         ident = None  # not a usable stable id: the reader falls back to the path-based one
-    source = _opt_str(data, "source")
-    if source is not None and source not in SOURCES:
-        raise ManifestError(f"'source' must be one of {SOURCES}, got {source!r}")
-    success = data.get("success")
-    if success is not None and not isinstance(success, bool):
-        raise ManifestError(f"'success' must be true, false or null, got {success!r}")
-    status = _opt_str(data, "status") or "ready"
-    if status not in STATUSES:
-        raise ManifestError(f"'status' must be one of {STATUSES}, got {status!r}")
+    fields, problems = _fields(data, strict=strict, origin=origin)
     metadata = data.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise ManifestError("'metadata' must be an object")
     manifest = BundleManifest(
         name=_opt_str(data, "name") or "",
         id=ident,
-        source=source,
-        robot=_opt_str(data, "robot"),
-        policy_version=_opt_str(data, "policy_version"),
-        env_version=_opt_str(data, "env_version"),
-        git_sha=_opt_str(data, "git_sha"),
-        seed=_opt_int(data, "seed"),
-        task=_opt_str(data, "task"),
-        success=success,
-        status=status,
+        source=fields.source,
+        robot=fields.robot,
+        policy_version=fields.policy_version,
+        env_version=fields.env_version,
+        git_sha=fields.git_sha,
+        seed=fields.seed,
+        task=fields.task,
+        success=fields.success,
+        status=fields.status or "ready",
         start_time_ns=_opt_int(data, "start_time_ns", minimum=0),
         duration_ns=_opt_int(data, "duration_ns", minimum=0),
         metadata=dict(metadata),
@@ -311,6 +330,7 @@ def from_dict(data: object) -> BundleManifest:
         signals=[_signal(s, i) for i, s in enumerate(_list_of_dicts(data, "signals"))],
         events=[_event(e, i) for i, e in enumerate(_list_of_dicts(data, "events"))],
         format_version=version,
+        problems=problems,
     )
     names = [v.camera for v in manifest.videos]
     names += [s.name for s in manifest.signals if s.name is not None]
@@ -379,7 +399,7 @@ def read_manifest(folder: Path) -> BundleManifest:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CorruptRecordingError(path, f"manifest is not valid JSON: {exc}") from exc
     try:
-        manifest = from_dict(data)
+        manifest = from_dict(data, strict=False, origin=str(path))
         for rel in referenced_paths(manifest):
             resolve_in_bundle(folder, rel)
     except PathEscapeError as exc:

@@ -42,6 +42,7 @@ from robotrace_desktop.core.episode import (
     episode_id,
     time_mask,
 )
+from robotrace_desktop.core.fields import RECORDING_KEYS, parse_fields, problem_lines
 from robotrace_desktop.errors import (
     CorruptRecordingError,
     RecordingError,
@@ -72,19 +73,14 @@ ROBOMIMIC_DEFAULT_HZ = 20.0
 _DEMO_RE = re.compile(r"^demo_(\d+)$")
 
 
-def _common_fields(info: EpisodeInfo, *objs: h5py.HLObject) -> None:
-    """Reproducibility fields and descriptive attributes from the file, where present."""
+def _common_fields(info: EpisodeInfo, path: Path, *objs: h5py.HLObject) -> None:
+    """Reproducibility fields and descriptive attributes (``core/fields.py``'s keys) from the
+    file's attributes, where present; a later object's attributes override an earlier's."""
     for obj in objs:
-        for name in ("policy_version", "env_version", "git_sha", "task", "robot"):
-            value = safe_attr(obj, name)
-            if isinstance(value, str) and value:
-                setattr(info, name, value)
-        seed = safe_attr(obj, "seed")
-        if isinstance(seed, int) and not isinstance(seed, bool):
-            info.seed = int(seed)
-        success = safe_attr(obj, "success")
-        if isinstance(success, bool | int) and success in (0, 1, True, False):
-            info.outcome = Outcome.from_success(bool(success))
+        raw = {name: safe_attr(obj, name) for name in RECORDING_KEYS}
+        fields, problems = parse_fields(raw, origin=f"attributes of {obj.name} in {path}")
+        fields.apply(info)
+        info.problems.extend(problem_lines(problems))
 
 
 def _aloha_plan(f: h5py.File, path: Path) -> Plan:
@@ -109,7 +105,7 @@ def _aloha_plan(f: h5py.File, path: Path) -> Plan:
         metadata={"layout": "aloha", "time_basis": clock.basis},
     )
     info.metadata["compress"] = bool(safe_attr(f, "compress"))
-    _common_fields(info, f)
+    _common_fields(info, path, f)
     plan = Plan(info, clock)
     collect_streams(plan, f, aloha=True, path=path, skip=("/compress_len",))
     if not count:
@@ -160,12 +156,6 @@ def _robomimic_plan(f: h5py.File, path: Path, number: int) -> Plan:
         episode_index=number,
         name=f"{path.stem} demo_{number}",
         duration_ns=clock.duration_ns,
-        source="sim" if env_args else None,
-        robot=",".join(map(str, robots)) if isinstance(robots, list) else robots,
-        task=env_args.get("env_name") if isinstance(env_args.get("env_name"), str) else None,
-        env_version=env_args.get("env_version")
-        if isinstance(env_args.get("env_version"), str)
-        else None,
         metadata={
             "layout": "robomimic",
             "demo": f"demo_{number}",
@@ -176,7 +166,16 @@ def _robomimic_plan(f: h5py.File, path: Path, number: int) -> Plan:
     )
     if env_args.get("env_name"):
         info.metadata["env_name"] = env_args["env_name"]
-    _common_fields(info, f, data, demo)
+    native = {
+        "source": "sim" if env_args else None,
+        "robot": ",".join(map(str, robots)) if isinstance(robots, list) else robots,
+        "task": env_args.get("env_name"),
+        "env_version": env_args.get("env_version"),
+    }
+    fields, problems = parse_fields(native, origin=f"env_args of /data in {path}")
+    fields.apply(info)
+    info.problems.extend(problem_lines(problems))
+    _common_fields(info, path, f, data, demo)
     plan = Plan(info, clock)
     collect_streams(plan, demo, aloha=False, path=path, skip=("/next_obs",))
     if info.outcome == Outcome.UNKNOWN and _robomimic_success(demo):

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from robotrace_desktop.core.episode import (
-    SOURCES,
     EpisodeInfo,
     EpisodeSource,
     Outcome,
@@ -31,6 +30,7 @@ from robotrace_desktop.core.episode import (
     StreamKind,
     episode_id,
 )
+from robotrace_desktop.core.fields import Fields, parse_fields, problem_lines
 from robotrace_desktop.errors import RecordingError, StreamNotFoundError, reader_guard, source_guard
 from robotrace_desktop.readers.base import Reader
 from robotrace_desktop.readers.lerobot_features import (
@@ -44,7 +44,6 @@ from robotrace_desktop.readers.lerobot_features import (
     video_details,
 )
 from robotrace_desktop.readers.lerobot_meta import (
-    EXTRA_KEYS,
     INFO_REL,
     DatasetMeta,
     EpisodeMeta,
@@ -87,9 +86,7 @@ class _InfoBuilder:
         self.images = [f for f in meta.features.values() if f.is_image]
         self.outcome_keys = [k for k in OUTCOME_FEATURES if k in meta.features]
         self.features = {k: f.summary() for k, f in meta.features.items()}
-        self.dataset_extra = {
-            k: meta.info[k] for k in EXTRA_KEYS if meta.info.get(k) not in (None, "")
-        }
+        self.dataset_fields = parse_fields(meta.info, origin=f"{meta.root / INFO_REL}")
 
     def build(self, episode: EpisodeMeta) -> EpisodeInfo:
         meta = self.meta
@@ -163,15 +160,7 @@ class _InfoBuilder:
                     {"storage": "parquet", "file": episode.data_rel},
                 )
             )
-        extra = {**self.dataset_extra, **episode.extra}
-        seed = extra.get("seed")
-        if seed is not None:
-            try:
-                seed = int(seed)
-            except (TypeError, ValueError):
-                problems.append(f"seed {seed!r} in the metadata is not an integer")
-                seed = None
-        source = extra.get("source")
+        fields = self._fields(episode, problems)
         metadata: dict[str, Any] = {
             "codebase_version": meta.version,
             "fps": meta.fps_value,
@@ -185,19 +174,14 @@ class _InfoBuilder:
         if episode.row_range is not None:
             metadata["row_range"] = list(episode.row_range)
         tasks = metadata["tasks"]
-        return EpisodeInfo(
+        info = EpisodeInfo(
             id=episode_id(self.root, episode.index),
             kind="lerobot",
             path=self.root,
             episode_index=episode.index,
             name=f"{meta.root.name} #{episode.index}",
             duration_ns=duration_ns(length, fps),
-            source=source if source in SOURCES else None,
             robot=meta.robot_type,
-            policy_version=_text(extra.get("policy_version")),
-            env_version=_text(extra.get("env_version")),
-            git_sha=_text(extra.get("git_sha")),
-            seed=seed,
             task=" | ".join(tasks) if tasks else None,
             outcome=outcome_from_stats(stats) if stats else Outcome.UNKNOWN,
             status=status,
@@ -205,6 +189,18 @@ class _InfoBuilder:
             metadata=metadata,
             streams=streams,
         )
+        fields.apply(info)  # stated fields win over what the format implies (robot_type, stats)
+        return info
+
+    def _fields(self, episode: EpisodeMeta, problems: list[str]) -> Fields:
+        """The episode's stated fields over the dataset's (meta/info.json); each rejected
+        value becomes a problem naming the file it came from."""
+        dataset, dataset_problems = self.dataset_fields
+        where = "meta/episodes" if self.meta.is_v3 else "meta/episodes.jsonl"
+        origin = f"{self.meta.root / where} (episode {episode.index})"
+        own, own_problems = parse_fields(episode.extra, origin=origin)
+        problems.extend(problem_lines([*dataset_problems, *own_problems]))
+        return own.over(dataset)
 
     def _tasks_from_stats(self, stats: dict[str, Any]) -> list[str]:
         entry = stats.get("task_index")
@@ -252,10 +248,6 @@ def _meta_signature(root: Path) -> tuple[tuple[str, int, int], ...]:
                 continue
             found.append((os.path.join(dirpath, name), st.st_size, st.st_mtime_ns))
     return tuple(sorted(found))
-
-
-def _text(value: Any) -> str | None:
-    return None if value in (None, "") else str(value)
 
 
 class LeRobotReader(Reader):

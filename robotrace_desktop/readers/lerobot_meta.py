@@ -16,7 +16,7 @@ from fractions import Fraction
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from robotrace_desktop.core.episode import REPRODUCIBILITY_FIELDS
+from robotrace_desktop.core.fields import RECORDING_KEYS
 from robotrace_desktop.errors import CorruptRecordingError, RecordingError, UnsupportedFormatError
 from robotrace_desktop.readers.lerobot_features import (
     OUTCOME_FEATURES,
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 INFO_REL = "meta/info.json"
-EXTRA_KEYS = (*REPRODUCIBILITY_FIELDS, "source")
+EXTRA_KEYS = RECORDING_KEYS  # parsed by core/fields.py
 _STAT_FEATURES = (*OUTCOME_FEATURES, "task_index")
 
 

@@ -1,59 +1,11 @@
-"""Episode-level facts a bag carries besides its topics: rosbag2 ``custom_data`` (the
-reproducibility fields and the outcome) and the URDF on ``/robot_description`` (robot name,
-joint limits)."""
+"""Episode-level facts a bag carries besides its topics: the URDF on ``/robot_description``
+(robot name, joint limits). rosbag2 ``custom_data`` (the reproducibility fields and the
+outcome) is parsed by ``core/fields.py``, like every other recording's fields."""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-from robotrace_desktop.core.episode import SOURCES, Outcome
-
-_TRUE = {"true", "1", "yes", "success", "succeeded", "ok"}
-_FALSE = {"false", "0", "no", "failure", "failed", "fail"}
-
-
-@dataclass
-class CustomFields:
-    values: dict[str, Any] = field(default_factory=dict)
-    outcome: Outcome = Outcome.UNKNOWN
-    problems: list[str] = field(default_factory=list)
-
-
-def parse_custom_data(custom: Mapping[str, Any], origin: str) -> CustomFields:
-    """policy_version, env_version, git_sha, seed (int), robot, task, source, success/outcome."""
-    out = CustomFields()
-    for key in ("policy_version", "env_version", "git_sha", "robot", "task"):
-        value = custom.get(key)
-        if value not in (None, ""):
-            out.values[key] = str(value)
-    if (seed := custom.get("seed")) not in (None, ""):
-        try:
-            out.values["seed"] = int(str(seed).strip())
-        except ValueError:
-            out.problems.append(f"{origin}: custom_data seed {seed!r} is not an integer")
-    if (source := custom.get("source")) not in (None, ""):
-        if str(source).lower() in SOURCES:
-            out.values["source"] = str(source).lower()
-        else:
-            out.problems.append(
-                f"{origin}: custom_data source {source!r} is not one of {', '.join(SOURCES)}"
-            )
-    for key in ("outcome", "success"):
-        raw = custom.get(key)
-        if raw in (None, ""):
-            continue
-        text = str(raw).strip().lower()
-        if text in _TRUE:
-            out.outcome = Outcome.SUCCESS
-        elif text in _FALSE:
-            out.outcome = Outcome.FAILURE
-        elif text != "unknown":
-            out.problems.append(f"{origin}: custom_data {key} {raw!r} is not success/failure")
-        break
-    return out
 
 
 @dataclass

@@ -31,6 +31,7 @@ from robotrace_desktop.core.episode import (
     StreamKind,
     episode_id,
 )
+from robotrace_desktop.core.fields import parse_fields, problem_lines
 from robotrace_desktop.errors import (
     CorruptRecordingError,
     RecordingError,
@@ -40,7 +41,7 @@ from robotrace_desktop.errors import (
 from robotrace_desktop.readers.ros_bagfile import open_bag
 from robotrace_desktop.readers.ros_flatten import stamp_ns
 from robotrace_desktop.readers.ros_images import RosImageFrames
-from robotrace_desktop.readers.ros_metadata import parse_custom_data, parse_urdf
+from robotrace_desktop.readers.ros_metadata import parse_urdf
 from robotrace_desktop.readers.ros_topics import (
     HEADER_TOLERANCE_NS,
     BagPlan,
@@ -105,11 +106,10 @@ class _Opened:
         }
         if bag.custom_data:
             info.metadata["custom_data"] = dict(bag.custom_data)
-            custom = parse_custom_data(bag.custom_data, str(path))
-            for key, value in custom.values.items():
-                setattr(info, key, value)
-            info.outcome = custom.outcome
-            info.problems.extend(custom.problems)
+            origin = f"custom_data in {path / 'metadata.yaml' if path.is_dir() else path}"
+            fields, bad = parse_fields(bag.custom_data, origin=origin)
+            fields.apply(info)
+            info.problems.extend(problem_lines(bad))
         self._robot_description(info)
         info.streams = [self._stream_info(plan, duration) for plan in self.plan.topics.values()]
         if bag.message_count and not any(p.count for p in self.plan.topics.values()):

@@ -1,9 +1,11 @@
 """Checking the descriptive fields of a logged episode before anything is written.
 
 Every bad value is a ValidationError whose message names the field (``seed``, ``source``,
-``failure_time_s``...), so a user sees at once which argument to fix. The reproducibility block
-(what is missing, what was inferred) and the failure time are put into the metadata here, in
-one place, for ``log_episode`` and ``start_episode`` alike.
+``failure_time_s``...), so a user sees at once which argument to fix. The reproducibility
+fields follow the rules every reader applies (``core/fields.py``): the SDK is its strict
+caller, turning the first problem into the error instead of a catalog-row problem. The
+reproducibility block (what is missing, what was inferred) and the failure time are put into
+the metadata here, in one place, for ``log_episode`` and ``start_episode`` alike.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from robotrace_desktop.core.episode import REPRODUCIBILITY_FIELDS, SOURCES
+from robotrace_desktop.core.episode import REPRODUCIBILITY_FIELDS
+from robotrace_desktop.core.fields import STATUSES, require_fields
 from robotrace_desktop.core.jsonsafe import to_jsonable
 from robotrace_desktop.errors import ValidationError
-from robotrace_desktop.readers.bundle_format import STATUSES
 
 NS = 1_000_000_000
 _INT64_MAX = 2**63 - 1
@@ -108,23 +110,35 @@ def check_fields(
     start_time_ns: object = None,
     metadata: object = None,
 ) -> EpisodeFields:
-    if source is not None and source not in SOURCES:
-        raise ValidationError(f"source must be one of {', '.join(SOURCES)}; got {source!r}")
-    if success is not None and not isinstance(success, bool):
-        raise ValidationError(f"success must be True, False or None, got {success!r}")
+    given = {
+        "source": source,
+        "robot": robot,
+        "policy_version": policy_version,
+        "env_version": env_version,
+        "git_sha": git_sha,
+        "seed": seed,
+        "task": task,
+        "success": success,
+    }
+    parsed = require_fields(given, error=ValidationError)
     return EpisodeFields(
         name=text(name, "name"),
-        source=source,  # type: ignore[arg-type]
-        robot=text(robot, "robot"),
-        policy_version=text(policy_version, "policy_version"),
-        env_version=text(env_version, "env_version"),
-        git_sha=text(git_sha, "git_sha"),
-        seed=integer(seed, "seed"),
-        task=text(task, "task"),
-        success=success,
+        source=parsed.source,
+        robot=parsed.robot,
+        policy_version=parsed.policy_version,
+        env_version=parsed.env_version,
+        git_sha=parsed.git_sha,
+        seed=parsed.seed,
+        task=parsed.task,
+        success=parsed.success,
         start_time_ns=integer(start_time_ns, "start_time_ns", minimum=0),
         metadata=metadata_dict(metadata),
     )
+
+
+def check_success(success: object) -> bool | None:
+    """``success`` of ``Recorder.finalize``, by the same rule as ``log_episode``'s."""
+    return require_fields({"success": success}, error=ValidationError, keys=("success",)).success
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +149,10 @@ class Outcome:
 
 
 def check_outcome(status: object, failure_time_s: object, duration_s: object) -> Outcome:
-    if status not in STATUSES:
-        raise ValidationError(f"status must be one of {', '.join(STATUSES)}; got {status!r}")
+    checked = require_fields({"status": status}, error=ValidationError, keys=("status",)).status
+    if checked is None:  # a status is required; absent is not "ready"
+        raise ValidationError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+    status = checked
     failure = seconds(failure_time_s, "failure_time_s")
     duration = seconds(duration_s, "duration_s")
     if failure is not None and status != "failed":

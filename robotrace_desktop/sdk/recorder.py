@@ -50,6 +50,7 @@ from robotrace_desktop.sdk.fields import (
     EpisodeFields,
     Outcome,
     check_outcome,
+    check_success,
     metadata_dict,
 )
 from robotrace_desktop.sdk.inputs import (
@@ -275,9 +276,7 @@ class Recorder:
         self._check_open()
         outcome = check_outcome(status, failure_time_s, duration_s)
         extra = metadata_dict(metadata)
-        if success is not None and not isinstance(success, bool):
-            raise ValidationError(f"success must be True, False or None, got {success!r}")
-        return self._finalize(outcome, extra, success=success)
+        return self._finalize(outcome, extra, success=check_success(success))
 
     def _finalize(
         self,

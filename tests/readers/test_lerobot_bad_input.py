@@ -177,7 +177,8 @@ def test_seed_that_is_not_an_integer(tmp_path: Path) -> None:
     root = write_v2(tmp_path / "ds", "v2.1", cameras=(), info_extra={"seed": "abc"})
     info = _index(root)[0]
     assert info.seed is None
-    assert "seed 'abc' in the metadata is not an integer" in info.problems
+    info_json = root.resolve() / "meta/info.json"
+    assert f"{info_json}: seed 'abc' is not an integer — ignored" in info.problems
 
 
 def test_v3_broken_metadata(tmp_path: Path) -> None:

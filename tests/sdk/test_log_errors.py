@@ -61,7 +61,13 @@ def files(tmp_path: Path) -> dict[str, Path]:
 
 F = dict[str, Path]
 CASES: list[tuple[str, type[RobotraceError], Callable[[F], dict[str, Any]], Callable[[F], str]]] = [
-    ("seed string", ValidationError, lambda f: {"seed": "7"}, lambda f: "seed must be an integer"),
+    # "7" is a seed everywhere (core/fields.py: files can only carry its text); "seven" is not
+    (
+        "seed string",
+        ValidationError,
+        lambda f: {"seed": "seven"},
+        lambda f: "seed must be an integer",
+    ),
     ("seed bool", ValidationError, lambda f: {"seed": True}, lambda f: "seed must be an integer"),
     ("seed float", ValidationError, lambda f: {"seed": 7.0}, lambda f: "seed must be an integer"),
     ("source", ValidationError, lambda f: {"source": "lab"}, lambda f: "source must be one of"),
@@ -86,7 +92,7 @@ CASES: list[tuple[str, type[RobotraceError], Callable[[F], dict[str, Any]], Call
     ),
     ("fps zero", ValidationError, lambda f: {"fps": 0}, lambda f: "fps must be positive"),
     ("fps string", ValidationError, lambda f: {"fps": "30"}, lambda f: "fps must be a number"),
-    ("robot", ValidationError, lambda f: {"robot": 3}, lambda f: "robot must be a string"),
+    ("robot", ValidationError, lambda f: {"robot": True}, lambda f: "robot must be a string"),
     ("metadata", ValidationError, lambda f: {"metadata": [1]}, lambda f: "metadata must be a dict"),
     ("copy", ValidationError, lambda f: {"copy": "no"}, lambda f: "copy must be True or False"),
     (
