@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from robotrace_desktop import paths
+from robotrace_desktop.bundle.manifest import MANIFEST_NAME
 from robotrace_desktop.catalog.findings import findings_for, top_findings
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.cli import main
@@ -24,7 +25,6 @@ from robotrace_desktop.demo import (
     write_demo_bundle,
 )
 from robotrace_desktop.errors import ConfigurationError
-from robotrace_desktop.readers.bundle_format import MANIFEST_NAME
 from robotrace_desktop.readers.bundle_reader import BundleReader
 from robotrace_desktop.video.images import decode_image_bytes
 from tests.demo_cache import demo_copy

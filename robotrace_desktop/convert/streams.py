@@ -25,19 +25,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from robotrace_desktop.bundle.events import write_events_jsonl
+from robotrace_desktop.bundle.manifest import DEFAULT_TIME_COLUMN, EventEntry, SignalEntry
+from robotrace_desktop.bundle.tables import NAMES_METADATA_KEY, ROW_GROUP_ROWS
 from robotrace_desktop.core.channels import stream_role
 from robotrace_desktop.core.episode import EpisodeSource, StreamInfo
-from robotrace_desktop.readers.bundle_format import (
-    DEFAULT_TIME_COLUMN,
-    EventEntry,
-    SignalEntry,
-    write_events_jsonl,
-)
-from robotrace_desktop.readers.tabular import NAMES_METADATA_KEY
 
 VALUES_COLUMN = "values"
 CLOCK_PREFIX = "clock/"
-ROW_GROUP_ROWS = 65_536  # several row groups for long streams: the reader skips by time range
 _ROLE_OF = {"command": "action", "state": "sensor"}
 
 

@@ -28,9 +28,9 @@ from pathlib import Path
 import av
 import numpy as np
 
+from robotrace_desktop.bundle.manifest import VideoEntry
 from robotrace_desktop.core.episode import EpisodeSource
 from robotrace_desktop.errors import RecordingError
-from robotrace_desktop.readers.bundle_format import VideoEntry
 from robotrace_desktop.video.frames import FrameSource
 
 PTS_TIME_BASE = Fraction(1, 90_000)  # the usual video clock; the .npy holds the exact times

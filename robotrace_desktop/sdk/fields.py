@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from robotrace_desktop.bundle.manifest import STATUSES
 from robotrace_desktop.core.episode import REPRODUCIBILITY_FIELDS, SOURCES
 from robotrace_desktop.core.jsonsafe import to_jsonable
 from robotrace_desktop.errors import ValidationError
-from robotrace_desktop.readers.bundle_format import STATUSES
 
 NS = 1_000_000_000
 _INT64_MAX = 2**63 - 1
