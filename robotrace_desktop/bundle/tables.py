@@ -72,8 +72,23 @@ def _arrow_table(data: SignalData, time_column: str) -> pa.Table:
 def write_parquet(
     path: Path, data: SignalData, *, time_column: str = "t_ns", row_group_size: int = ROW_GROUP_ROWS
 ) -> Path:
+    return write_parquet_table(path, _arrow_table(data, time_column), row_group_size=row_group_size)
+
+
+def write_parquet_table(
+    path: Path, table: pa.Table, *, row_group_size: int = ROW_GROUP_ROWS
+) -> Path:
+    """An Arrow table already in the bundle layout (a user's table, an imported stream) as
+    parquet, in row groups a reader can skip by time range."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(_arrow_table(data, time_column), path, row_group_size=row_group_size)
+    pq.write_table(table, path, row_group_size=row_group_size)
+    return path
+
+
+def write_frame_times(path: Path, times_ns: np.ndarray) -> Path:
+    """A video's ``timestamps`` file: int64 episode-relative times as a plain .npy."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, np.ascontiguousarray(times_ns, dtype=np.int64), allow_pickle=False)
     return path
 
 

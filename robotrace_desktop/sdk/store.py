@@ -35,7 +35,12 @@ import numpy as np
 from robotrace_desktop.bundle.errors import ManifestError
 from robotrace_desktop.bundle.events import write_events_jsonl
 from robotrace_desktop.bundle.manifest import BundleManifest, EventEntry, SignalEntry, VideoEntry
-from robotrace_desktop.bundle.tables import ROW_GROUP_ROWS, SignalData, write_parquet
+from robotrace_desktop.bundle.tables import (
+    SignalData,
+    write_frame_times,
+    write_parquet,
+    write_parquet_table,
+)
 from robotrace_desktop.bundle.writer import BundleWriter
 from robotrace_desktop.core.episode import LogEvent
 from robotrace_desktop.errors import ValidationError
@@ -78,14 +83,13 @@ class _Names:
 
 def _write_converted(signal: SignalInput, dst: Path) -> None:
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     data: Any = signal.load()
     if isinstance(data, SignalData):
         if signal.shift_ns:
             data = SignalData(np.asarray(data.t_ns) - signal.shift_ns, data.fields, data.names)
         try:
-            write_parquet(dst, data, row_group_size=ROW_GROUP_ROWS)
+            write_parquet(dst, data)
         except ValueError as exc:  # a field SignalData refuses: the user's data
             raise ValidationError(f"{signal.origin}: {exc}") from exc
         return
@@ -93,8 +97,7 @@ def _write_converted(signal: SignalInput, dst: Path) -> None:
     if signal.shift_ns:
         shifted = np.asarray(table.column(0).to_numpy(), dtype=np.int64) - signal.shift_ns
         table = table.set_column(0, table.schema.field(0), pa.array(shifted))
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, dst, row_group_size=ROW_GROUP_ROWS)
+    write_parquet_table(dst, table)
 
 
 def _store_signals(
@@ -139,7 +142,7 @@ def write_bundle(
             times = None
             if video.timestamps_ns is not None:
                 times = names.take("video", f"{video.camera}_times", ".npy")
-                np.save(bundle.path(times), np.asarray(video.timestamps_ns, dtype=np.int64))
+                write_frame_times(bundle.path(times), np.asarray(video.timestamps_ns))
             manifest.videos.append(VideoEntry(video.camera, rel, video.t0_ns, times))
         manifest.signals.extend(_store_signals(bundle, inputs.signals, names, mode))
         if events:
