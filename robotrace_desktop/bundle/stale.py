@@ -85,13 +85,8 @@ def clean_stale_leftovers(parent: Path) -> list[Path]:
     """Remove the stale ``.<name>.tmp-*`` folders in ``parent`` and put stale ``.old-*``
     bundles back when their place is empty (removed otherwise); returns what was cleaned."""
     cleaned: list[Path] = []
-    try:
-        entries = [e for e in parent.iterdir() if e.is_dir() and not e.is_symlink()]
-    except OSError:
-        return cleaned
-    for entry in entries:
-        match = _LEFTOVER.match(entry.name)
-        if match is None or not writer_gone(int(match["pid"]), entry):
+    for entry, match in _leftovers(parent):
+        if not writer_gone(int(match["pid"]), entry):
             continue
         target = parent / match["name"]
         if match["kind"] == "old" and not os.path.lexists(target):
@@ -106,3 +101,19 @@ def clean_stale_leftovers(parent: Path) -> list[Path]:
             log.info("removed a folder left by a killed writer: %s", entry)
         cleaned.append(entry)
     return cleaned
+
+
+def _leftovers(parent: Path) -> list[tuple[Path, re.Match[str]]]:
+    """Folders in ``parent`` named like a writer's temporary or moved-aside folder. Names are
+    matched before anything is stat'ed: an import folder may hold thousands of bundles and is
+    listed once per bundle written."""
+    found: list[tuple[Path, re.Match[str]]] = []
+    try:
+        with os.scandir(parent) as entries:
+            for entry in entries:
+                match = _LEFTOVER.match(entry.name) if entry.name.startswith(".") else None
+                if match is not None and entry.is_dir(follow_symlinks=False):
+                    found.append((Path(entry.path), match))
+    except OSError:
+        pass
+    return found

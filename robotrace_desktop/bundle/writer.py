@@ -138,7 +138,7 @@ class BundleWriter:
             self._refuse_existing()
             shutil.rmtree(self.root, ignore_errors=True)  # this thread's own, from a crash
             if os.path.lexists(self.folder):
-                shutil.rmtree(self._old, ignore_errors=True)
+                _remove(self._old)
             self.root.mkdir()
         except OSError as exc:
             shutil.rmtree(self.root, ignore_errors=True)
@@ -195,7 +195,7 @@ class BundleWriter:
                 os.replace(self._old, self.folder)  # put the earlier bundle back
             raise
         if moved:
-            shutil.rmtree(self._old, ignore_errors=True)
+            _remove(self._old)
 
     def _refuse_existing(self) -> None:
         if not self.replace and os.path.lexists(self.folder):
@@ -203,3 +203,11 @@ class BundleWriter:
 
     def _storage_error(self, exc: OSError) -> StorageError:
         return storage_error(exc, self.folder, f"cannot write the {self.what}")
+
+
+def _remove(path: Path) -> None:
+    """Remove a moved-aside bundle: a folder, or a symlink to one (never what it points to)."""
+    if path.is_symlink():
+        path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(path, ignore_errors=True)

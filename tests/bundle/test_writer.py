@@ -120,6 +120,17 @@ def test_replace_puts_the_old_bundle_back_when_the_swap_fails(
     assert _names(tmp_path) == ["episode"]
 
 
+def test_replacing_a_symlinked_bundle_never_touches_its_target(tmp_path: Path) -> None:
+    elsewhere = _write(tmp_path / "elsewhere" / "episode", "kept")
+    link = tmp_path / "lib" / "episode"
+    link.parent.mkdir()
+    link.symlink_to(elsewhere, target_is_directory=True)
+    _write(link, "new", replace=True)
+    assert not link.is_symlink() and read_manifest(link).name == "new"
+    assert read_manifest(elsewhere).name == "kept"
+    assert _names(link.parent) == ["episode"]
+
+
 def test_without_replace_an_existing_folder_is_refused(tmp_path: Path) -> None:
     folder = _write(tmp_path / "episode", "first")
     with pytest.raises(StorageError, match="already exists"):
