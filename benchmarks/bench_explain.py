@@ -42,16 +42,16 @@ sys.path.insert(0, str(ROOT))
 from robotrace_desktop.analysis.data import EpisodeData  # noqa: E402
 from robotrace_desktop.analysis.explain import explain, explain_source  # noqa: E402
 from robotrace_desktop.analysis.registry import analyzers  # noqa: E402
-from robotrace_desktop.core.episode import LogEvent  # noqa: E402
-from robotrace_desktop.readers.bundle_format import (  # noqa: E402
+from robotrace_desktop.bundle.events import write_events_jsonl  # noqa: E402
+from robotrace_desktop.bundle.manifest import (  # noqa: E402
     BundleManifest,
     EventEntry,
     SignalEntry,
-    write_events_jsonl,
     write_manifest,
 )
+from robotrace_desktop.bundle.tables import SignalData, write_parquet  # noqa: E402
+from robotrace_desktop.core.episode import LogEvent  # noqa: E402
 from robotrace_desktop.readers.bundle_reader import BundleReader  # noqa: E402
-from robotrace_desktop.readers.tabular import SignalData, write_parquet  # noqa: E402
 from tests.analysis.faults import Base, MemorySource, context_for  # noqa: E402
 
 NS = 1_000_000_000

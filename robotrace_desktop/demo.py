@@ -6,16 +6,14 @@ gripper closes on air (its effort stays ~0), the arm lifts without the cube and 
 monitor raises ``GraspError`` at 7.5 s. Ground-truth times are stored in
 ``metadata["demo_truth"]`` so tests and the explain analyzers can check themselves.
 
-The bundle is written with the same code the logging SDK uses (``bundle_format`` and
-``tabular`` writers) plus a numpy renderer and PyAV's H.264 encoder. Output is deterministic
-for a seed and takes well under a second or two.
+The bundle is written with the same code the logging SDK uses (``bundle.BundleWriter`` and the
+``bundle.tables`` / ``bundle.events`` writers) plus a numpy renderer and PyAV's H.264 encoder.
+Output is deterministic for a seed and takes well under a second or two.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 from collections.abc import Iterable
 from fractions import Fraction
 from itertools import chain
@@ -25,18 +23,17 @@ import av
 import numpy as np
 
 from robotrace_desktop import paths
-from robotrace_desktop.core.episode import LogEvent
-from robotrace_desktop.errors import ConfigurationError
-from robotrace_desktop.readers.bundle_format import (
+from robotrace_desktop.bundle.events import write_events_jsonl
+from robotrace_desktop.bundle.manifest import (
     MANIFEST_NAME,
     BundleManifest,
     EventEntry,
     SignalEntry,
     VideoEntry,
-    write_events_jsonl,
-    write_manifest,
 )
-from robotrace_desktop.readers.tabular import SignalData, write_npz, write_parquet
+from robotrace_desktop.bundle.tables import SignalData, write_npz, write_parquet
+from robotrace_desktop.bundle.writer import BundleWriter
+from robotrace_desktop.core.episode import LogEvent
 
 NS = 1_000_000_000
 DURATION_S = 12.0
@@ -485,21 +482,15 @@ def demo_manifest(seed: int) -> BundleManifest:
 
 def write_demo_bundle(dest: Path, *, seed: int = 7) -> Path:
     """Write the demo bundle into the folder ``dest`` (replacing an earlier demo there) and
-    return it. Refuses to replace a non-empty folder that is not a bundle."""
+    return it. Refuses (ConfigurationError) to replace a non-empty folder that is not a
+    bundle; StorageError when the disk refuses."""
     dest = Path(dest)
-    if dest.exists() and any(dest.iterdir()) and not (dest / MANIFEST_NAME).is_file():
-        raise ConfigurationError(f"{dest}: exists and is not an episode bundle; not overwriting")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.parent / f".{dest.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
     rng = np.random.default_rng(seed)
-    write_parquet(tmp / "signals/joint_states.parquet", _sensor_stream(rng))
-    write_npz(tmp / "signals/actions.npz", {"/action": _action_stream()})
-    write_events_jsonl(tmp / "events/log.jsonl", _events())
-    encode_video(tmp / "video/front.mp4", render_frames())
-    encode_video(tmp / "video/wrist.mp4", render_wrist_frames(), fps=WRIST_FPS)
-    write_manifest(tmp, demo_manifest(seed))
-    if dest.exists():
-        shutil.rmtree(dest)
-    os.replace(tmp, dest)
+    with BundleWriter(dest, what="demo episode", replace=True) as bundle:
+        write_parquet(bundle.path("signals/joint_states.parquet"), _sensor_stream(rng))
+        write_npz(bundle.path("signals/actions.npz"), {"/action": _action_stream()})
+        write_events_jsonl(bundle.path("events/log.jsonl"), _events())
+        encode_video(bundle.path("video/front.mp4"), render_frames())
+        encode_video(bundle.path("video/wrist.mp4"), render_wrist_frames(), fps=WRIST_FPS)
+        bundle.write_manifest(demo_manifest(seed))
     return dest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -11,7 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from robotrace_desktop import demo as demo_module
 from robotrace_desktop import paths
+from robotrace_desktop.bundle.manifest import MANIFEST_NAME
 from robotrace_desktop.catalog.findings import findings_for, top_findings
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.cli import main
@@ -23,8 +26,7 @@ from robotrace_desktop.demo import (
     read_frame_number,
     write_demo_bundle,
 )
-from robotrace_desktop.errors import ConfigurationError
-from robotrace_desktop.readers.bundle_format import MANIFEST_NAME
+from robotrace_desktop.errors import ConfigurationError, StorageError
 from robotrace_desktop.readers.bundle_reader import BundleReader
 from robotrace_desktop.video.images import decode_image_bytes
 from tests.demo_cache import demo_copy
@@ -190,6 +192,23 @@ def test_rewrite_replaces_only_a_bundle(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="not an episode bundle"):
         write_demo_bundle(precious)
     assert (precious / "thesis.tex").read_text() == "keep me"
+
+
+def test_a_failed_rewrite_keeps_the_earlier_demo_and_leaves_no_temp_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dest = tmp_path / "d"
+    write_demo_bundle(dest)
+    before = {p.relative_to(dest): p.read_bytes() for p in dest.rglob("*") if p.is_file()}
+
+    def disk_full(path: Path, *args: object, **kwargs: object) -> Path:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(demo_module, "encode_video", disk_full)
+    with pytest.raises(StorageError, match="disk full"):
+        write_demo_bundle(dest)
+    assert {p.relative_to(dest): p.read_bytes() for p in dest.rglob("*") if p.is_file()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["d"]
 
 
 def test_demo_episode_dir_is_in_the_library(robotrace_home: Path) -> None:

@@ -23,21 +23,15 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from robotrace_desktop.bundle.events import write_events_jsonl
+from robotrace_desktop.bundle.manifest import DEFAULT_TIME_COLUMN, EventEntry, SignalEntry
+from robotrace_desktop.bundle.tables import NAMES_METADATA_KEY, write_parquet_table
 from robotrace_desktop.core.channels import stream_role
 from robotrace_desktop.core.episode import EpisodeSource, StreamInfo
-from robotrace_desktop.readers.bundle_format import (
-    DEFAULT_TIME_COLUMN,
-    EventEntry,
-    SignalEntry,
-    write_events_jsonl,
-)
-from robotrace_desktop.readers.tabular import NAMES_METADATA_KEY
 
 VALUES_COLUMN = "values"
 CLOCK_PREFIX = "clock/"
-ROW_GROUP_ROWS = 65_536  # several row groups for long streams: the reader skips by time range
 _ROLE_OF = {"command": "action", "state": "sensor"}
 
 
@@ -84,10 +78,9 @@ def write_signal(
         if not isinstance(name, str) or not name:
             channels[i] = f"[{i}]"
             problems.append(f"stream {stream.name!r}: channel {i} has no name; stored as '[{i}]'")
-    path = folder / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table = signal_table(chunk.t_ns, chunk.values, channels, dict(chunk.times))
-    pq.write_table(table, path, row_group_size=ROW_GROUP_ROWS)
+    write_parquet_table(
+        folder / rel, signal_table(chunk.t_ns, chunk.values, channels, dict(chunk.times))
+    )
     entry = SignalEntry(
         name=stream.name,
         path=rel,

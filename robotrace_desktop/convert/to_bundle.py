@@ -6,9 +6,9 @@ derived from the source episode's id, so importing the same episode again lands 
 folder and the same catalog id: it is **refused** (status ``exists``, nothing written) unless
 ``replace=True``, which swaps the new bundle in atomically.
 
-How: the folder is built as a hidden temporary sibling, the manifest written last, then renamed
-into place, so a reader never sees half a bundle. Every stream the viewer lists is carried
-over (signals → parquet, events → JSON lines, cameras → copied or losslessly re-encoded, see
+How: inside a ``bundle.BundleWriter`` (a hidden temporary sibling, the manifest written last,
+then renamed into place), so a reader never sees half a bundle. Every stream the viewer lists is
+carried over (signals → parquet, events → JSON lines, cameras → copied or losslessly re-encoded, see
 ``streams`` and ``video_copy``); a stream that cannot be read is skipped with a problem
 sentence, never an exception. The manifest keeps the episode's name, source, robot,
 reproducibility fields, task, outcome (as ``success``), status, start time, duration and
@@ -28,6 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from robotrace_desktop import paths
+from robotrace_desktop.bundle.manifest import (
+    BundleManifest,
+    EventEntry,
+    SignalEntry,
+    VideoEntry,
+)
+from robotrace_desktop.bundle.writer import BundleWriter, check_replaceable
 from robotrace_desktop.core.episode import (
     SOURCES,
     EpisodeInfo,
@@ -38,15 +45,6 @@ from robotrace_desktop.core.episode import (
 )
 from robotrace_desktop.core.jsonsafe import to_jsonable
 from robotrace_desktop.errors import ConfigurationError, RobotraceError
-from robotrace_desktop.readers.bundle_format import (
-    MANIFEST_NAME,
-    BundleManifest,
-    EventEntry,
-    SignalEntry,
-    VideoEntry,
-    replacing_folder,
-    write_manifest,
-)
 
 log = logging.getLogger(__name__)
 
@@ -135,10 +133,8 @@ def import_episode(
     check_destination(info, root)
     folder = bundle_folder(info, root)
     new_id = imported_id(info.id)
+    check_replaceable(folder)
     existed = folder.exists()
-    foreign = existed and not (folder / MANIFEST_NAME).is_file()
-    if foreign and (not folder.is_dir() or any(folder.iterdir())):
-        raise ConfigurationError(f"{folder}: exists and is not an episode bundle; not replacing")
     if existed and not replace:
         return ImportResult(info, folder, new_id, "exists", [], _index(folder))
     with open_source() as source:
@@ -160,9 +156,9 @@ def _index(folder: Path) -> EpisodeInfo | None:
 def _write_atomically(
     source: EpisodeSource, info: EpisodeInfo, folder: Path, new_id: str
 ) -> list[str]:
-    with replacing_folder(folder, "bundle") as tmp:
-        manifest, _ = build_bundle(source, info, tmp, new_id)
-        write_manifest(tmp, manifest)
+    with BundleWriter(folder, what="bundle", replace=True) as bundle:
+        manifest, _ = build_bundle(source, info, bundle.root, new_id)
+        bundle.write_manifest(manifest)
     return list(manifest.metadata["import_problems"])
 
 

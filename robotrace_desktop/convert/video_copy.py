@@ -28,9 +28,10 @@ from pathlib import Path
 import av
 import numpy as np
 
+from robotrace_desktop.bundle.manifest import VideoEntry
+from robotrace_desktop.bundle.tables import write_frame_times
 from robotrace_desktop.core.episode import EpisodeSource
 from robotrace_desktop.errors import RecordingError
-from robotrace_desktop.readers.bundle_format import VideoEntry
 from robotrace_desktop.video.frames import FrameSource
 
 PTS_TIME_BASE = Fraction(1, 90_000)  # the usual video clock; the .npy holds the exact times
@@ -94,7 +95,7 @@ def _copy(src: Path, name: str, times: np.ndarray, folder: Path, stem: str) -> C
 
 def _write_times(folder: Path, stem: str, times: np.ndarray) -> str:
     rel = f"video/{stem}_times.npy"
-    np.save(folder / rel, np.ascontiguousarray(times, dtype=np.int64), allow_pickle=False)
+    write_frame_times(folder / rel, times)
     return rel
 
 

@@ -16,6 +16,14 @@ import av
 import numpy as np
 import pyarrow as pa
 
+from robotrace_desktop.bundle.confine import resolve_in_bundle
+from robotrace_desktop.bundle.events import read_events_jsonl
+from robotrace_desktop.bundle.manifest import (
+    BundleManifest,
+    SignalEntry,
+    VideoEntry,
+    read_manifest,
+)
 from robotrace_desktop.core.episode import (
     EpisodeInfo,
     EpisodeSource,
@@ -32,14 +40,6 @@ from robotrace_desktop.errors import (
     StreamNotFoundError,
     recording_errors,
     source_guard,
-)
-from robotrace_desktop.readers.bundle_format import (
-    BundleManifest,
-    SignalEntry,
-    VideoEntry,
-    read_events_jsonl,
-    read_manifest,
-    resolve_in_bundle,
 )
 from robotrace_desktop.readers.bundle_reader import folder_of
 from robotrace_desktop.readers.tabular import SignalTable, npz_stream_names, open_table

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from robotrace_desktop.bundle.manifest import MANIFEST_NAME
 from robotrace_desktop.core.episode import EpisodeInfo, EpisodeSource
 from robotrace_desktop.errors import reader_guard
 from robotrace_desktop.readers.base import Reader
-from robotrace_desktop.readers.bundle_format import MANIFEST_NAME
 from robotrace_desktop.readers.sanity import check_episode
 
 

@@ -18,9 +18,9 @@ import pyarrow.compute as pc
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
+from robotrace_desktop.bundle.tables import NAMES_METADATA_KEY
 from robotrace_desktop.errors import CorruptRecordingError
 from robotrace_desktop.readers.tabular import (
-    NAMES_METADATA_KEY,
     SignalTable,
     TableSummary,
     channel_names,

@@ -15,10 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from robotrace_desktop.bundle.tables import NPZ_NAMES_KEY, NPZ_TIME_KEY
 from robotrace_desktop.errors import CorruptRecordingError
 from robotrace_desktop.readers.tabular import (
-    NPZ_NAMES_KEY,
-    NPZ_TIME_KEY,
     SignalTable,
     TableSummary,
     channel_names,

@@ -5,7 +5,8 @@ Several clients can live in one process, each with its own library, catalog and 
 client (``rt.init``). A logged episode goes through four steps:
 
 1. every argument and input file is checked — nothing is written before that passes;
-2. the bundle is written into the library (``bundle_writer``: temp folder, then one rename);
+2. the bundle is written into the library (``store``, with ``bundle.BundleWriter``: temp
+   folder, then one rename);
 3. it is indexed with the bundle reader and upserted into the catalog, marked scanned (so a
    later scan of the library sees it as unchanged) — if the catalog refuses, the bundle is
    removed again: no half-logged episode;
@@ -220,13 +221,11 @@ class Client:
     ) -> Episode:
         """Write validated fields + inputs as a bundle and publish it (index, Explain, sinks,
         link). Used by ``log_episode`` and ``Recorder.finalize``."""
-        from robotrace_desktop.readers.bundle_format import BundleManifest, register_library
-        from robotrace_desktop.sdk.bundle_writer import (
-            clean_stale_temp,
-            storage_error,
-            write_bundle,
-        )
+        from robotrace_desktop.bundle.libraries import register_library
+        from robotrace_desktop.bundle.manifest import BundleManifest
+        from robotrace_desktop.bundle.writer import storage_error
         from robotrace_desktop.sdk.git import infer_git_sha
+        from robotrace_desktop.sdk.store import clean_stale_temp, write_bundle
 
         warnings = list(inputs.warnings)
         inferred: list[str] = []
@@ -298,10 +297,10 @@ class Client:
 
     def _index(self, folder: Path) -> EpisodeInfo:
         """Index the bundle and upsert it; on failure the bundle is removed (all or nothing)."""
+        from robotrace_desktop.bundle.writer import remove_bundle, storage_error
         from robotrace_desktop.catalog.scanner import Recording, fingerprint
         from robotrace_desktop.catalog.store import Catalog
         from robotrace_desktop.readers.bundle_reader import BundleReader
-        from robotrace_desktop.sdk.bundle_writer import remove_bundle, storage_error
 
         reader = BundleReader()
         folder = folder.resolve()

@@ -4,7 +4,7 @@ described before anything is written.
 Every input is opened and its time column read here, so a missing file, an unreadable format,
 a file without a time column (ConfigurationError) or a time column that runs backwards
 (ValidationError) stops the call before the library is touched. The result is a list of
-``SignalInput`` / ``VideoInput`` that ``bundle_writer`` stores.
+``SignalInput`` / ``VideoInput`` that ``store`` stores.
 
 Time columns. Tables (parquet, feather, a flat npz, HDF5 groups, in-memory dicts) use the first
 of ``t_ns``, ``timestamp``, ``time``, ``t`` that exists: an integer column is nanoseconds, a
@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from robotrace_desktop.bundle.tables import SignalData
 from robotrace_desktop.errors import ConfigurationError, RecordingError, ValidationError
-from robotrace_desktop.readers.tabular import SignalData
 
 if TYPE_CHECKING:
     from robotrace_desktop.sdk.video_input import VideoInput

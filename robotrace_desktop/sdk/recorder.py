@@ -43,8 +43,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from robotrace_desktop.bundle.writer import storage_error
 from robotrace_desktop.errors import ValidationError
-from robotrace_desktop.sdk.bundle_writer import storage_error, temp_root
 from robotrace_desktop.sdk.client import new_episode_id
 from robotrace_desktop.sdk.fields import (
     EpisodeFields,
@@ -62,6 +62,7 @@ from robotrace_desktop.sdk.inputs import (
     check_unique_names,
     signal_inputs,
 )
+from robotrace_desktop.sdk.store import temp_root
 from robotrace_desktop.sdk.stream_buffer import StreamBuffer
 
 if TYPE_CHECKING:

@@ -19,8 +19,8 @@ import pyarrow.compute as pc
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
+from robotrace_desktop.bundle.tables import NPZ_NAMES_KEY, NPZ_TIME_KEY, SignalData
 from robotrace_desktop.errors import ConfigurationError, ValidationError
-from robotrace_desktop.readers.tabular import NPZ_NAMES_KEY, NPZ_TIME_KEY, SignalData
 from robotrace_desktop.sdk.inputs import (
     TIME_CANDIDATES,
     SignalInput,

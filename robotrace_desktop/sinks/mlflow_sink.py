@@ -250,7 +250,7 @@ def metric_key(text: str) -> str:
 def _bundle_manifest(info: EpisodeInfo) -> Path | None:
     if info.kind != "bundle":
         return None
-    from robotrace_desktop.readers.bundle_format import MANIFEST_NAME
+    from robotrace_desktop.bundle.manifest import MANIFEST_NAME
 
     path = Path(info.path) / MANIFEST_NAME
     return path if path.is_file() else None

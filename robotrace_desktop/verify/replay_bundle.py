@@ -9,9 +9,9 @@ overlay channel by channel on one timeline. Its manifest links it to the baselin
 (``metadata.replay_of``) and carries the re-roll summary.
 
 All streams go into one npz (see ``_entries``; a replay is as long as its episode, small enough
-that npz's whole-file reads cost nothing); the manifest is written last; the folder is built as
-a hidden sibling and renamed into place, so a reader never sees half a replay and an earlier
-replay of the same pair is replaced whole.
+that npz's whole-file reads cost nothing); the manifest is written last, inside a
+``bundle.BundleWriter``, so a reader never sees half a replay and an earlier replay of the same
+pair is replaced whole.
 """
 
 from __future__ import annotations
@@ -22,17 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from robotrace_desktop.bundle.manifest import BundleManifest, SignalEntry
+from robotrace_desktop.bundle.tables import SignalData, write_npz
+from robotrace_desktop.bundle.writer import BundleWriter, check_replaceable
 from robotrace_desktop.core.episode import EpisodeInfo
 from robotrace_desktop.core.jsonsafe import to_jsonable
-from robotrace_desktop.errors import ConfigurationError
-from robotrace_desktop.readers.bundle_format import (
-    MANIFEST_NAME,
-    BundleManifest,
-    SignalEntry,
-    replacing_folder,
-    write_manifest,
-)
-from robotrace_desktop.readers.tabular import SignalData, write_npz
 from robotrace_desktop.verify.reroll import Reroll, StreamValues
 
 ERROR_STREAM = "reroll/error"
@@ -61,7 +55,7 @@ def replay_id(baseline_id: str, candidate_name: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
-def _entries(reroll: Reroll, tmp: Path) -> list[SignalEntry]:
+def _entries(reroll: Reroll, bundle: BundleWriter) -> list[SignalEntry]:
     """Every stream into one npz at the bundle's root (a stored zip of .npy arrays: the
     cheapest file to write and, from its headers, to index; no sub-folder, since every folder
     costs an rmdir when the replay is replaced); channel names go in the manifest. Streams
@@ -87,7 +81,7 @@ def _entries(reroll: Reroll, tmp: Path) -> list[SignalEntry]:
         entries.append(SignalEntry(stream.name, rel, "npz", role=role, channels=stream.channels))
     for number, content in enumerate(files):
         rel = "replay.npz" if number == 0 else f"replay_{number}.npz"
-        write_npz(tmp / rel, content)
+        write_npz(bundle.path(rel), content)
     return entries
 
 
@@ -104,9 +98,7 @@ def write_replay(
     it and return its EpisodeInfo (with streams). Raises StorageError when it cannot be
     written, ConfigurationError when ``folder`` holds something that is not a bundle."""
     folder = Path(folder)
-    foreign = folder.exists() and not (folder / MANIFEST_NAME).is_file()
-    if foreign and (not folder.is_dir() or any(folder.iterdir())):
-        raise ConfigurationError(f"{folder}: exists and is not an episode bundle; not replacing")
+    check_replaceable(folder)
     result = reroll.result
     t_ns = np.asarray(reroll.t_ns, dtype=np.int64)
     last = int(t_ns[-1]) if len(t_ns) else 0
@@ -121,7 +113,7 @@ def write_replay(
     }
     if reroll.problems:
         metadata["reroll_problems"] = list(reroll.problems)
-    with replacing_folder(folder, "replay") as tmp:
+    with BundleWriter(folder, what="replay", replace=True) as bundle:
         manifest = BundleManifest(
             name=f"{baseline.name} ↺ {candidate_name}",
             id=replay_id(baseline.id, candidate_name),
@@ -137,9 +129,9 @@ def write_replay(
             start_time_ns=baseline.start_time_ns,
             duration_ns=max(int(baseline.duration_ns), last),
             metadata=metadata,
-            signals=_entries(reroll, tmp),
+            signals=_entries(reroll, bundle),
         )
-        write_manifest(tmp, manifest)
+        bundle.write_manifest(manifest)
     from robotrace_desktop.readers.bundle import index_bundle
 
     return next(index_bundle(folder))

@@ -91,7 +91,7 @@ def test_list_prints_what_the_whole_list_printed(
 def test_list_of_nothing(generated: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--catalog", str(generated), "list", "--robot", "nobody"]) == 0
     captured = capsys.readouterr()
-    assert captured.out == "" and "no episodes" in captured.err
+    assert captured.out == "" and "no episode has robot 'nobody'; known robots:" in captured.err
     assert _run(capsys, "--catalog", str(generated), "list", "--robot", "nobody", "--json") == (
         "[]\n"
     )

@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from robotrace_desktop.convert import to_bundle
+from robotrace_desktop.bundle import writer as bundle_writer
+from robotrace_desktop.bundle.manifest import read_manifest
 from robotrace_desktop.convert.to_bundle import import_episode
 from robotrace_desktop.convert.video_copy import write_camera
 from robotrace_desktop.core.episode import EpisodeSource, SignalChunk
 from robotrace_desktop.demo import read_frame_number
 from robotrace_desktop.errors import ConfigurationError, CorruptRecordingError, StorageError
 from robotrace_desktop.readers.bundle import open_bundle
-from robotrace_desktop.readers.bundle_format import read_manifest
 from robotrace_desktop.video.frames import FrameSource, VideoFrame
 from tests.convert.compare import (
     assert_frames_equal,
@@ -230,7 +230,7 @@ def test_failed_write_leaves_no_partial_bundle(
     def disk_full(folder: Path, manifest: object) -> Path:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(to_bundle, "write_manifest", disk_full)
+    monkeypatch.setattr(bundle_writer, "write_manifest", disk_full)
     with pytest.raises(StorageError, match="No space left"):
         import_episode(resolved.info, resolved.open, tmp_path / "lib", replace=True)
     assert [p.name for p in (tmp_path / "lib").iterdir()] == [first.folder.name]

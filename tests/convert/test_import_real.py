@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from robotrace_desktop.readers.bundle_format import read_manifest
+from robotrace_desktop.bundle.manifest import read_manifest
 from tests.convert.compare import (
     assert_frames_equal,
     assert_signals_equal,

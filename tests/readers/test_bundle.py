@@ -12,12 +12,13 @@ import pyarrow as pa
 import pyarrow.feather as feather
 import pytest
 
+from robotrace_desktop.bundle.events import write_events_jsonl
+from robotrace_desktop.bundle.manifest import MANIFEST_NAME
+from robotrace_desktop.bundle.tables import SignalData, write_npz, write_parquet
 from robotrace_desktop.core.episode import LogEvent, Outcome, Status, StreamKind, episode_id
 from robotrace_desktop.demo import FRAME_DIGITS, draw_text, encode_video, read_frame_number
 from robotrace_desktop.errors import CorruptRecordingError, StreamNotFoundError
-from robotrace_desktop.readers.bundle_format import MANIFEST_NAME, write_events_jsonl
 from robotrace_desktop.readers.bundle_reader import BundleReader
-from robotrace_desktop.readers.tabular import SignalData, write_npz, write_parquet
 
 READER = BundleReader()
 MS = 1_000_000

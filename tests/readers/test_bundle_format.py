@@ -10,12 +10,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from robotrace_desktop.errors import RecordingError, UnsupportedFormatError
-from robotrace_desktop.readers.bundle_format import (
+from robotrace_desktop.bundle.errors import ManifestError, PathEscapeError
+from robotrace_desktop.bundle.manifest import (
     MANIFEST_NAME,
     BundleManifest,
-    ManifestError,
-    PathEscapeError,
     SignalEntry,
     VideoEntry,
     from_dict,
@@ -23,8 +21,9 @@ from robotrace_desktop.readers.bundle_format import (
     to_dict,
     write_manifest,
 )
+from robotrace_desktop.bundle.tables import SignalData, write_feather, write_parquet
+from robotrace_desktop.errors import RecordingError, UnsupportedFormatError
 from robotrace_desktop.readers.bundle_reader import BundleReader
-from robotrace_desktop.readers.tabular import SignalData, write_feather, write_parquet
 
 READER = BundleReader()
 
@@ -197,27 +196,3 @@ def test_writer_round_trip_and_refusals(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match="seed"):
         BundleManifest(name="x", seed="1").validate()  # type: ignore[arg-type]
     assert json.loads((root / MANIFEST_NAME).read_text())["name"] == "written"  # untouched
-
-
-def test_replacing_folder_swaps_whole_and_keeps_the_earlier_bundle_on_failure(
-    tmp_path: Path,
-) -> None:
-    from robotrace_desktop.errors import StorageError
-    from robotrace_desktop.readers.bundle_format import replacing_folder
-
-    folder = tmp_path / "lib" / "episode"
-    with replacing_folder(folder, "bundle") as tmp:
-        assert not folder.exists()  # built beside it, invisible until complete
-        (tmp / "a.txt").write_text("first")
-    assert (folder / "a.txt").read_text() == "first"
-
-    full = pytest.raises(StorageError, match=r"episode: cannot write the bundle: disk full")
-    with full, replacing_folder(folder, "bundle") as tmp:
-        (tmp / "a.txt").write_text("half")
-        raise OSError("disk full")
-    assert (folder / "a.txt").read_text() == "first"  # the earlier bundle is untouched
-
-    with replacing_folder(folder, "bundle") as tmp:
-        (tmp / "b.txt").write_text("second")
-    assert sorted(p.name for p in folder.iterdir()) == ["b.txt"]
-    assert sorted(p.name for p in folder.parent.iterdir()) == ["episode"]  # no temp left

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from robotrace_desktop.bundle.tables import SignalData, write_parquet
 from robotrace_desktop.core.episode import SignalChunk
 from robotrace_desktop.readers.bundle_reader import BundleReader
-from robotrace_desktop.readers.tabular import SignalData, write_parquet
 from robotrace_desktop.sdk.episode import Episode
 from tests.video.video_fixtures import write_video
 

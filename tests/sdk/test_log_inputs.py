@@ -16,8 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import robotrace_desktop as rt
-from robotrace_desktop.readers.bundle_format import read_manifest
-from robotrace_desktop.readers.tabular import SignalData, write_npz
+from robotrace_desktop.bundle.manifest import read_manifest
+from robotrace_desktop.bundle.tables import SignalData, write_npz
 from tests.sdk.sdk_fixtures import READER, S, joints, painted_video, read
 from tests.video.video_fixtures import frame_number, paint_index
 

@@ -14,11 +14,12 @@ import pytest
 
 import robotrace_desktop as rt
 from robotrace_desktop import paths
+from robotrace_desktop.bundle import writer as bundle_writer
+from robotrace_desktop.bundle.manifest import MANIFEST_NAME, read_manifest
 from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.errors import RecordingError, StorageError
-from robotrace_desktop.readers.bundle_format import MANIFEST_NAME, read_manifest
-from robotrace_desktop.sdk import bundle_writer
+from robotrace_desktop.sdk import store
 from tests.sdk.sdk_fixtures import (
     READER,
     bundles,
@@ -174,8 +175,8 @@ def test_a_catalog_that_cannot_be_written_undoes_the_bundle(tmp_path: Path) -> N
 
 def test_stale_temp_folders_are_cleaned_fresh_ones_kept(tmp_path: Path) -> None:
     library = tmp_path / "lib"
-    old = bundle_writer.temp_root(library) / "rec-dead-1"
-    fresh = bundle_writer.temp_root(library) / "rec-live-2"
+    old = store.temp_root(library) / "rec-dead-1"
+    fresh = store.temp_root(library) / "rec-live-2"
     for folder in (old, fresh):
         (folder / "stream-000").mkdir(parents=True)
         (folder / "stream-000/part-000000.parquet").write_bytes(b"x")

@@ -15,9 +15,9 @@ import pytest
 
 import robotrace_desktop as rt
 from robotrace_desktop import paths
+from robotrace_desktop.bundle.manifest import read_manifest
 from robotrace_desktop.errors import ValidationError
-from robotrace_desktop.readers.bundle_format import read_manifest
-from robotrace_desktop.sdk.bundle_writer import temp_root
+from robotrace_desktop.sdk.store import temp_root
 from tests.sdk.sdk_fixtures import READER, S, bundles, joints, leftovers, painted_video, read
 from tests.video.video_fixtures import frame_number
 

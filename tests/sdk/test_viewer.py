@@ -13,7 +13,7 @@ import numpy as np
 
 import robotrace_desktop as rt
 from robotrace_desktop import paths
-from robotrace_desktop.readers.tabular import SignalData, write_npz, write_parquet
+from robotrace_desktop.bundle.tables import SignalData, write_npz, write_parquet
 from robotrace_desktop.ui.main_window import MainWindow
 from robotrace_desktop.ui.qimage import qimage_to_rgb
 from tests.sdk.sdk_fixtures import painted_video

@@ -17,13 +17,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from robotrace_desktop.analysis.data import EpisodeData
+from robotrace_desktop.bundle.manifest import BundleManifest, SignalEntry, write_manifest
+from robotrace_desktop.bundle.tables import SignalData, write_parquet
 from robotrace_desktop.core.channels import stream_role
 from robotrace_desktop.demo import read_frame_number
 from robotrace_desktop.episodes import resolve
 from robotrace_desktop.errors import ConfigurationError, RecordingError
-from robotrace_desktop.readers.bundle_format import BundleManifest, SignalEntry, write_manifest
 from robotrace_desktop.readers.bundle_reader import BundleReader
-from robotrace_desktop.readers.tabular import SignalData, write_parquet
 from robotrace_desktop.verify.policy import Policy
 from robotrace_desktop.verify.replay_bundle import safe_folder_name, write_replay
 from robotrace_desktop.verify.reroll import (

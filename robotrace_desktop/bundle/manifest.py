@@ -1,10 +1,9 @@
-"""The native episode bundle format: manifest schema, validation and path confinement.
+"""The bundle manifest: its model, JSON form, validation, reading and writing.
 
-A bundle is a folder holding ``robotrace_episode.json`` (the manifest), video files, signal
-tables (parquet / npz / feather with an int64-ns time column) and JSONL event logs. The reader
-(``readers/bundle.py``) and every writer (the demo, the later ``log_episode`` SDK) share this
-module, so the rules live in one place: what a manifest may contain, how it is checked, and that
-no path in it can point outside the bundle folder. See ``docs/bundle-format.md``.
+``robotrace_episode.json`` describes one episode: the reproducibility fields, the outcome and
+the streams (videos, signal tables, event logs) with their paths. The reader and every writer
+share this module, so a manifest a writer accepts is exactly one the reader opens: the same
+schema, the same path confinement (``confine``). See ``docs/bundle-format.md``.
 """
 
 from __future__ import annotations
@@ -12,15 +11,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import threading
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from robotrace_desktop.core.episode import LogEvent
+from robotrace_desktop.bundle.confine import check_relative_path, resolve_in_bundle
+from robotrace_desktop.bundle.errors import ManifestError, PathEscapeError
 from robotrace_desktop.core.fields import (
     RECORDING_KEYS,
     Fields,
@@ -30,7 +27,6 @@ from robotrace_desktop.core.fields import (
 from robotrace_desktop.errors import (
     CorruptRecordingError,
     RecordingError,
-    StorageError,
     UnsupportedFormatError,
 )
 
@@ -40,18 +36,7 @@ FORMAT_VERSION = 1
 SIGNAL_FORMATS = ("parquet", "npz", "feather")
 SIGNAL_ROLES = ("sensor", "action")
 DEFAULT_TIME_COLUMN = "t_ns"
-LOG_LEVELS = ("DEBUG", "INFO", "WARN", "ERROR", "FATAL")
-_LEVEL_ALIASES = {"WARNING": "WARN", "CRITICAL": "FATAL", "ERR": "ERROR"}
 _ID_RE = re.compile(r"^[0-9a-f]{8,64}$")
-
-
-class ManifestError(ValueError):
-    """A manifest value breaks the schema. Readers wrap it in a RecordingError naming the
-    manifest file; writers let it surface as the programming error it is."""
-
-
-class PathEscapeError(ManifestError):
-    """A manifest path is absolute, climbs out with '..', or resolves outside the bundle."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,79 +98,6 @@ class BundleManifest:
 
     def to_json(self) -> str:
         return json.dumps(to_dict(self), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-
-
-# ---------------------------------------------------------------- paths
-
-
-def check_relative_path(rel: object, what: str = "path") -> str:
-    """Validate a manifest path statically: relative, forward slashes, no '..'. Returns it."""
-    if not isinstance(rel, str) or not rel.strip():
-        raise ManifestError(f"{what} must be a non-empty string, got {rel!r}")
-    if "\\" in rel or "\x00" in rel:
-        raise PathEscapeError(f"{what} {rel!r} must use '/' separators")
-    posix = PurePosixPath(rel)
-    if posix.is_absolute() or re.match(r"^[A-Za-z]:", rel):
-        raise PathEscapeError(f"{what} {rel!r} is absolute; paths must be relative to the bundle")
-    if ".." in posix.parts:
-        raise PathEscapeError(f"{what} {rel!r} contains '..'; paths must stay inside the bundle")
-    return rel
-
-
-def resolve_in_bundle(folder: Path, rel: str) -> Path:
-    """The file ``rel`` names inside ``folder``, after following symlinks; raises
-    PathEscapeError when it would land outside the folder. The file need not exist.
-
-    One exception: a bundle inside a RoboTrace library (``in_trusted_library``) may hold
-    symlinks to files elsewhere — the logging SDK's ``copy=False`` references the user's
-    files in place that way. The manifest path itself must still be confined (relative, no
-    '..'); only a symlink the library's own writer put there can lead out."""
-    check_relative_path(rel)
-    root = folder.resolve()
-    target = (root / rel).resolve()
-    if target != root and not target.is_relative_to(root) and not in_trusted_library(root):
-        raise PathEscapeError(f"path {rel!r} resolves outside the bundle (to {target})")
-    return target
-
-
-# ---------------------------------------------------------------- trusted libraries
-
-LIBRARIES_FILE = "libraries.txt"
-
-
-def trusted_library_roots() -> list[Path]:
-    """Library folders RoboTrace itself writes: ``paths.library_dir()`` and every folder a
-    logging client registered in ``<ROBOTRACE_HOME>/libraries.txt`` (one absolute path a
-    line). The list lives in RoboTrace's own home, never next to the data, so a downloaded
-    bundle cannot declare itself trusted."""
-    from robotrace_desktop import paths
-
-    roots = [paths.library_dir()]
-    try:
-        text = (paths.home() / LIBRARIES_FILE).read_text(encoding="utf-8")
-    except OSError:
-        text = ""
-    roots += [Path(line) for line in text.splitlines() if line.strip()]
-    return [r.expanduser().resolve() for r in roots]
-
-
-def in_trusted_library(folder: Path) -> bool:
-    """True when ``folder`` lies inside one of ``trusted_library_roots()``."""
-    root = folder.resolve()
-    return any(root.is_relative_to(lib) for lib in trusted_library_roots())
-
-
-def register_library(library: Path) -> None:
-    """Add ``library`` to ``libraries.txt`` (an append of one line; already listed: nothing)."""
-    from robotrace_desktop import paths
-
-    library = library.expanduser().resolve()
-    if library in trusted_library_roots():
-        return
-    home = paths.home()
-    home.mkdir(parents=True, exist_ok=True)
-    with (home / LIBRARIES_FILE).open("a", encoding="utf-8") as handle:
-        handle.write(f"{library}\n")
 
 
 # ---------------------------------------------------------------- schema
@@ -419,35 +331,6 @@ def referenced_paths(manifest: BundleManifest) -> list[str]:
     return paths
 
 
-@contextmanager
-def replacing_folder(folder: Path, what: str) -> Iterator[Path]:
-    """A temporary folder beside ``folder`` to build a bundle in. On a clean exit it takes
-    ``folder``'s place in two renames (an earlier bundle there is put back if the second one
-    fails), so nobody ever reads a half-written bundle; an OSError while building or swapping
-    becomes ``StorageError("<folder>: cannot write the <what>: …")``."""
-    tag = f"{os.getpid()}-{threading.get_ident()}"
-    tmp = folder.parent / f".{folder.name}.tmp-{tag}"
-    old = folder.parent / f".{folder.name}.old-{tag}"
-    moved = False
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)  # left by a crash of an earlier run
-        tmp.mkdir()
-        yield tmp
-        if folder.exists():
-            os.replace(folder, old)
-            moved = True
-        os.replace(tmp, folder)
-    except OSError as exc:
-        if moved and not folder.exists():
-            os.replace(old, folder)  # put the earlier bundle back
-        raise StorageError(f"{folder}: cannot write the {what}: {exc.strerror or exc}") from exc
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def write_manifest(folder: Path, manifest: BundleManifest) -> Path:
     """Validate and write the manifest atomically (temp file + rename)."""
     manifest.validate()
@@ -459,62 +342,3 @@ def write_manifest(folder: Path, manifest: BundleManifest) -> Path:
     tmp.write_text(manifest.to_json(), encoding="utf-8")
     os.replace(tmp, path)
     return path
-
-
-# ---------------------------------------------------------------- events (JSONL)
-
-
-def normalize_level(level: object) -> str:
-    text = str(level or "INFO").strip().upper()
-    text = _LEVEL_ALIASES.get(text, text)
-    return text if text in LOG_LEVELS else "INFO"
-
-
-def write_events_jsonl(path: Path, events: Iterable[LogEvent]) -> Path:
-    """One JSON object per line: {"t_ns", "level", "text", "source"}, sorted by time."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [
-        json.dumps(
-            {
-                "t_ns": int(e.t_ns),
-                "level": normalize_level(e.level),
-                "text": e.text,
-                "source": e.source,
-            },
-            ensure_ascii=False,
-        )
-        for e in sorted(events, key=lambda e: e.t_ns)
-    ]
-    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    return path
-
-
-def read_events_jsonl(path: Path) -> tuple[list[LogEvent], list[str]]:
-    """Events sorted by time, plus a problem sentence per line that could not be read."""
-    events: list[LogEvent] = []
-    bad: list[int] = []
-    with path.open("r", encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-                t_ns = item["t_ns"]
-                if isinstance(t_ns, bool) or not isinstance(t_ns, int):
-                    raise TypeError("t_ns must be an integer")
-                events.append(
-                    LogEvent(
-                        t_ns=t_ns,
-                        level=normalize_level(item.get("level")),
-                        text=str(item.get("text", "")),
-                        source=str(item.get("source", "") or ""),
-                    )
-                )
-            except (ValueError, TypeError, KeyError, AttributeError):
-                bad.append(number)
-    events.sort(key=lambda e: e.t_ns)
-    problems = []
-    if bad:
-        shown = ", ".join(str(n) for n in bad[:5]) + (" …" if len(bad) > 5 else "")
-        problems.append(f"{path}: {len(bad)} unreadable event line(s) skipped (line {shown})")
-    return events, problems

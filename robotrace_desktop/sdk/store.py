@@ -1,18 +1,21 @@
-"""Writing a logged episode into the library as a native bundle, all or nothing.
+"""Storing a logged episode in the library as a native bundle, all or nothing.
 
 Layout: ``<library>/<yyyy-mm-dd>/<slug-of-name>-<first 8 hex of the id>/`` (local date of the
-episode start). The bundle is assembled in ``<library>/.robotrace/tmp/`` — on the library's own
-file system, so the final ``rename`` is atomic, and in a folder the scanner never descends
-into — and renamed into place only once the manifest is written. Any failure removes the
-temporary folder: a failed ``log_episode`` leaves no half-written bundle.
+episode start). The bundle is built by a ``bundle.BundleWriter`` staged in
+``<library>/.robotrace/tmp/`` — on the library's own file system, so the final ``rename`` is
+atomic, and in a folder the scanner never descends into — and renamed into place only once the
+manifest is written. Any failure removes the temporary folder: a failed ``log_episode`` leaves
+no half-written bundle. The same temporary area holds the buffers of live recorders
+(``Recorder``); ``clean_stale_temp`` removes those a crashed process abandoned.
 
-How the user's files get in (never moved, never modified):
+How the user's files get in (never moved, never modified; ``bundle.writer.place``):
 
 - ``copy=True``: a hard link when the file is on the library's file system (no bytes copied;
   the bundle and the user's file share one inode), otherwise a copy;
 - ``copy=False``: a symlink inside the bundle to the user's file ("reference in place"). The
   bundle reader follows such links only for bundles inside a RoboTrace library (see
-  ``bundle_format.in_trusted_library``); moving or deleting the user's file breaks the episode.
+  ``bundle.libraries.in_trusted_library``); moving or deleting the user's file breaks the
+  episode.
 
 Streams that need converting (HDF5, float-second times, in-memory data, epoch-shifted times)
 are always written into the bundle as parquet.
@@ -20,8 +23,6 @@ are always written into the bundle as parquet.
 
 from __future__ import annotations
 
-import errno
-import os
 import re
 import shutil
 import time
@@ -31,52 +32,26 @@ from typing import Any
 
 import numpy as np
 
-from robotrace_desktop.core.episode import LogEvent
-from robotrace_desktop.errors import StorageError, ValidationError
-from robotrace_desktop.readers.bundle_format import (
-    BundleManifest,
-    EventEntry,
-    ManifestError,
-    SignalEntry,
-    VideoEntry,
-    write_events_jsonl,
-    write_manifest,
+from robotrace_desktop.bundle.errors import ManifestError
+from robotrace_desktop.bundle.events import write_events_jsonl
+from robotrace_desktop.bundle.manifest import BundleManifest, EventEntry, SignalEntry, VideoEntry
+from robotrace_desktop.bundle.tables import (
+    SignalData,
+    write_frame_times,
+    write_parquet,
+    write_parquet_table,
 )
-from robotrace_desktop.readers.tabular import SignalData, write_parquet
+from robotrace_desktop.bundle.writer import BundleWriter
+from robotrace_desktop.core.episode import LogEvent
+from robotrace_desktop.errors import ValidationError
 from robotrace_desktop.sdk.inputs import Inputs, SignalInput
 
 TMP_DIR = (".robotrace", "tmp")
-ROW_GROUP_ROWS = 65_536
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-#: os.link failures that mean "cannot link here" (another file system, links not allowed)
-_NO_LINK = {
-    errno.EXDEV,
-    errno.EPERM,
-    errno.EACCES,
-    errno.EMLINK,
-    errno.ENOTSUP,
-    errno.EOPNOTSUPP,
-    errno.ENOSYS,
-}
-_STORAGE_REASONS = {
-    errno.ENOSPC: "disk full",
-    errno.EDQUOT: "disk quota exceeded",
-    errno.EACCES: "permission denied",
-    errno.EPERM: "operation not permitted",
-    errno.EROFS: "read-only file system",
-}
 
 
 def temp_root(library: Path) -> Path:
     return library.joinpath(*TMP_DIR)
-
-
-def storage_error(
-    exc: OSError, where: Path, what: str = "cannot write the episode"
-) -> StorageError:
-    """An OSError as a StorageError naming the path and a plain reason."""
-    reason = _STORAGE_REASONS.get(exc.errno or 0, exc.strerror or str(exc))
-    return StorageError(f"{exc.filename or where}: {what} ({reason})")
 
 
 def slug(text: str, limit: int = 48) -> str:
@@ -106,36 +81,15 @@ class _Names:
         return rel
 
 
-def place(src: Path, dst: Path, mode: str) -> str:
-    """Put ``src`` at ``dst``: "copy" (hard link if possible), "reference" (symlink) or
-    "move" (our own temporary file). Returns what was done: hardlink/copy/symlink/move."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    if mode == "move":
-        os.replace(src, dst)
-        return "move"
-    if mode == "reference":
-        os.symlink(src.resolve(), dst)
-        return "symlink"
-    try:
-        os.link(src, dst)
-        return "hardlink"
-    except OSError as exc:
-        if exc.errno not in _NO_LINK:
-            raise
-    shutil.copy2(src, dst)
-    return "copy"
-
-
 def _write_converted(signal: SignalInput, dst: Path) -> None:
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     data: Any = signal.load()
     if isinstance(data, SignalData):
         if signal.shift_ns:
             data = SignalData(np.asarray(data.t_ns) - signal.shift_ns, data.fields, data.names)
         try:
-            write_parquet(dst, data, row_group_size=ROW_GROUP_ROWS)
+            write_parquet(dst, data)
         except ValueError as exc:  # a field SignalData refuses: the user's data
             raise ValidationError(f"{signal.origin}: {exc}") from exc
         return
@@ -143,12 +97,11 @@ def _write_converted(signal: SignalInput, dst: Path) -> None:
     if signal.shift_ns:
         shifted = np.asarray(table.column(0).to_numpy(), dtype=np.int64) - signal.shift_ns
         table = table.set_column(0, table.schema.field(0), pa.array(shifted))
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, dst, row_group_size=ROW_GROUP_ROWS)
+    write_parquet_table(dst, table)
 
 
 def _store_signals(
-    tmp: Path, signals: Sequence[SignalInput], names: _Names, mode: str
+    bundle: BundleWriter, signals: Sequence[SignalInput], names: _Names, mode: str
 ) -> list[SignalEntry]:
     entries: list[SignalEntry] = []
     stored: dict[Path, str] = {}  # one copy of a file holding several streams
@@ -157,14 +110,14 @@ def _store_signals(
             rel = stored.get(signal.source)
             if rel is None:
                 rel = names.take("signals", signal.source.stem, signal.source.suffix.lower())
-                place(signal.source, tmp / rel, "move" if signal.owned else mode)
+                bundle.add_file(signal.source, rel, "move" if signal.owned else mode)
                 stored[signal.source] = rel
             entries.append(
                 SignalEntry(signal.name, rel, signal.format, signal.time_column, signal.role)
             )
             continue
         rel = names.take("signals", signal.name, ".parquet")
-        _write_converted(signal, tmp / rel)
+        _write_converted(signal, bundle.path(rel))
         entries.append(SignalEntry(signal.name, rel, "parquet", "t_ns", signal.role))
     return entries
 
@@ -181,45 +134,32 @@ def write_bundle(
     the bundle folder. StorageError when the disk refuses; nothing is left behind on error."""
     mode = "copy" if copy else "reference"
     final = bundle_folder(library, manifest)
-    tmp = temp_root(library) / f"{manifest.id}-{os.getpid()}"
-    try:
-        tmp.mkdir(parents=True, exist_ok=False)
+    with BundleWriter(final, what="episode", staging=temp_root(library)) as bundle:
         names = _Names()
         for video in inputs.videos:
             rel = names.take("video", video.camera, video.path.suffix.lower())
-            place(video.path, tmp / rel, mode)
+            bundle.add_file(video.path, rel, mode)
             times = None
             if video.timestamps_ns is not None:
                 times = names.take("video", f"{video.camera}_times", ".npy")
-                np.save(tmp / times, np.asarray(video.timestamps_ns, dtype=np.int64))
+                write_frame_times(bundle.path(times), np.asarray(video.timestamps_ns))
             manifest.videos.append(VideoEntry(video.camera, rel, video.t0_ns, times))
-        manifest.signals.extend(_store_signals(tmp, inputs.signals, names, mode))
+        manifest.signals.extend(_store_signals(bundle, inputs.signals, names, mode))
         if events:
-            write_events_jsonl(tmp / "events/log.jsonl", events)
+            write_events_jsonl(bundle.path("events/log.jsonl"), events)
             manifest.events.append(EventEntry("/log", "events/log.jsonl"))
         try:
-            write_manifest(tmp, manifest)
+            bundle.write_manifest(manifest)
         except ManifestError as exc:
             raise ValidationError(f"the episode cannot be described: {exc}") from exc
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, final)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise storage_error(exc, library) from exc
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return final
 
 
-def remove_bundle(folder: Path) -> None:
-    """Undo a written bundle (the catalog refused it): remove the folder, never its targets."""
-    shutil.rmtree(folder, ignore_errors=True)
-
-
 def clean_stale_temp(library: Path, max_age_s: float = 24 * 3600) -> list[Path]:
-    """Remove temporary folders older than ``max_age_s`` — left by a crashed process or a
-    recorder that was never finalized. Returns what was removed."""
+    """Remove temporary folders older than ``max_age_s`` — a recorder's buffers that were never
+    finalized (a live one touches its folder as it flushes), or folders of an older RoboTrace.
+    Returns what was removed. (A killed ``BundleWriter``'s folder is removed sooner, by the
+    next writer: ``bundle.stale``.)"""
     root = temp_root(library)
     removed: list[Path] = []
     try:
