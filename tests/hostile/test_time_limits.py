@@ -37,10 +37,8 @@ def test_export_usage_errors(
     message: str,
 ) -> None:
     out = tmp_path / "o.csv"
-    code = main(
-        ["--catalog", str(tmp_path / "c.sqlite"), "export", str(shared_data / TALKER), *flags]
-        + ["-o", str(out)]
-    )
+    target = str(shared_data / TALKER)
+    code = main(["--catalog", str(tmp_path / "c.sqlite"), "export", target, *flags, "-o", str(out)])
     err = capsys.readouterr().err
     assert code == 2
     assert message in err
