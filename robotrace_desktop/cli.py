@@ -71,6 +71,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(arguments)
     if args.command is None:  # no command: the catalog window
         args = parser.parse_args([*arguments, "open"])
+    from robotrace_desktop.commands.terminal_text import safe_terminal
+
+    with safe_terminal():  # recording text never reaches the terminal as control characters
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     _configure_logging(args.verbose)
     try:
         return int(args.handler(args))

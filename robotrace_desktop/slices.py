@@ -131,5 +131,7 @@ def write_table(table: pa.Table, path: Path, fmt: str) -> Path:
     else:
         import pyarrow.csv as pacsv
 
-        pacsv.write_csv(table, path)
+        from robotrace_desktop.core.csv_safe import csv_safe_table
+
+        pacsv.write_csv(csv_safe_table(table), path)
     return path

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.commands.terminal_text import json_terminal_safe, raw_stream, terminal_safe
 from robotrace_desktop.core import jsonsafe
 from robotrace_desktop.core.episode import EpisodeInfo
 from robotrace_desktop.core.timebase import format_seconds
@@ -19,7 +20,8 @@ def open_catalog(args: argparse.Namespace) -> Catalog:
 
 
 def print_json(value: Any) -> None:
-    sys.stdout.write(jsonsafe.dumps(value, indent=2) + "\n")
+    """Exact JSON, with the characters a terminal would obey escaped as ``\\uXXXX``."""
+    sys.stdout.write(json_terminal_safe(jsonsafe.dumps(value, indent=2)) + "\n")
 
 
 def episode_summary(info: EpisodeInfo) -> dict[str, Any]:
@@ -30,7 +32,7 @@ def episode_summary(info: EpisodeInfo) -> dict[str, Any]:
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], max_width: int = 48) -> None:
-    cells = [[_clip(str(c), max_width) for c in row] for row in rows]
+    cells = [[_clip(terminal_safe(str(c)), max_width) for c in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in cells:
         widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
@@ -60,10 +62,12 @@ def progress_bar(
 
     def update(done: int, total: int, current: str) -> None:
         if not bars:
-            bars.append(tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True))
+            stderr = raw_stream(sys.stderr)  # the bar's own \r must reach the terminal
+            bars.append(tqdm(total=total, unit=unit, file=stderr, dynamic_ncols=True))
         bar = bars[0]
         bar.n = done
-        bar.set_postfix_str(Path(current).name[-40:] if current else "", refresh=False)
+        name = terminal_safe(Path(current).name[-40:]) if current else ""
+        bar.set_postfix_str(name, refresh=False)
         bar.refresh()
 
     def close() -> None:

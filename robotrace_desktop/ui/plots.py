@@ -28,6 +28,7 @@ from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidg
 
 from robotrace_desktop.core.align import align_raw, column_names
 from robotrace_desktop.core.channels import overlay_pairs, plot_group, split_channel, unit_hint
+from robotrace_desktop.core.csv_safe import csv_text
 from robotrace_desktop.core.markers import Marker
 from robotrace_desktop.core.signal_store import SignalStore
 from robotrace_desktop.ui import plot_style as style
@@ -427,7 +428,7 @@ class PlotPanel(QWidget):
         times, values = align_raw(chunks)
         with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["t_ns", "t_s", *column_names(chunks)])
+            writer.writerow(["t_ns", "t_s", *(csv_text(n) for n in column_names(chunks))])
             for t, row in zip(times.tolist(), values.tolist(), strict=True):
                 cells = ["" if np.isnan(v) else repr(v) for v in row]
                 writer.writerow([t, f"{t / NS:.9f}", *cells])
