@@ -112,9 +112,11 @@ def _import_all(
         default_import_root,
         import_episode,
     )
+    from robotrace_desktop.stale_temp import clean_replacing_leftovers
 
     for resolved in episodes:  # one clear refusal before anything is written
         check_destination(resolved.info, args.dest or default_import_root())
+    clean_replacing_leftovers(args.dest or default_import_root())  # left by a kill -9
     results: list[ImportResult] = []
     errors: list[str] = []
     update, close = progress_bar(
