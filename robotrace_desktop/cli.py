@@ -82,7 +82,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.handler(args))
     except RobotraceError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {_disk_full(args, exc) or exc}", file=sys.stderr)
         return EXIT_FAIL
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
@@ -92,11 +92,28 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_OK
     except Exception as exc:  # never a traceback in the user's face
         logging.getLogger(PROG).exception("unexpected error in %s", args.command)
+        full = _disk_full(args, exc)
+        if full is not None:
+            print(f"{PROG}: error: {full}", file=sys.stderr)
+            return EXIT_FAIL
         print(
             f"{PROG}: internal error: {type(exc).__name__}: {exc} (details in {_log_path()})",
             file=sys.stderr,
         )
         return EXIT_FAIL
+
+
+def _disk_full(args: argparse.Namespace, exc: BaseException) -> str | None:
+    """'disk full: no space left in <folder> …' (and the original reason) when ``exc`` means
+    the disk RoboTrace writes to is full; None otherwise."""
+    from robotrace_desktop import paths
+    from robotrace_desktop.disk_full import disk_full_message
+
+    catalog = getattr(args, "catalog", None)
+    folders = [Path(catalog).expanduser().parent] if catalog else []
+    folders.append(paths.home())
+    message = disk_full_message(exc, folders)
+    return None if message is None else f"{message} ({exc})"
 
 
 def _log_path() -> Path:
@@ -113,11 +130,11 @@ def _configure_logging(verbose: bool) -> None:
         stream.setLevel(logging.DEBUG)
         root.addHandler(stream)
     try:
-        from logging.handlers import RotatingFileHandler
+        from robotrace_desktop.quiet_log import QuietFileHandler
 
         log_file = _log_path()
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        handler = RotatingFileHandler(log_file, maxBytes=2_000_000, backupCount=2)
+        handler = QuietFileHandler(log_file)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler.setLevel(logging.INFO)
         root.addHandler(handler)

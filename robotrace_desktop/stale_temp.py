@@ -1,12 +1,13 @@
 """Temporary folders left by a killed import or ``log_episode``, removed by the next run.
 
-Bundles are built in a temporary folder and renamed into place, so a ``kill -9`` never leaves a
-half-written bundle — but it left the temporary folder itself (``library/imported/.<name>.tmp-
-<pid>-<thread>``, ``library/.robotrace/tmp/<id>-<pid>``), and nothing ever removed it: gigabytes
-of copied video could pile up. Each name carries the writer's pid; a folder whose writer is no
-longer running (or is a newer process that reused the pid) is stale. A ``.old-`` folder is an
-earlier bundle moved aside for a replace: if the kill came between the two renames, it is put
-back instead of deleted.
+Imported bundles and replays are built in a temporary folder and renamed into place
+(``bundle_format.replacing_folder``), so a ``kill -9`` never leaves a half-written bundle — but
+it left the temporary folder itself (``library/imported/.<name>.tmp-<pid>-<thread>``), and
+nothing ever removed it: gigabytes of copied video could pile up (``log_episode``'s own temp
+folders are cleaned by ``sdk.bundle_writer.clean_stale_temp``). Each name carries the writer's
+pid; a folder whose writer is no longer running (or is a newer process that reused the pid) is
+stale. A ``.old-`` folder is an earlier bundle moved aside for a replace: if the kill came
+between the two renames, it is put back instead of deleted.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 _REPLACING = re.compile(r"^\.(?P<name>.+)\.(?P<kind>tmp|old)-(?P<pid>\d+)-\d+$")
-_SDK_TEMP = re.compile(r"^[0-9a-zA-Z_-]+-(?P<pid>\d+)$")
 
 
 def writer_gone(pid: int, folder: Path) -> bool:
@@ -60,21 +60,6 @@ def clean_replacing_leftovers(parent: Path) -> list[Path]:
             shutil.rmtree(entry, ignore_errors=True)
         log.info("removed a folder left by a killed run: %s", entry)
         cleaned.append(entry)
-    return cleaned
-
-
-def clean_sdk_temp(temp_root: Path) -> list[Path]:
-    """Remove stale ``<id>-<pid>`` folders of ``log_episode`` under ``temp_root`` (a live
-    ``start_episode`` recording, ``rec-…``, is never touched here)."""
-    cleaned: list[Path] = []
-    for entry in _entries(temp_root):
-        match = _SDK_TEMP.match(entry.name)
-        if match is None or entry.name.startswith("rec-"):
-            continue
-        if writer_gone(int(match["pid"]), entry):
-            shutil.rmtree(entry, ignore_errors=True)
-            log.info("removed a folder left by a killed run: %s", entry)
-            cleaned.append(entry)
     return cleaned
 
 

@@ -44,7 +44,6 @@ from robotrace_desktop.readers.bundle_format import (
 )
 from robotrace_desktop.readers.tabular import SignalData, write_parquet
 from robotrace_desktop.sdk.inputs import Inputs, SignalInput
-from robotrace_desktop.stale_temp import clean_sdk_temp
 
 TMP_DIR = (".robotrace", "tmp")
 ROW_GROUP_ROWS = 65_536
@@ -183,7 +182,6 @@ def write_bundle(
     mode = "copy" if copy else "reference"
     final = bundle_folder(library, manifest)
     tmp = temp_root(library) / f"{manifest.id}-{os.getpid()}"
-    clean_sdk_temp(temp_root(library))  # left by a kill -9 of an earlier log_episode
     try:
         tmp.mkdir(parents=True, exist_ok=False)
         names = _Names()

@@ -1,4 +1,4 @@
-"""Folders left by a kill -9 of an import or log_episode are removed by the next run, and a
+"""Folders left by a kill -9 of an import are removed by the next run, and a
 bundle moved aside for a replace that never finished is put back."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from robotrace_desktop.stale_temp import clean_replacing_leftovers, clean_sdk_temp
+from robotrace_desktop.stale_temp import clean_replacing_leftovers
 from tests.hostile.cli_run import run_cli
 
 
@@ -38,10 +38,5 @@ def test_next_import_removes_what_a_killed_one_left(shared_data: Path, tmp_path:
     assert live.exists()  # its writer (this test process) still runs
 
 
-def test_sdk_temp_of_dead_writers_only(tmp_path: Path) -> None:
-    pid = _dead_pid()
-    stale = _leftover(tmp_path, f"a8f6747b12416c42-{pid}")
-    recording = _leftover(tmp_path, f"rec-a8f6-{pid}")
-    assert clean_sdk_temp(tmp_path) == [stale]
-    assert recording.exists()
+def test_nothing_to_clean_in_a_missing_folder(tmp_path: Path) -> None:
     assert clean_replacing_leftovers(tmp_path / "absent") == []
