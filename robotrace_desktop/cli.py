@@ -92,7 +92,7 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_OK
     except Exception as exc:  # never a traceback in the user's face
         logging.getLogger(PROG).exception("unexpected error in %s", args.command)
-        full = _disk_full(args, exc)
+        full = _disk_full(args, exc)  # disk full, or RoboTrace's own folder not writable
         if full is not None:
             print(f"{PROG}: error: {full}", file=sys.stderr)
             return EXIT_FAIL
@@ -105,9 +105,15 @@ def _run(args: argparse.Namespace) -> int:
 
 def _disk_full(args: argparse.Namespace, exc: BaseException) -> str | None:
     """'disk full: no space left in <folder> …' (and the original reason) when ``exc`` means
-    the disk RoboTrace writes to is full; None otherwise."""
+    the disk RoboTrace writes to is full, or 'permission denied: cannot write <folder>; set
+    ROBOTRACE_HOME…' when its own folder refuses writes; None otherwise."""
     from robotrace_desktop import paths
     from robotrace_desktop.disk_full import disk_full_message
+    from robotrace_desktop.home_access import home_not_writable_message
+
+    denied = home_not_writable_message(exc)
+    if denied is not None:
+        return denied
 
     catalog = getattr(args, "catalog", None)
     folders = [Path(catalog).expanduser().parent] if catalog else []
@@ -138,8 +144,8 @@ def _configure_logging(verbose: bool) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler.setLevel(logging.INFO)
         root.addHandler(handler)
-    except OSError:
-        pass  # a read-only home must not stop the CLI
+    except OSError:  # a read-only home must not stop the CLI, nor print tracebacks to it
+        root.addHandler(logging.NullHandler())
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +15,30 @@ from robotrace_desktop.commands.terminal_text import json_terminal_safe, raw_str
 from robotrace_desktop.core import jsonsafe
 from robotrace_desktop.core.episode import EpisodeInfo
 from robotrace_desktop.core.timebase import format_seconds
+from robotrace_desktop.errors import StorageError
 
 
 def open_catalog(args: argparse.Namespace) -> Catalog:
     return Catalog(args.catalog)
+
+
+@contextmanager
+def catalog_for_reading(args: argparse.Namespace) -> Iterator[Catalog]:
+    """The catalog, or — when it cannot be opened (RoboTrace's folder not writable, a full
+    disk) — a throw-away one, so ``show PATH`` and ``frame PATH`` still read the recording.
+    A note on stderr says why; catalog ids then cannot be found, paths still open."""
+    try:
+        catalog = open_catalog(args)
+    except StorageError as exc:
+        print(f"note: {exc}; reading the recording without the catalog", file=sys.stderr)
+        with (
+            tempfile.TemporaryDirectory(prefix="robotrace-") as folder,
+            Catalog(Path(folder) / "catalog.sqlite") as temporary,
+        ):
+            yield temporary
+        return
+    with catalog:
+        yield catalog
 
 
 def print_json(value: Any) -> None:

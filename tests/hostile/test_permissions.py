@@ -107,3 +107,36 @@ def test_unreadable_parquet_fails_the_episode(
     infos = list(LeRobotReader().index(dataset))
     assert [i.status for i in infos] == [Status.READY, Status.READY, Status.FAILED, Status.READY]
     assert "permission denied: data/chunk-000/episode_000002.parquet" in infos[2].problems
+
+
+@pytest.mark.skipif(not _nobody_can_run_python(), reason="needs root and setpriv")
+def test_home_not_writable(shared_data: Path) -> None:
+    root = Path(tempfile.mkdtemp(prefix="robotrace-ro-", dir="/tmp"))
+    root.chmod(0o755)  # nobody may read it, not write it
+    home = root / "rt"
+    png = Path(f"/tmp/robotrace-frame-{os.getpid()}.png")  # nobody writes it
+    try:
+        demo = _as_nobody("demo", "--no-gui", home=home)
+        err = demo.stderr.decode()
+        assert demo.returncode == 1
+        assert "Traceback" not in err and "internal error" not in err
+        assert f"permission denied: cannot write {home}" in err
+        assert "set ROBOTRACE_HOME" in err
+        show = _as_nobody("show", str(shared_data / "rosbag2/talker_mcap"), home=home)
+        assert show.returncode == 0, show.stderr
+        assert b"talker_mcap  [rosbag2]  ready" in show.stdout
+        assert b"reading the recording without the catalog" in show.stderr
+        frame = _as_nobody(
+            "frame",
+            str(shared_data / "lerobot/g1_pick_bottle_v21#1"),
+            "--t",
+            "1s",
+            "-o",
+            str(png),
+            home=home,
+        )
+        assert frame.returncode == 0, frame.stderr
+        assert b"frame 30 at 1.000s" in frame.stdout
+    finally:
+        png.unlink(missing_ok=True)
+        shutil.rmtree(root, ignore_errors=True)
