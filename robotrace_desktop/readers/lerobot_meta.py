@@ -254,10 +254,11 @@ def _load_v2(meta: DatasetMeta, *, lazy_stats: bool) -> None:
     total = _as_int(info.get("total_episodes"))
     if episodes_file is None and total is None:
         raise CorruptRecordingError(episodes_path, "missing, and info.json has no total_episodes")
-    if total is not None and total > len(meta.episodes):
+    if episodes_file is None or (total is not None and total > len(meta.episodes)):
         # episodes claimed but not listed: only those whose data file is on disk get a row
+        limit = total if total is not None and total > 0 else None  # -5 claims nothing
         for index in sorted(data_indices_on_disk(root, info["data_path"])):
-            if index < total and index not in meta.episodes:
+            if (limit is None or index < limit) and index not in meta.episodes:
                 meta.episodes[index] = EpisodeMeta(
                     index=index, length=None, tasks=[], data_rel="", problems=[missing_reason]
                 )

@@ -86,3 +86,11 @@ def test_template_regex_captures_the_episode_index() -> None:
     match = pattern.match("data/chunk-001/episode_001234.parquet")
     assert match is not None and match.group("episode_index") == "001234"
     assert template_regex("data/{nope}.parquet") is None
+
+
+def test_a_negative_claim_without_episodes_jsonl_uses_the_files(tmp_path: Path) -> None:
+    root = _claim(write_v2(tmp_path / "ds", "v2.1", cameras=()), total_episodes=-5)
+    (root / "meta/episodes.jsonl").unlink()
+    infos = list(LeRobotReader().index(root))
+    assert [i.episode_index for i in infos] == [0, 1, 2, 3]
+    assert "meta/info.json claims -5 episodes; 4 found on disk" in infos[0].problems
