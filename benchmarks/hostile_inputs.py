@@ -127,6 +127,17 @@ def hostile_metadata(tally: Tally, work: Path) -> None:
                 home=home,
             )
             tally.run(f"{version} {label}: explain", "explain", f"{root}#0", home=home)
+            if label == "total_episodes 1e12":  # the viewer opens it too (offscreen)
+                shot = str(folder / "shot.png")
+                tally.run(
+                    f"{version} {label}: open",
+                    "open",
+                    f"{root}#0",
+                    "--screenshot",
+                    shot,
+                    home=home,
+                    expect=lambda run: run.code == 0,
+                )
     root = write_v2(work / "meta-shape", "v2.1", cameras=())
     info = json.loads((root / "meta/info.json").read_text())
     info["features"]["action"]["shape"] = [10**12]
@@ -423,6 +434,7 @@ def killed_import(tally: Tally, work: Path, rounds: int) -> None:
         time.sleep(0.05 * (i % 4))
         process.send_signal(signal.SIGKILL)
         process.wait()
+        killed_left = _temp_folders(imported)
         tally.run(
             f"round {i}: import again",
             "import",
@@ -430,8 +442,15 @@ def killed_import(tally: Tally, work: Path, rounds: int) -> None:
             "--no-explain",
             home=home,
         )
-        left = [p.name for p in imported.iterdir() if ".tmp-" in p.name or ".old-" in p.name]
-        tally.outcome(f"round {i}: temp folders left after the next import: {len(left)}", not left)
+        left = _temp_folders(imported)
+        label = f"round {i}: temp folders left by the kill {killed_left}, after the next import"
+        tally.outcome(f"{label} {left}", not left)
+
+
+def _temp_folders(folder: Path) -> int:
+    if not folder.is_dir():
+        return 0
+    return sum(".tmp-" in p.name or ".old-" in p.name for p in folder.iterdir())
 
 
 def main() -> None:
