@@ -218,12 +218,12 @@ def child_browser(catalog_path: str) -> None:
     window.resize(1600, 1000)
     window.show()
     browser = window.browser
-    _wait(app, lambda: browser.model.rowCount() > 0)
+    _wait(app, lambda: len(browser.model.rows()) > 0)
     for _ in range(3):
         app.processEvents()
     window.grab()  # a full paint of the filled table
     shown_s = time.perf_counter() - start
-    rows = browser.model.rowCount()
+    rows = len(browser.model.rows())  # episodes (a dataset is one expandable row)
     rss_shown, _ = rss_now_mb()
 
     began = time.perf_counter()
@@ -231,7 +231,7 @@ def child_browser(catalog_path: str) -> None:
     app.processEvents()
     window.grab()
     search_s = time.perf_counter() - began
-    matched = browser.proxy.rowCount()
+    matched = sum(browser.proxy.accepts(r) for r in browser.model.rows())  # episodes
     began = time.perf_counter()
     browser.set_search("")
     app.processEvents()

@@ -183,7 +183,6 @@ def hostile_times(tally: Tally, work: Path) -> None:
         ("--grid 0", ["--grid", "0"], "longer than zero"),
         ("--start 1e23ms", ["--start", "99999999999999999999999ms"], "outside the episode"),
         ("--end 100s", ["--end", "100s"], "outside the episode"),
-        ("--start -1s", ["--start=-1s"], "outside the episode"),
         ("--grid 1e30s", ["--grid", "1" + "0" * 30 + "s"], "out of range"),
     ]
     for label, flags, text in cases:
@@ -207,6 +206,17 @@ def hostile_times(tally: Tally, work: Path) -> None:
         ("link ?t=1e30ms", ["show", "robotrace://episode/abc?t=" + "9" * 30 + "ms"]),
     ):
         tally.run(label, *args, home=home, expect=lambda run: run.code in (1, 2))
+    tally.run(
+        "export --start -1s (clamps to the start)",
+        "export",
+        bag,
+        "--start",
+        "-1s",
+        "-o",
+        str(work / "c.csv"),
+        home=home,
+        expect=lambda run: run.code == 0,
+    )
 
 
 def hostile_text(tally: Tally, work: Path) -> None:

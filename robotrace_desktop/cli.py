@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from robotrace_desktop import __version__
-from robotrace_desktop.errors import RobotraceError
+from robotrace_desktop.errors import RobotraceError, UsageError
 
 PROG = "robotrace-desktop"
-EXIT_OK, EXIT_FAIL = 0, 1  # argparse exits with 2 on usage errors
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2  # argparse exits with 2 on usage errors
+#: metavars of options that take a time: their value may be negative ("--t -1s")
+TIME_METAVARS = ("TIME", "PERIOD")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,8 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    arguments = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
+    arguments = join_negative_times(parser, sys.argv[1:] if argv is None else list(argv))
     args = parser.parse_args(arguments)
     if args.command is None:  # no command: the catalog window
         args = parser.parse_args([*arguments, "open"])
@@ -81,6 +84,9 @@ def _run(args: argparse.Namespace) -> int:
     _configure_logging(args.verbose)
     try:
         return int(args.handler(args))
+    except UsageError as exc:
+        print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except RobotraceError as exc:
         print(f"{PROG}: error: {_disk_full(args, exc) or exc}", file=sys.stderr)
         return EXIT_FAIL
@@ -120,6 +126,40 @@ def _disk_full(args: argparse.Namespace, exc: BaseException) -> str | None:
     folders.append(paths.home())
     message = disk_full_message(exc, folders)
     return None if message is None else f"{message} ({exc})"
+
+
+def time_options(parser: argparse.ArgumentParser) -> set[str]:
+    """Every option string, in every subcommand, whose value is a TIME."""
+    found: set[str] = set()
+    for action in parser._actions:
+        if action.metavar in TIME_METAVARS:
+            found.update(action.option_strings)
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found |= time_options(sub)
+    return found
+
+
+def join_negative_times(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """``--t -1s`` → ``--t=-1s``: argparse takes a value starting with "-" (other than a bare
+    number) for an option and fails with "expected one argument"; a time before the start is
+    the command's to judge, not a parse error."""
+    options = time_options(parser)
+    out: list[str] = []
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        following = argv[index + 1] if index + 1 < len(argv) else ""
+        if token in options and _NEGATIVE_TIME.match(following):
+            out.append(f"{token}={following}")
+            index += 2
+            continue
+        out.append(token)
+        index += 1
+    return out
+
+
+_NEGATIVE_TIME = re.compile(r"^-\.?\d")
 
 
 def _log_path() -> Path:

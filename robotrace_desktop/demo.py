@@ -458,6 +458,18 @@ def demo_manifest(seed: int) -> BundleManifest:
             "failure_reason": FAILURE_REASON,
             "generator": "robotrace_desktop.demo",
             "demo_truth": truth,
+            # what the axes say (core.units): the gripper is a prismatic joint, in m
+            "units": {
+                "/joint_states": {
+                    "position": "rad",
+                    "velocity": "rad/s",
+                    "effort": "N·m",
+                    "position/gripper": "m",
+                    "velocity/gripper": "m/s",
+                    "effort/gripper": "N",
+                },
+                "/action": {"joint_position": "rad", "gripper": ""},
+            },
         },
         videos=[
             VideoEntry(CAMERA, "video/front.mp4", t0_ns=0),

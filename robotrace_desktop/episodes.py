@@ -19,6 +19,7 @@ from robotrace_desktop.readers.registry import reader_by_kind, reader_for
 
 _INDEX_SUFFIX = re.compile(r"^(?P<path>.+)#(?P<index>\d+)$")
 MIN_ID_PREFIX = 6
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
 
 
 @dataclass(slots=True)
@@ -53,6 +54,11 @@ def resolve(argument: str, catalog: Catalog | None) -> ResolvedEpisode:
             return ResolvedEpisode(catalog.get(ids[0]), True)
         if len(ids) > 1:
             raise EpisodeNotFoundError(f"{argument!r} matches several episodes: {', '.join(ids)}")
+    if _HEX.match(argument) and len(argument) < MIN_ID_PREFIX:
+        raise EpisodeNotFoundError(
+            f"{argument!r}: an id prefix needs at least {MIN_ID_PREFIX} characters "
+            f"(ids are 16 hex digits, see `list`); {len(argument)} can match too many episodes"
+        )
     raise EpisodeNotFoundError(
         f"{argument!r} is neither a catalog episode id, a robotrace:// link nor an existing path"
     )

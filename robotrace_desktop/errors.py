@@ -24,6 +24,11 @@ class ValidationError(RobotraceError):
     """A value of the wrong type or out of range (seed not an int, unknown source...)."""
 
 
+class UsageError(ValidationError):
+    """A command line that cannot mean what it says (an end before the start, an output
+    extension no format writes): the CLI exits 2, as argparse does for its own usage errors."""
+
+
 class StorageError(RobotraceError):
     """The catalog or library could not be written (disk full, permissions, locked)."""
 

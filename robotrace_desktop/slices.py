@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from robotrace_desktop.core.episode import EpisodeInfo, EpisodeSource, SignalChunk, StreamKind
 from robotrace_desktop.core.timebase import format_seconds_exact
-from robotrace_desktop.errors import ValidationError
+from robotrace_desktop.errors import UsageError, ValidationError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -109,10 +109,10 @@ def check_grid(first_ns: int, last_ns: int, grid_ns: int) -> int:
     """The number of rows a grid from ``first_ns`` to ``last_ns`` makes; a ValidationError
     saying how many when the period is not positive or the rows exceed MAX_GRID_ROWS."""
     if grid_ns <= 0:
-        raise ValidationError(f"grid period {grid_ns}ns: a period must be longer than zero")
+        raise UsageError(f"grid period {grid_ns}ns: a period must be longer than zero")
     rows = max(0, -(-(last_ns - first_ns) // grid_ns))
     if rows > MAX_GRID_ROWS:
-        raise ValidationError(
+        raise UsageError(
             f"a grid of {format_seconds_exact(grid_ns)} over "
             f"{format_seconds_exact(max(0, last_ns - first_ns))} would make {rows} rows "
             f"(at most {MAX_GRID_ROWS}): choose a coarser grid or a shorter --start/--end"

@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.extras import extras_required, is_installed, missing_reason
+
 REPO = Path(__file__).resolve().parent.parent
+# Headless tests need no display (the README's test command is run as is, without one); an
+# explicit QT_QPA_PLATFORM wins, e.g. xcb to watch the widgets on a desktop.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 def _shared_data_dir() -> Path:
@@ -34,3 +39,19 @@ def robotrace_home(
     monkeypatch.setenv("ROBOTRACE_HOME", str(home))
     monkeypatch.setenv("ROBOTRACE_QUIET", "1")
     return home
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "extra(name): needs the optional extra NAME (skipped when it is absent)"
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip a test of an absent optional extra — or fail it where extras are required (CI)."""
+    for marker in item.iter_markers("extra"):
+        for extra in marker.args:
+            if not is_installed(extra):
+                if extras_required():
+                    pytest.fail(missing_reason(extra), pytrace=False)
+                pytest.skip(missing_reason(extra))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,7 +12,10 @@ import numpy as np
 import pytest
 
 from robotrace_desktop import paths
+from robotrace_desktop.catalog.findings import findings_for, top_findings
+from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.cli import main
+from robotrace_desktop.core import colors
 from robotrace_desktop.core.episode import Outcome, Status, StreamKind
 from robotrace_desktop.demo import (
     demo_episode_dir,
@@ -23,6 +27,7 @@ from robotrace_desktop.errors import ConfigurationError
 from robotrace_desktop.readers.bundle_format import MANIFEST_NAME
 from robotrace_desktop.readers.bundle_reader import BundleReader
 from robotrace_desktop.video.images import decode_image_bytes
+from tests.demo_cache import demo_copy
 
 MS = 1_000_000
 READER = BundleReader()
@@ -216,9 +221,10 @@ def test_demo_screenshot_renders_the_failure_offscreen(tmp_path: Path) -> None:
     assert (tmp_path / "home" / "library" / "demo" / "pick-and-place-seed7").is_dir()
     image = decode_image_bytes(out.read_bytes()).astype(int)
     assert image.shape == (800, 1280, 3)
-    # The timeline playhead (orange) stands at the failure, 7.5 s of 12 s, in the bottom bar.
-    orange = np.array([255, 112, 67])
-    hits = np.argwhere(np.abs(image[650:] - orange).sum(axis=2) < 40)
+    # The timeline playhead (red, core.colors) stands at the failure, 7.5 s of 12 s, in the
+    # bottom bar.
+    red_head = np.array([int(colors.PLAYHEAD[i : i + 2], 16) for i in (1, 3, 5)])
+    hits = np.argwhere(np.abs(image[650:] - red_head).sum(axis=2) < 40)
     assert len(hits) > 20
     expected_x = 12 + (1280 - 24) * 7.5 / 12
     assert abs(np.median(hits[:, 1]) - expected_x) < 15
@@ -236,3 +242,22 @@ def test_demo_screenshot_bad_size_fails_before_any_work(
     assert "--size 'huge': expected WIDTHxHEIGHT" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
     assert not (robotrace_home / "library").exists()
+
+
+def test_demo_stores_its_findings_like_a_scan(
+    capsys: pytest.CaptureFixture[str], robotrace_home: Path
+) -> None:
+    """After ``demo`` the README's ``list --cause gripper_empty_close`` finds the demo and the
+    catalog's Findings column names the fault (the demo used to index without Explain)."""
+    demo_copy(demo_episode_dir())  # the generator is tested above; this is about the command
+    assert main(["demo", "--no-gui"]) == 0
+    capsys.readouterr()
+    assert main(["list", "--cause", "gripper_empty_close", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["path"] == str(demo_episode_dir().resolve())
+    with Catalog(paths.catalog_path()) as catalog:
+        top = top_findings(catalog)[row["id"]]
+        ranked = findings_for(catalog, row["id"])
+    assert ranked[0].cause == "gripper_empty_close"
+    assert (top.cause, top.title) == ("gripper_empty_close", "Gripper closed on nothing")
+    assert top.confidence >= 0.5

@@ -11,14 +11,15 @@ import numpy as np
 import pytest
 
 from robotrace_desktop.cli import main
-from robotrace_desktop.demo import read_frame_number, write_demo_bundle
+from robotrace_desktop.demo import read_frame_number
 from robotrace_desktop.video.images import decode_image_bytes
+from tests.demo_cache import demo_copy
 
 
 def test_frame_command_is_exact_on_both_demo_cameras(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    bundle = write_demo_bundle(tmp_path / "demo")
+    bundle = demo_copy(tmp_path / "demo")
     rng = random.Random(3)
     times = sorted({rng.randrange(20_000_000, 12_000_000_000) for _ in range(40)})
     times += [3_900_000_000, 3_933_333_333, 3_933_333_332]  # on and just before a boundary

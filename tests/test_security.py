@@ -27,10 +27,10 @@ from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.cli import main as cli
 from robotrace_desktop.core.episode import StreamKind
-from robotrace_desktop.demo import write_demo_bundle
 from robotrace_desktop.episodes import resolve
 from robotrace_desktop.errors import EpisodeNotFoundError, RobotraceError, ValidationError
 from robotrace_desktop.readers.bundle_reader import BundleReader
+from tests.demo_cache import demo_copy
 from tests.sdk.sdk_fixtures import catalog_ids
 
 S = 1_000_000_000
@@ -56,7 +56,7 @@ def _pickled_array(marker: Path) -> np.ndarray:
 
 
 def test_a_pickled_npz_in_a_bundle_is_refused_and_never_unpickled(tmp_path: Path) -> None:
-    bundle = write_demo_bundle(tmp_path / "demo")
+    bundle = demo_copy(tmp_path / "demo")
     marker = tmp_path / "PWNED"
     with open(bundle / "signals" / "actions.npz", "wb") as out:
         np.savez(out, **{"t_ns": _pickled_array(marker), "gripper": _pickled_array(marker)})
@@ -80,7 +80,7 @@ def test_logging_a_pickled_npz_is_refused_and_never_unpickled(tmp_path: Path) ->
 
 def test_a_tampered_packet_index_cache_is_not_unpickled(tmp_path: Path) -> None:
     """The frame index cache lives in the user's cache folder, where anything may write."""
-    bundle = write_demo_bundle(tmp_path / "demo")
+    bundle = demo_copy(tmp_path / "demo")
     reader = BundleReader()
     info = next(iter(reader.index(bundle)))
     with reader.open(bundle, info.episode_index) as source:
@@ -101,7 +101,7 @@ def test_a_tampered_packet_index_cache_is_not_unpickled(tmp_path: Path) -> None:
 
 
 def test_a_link_opens_catalog_ids_only_never_a_path(tmp_path: Path, monkeypatch) -> None:
-    bundle = write_demo_bundle(tmp_path / "demo")
+    bundle = demo_copy(tmp_path / "demo")
     catalog = Catalog(tmp_path / "catalog.sqlite")
     # a recording sits in the working folder under a name that is a valid-looking id
     monkeypatch.chdir(tmp_path)
@@ -183,7 +183,7 @@ def test_policy_code_is_never_loaded_without_the_flag(
 
 
 def test_filters_are_parameters_not_sql(tmp_path: Path, capsys) -> None:
-    bundle = write_demo_bundle(tmp_path / "demo")
+    bundle = demo_copy(tmp_path / "demo")
     catalog_path = tmp_path / "catalog.sqlite"
     with Catalog(catalog_path) as catalog:
         scan(catalog, [bundle])

@@ -37,13 +37,14 @@ def rank(findings: Sequence[Finding]) -> list[Finding]:
             return True
         return f.t_start_ns <= failure + AFTER_FAILURE_SLACK_NS
 
-    def key(f: Finding) -> tuple[int, int, float, int]:
+    def key(f: Finding) -> tuple[int, int, float, float, int]:
         specific = f.cause not in SYMPTOMS
         confident = f.confidence >= CONFIDENT
         tier = 0 if (specific and confident and before_failure(f)) else 1 if confident else 2
         symptom_last = 1 if (tier == 1 and not specific) else 0
         start = f.t_start_ns if f.t_start_ns is not None else 2**62
-        return (tier, symptom_last, -round(score(f), 3), start)
+        # within the causal order, by confidence (what the table shows), then severity
+        return (tier, symptom_last, -f.confidence, -_SEVERITY_WEIGHT[f.severity], start)
 
     ordered = sorted(findings, key=key)
     for position, finding in enumerate(ordered, start=1):

@@ -47,6 +47,14 @@ class EpisodeFilter:
     outcome: str | None = None
     search: str | None = None
     cause: str | None = None  # an Explain cause id found with confidence >= 0.5
+    source: str | None = None  # real / sim / replay
+    #: False: leave out replays (source 'replay'), which a verify run adds by the hundred and
+    #: which would bury the user's own recordings in a default listing
+    include_replays: bool = True
+
+
+#: filter fields matched without regard to case (names people type: "unitree_g1_inspire")
+NOCASE_COLUMNS = ("policy_version", "env_version", "robot")
 
 
 class Catalog:
@@ -235,39 +243,31 @@ class Catalog:
     # --- reading ------------------------------------------------------------------------------
 
     def list_episodes(self, flt: EpisodeFilter | None = None) -> list[EpisodeInfo]:
-        flt = flt or EpisodeFilter()
-        clauses: list[str] = []
-        params: list[Any] = []
-        for column, value in (
-            ("policy_version", flt.policy),
-            ("env_version", flt.env),
-            ("robot", flt.robot),
-            ("status", flt.status),
-            ("kind", flt.kind),
-            ("outcome", flt.outcome),
-        ):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        if flt.search:
-            like = f"%{_escape_like(flt.search)}%"
-            clauses.append(
-                "(name LIKE ? ESCAPE '\\' OR path LIKE ? ESCAPE '\\' OR task LIKE ? ESCAPE '\\'"
-                " OR robot LIKE ? ESCAPE '\\' OR policy_version LIKE ? ESCAPE '\\'"
-                " OR id LIKE ? ESCAPE '\\' OR problems LIKE ? ESCAPE '\\'"
-                " OR id IN (SELECT episode_id FROM tags WHERE tag LIKE ? ESCAPE '\\'))"
-            )
-            params.extend([like] * 8)
-        if flt.cause:
-            clauses.append(
-                "id IN (SELECT episode_id FROM findings WHERE cause = ? AND confidence >= 0.5)"
-            )
-            params.append(flt.cause)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, params = _where(flt or EpisodeFilter())
         rows = self.conn.execute(
             f"SELECT * FROM episode_view {where} ORDER BY path, episode_index", params
         ).fetchall()
         return [episode_from_row(r, []) for r in rows]
+
+    def count_matching(self, flt: EpisodeFilter) -> int:
+        """How many episodes ``flt`` selects (e.g. the replays a default listing hides)."""
+        where, params = _where(flt)
+        return int(
+            self.conn.execute(f"SELECT count(*) FROM episode_view {where}", params).fetchone()[0]
+        )
+
+    def known_values(self, field: str) -> list[str]:
+        """The distinct values of a filter field ("robot", "policy_version", "cause"…) as the
+        user sees them (overrides applied), to say what a filter that matched nothing could
+        have been."""
+        if field == "cause":
+            sql = "SELECT DISTINCT cause AS v FROM findings WHERE confidence >= 0.5"
+        elif field in FILTER_COLUMNS:
+            sql = f"SELECT DISTINCT {field} AS v FROM episode_view WHERE {field} IS NOT NULL"
+        else:
+            raise ValidationError(f"unknown filter field {field!r}")
+        values = {str(r["v"]) for r in self.conn.execute(sql)}
+        return sorted(values, key=str.casefold)
 
     def get(self, episode_id: str) -> EpisodeInfo:
         row = self.conn.execute("SELECT * FROM episode_view WHERE id = ?", (episode_id,)).fetchone()
@@ -461,6 +461,56 @@ def episode_from_row(row: sqlite3.Row, streams: list[StreamInfo] | None = None) 
 
 def _json(value: Any) -> str:
     return jsonsafe.dumps(value)
+
+
+#: filter field -> episode_view column (fixed names: safe to put into SQL text)
+FILTER_COLUMNS = (
+    "policy_version",
+    "env_version",
+    "robot",
+    "status",
+    "kind",
+    "outcome",
+    "source",
+    "task",
+)
+
+
+def _where(flt: EpisodeFilter) -> tuple[str, list[Any]]:
+    """The WHERE clause and its parameters for ``flt`` over episode_view."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, value in (
+        ("policy_version", flt.policy),
+        ("env_version", flt.env),
+        ("robot", flt.robot),
+        ("status", flt.status),
+        ("kind", flt.kind),
+        ("outcome", flt.outcome),
+        ("source", flt.source),
+    ):
+        if value is not None:
+            collate = " COLLATE NOCASE" if column in NOCASE_COLUMNS else ""
+            clauses.append(f"{column} = ?{collate}")
+            params.append(value)
+    if not flt.include_replays and flt.source is None:
+        clauses.append("(source IS NULL OR source != 'replay')")
+    if flt.search:
+        like = f"%{_escape_like(flt.search)}%"
+        clauses.append(
+            "(name LIKE ? ESCAPE '\\' OR path LIKE ? ESCAPE '\\' OR task LIKE ? ESCAPE '\\'"
+            " OR robot LIKE ? ESCAPE '\\' OR policy_version LIKE ? ESCAPE '\\'"
+            " OR id LIKE ? ESCAPE '\\' OR problems LIKE ? ESCAPE '\\'"
+            " OR id IN (SELECT episode_id FROM tags WHERE tag LIKE ? ESCAPE '\\'))"
+        )
+        params.extend([like] * 8)
+    if flt.cause:
+        clauses.append(
+            "id IN (SELECT episode_id FROM findings WHERE cause = ? COLLATE NOCASE"
+            " AND confidence >= 0.5)"
+        )
+        params.append(flt.cause)
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
 
 
 def _escape_like(text: str) -> str:

@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     size = _size(args.size)  # a bad --size fails before any work
     bundle = ensure_demo_bundle()
     with open_catalog(args) as catalog:
-        summary = scan(catalog, [bundle])
+        # explained like any scan, so `list --cause` and the Findings column know the fault
+        summary = scan(catalog, [bundle], explain=True)
         if summary.indexed == 0:
             raise RobotraceError("; ".join(summary.problems) or f"{bundle}: demo did not index")
         resolved = resolve(str(bundle), catalog)

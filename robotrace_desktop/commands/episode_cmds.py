@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+from dataclasses import replace
 
 from robotrace_desktop.catalog.selections import delete_selection, save_selection, selections
-from robotrace_desktop.catalog.store import EpisodeFilter
+from robotrace_desktop.catalog.store import Catalog, EpisodeFilter
 from robotrace_desktop.commands.common import (
     catalog_for_reading,
     duration_text,
@@ -29,9 +31,9 @@ from robotrace_desktop.errors import EpisodeNotFoundError, ValidationError
 
 def register(sub: argparse._SubParsersAction) -> None:
     lister = sub.add_parser("list", help="list catalog episodes, with filters")
-    lister.add_argument("--policy", help="policy_version equals")
-    lister.add_argument("--env", help="env_version equals")
-    lister.add_argument("--robot")
+    lister.add_argument("--policy", help="policy_version equals (any case)")
+    lister.add_argument("--env", help="env_version equals (any case)")
+    lister.add_argument("--robot", help="robot equals (any case)")
     lister.add_argument("--status", choices=["ready", "failed", "missing"])
     lister.add_argument("--kind", choices=["rosbag2", "rosbag1", "lerobot", "hdf5", "bundle"])
     lister.add_argument("--outcome", choices=["success", "failure", "unknown"])
@@ -42,6 +44,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--cause",
         metavar="CAUSE",
         help="an Explain cause found with confidence >= 0.5 (e.g. action_saturation)",
+    )
+    lister.add_argument("--source", choices=["real", "sim", "replay"])
+    lister.add_argument(
+        "--replays",
+        action="store_true",
+        help="also list replays (re-rolls saved by verify --policy); hidden by default",
     )
     lister.add_argument(
         "--save-as",
@@ -65,7 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     tag.add_argument("episodes", nargs="+", metavar="EPISODE")
     tag.add_argument("--policy-version")
     tag.add_argument("--env-version")
-    tag.add_argument("--git-sha")
+    tag.add_argument("--git-sha", type=git_sha, help="4 to 40 hex digits")
     tag.add_argument("--seed", type=int)
     tag.add_argument("--robot")
     tag.add_argument("--task")
@@ -74,6 +82,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     tag.add_argument("--tag", action="append", default=[], metavar="LABEL", help="free label")
     tag.add_argument("--json", action="store_true")
     tag.set_defaults(handler=run_tag)
+
+
+def git_sha(text: str) -> str:
+    """argparse type of ``--git-sha``: a commit id (4–40 hex digits), lower-cased."""
+    if not _GIT_SHA.match(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a git commit id (4 to 40 hexadecimal digits)"
+        )
+    return text.lower()
+
+
+_GIT_SHA = re.compile(r"^[0-9a-fA-F]{4,40}$")
+
+#: list option -> (catalog field it matches, singular, plural); None: free text
+LIST_FILTERS = (
+    ("policy", "policy_version", "policy_version", "policy versions"),
+    ("env", "env_version", "env_version", "env versions"),
+    ("robot", "robot", "robot", "robots"),
+    ("status", "status", "status", "statuses"),
+    ("kind", "kind", "kind", "kinds"),
+    ("outcome", "outcome", "outcome", "outcomes"),
+    ("source", "source", "source", "sources"),
+    ("cause", "cause", "cause", "causes"),
+    ("search", None, "search text", ""),
+)
+KNOWN_SHOWN = 30  # known values listed when a filter matched nothing
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -86,17 +120,25 @@ def run_list(args: argparse.Namespace) -> int:
         outcome=args.outcome,
         search=args.search,
         cause=args.cause,
+        source=args.source,
+        include_replays=args.replays,
     )
     with open_catalog(args) as catalog:
         episodes = catalog.list_episodes(flt)
+        hidden = 0
+        if not args.replays and args.source is None:
+            hidden = catalog.count_matching(replace(flt, source="replay"))
+        empty = "" if episodes else why_empty(catalog, flt, hidden)
         if args.save_as:
             count = save_selection(catalog, args.save_as, [e.id for e in episodes])
             print(f"saved {count} episode(s) as selection {args.save_as!r}", file=sys.stderr)
+    if hidden:
+        print(f"({hidden} replays hidden — --replays to show)", file=sys.stderr)
     if args.json:
         print_json([episode_summary(e) for e in episodes])
         return 0
     if not episodes:
-        print("no episodes (run `robotrace-desktop scan PATH` first)", file=sys.stderr)
+        print(empty, file=sys.stderr)
         return 0
     print_table(
         ["ID", "KIND", "NAME", "DURATION", "STATUS", "OUTCOME", "POLICY", "PROBLEMS"],
@@ -117,6 +159,29 @@ def run_list(args: argparse.Namespace) -> int:
         ],
     )
     return 0
+
+
+def why_empty(catalog: Catalog, flt: EpisodeFilter, hidden_replays: int) -> str:
+    """Why a listing is empty, in words a person can act on: the filter that matches no
+    episode at all, with the values that field does have; or that the filters only fail
+    together; or that the catalog is empty."""
+    given = [f for f in LIST_FILTERS if getattr(flt, f[0])]
+    if not given:
+        if hidden_replays:
+            return "no episodes besides replays"
+        return "no episodes (run `robotrace-desktop scan PATH` first)"
+    for option, field, singular, plural in given:
+        value = getattr(flt, option)
+        alone = replace(EpisodeFilter(include_replays=flt.include_replays), **{option: value})
+        if catalog.count_matching(alone):
+            continue
+        if field is None:
+            return f"no episode matches search {value!r}"
+        known = catalog.known_values(field)
+        listed = ", ".join(known[:KNOWN_SHOWN]) + (" …" if len(known) > KNOWN_SHOWN else "")
+        return f"no episode has {singular} {value!r}; known {plural}: {listed or 'none'}"
+    flags = ", ".join(f"--{f[0]} {getattr(flt, f[0])}" for f in given)
+    return f"no episode matches all of {flags} together (each matches some on its own)"
 
 
 def run_selections(args: argparse.Namespace) -> int:
@@ -258,9 +323,8 @@ def run_tag(args: argparse.Namespace) -> int:
     if args.json:
         print_json([episode_summary(e) for e in updated])
     else:
+        changes = [f"{k}={v}" for k, v in fields.items()]
+        changes += [f"tag {label!r}" for label in args.tag]
         for info in updated:
-            print(
-                f"tagged {info.id} ({info.name}): "
-                + ", ".join(f"{k}={v}" for k, v in fields.items())
-            )
+            print(f"tagged {info.id} ({info.name}): " + ", ".join(changes))
     return 0

@@ -1,7 +1,8 @@
 """``open EPISODE [--t TIME] [--screenshot OUT.png]``: the viewer on one moment of an episode.
 
-With ``--screenshot`` the window is rendered offscreen at that moment and the command exits —
-for bug reports and CI. Qt is imported only here, when a window is actually wanted.
+With ``--screenshot`` the window is rendered offscreen at that moment (no EPISODE: the catalog)
+and the command exits — for bug reports and CI. Qt is imported only here, when a window is
+actually wanted.
 """
 
 from __future__ import annotations
@@ -38,12 +39,11 @@ def run(args: argparse.Namespace) -> int:
 
     t_ns = parse_time_ns(args.t) if args.t else None
     requests = [OpenRequest(args.episode, t_ns)] if args.episode else []
-    if args.screenshot is not None:
-        if not args.episode:
-            raise ValidationError("--screenshot needs an EPISODE")
+    if args.screenshot is not None:  # no EPISODE: the catalog window
         from robotrace_desktop.ui.app import screenshot
 
-        out = screenshot(catalog_of(args), requests[0], args.screenshot, size=_size(args.size))
+        request = requests[0] if requests else None
+        out = screenshot(catalog_of(args), request, args.screenshot, size=_size(args.size))
         print(out)
         return 0
     if not has_display():

@@ -1,8 +1,11 @@
 """``verify``: gate a candidate policy against a baseline, with an exit code for CI.
 
 Exit 0 when every gate check passes, 1 on a regression, 2 on usage errors (unknown versions
-or selections, a bad gate file or policy spec). Reports: ``--report`` (self-contained HTML),
-``--junit`` (one test case per episode pair), ``--json`` (stdout).
+or selections, a bad gate file or policy spec), 3 when nothing failed but a check could not be
+evaluated (inconclusive: e.g. no episode with a known outcome) — a gate that did not check
+something must not read as a pass in CI; ``--allow-inconclusive`` turns that into 0.
+Reports: ``--report`` (self-contained HTML), ``--junit`` (one test case per episode pair),
+``--json`` (stdout).
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from pathlib import Path
 from robotrace_desktop.commands.common import print_json, print_table, progress_bar
 from robotrace_desktop.errors import RobotraceError
 from robotrace_desktop.sinks.base import SINKS, call_safely, make_sinks_safely
-from robotrace_desktop.verify.model import MetricComparison, VerifyResult
+from robotrace_desktop.verify.model import MetricComparison, VerifyResult, check_order
 
-EXIT_PASS, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
+EXIT_PASS, EXIT_REGRESSION, EXIT_USAGE, EXIT_INCONCLUSIVE = 0, 1, 2, 3
+EXIT_CODES = {"pass": EXIT_PASS, "fail": EXIT_REGRESSION, "inconclusive": EXIT_INCONCLUSIVE}
+CHECK_MARKS = {"pass": "ok  ", "fail": "FAIL", "inconclusive": "INCONCLUSIVE"}
 PAIRS_SHOWN = 10
 
 
@@ -27,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Compare the candidate's episodes with the baseline's (outcomes, findings, "
         "smoothness, tracking) and/or re-roll a candidate policy offline on the baseline's "
         "recorded observations, then apply the gate. BASELINE/CANDIDATE: a policy_version, "
-        "selection:NAME (list --save-as NAME) or tag:LABEL. Exit 0 pass, 1 regression, 2 usage.",
+        "selection:NAME (list --save-as NAME) or tag:LABEL. Exit 0 pass, 1 regression, 2 usage "
+        "error, 3 inconclusive (a check the data could not answer, and none failed).",
     )
     parser.add_argument("--baseline", metavar="SELECTOR", help="required unless --write-gate")
     parser.add_argument("--candidate", metavar="SELECTOR", help="recorded candidate episodes")
@@ -44,6 +50,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--with-images", action="store_true", help="give the policy camera frames (RGB arrays)"
     )
     parser.add_argument("--gate", metavar="TOML", help="gate thresholds (default: built in)")
+    parser.add_argument(
+        "--allow-inconclusive",
+        action="store_true",
+        help="count checks the data could not answer as passed (exit 0 instead of 3)",
+    )
     parser.add_argument(
         "--write-gate", metavar="TOML", help="write the documented default gate file and exit"
     )
@@ -94,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
             engine=args.engine,
             address=args.address,
             save_replays=not args.no_save_replays,
+            allow_inconclusive=args.allow_inconclusive,
         )
         update, close = progress_bar(enabled=sys.stderr.isatty() and not args.json, unit="ep")
         try:
@@ -114,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         print_summary(result)
     if args.export_to:
         export_result(args.export_to, result)
-    return EXIT_PASS if result.verdict == "pass" else EXIT_REGRESSION
+    return EXIT_CODES.get(result.verdict, EXIT_REGRESSION)
 
 
 def export_result(names: list[str], result: VerifyResult) -> None:
@@ -152,8 +164,13 @@ def print_summary(result: VerifyResult) -> None:
         + (f", {len(result.rerolls)} re-rolled" if result.rerolls else "")
         + f", {result.elapsed_s:.1f} s)"
     )
-    for check in sorted(result.checks, key=lambda c: c.passed):
-        print(f"  {'ok  ' if check.passed else 'FAIL'} {check.name}: {check.detail}")
+    for check in sorted(result.checks, key=check_order):
+        print(f"  {CHECK_MARKS[check.state]} {check.name}: {check.detail}")
+    if result.verdict == "inconclusive":
+        print(
+            "  (inconclusive: no check failed, but the data could not answer every one; "
+            "exit 3 — --allow-inconclusive counts those as passed)"
+        )
     if result.metrics:
         print()
         print_table(

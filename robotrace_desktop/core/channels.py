@@ -22,6 +22,8 @@ ChannelRef = tuple[str, str]  # (stream name, channel name)
 
 MAX_PER_GROUP = 14  # channels per (stream, field) group: a bimanual 7-DOF robot
 MAX_CHANNELS = 48
+MIN_SAMPLES = 10  # fewer messages than this: an event, not a signal worth a default plot
+_TIME_WORDS = frozenset({"time", "timestamp", "stamp", "sec", "nanosec", "secs", "nsecs"})
 
 _COMMAND_WORDS = frozenset(
     {
@@ -80,7 +82,6 @@ _FIELD_WORDS = {
     "effort": ("effort", "efforts", "torque", "torques", "tau", "qeff", "force"),
     "velocity": ("velocity", "velocities", "vel", "qvel"),
 }
-_UNITS = {"position": "rad | m", "velocity": "rad/s | m/s", "effort": "N·m | N"}
 _INDEXED = re.compile(r"^(?P<field>[A-Za-z_]\w*)\[(?P<index>\d+)\]$")
 
 
@@ -112,13 +113,6 @@ def plot_group(ref: ChannelRef) -> str:
     stream, channel = ref
     family, _ = split_channel(channel)
     return f"{stream} {family}" if family else stream
-
-
-def unit_hint(ref: ChannelRef) -> str | None:
-    """Units where the naming convention fixes them (JointState: rad or m, N·m or N)."""
-    family, _ = split_channel(ref[1])
-    field = _field_of(family) if family else None
-    return _UNITS.get(field) if field else None
 
 
 def stream_role(stream: StreamInfo) -> str:
@@ -165,17 +159,37 @@ def _priority(stream: StreamInfo, role: str, family: str | None) -> int | None:
     return 3 if role == "other" else None
 
 
+def _is_timestamp(channel: str) -> bool:
+    """An epoch time field ("time", "header.stamp.sec"): plotted, it flattens every other
+    channel of its plot to a line at zero."""
+    last = [t for t in re.split(r"[^A-Za-z0-9_]+", channel.lower()) if t]
+    return bool(last) and last[-1] in _TIME_WORDS
+
+
 def default_selection(info: EpisodeInfo) -> list[ChannelRef]:
-    """Joint positions, efforts/torques and actions first; other signals only when none exist."""
+    """Joint positions, efforts/torques, actions and battery voltage/current first; other
+    signals only when none exist. Streams of a handful of messages (a one-off odometry
+    reset) and timestamp fields are left to the stream tree."""
     candidates: list[tuple[int, int, list[ChannelRef]]] = []
     order = 0
-    for stream in _signal_streams(info):
+    streams = _signal_streams(info)
+    if any(s.count >= MIN_SAMPLES for s in streams):
+        streams = [s for s in streams if s.count >= MIN_SAMPLES]
+    for stream in streams:
         role = stream_role(stream)
+        if (stream.message_type or "").replace("/msg/", "/") == "sensor_msgs/BatteryState":
+            power = [(stream.name, c) for c in stream.channels if c in ("voltage", "current")]
+            candidates.append((2, order, power))
+            order += 1
+            continue
         for family, channels in _groups(stream).items():
             priority = _priority(stream, role, family)
             if priority is None:
                 continue
-            refs = [(stream.name, c) for c in channels[:MAX_PER_GROUP]]
+            kept = [c for c in channels if not _is_timestamp(c)]
+            if not kept:
+                continue
+            refs = [(stream.name, c) for c in kept[:MAX_PER_GROUP]]
             candidates.append((priority, order, refs))
             order += 1
     if any(p < 3 for p, _, _ in candidates):

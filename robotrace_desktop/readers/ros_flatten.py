@@ -308,7 +308,11 @@ def _layout_flattener(paths: Sequence[str]) -> Flattener:
 
 
 class JointStateFlattener(Flattener):
-    """position/velocity/effort per joint, matched by name on every message."""
+    """position/velocity/effort per joint, matched by name on every message.
+
+    Joints without a name (an empty ``name[]``, as the dVRK MTM publishes, or fewer names than
+    values) are channels by index, ``position[3]``, read positionally: a JointState is never
+    dropped for lack of names. Each field is as wide as in the first message."""
 
     FIELDS = (("position", "position"), ("velocity", "velocity"), ("effort", "effort"))
 
@@ -318,33 +322,41 @@ class JointStateFlattener(Flattener):
         self.names = [str(n) for n in getattr(first, names_attr)]
         self._index = {n: i for i, n in enumerate(self.names)}
         src = self._source(first)
-        self.fields = [
-            (attr, label)
-            for attr, label in self.FIELDS
-            if src is not None and len(getattr(src, attr, ())) > 0
-        ]
-        channels = [f"{label}/{n}" for _, label in self.fields for n in self.names]
+        #: (message attribute, first channel, width) of each field the first message carries
+        self.fields: list[tuple[str, int, int]] = []
+        channels: list[str] = []
+        for attr, label in self.FIELDS:
+            length = len(getattr(src, attr, ())) if src is not None else 0
+            if not length:
+                continue
+            width = max(len(self.names), min(length, MAX_ARRAY))
+            self.fields.append((attr, len(channels), width))
+            channels += [
+                f"{label}/{self.names[i]}" if i < len(self.names) else f"{label}[{i}]"
+                for i in range(width)
+            ]
         super().__init__(channels, ())
 
     def values(self, msg: Any) -> np.ndarray:
-        n = len(self.names)
         out = np.full(len(self.channels), np.nan)
-        names = [str(x) for x in getattr(msg, self._names_attr)]
         src = self._source(msg)
         if src is None:
             return out
+        names = [str(x) for x in getattr(msg, self._names_attr)]
         same = names == self.names
-        for k, (attr, _) in enumerate(self.fields):
+        for attr, offset, width in self.fields:
             data = np.asarray(getattr(src, attr, ()), dtype=np.float64)
-            if not len(data):
+            if same:
+                count = min(len(data), width)
+                out[offset : offset + count] = data[:count]
                 continue
-            if same and len(data) == n:
-                out[k * n : (k + 1) * n] = data
-                continue
-            for j, name in enumerate(names[: len(data)]):
-                i = self._index.get(name)
-                if i is not None:
-                    out[k * n + i] = data[j]
+            for j, value in enumerate(data):
+                # a named value goes to its joint's channel; an unnamed one to its index
+                i = self._index.get(names[j]) if j < len(names) else None
+                if i is None and j >= len(names) and len(self.names) <= j < width:
+                    i = j
+                if i is not None and i < width:
+                    out[offset + i] = value
         return out
 
 

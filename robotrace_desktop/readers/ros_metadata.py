@@ -60,6 +60,7 @@ def parse_custom_data(custom: Mapping[str, Any], origin: str) -> CustomFields:
 class Urdf:
     robot: str | None
     joint_limits: dict[str, dict[str, float]]
+    joint_types: dict[str, str] = field(default_factory=dict)  # revolute, prismatic…
 
 
 def _float(value: str | None) -> float | None:
@@ -78,8 +79,11 @@ def parse_urdf(text: str) -> Urdf:
     except ET.ParseError as exc:
         raise ValueError(f"robot_description is not valid XML: {exc}") from exc
     limits: dict[str, dict[str, float]] = {}
+    types: dict[str, str] = {}
     for joint in root.iter("joint"):
         name = joint.get("name")
+        if name and joint.get("type"):
+            types[name] = str(joint.get("type"))
         limit = joint.find("limit")
         if not name or limit is None:
             continue
@@ -90,4 +94,4 @@ def parse_urdf(text: str) -> Urdf:
         }
         if values:
             limits[name] = values
-    return Urdf(root.get("name") if root.tag == "robot" else None, limits)
+    return Urdf(root.get("name") if root.tag == "robot" else None, limits, types)

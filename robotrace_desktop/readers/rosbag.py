@@ -114,6 +114,15 @@ class _Opened:
         info.streams = [self._stream_info(plan, duration) for plan in self.plan.topics.values()]
         if bag.message_count and not any(p.count for p in self.plan.topics.values()):
             info.status = Status.FAILED
+            skipped = [
+                f"{t['name']} ({t['type']}: {t.get('note', 'not read')})"
+                for t in self.plan.catalog
+                if t["count"]
+            ]
+            info.problems.append(
+                f"{path}: none of its {len(skipped)} topic(s) with messages could be read: "
+                + "; ".join(skipped)
+            )
         return info
 
     def _robot_description(self, info: EpisodeInfo) -> None:
@@ -133,6 +142,8 @@ class _Opened:
             info.metadata["robot_description_topic"] = topic
             if urdf.joint_limits:
                 info.metadata["joint_limits"] = urdf.joint_limits
+            if urdf.joint_types:  # prismatic joints are in m, not rad (core.units)
+                info.metadata["joint_types"] = urdf.joint_types
             return
 
     def _stream_info(self, plan: TopicPlan, duration: int) -> StreamInfo:

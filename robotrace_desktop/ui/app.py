@@ -50,6 +50,9 @@ def _application():  # type: ignore[no-untyped-def]
 
 def run(catalog_path: Path, requests: list[OpenRequest], *, new_window: bool = False) -> int:
     """Show the main window (or hand the requests to the one already running)."""
+    from robotrace_desktop.ui.platform_check import check_platform
+
+    check_platform()  # one clear line instead of Qt aborting the process
     app = _application()
     from robotrace_desktop.ui.main_window import MainWindow
     from robotrace_desktop.ui.single_instance import SingleInstance, server_key
@@ -75,12 +78,13 @@ def run(catalog_path: Path, requests: list[OpenRequest], *, new_window: bool = F
 
 def screenshot(
     catalog_path: Path,
-    request: OpenRequest,
+    request: OpenRequest | None,
     out: Path,
     *,
     size: tuple[int, int] = (1600, 1000),
 ) -> Path:
-    """Render the window offscreen on one episode at one moment, save a PNG, and return."""
+    """Render the window offscreen — on one episode at one moment, or (no request) on the
+    catalog — save a PNG, and return."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     app = _application()
     from robotrace_desktop.ui.main_window import MainWindow
@@ -88,17 +92,20 @@ def screenshot(
     window = MainWindow(catalog_path)
     window.resize(*size)
     window.show()
-    view = window.open_episode(request.argument, request.t_ns)
-    if view is None:
-        window.close()
-        raise RobotraceError(window.statusBar().currentMessage() or "could not open the episode")
-    deadline = time.monotonic() + SETTLE_TIMEOUT_S
-    while not view.settled() and time.monotonic() < deadline:
-        app.processEvents()
-        time.sleep(0.01)
+    settled = True
+    if request is not None:
+        view = window.open_episode(request.argument, request.t_ns)
+        if view is None:
+            window.close()
+            message = window.statusBar().currentMessage()
+            raise RobotraceError(message or "could not open the episode")
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        while not view.settled() and time.monotonic() < deadline:
+            app.processEvents()
+            time.sleep(0.01)
+        settled = view.settled()
     for _ in range(5):  # let the last frames paint
         app.processEvents()
-    settled = view.settled()
     out.parent.mkdir(parents=True, exist_ok=True)
     if not window.grab().save(str(out), "PNG"):
         raise RobotraceError(f"{out}: could not write the screenshot")

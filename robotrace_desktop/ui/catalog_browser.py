@@ -1,29 +1,40 @@
-"""The catalog browser: every indexed episode in a sortable, filterable table.
+"""The catalog browser: every indexed episode in a sortable, filterable tree.
 
 The user's first screen. It answers "which run do I open?" fast (search + column filters over
-thousands of rows), makes broken or unreproducible runs visible at a glance, and gets new
-recordings in (open / drop / recent) without ever freezing: scans run in a ScanWorker thread.
+thousands of rows), makes broken or unreproducible runs visible at a glance (with a legend of
+what the colours mean), keeps a dataset's episodes under one expandable row and verify's
+replays out of the way, and gets new recordings in (open / drop / recent) without ever
+freezing: scans run in a worker thread and their rows appear as each recording is committed.
+Episodes another program adds (a CLI scan, the SDK) appear too: a CatalogWatcher notices the
+commit and the rows are reloaded in place, keeping the selection, the expanded datasets and the
+scroll position.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QItemSelectionModel, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtCore import QCoreApplication, QModelIndex, QPoint, Qt, Signal
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QResizeEvent,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
-    QComboBox,
+    QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
     QInputDialog,
     QLabel,
     QLineEdit,
-    QMenu,
-    QMessageBox,
-    QProgressBar,
     QPushButton,
     QStackedWidget,
     QToolButton,
@@ -35,58 +46,34 @@ from robotrace_desktop.catalog.scanner import ScanSummary
 from robotrace_desktop.catalog.selections import save_selection
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.errors import RobotraceError
-from robotrace_desktop.ui.catalog_model import (
+from robotrace_desktop.ui.catalog_filter_bar import FilterBar
+from robotrace_desktop.ui.catalog_model import ID_ROLE, NODE_ROLE, CatalogModel
+from robotrace_desktop.ui.catalog_proxy import CatalogFilterProxy
+from robotrace_desktop.ui.catalog_recent import RecentMenu
+from robotrace_desktop.ui.catalog_rows import (
     COLUMN_KEYS,
-    FILTER_COLUMNS,
-    ID_ROLE,
-    CatalogFilterProxy,
-    CatalogModel,
+    CatalogGroup,
     CatalogRow,
     load_rows,
 )
-from robotrace_desktop.ui.episode_table import EpisodeTable
-from robotrace_desktop.ui.plain_text import literal_mnemonic, literal_tip
-from robotrace_desktop.ui.scan_worker import ScanWorker, summary_text
+from robotrace_desktop.ui.catalog_scan_panel import ScanPanel
+from robotrace_desktop.ui.catalog_status import StatusLine
+from robotrace_desktop.ui.catalog_tree import EpisodeTree
+from robotrace_desktop.ui.catalog_watch import CatalogWatcher
+from robotrace_desktop.ui.scan_worker import summary_text
 
 log = logging.getLogger(__name__)
 
-ANY = "any"
-FILTER_LABELS = {
-    "kind": "Kind",
-    "status": "Status",
-    "outcome": "Outcome",
-    "robot": "Robot",
-    "policy_version": "Policy",
-    "env_version": "Env",
-    "cause": "Cause",
-}
-#: Default widths (px) of the columns; the path column takes the rest.
-COLUMN_WIDTHS = {
-    "name": 230,
-    "kind": 70,
-    "robot": 120,
-    "policy_version": 70,
-    "env_version": 60,
-    "git_sha": 70,
-    "seed": 50,
-    "task": 170,
-    "duration": 86,
-    "outcome": 70,
-    "status": 74,
-    "findings": 150,
-    "problems": 240,
-}
 EMPTY_TEXT = (
     "<h3>No episodes yet</h3>"
     "<p>Use <b>Open folder…</b> or <b>Open file…</b>, drop a recording here,<br>"
     "or run <code>robotrace-desktop demo</code> for a built-in example.</p>"
 )
-STATUS_LINE_COLORS = {"ok": "palette(text)", "warning": "#a35f00", "error": "#c62828"}
 FILE_FILTER = "Recordings (*.bag *.mcap *.db3 *.h5 *.hdf5 *.hdf *.json *.yaml);;All files (*)"
 
 
 class CatalogBrowser(QWidget):
-    """Table of catalog episodes with search, filters, scanning and recent items."""
+    """Tree of catalog episodes with search, filters, scanning and recent items."""
 
     openRequested = Signal(list)  # episode ids
     scanFinished = Signal(object)  # ScanSummary (also for cancelled scans)
@@ -97,13 +84,14 @@ class CatalogBrowser(QWidget):
         super().__init__(parent)
         self.catalog_path = Path(catalog_path)
         self._catalog: Catalog | None = None
-        self._worker: ScanWorker | None = None
-        self._queue: list[list[Path]] = []
         self.setAcceptDrops(True)
 
         self.model = CatalogModel(self)
         self.proxy = CatalogFilterProxy(self)
         self.proxy.setSourceModel(self.model)
+        self.watcher = CatalogWatcher(self.catalog, self)
+        self.watcher.changed.connect(self._on_catalog_changed)
+        self._stale = False  # changed while hidden: reload when shown
 
         self._build()
         self.refresh()
@@ -125,15 +113,27 @@ class CatalogBrowser(QWidget):
         self.recent_button = QToolButton()
         self.recent_button.setText("Recent")
         self.recent_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        self.recent_menu = QMenu(self.recent_button)
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        self.recent_menu.triggered.connect(self._on_recent_action)
+        self.recent_menu = RecentMenu(self.catalog, self._rows_by_id, self.recent_button)
+        self.recent_menu.openEpisode.connect(self._open_recent)
+        self.recent_menu.rescan.connect(self._rescan_recent)
         self.recent_button.setMenu(self.recent_menu)
+        self.reload_action = QAction("&Reload catalog", self)
+        self.reload_action.setShortcut(QKeySequence(Qt.Key.Key_F5))
+        self.reload_action.setToolTip("Read the catalog again (changes also appear by themselves)")
+        self.reload_action.triggered.connect(self.reload)
+        self.addAction(self.reload_action)
 
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search name, path, task, robot, policy, problems…")
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self._on_search)
+
+        self.filter_bar = FilterBar()
+        self.filter_bar.filterChosen.connect(self._on_filter)
+        self.filter_bar.replaysToggled.connect(self._on_show_replays)
+        self.filter_bar.clearPressed.connect(self.clear_filters)
+        self.filters = self.filter_bar.filters
+        self.show_replays = self.filter_bar.show_replays
 
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
@@ -146,40 +146,13 @@ class CatalogBrowser(QWidget):
             top.addWidget(widget)
         top.addSpacing(12)
         top.addWidget(self.search, 1)
+        top.addWidget(self.filter_bar.show_replays)
+        top.addWidget(self.filter_bar.clear_button)
 
-        self.filters: dict[str, QComboBox] = {}
-        filters = QHBoxLayout()
-        filters.setContentsMargins(0, 0, 0, 0)
-        for key in FILTER_COLUMNS:
-            combo = QComboBox()
-            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-            combo.setMinimumContentsLength(6)
-            combo.addItem(ANY)
-            combo.setProperty("filterKey", key)
-            # Bound methods, not lambdas, on signals of widgets Qt deletes (PySide 6.12 crashes
-            # in ~QObject when a lambda slot's references are dropped twice).
-            combo.currentTextChanged.connect(self._on_filter_combo)
-            label = QLabel(FILTER_LABELS[key])
-            label.setBuddy(combo)
-            filters.addWidget(label)
-            filters.addWidget(combo)
-            filters.addSpacing(6)
-            self.filters[key] = combo
-        self.clear_filters_button = QToolButton()
-        self.clear_filters_button.setText("Clear")
-        self.clear_filters_button.setToolTip("Clear the search and every filter")
-        self.clear_filters_button.clicked.connect(self.clear_filters)
-        filters.addWidget(self.clear_filters_button)
-        filters.addStretch(1)
-        self.count_label = QLabel()
-        self.count_label.setTextFormat(Qt.TextFormat.PlainText)
-        filters.addWidget(self.count_label)
-
-        self.table = EpisodeTable(self.fontMetrics().height() + 8)
+        self.table = EpisodeTree()
         self.table.setModel(self.proxy)
         self.table.sortByColumn(COLUMN_KEYS.index("path"), Qt.SortOrder.AscendingOrder)
-        for key, width in COLUMN_WIDTHS.items():
-            self.table.setColumnWidth(COLUMN_KEYS.index(key), width)
+        self.table.fit_columns()
         self.table.elide_middle(COLUMN_KEYS.index("path"))
         self.table.doubleClicked.connect(self._on_double_click)
         self.table.openPressed.connect(self._emit_open)
@@ -197,36 +170,28 @@ class CatalogBrowser(QWidget):
         self.stack.addWidget(self.table)
         self.stack.addWidget(self.empty_label)
 
-        self.progress_label = QLabel()
-        self.progress_label.setTextFormat(Qt.TextFormat.PlainText)  # paths
-        self.progress_label.setMinimumWidth(120)
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setMaximumWidth(260)
-        self.progress_bar.setTextVisible(True)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.cancel_scan)
-        self.progress_row = QWidget()
-        progress = QHBoxLayout(self.progress_row)
-        progress.setContentsMargins(0, 0, 0, 0)
-        progress.addWidget(self.progress_label, 1)
-        progress.addWidget(self.progress_bar)
-        progress.addWidget(self.cancel_button)
-        self.progress_row.setVisible(False)
+        self.scan_panel = ScanPanel(self.catalog_path)
+        self.scan_panel.started.connect(self._on_scan_started)
+        self.scan_panel.committed.connect(self.watcher.check)
+        self.scan_panel.finished.connect(self._on_scan_finished)
+        self.scan_panel.failed.connect(self._on_scan_failed)
+        self.progress_row = self.scan_panel
+        self.progress_label = self.scan_panel.progress_label
+        self.progress_bar = self.scan_panel.progress_bar
+        self.cancel_button = self.scan_panel.cancel_button
 
-        self.status_label = QLabel()
-        self.status_label.setTextFormat(Qt.TextFormat.RichText)
-        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse)
-        self.status_label.linkActivated.connect(self._show_problems)
-        self._status_problems: list[str] = []
+        self.status_line = StatusLine()
+        self.status_label = self.status_line.label
+        self.count_label = self.status_line.count_label
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.setSpacing(6)
         layout.addLayout(top)
-        layout.addLayout(filters)
+        layout.addWidget(self.filter_bar)
         layout.addWidget(self.stack, 1)
-        layout.addWidget(self.progress_row)
-        layout.addWidget(self.status_label)
+        layout.addWidget(self.scan_panel)
+        layout.addWidget(self.status_line)
 
     # --- the catalog -----------------------------------------------------------------------
 
@@ -237,39 +202,90 @@ class CatalogBrowser(QWidget):
         return self._catalog
 
     def refresh(self) -> None:
-        """Reload every row with one query, keeping the selection and the filters."""
-        selected = set(self.selected_ids())
+        """Re-read every row with one query and update the tree in place: selection, expanded
+        datasets, filters and the row at the top of the view are kept."""
+        began = time.perf_counter()
         try:
             rows = load_rows(self.catalog())
         except RobotraceError as exc:
             self._set_status(f"Cannot read the catalog: {exc}", level="error")
-            rows = []
+            return
+        anchor = self._top_visible_id()
         self.model.set_rows(rows)
-        self._fill_filter_values(rows)
+        for key in self.filter_bar.fill(rows):  # the chosen value vanished: drop the filter
+            self.proxy.set_column_filter(key, None)
         self.stack.setCurrentWidget(self.empty_label if not rows else self.table)
-        if selected:
-            self._select_ids(selected)
+        self.table.hide_empty_columns(rows)
+        if self.proxy.is_narrowed():
+            self.table.expandAll()
+        if anchor is not None:
+            self._scroll_to_top(anchor)
         self._update_count()
+        self._stale = False
+        self.watcher.mark_seen(time.perf_counter() - began)
 
-    def _fill_filter_values(self, rows: Sequence[CatalogRow]) -> None:
-        for key, combo in self.filters.items():
-            values = sorted(set().union(*(r.filter_values(key) for r in rows)), key=str.casefold)
-            current = combo.currentText()
-            combo.blockSignals(True)
-            combo.clear()
-            combo.addItems([ANY, *values])
-            index = combo.findText(current)
-            combo.setCurrentIndex(max(index, 0))
-            combo.blockSignals(False)
-            if index < 0 and current != ANY:  # the value vanished: drop the filter
-                self.proxy.set_column_filter(key, None)
+    def _on_catalog_changed(self) -> None:
+        """Another connection committed. Reload now if the user can see the table; behind an
+        episode tab, once the catalog tab shows again (10,000 rows cost a second to reload)."""
+        if self.isVisible():
+            self.refresh()
+        else:
+            self._stale = True
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self._stale = False
+            self.refresh()
+
+    def reload(self) -> None:
+        """View ▸ Reload (F5): read the catalog again now."""
+        self.refresh()
+        self._set_status(f"Reloaded the catalog: {len(self.model.rows())} episodes")
+
+    def _top_visible_id(self) -> str | None:
+        """The episode at the top of a scrolled view (None when not scrolled: new rows at the
+        top should then show)."""
+        if self.table.verticalScrollBar().value() == 0:
+            return None
+        index = self.table.indexAt(QPoint(4, 2))
+        return None if not index.isValid() else str(index.data(ID_ROLE))
+
+    def _scroll_to_top(self, node_id: str) -> None:
+        index = self._proxy_index(node_id)
+        if index.isValid():
+            self.table.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtTop)
+
+    def _proxy_index(self, node_id: str) -> QModelIndex:
+        proxy = self.proxy
+        for row in range(proxy.rowCount()):
+            index = proxy.index(row, 0)
+            if index.data(ID_ROLE) == node_id:
+                return index
+            for child in range(proxy.rowCount(index) if self.table.isExpanded(index) else 0):
+                inner = proxy.index(child, 0, index)
+                if inner.data(ID_ROLE) == node_id:
+                    return inner
+        return QModelIndex()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.table.fit_columns()
+
+    def _rows_by_id(self) -> dict[str, CatalogRow]:
+        return {r.id: r for r in self.model.rows()}
 
     def _update_count(self) -> None:
-        total, shown = self.model.rowCount(), self.proxy.rowCount()
+        rows = self.model.rows()
+        replays = sum(1 for r in rows if r.is_replay)
+        hidden = 0 if self.proxy.shows_replays() else replays
+        total = len(rows) - hidden
+        shown = sum(1 for r in rows if self.proxy.accepts(r))
         noun = "episode" if total == 1 else "episodes"
-        self.count_label.setText(
-            f"{total} {noun}" if shown == total else f"{shown} of {total} {noun}"
-        )
+        text = f"{total} {noun}" if shown == total else f"{shown} of {total} {noun}"
+        if hidden:
+            text += f" · {hidden} replay{'' if hidden == 1 else 's'} hidden"
+        self.count_label.setText(text)
 
     # --- search and filters ----------------------------------------------------------------
 
@@ -277,59 +293,76 @@ class CatalogBrowser(QWidget):
         self.search.setText(text)  # textChanged applies it
 
     def _on_search(self, text: str) -> None:
-        self.proxy.set_search(text)
-        self._update_count()
+        self._narrow(lambda: self.proxy.set_search(text))
 
     def set_filter(self, key: str, value: str | None) -> None:
         """Programmatic column filter (``None``/"any" clears it); updates the combo box."""
-        combo = self.filters[key]
-        text = ANY if value is None else value
-        index = combo.findText(text)
-        if index < 0:
-            raise ValueError(f"{key} has no value {value!r} in the catalog")
-        combo.setCurrentIndex(index)
+        self.filter_bar.choose(key, value)
 
-    def _on_filter_combo(self, text: str) -> None:
-        combo = self.sender()
-        key = combo.property("filterKey") if combo is not None else None
-        if key in self.filters:
-            self._on_filter(str(key), text)
+    def _on_filter(self, key: str, value: str) -> None:
+        self._narrow(lambda: self.proxy.set_column_filter(key, value or None))
 
-    def _on_filter(self, key: str, text: str) -> None:
-        self.proxy.set_column_filter(key, None if text in ("", ANY) else text)
+    def _on_show_replays(self, show: bool) -> None:
+        self.proxy.set_show_replays(show)
+        self._update_count()
+
+    def _narrow(self, change: Callable[[], object]) -> None:
+        """Apply a search/filter change; while narrowed, datasets open to show their matches."""
+        was = self.proxy.is_narrowed()
+        change()
+        if self.proxy.is_narrowed():
+            self.table.expandAll()
+        elif was:
+            self.table.collapseAll()
         self._update_count()
 
     def clear_filters(self) -> None:
         self.search.clear()
-        for combo in self.filters.values():
-            combo.setCurrentIndex(0)
+        self.filter_bar.reset()
 
     # --- selection and opening ---------------------------------------------------------------
 
     def selected_ids(self) -> list[str]:
-        """Ids of the selected rows, in table order."""
-        rows = sorted(self.table.selectionModel().selectedRows(), key=lambda i: i.row())
-        return [str(i.data(ID_ROLE)) for i in rows]
+        """Episode ids of the selection, in view order; a selected dataset stands for its
+        episodes that the filters show."""
+        indexes = self.table.selectionModel().selectedRows()
 
-    def _select_ids(self, ids: set[str]) -> None:
-        selection = self.table.selectionModel()
-        flags = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
-        for row in range(self.proxy.rowCount()):
-            index = self.proxy.index(row, 0)
-            if index.data(ID_ROLE) in ids:
-                selection.select(index, flags)
+        def order(index: QModelIndex) -> tuple[int, int]:
+            parent = index.parent()
+            return (parent.row(), index.row()) if parent.isValid() else (index.row(), -1)
 
-    def _on_double_click(self, _index: object) -> None:
-        self._emit_open()
+        ids: list[str] = []
+        for index in sorted(indexes, key=order):
+            if isinstance(index.data(NODE_ROLE), CatalogGroup):
+                children = range(self.proxy.rowCount(index))
+                ids.extend(str(self.proxy.index(c, 0, index).data(ID_ROLE)) for c in children)
+            else:
+                ids.append(str(index.data(ID_ROLE)))
+        return list(dict.fromkeys(ids))
+
+    def _selected_episodes(self) -> list[str]:
+        """Only the episode rows selected (what Open opens; a dataset row is not opened)."""
+        return [
+            str(i.data(ID_ROLE))
+            for i in self.table.selectionModel().selectedRows()
+            if isinstance(i.data(NODE_ROLE), CatalogRow)
+        ]
+
+    def _on_double_click(self, index: QModelIndex) -> None:
+        if not isinstance(index.data(NODE_ROLE), CatalogGroup):  # the tree expands groups
+            self._emit_open()
 
     def _on_selection(self, *_args: object) -> None:
-        count = len(self.table.selectionModel().selectedRows())
+        count = len(self._selected_episodes())
         self.open_button.setEnabled(count > 0)
         self.open_button.setText("Open" if count <= 1 else f"Open {count}")
 
     def _emit_open(self) -> None:
-        ids = self.selected_ids()
-        if not ids:
+        chosen = set(self._selected_episodes())
+        ids = [i for i in self.selected_ids() if i in chosen]
+        if not ids:  # only datasets selected: Enter opens them up instead
+            for index in self.table.selectionModel().selectedRows():
+                self.table.setExpanded(index, not self.table.isExpanded(index))
             return
         self._remember(ids, "episode")
         self.openRequested.emit(ids)
@@ -337,7 +370,7 @@ class CatalogBrowser(QWidget):
     # --- context menu: selections and comparisons -------------------------------------------
 
     def compare_action_enabled(self) -> bool:
-        return self.table.selected_count() == 2
+        return len(self.selected_ids()) == 2
 
     def compare_selected(self) -> None:
         ids = self.selected_ids()
@@ -372,45 +405,12 @@ class CatalogBrowser(QWidget):
         except Exception as exc:  # recents are a convenience (sqlite busy...): never block
             log.warning("could not remember %s: %s", kind, exc)
 
-    # --- recent items ------------------------------------------------------------------------
+    def _open_recent(self, episode: str) -> None:
+        self._remember([episode], "episode")
+        self.openRequested.emit([episode])
 
-    def _fill_recent_menu(self) -> None:
-        menu = self.recent_menu
-        menu.clear()
-        try:
-            paths = [item for item, _ in self.catalog().recent("path")]
-            episodes = [item for item, _ in self.catalog().recent("episode")]
-        except Exception as exc:
-            menu.addAction(literal_mnemonic(f"Recent items unavailable: {exc}")).setEnabled(False)
-            return
-        names = {r.id: r for r in self.model.rows()}
-        menu.addSection("Episodes")
-        for episode in episodes[:12]:
-            row = names.get(episode)
-            label = episode if row is None else f"{row.name}  —  {row.kind}"
-            action = menu.addAction(literal_mnemonic(label))
-            action.setEnabled(row is not None)
-            action.setData(["episode", episode])
-        if not episodes:
-            menu.addAction("(none yet)").setEnabled(False)
-        menu.addSection("Scanned folders and files")
-        for path in paths[:12]:
-            action = menu.addAction(literal_mnemonic(f"Re-scan {path}"))
-            action.setToolTip(literal_tip(path))
-            action.setData(["path", path])
-        if not paths:
-            menu.addAction("(none yet)").setEnabled(False)
-
-    def _on_recent_action(self, action: QAction) -> None:
-        data = action.data()
-        if not isinstance(data, list) or len(data) != 2:
-            return
-        kind, item = data
-        if kind == "episode":
-            self._remember([item], "episode")
-            self.openRequested.emit([item])
-        elif kind == "path":
-            self.scan_paths([Path(item)])
+    def _rescan_recent(self, path: str) -> None:
+        self.scan_paths([Path(path)])
 
     # --- scanning ------------------------------------------------------------------------------
 
@@ -425,134 +425,47 @@ class CatalogBrowser(QWidget):
             self.scan_paths([Path(f) for f in files])
 
     def is_scanning(self) -> bool:
-        return self._worker is not None
+        return self.scan_panel.is_scanning()
 
     def queued_scans(self) -> list[list[Path]]:
-        return [list(q) for q in self._queue]
+        return self.scan_panel.queued()
 
     def scan_paths(self, paths: Sequence[Path]) -> None:
         """Scan ``paths`` in the worker thread; while a scan runs, the request is queued."""
         roots = [Path(p) for p in paths]
-        if not roots:
-            return
-        if self._worker is not None:
-            self._queue.append(roots)
+        if roots and self.scan_panel.request(roots):
             names = ", ".join(p.name or str(p) for p in roots)
             self._set_status(
                 f"Queued: {escape(names)} (scans after the current one finishes)", html=True
             )
-            return
-        self._start_scan(roots)
-
-    def _start_scan(self, roots: list[Path]) -> None:
-        self._remember([str(p.expanduser().resolve()) for p in roots], "path")
-        worker = ScanWorker(self.catalog_path, roots)
-        worker.progress.connect(self._on_progress)
-        worker.explainProgress.connect(self._on_explain_progress)
-        worker.finished.connect(self._on_scan_finished)
-        worker.failed.connect(self._on_scan_failed)
-        self._worker = worker
-        self.progress_bar.setRange(0, 0)  # busy until the scanner knows the total
-        self.progress_label.setText("Looking for recordings in " + ", ".join(map(str, roots)))
-        self.cancel_button.setEnabled(True)
-        self.progress_row.setVisible(True)
-        worker.start()
 
     def cancel_scan(self) -> None:
         """Stop the running scan after its current recording and drop queued ones."""
-        dropped = len(self._queue)
-        self._queue.clear()
-        if self._worker is None:
-            return
-        self._worker.cancel()
-        self.cancel_button.setEnabled(False)
-        self.progress_label.setText(
-            "Cancelling…" + (f" ({dropped} queued scan(s) dropped)" if dropped else "")
-        )
+        self.scan_panel.cancel()
 
-    def _on_progress(self, done: int, total: int, path: str) -> None:
-        if self.sender() is not self._worker:
-            return
-        self.progress_bar.setRange(0, max(total, 1))
-        self.progress_bar.setValue(done)
-        self.progress_bar.setFormat(f"{done} / {total}")
-        if path and not (self._worker and self._worker.is_cancelled()):
-            elided = self.progress_label.fontMetrics().elidedText(
-                path, Qt.TextElideMode.ElideMiddle, max(self.progress_label.width(), 200)
-            )
-            self.progress_label.setText(f"Indexing {elided}")
-            self.progress_label.setToolTip(literal_tip(path))
-
-    def _on_explain_progress(self, done: int, total: int, _episode: str) -> None:
-        if self.sender() is not self._worker:
-            return
-        self.progress_bar.setRange(0, max(total, 1))
-        self.progress_bar.setValue(done)
-        self.progress_bar.setFormat(f"{done} / {total}")
-        self.progress_label.setText(f"Explaining new episodes ({done} of {total})")
-        self.progress_label.setToolTip("")
+    def _on_scan_started(self, roots: list[Path]) -> None:
+        self._remember([str(p.expanduser().resolve()) for p in roots], "path")
 
     def _on_scan_finished(self, summary: ScanSummary) -> None:
-        if self.sender() is not self._worker:  # a worker abandoned by shutdown()
-            return
-        self._end_scan()
         self.refresh()
         text = summary_text(summary)
         level = "ok" if not summary.errors else ("warning" if summary.indexed else "error")
         self._set_status(text, problems=summary.problems, level=level)
         self.scanFinished.emit(summary)
-        self._next_scan()
 
     def _on_scan_failed(self, message: str) -> None:
-        if self.sender() is not self._worker:
-            return
-        self._end_scan()
         self.refresh()
         self._set_status(f"Scan failed: {message}", problems=[message], level="error")
-        self._next_scan()
-
-    def _end_scan(self) -> None:
-        worker = self._worker
-        self._worker = None
-        self.progress_row.setVisible(False)
-        if worker is not None:
-            worker.wait()  # run() has returned: the thread is quitting, this is immediate
-
-    def _next_scan(self) -> None:
-        if self._queue and self._worker is None:
-            self._start_scan(self._queue.pop(0))
 
     # --- status line ---------------------------------------------------------------------------
 
     def status_text(self) -> str:
-        return self.status_label.property("plainText") or ""
+        return self.status_line.text()
 
     def _set_status(
-        self,
-        text: str,
-        *,
-        problems: Sequence[str] = (),
-        level: str = "ok",
-        html: bool = False,
+        self, text: str, *, problems: Sequence[str] = (), level: str = "ok", html: bool = False
     ) -> None:
-        self._status_problems = list(problems)
-        body = text if html else escape(text)
-        if problems:
-            body += ' &nbsp;<a href="#problems">details…</a>'
-        color = STATUS_LINE_COLORS.get(level, "palette(text)")
-        self.status_label.setStyleSheet(f"color: {color};")
-        self.status_label.setText(body)
-        self.status_label.setToolTip("\n".join(self._status_problems))
-        self.status_label.setProperty("plainText", text)
-
-    def _show_problems(self, _link: str = "") -> None:
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle("Scan problems")
-        box.setText(f"{len(self._status_problems)} recording(s) could not be indexed fully.")
-        box.setDetailedText("\n".join(self._status_problems))
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()
+        self.status_line.set_text(text, problems=problems, level=level, html=html)
 
     # --- drag and drop -------------------------------------------------------------------------
 
@@ -581,12 +494,8 @@ class CatalogBrowser(QWidget):
 
     def shutdown(self) -> None:
         """Cancel a running scan and wait for its thread; close the catalog connection."""
-        self._queue.clear()
-        worker = self._worker
-        if worker is not None:
-            worker.cancel()
-            worker.wait()
-            self._worker = None
+        self.watcher.stop()
+        self.scan_panel.shutdown()
         if self._catalog is not None:
             self._catalog.close()
             self._catalog = None

@@ -1,211 +1,76 @@
-"""Table model of the catalog for the browser: one SELECT, rows kept as plain Python objects.
+"""Tree model of the catalog for the browser: datasets as expandable rows, episodes under them.
 
-Why not a QSqlTableModel or per-row queries: the catalog may hold 10,000 episodes and the
-browser must filter on every keystroke, so rows are loaded once (no metadata, no streams) and
-the search text of each row is precomputed. Sorting happens in the source model with a Python
-key sort (one pass, not a Python ``lessThan`` call per comparison); the proxy only filters.
+Sorting happens here with a Python key sort (one pass per level, not a ``lessThan`` call per
+comparison); the proxy in ``catalog_proxy`` only filters. A reload while the user works (a scan
+committing rows, Explain storing findings, a CLI scan in another process) replaces the rows as
+one *layout change* whose persistent indexes are re-pointed by episode id: selection, expanded
+datasets and the view's anchor row survive, where a model reset would drop all three.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QPersistentModelIndex,
-    QSortFilterProxyModel,
-    Qt,
-)
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
 
-from robotrace_desktop.catalog.findings import TopFinding, top_findings
-from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import REPRODUCIBILITY_FIELDS
+from robotrace_desktop.ui.catalog_rows import (
+    COLUMN_KEYS,
+    COLUMNS,
+    FILTER_COLUMNS,
+    NUMERIC_COLUMNS,
+    VARIOUS,
+    CatalogGroup,
+    CatalogRow,
+    Node,
+    group_rows,
+    load_rows,
+    sort_key,
+)
 from robotrace_desktop.ui.plain_text import literal_tip
 
-ID_ROLE = Qt.ItemDataRole.UserRole
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+__all__ = [
+    "AMBER",
+    "COLUMN_KEYS",
+    "FILTER_COLUMNS",
+    "ID_ROLE",
+    "STATUS_COLORS",
+    "CatalogModel",
+    "CatalogRow",
+    "load_rows",
+]
 
-#: (key, header) in display order; the key is the CatalogRow attribute shown in the column.
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("name", "Name"),
-    ("kind", "Kind"),
-    ("robot", "Robot"),
-    ("policy_version", "Policy"),
-    ("env_version", "Env"),
-    ("git_sha", "Git"),
-    ("seed", "Seed"),
-    ("task", "Task"),
-    ("duration", "Duration (s)"),
-    ("outcome", "Outcome"),
-    ("status", "Status"),
-    ("findings", "Findings"),
-    ("problems", "Problems"),
-    ("path", "Path"),
-)
-COLUMN_KEYS = tuple(key for key, _ in COLUMNS)
-NUMERIC_COLUMNS = frozenset({"seed", "duration"})
-#: Columns offered as filter combo boxes (value drawn from the rows).
-FILTER_COLUMNS = (
-    "kind",
-    "status",
-    "outcome",
-    "robot",
-    "policy_version",
-    "env_version",
-    "cause",
-)
-NONE_VALUE = "(none)"  # how a missing value appears in a filter combo
+ID_ROLE = Qt.ItemDataRole.UserRole
+NODE_ROLE = Qt.ItemDataRole.UserRole + 2  # the CatalogRow or CatalogGroup behind an index
 
 STATUS_COLORS = {"ready": "#2e7d32", "failed": "#c62828", "missing": "#757575"}
 OUTCOME_COLORS = {"success": "#2e7d32", "failure": "#c62828", "unknown": "#8a8a8a"}
 ROW_TINTS = {"failed": QColor(198, 40, 40, 34), "missing": QColor(117, 117, 117, 40)}
 AMBER = "#e69500"
-
-_QUERY = """
-    SELECT id, kind, path, episode_index, name, duration_ns, source, robot, policy_version,
-           env_version, git_sha, seed, task, outcome, status, problems,
-           (SELECT group_concat(tag, ' ') FROM tags WHERE tags.episode_id = episode_view.id)
-               AS tags,
-           (SELECT group_concat(DISTINCT cause) FROM findings
-             WHERE findings.episode_id = episode_view.id AND confidence >= 0.5) AS causes
-    FROM episode_view ORDER BY path, episode_index
-"""
-
-
-@dataclass(slots=True)
-class CatalogRow:
-    """One episode as the browser shows it (no metadata, no streams)."""
-
-    id: str
-    kind: str
-    path: str
-    episode_index: int | None
-    name: str
-    duration_ns: int
-    source: str | None
-    robot: str | None
-    policy_version: str | None
-    env_version: str | None
-    git_sha: str | None
-    seed: int | None
-    task: str | None
-    outcome: str
-    status: str
-    problems: list[str]
-    tags: str = ""
-    causes: frozenset[str] = frozenset()  # Explain causes found with confidence >= 0.5
-    top: TopFinding | None = None  # the top-ranked finding (None: not explained / none)
-    missing: list[str] = field(default_factory=list)  # reproducibility fields not set
-    haystack: str = ""  # lower-cased text the search box matches against
-
-    def __post_init__(self) -> None:
-        self.missing = [f for f in REPRODUCIBILITY_FIELDS if getattr(self, f) in (None, "")]
-        parts = [self.name, self.path, self.task, self.robot, self.policy_version, self.id]
-        parts += [self.tags, *self.problems, *self.causes]
-        if self.top is not None:
-            parts.append(self.top.title)
-        self.haystack = "\n".join(p for p in parts if p).casefold()
-
-    @property
-    def findings(self) -> str:
-        """'<top title> (<count>)' when the top finding is confident, else '' or 'n low'."""
-        if self.top is None:
-            return ""
-        if self.top.confidence >= 0.5:
-            return f"{self.top.title} ({self.top.count})"
-        return f"— ({self.top.count} low)"
-
-    def filter_values(self, key: str) -> set[str]:
-        """Every value a filter combo may offer for this row (causes: one per cause)."""
-        if key == "cause":
-            return set(self.causes)
-        return {self.filter_value(key)}
-
-    def matches(self, key: str, value: str) -> bool:
-        if key == "cause":
-            return value in self.causes
-        return self.filter_value(key) == value
-
-    def filter_value(self, key: str) -> str:
-        value = getattr(self, key)
-        return NONE_VALUE if value in (None, "") else str(value)
-
-
-def load_rows(catalog: Catalog) -> list[CatalogRow]:
-    """Every catalog episode with one query (the browser's only read of the episode table)."""
-    rows = catalog.conn.execute(_QUERY).fetchall()
-    top = top_findings(catalog)
-    return [
-        CatalogRow(
-            id=r["id"],
-            kind=r["kind"],
-            path=r["path"],
-            episode_index=r["episode_index"],
-            name=r["name"],
-            duration_ns=int(r["duration_ns"] or 0),
-            source=r["source"],
-            robot=r["robot"],
-            policy_version=r["policy_version"],
-            env_version=r["env_version"],
-            git_sha=r["git_sha"],
-            seed=r["seed"],
-            task=r["task"],
-            outcome=r["outcome"],
-            status=r["status"],
-            problems=_problems(r["problems"]),
-            tags=r["tags"] or "",
-            causes=frozenset(r["causes"].split(",")) if r["causes"] else frozenset(),
-            top=top.get(r["id"]),
-        )
-        for r in rows
-    ]
-
-
-def _problems(text: str | None) -> list[str]:
-    if not text or text == "[]":  # most rows: skip the JSON parser
-        return []
-    try:
-        value = json.loads(text or "[]")
-    except ValueError:
-        return [str(text)]
-    return [str(p) for p in value] if isinstance(value, list) else [str(value)]
-
-
-_DIGITS = re.compile(r"(\d+)")
-
-
-def _natural(text: str) -> tuple[Any, ...]:
-    """'ep #10' after 'ep #2': digit runs compare as numbers."""
-    return tuple(int(p) if p.isdigit() else p for p in _DIGITS.split(text.casefold()))
-
-
-def sort_key(row: CatalogRow, key: str) -> tuple[Any, ...]:
-    """Numbers sort as numbers; empty values sort after everything else (ascending)."""
-    if key == "duration":
-        return (0, row.duration_ns)
-    if key == "seed":
-        return (1, 0) if row.seed is None else (0, row.seed)
-    if key == "problems":
-        return (len(row.problems), row.problems[0].casefold() if row.problems else "")
-    if key == "name":
-        return (0, _natural(row.name), row.path, row.episode_index or 0)
-    if key == "findings":  # most confident fault first when sorted descending
-        if row.top is None:
-            return (0, -1.0, "")
-        return (0, row.top.confidence, row.top.title.casefold())
-    if key == "path":
-        return (0, _natural(row.path), row.episode_index or 0)
-    value = getattr(row, key)
-    if value in (None, ""):
-        return (1, "")
-    return (0, str(value).casefold())
-
+FINDING_RED = "#b71c1c"
+GREY = "#8a8a8a"
+#: What every colour in the table means: the legend under the table and the header tooltips.
+LEGEND: tuple[tuple[str, str, str], ...] = (
+    (STATUS_COLORS["ready"], "ready", "indexed and readable"),
+    (STATUS_COLORS["failed"], "failed", "could not be read (red-tinted row; see Problems)"),
+    (STATUS_COLORS["missing"], "missing", "the file is gone (grey italic row; kept)"),
+    (AMBER, "not reproducible", "policy, env, git sha or seed not recorded"),
+)
+HEADER_TIPS = {
+    "name": "Amber dot: not reproducible — policy_version, env_version, git_sha or seed not "
+    "recorded (set them with `robotrace-desktop tag`).\nA dataset's episodes are grouped "
+    "under it: expand the row.",
+    "status": "Dot colour: green ready (indexed, readable) · red failed (could not be read; the "
+    "row is tinted) · grey missing (the file is gone; the row is kept, in italics)",
+    "outcome": "What the run did: green success · red failure · grey unknown (not recorded)",
+    "findings": "Explain's most likely cause and how many findings. Red: confident (≥ 50%); "
+    "grey: only low-confidence findings; empty: not explained yet or nothing unusual",
+    "problems": "What went wrong while reading the recording (hover for every problem)",
+    "path": "Where the recording is (elided in the middle; hover for the full path)",
+    "duration": "Seconds; a dataset row shows the total of its episodes",
+}
 
 _icons: dict[str, QIcon] = {}
 
@@ -226,64 +91,165 @@ def dot_icon(color: str) -> QIcon:
     return icon
 
 
-class CatalogModel(QAbstractTableModel):
-    """The catalog rows; sorts itself (see module docstring)."""
+class CatalogModel(QAbstractItemModel):
+    """Two levels: top-level nodes (episodes and dataset groups), a group's episodes below.
+
+    An index's ``internalId`` is 0 at the top level and ``1 + the parent's row`` below it.
+    """
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._rows: list[CatalogRow] = []
+        self._top: list[Node] = []
         self._sort: tuple[int, Qt.SortOrder] | None = None
         self._italic = QFont()
         self._italic.setItalic(True)
+        self._bold = QFont()
+        self._bold.setBold(True)
 
     # --- data in -------------------------------------------------------------------------
 
     def set_rows(self, rows: Sequence[CatalogRow]) -> None:
-        self.beginResetModel()
+        """Replace every row; persistent indexes (selection, expansion) follow their ids."""
+        if not self._top:
+            self.beginResetModel()
+            self._install(rows)
+            self.endResetModel()
+            return
+        self.layoutAboutToBeChanged.emit()
+        persistent = self.persistentIndexList()
+        keys = [(self.node(i).id, i.column()) for i in persistent]
+        self._install(rows)
+        self._remap(persistent, keys)
+        self.layoutChanged.emit()
+
+    def _install(self, rows: Sequence[CatalogRow]) -> None:
         self._rows = list(rows)
-        if self._sort is not None:
-            self._rows.sort(
-                key=lambda r: sort_key(r, COLUMN_KEYS[self._sort[0]]),  # type: ignore[index]
-                reverse=self._sort[1] == Qt.SortOrder.DescendingOrder,
+        self._top = group_rows(self._rows)
+        self._sort_nodes()
+
+    def _sort_nodes(self) -> None:
+        if self._sort is None:
+            return
+        key = COLUMN_KEYS[self._sort[0]]
+        reverse = self._sort[1] == Qt.SortOrder.DescendingOrder
+        self._top.sort(key=lambda n: sort_key(n, key), reverse=reverse)
+        for node in self._top:
+            if isinstance(node, CatalogGroup):
+                node.children.sort(key=lambda r: sort_key(r, key), reverse=reverse)
+
+    def _remap(self, persistent: list[QModelIndex], keys: list[tuple[str, int]]) -> None:
+        where: dict[str, tuple[int, int]] = {}  # id -> (internal id, row)
+        for top, node in enumerate(self._top):
+            where[node.id] = (0, top)
+            if isinstance(node, CatalogGroup):
+                for child, row in enumerate(node.children):
+                    where[row.id] = (top + 1, child)
+        new: list[QModelIndex] = []
+        for node_id, column in keys:
+            place = where.get(node_id)
+            new.append(
+                QModelIndex() if place is None else self.createIndex(place[1], column, place[0])
             )
-        self.endResetModel()
+        self.changePersistentIndexList(persistent, new)
 
     def rows(self) -> list[CatalogRow]:
+        """Every episode (groups flattened), in load order."""
         return self._rows
 
-    def row_at(self, row: int) -> CatalogRow:
-        return self._rows[row]
+    def node(self, index: QModelIndex | QPersistentModelIndex) -> Node:
+        parent = index.internalId()
+        if parent == 0:
+            return self._top[index.row()]
+        group = self._top[parent - 1]
+        assert isinstance(group, CatalogGroup)
+        return group.children[index.row()]
 
-    # --- QAbstractTableModel -----------------------------------------------------------------
+    def node_at(self, row: int, parent: QModelIndex | QPersistentModelIndex) -> Node:
+        """The node at ``row`` under ``parent`` (what ``node(index(row, 0, parent))`` gives,
+        without making an index: the proxy asks this for every row on each keystroke)."""
+        if not parent.isValid():
+            return self._top[row]
+        group = self._top[parent.row()]
+        assert isinstance(group, CatalogGroup)
+        return group.children[row]
+
+    def row_at(self, row: int) -> Node:
+        """The top-level node at ``row`` (an episode or a dataset)."""
+        return self._top[row]
+
+    # --- QAbstractItemModel -----------------------------------------------------------------
+
+    def index(
+        self,
+        row: int,
+        column: int,
+        parent: QModelIndex | QPersistentModelIndex = QModelIndex(),  # noqa: B008
+    ) -> QModelIndex:
+        if not 0 <= column < len(COLUMNS) or row < 0:
+            return QModelIndex()
+        if not parent.isValid():
+            return self.createIndex(row, column, 0) if row < len(self._top) else QModelIndex()
+        if parent.internalId() != 0:
+            return QModelIndex()
+        group = self._top[parent.row()]
+        if isinstance(group, CatalogGroup) and row < len(group.children):
+            return self.createIndex(row, column, parent.row() + 1)
+        return QModelIndex()
+
+    def parent(self, child: QModelIndex | QPersistentModelIndex = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # noqa: B008
+        if not child.isValid() or child.internalId() == 0:
+            return QModelIndex()
+        return self.createIndex(child.internalId() - 1, 0, 0)
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
+        if not parent.isValid():
+            return len(self._top)
+        if parent.internalId() != 0 or parent.column() != 0:
+            return 0
+        node = self._top[parent.row()]
+        return len(node.children) if isinstance(node, CatalogGroup) else 0
+
+    def hasChildren(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> bool:  # noqa: B008
+        return self.rowCount(parent) > 0
 
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
+        return len(COLUMNS)
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
         if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
             return None
+        key = COLUMNS[section][0]
         if role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section][1]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return HEADER_TIPS.get(key)
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            key = COLUMNS[section][0]
-            horizontal = (
-                Qt.AlignmentFlag.AlignRight
-                if key in NUMERIC_COLUMNS
-                else Qt.AlignmentFlag.AlignLeft
-            )
-            return int(horizontal | Qt.AlignmentFlag.AlignVCenter)
+            flags = Qt.AlignmentFlag
+            horizontal = flags.AlignRight if key in NUMERIC_COLUMNS else flags.AlignLeft
+            return int(horizontal | flags.AlignVCenter)
         return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> Any:
         if not index.isValid():
             return None
-        row = self._rows[index.row()]
+        node = self.node(index)
         key = COLUMN_KEYS[index.column()]
+        if role == ID_ROLE:
+            return node.id
+        if role == NODE_ROLE:
+            return node
+        if isinstance(node, CatalogGroup):
+            return self._group_data(node, key, role)
+        if key == "name" and role == Qt.ItemDataRole.DisplayRole and index.internalId():
+            group = self._top[index.internalId() - 1]
+            assert isinstance(group, CatalogGroup)
+            return group.short_name(node)
+        return self._row_data(node, key, role)
+
+    def _row_data(self, row: CatalogRow, key: str, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(row, key)
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -296,9 +262,9 @@ class CatalogModel(QAbstractTableModel):
                 return QBrush(QColor(OUTCOME_COLORS.get(row.outcome, "#000000")))
             if key == "findings" and row.top is not None:
                 confident = row.top.confidence >= 0.5
-                return QBrush(QColor("#b71c1c" if confident else "#8a8a8a"))
+                return QBrush(QColor(FINDING_RED if confident else GREY))
             if row.status == "missing" or (key in row.missing):
-                return QBrush(QColor("#8a8a8a"))  # missing rows, unset reproducibility fields
+                return QBrush(QColor(GREY))  # missing rows, unset reproducibility fields
             return None
         if role == Qt.ItemDataRole.BackgroundRole:
             tint = ROW_TINTS.get(row.status)
@@ -315,10 +281,33 @@ class CatalogModel(QAbstractTableModel):
             if key in NUMERIC_COLUMNS:
                 return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             return None
-        if role == ID_ROLE:
-            return row.id
-        if role == SORT_ROLE:
-            return sort_key(row, key)[1] if key in NUMERIC_COLUMNS else self._display(row, key)
+        return None
+
+    def _group_data(self, group: CatalogGroup, key: str, role: int) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._group_display(group, key)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return literal_tip(self._group_tooltip(group, key))
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if key == "status":
+                return QBrush(QColor(STATUS_COLORS.get(group.status, "#000000")))
+            if key == "outcome":
+                return QBrush(QColor(OUTCOME_COLORS.get(group.outcome, "#000000")))
+            if key == "findings" and group.with_findings:
+                return QBrush(QColor(FINDING_RED))
+            if group.common.get(key) in (None, VARIOUS) and key in group.common:
+                return QBrush(QColor(GREY))
+            return None
+        if role == Qt.ItemDataRole.DecorationRole:
+            if key == "status":
+                return dot_icon(STATUS_COLORS.get(group.status, "#000000"))
+            if key == "name" and group.unreproducible:
+                return dot_icon(AMBER)
+            return None
+        if role == Qt.ItemDataRole.FontRole and key == "name":
+            return self._bold
+        if role == Qt.ItemDataRole.TextAlignmentRole and key in NUMERIC_COLUMNS:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
     @staticmethod
@@ -339,6 +328,46 @@ class CatalogModel(QAbstractTableModel):
         if value in (None, ""):
             return "—" if key in REPRODUCIBILITY_FIELDS else ""
         return str(value)
+
+    @staticmethod
+    def _group_display(group: CatalogGroup, key: str) -> str:
+        count = len(group.children)
+        if key == "name":
+            return f"{group.name}  ({count} episode{'' if count == 1 else 's'})"
+        if key == "duration":
+            return f"{group.duration_ns / 1e9:.2f}"
+        if key == "findings":
+            return f"{group.with_findings} with findings" if group.with_findings else ""
+        if key == "problems":
+            return f"{group.with_problems} with problems" if group.with_problems else ""
+        if key in ("kind", "status", "outcome"):
+            return getattr(group, key) or VARIOUS
+        if key == "path":
+            return group.path
+        value = group.common.get(key)
+        if value in (None, ""):
+            return "—" if key in REPRODUCIBILITY_FIELDS else ""
+        return str(value)[:8] if key == "git_sha" and value != VARIOUS else str(value)
+
+    @staticmethod
+    def _group_tooltip(group: CatalogGroup, key: str) -> str:
+        if key in ("status", "outcome"):
+            counts = group.counts(key)
+            return f"{key} of the {len(group.children)} episodes: " + ", ".join(
+                f"{n} {value}" for value, n in sorted(counts.items(), key=lambda kv: -kv[1])
+            )
+        if key == "findings":
+            count = len(group.children)
+            return f"{group.with_findings} of {count} episodes have a confident finding"
+        lines = [
+            group.path,
+            f"{len(group.children)} episodes, {group.duration_ns / 1e9:.1f} s in total",
+            f"{group.with_findings} with findings, {group.with_problems} with problems",
+        ]
+        if group.unreproducible:
+            lines.append(f"Not reproducible: {group.unreproducible} episodes miss policy, env, "
+                         "git sha or seed")  # fmt: skip
+        return "\n".join(lines)
 
     @staticmethod
     def _tooltip(row: CatalogRow, key: str) -> str | None:
@@ -378,77 +407,9 @@ class CatalogModel(QAbstractTableModel):
         if not 0 <= column < len(COLUMNS):
             return
         self._sort = (column, order)
-        key = COLUMN_KEYS[column]
         self.layoutAboutToBeChanged.emit()
         persistent = self.persistentIndexList()
-        old_ids = [self._rows[i.row()].id for i in persistent]
-        self._rows.sort(
-            key=lambda r: sort_key(r, key), reverse=order == Qt.SortOrder.DescendingOrder
-        )
-        position = {r.id: n for n, r in enumerate(self._rows)}
-        self.changePersistentIndexList(
-            persistent,
-            [self.index(position[i], p.column()) for i, p in zip(old_ids, persistent, strict=True)],
-        )
+        keys = [(self.node(i).id, i.column()) for i in persistent]
+        self._sort_nodes()
+        self._remap(persistent, keys)
         self.layoutChanged.emit()
-
-
-class CatalogFilterProxy(QSortFilterProxyModel):
-    """Search text + per-column equality filters; sorting is delegated to the source model."""
-
-    ANY: ClassVar[None] = None
-
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._needle = ""
-        self._filters: dict[str, str] = {}
-
-    def set_search(self, text: str) -> None:
-        needle = text.strip().casefold()
-        if needle != self._needle:
-            self._refilter(lambda: setattr(self, "_needle", needle))
-
-    def search(self) -> str:
-        return self._needle
-
-    def set_column_filter(self, key: str, value: str | None) -> None:
-        """``value`` None (or "any") removes the filter; NONE_VALUE matches empty fields."""
-        if key not in FILTER_COLUMNS:
-            raise KeyError(key)
-        if self._filters.get(key) == value:
-            return
-        if value is None:
-            self._refilter(lambda: self._filters.pop(key, None))
-        else:
-            self._refilter(lambda: self._filters.__setitem__(key, value))
-
-    def _refilter(self, change: Callable[[], object]) -> None:
-        """Qt >= 6.9 wants begin/endFilterChange around the change; older Qt invalidates."""
-        if hasattr(self, "beginFilterChange"):
-            self.beginFilterChange()
-            change()
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-        else:  # pragma: no cover - PySide6 < 6.9
-            change()
-            self.invalidateRowsFilter()
-
-    def column_filters(self) -> dict[str, str]:
-        return dict(self._filters)
-
-    def filterAcceptsRow(
-        self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex
-    ) -> bool:
-        if not self._needle and not self._filters:
-            return True
-        model = self.sourceModel()
-        if not isinstance(model, CatalogModel):
-            return True
-        row = model.row_at(source_row)
-        if self._needle and self._needle not in row.haystack:
-            return False
-        return all(row.matches(k, v) for k, v in self._filters.items())
-
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        model = self.sourceModel()
-        if model is not None:
-            model.sort(column, order)

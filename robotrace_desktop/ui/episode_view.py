@@ -1,5 +1,9 @@
 """One opened episode: reproducibility header, camera grid, plots, one timeline, bookmarks.
 
+Layout: the side panel (Explain, Streams, Bookmarks…) takes the right edge at full height; the
+left column holds the cameras above the plots — or only the plots when the episode has no
+camera, so a bag of joint states gets the whole window for its signals.
+
 The view owns the TimelineController; every pane only listens to it. Decoding and stream
 loading happen in the panes' workers, each with its own EpisodeSource (``ResolvedEpisode.open``).
 """
@@ -21,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.catalog.store import Catalog, layout_key
+from robotrace_desktop.core import colors
 from robotrace_desktop.core.channels import default_selection
 from robotrace_desktop.core.episode import StreamInfo, StreamKind
 from robotrace_desktop.core.markers import Marker
@@ -45,7 +50,12 @@ from robotrace_desktop.ui.video_pane import VideoPane
 from robotrace_desktop.video.owned import camera_opener
 
 log = logging.getLogger(__name__)
-BOOKMARK_COLOR = "#ffb300"
+BOOKMARK_COLOR = colors.BOOKMARK
+SIDE_SHARE = 0.27  # of the window width, at least what the side tabs need to show whole
+# (key, EpisodeView method, what it does): the view's keys besides the transport's
+VIEW_KEYS: tuple[tuple[str, str, str], ...] = (
+    ("B", "add_bookmark_prompt", "bookmark the playhead (with a note and an optional range)"),
+)
 
 
 class EpisodeView(QWidget):
@@ -85,7 +95,8 @@ class EpisodeView(QWidget):
             self.bookmarks = BookmarksPanel(catalog, info, self)
             self.side.addTab(self.bookmarks, "Bookmarks")
             self.offsets_editor = OffsetsEditor(catalog, info, self)
-            self.side.addTab(self.offsets_editor, "Clock offsets")
+            index = self.side.addTab(self.offsets_editor, "Offsets")
+            self.side.setTabToolTip(index, "Clock offsets per stream")
         else:
             note = QLabel(
                 "Opened directly from disk.\nScan it (robotrace-desktop scan PATH) to keep\n"
@@ -98,17 +109,24 @@ class EpisodeView(QWidget):
         self.problems.setReadOnly(True)
         self.problems.setPlainText("\n".join(info.problems) or "No problems found.")
         self.side.addTab(self.problems, f"Problems ({len(info.problems)})")
+        # tabs show whole: never elided to "Probler", never behind scroll arrows
+        self.side.tabBar().setElideMode(Qt.TextElideMode.ElideNone)
+        self.side.setMinimumWidth(self.side.tabBar().sizeHint().width() + 4)
 
-        self.top = QSplitter(Qt.Orientation.Horizontal, self)
-        self.top.addWidget(self.grid if self.panes else self._no_video_label())
-        self.top.addWidget(self.side)
-        self.top.setStretchFactor(0, 3)
-        self.top.setStretchFactor(1, 1)
-        self.main = QSplitter(Qt.Orientation.Vertical, self)
-        self.main.addWidget(self.top)
-        self.main.addWidget(self.plots)
-        self.main.setStretchFactor(0, 3)
-        self.main.setStretchFactor(1, 2)
+        # left column: cameras above plots (plots alone without a camera); side panel right
+        self.left = QSplitter(Qt.Orientation.Vertical, self)
+        self.left.setChildrenCollapsible(False)
+        if self.panes:
+            self.left.addWidget(self.grid)
+        else:
+            self.grid.hide()
+        self.left.addWidget(self.plots)
+        self.main = QSplitter(Qt.Orientation.Horizontal, self)
+        self.main.setChildrenCollapsible(False)
+        self.main.addWidget(self.left)
+        self.main.addWidget(self.side)
+        self.main.setStretchFactor(0, 1)
+        self.main.setStretchFactor(1, 0)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -146,11 +164,6 @@ class EpisodeView(QWidget):
                 return problem
         return f"video for {stream.name} is missing" + (f": {file}" if file else "")
 
-    def _no_video_label(self) -> QLabel:
-        label = QLabel("This episode has no camera streams.", self)
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        return label
-
     def _wire(self) -> None:
         self.timeline.timeChanged.connect(self._on_time)
         self.timeline.playingChanged.connect(self._on_playing)
@@ -170,9 +183,12 @@ class EpisodeView(QWidget):
         self.explain.findingsChanged.connect(self._refresh_markers)
 
     def _shortcuts(self) -> None:
-        self._shortcut_objects = install_transport_keys(
-            self, self.timeline, {"B": self.add_bookmark_prompt}
-        )
+        extra = [(key, getattr(self, method), does) for key, method, does in VIEW_KEYS]
+        self._shortcut_objects = install_transport_keys(self, self.timeline, extra)
+
+    def shortcuts(self) -> list[tuple[str, str]]:
+        """(key, what it does) of every key this view answers to — what Help lists."""
+        return [(s.key().toString(), s.whatsThis()) for s in self._shortcut_objects]
 
     # --- reactions ----------------------------------------------------------------------
 
@@ -221,8 +237,9 @@ class EpisodeView(QWidget):
         self.timeline.set_time(self.timeline.time_ns())
 
     def show_finding(self, finding: Finding) -> None:
-        """Move the playhead to a finding's evidence and highlight its channels (plotting
-        the ones that are not shown yet)."""
+        """Move the playhead to a finding's evidence, plot its channels (ticked in the stream
+        tree), highlight them and fit their plots' y axes to the finding's span — so a small
+        move (the demo gripper's 0.08 m close) is as visible as it is telling."""
         if finding.t_start_ns is not None:
             self.timeline.set_time(int(finding.t_start_ns))
         refs = finding_refs(self.info, finding.channels)
@@ -236,6 +253,9 @@ class EpisodeView(QWidget):
                 self.tree.blockSignals(False)
                 self.plots.show_channels(selection)
         self.plots.highlight(refs)
+        if refs and finding.t_start_ns is not None:
+            end = finding.t_end_ns if finding.t_end_ns is not None else finding.t_start_ns
+            self.plots.focus(refs, int(finding.t_start_ns), int(end))
         self.statusMessage.emit(f"{finding.title}: {finding.explanation}")
 
     def _refresh_markers(self, *_: object) -> None:
@@ -307,8 +327,8 @@ class EpisodeView(QWidget):
     def save_layout(self) -> None:
         layout = {
             "channels": [list(ref) for ref in self.plots.selection()],
-            "main": self.main.sizes(),
-            "top": self.top.sizes(),
+            "columns": self.main.sizes(),
+            "rows": self.left.sizes(),
             "step_camera": self.transport.camera.currentText(),
         }
         try:
@@ -325,12 +345,24 @@ class EpisodeView(QWidget):
         self.tree.set_selection(selection)
         self.tree.blockSignals(False)
         self.plots.show_channels(selection)
-        # cameras and plots share the height evenly; the side panel keeps a quarter
-        self.main.setSizes(saved.get("main") or [500, 500])
-        self.top.setSizes(saved.get("top") or [750, 250])
+        # plots get a little more height than the (letterboxed) cameras; the side panel about
+        # a quarter of the width
+        rows = saved.get("rows")
+        if self.panes:
+            self.left.setSizes(rows if isinstance(rows, list) and len(rows) == 2 else [450, 550])
+        columns = saved.get("columns")
+        if isinstance(columns, list) and len(columns) == 2 and min(columns) > 0:
+            self.main.setSizes(columns)
+        else:
+            self._default_columns()
         camera = saved.get("step_camera")
         if camera in self.panes:
             self.transport.camera.setCurrentText(camera)
+
+    def _default_columns(self) -> None:
+        total = max(self.width(), 1000)
+        side = max(round(SIDE_SHARE * total), self.side.minimumWidth())
+        self.main.setSizes([max(total - side, 1), side])
 
     def shutdown(self) -> None:
         self.timeline.pause()

@@ -1,11 +1,14 @@
 """The Explain panel: an episode's ranked findings, each one a click away from its evidence.
 
-The list shows rank, confidence (a bar), severity (colour), time and title; the area below
+The list shows rank, confidence (the figure, then a slim bar in the severity colour), time and
+title, in rank order under section headings (``analysis.sections``: likely cause, after the
+failure, symptoms, less likely) so confidence never seems to contradict rank; the area below
 explains the selected finding (explanation, next step, evidence values and thresholds).
-Clicking a finding emits ``findingActivated`` — the episode view moves the playhead there and
-highlights the channels. Explaining runs on a worker thread with its own catalog connection
-and EpisodeSource (never the UI thread); catalog episodes get their findings stored, episodes
-opened from disk are explained without writing anything.
+Clicking a finding emits ``findingActivated`` — the episode view moves the playhead there,
+plots and highlights the channels and fits their y axes to the finding's span. Explaining
+runs on a worker thread with its own catalog connection and EpisodeSource (never the UI
+thread); catalog episodes get their findings stored, episodes opened from disk are explained
+without writing anything.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from PySide6.QtCore import (
     QThreadPool,
     Signal,
 )
-from PySide6.QtGui import QBrush, QColor, QPainter
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
@@ -45,8 +48,10 @@ from PySide6.QtWidgets import (
 )
 
 from robotrace_desktop.analysis.finding import Finding
+from robotrace_desktop.analysis.sections import finding_sections
 from robotrace_desktop.catalog.findings import findings_for, store_findings, was_explained
 from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.core import colors
 from robotrace_desktop.core.episode import EpisodeInfo, StreamKind
 from robotrace_desktop.core.markers import Marker
 from robotrace_desktop.episodes import ResolvedEpisode
@@ -56,15 +61,11 @@ log = logging.getLogger(__name__)
 NS = 1_000_000_000
 ChannelRef = tuple[str, str]
 
-# Not red or orange: those are the plots' and the strip's playheads.
-SEVERITY_COLORS = {
-    "critical": "#6a1b9a",
-    "high": "#c2185b",
-    "medium": "#f9a825",
-    "low": "#1565c0",
-    "info": "#78909c",
-}
+# Not red: red is the playhead (core.colors).
+SEVERITY_COLORS = colors.SEVERITY
 CONFIDENT = 0.5
+TEXT_COLOR = "#263238"  # the confidence figure: dark on the light row, never on the bar
+SECTION_COLOR = "#546e7a"
 EMPTY_TEXT = "No findings — nothing unusual detected"
 NOT_EXPLAINED_TEXT = "Not explained yet — Re-run"
 RUNNING_TEXT = "Explaining…"
@@ -93,12 +94,15 @@ def finding_refs(info: EpisodeInfo, channels: Sequence[str]) -> list[ChannelRef]
 
 
 def finding_markers(findings: Sequence[Finding]) -> list[Marker]:
-    """Timeline marks: every confident finding with a time, plus the top-ranked one."""
+    """Timeline marks: every confident finding with a time, plus the top-ranked one — which,
+    when unconfident, is a line at its start only: a shaded 16 s span would claim more than a
+    30 % finding knows."""
     marks = []
     for f in findings:
         if f.t_start_ns is None or (f.confidence < CONFIDENT and f.rank != 1):
             continue
-        end = f.t_end_ns if f.t_end_ns is not None and f.t_end_ns > f.t_start_ns else None
+        ranged = f.t_end_ns is not None and f.t_end_ns > f.t_start_ns
+        end = f.t_end_ns if ranged and f.confidence >= CONFIDENT else None
         color = SEVERITY_COLORS.get(f.severity, "#78909c")
         marks.append(Marker(int(f.t_start_ns), f.title, color, end))
     return marks
@@ -112,8 +116,24 @@ def time_text(f: Finding) -> str:
     return f"{f.t_start_ns / NS:.2f}–{f.t_end_ns / NS:.2f} s"
 
 
+def confidence_rects(cell: QRect, metrics: QFontMetrics) -> tuple[QRect, QRect]:
+    """(text, bar track) of a confidence cell: the figure on the left, a slim bar after it —
+    side by side, so the figure is never drawn over a bar of its own colour."""
+    inner = cell.adjusted(4, 0, -4, 0)
+    text_width = metrics.horizontalAdvance("100%") + 2
+    text = QRect(inner.left(), inner.top(), text_width, inner.height())
+    track_height = 6
+    track = QRect(
+        text.right() + 5,
+        inner.center().y() - track_height // 2,
+        max(inner.right() - text.right() - 5, 8),
+        track_height,
+    )
+    return text, track
+
+
 class _ConfidenceDelegate(QStyledItemDelegate):
-    """A horizontal bar (severity colour) with the percentage on it."""
+    """ "90%" in dark text, then a slim bar in the severity colour (see ``confidence_rects``)."""
 
     def paint(
         self,
@@ -125,19 +145,21 @@ class _ConfidenceDelegate(QStyledItemDelegate):
         if not isinstance(finding, Finding):
             super().paint(painter, option, index)
             return
-        rect: QRect = option.rect.adjusted(3, 4, -3, -4)  # type: ignore[attr-defined]
+        cell: QRect = option.rect  # type: ignore[attr-defined]
+        text, track = confidence_rects(cell, QFontMetrics(option.font))  # type: ignore[attr-defined]
         painter.save()
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor("#eceff1"))
-        painter.drawRect(rect)
-        bar = QRect(rect)
-        bar.setWidth(round(rect.width() * finding.confidence))
-        fill = QColor(SEVERITY_COLORS.get(finding.severity, "#78909c"))
-        fill.setAlpha(200 if finding.confidence >= CONFIDENT else 90)
+        painter.setBrush(QColor("#dfe4e8"))
+        painter.drawRoundedRect(track, 2, 2)
+        bar = QRect(track)
+        bar.setWidth(max(round(track.width() * finding.confidence), 1))
+        fill = QColor(colors.severity_color(finding.severity))
+        fill.setAlpha(255 if finding.confidence >= CONFIDENT else 110)
         painter.setBrush(fill)
-        painter.drawRect(bar)
-        painter.setPen(QColor("#ffffff" if finding.confidence >= 0.6 else "#263238"))
-        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, f"{finding.confidence:.0%}")
+        painter.drawRoundedRect(bar, 2, 2)
+        painter.setPen(QColor(TEXT_COLOR))
+        align = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        painter.drawText(text, align, f"{finding.confidence:.0%}")
         painter.restore()
 
 
@@ -208,6 +230,7 @@ class ExplainPanel(QWidget):
         self.info = info
         self.resolved = resolved or ResolvedEpisode(info, catalog is not None)
         self._findings: list[Finding] = []
+        self._items: list[QTreeWidgetItem] = []  # finding rows, in rank order
         self._job = 0
         self._running: dict[int, threading.Event] = {}
         self._signals = _ExplainSignals()  # parentless: a late job emits into a live object
@@ -232,7 +255,7 @@ class ExplainPanel(QWidget):
         header = self.list.header()
         header.setStretchLastSection(True)
         header.setSectionResizeMode(COL_RANK, QHeaderView.ResizeMode.ResizeToContents)
-        header.resizeSection(COL_CONFIDENCE, 78)
+        header.resizeSection(COL_CONFIDENCE, 96)
         header.setSectionResizeMode(COL_TIME, QHeaderView.ResizeMode.ResizeToContents)
         self.list.setItemDelegateForColumn(COL_CONFIDENCE, _ConfidenceDelegate(self.list))
         self.list.itemClicked.connect(self._on_clicked)
@@ -282,9 +305,9 @@ class ExplainPanel(QWidget):
 
     def select(self, rank_index: int) -> Finding:
         """Select (and activate) the finding at list position ``rank_index`` (0 = top)."""
-        item = self.list.topLevelItem(rank_index)
-        if item is None:
+        if not 0 <= rank_index < len(self._items):
             raise IndexError(rank_index)
+        item = self._items[rank_index]
         self.list.setCurrentItem(item)
         self._on_clicked(item)
         return item.data(COL_RANK, FINDING_ROLE)
@@ -325,27 +348,60 @@ class ExplainPanel(QWidget):
         self._show(explained=True)
         self.findingsChanged.emit(list(self._findings))
 
+    def shown_rows(self) -> list[str | Finding]:
+        """The table top to bottom: section headings (str) and findings."""
+        rows: list[str | Finding] = []
+        for i in range(self.list.topLevelItemCount()):
+            item = self.list.topLevelItem(i)
+            finding = item.data(COL_RANK, FINDING_ROLE)
+            rows.append(finding if isinstance(finding, Finding) else item.text(0))
+        return rows
+
+    def _section_item(self, title: str) -> None:
+        item = QTreeWidgetItem([title])
+        item.setFlags(Qt.ItemFlag.ItemIsEnabled)  # a heading: not selectable, not a finding
+        font = QFont(self.list.font())
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 0.9)
+        item.setFont(0, font)
+        item.setForeground(0, QBrush(QColor(SECTION_COLOR)))
+        self.list.addTopLevelItem(item)
+        item.setFirstColumnSpanned(True)
+
     def _show(self, *, explained: bool) -> None:
         self.list.clear()
-        for f in self._findings:
-            item = QTreeWidgetItem(["", "", time_text(f), f.title])
-            item.setText(COL_RANK, str(f.rank))
-            item.setData(COL_RANK, FINDING_ROLE, f)
-            item.setData(COL_CONFIDENCE, FINDING_ROLE, f)
-            color = QColor(SEVERITY_COLORS.get(f.severity, "#78909c"))
-            item.setForeground(COL_RANK, QBrush(color))
-            if f.confidence < CONFIDENT:
-                item.setForeground(COL_TITLE, QBrush(QColor("#78909c")))
-            item.setToolTip(COL_TITLE, literal_tip(f"{f.severity}: {f.explanation}"))
-            item.setToolTip(COL_CONFIDENCE, f"confidence {f.confidence:.0%}, {f.severity}")
-            self.list.addTopLevelItem(item)
+        self._items = []
+        sections = finding_sections(self._findings)
+        self._findings = [f for _, members in sections for f in members]  # rank order
+        for title, members in sections:
+            if len(sections) > 1:
+                self._section_item(title)
+            for f in members:
+                self._add_finding(f)
+        self._show_status(explained=explained)
+
+    def _add_finding(self, f: Finding) -> None:
+        item = QTreeWidgetItem(["", "", time_text(f), f.title])
+        item.setText(COL_RANK, str(f.rank))
+        item.setData(COL_RANK, FINDING_ROLE, f)
+        item.setData(COL_CONFIDENCE, FINDING_ROLE, f)
+        color = QColor(SEVERITY_COLORS.get(f.severity, "#78909c"))
+        item.setForeground(COL_RANK, QBrush(color))
+        if f.confidence < CONFIDENT:
+            item.setForeground(COL_TITLE, QBrush(QColor("#78909c")))
+        item.setToolTip(COL_TITLE, literal_tip(f"{f.severity}: {f.explanation}"))
+        item.setToolTip(COL_CONFIDENCE, f"confidence {f.confidence:.0%}, {f.severity}")
+        self.list.addTopLevelItem(item)
+        self._items.append(item)
+
+    def _show_status(self, *, explained: bool) -> None:
         confident = sum(f.confidence >= CONFIDENT for f in self._findings)
         if self._findings:
             self.status.setText(
                 f"{len(self._findings)} finding(s), {confident} confident"
                 + (f" — most likely: {self._findings[0].title}" if confident else "")
             )
-            self.list.setCurrentItem(self.list.topLevelItem(0))
+            self.list.setCurrentItem(self._items[0])
         elif not self._running:
             self.status.setText("")
         text = EMPTY_TEXT if explained else NOT_EXPLAINED_TEXT

@@ -28,6 +28,7 @@ from robotrace_desktop.ui.comparison_view import ComparisonView
 from robotrace_desktop.ui.episode_view import EpisodeView
 from robotrace_desktop.ui.plain_text import literal_mnemonic
 from robotrace_desktop.ui.regression_panel import RegressionPanel
+from robotrace_desktop.ui.shortcuts_dialog import ShortcutsDialog
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,8 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self._action(file_menu, "&Close tab", self._close_current, QKeySequence.StandardKey.Close)
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        view_menu = self.menuBar().addMenu("&View")
+        view_menu.addAction(self.browser.reload_action)  # F5
         episode_menu = self.menuBar().addMenu("&Episode")
         self._action(episode_menu, "Add &bookmark (B)", self._bookmark)
         self._action(episode_menu, "Copy &link at playhead", self._copy_link, "Ctrl+Shift+C")
@@ -76,6 +79,7 @@ class MainWindow(QMainWindow):
         tools_menu = self.menuBar().addMenu("&Tools")
         self._action(tools_menu, "&Verify a policy…", self.open_regression, "Ctrl+Shift+V")
         help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, "F1")
         self._action(help_menu, "&About", self._about)
 
     def _action(self, menu, text, slot, shortcut=None) -> QAction:  # type: ignore[no-untyped-def]
@@ -299,6 +303,12 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Copied {link}", 8000)
 
         self._with_view(run)
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        dialog = ShortcutsDialog(self.menuBar(), self)
+        dialog.setModal(False)
+        dialog.show()
+        return dialog
 
     def _about(self) -> None:
         QMessageBox.about(

@@ -3,7 +3,8 @@ with the playhead, a hover line and the bookmark markers.
 
 The legend lives in the header, as wrapped text, so it never covers data however many joints a
 robot has. The plot only pans/zooms in time (mouse wheel, drag); values autoscale to what is
-visible, which is what one wants when hunting a spike in a long run.
+visible, which is what one wants when hunting a spike in a long run — unless ``fit_y`` chose a
+range (a finding's evidence); a double-click fits everything again.
 """
 
 from __future__ import annotations
@@ -82,12 +83,20 @@ class PlotRow(QWidget):
     playheadDragged = Signal(float)
     hovered = Signal(object, float)  # (row, seconds); NaN seconds when the mouse left
 
-    def __init__(self, title: str, unit: str | None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        unit: str | None,
+        parent: QWidget | None = None,
+        *,
+        axis_name: str | None = None,
+    ) -> None:
         super().__init__(parent)
         self.title = title
         self.unit = unit
         self.curves: list[Curve] = []
         self._status = ""
+        self.y_fitted = False  # the y range shows chosen values, not all (fit_y)
         self._marker_items: list[pg.GraphicsObject] = []
 
         self.header = QLabel(self)
@@ -112,9 +121,11 @@ class PlotRow(QWidget):
             axis.setTextPen(pg.mkPen(style.FOREGROUND))
             axis.setStyle(tickFont=font)
         item.getAxis("left").setWidth(style.AXIS_WIDTH)
-        label = title.rsplit(" ", 1)[-1] if " " in title else "value"
-        axis_text = f"{label} ({unit})" if unit else label  # pyqtgraph renders axis labels as HTML
-        item.setLabel("left", html.escape(axis_text), color=style.FOREGROUND)
+        name = axis_name or (title.rsplit(" ", 1)[-1] if " " in title else title)
+        self.axis_text = f"{name} ({unit})" if unit else name
+        # pyqtgraph renders axis labels as HTML; raw values, no "(x1e+0)" prefix beside units
+        item.setLabel("left", html.escape(self.axis_text), color=style.FOREGROUND)
+        item.getAxis("left").enableAutoSIPrefix(False)
         self.viewbox = item.getViewBox()
         self.viewbox.setMouseEnabled(x=True, y=False)
         self.viewbox.enableAutoRange(x=False, y=True)
@@ -248,8 +259,22 @@ class PlotRow(QWidget):
             return None
         return float(self.viewbox.mapSceneToView(scene_pos).x())
 
+    def fit_y(self, low: float, high: float) -> None:
+        """Show values ``low``…``high`` (plus a margin) until a double-click fits all again:
+        an Explain finding's evidence may be a 0.04 move on a plot that spans ±2."""
+        margin = 0.08 * (high - low) if high > low else max(abs(high) * 0.1, 1e-3)
+        self.viewbox.setYRange(low - margin, high + margin, padding=0)
+        self.y_fitted = True
+
+    def fit_all_y(self) -> None:
+        self.viewbox.enableAutoRange(y=True)
+        self.y_fitted = False
+
     def _scene_clicked(self, event: object) -> None:
-        if event.button() != Qt.MouseButton.LeftButton or event.double():  # type: ignore[attr-defined]
+        if event.button() != Qt.MouseButton.LeftButton:  # type: ignore[attr-defined]
+            return
+        if event.double():  # type: ignore[attr-defined]
+            self.fit_all_y()
             return
         x = self.view_x(event.scenePos())  # type: ignore[attr-defined]
         if x is not None:

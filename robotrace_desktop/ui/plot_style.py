@@ -1,7 +1,7 @@
 """One light theme for every plot: readable in a bug report, on a projector and in print.
 
-Curve colours avoid red, which belongs to the playhead; commanded overlays reuse the colour of
-the measured channel they belong to, dashed.
+Curve colours avoid red, which belongs to the playhead (``core.colors``); commanded overlays
+reuse the colour of the measured channel they belong to, dashed.
 """
 
 from __future__ import annotations
@@ -10,37 +10,20 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPen
 
+from robotrace_desktop.core import colors
+
 BACKGROUND = "#ffffff"
 FOREGROUND = "#263238"
 GRID_ALPHA = 44  # of 255: grid lines are a hint, not data
-PLAYHEAD = "#e0102a"
+PLAYHEAD = colors.PLAYHEAD
 HOVER_LINE = "#90a4ae"
 AXIS_WIDTH = 64  # px: the same for every stacked plot, so their time axes line up
 MIN_PLOT_HEIGHT = 150
-
-# Distinct on white, no reds (Tableau/ColorBrewer-like, reordered so neighbours differ).
-PALETTE = (
-    "#1f77b4",
-    "#2ca02c",
-    "#ff7f0e",
-    "#9467bd",
-    "#17becf",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#0b3d91",
-    "#006d2c",
-    "#a6611a",
-    "#5e3c99",
-    "#00838f",
-    "#4e342e",
-    "#283593",
-)
+PALETTE = colors.PALETTE
 
 
 def color_for(index: int) -> str:
-    return PALETTE[index % len(PALETTE)]
+    return colors.color_for(index)
 
 
 def curve_pen(color: str, *, commanded: bool = False, alpha: int = 255) -> QPen:

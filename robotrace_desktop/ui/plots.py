@@ -1,11 +1,14 @@
 """The plot panel: stacked time plots with one playhead, bookmark markers and hover values.
 
 One plot per (stream, field family) — "/joint_states position", "/joint_states effort",
-"action" — with linked time axes in seconds of episode time. Curves are fed from each channel's
-min/max pyramid (``core.lod``) for the visible range and the plot's pixel width, so a 50 M-sample
-channel redraws in milliseconds and a one-sample spike is never decimated away. Commanded
-channels whose measured partner is shown (``core.channels.overlay_pairs``) are drawn dashed in
-the measured channel's colour on the same plot.
+"action" — with linked time axes in seconds of episode time, labelled once by a shared time axis
+below the scroll area (it stays in view however far the stack scrolls). Each y axis is named
+by its field or feature with the units the recording gives (``core.units``); curve colours
+are assigned per plot by index from a 20-colour palette (``core.colors``). Curves are fed from
+each channel's min/max pyramid (``core.lod``) for the visible range and the plot's pixel width,
+so a 50 M-sample channel redraws in milliseconds and a one-sample spike is never decimated
+away. Commanded channels whose measured partner is shown (``core.channels.overlay_pairs``) are
+drawn dashed in the measured channel's colour on the same plot.
 
 Loading a stream (reading the file and building pyramids) happens on a worker thread; the plot
 title says "loading…" meanwhile and ``loaded`` fires when every requested stream is ready.
@@ -23,14 +26,16 @@ from itertools import count
 from pathlib import Path
 
 import numpy as np
+import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from robotrace_desktop.core.align import align_raw, column_names
-from robotrace_desktop.core.channels import overlay_pairs, plot_group, split_channel, unit_hint
+from robotrace_desktop.core.channels import overlay_pairs, plot_group, split_channel
 from robotrace_desktop.core.csv_safe import csv_text
 from robotrace_desktop.core.markers import Marker
 from robotrace_desktop.core.signal_store import SignalStore
+from robotrace_desktop.core.units import axis_name, axis_units, channel_unit
 from robotrace_desktop.ui import plot_style as style
 from robotrace_desktop.ui.plain_text import literal_tip
 from robotrace_desktop.ui.plot_row import Curve, PlotRow
@@ -98,6 +103,9 @@ class PlotPanel(QWidget):
         self._errors: dict[str, str] = {}
         self._hover_text = ""
         self._highlight: tuple[ChannelRef, ...] = ()
+        # (refs, t0_ns, t1_ns) whose y range to fit once their streams are loaded (focus)
+        self._focus: tuple[tuple[ChannelRef, ...], int, int] | None = None
+        self._reveal_row: PlotRow | None = None  # scrolled into view after a focus
 
         # Jobs run on the global pool and carry their own reference to the (parentless) signal
         # carrier, so closing the panel never waits for a read in the UI thread, and a job that
@@ -133,14 +141,44 @@ class PlotPanel(QWidget):
         self._hover.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         # a fixed height: the plots must not jump while the mouse moves between them
         lines = self._hover.fontMetrics().lineSpacing()
-        self._hover.setFixedHeight(3 * (lines + 2) + 8)
+        self._hover.setFixedHeight(2 * (lines + 2) + 6)
+        self.time_axis = self._make_time_axis()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self._scroll, 1)
         layout.addWidget(self._placeholder, 1)
+        layout.addWidget(self.time_axis)
         layout.addWidget(self._hover)
         self._scroll.hide()
+        self.time_axis.hide()
+        self._show_hover_hint()
+
+    def _make_time_axis(self) -> pg.PlotWidget:
+        """One time axis below the scroll area, x-linked to the plots: it stays in view however
+        far the stack scrolls (each plot keeps only its tick marks and grid)."""
+        axis_plot = pg.PlotWidget(background=style.BACKGROUND)
+        item = axis_plot.getPlotItem()
+        item.hideButtons()
+        item.setMenuEnabled(False)
+        item.layout.setContentsMargins(0, 0, 8, 2)
+        viewbox = item.getViewBox()
+        viewbox.setMouseEnabled(x=False, y=False)
+        viewbox.setMaximumHeight(0)
+        font = self.font()
+        font.setPointSize(8)
+        bottom = item.getAxis("bottom")
+        bottom.setPen(pg.mkPen(style.FOREGROUND))
+        bottom.setTextPen(pg.mkPen(style.FOREGROUND))
+        bottom.setStyle(tickFont=font)
+        bottom.setLabel("time (s)", color=style.FOREGROUND)
+        left = item.getAxis("left")
+        left.setWidth(style.AXIS_WIDTH)
+        left.setStyle(showValues=False, tickLength=0)
+        left.setPen(pg.mkPen(style.BACKGROUND))
+        axis_plot.setFixedHeight(44)
+        axis_plot.setToolTip("Episode time, shared by every plot above")
+        return axis_plot
 
     # ------------------------------------------------------------------ contract
 
@@ -195,6 +233,54 @@ class PlotPanel(QWidget):
 
     def highlighted(self) -> list[ChannelRef]:
         return list(self._highlight)
+
+    def focus(self, channels: Sequence[ChannelRef], t0_ns: int, t1_ns: int) -> None:
+        """Show ``t0_ns``…``t1_ns`` (with a margin) and fit the y axis of every plot holding one
+        of ``channels`` to their values in that span — a finding's evidence becomes visible
+        even when it is a small move among large ones. Waits for channels still loading."""
+        t0_ns, t1_ns = sorted((int(t0_ns), int(t1_ns)))
+        span = t1_ns - t0_ns
+        x0, x1 = self._current_x_range()
+        if span > 0:
+            pad = max(0.25 * span, 0.25 * NS)
+            lo, hi = (t0_ns - pad) / NS, (t1_ns + pad) / NS
+            self._set_x_range(max(lo, -0.02 * self._duration_s), hi)
+        elif not x0 <= t0_ns / NS <= x1:
+            width = x1 - x0
+            self._set_x_range(t0_ns / NS - width / 2, t0_ns / NS + width / 2)
+        self._focus = (tuple((str(s), str(c)) for s, c in channels), t0_ns, t1_ns)
+        rows = (self._curves[r][0] for r in self._focus[0] if r in self._curves)
+        self._reveal_row = next(rows, None)
+        QTimer.singleShot(0, self, self._reveal)  # after the new rows are laid out
+        self._apply_focus()
+
+    def _reveal(self) -> None:
+        """Scroll the stack so the focused evidence's plot is on screen."""
+        row, self._reveal_row = self._reveal_row, None
+        if row is not None and row in self._rows:
+            self._scroll.ensureWidgetVisible(row, 0, 0)
+
+    def _apply_focus(self) -> None:
+        if self._focus is None:
+            return
+        refs, t0_ns, t1_ns = self._focus
+        shown = [r for r in refs if r in self._curves and r[0] not in self._errors]
+        if not self.store.is_prepared(shown):
+            return  # _job_done calls again when the streams are in
+        self._focus = None
+        if t1_ns <= t0_ns:  # a moment: the values around it
+            t0_ns, t1_ns = t0_ns - NS // 2, t1_ns + NS // 2
+        by_row: dict[int, list[float]] = {}
+        for ref in shown:
+            row, _curve = self._curves[ref]
+            _t, y = self.store.view(ref[0], ref[1], t0_ns, t1_ns, 256)
+            finite = y[np.isfinite(y)]
+            if finite.size:
+                by_row.setdefault(id(row), []).extend((float(finite.min()), float(finite.max())))
+        for row in self._rows:
+            values = by_row.get(id(row))
+            if values:
+                row.fit_y(min(values), max(values))
 
     def curve_emphasis(self, ref: ChannelRef) -> str | None:
         """'bold', 'dimmed' or 'normal' for a shown channel (None: not plotted)."""
@@ -277,9 +363,26 @@ class PlotPanel(QWidget):
             row.deleteLater()
         self._rows, self._curves = [], {}
         groups = self._groups()
+        info = self.store.info
+        streams = {s.name: s for s in info.streams}
         for title, members in groups:
-            row = PlotRow(title, unit_hint(members[0][0]), self._splitter)
-            family = split_channel(members[0][0][1])[0]
+            first_stream, first_channel = members[0][0]
+            family = split_channel(first_channel)[0]
+            units = {
+                ref: channel_unit(streams[ref[0]], ref[1], info.metadata)
+                if ref[0] in streams
+                else None
+                for ref, partner in members
+                if partner is None
+            }
+            unit = axis_units(units.values())
+            # the legend names a channel's unit where the axis cannot: all of them when the axis
+            # would need 3+ units ("pose (m, rad, m/s, rad/s)" does not fit), otherwise those
+            # not in the axis' first unit ("gripper [m]" among joints in rad)
+            common = unit.split(", ")[0] if unit else None
+            if unit is not None and unit.count(",") >= 2:
+                unit = common = None
+            row = PlotRow(title, unit, self._splitter, axis_name=axis_name(first_stream, family))
             colors: dict[ChannelRef, str] = {}
             for ref, partner in members:
                 if partner is None:
@@ -287,6 +390,8 @@ class PlotPanel(QWidget):
                     colors[ref] = color
                     own_family, joint = split_channel(ref[1])
                     label = joint if own_family == family and family else ref[1]
+                    if units[ref] and units[ref] != common and units[ref] != unit:
+                        label = f"{label} [{units[ref]}]"
                 else:
                     color = colors.get(partner, style.color_for(len(colors)))
                     label = f"{ref[1]} (commanded)"
@@ -301,7 +406,7 @@ class PlotPanel(QWidget):
             self._splitter.addWidget(row)
             self._rows.append(row)
         for i, row in enumerate(self._rows):
-            row.show_bottom_labels(i == len(self._rows) - 1)
+            row.show_bottom_labels(False)  # the shared time axis below the stack labels time
             row.set_playhead(self._t_ns / NS)
             row.set_markers(self._markers, labels=i == 0)
         self._apply_highlight()
@@ -311,14 +416,30 @@ class PlotPanel(QWidget):
             first.setLimits(xMin=-pad, xMax=self._duration_s + pad, minXRange=1e-5)
             self._set_x_range(*self._x_range)
             first.sigXRangeChanged.connect(self._schedule_refresh)
+            self.time_axis.setXLink(self._rows[0].plot)
             self._splitter.setSizes([1000] * len(self._rows))
+        else:
+            self.time_axis.setXLink(None)
         self._scroll.setVisible(bool(self._rows))
+        self.time_axis.setVisible(bool(self._rows))
         self._placeholder.setVisible(not self._rows)
 
     def _set_x_range(self, x0: float, x1: float) -> None:
         self._x_range = (x0, x1)
         if self._rows:
             self._rows[0].viewbox.setXRange(x0, x1, padding=0)
+            self._sync_time_axis()
+
+    def _sync_time_axis(self) -> None:
+        """Keep the shared axis under the plots' data area: the scroll bar, when shown, takes
+        width from the plots but not from the axis below it."""
+        bar = self._scroll.verticalScrollBar()
+        right = 8 + (bar.width() if bar.isVisible() else 0)
+        self.time_axis.getPlotItem().layout.setContentsMargins(0, 0, right, 2)
+        if self._rows and self._rows[0].viewbox.screenGeometry() is None:
+            # not on screen yet: the x-link aligns by screen position, so copy the range
+            x0, x1 = self._rows[0].viewbox.viewRange()[0]
+            self.time_axis.getPlotItem().getViewBox().setXRange(x0, x1, padding=0)
 
     def _current_x_range(self) -> tuple[float, float]:
         if not self._rows:
@@ -336,6 +457,7 @@ class PlotPanel(QWidget):
         self._refresh_timer.stop()
         if not self._rows:
             return
+        self._sync_time_axis()
         x0, x1 = self._current_x_range()
         t0, t1 = math.floor(x0 * NS), math.ceil(x1 * NS)
         for row in self._rows:
@@ -353,6 +475,7 @@ class PlotPanel(QWidget):
         self._errors.update(errors)
         self._update_status()
         self.refresh_views()
+        self._apply_focus()
         if not self._jobs:
             self.loaded.emit()
 
@@ -378,6 +501,12 @@ class PlotPanel(QWidget):
         for row in self._rows:
             row.set_playhead(t_ns / NS)
         self.timeClicked.emit(t_ns)
+
+    def _show_hover_hint(self) -> None:
+        self._hover.setText(
+            "<span style='color:#78909c'>Hover a plot for values · click or drag to move the"
+            " playhead · wheel to zoom time · double-click to fit values</span>"
+        )
 
     def _hovered(self, row: PlotRow, seconds: float) -> None:
         if math.isnan(seconds):

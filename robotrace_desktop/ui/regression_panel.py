@@ -50,6 +50,7 @@ from robotrace_desktop.ui.regression_tables import (
     make_table,
 )
 from robotrace_desktop.ui.verify_worker import VerifyWorker
+from robotrace_desktop.verify.defaults import default_pair
 from robotrace_desktop.verify.model import PairDiff, VerifyResult
 from robotrace_desktop.verify.spec import Selector, VerifySpec
 
@@ -57,6 +58,8 @@ log = logging.getLogger(__name__)
 
 PASS_STYLE = "background: #2e7d32; color: white; padding: 8px 10px; font-size: 15px;"
 FAIL_STYLE = "background: #c62828; color: white; padding: 8px 10px; font-size: 15px;"
+INCONCLUSIVE_STYLE = "background: #9a6700; color: white; padding: 8px 10px; font-size: 15px;"
+VERDICT_STYLES = {"pass": PASS_STYLE, "fail": FAIL_STYLE, "inconclusive": INCONCLUSIVE_STYLE}
 IDLE_STYLE = "background: #eceff1; color: #455a64; padding: 8px 10px; font-size: 15px;"
 STAGES = {"metrics": "Measuring episodes", "reroll": "Re-rolling the policy"}
 
@@ -218,6 +221,7 @@ class RegressionPanel(QWidget):
             with Catalog(self.catalog_path) as catalog:
                 versions = catalog.policy_versions()
                 saved = selections(catalog)
+                pair = default_pair(catalog)
         except RobotraceError as exc:
             self.show_error(f"Cannot read the catalog: {exc}")
             return
@@ -232,9 +236,9 @@ class RegressionPanel(QWidget):
             combo.setCurrentIndex(-1)
             combo.setEditText(text)
             combo.blockSignals(False)
-        if not self._filled and versions:
-            self.baseline_combo.setEditText(versions[0][0])
-            self.candidate_combo.setEditText(versions[1][0] if len(versions) > 1 else "")
+        if not self._filled and pair is not None:  # versions of one robot/task, or nothing
+            self.baseline_combo.setEditText(pair[0])
+            self.candidate_combo.setEditText(pair[1])
         self._filled = True
 
     def choices(self, which: str = "baseline") -> list[str]:
@@ -303,6 +307,7 @@ class RegressionPanel(QWidget):
         self.progress.setFormat("starting…")
         self.progress.show()
         self.stage_label.setText(f"Starting: {spec.baseline} vs {spec.candidate or spec.policy}…")
+        self._show_running(spec)
         worker.start()
 
     def cancel(self) -> None:
@@ -362,6 +367,14 @@ class RegressionPanel(QWidget):
         self.banner.setText("No run yet — choose a baseline and a candidate, then Run.")
         self.progress.hide()
 
+    def _show_running(self, spec: VerifySpec) -> None:
+        """While a run goes, the banner says so: neither "No run yet" nor the last verdict."""
+        against = spec.candidate or spec.policy
+        text = f"Running — {against} vs baseline {spec.baseline}; the verdict appears here"
+        self.banner.setStyleSheet(IDLE_STYLE)
+        self.banner.setText(html.escape(text))
+        self.banner.setProperty("plainText", text)
+
     def banner_text(self) -> str:
         return self.banner.property("plainText") or ""
 
@@ -382,14 +395,17 @@ class RegressionPanel(QWidget):
 
     def _render_banner(self, result: VerifyResult) -> None:
         failed = result.failed_checks
-        verdict = "PASS" if result.verdict == "pass" else "FAIL"
+        unchecked = result.inconclusive_checks
+        verdict = result.verdict.upper() if result.verdict in VERDICT_STYLES else "FAIL"
         cancelled = " (cancelled)" if result.cancelled else ""
         head = f"{verdict}{cancelled} — candidate {result.candidate} vs baseline {result.baseline}"
+        lines = [f"✗ {c.name}: {c.detail}" for c in failed]
+        lines += [f"? {c.name} inconclusive: {c.detail}" for c in unchecked]
         if failed:
-            lines = [f"✗ {c.name}: {c.detail}" for c in failed]
             detail = f"{len(failed)} of {len(result.checks)} gate checks failed"
+        elif unchecked and result.verdict == "inconclusive":
+            detail = f"{len(unchecked)} of {len(result.checks)} gate checks could not be evaluated"
         else:
-            lines = []
             detail = f"all {len(result.checks)} gate checks passed"
         plain = "\n".join([f"{head}: {detail}", *lines])
         self.banner.setProperty("plainText", plain)
@@ -397,7 +413,7 @@ class RegressionPanel(QWidget):
             f"<br>&nbsp;&nbsp;{html.escape(line)}" for line in lines
         )
         self.banner.setText(rich)
-        self.banner.setStyleSheet(PASS_STYLE if result.verdict == "pass" else FAIL_STYLE)
+        self.banner.setStyleSheet(VERDICT_STYLES.get(result.verdict, FAIL_STYLE))
         facts = [
             f"baseline {result.baseline}: {len(result.baseline_ids)} episodes",
             f"candidate {result.candidate}: {len(result.candidate_ids)} episodes",

@@ -20,6 +20,13 @@ from robotrace_desktop.verify.model import GateCheck, MetricComparison, PairDiff
 from robotrace_desktop.verify.report_html import fmt_delta, fmt_interval, fmt_p, fmt_value
 
 BETTER, WORSE, NEUTRAL = "#2e7d32", "#c62828", "#78909c"
+UNKNOWN = "#9a6700"
+#: gate check state -> (mark, colour, tooltip)
+CHECK_LOOK = {
+    "pass": ("✓", BETTER, "passed"),
+    "fail": ("✗", WORSE, "failed"),
+    "inconclusive": ("?", UNKNOWN, "inconclusive: the data could not answer this check"),
+}
 PAIR_ROLE = Qt.ItemDataRole.UserRole
 SUMMARY_COLUMNS = ("Metric", "Baseline", "Candidate", "Δ", "", "p")
 CHECK_COLUMNS = ("", "Gate check", "Detail")
@@ -98,12 +105,14 @@ def fill_summary(table: QTableWidget, metrics: Sequence[MetricComparison]) -> No
 def fill_checks(table: QTableWidget, checks: Sequence[GateCheck]) -> None:
     table.setRowCount(len(checks))
     for row, c in enumerate(checks):
-        mark = _item("✓" if c.passed else "✗", color=BETTER if c.passed else WORSE, bold=True)
+        symbol, color, word = CHECK_LOOK[c.state]
+        mark = _item(symbol, color=color, bold=True, tip=word)
         mark.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
         table.setItem(row, 0, mark)
-        name_color = None if c.passed else WORSE
+        name_color = None if c.passed else color
         table.setItem(row, 1, _item(c.name, color=name_color, bold=not c.passed))
-        table.setItem(row, 2, _item(c.detail, tip=c.detail))
+        detail = f"inconclusive: {c.detail}" if c.inconclusive else c.detail
+        table.setItem(row, 2, _item(detail, tip=detail))
     fit_columns(table, stretch=2)
 
 

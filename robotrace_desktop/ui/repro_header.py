@@ -1,8 +1,12 @@
 """The reproducibility header: what you need to re-run this episode, front and centre.
 
 A bug report without the policy version, environment version, commit and seed cannot be
-reproduced, so those four sit in the header of every episode view with a copy button each, and a
-red "NOT REPRODUCIBLE" badge names the ones the recording does not carry.
+reproduced, so those four sit in the header of every episode view with a copy button each. When
+some are missing — as in nearly every third-party bag — a quiet grey badge says so, and its
+tooltip names them and the ``tag`` command that sets them: a fact to act on, not an alarm.
+
+Two chips never contradict each other: the *index* status (could the recording be read: "index:
+ready") is neutral, only the run's *outcome* (success / failure) is coloured.
 """
 
 from __future__ import annotations
@@ -36,13 +40,31 @@ from robotrace_desktop.ui.plain_text import literal_tip
 
 MISSING = "—"
 SHORT_SHA = 10
-STATUS_COLORS = {Status.READY: "#2e7d32", Status.FAILED: "#c62828", Status.MISSING: "#ef6c00"}
+NEUTRAL = "#607d8b"
+# the index status says whether the recording could be read, not how the run went: neutral
+# when it was, amber when there is something to look at
+STATUS_COLORS = {Status.READY: NEUTRAL, Status.FAILED: "#ef6c00", Status.MISSING: "#ef6c00"}
 OUTCOME_COLORS = {
     Outcome.SUCCESS: "#2e7d32",
     Outcome.FAILURE: "#c62828",
-    Outcome.UNKNOWN: "#757575",
+    Outcome.UNKNOWN: "#9e9e9e",
 }
-BADGE_RED = "#c62828"
+BADGE_STYLE = (
+    "background: #eceff1; color: #455a64; border: 1px solid #b0bec5; border-radius: 3px;"
+    " padding: 1px 6px;"
+)
+STATUS_TEXT = {
+    Status.READY: "index: ready",
+    Status.FAILED: "recording: failed",
+    Status.MISSING: "file missing",
+}
+MISSING_COLOR = "#90a4ae"
+_TAG_FLAGS = {
+    "policy_version": "--policy-version VERSION",
+    "env_version": "--env-version VERSION",
+    "git_sha": "--git-sha SHA",
+    "seed": "--seed N",
+}
 MIN_ELIDED_PX = 40
 # (key, label) of the copyable fields, in display order on the second row.
 FIELDS = (
@@ -221,7 +243,7 @@ class _Field(QWidget):
         self.value.set_full_text(text)
         self.value.setToolTip(literal_tip(self.full or f"{self.key} is not recorded"))
         self.value.setStyleSheet(
-            f"color: {missing_color}; font-weight: bold;" if not self.full else "font-weight: 600;"
+            f"color: {missing_color};" if not self.full else "font-weight: 600;"
         )
         self.copy_button.setVisible(bool(self.full))
 
@@ -255,10 +277,7 @@ class ReproHeader(QFrame):
         self.outcome = self._chip()
         self.badge = ElidedLabel("", self)  # elides in a narrow window; the tooltip keeps all
         self.badge.setObjectName("NotReproducibleBadge")
-        self.badge.setStyleSheet(
-            f"background: {BADGE_RED}; color: white; font-weight: bold; border-radius: 3px;"
-            " padding: 1px 6px;"
-        )
+        self.badge.setStyleSheet(BADGE_STYLE)
         self.copy_all_button = QToolButton(self)
         self.copy_all_button.setText("Copy all")
         self.copy_all_button.setToolTip("Copy every field as 'key: value' lines")
@@ -301,28 +320,38 @@ class ReproHeader(QFrame):
         self.name.set_full_text(info.name)
         self.kind.setText(info.kind)
         self.kind.setStyleSheet(self._chip_style("#455a64"))
-        self.status.setText(info.status.value)
-        self.status.setStyleSheet(self._chip_style(STATUS_COLORS.get(info.status, "#757575")))
-        self.status.setToolTip("\n".join(info.problems) or "no problems found")
-        self.outcome.setText(info.outcome.value)
-        self.outcome.setStyleSheet(self._chip_style(OUTCOME_COLORS.get(info.outcome, "#757575")))
+        self.status.setText(STATUS_TEXT.get(info.status, info.status.value))
+        self.status.setStyleSheet(self._chip_style(STATUS_COLORS.get(info.status, NEUTRAL)))
+        problems = "\n".join(info.problems) or "no problems found"
+        self.status.setToolTip(literal_tip(f"Reading the recording: {problems}"))
+        self.outcome.setText(f"outcome: {info.outcome.value}")
+        self.outcome.setStyleSheet(self._chip_style(OUTCOME_COLORS.get(info.outcome, NEUTRAL)))
+        self.outcome.setToolTip("How the run ended, as the recording or a tag says")
         missing = info.missing_reproducibility
         for key, field in self.fields.items():
             full = self.value_of(key)
             shown = full[:SHORT_SHA] if key == "git_sha" and full else None
-            color = BADGE_RED if key in missing else "palette(mid)"
-            field.set_value(full, shown, missing_color=color)
+            field.set_value(full, shown, missing_color=MISSING_COLOR)
             field.setVisible(key != "failure_reason" or bool(full))
         self.badge.setVisible(bool(missing))
         self.badge.set_full_text(
-            f"NOT REPRODUCIBLE — missing {', '.join(missing)}" if missing else ""
-        )
-        self.badge.setToolTip(
-            f"Missing: {', '.join(missing)}.\nRe-running this episode needs policy_version, "
-            "env_version, git_sha and seed; record them, or set them with "
-            "`robotrace-desktop tag`."
+            f"not reproducible: {len(missing)} field{'s' * (len(missing) > 1)} missing"
             if missing
             else ""
+        )
+        self.badge.setToolTip(literal_tip(self.missing_help()) if missing else "")
+
+    def missing_help(self) -> str:
+        """What the badge's tooltip says: the missing fields and the command that sets them."""
+        missing = self.info.missing_reproducibility
+        if not missing:
+            return ""
+        flags = " ".join(_TAG_FLAGS.get(key, f"--{key.replace('_', '-')} VALUE") for key in missing)
+        return (
+            f"Missing: {', '.join(missing)}.\n"
+            "Re-running this episode needs policy_version, env_version, git_sha and seed.\n"
+            "Record them, or set them in the catalog (the recording is not changed):\n"
+            f"  robotrace-desktop tag {self.info.id} {flags}"
         )
 
     def value_of(self, key: str) -> str | None:

@@ -1,5 +1,6 @@
 """One timeline for the whole episode: the playhead, play/pause, speeds, frame and second steps,
-loops, and a strip that shows where bookmarks sit.
+loops, and a strip — a ruler of episode time — that shows where bookmarks and findings sit.
+The keys come from one table (``TRANSPORT_KEYS``), which Help → Keyboard shortcuts lists.
 
 TimelineController is the single owner of "now"; panes listen to ``timeChanged``. During a drag
 ``scrubbing`` is True so video panes show the nearest decoded frame at once and settle later.
@@ -14,6 +15,8 @@ import numpy as np
 from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
+    QFont,
+    QFontMetrics,
     QKeySequence,
     QMouseEvent,
     QPainter,
@@ -32,8 +35,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from robotrace_desktop.core import colors
 from robotrace_desktop.core.markers import Marker
 from robotrace_desktop.core.playback import SPEEDS, Playback
+from robotrace_desktop.core.ticks import tick_label, time_ticks
 from robotrace_desktop.core.timebase import NS_PER_S
 
 TICK_MS = 16
@@ -163,16 +168,19 @@ class TimelineController(QObject):
 
 
 class TimelineStrip(QWidget):
-    """The scrub bar: episode span, loop region, bookmark ticks and the playhead."""
+    """The scrub bar: a ruler of episode time, the loop region, bookmark and finding marks and
+    the playhead (the same red as the plots' playhead; no mark uses it)."""
 
-    PLAYHEAD = QColor("#ff7043")
+    PLAYHEAD = QColor(colors.PLAYHEAD)
+    TRACK_TOP = 4  # px: marks above the track, ticks and labels below it
+    HEIGHT = 40
 
     def __init__(self, controller: TimelineController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
         self._markers: list[Marker] = []
         self._dragging = False
-        self.setMinimumHeight(28)
+        self.setMinimumHeight(self.HEIGHT)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         controller.timeChanged.connect(self._repaint)
@@ -180,7 +188,7 @@ class TimelineStrip(QWidget):
         self.setToolTip("Click or drag to move the playhead")
 
     def sizeHint(self) -> QSize:
-        return QSize(600, 28)
+        return QSize(600, self.HEIGHT)
 
     def set_markers(self, markers: Sequence[Marker]) -> None:
         self._markers = list(markers)
@@ -197,11 +205,25 @@ class TimelineStrip(QWidget):
         span = max(self.controller.duration_ns, 1)
         return round((x - 6) / max(self.width() - 12, 1) * span)
 
+    def ticks(self) -> list[tuple[float, str]]:
+        """(x, label) of the ruler's labelled ticks at the current width."""
+        duration_s = self.controller.duration_ns / NS_PER_S
+        label_px = QFontMetrics(self._tick_font()).horizontalAdvance("000.0 s") + 40
+        most = max(1, int((self.width() - 12) / label_px))
+        step, times = time_ticks(0.0, duration_s, most)
+        return [(self.x_for(round(t * NS_PER_S)), tick_label(t, step)) for t in times]
+
+    def _tick_font(self) -> QFont:
+        font = QFont(self.font())
+        font.setPointSizeF(max(6.5, font.pointSizeF() * 0.8))
+        return font
+
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         h = self.height()
-        track = QRectF(6, h / 2 - 4, self.width() - 12, 8)
+        top = self.TRACK_TOP + 6
+        track = QRectF(6, top, self.width() - 12, 8)
         painter.fillRect(track, QColor("#3a4552"))
         loop = self.controller.playback.loop
         if loop:
@@ -209,19 +231,28 @@ class TimelineStrip(QWidget):
             painter.fillRect(QRectF(x0, track.top() - 3, x1 - x0, 14), QColor(79, 195, 247, 90))
         played = QRectF(6, track.top(), self.x_for(self.controller.time_ns()) - 6, 8)
         painter.fillRect(played, QColor("#4fc3f7"))
+        painter.setFont(self._tick_font())
+        metrics = painter.fontMetrics()
+        painter.setPen(QPen(QColor("#546e7a"), 1))
+        for x, label in self.ticks():
+            painter.drawLine(QPointF(x, track.bottom() + 1), QPointF(x, track.bottom() + 5))
+            width = metrics.horizontalAdvance(label)
+            left = min(max(x - width / 2, 0), self.width() - width)
+            painter.drawText(QPointF(left, h - metrics.descent() - 1), label)
         for marker in self._markers:
             color = QColor(marker.color)
             x = self.x_for(marker.t_ns)
             if marker.t_end_ns is not None:
                 x1 = self.x_for(marker.t_end_ns)
-                painter.fillRect(QRectF(x, 2, max(x1 - x, 2), 5), color)
+                painter.fillRect(QRectF(x, 0, max(x1 - x, 2), self.TRACK_TOP), color)
             painter.setPen(QPen(color, 2))
-            painter.drawLine(QPointF(x, 2), QPointF(x, h - 2))
+            painter.drawLine(QPointF(x, 0), QPointF(x, track.bottom() + 2))
         x = self.x_for(self.controller.time_ns())
         painter.setPen(QPen(self.PLAYHEAD, 3))
-        painter.drawLine(QPointF(x, 0), QPointF(x, h))
+        painter.drawLine(QPointF(x, 0), QPointF(x, track.bottom() + 4))
+        painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(self.PLAYHEAD)
-        painter.drawEllipse(QPointF(x, h / 2), 6, 6)
+        painter.drawEllipse(QPointF(x, track.center().y()), 6, 6)
         painter.end()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
@@ -300,7 +331,8 @@ class TransportBar(QWidget):
         self.camera.setToolTip("Camera whose frames ←/→ step through")
         self.camera.currentTextChanged.connect(self.stepCameraChanged)
         buttons.addWidget(self.speed)
-        buttons.addWidget(QLabel("step:", self))
+        self.camera_label = QLabel("step:", self)
+        buttons.addWidget(self.camera_label)
         buttons.addWidget(self.camera)
         buttons.addStretch(1)
         buttons.addWidget(self.time_label)
@@ -316,9 +348,12 @@ class TransportBar(QWidget):
         self._show_time(controller.time_ns(), False)
 
     def set_cameras(self, names: Sequence[str]) -> None:
+        """The cameras ←/→ can step through; without any, the chooser is not shown (←/→ then
+        step 1/30 s)."""
         self.camera.clear()
         self.camera.addItems(list(names))
-        self.camera.setEnabled(bool(names))
+        self.camera.setVisible(bool(names))
+        self.camera_label.setVisible(bool(names))
 
     def set_range_provider(self, provider: Callable[[], tuple[int, int] | None]) -> None:
         """What the loop button loops: the selected bookmark's range, else the visible span."""
@@ -355,30 +390,38 @@ class TransportBar(QWidget):
         )
 
 
+# (key, TimelineController method, what it does) — the one table the keys and Help are made of
+TRANSPORT_KEYS: tuple[tuple[str, str, str], ...] = (
+    ("Space", "toggle", "play / pause"),
+    ("K", "pause", "pause"),
+    ("L", "forward", "play forward; again: faster"),
+    ("J", "backward", "play backward; again: faster"),
+    ("Right", "next_frame", "next frame of the camera chosen in step:"),
+    ("Left", "previous_frame", "previous frame of the camera chosen in step:"),
+    ("Shift+Right", "forward_second", "forward 1 s"),
+    ("Shift+Left", "back_second", "back 1 s"),
+    ("Home", "go_start", "start (of the loop, when looping)"),
+    ("End", "go_end", "end (of the loop, when looping)"),
+)
+ExtraKey = tuple[str, Callable[[], object], str]  # (key, slot, what it does)
+
+
 def install_transport_keys(
     widget: QWidget,
     timeline: TimelineController,
-    extra: dict[str, Callable[[], object]] | None = None,
+    extra: Sequence[ExtraKey] = (),
 ) -> list[QShortcut]:
-    """The viewer's transport keys (Space, J/K/L, ←/→ frame, Shift ±1 s, Home/End) plus
-    ``extra`` on ``widget`` and its children. Keep the returned shortcuts alive."""
-    keys: dict[str, Callable[[], object]] = {
-        "Space": timeline.toggle,
-        "K": timeline.pause,
-        "L": timeline.forward,
-        "J": timeline.backward,
-        "Right": timeline.next_frame,
-        "Left": timeline.previous_frame,
-        "Shift+Right": timeline.forward_second,
-        "Shift+Left": timeline.back_second,
-        "Home": timeline.go_start,
-        "End": timeline.go_end,
-        **(extra or {}),
-    }
+    """The viewer's transport keys (``TRANSPORT_KEYS``) plus ``extra`` on ``widget`` and its
+    children; each shortcut's whatsThis says what it does (Help lists them from there). Keep
+    the returned shortcuts alive."""
+    keys: list[ExtraKey] = [
+        (key, getattr(timeline, method), does) for key, method, does in TRANSPORT_KEYS
+    ]
     shortcuts = []
-    for key, slot in keys.items():
+    for key, slot, does in [*keys, *extra]:
         shortcut = QShortcut(QKeySequence(key), widget)
         shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        shortcut.setWhatsThis(does)
         shortcut.activated.connect(slot)
         shortcuts.append(shortcut)
     return shortcuts

@@ -1,9 +1,12 @@
 """The deploy gate: thresholds from a TOML file with documented defaults, applied to a run.
 
 Each rule becomes one ``GateCheck`` (a JUnit test case, a row in the report); the verdict is
-"pass" only when every check passed. Statistical rules fail on *evidence* of a regression at the
-configured confidence, so a small, noisy sample does not block a release on chance alone —
-unless ``require_non_inferiority`` asks for evidence of the opposite.
+"pass" only when every check passed, "fail" when any failed, and "inconclusive" when none failed
+but one could not be evaluated (no data for it) — unless ``allow_inconclusive`` says to treat
+those as passed. A gate never passes what it did not check. Statistical rules fail on
+*evidence* of a regression at the configured confidence, so a small, noisy sample does not
+block a release on chance alone — unless ``require_non_inferiority`` asks for evidence of the
+opposite.
 """
 
 from __future__ import annotations
@@ -17,7 +20,14 @@ from typing import Any
 from robotrace_desktop.analysis.finding import SEVERITIES
 from robotrace_desktop.errors import ConfigurationError
 from robotrace_desktop.verify import stats
-from robotrace_desktop.verify.model import EpisodeMetrics, GateCheck, RerollResult
+from robotrace_desktop.verify.model import (
+    EpisodeMetrics,
+    GateCheck,
+    MetricComparison,
+    PairDiff,
+    RerollResult,
+    Verdict,
+)
 
 DEFAULT_TEXT = """\
 # RoboTrace verify gate. Every key is optional: a missing key keeps the default shown here.
@@ -25,6 +35,11 @@ DEFAULT_TEXT = """\
 
 # Confidence level of every statistical test below.
 confidence = 0.95
+# A check the data cannot answer (no episode with a known outcome, no re-roll step, no action
+# stream to measure jerk on) is "inconclusive", and so is the verdict when no check failed:
+# verify exits 3, not 0. true: count inconclusive checks as passed (same as
+# --allow-inconclusive).
+allow_inconclusive = false
 
 [success_rate]
 # Fail when the data show, at `confidence`, that the candidate's success rate is lower than the
@@ -42,6 +57,19 @@ block_new = ["critical"]
 # max_rate_increase, significantly at `confidence`.
 rate_severities = ["critical", "high"]
 max_rate_increase = 0.05
+
+[smoothness]
+# Fail when the candidate's mean action jerk (RMS third derivative of the actions) is higher
+# than the baseline's by more than this share of the baseline's, significantly at `confidence`
+# (0.25 = 25 % rougher). Applies to recorded candidate episodes and to re-rolls (candidate
+# actions vs the recorded ones).
+max_jerk_increase = 0.25
+
+[pairs]
+# Fail when more than this share of the episode pairs regressed ("must look": success →
+# failure, a new critical/high finding, a policy error, a re-roll out of distribution or off
+# by more than the limits below).
+max_regressed_share = 0.10
 
 [reroll]
 # Mean share of re-rolled steps whose candidate action is out of the baseline's action
@@ -71,6 +99,16 @@ class FindingsRule:
 
 
 @dataclass(frozen=True, slots=True)
+class SmoothnessRule:
+    max_jerk_increase: float = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class PairsRule:
+    max_regressed_share: float = 0.10
+
+
+@dataclass(frozen=True, slots=True)
 class RerollRule:
     max_ood_share: float = 0.05
     max_mean_action_error: float = 1.0
@@ -82,8 +120,11 @@ class RerollRule:
 @dataclass(frozen=True, slots=True)
 class GateConfig:
     confidence: float = 0.95
+    allow_inconclusive: bool = False
     success_rate: SuccessRule = field(default_factory=SuccessRule)
     findings: FindingsRule = field(default_factory=FindingsRule)
+    smoothness: SmoothnessRule = field(default_factory=SmoothnessRule)
+    pairs: PairsRule = field(default_factory=PairsRule)
     reroll: RerollRule = field(default_factory=RerollRule)
 
 
@@ -108,13 +149,23 @@ def load_gate(path: Path | str | None) -> GateConfig:
         raise ConfigurationError(f"gate file {path}: cannot read it ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"gate file {path}: not valid TOML ({exc})") from None
-    sections = {"success_rate": SuccessRule, "findings": FindingsRule, "reroll": RerollRule}
-    unknown = set(data) - {"confidence", *sections}
+    sections = {
+        "success_rate": SuccessRule,
+        "findings": FindingsRule,
+        "smoothness": SmoothnessRule,
+        "pairs": PairsRule,
+        "reroll": RerollRule,
+    }
+    unknown = set(data) - {"confidence", "allow_inconclusive", *sections}
     if unknown:
         raise ConfigurationError(f"gate file {path}: unknown key(s) {sorted(unknown)}")
     values: dict[str, Any] = {}
     if "confidence" in data:
         values["confidence"] = _number(path, "confidence", data["confidence"], 0.5, 0.9999)
+    if "allow_inconclusive" in data:
+        if not isinstance(data["allow_inconclusive"], bool):
+            raise ConfigurationError(f"gate file {path}: allow_inconclusive must be true or false")
+        values["allow_inconclusive"] = data["allow_inconclusive"]
     for name, rule in sections.items():
         section = data.get(name, {})
         if not isinstance(section, dict):
@@ -175,15 +226,85 @@ def evaluate(
     baseline: Sequence[EpisodeMetrics],
     candidate: Sequence[EpisodeMetrics],
     rerolls: Sequence[RerollResult],
+    metrics: Sequence[MetricComparison] = (),
+    pairs: Sequence[PairDiff] = (),
 ) -> list[GateCheck]:
+    """Every rule that applies to the run. ``metrics`` are the summary rows (the jerk rules
+    read their significance test), ``pairs`` the per-pair diffs."""
     checks: list[GateCheck] = []
+    rows = {m.metric: m for m in metrics}
     if candidate:
         checks.append(_success_check(gate, baseline, candidate))
         checks.append(_new_findings_check(gate, baseline, candidate))
         checks.append(_finding_rate_check(gate, baseline, candidate))
+        checks.append(_jerk_check(gate, "jerk_increase", rows.get("jerk"), "candidate"))
     if rerolls:
         checks.extend(_reroll_checks(gate.reroll, rerolls))
+        checks.append(_jerk_check(gate, "reroll_jerk_increase", rows.get("reroll_jerk"), "re-roll"))
+    if candidate or rerolls:
+        checks.append(_pairs_check(gate.pairs, pairs))
     return checks
+
+
+def verdict_of(checks: Sequence[GateCheck], allow_inconclusive: bool) -> Verdict:
+    """Fail on any failed check; inconclusive when a check could not be evaluated (unless
+    allowed); pass only when every check was evaluated and passed."""
+    if any(c.state == "fail" for c in checks):
+        return "fail"
+    if not allow_inconclusive and any(c.inconclusive for c in checks):
+        return "inconclusive"
+    return "pass"
+
+
+def inconclusive(name: str, reason: str, threshold: float | None = None) -> GateCheck:
+    """A rule the data cannot answer: never counted as passed (``passed`` False)."""
+    return GateCheck(name, False, reason, None, threshold, inconclusive=True)
+
+
+def _jerk_check(gate: GateConfig, name: str, row: MetricComparison | None, side: str) -> GateCheck:
+    """Rougher actions are a regression a success rate does not show (a jittery policy wears
+    the gearboxes first): fail on a significant increase beyond the allowed share."""
+    limit = gate.smoothness.max_jerk_increase
+    if row is None or row.baseline is None or row.candidate is None or row.p_value is None:
+        return inconclusive(
+            name,
+            f"cannot compare action jerk: it needs an action stream with enough samples in at "
+            f"least two episodes on each side ({row.n_baseline if row else 0} baseline, "
+            f"{row.n_candidate if row else 0} {side})",
+            limit,
+        )
+    increase = (row.candidate - row.baseline) / row.baseline if row.baseline > 0 else 0.0
+    significant = row.p_value < 1.0 - gate.confidence
+    text = (
+        f"{side} action jerk {row.candidate:.3g} vs {row.baseline:.3g} "
+        f"({increase:+.0%}, p={row.p_value:.3g})"
+    )
+    if increase > limit and significant:
+        return GateCheck(
+            name,
+            False,
+            f"{text}: rougher actions, more than {limit:.0%} higher at "
+            f"{gate.confidence:.0%} confidence",
+            increase,
+            limit,
+        )
+    return GateCheck(
+        name, True, f"{text}: no significant increase beyond {limit:.0%}", increase, limit
+    )
+
+
+def _pairs_check(rule: PairsRule, pairs: Sequence[PairDiff]) -> GateCheck:
+    """A success rate within its margin can still hide many individual regressions: past a
+    share of "must look" pairs the gate fails."""
+    limit = rule.max_regressed_share
+    if not pairs:
+        return inconclusive(
+            "regressed_pairs", "no episode pair to compare (no candidate episode matched)", limit
+        )
+    regressed = sum(p.regressed for p in pairs)
+    share = regressed / len(pairs)
+    text = f"{regressed} of {len(pairs)} pairs regressed ({share:.0%}); limit {limit:.0%}"
+    return GateCheck("regressed_pairs", share <= limit, text, share, limit)
 
 
 def outcome_counts(metrics: Sequence[EpisodeMetrics]) -> tuple[int, int]:
@@ -201,8 +322,11 @@ def _success_check(
     name = "success_rate_drop"
     if not n_b or not n_c:
         side = "baseline" if not n_b else "candidate"
-        return GateCheck(
-            name, True, f"not checked: no {side} episode has a known outcome", None, rule.max_drop
+        return inconclusive(
+            name,
+            f"no {side} episode has a known outcome (success/failure), so the success rates "
+            f"cannot be compared; set outcomes with `tag --outcome`",
+            rule.max_drop,
         )
     drop = k_b / n_b - k_c / n_c
     alpha = 1.0 - gate.confidence
@@ -305,6 +429,11 @@ def _reroll_checks(rule: RerollRule, rerolls: Sequence[RerollResult]) -> list[Ga
             float(rule.max_policy_errors),
         )
     ]
+    if not done:
+        reason = f"no re-roll produced a step ({len(rerolls)} tried)"
+        checks.append(inconclusive("ood_share", reason, rule.max_ood_share))
+        checks.append(inconclusive("action_error", reason, rule.max_mean_action_error))
+        return checks
     ood = [r.ood_share for r in done if r.ood_share is not None]
     if ood:
         mean_ood = sum(ood) / len(ood)

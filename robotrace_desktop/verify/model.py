@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
-Verdict = Literal["pass", "fail"]
+#: "inconclusive": no check failed, but a required one could not be evaluated (no data for it)
+Verdict = Literal["pass", "fail", "inconclusive"]
+CheckState = Literal["pass", "fail", "inconclusive"]
 
 
 def _from_dict(cls: type, data: dict[str, Any]) -> Any:
@@ -136,13 +138,23 @@ class PairDiff:
 
 @dataclass(slots=True)
 class GateCheck:
-    """One gate rule applied to the run."""
+    """One gate rule applied to the run.
+
+    A rule that could not be evaluated (no episode with a known outcome, no re-roll step) is
+    ``inconclusive`` with ``passed`` False: nothing reads an unchecked rule as a pass."""
 
     name: str  # "success_rate_drop", "new_critical_findings", "ood_share", "action_error"…
     passed: bool
     detail: str  # "success rate 81.0% → 70.5% (−10.5 points, p=0.0003) exceeds the 2-point…"
     value: float | None = None
     threshold: float | None = None
+    inconclusive: bool = False  # the data could not answer the rule; ``detail`` says why
+
+    @property
+    def state(self) -> CheckState:
+        if self.inconclusive:
+            return "inconclusive"
+        return "pass" if self.passed else "fail"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -150,6 +162,12 @@ class GateCheck:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GateCheck:
         return _from_dict(cls, data)
+
+
+def check_order(check: GateCheck) -> int:
+    """Sort key: failed first, then inconclusive, then passed (what to read first; a stable
+    sort keeps the gate's order within each)."""
+    return ("fail", "inconclusive", "pass").index(check.state)
 
 
 @dataclass(slots=True)
@@ -214,4 +232,8 @@ class VerifyResult:
 
     @property
     def failed_checks(self) -> list[GateCheck]:
-        return [c for c in self.checks if not c.passed]
+        return [c for c in self.checks if c.state == "fail"]
+
+    @property
+    def inconclusive_checks(self) -> list[GateCheck]:
+        return [c for c in self.checks if c.inconclusive]

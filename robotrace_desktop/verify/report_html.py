@@ -13,7 +13,7 @@ import re
 from datetime import datetime
 from pathlib import Path
 
-from robotrace_desktop.verify.model import GateCheck, PairDiff, VerifyResult
+from robotrace_desktop.verify.model import GateCheck, PairDiff, VerifyResult, check_order
 from robotrace_desktop.verify.report_svg import (
     clean_text,
     esc,
@@ -56,6 +56,8 @@ border-bottom:1px solid var(--line);padding-bottom:4px}
 .verdict .word{font-size:34px;font-weight:800;letter-spacing:.06em;margin-right:14px}
 .verdict.pass{background:#dafbe1;border-color:#1a7f37;color:#116329}
 .verdict.fail{background:#ffebe9;border-color:#cf222e;color:#a40e26}
+.verdict.inconclusive{background:#fff8c5;border-color:#9a6700;color:#7d4e00}
+.unk{color:#9a6700;font-weight:700}
 .warn{background:#fff8c5;border:1px solid #d4a72c;border-radius:6px;padding:8px 12px}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:0}
 dl.facts dt{color:var(--muted)}dl.facts dd{margin:0;overflow-wrap:anywhere}
@@ -153,9 +155,18 @@ def _facts(result: VerifyResult, generated: datetime) -> str:
 
 def _banner(result: VerifyResult) -> str:
     failed = result.failed_checks
-    verdict = "pass" if result.verdict == "pass" else "fail"
+    unchecked = result.inconclusive_checks
+    verdict = result.verdict if result.verdict in ("pass", "inconclusive") else "fail"
     if verdict == "pass":
-        text = f"all {len(result.checks)} gate check(s) passed"
+        text = f"all {len(result.checks)} gate check(s) passed" + (
+            f" ({len(unchecked)} inconclusive, allowed)" if unchecked else ""
+        )
+    elif verdict == "inconclusive":
+        names = ", ".join(c.name for c in unchecked)
+        text = (
+            f"no check failed, but {len(unchecked)} of {len(result.checks)} could not be "
+            f"evaluated: {names}"
+        )
     elif failed:
         names = ", ".join(c.name for c in failed)
         text = f"{len(failed)} of {len(result.checks)} gate check(s) failed: {names}"
@@ -170,15 +181,23 @@ def _banner(result: VerifyResult) -> str:
     return out
 
 
+#: check state -> (row class, the Result cell)
+_CHECK_LOOK = {
+    "pass": ("passed", '<span class="ok">✓</span> passed'),
+    "fail": ("failed", '<span class="bad">✗</span> FAILED'),
+    "inconclusive": ("inconclusive", '<span class="unk">?</span> INCONCLUSIVE'),
+}
+
+
 def _checks_table(result: VerifyResult) -> str:
     if not result.checks:
         return "<p>No gate check applied.</p>"
     rows = []
-    for check in sorted(result.checks, key=lambda c: c.passed):  # stable: failed first
-        mark = '<span class="ok">✓</span>' if check.passed else '<span class="bad">✗</span>'
+    for check in sorted(result.checks, key=check_order):
+        css, mark = _CHECK_LOOK[check.state]
         rows.append(
-            f'<tr class="{"passed" if check.passed else "failed"}"><td><code>{esc(check.name)}'
-            f"</code></td><td>{mark} {'passed' if check.passed else 'FAILED'}</td>"
+            f'<tr class="{css}"><td><code>{esc(check.name)}'
+            f"</code></td><td>{mark}</td>"
             f"<td>{esc(check.detail)}</td>"
             f'<td class="num">{esc(_fmt_check_number(check, check.value))}</td>'
             f'<td class="num">{esc(_fmt_check_number(check, check.threshold))}</td></tr>'

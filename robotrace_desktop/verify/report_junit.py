@@ -84,11 +84,11 @@ def _gate_suite(result: VerifyResult) -> _Suite:
     for check in result.checks:
         case = suite.case(GATE_SUITE, check.name)
         body = _check_body(check)
-        if not check.passed:
+        if check.state == "fail":
             suite.mark(case, "failure", check.detail, "GateCheckFailed", body)
             continue  # the failure carries the whole story
-        if check.detail.startswith("not checked"):
-            suite.mark(case, "skipped", check.detail, "NotChecked", "")
+        if check.inconclusive:  # a CI system shows it skipped, with the reason
+            suite.mark(case, "skipped", f"inconclusive: {check.detail}", "Inconclusive", "")
         ET.SubElement(case, "system-out").text = xml_text(body)
     return suite
 

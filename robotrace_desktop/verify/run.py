@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from robotrace_desktop.analysis.finding import Finding
@@ -22,7 +23,7 @@ from robotrace_desktop.errors import ValidationError
 from robotrace_desktop.verify import jobs
 from robotrace_desktop.verify.compare import compare_metrics, pair_diffs
 from robotrace_desktop.verify.engine import JobError, map_jobs
-from robotrace_desktop.verify.gate import GateConfig, evaluate, load_gate
+from robotrace_desktop.verify.gate import GateConfig, evaluate, load_gate, verdict_of
 from robotrace_desktop.verify.matching import Pair, match_pairs
 from robotrace_desktop.verify.model import EpisodeMetrics, GateCheck, RerollResult, VerifyResult
 from robotrace_desktop.verify.spec import VerifySpec
@@ -48,6 +49,8 @@ def run_verify(
     started = time.perf_counter()
     catalog_path = Path(catalog_path)
     gate = load_gate(spec.gate_path)
+    if spec.allow_inconclusive:
+        gate = replace(gate, allow_inconclusive=True)
     if spec.policy:  # fail on a bad spec now, not once per episode in the workers
         from robotrace_desktop.verify.policy import load_policy
 
@@ -206,12 +209,14 @@ def _conclude(
     result.metrics = compare_metrics(baseline, candidate, result.rerolls, gate)
     rerolls = {r.baseline_id: r for r in result.rerolls}
     result.pairs = pair_diffs(pairs, metrics, rerolls, names, gate)
-    result.checks = evaluate(gate, baseline, candidate, result.rerolls)
+    result.checks = evaluate(
+        gate, baseline, candidate, result.rerolls, result.metrics, result.pairs
+    )
     if result.cancelled:
         result.checks.insert(
             0, GateCheck("complete", False, "cancelled before every episode was measured")
         )
-    result.verdict = "pass" if all(c.passed for c in result.checks) else "fail"
+    result.verdict = verdict_of(result.checks, gate.allow_inconclusive)
 
 
 def _stage(progress: VerifyProgress | None, stage: str) -> Callable[[int, int], None] | None:

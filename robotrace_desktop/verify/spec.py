@@ -99,6 +99,7 @@ class VerifySpec:
     engine: Engine = "process"
     address: str | None = None  # Ray cluster address (engine "ray")
     save_replays: bool = True
+    allow_inconclusive: bool = False  # checks the data cannot answer count as passed
     extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -817,11 +817,11 @@ def load_demos(folder: Any, seeds: tuple[int, ...] = DEMO_SEEDS) -> list[Base]:
     """The demo bundle written for each seed (raw: it carries the early gripper close)."""
     from pathlib import Path
 
-    from robotrace_desktop.demo import write_demo_bundle
+    from tests.demo_cache import demo_copy
 
     bases = []
     for seed in seeds:
-        dest = write_demo_bundle(Path(folder) / f"demo-{seed}", seed=seed)
+        dest = demo_copy(Path(folder) / f"demo-{seed}", seed=seed)
         bases.append(load_single(dest, f"demo-seed{seed}", "demo"))
     return bases
 

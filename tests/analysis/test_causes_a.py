@@ -22,9 +22,9 @@ from robotrace_desktop.analysis.causes import (
 from robotrace_desktop.analysis.data import EpisodeData
 from robotrace_desktop.analysis.explain import explain_source
 from robotrace_desktop.analysis.finding import Finding
-from robotrace_desktop.demo import write_demo_bundle
 from robotrace_desktop.episodes import resolve
 from tests.analysis.fakes import NS, context, make_data, ns, streams_of
+from tests.demo_cache import demo_copy
 
 MODULES = (outcome, exception, nan_inf, timing, flatline, battery)
 CAUSES = {
@@ -445,7 +445,7 @@ def test_real_iiwa_with_a_stalled_joint_state(shared_data: Path) -> None:
 
 
 def test_demo_outcome_and_exception(tmp_path: Path) -> None:
-    folder = write_demo_bundle(tmp_path / "demo")
+    folder = demo_copy(tmp_path / "demo")
     source = resolve(str(folder), None).open()
     findings = explain_source(source.info, source)
     mine = {f.cause: f for f in findings if f.cause in CAUSES}

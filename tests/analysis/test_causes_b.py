@@ -23,9 +23,9 @@ from robotrace_desktop.analysis.explain import explain_source
 from robotrace_desktop.analysis.history import baseline_for, history_for, nearest_successful
 from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
-from robotrace_desktop.demo import write_demo_bundle
 from robotrace_desktop.episodes import resolve
 from tests.analysis.fakes import context, make_data, ns
+from tests.demo_cache import demo_copy
 
 NS = 1_000_000_000
 MODULES = (action_saturation, joint_limits, effort, tracking, gripper, divergence)
@@ -366,7 +366,7 @@ def test_jaws_at_the_width_seen_in_other_runs_is_a_grasp_not_an_empty_close() ->
 
 
 def test_demo_root_cause_is_the_early_gripper_close(tmp_path: Path) -> None:
-    bundle = write_demo_bundle(tmp_path / "demo", seed=7)
+    bundle = demo_copy(tmp_path / "demo", seed=7)
     resolved = resolve(str(bundle), None)
     ranked = explain_source(resolved.info, resolved.open())
     top = ranked[0]
@@ -457,7 +457,7 @@ def test_lerobot_history_comes_from_episode_stats(real_catalog: Catalog, shared_
 
 def test_history_and_baseline_over_a_catalog_of_demo_bundles(tmp_path: Path) -> None:
     for seed in (1, 2, 3):
-        write_demo_bundle(tmp_path / "lib" / f"seed{seed}", seed=seed)
+        demo_copy(tmp_path / "lib" / f"seed{seed}", seed=seed)
     catalog = Catalog(tmp_path / "catalog.sqlite")
     scan(catalog, [tmp_path / "lib"])
     episodes = {Path(e.path).name: e for e in catalog.list_episodes()}

@@ -16,7 +16,7 @@ from robotrace_desktop.analysis.runner import explain_episode_id, explain_many
 from robotrace_desktop.catalog.findings import findings_for, was_explained
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.cli import main
-from robotrace_desktop.demo import write_demo_bundle
+from tests.demo_cache import demo_copy
 
 S = 1_000_000_000
 KEYS = {
@@ -67,7 +67,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> None:
 def bundles(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("bundles")
     for seed in (1, 2, 3, 4):
-        write_demo_bundle(root / f"demo{seed}", seed=seed)
+        demo_copy(root / f"demo{seed}", seed=seed)
     return root
 
 

@@ -21,7 +21,7 @@ from robotrace_desktop.catalog.findings import (
 from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog, EpisodeFilter
 from robotrace_desktop.cli import main
-from robotrace_desktop.demo import write_demo_bundle
+from tests.demo_cache import demo_copy
 
 S = 1_000_000_000
 
@@ -53,7 +53,7 @@ def exception(rank: int = 2) -> Finding:
 def catalog_of_three(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     root = tmp_path_factory.mktemp("three")
     for seed in (1, 2, 3):
-        write_demo_bundle(root / "data" / f"demo{seed}", seed=seed)
+        demo_copy(root / "data" / f"demo{seed}", seed=seed)
     (root / "data" / "broken.bag").write_bytes(b"not a bag at all")
     path = root / "catalog.sqlite"
     with Catalog(path) as catalog:

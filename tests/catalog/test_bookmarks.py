@@ -33,8 +33,8 @@ from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo
 from robotrace_desktop.core.links import parse_link
-from robotrace_desktop.demo import write_demo_bundle
 from robotrace_desktop.errors import ValidationError
+from tests.demo_cache import demo_copy
 
 MS = 1_000_000
 HOSTILE = 'gripper, "early" | closed\n| x | y |\n# boom\n![img](http://evil/x.png) <script>'
@@ -42,7 +42,7 @@ HOSTILE = 'gripper, "early" | closed\n| x | y |\n# boom\n![img](http://evil/x.pn
 
 @pytest.fixture(scope="module")
 def demo_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_demo_bundle(tmp_path_factory.mktemp("demo") / "bundle")
+    return demo_copy(tmp_path_factory.mktemp("demo") / "bundle")
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from robotrace_desktop import paths
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.cli import main
 from robotrace_desktop.core.episode import REPRODUCIBILITY_FIELDS
-from robotrace_desktop.demo import write_demo_bundle
 from tests.convert.compare import snapshot
+from tests.demo_cache import demo_copy
 from tests.readers import lerobot_fixtures as lf
 
 
@@ -26,7 +26,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_import_indexes_with_the_same_fields_and_a_new_id(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    demo = write_demo_bundle(tmp_path / "demo")
+    demo = demo_copy(tmp_path / "demo")
     catalog_path = tmp_path / "catalog.sqlite"
     assert main(["--catalog", str(catalog_path), "scan", str(demo), "--no-explain"]) == 0
     with Catalog(catalog_path) as catalog:

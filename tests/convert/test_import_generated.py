@@ -14,7 +14,7 @@ from robotrace_desktop.convert import to_bundle
 from robotrace_desktop.convert.to_bundle import import_episode
 from robotrace_desktop.convert.video_copy import write_camera
 from robotrace_desktop.core.episode import EpisodeSource, SignalChunk
-from robotrace_desktop.demo import read_frame_number, write_demo_bundle
+from robotrace_desktop.demo import read_frame_number
 from robotrace_desktop.errors import ConfigurationError, CorruptRecordingError, StorageError
 from robotrace_desktop.readers.bundle import open_bundle
 from robotrace_desktop.readers.bundle_format import read_manifest
@@ -27,6 +27,7 @@ from tests.convert.compare import (
     signal_names,
     snapshot,
 )
+from tests.demo_cache import demo_copy
 from tests.readers import lerobot_fixtures as lf
 from tests.readers import ros_fixtures as rf
 from tests.readers.hdf5_fixtures import write_aloha, write_robomimic
@@ -34,7 +35,7 @@ from tests.readers.hdf5_fixtures import write_aloha, write_robomimic
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_demo_bundle(tmp_path_factory.mktemp("demo") / "demo")
+    return demo_copy(tmp_path_factory.mktemp("demo") / "demo")
 
 
 def test_demo_bundle_copies_cameras_and_keeps_every_field(demo: Path, tmp_path: Path) -> None:

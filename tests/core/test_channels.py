@@ -13,11 +13,10 @@ from robotrace_desktop.core.channels import (
     plot_group,
     split_channel,
     stream_role,
-    unit_hint,
 )
 from robotrace_desktop.core.episode import EpisodeInfo, StreamInfo, StreamKind
-from robotrace_desktop.demo import write_demo_bundle
 from robotrace_desktop.readers.registry import reader_for
+from tests.demo_cache import demo_copy
 
 
 def _info(path: Path, index: int | None = None) -> EpisodeInfo:
@@ -26,7 +25,7 @@ def _info(path: Path, index: int | None = None) -> EpisodeInfo:
 
 @pytest.fixture(scope="module")
 def demo_info(tmp_path_factory: pytest.TempPathFactory) -> EpisodeInfo:
-    return _info(write_demo_bundle(tmp_path_factory.mktemp("demo") / "demo"))
+    return _info(demo_copy(tmp_path_factory.mktemp("demo") / "demo"))
 
 
 def test_demo_defaults_positions_efforts_and_actions(demo_info: EpisodeInfo) -> None:
@@ -140,11 +139,21 @@ def test_jointtrajectory_commands_and_caps() -> None:
     assert ("/arm_controller/joint_trajectory", "position/j0") in selection
 
 
-def test_group_and_unit_names() -> None:
+def test_group_names() -> None:
     assert split_channel("position/joint_3") == ("position", "joint_3")
     assert split_channel("kLeftElbow") == (None, "kLeftElbow")
     assert plot_group(("/joint_states", "effort/joint_1")) == "/joint_states effort"
     assert plot_group(("action", "kLeftElbow")) == "action"
-    assert unit_hint(("/joint_states", "effort/joint_1")) == "N·m | N"
-    assert unit_hint(("/action", "joint_position/joint_1")) == "rad | m"
-    assert unit_hint(("action", "kLeftElbow")) is None
+
+
+def test_auv_bag_defaults_to_battery_and_commands_without_timestamps(shared_data: Path) -> None:
+    """The CougUV: battery voltage/current and the actuator commands are on screen; epoch
+    "time" fields and the 1–3-message odometry topics are not (they flattened the plots)."""
+    path = shared_data / "rosbag2/cougars_auv/SO_lastbag_mcap"
+    info = next(reader_for(path).index(path))
+    selection = default_selection(info)
+    assert ("/coug2/battery/data", "voltage") in selection
+    assert ("/coug2/battery/data", "current") in selection
+    assert ("/coug2/kinematics/command", "thruster") in selection
+    assert not any(channel in ("time", "timestamp") for _, channel in selection)
+    assert not {"/coug2/odom", "/coug2/gps_odom"} & {stream for stream, _ in selection}

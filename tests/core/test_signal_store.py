@@ -12,10 +12,10 @@ import pytest
 
 from robotrace_desktop.core.episode import EpisodeInfo, EpisodeSource
 from robotrace_desktop.core.signal_store import SignalStore
-from robotrace_desktop.demo import write_demo_bundle
 from robotrace_desktop.errors import StreamNotFoundError
 from robotrace_desktop.readers.base import Reader
 from robotrace_desktop.readers.registry import reader_for
+from tests.demo_cache import demo_copy
 
 
 class CountingOpener:
@@ -43,7 +43,7 @@ class CountingOpener:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Reader, Path, EpisodeInfo]:
-    path = write_demo_bundle(tmp_path_factory.mktemp("demo") / "demo")
+    path = demo_copy(tmp_path_factory.mktemp("demo") / "demo")
     reader = reader_for(path)
     (info,) = list(reader.index(path))
     return reader, path, info

@@ -392,3 +392,64 @@ def write_rosbag1(path: Path, compression: str | None = None, *, ks: range = ran
         for topic, msgtype, rec, msg in _messages(topics, ks):
             writer.write(conns[topic], rec, ts.serialize_ros1(msg, msgtype))
     return path
+
+
+# -- JointState without joint names (the dVRK MTM bag publishes an empty name[]) -----------------
+
+UNNAMED_JOINTS = 7  # values per field on the unnamed topic
+PARTIAL_NAMES = ("yaw", "pitch")  # the partly named topic names 2 of its 4 values
+
+
+def unnamed_joint_values(k: int, width: int = UNNAMED_JOINTS) -> dict[str, list[float]]:
+    """position/velocity/effort lists of message k (value i of each field)."""
+    return {
+        "position": [k + 0.1 * i for i in range(width)],
+        "velocity": [-k - 1.0 * i for i in range(width)],
+        "effort": [10.0 * k + i for i in range(width)],
+    }
+
+
+def unnamed_joint_state(
+    ts: Typestore, k: int, stamp: int, names: tuple[str, ...], width: int, ros1: bool
+) -> Any:
+    vals = unnamed_joint_values(k, width)
+    return ts.types["sensor_msgs/msg/JointState"](
+        header=_header(ts, stamp, ros1),
+        name=list(names),
+        position=np.array(vals["position"]),
+        velocity=np.array(vals["velocity"]),
+        effort=np.array(vals["effort"]),
+    )
+
+
+def write_unnamed_joint_states(path: Path, ros1: bool, *, partial: bool = False) -> Path:
+    """A bag whose only topic, ``/MTML/state_joint_current``, is a JointState with an empty
+    ``name[]`` and 7 values per field (as the dVRK MTM records); ``partial`` adds
+    ``/wrist/joint_states`` naming only 2 of its 4 values. ROS 1 ``.bag`` or ROS 2 sqlite3."""
+    ts = ros1_store() if ros1 else ros2_store()
+    jtype = "sensor_msgs/msg/JointState"
+    topics = {
+        "/MTML/state_joint_current": (
+            jtype,
+            lambda k, s: unnamed_joint_state(ts, k, s, (), UNNAMED_JOINTS, ros1),
+        )
+    }
+    if partial:
+        topics["/wrist/joint_states"] = (
+            jtype,
+            lambda k, s: unnamed_joint_state(ts, k, s, PARTIAL_NAMES, 4, ros1),
+        )
+    if ros1:
+        writer: Any = Writer1(path)
+        serialize = ts.serialize_ros1
+    else:
+        writer = Writer2(path, version=9, storage_plugin=StoragePlugin.SQLITE3)
+        serialize = ts.serialize_cdr
+    with writer:
+        conns = {
+            topic: writer.add_connection(topic, msgtype, typestore=ts)
+            for topic, (msgtype, _) in topics.items()
+        }
+        for topic, msgtype, rec, msg in _messages(topics, range(N)):
+            writer.write(conns[topic], rec, serialize(msg, msgtype))
+    return path

@@ -15,16 +15,14 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-import wandb
-from mlflow.tracking import MlflowClient
 
 from robotrace_desktop.catalog.findings import findings_for
 from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.cli import main
 from robotrace_desktop.sinks.mlflow_sink import MlflowSink
-from tests.sinks.test_mlflow_sink import MLFLOW_ENV, artifact_text, runs_of
-from tests.sinks.test_wandb_sink import offline_runs, read_run, use_offline_wandb
+from tests.sinks.test_mlflow_sink import MLFLOW_ENV, artifact_text, mlflow_tracking, runs_of
+from tests.sinks.test_wandb_sink import offline_runs, read_run, use_offline_wandb, wandb
 from tests.verify.verify_fixtures import scan_sets, write_policy_set
 
 TURTLES = "ros1/example.bag"
@@ -90,6 +88,7 @@ def cli(
 # --------------------------------------------------------------------- export-to
 
 
+@pytest.mark.extra("mlflow")
 def test_all_real_recordings_to_mlflow(
     real_catalog: Path, store: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -120,6 +119,7 @@ def test_all_real_recordings_to_mlflow(
     assert iiwa.data.tags["robot"] == "iiwa" and iiwa.data.params["robot"] == "iiwa"
 
 
+@pytest.mark.extra("wandb")
 def test_episodes_by_id_prefix_and_link_to_wandb(
     real_catalog: Path, offline: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -166,6 +166,7 @@ def test_a_missing_extra_is_one_line_and_exit_2(
     assert "pip install 'robotrace-desktop[wandb]'" in err[0]
 
 
+@pytest.mark.extra("mlflow")
 def test_a_sink_failing_midway_warns_and_exports_the_rest(
     real_catalog: Path,
     store: str,
@@ -260,6 +261,7 @@ def collector() -> Iterator[tuple[str, list[bytes]]]:
         server.server_close()
 
 
+@pytest.mark.extra("otel-export")
 def test_otel_spans_reach_an_otlp_endpoint(
     real_catalog: Path,
     collector: tuple[str, list[bytes]],
@@ -304,6 +306,7 @@ def test_otel_spans_reach_an_otlp_endpoint(
     assert causes == [f.cause for f in stored]
 
 
+@pytest.mark.extra("otel-export")
 def test_otel_with_no_collector_warns_and_exits_1(
     real_catalog: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -344,6 +347,7 @@ def verify(
     return code, json.loads(out), err
 
 
+@pytest.mark.extra("mlflow", "wandb")
 def test_verify_exports_pass_and_fail_to_mlflow_and_wandb(
     verify_catalog: Path,
     store: str,
@@ -385,6 +389,7 @@ class _ExplodingModule(types.ModuleType):
         raise RuntimeError(f"{self.__name__}.{name} exploded")
 
 
+@pytest.mark.extra("mlflow")
 @pytest.mark.parametrize("strict", [False, True], ids=["pass", "fail"])
 def test_broken_sinks_never_change_the_exit_code(
     verify_catalog: Path,
@@ -398,7 +403,7 @@ def test_broken_sinks_never_change_the_exit_code(
     def down(*args: object, **kwargs: object) -> None:
         raise ConnectionError("tracking server went away")
 
-    monkeypatch.setattr(MlflowClient, "create_run", down)
+    monkeypatch.setattr(mlflow_tracking.MlflowClient, "create_run", down)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
     code, result, err = verify(
         capsys, verify_catalog, "--export-to", "wandb", "--export-to", "mlflow", strict=strict

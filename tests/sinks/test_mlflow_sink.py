@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mlflow.tracking import MlflowClient
 
 from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.core.episode import EpisodeInfo, Outcome, StreamInfo, StreamKind
@@ -23,6 +22,10 @@ from robotrace_desktop.readers.bundle_format import MANIFEST_NAME
 from robotrace_desktop.sinks.base import make_sink, make_sinks_safely
 from robotrace_desktop.sinks.mlflow_sink import MlflowSink, metric_key
 from robotrace_desktop.verify.model import GateCheck, MetricComparison, PairDiff, VerifyResult
+from tests.extras import optional_import
+
+mlflow_tracking = optional_import("mlflow.tracking")  # None without the [mlflow] extra
+needs_mlflow = pytest.mark.extra("mlflow")
 
 REPO = Path(__file__).resolve().parents[2]
 FAILED_ID = "ep-failed-0042"
@@ -178,13 +181,13 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return (tmp_path / "mlruns").as_uri()
 
 
-def client_for(uri: str) -> MlflowClient:
+def client_for(uri: str) -> Any:
     """A reader of the file store (MLflow 3 opens one only when allowed; the sink under test
     must allow it by itself, so the variable is set here only while the reader is made)."""
     before = os.environ.get("MLFLOW_ALLOW_FILE_STORE")
     os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
     try:
-        return MlflowClient(uri)
+        return mlflow_tracking.MlflowClient(uri)
     finally:
         if before is None:
             del os.environ["MLFLOW_ALLOW_FILE_STORE"]
@@ -212,6 +215,7 @@ def artifact_paths(uri: str, run_id: str) -> list[str]:
 # --------------------------------------------------------------------- episodes
 
 
+@needs_mlflow
 def test_one_run_per_episode_with_tags_params_metrics_and_artifacts(store: str) -> None:
     sink = MlflowSink(tracking_uri=store)
     for info, findings in sample_episodes():
@@ -252,6 +256,7 @@ def test_one_run_per_episode_with_tags_params_metrics_and_artifacts(store: str) 
     assert json.loads(artifact_text(store, success.info.run_id, "findings.json")) == []
 
 
+@needs_mlflow
 def test_a_bundle_episode_carries_its_manifest(store: str) -> None:
     from robotrace_desktop.demo import ensure_demo_bundle
     from robotrace_desktop.readers.bundle_reader import BundleReader
@@ -267,6 +272,7 @@ def test_a_bundle_episode_carries_its_manifest(store: str) -> None:
     assert run.data.tags["robotrace.format"] == "bundle"
 
 
+@needs_mlflow
 def test_runs_nest_under_a_given_parent_run(store: str) -> None:
     client = client_for(store)
     training = client.create_experiment("training")
@@ -280,6 +286,7 @@ def test_runs_nest_under_a_given_parent_run(store: str) -> None:
     assert client.get_run(parent).info.status == "RUNNING"  # the parent is the script's
 
 
+@needs_mlflow
 def test_runs_nest_under_the_scripts_active_run(
     store: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -302,6 +309,7 @@ def test_runs_nest_under_the_scripts_active_run(
 # --------------------------------------------------------------------- verify
 
 
+@needs_mlflow
 def test_verify_run_metrics_tags_and_reports(store: str) -> None:
     result = sample_verify_result()
     sink = MlflowSink(tracking_uri=store, experiment="release")
@@ -333,6 +341,7 @@ def test_verify_run_metrics_tags_and_reports(store: str) -> None:
     assert int(junit.get("failures") or 0) >= 1
 
 
+@needs_mlflow
 def test_metric_keys_are_what_mlflow_accepts() -> None:
     assert metric_key("verify.cause:action_saturation.delta") == (
         "verify.cause.action_saturation.delta"
@@ -351,6 +360,7 @@ def test_missing_mlflow_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None
     assert sinks == [] and "robotrace-desktop[mlflow]" in warnings[0]
 
 
+@needs_mlflow
 def test_a_database_store_without_sqlalchemy_says_what_to_do(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -363,6 +373,7 @@ def test_a_database_store_without_sqlalchemy_says_what_to_do(
     assert not (tmp_path / "mlflow.db").exists()
 
 
+@needs_mlflow
 def test_example_runs_against_a_local_store(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env.update({"ROBOTRACE_HOME": str(tmp_path / "home"), "TMPDIR": str(tmp_path)})

@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import wandb
-from wandb.proto import wandb_internal_pb2
 
 from robotrace_desktop.errors import ConfigurationError
 from robotrace_desktop.sinks.base import make_sink, make_sinks_safely
 from robotrace_desktop.sinks.wandb_sink import EPISODE_COLUMNS, FINDING_COLUMNS, WandbSink
+from tests.extras import optional_import
 from tests.sinks.test_mlflow_sink import (
     FAILED_ID,
     REPO,
@@ -28,6 +27,10 @@ from tests.sinks.test_mlflow_sink import (
     sample_episodes,
     sample_verify_result,
 )
+
+wandb = optional_import("wandb")  # None without the [wandb] extra
+wandb_internal_pb2 = optional_import("wandb.proto.wandb_internal_pb2")
+needs_wandb = pytest.mark.extra("wandb")
 
 _BLOCK = 32768  # the transaction log is a LevelDB-style log: 32 KiB blocks, 7-byte headers
 _FULL, _LAST = 1, 4
@@ -152,6 +155,7 @@ def offline_runs(root: Path) -> list[Path]:
 # --------------------------------------------------------------------- episodes
 
 
+@needs_wandb
 def test_episodes_are_batched_into_one_run_it_starts_and_finishes(offline: Path) -> None:
     sink = WandbSink(project="robotrace-tests", dir=offline)
     for info, findings in sample_episodes():
@@ -196,6 +200,7 @@ def test_episodes_are_batched_into_one_run_it_starts_and_finishes(offline: Path)
     assert "robotrace/cause/tracking_error" not in logged.summary
 
 
+@needs_wandb
 def test_logs_into_the_scripts_active_run_and_leaves_it_open(offline: Path) -> None:
     run = wandb.init(project="training", dir=offline, config={"lr": 0.001})
     run.log({"loss": 0.5})
@@ -218,6 +223,7 @@ def test_logs_into_the_scripts_active_run_and_leaves_it_open(offline: Path) -> N
 # --------------------------------------------------------------------- verify
 
 
+@needs_wandb
 def test_verify_result_metrics_tables_report_and_artifact(offline: Path) -> None:
     result = sample_verify_result()
     given = wandb.init(project="release", dir=offline)
@@ -273,6 +279,7 @@ def test_missing_wandb_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(warnings) == 1 and "robotrace-desktop[wandb]" in warnings[0]
 
 
+@needs_wandb
 def test_rows_still_pending_at_exit_are_logged(tmp_path: Path) -> None:
     """An SDK user who never calls close(): the batch is logged when the process ends."""
     root = tmp_path / "wandb_root"
@@ -295,6 +302,7 @@ def test_rows_still_pending_at_exit_are_logged(tmp_path: Path) -> None:
     assert len(logged.table("robotrace/episodes")) == 2
 
 
+@needs_wandb
 def test_example_runs_offline(tmp_path: Path) -> None:
     root = tmp_path / "wandb_root"
     env = {

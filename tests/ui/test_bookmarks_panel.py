@@ -22,12 +22,13 @@ from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo
 from robotrace_desktop.core.links import parse_link
-from robotrace_desktop.demo import read_frame_number, write_demo_bundle
+from robotrace_desktop.demo import read_frame_number
 from robotrace_desktop.readers.bundle_reader import BundleReader
 from robotrace_desktop.ui import bookmarks_panel
 from robotrace_desktop.ui.bookmarks_panel import NOTE_COL, TIME_COL, BookmarksPanel
 from robotrace_desktop.ui.qimage import qimage_to_rgb
 from robotrace_desktop.video.images import write_png
+from tests.demo_cache import demo_copy
 
 MS = 1_000_000
 SHOTS = Path(os.environ.get("ROBOTRACE_SHOT_DIR", tempfile.gettempdir())) / "robotrace_shots"
@@ -35,7 +36,7 @@ SHOTS = Path(os.environ.get("ROBOTRACE_SHOT_DIR", tempfile.gettempdir())) / "rob
 
 @pytest.fixture(scope="module")
 def demo_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_demo_bundle(tmp_path_factory.mktemp("demo") / "bundle")
+    return demo_copy(tmp_path_factory.mktemp("demo") / "bundle")
 
 
 @pytest.fixture(scope="module")

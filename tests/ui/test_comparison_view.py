@@ -19,12 +19,13 @@ from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.catalog.findings import store_findings
 from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
-from robotrace_desktop.demo import read_frame_number, write_demo_bundle
+from robotrace_desktop.demo import read_frame_number
 from robotrace_desktop.episodes import ResolvedEpisode
 from robotrace_desktop.readers.registry import reader_by_kind
 from robotrace_desktop.ui.comparison_plots import SIDE_COLORS
 from robotrace_desktop.ui.comparison_view import ComparisonView, alignment_offset
 from robotrace_desktop.ui.qimage import qimage_to_rgb
+from tests.demo_cache import demo_copy
 from tests.readers.lerobot_fixtures import action_value, decode_position, write_v2
 
 S = 1_000_000_000
@@ -59,7 +60,7 @@ def demo_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     ids: dict[str, str] = {}
     with Catalog(path) as catalog:
         for seed in (7, 8, 9):
-            bundle = write_demo_bundle(root / f"seed{seed}", seed=seed)
+            bundle = demo_copy(root / f"seed{seed}", seed=seed)
             scan(catalog, [bundle])
             (info,) = [i for i in catalog.list_episodes() if i.seed == seed]
             ids[f"seed{seed}"] = info.id
@@ -227,8 +228,8 @@ def test_a_replay_opens_against_the_run_it_replays(qtbot, make_view, tmp_path: P
     """A replay bundle (no cameras, source "replay", replay_of the baseline) opens on the
     right whichever way round it is asked for; its missing cameras say why."""
     path = tmp_path / "catalog.sqlite"
-    base_dir = write_demo_bundle(tmp_path / "base", seed=7)
-    replay_dir = write_demo_bundle(tmp_path / "replay", seed=8)
+    base_dir = demo_copy(tmp_path / "base", seed=7)
+    replay_dir = demo_copy(tmp_path / "replay", seed=8)
     with Catalog(path) as catalog:
         scan(catalog, [base_dir])
         (base,) = catalog.list_episodes()

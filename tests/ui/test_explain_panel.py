@@ -15,7 +15,6 @@ from robotrace_desktop.analysis import registry
 from robotrace_desktop.catalog.findings import findings_for, was_explained
 from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
-from robotrace_desktop.demo import write_demo_bundle
 from robotrace_desktop.episodes import resolve
 from robotrace_desktop.ui.episode_view import EpisodeView
 from robotrace_desktop.ui.explain_panel import (
@@ -24,6 +23,7 @@ from robotrace_desktop.ui.explain_panel import (
     ExplainPanel,
     finding_refs,
 )
+from tests.demo_cache import demo_copy
 
 WAIT_MS = 30_000
 
@@ -31,7 +31,7 @@ WAIT_MS = 30_000
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("demo")
-    bundle = write_demo_bundle(root / "bundle")
+    bundle = demo_copy(root / "bundle")
     with Catalog(root / "catalog.sqlite") as catalog:
         scan(catalog, [bundle])  # indexed, not explained: the panel explains it
     return root / "catalog.sqlite", bundle
@@ -61,7 +61,7 @@ def test_demo_findings_click_moves_the_playhead_and_highlights(
     qtbot.waitUntil(lambda: not panel.is_running() and bool(panel.findings()), timeout=WAIT_MS)
     findings = panel.findings()
     assert [f.rank for f in findings] == list(range(1, len(findings) + 1))
-    assert panel.list.topLevelItemCount() == len(findings)
+    assert [r for r in panel.shown_rows() if not isinstance(r, str)] == findings
     assert panel.empty_text() is None
     top = findings[0]
     assert top.confidence >= 0.5 and top.t_start_ns is not None
@@ -130,7 +130,7 @@ def test_empty_state_and_rerun_off_the_ui_thread(
 
 
 def test_an_episode_opened_from_disk_is_explained_without_storing(qtbot, tmp_path) -> None:
-    bundle = write_demo_bundle(tmp_path / "loose", seed=3)
+    bundle = demo_copy(tmp_path / "loose", seed=3)
     catalog = Catalog(tmp_path / "c.sqlite")
     resolved = resolve(str(bundle), catalog)
     assert not resolved.in_catalog
@@ -160,7 +160,7 @@ def test_catalog_browser_shows_the_top_finding_and_filters_by_cause(qtbot, demo,
     from robotrace_desktop.ui.catalog_model import COLUMN_KEYS
 
     path = tmp_path / "c.sqlite"
-    other = write_demo_bundle(tmp_path / "other", seed=5)
+    other = demo_copy(tmp_path / "other", seed=5)
     with Catalog(demo[0]) as original, Catalog(path) as copy:
         original.conn.backup(copy.conn)
         scan(copy, [other])

@@ -15,8 +15,8 @@ from PySide6.QtWidgets import QDoubleSpinBox
 from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo
-from robotrace_desktop.demo import write_demo_bundle
 from robotrace_desktop.ui.offsets_editor import OffsetsEditor, clock_hint
+from tests.demo_cache import demo_copy
 
 MS = 1_000_000
 SHOTS = Path(os.environ.get("ROBOTRACE_SHOT_DIR", tempfile.gettempdir())) / "robotrace_shots"
@@ -24,7 +24,7 @@ SHOTS = Path(os.environ.get("ROBOTRACE_SHOT_DIR", tempfile.gettempdir())) / "rob
 
 @pytest.fixture(scope="module")
 def demo_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_demo_bundle(tmp_path_factory.mktemp("demo") / "bundle")
+    return demo_copy(tmp_path_factory.mktemp("demo") / "bundle")
 
 
 @pytest.fixture

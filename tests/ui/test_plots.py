@@ -25,19 +25,19 @@ from robotrace_desktop.core.episode import (
 )
 from robotrace_desktop.core.markers import Marker
 from robotrace_desktop.core.signal_store import SignalStore
-from robotrace_desktop.demo import write_demo_bundle
 from robotrace_desktop.readers.base import Reader
 from robotrace_desktop.readers.registry import reader_for
 from robotrace_desktop.ui import plot_style
 from robotrace_desktop.ui.plot_row import PlotRow
 from robotrace_desktop.ui.plots import PlotPanel, format_value
+from tests.demo_cache import demo_copy
 
 NS = 1_000_000_000
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Reader, Path, EpisodeInfo]:
-    path = write_demo_bundle(tmp_path_factory.mktemp("demo") / "demo")
+    path = demo_copy(tmp_path_factory.mktemp("demo") / "demo")
     reader = reader_for(path)
     (info,) = list(reader.index(path))
     return reader, path, info
@@ -93,7 +93,8 @@ def test_default_selection_and_overlays(panel: PlotPanel, tmp_path: Path) -> Non
     position = rows[0]
     solid = [c for c in position.curves if not c.commanded]
     dashed = [c for c in position.curves if c.commanded]
-    assert [c.label for c in solid] == [*(f"joint_{i}" for i in range(1, 8)), "gripper"]
+    # the demo says its gripper is prismatic (m) among revolute joints (rad): the legend marks it
+    assert [c.label for c in solid] == [*(f"joint_{i}" for i in range(1, 8)), "gripper [m]"]
     assert [c.ref for c in dashed] == [
         ("/action", f"joint_position/joint_{i}") for i in range(1, 8)
     ]
@@ -104,7 +105,8 @@ def test_default_selection_and_overlays(panel: PlotPanel, tmp_path: Path) -> Non
         assert cmd.item.opts["pen"].style() == Qt.PenStyle.DashLine
     assert len({c.color for c in solid}) == len(solid)  # distinct colours in a plot
     assert [c.ref for c in rows[2].curves] == [("/action", "gripper")]
-    assert "position (rad | m)" in rows[0].plot.getPlotItem().getAxis("left").labelText
+    axes = [r.plot.getPlotItem().getAxis("left").labelText for r in rows]
+    assert axes == ["position (rad, m)", "effort (N·m, N)", "action"]
     assert "loading" not in rows[0].header.text()
     # the curves hold exactly the demo's samples (small signal: raw, no decimation)
     t, y = panel.store.channel("/joint_states", "position/joint_3")

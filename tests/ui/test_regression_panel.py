@@ -462,9 +462,11 @@ def test_browser_saves_a_selection_the_panel_then_offers(
     assert not browser.compare_action_enabled()
     browser.table.selectAll()
     browser.table.clearSelection()
+    first = browser.proxy.index(0, 0)  # a dataset row: its episodes are one level down
+    parent = first if browser.proxy.rowCount(first) else first.parent()
     for row in (0, 1):
         browser.table.selectionModel().select(
-            browser.proxy.index(row, 0),
+            browser.proxy.index(row, 0, parent),
             browser.table.selectionModel().SelectionFlag.Select
             | browser.table.selectionModel().SelectionFlag.Rows,
         )

@@ -12,14 +12,14 @@ from pytestqt.qtbot import QtBot
 
 from robotrace_desktop.core.channels import default_selection
 from robotrace_desktop.core.episode import EpisodeInfo
-from robotrace_desktop.demo import write_demo_bundle
 from robotrace_desktop.readers.registry import reader_for
 from robotrace_desktop.ui.stream_tree import StreamTree
+from tests.demo_cache import demo_copy
 
 
 @pytest.fixture(scope="module")
 def demo_info(tmp_path_factory: pytest.TempPathFactory) -> EpisodeInfo:
-    path = write_demo_bundle(tmp_path_factory.mktemp("demo") / "demo")
+    path = demo_copy(tmp_path_factory.mktemp("demo") / "demo")
     (info,) = list(reader_for(path).index(path))
     return info
 

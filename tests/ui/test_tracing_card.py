@@ -17,13 +17,13 @@ from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage
 
 from robotrace_desktop.catalog.store import Catalog
-from robotrace_desktop.demo import write_demo_bundle
 from robotrace_desktop.episodes import resolve
 from robotrace_desktop.readers.bundle_format import MANIFEST_NAME
 from robotrace_desktop.sdk.otel import TRACE_URL_ENV, trace_context
 from robotrace_desktop.ui.episode_view import EpisodeView
 from robotrace_desktop.ui.qimage import qimage_to_rgb
 from robotrace_desktop.ui.tracing_card import INVALID_TEXT, TracingCard
+from tests.demo_cache import demo_copy
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 SPAN = "00f067aa0ba902b7"
@@ -171,7 +171,7 @@ def test_a_non_sampled_span_correlates_but_warns(qtbot) -> None:  # type: ignore
 def bundles(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """The demo bundle, and a copy whose manifest says it was logged inside a span."""
     root = tmp_path_factory.mktemp("tracing")
-    plain = write_demo_bundle(root / "plain")
+    plain = demo_copy(root / "plain")
     traced = root / "traced"
     shutil.copytree(plain, traced)
     manifest = json.loads((traced / MANIFEST_NAME).read_text())

@@ -22,6 +22,7 @@ from robotrace_desktop.video.cache import FrameCache
 from robotrace_desktop.video.container import ContainerVideo
 from robotrace_desktop.video.frames import FrameSource, VideoFrame
 from robotrace_desktop.video.owned import camera_opener
+from tests.demo_cache import demo_copy
 from tests.ui.pane_helpers import (
     SETTLE_TIMEOUT_MS,
     Panes,
@@ -300,7 +301,7 @@ def test_grid_shapes(qtbot: QtBot, make_pane: Panes) -> None:
 
 
 def test_two_camera_demo_grid_screenshot(qtbot: QtBot, make_pane: Panes, tmp_path: Path) -> None:
-    bundle = demo.write_demo_bundle(tmp_path / "demo")
+    bundle = demo_copy(tmp_path / "demo")
     reader = reader_for(bundle)
     grid = VideoGrid()
     qtbot.addWidget(grid)

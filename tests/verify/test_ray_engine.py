@@ -1,8 +1,8 @@
 """The optional Ray engine runs the same per-episode jobs as the process pool, with the same
 results and the same per-item errors, against a local Ray instance started by the test.
 
-Without ray installed these tests skip — unless ROBOTRACE_REQUIRE_RAY=1 (CI installs the
-``[ray]`` extra and sets it), where a missing ray is a failure.
+Without ray installed these tests skip — unless ROBOTRACE_REQUIRE_EXTRAS=1 (CI installs the
+``[ray]`` extra and sets it), where a missing ray is a failure (``tests/extras.py``).
 """
 
 from __future__ import annotations
@@ -28,12 +28,9 @@ BAD_EPISODE = 999  # the real dataset has episodes 0..99
 
 
 def _require_ray() -> Any:
-    try:
-        import ray
-    except ImportError:
-        if os.environ.get("ROBOTRACE_REQUIRE_RAY") == "1":
-            pytest.fail("ROBOTRACE_REQUIRE_RAY=1 but ray is not installed (pip install -e .[ray])")
-        pytest.skip("ray is not installed (the [ray] extra); ROBOTRACE_REQUIRE_RAY=1 fails instead")
+    """ray itself; the tests that call this are marked ``extra("ray")``, so it is installed."""
+    import ray
+
     return ray
 
 
@@ -82,6 +79,7 @@ def test_missing_ray_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
+@pytest.mark.extra("ray")
 def test_engine_starts_and_owns_a_local_instance(tmp_path: Path) -> None:
     """No Ray running: the engine starts one (workers see the driver's import path, so a module
     found only through sys.path imports there) and ``shutdown_local`` stops only that one."""
@@ -109,6 +107,7 @@ def test_engine_starts_and_owns_a_local_instance(tmp_path: Path) -> None:
     assert os.getpid() not in {pid for chunk in results.values() for _, pid in chunk}
 
 
+@pytest.mark.extra("ray")
 def test_ray_results_equal_inline_and_errors_stay_per_item(
     ray_session: Any, shared_data: Path
 ) -> None:
@@ -141,6 +140,7 @@ def test_ray_results_equal_inline_and_errors_stay_per_item(
     assert ray_session.is_initialized() and not ray_engine._started_here  # reused, not owned
 
 
+@pytest.mark.extra("ray")
 def test_ray_runs_on_other_processes_and_cancel_stops_early(ray_session: Any) -> None:
     items = list(range(40))
     pids = _collect(fn=worker_pid_job, items=items, context={}, workers=2, engine="ray")
@@ -164,6 +164,7 @@ def test_ray_runs_on_other_processes_and_cancel_stops_early(ray_session: Any) ->
     assert sorted(again) == [0, 1, 2, 3]
 
 
+@pytest.mark.extra("ray")
 def test_run_verify_on_ray_equals_the_inline_run(
     ray_session: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

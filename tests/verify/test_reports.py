@@ -449,10 +449,11 @@ def test_junit_marks_unchecked_rules_skipped_and_passes_a_pass_run() -> None:
     result.checks.append(
         GateCheck(
             "success_rate_drop_b",
-            True,
-            "not checked: no baseline episode has a known outcome",
+            False,
+            "no baseline episode has a known outcome",
             None,
             0.02,
+            inconclusive=True,
         )
     )
     suites = _suites(render_junit(result))

@@ -18,7 +18,7 @@ import pytest
 
 from robotrace_desktop.analysis.data import EpisodeData
 from robotrace_desktop.core.channels import stream_role
-from robotrace_desktop.demo import read_frame_number, write_demo_bundle
+from robotrace_desktop.demo import read_frame_number
 from robotrace_desktop.episodes import resolve
 from robotrace_desktop.errors import ConfigurationError, RecordingError
 from robotrace_desktop.readers.bundle_format import BundleManifest, SignalEntry, write_manifest
@@ -32,6 +32,7 @@ from robotrace_desktop.verify.reroll import (
     action_moments,
     reroll_episode,
 )
+from tests.demo_cache import demo_copy
 from tests.readers.lerobot_fixtures import action_value, decode_position, state_value, write_v2
 
 G1 = "lerobot/g1_pick_bottle_v21"
@@ -50,7 +51,7 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """/joint_states at 100 Hz, /action at 30 Hz, cameras front (30 fps) and wrist (15 fps,
     starting 20 ms late)."""
-    return write_demo_bundle(tmp_path_factory.mktemp("demo") / "bundle")
+    return demo_copy(tmp_path_factory.mktemp("demo") / "bundle")
 
 
 @contextmanager

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,13 +15,11 @@ from robotrace_desktop.cli import main
 from robotrace_desktop.core.links import parse_link
 from tests.verify.verify_fixtures import (
     SATURATED_JOINT,
+    SHARED_EPISODES,
     saturation_window,
-    scan_sets,
-    write_policy_set,
 )
 
-N = 150  # per side: enough for a 10-point drop to be significant beyond the 2-point margin
-STEPS = 200
+N = SHARED_EPISODES  # per side: a 10-point drop is significant beyond the 2-point margin
 POLICIES = '''
 import numpy as np
 
@@ -49,20 +46,10 @@ def crashes_on_seed_3(obs):
 
 
 @pytest.fixture(scope="module")
-def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("verify_sets")
-    sets = [
-        write_policy_set(root / "baseline", "v1", "baseline", episodes=N, steps=STEPS),
-        write_policy_set(root / "same", "v1-retrain", "same", episodes=N, steps=STEPS),
-        write_policy_set(root / "drop10", "v2-drop", "drop10", episodes=N, steps=STEPS),
-        write_policy_set(root / "saturate", "v2-sat", "saturate", episodes=N, steps=STEPS),
-        write_policy_set(root / "better", "v3", "better", episodes=N, steps=STEPS),
-    ]
-    path = root / "home" / "catalog.sqlite"
-    path.parent.mkdir()
-    summary = scan_sets(path, sets)
-    assert summary.new == 5 * N
-    yield path
+def catalog(policy_catalog: Path) -> Path:
+    """The shared sets: v1 (baseline), v1-retrain (same), v2-drop (drop10), v2-sat (saturate)
+    and v3 (better), N episodes each, scanned and explained (``tests/verify/conftest.py``)."""
+    return policy_catalog
 
 
 def verify(catalog: Path, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:
@@ -112,6 +99,8 @@ def test_a_ten_point_success_drop_fails_with_the_flipped_seeds_first(
         "success_rate_drop": False,
         "new_findings": True,
         "finding_rate_increase": True,
+        "jerk_increase": True,
+        "regressed_pairs": True,  # 15 of 150 pairs flipped: 10 %, at the limit
     }
     success = metric(result, "success_rate")
     assert success["baseline"] == 0.9 and success["candidate"] == pytest.approx(0.8)
@@ -136,8 +125,10 @@ def test_a_saturating_policy_fails_on_the_new_finding(
     code, result = verify(catalog, "--baseline", "v1", "--candidate", "v2-sat", capsys=capsys)
     assert code == 1
     failed = [c for c in result["checks"] if not c["passed"]]
-    assert [c["name"] for c in failed] == ["finding_rate_increase"]
+    # the clip is entered at speed: the actions are also significantly rougher
+    assert [c["name"] for c in failed] == ["finding_rate_increase", "jerk_increase"]
     assert "action_saturation" in failed[0]["detail"]
+    assert "rougher actions" in failed[1]["detail"]
     # every candidate run is clipped; Explain is confident about it where the run failed
     rate = metric(result, "cause:action_saturation")
     assert rate["baseline"] == 0.0 and rate["candidate"] == pytest.approx(0.1)
@@ -194,7 +185,13 @@ def test_reroll_a_policy_offline_and_save_the_replays(
         capsys=capsys,
     )
     assert code == 0, result["checks"]
-    assert set(checks(result)) == {"policy_errors", "ood_share", "action_error"}
+    assert set(checks(result)) == {
+        "policy_errors",
+        "ood_share",
+        "action_error",
+        "reroll_jerk_increase",
+        "regressed_pairs",
+    }
     assert len(result["rerolls"]) == N and all(r["error"] is None for r in result["rerolls"])
     assert all(r["policy"] == "hold-1" for r in result["rerolls"])
     with Catalog(catalog) as c:
@@ -245,6 +242,8 @@ def test_a_policy_out_of_distribution_or_raising_fails_the_gate(
         "policy_errors": False,
         "ood_share": True,
         "action_error": True,
+        "reroll_jerk_increase": True,
+        "regressed_pairs": True,  # 1 of 150
     }
     failed = [r for r in result["rerolls"] if r["error"]]
     assert len(failed) == 1 and failed[0]["error"].startswith("RuntimeError: arm out of reach")

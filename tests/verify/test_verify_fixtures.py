@@ -5,7 +5,6 @@ the "saturate" set, and the smoother "better" policy."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,35 +23,34 @@ from tests.verify.verify_fixtures import (
     LIMIT,
     SATURATED_JOINT,
     SATURATION_S,
+    SHARED_EPISODES,
+    SHARED_STEPS,
+    SHARED_VERSIONS,
     saturation_window,
-    scan_sets,
     succeeds,
-    write_policy_set,
 )
 
-EPISODES = 50  # a multiple of 50: every stated rate is exact
-STEPS = 200  # 6.7 s episodes keep the test fast; the saturation window still fits
-EXPECTED_SUCCESSES = {"baseline": 45, "same": 45, "drop10": 40, "saturate": 45, "better": 49}
+EPISODES = SHARED_EPISODES  # a multiple of 50: every stated rate is exact
+STEPS = SHARED_STEPS  # 6.7 s episodes keep the test fast; the saturation window still fits
+# baseline/same/saturate fail on seeds ending in 3, drop10 also on 7, better on seed % 50 == 3
+EXPECTED_SUCCESSES = {
+    "baseline": EPISODES * 9 // 10,
+    "same": EPISODES * 9 // 10,
+    "drop10": EPISODES * 8 // 10,
+    "saturate": EPISODES * 9 // 10,
+    "better": EPISODES * 49 // 50,
+}
 
 
 @pytest.fixture(scope="module")
-def catalog_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("policy_sets")
-    roots = [
-        write_policy_set(root / effect, f"v-{effect}", effect, episodes=EPISODES, steps=STEPS)
-        for effect in EFFECTS
-    ]
-    path = root / "home" / "catalog.sqlite"
-    path.parent.mkdir()
-    summary = scan_sets(path, roots)
-    assert summary.new == EPISODES * len(EFFECTS) and not summary.explain_errors
-    assert summary.explained == EPISODES * len(EFFECTS)
-    yield path
+def catalog_path(policy_catalog: Path) -> Path:
+    """Every effect's set, scanned in one scan with Explain (``tests/verify/conftest.py``)."""
+    return policy_catalog
 
 
 def _episodes(catalog_path: Path, effect: str) -> list[EpisodeInfo]:
     with Catalog(catalog_path) as catalog:  # get(): with streams
-        listed = catalog.list_episodes(EpisodeFilter(policy=f"v-{effect}"))
+        listed = catalog.list_episodes(EpisodeFilter(policy=SHARED_VERSIONS[effect]))
         return [catalog.get(e.id) for e in listed]
 
 
@@ -87,7 +85,7 @@ def test_saturate_set_is_flagged_and_baseline_sets_are_not(
     flagged = {row["id"] for row in json.loads(capsys.readouterr().out)}
     saturate = _episodes(catalog_path, "saturate")
     failed = {e.id for e in saturate if e.outcome.value == "failure"}
-    assert len(failed) == 5
+    assert len(failed) == EPISODES // 10
     # a clip in a failed run is a confident finding (successful runs: see the report)
     assert failed <= flagged <= {e.id for e in saturate}
     with Catalog(catalog_path) as catalog:

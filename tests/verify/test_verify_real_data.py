@@ -54,7 +54,17 @@ def test_reroll_a_deterministic_policy_over_the_real_g1_episodes(
         ]
     )
     result = json.loads(capsys.readouterr().out)
-    assert code == 0 and result["verdict"] == "pass"
+    # Holding the measured state is close to the recorded actions on average (OOD share and
+    # action error within their limits) but twice as rough, and 16 of the 100 episodes must be
+    # looked at: the default gate fails it on exactly that, not on the averages.
+    assert code == 1 and result["verdict"] == "fail"
+    checks = {c["name"]: c for c in result["checks"]}
+    failed = sorted(name for name, c in checks.items() if not c["passed"])
+    assert failed == ["regressed_pairs", "reroll_jerk_increase"]
+    assert checks["regressed_pairs"]["detail"] == "16 of 100 pairs regressed (16%); limit 10%"
+    jerk = next(m for m in result["metrics"] if m["metric"] == "reroll_jerk")
+    assert jerk["better"] is False and jerk["candidate"] > 2 * jerk["baseline"]
+    assert checks["ood_share"]["passed"] and checks["action_error"]["passed"]
     assert len(result["rerolls"]) == 100 and not any(r["error"] for r in result["rerolls"])
 
     # episode 1, by hand: the action the policy gave is observation.state, step for step

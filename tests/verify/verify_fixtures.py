@@ -31,6 +31,8 @@ failed ones run into the time limit (``steps`` frames). Outcomes are LeRobot's `
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -217,3 +219,47 @@ def scan_sets(catalog_path: Path, roots: Sequence[Path]):  # -> catalog.scanner.
 def _check(effect: str) -> None:
     if effect not in EFFECTS:
         raise ValueError(f"unknown effect {effect!r}; one of {', '.join(EFFECTS)}")
+
+
+# ------------------------------------------------------------------ the shared corpus
+
+#: the five sets the verify tests share (``tests/verify/conftest.py`` builds them once per
+#: session): 150 per side is enough for a 10-point drop to be significant beyond the 2-point
+#: margin, and a multiple of 50 keeps every stated rate exact; 6.7 s episodes keep it fast
+SHARED_EPISODES = 150
+SHARED_STEPS = 200
+SHARED_VERSIONS = {
+    "baseline": "v1",
+    "same": "v1-retrain",
+    "drop10": "v2-drop",
+    "saturate": "v2-sat",
+    "better": "v3",
+}
+
+
+def write_shared_sets(root: Path):  # -> (catalog path, catalog.scanner.ScanSummary)
+    """Write every effect's set under ``root`` and scan them, explained, into
+    ``root/home/catalog.sqlite``."""
+    sets = [
+        write_policy_set(
+            root / effect, version, effect, episodes=SHARED_EPISODES, steps=SHARED_STEPS
+        )
+        for effect, version in SHARED_VERSIONS.items()
+    ]
+    path = root / "home" / "catalog.sqlite"
+    path.parent.mkdir(parents=True)
+    return path, scan_sets(path, sets)
+
+
+def copy_catalog(source: Path, dest_dir: Path) -> Path:
+    """A consistent copy of a catalog (SQLite's backup, WAL included) and its Explain
+    thresholds in ``dest_dir``: a test that writes (replays, selections) writes only its copy."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    dest = dest_dir / source.name
+    with sqlite3.connect(source) as src, sqlite3.connect(dest) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+    for sidecar in source.parent.glob("*.toml"):
+        shutil.copyfile(sidecar, dest_dir / sidecar.name)
+    return dest

@@ -9,10 +9,10 @@ from typing import Any
 import av
 import pytest
 
-from robotrace_desktop.demo import write_demo_bundle
 from robotrace_desktop.errors import CorruptRecordingError
 from robotrace_desktop.readers.bundle_reader import BundleReader
 from robotrace_desktop.video import packet_index
+from tests.demo_cache import demo_copy
 
 
 def test_videos_open_without_metadata_errors(
@@ -28,7 +28,7 @@ def test_videos_open_without_metadata_errors(
         return real_open(*args, **kwargs)
 
     monkeypatch.setattr(packet_index.av, "open", av19_open)
-    bundle = write_demo_bundle(tmp_path / "demo")
+    bundle = demo_copy(tmp_path / "demo")
     with BundleReader().open(bundle) as episode:
         video = episode.video("front")
         frame = video.frame_at(3_900_000_000)
