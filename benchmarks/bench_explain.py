@@ -2,12 +2,20 @@
 ``robotrace-desktop explain --all`` over a 1,000-episode catalog using both cores.
 
     python benchmarks/bench_explain.py [--runs 5] [--episodes 1000] [--skip-all]
+    python benchmarks/bench_explain.py --speed [--runs 3] [--big 10000]
 
 Part 1 writes a bundle (parquet signals: /joint_states position/velocity/effort × 7 joints,
 /action joint_position × 7 + gripper, /battery voltage = 30 channels at 500 Hz, plus a log) and
 reports the median of ``--runs`` runs of: (a) opening it and reading every signal — the
 baseline, (b) opening it and explaining it (reads + every analyzer), (c) the analyzers alone on
 the already-loaded episode. Target (issue 4): the analyzers ≤ 0.5 s.
+
+``--speed`` (issue 13's speed targets) prints medians of ``--runs`` CLI runs, each with its ratio
+to a floor measured in the same run — reading the same signals alone, in one process:
+``explain --all --force --workers 2`` of the real 100-episode G1 dataset (and
+``lerobot-doctor check`` of it when ``LEROBOT_DOCTOR`` names its executable), ``explain`` of one
+stored episode (findings reused), a cold ``explain --force`` of the underwater robot's MCAP bag,
+and with ``--big N`` ``explain --all`` of N generated episodes.
 
 Part 2 generates a LeRobot v2.1 dataset (benchmarks/gen_lerobot.py), scans it with
 ``--no-explain`` and times ``explain --all``: wall time and CPU utilisation = (user + sys CPU
@@ -228,12 +236,130 @@ def bench_all(episodes: int) -> None:
         print("  output tail: " + " | ".join(tail))
 
 
+def read_signals_floor(catalog: Path, ids: list[str]) -> float:
+    """Seconds to open every episode and read all its signal and event streams once (the
+    one-pass read Explain does), in this process: the floor Explain's figures are set against."""
+    from robotrace_desktop.catalog.store import Catalog
+    from robotrace_desktop.core.episode import StreamKind
+    from robotrace_desktop.episodes import ResolvedEpisode
+
+    start = time.perf_counter()
+    with Catalog(catalog) as c:
+        for episode in ids:
+            info = c.get(episode)
+            with ResolvedEpisode(info, True).open() as source:
+                signals = [s.name for s in info.streams_of(StreamKind.SIGNAL) if s.count]
+                source.read_streams(
+                    [s for s in signals if info.stream(s).channels],
+                    [s.name for s in info.streams_of(StreamKind.EVENT)],
+                )
+    return time.perf_counter() - start
+
+
+def _ids(catalog: Path) -> list[str]:
+    from robotrace_desktop.catalog.findings import explainable_ids
+    from robotrace_desktop.catalog.store import Catalog
+
+    with Catalog(catalog) as c:
+        return explainable_ids(c)
+
+
+def _median_cli(runs: int, *args: str, env: dict[str, str]) -> float:
+    """Median wall time of ``runs`` CLI runs; also remembers their median CPU time (user + sys
+    of the process and its workers), steadier than wall time on a shared, loaded machine."""
+    times, cpus = [], []
+    for _ in range(runs):
+        wall, cpu, done = cli(*args, env=env)
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(args)} failed: {done.stderr[-600:]}")
+        times.append(wall)
+        cpus.append(cpu)
+    _LAST_CPU[0] = statistics.median(cpus)
+    return statistics.median(times)
+
+
+_LAST_CPU = [0.0]
+
+
+def _line(what: str, value: float, floor: float, target: str) -> None:
+    print(
+        f"  {what:<50} {value:7.3f} s  ({value / floor:5.1f}× floor {floor:.3f} s)  "
+        f"CPU {_LAST_CPU[0]:6.2f} s  {target}"
+    )
+
+
+def bench_speed(runs: int, big: int) -> None:
+    data = Path(os.environ.get("ROBOTRACE_TEST_DATA", ROOT.parent / "shared" / "data"))
+    g1 = data / "lerobot" / "g1_pick_bottle_v21"
+    bag = data / "rosbag2" / "cougars_auv" / "SO_lastbag_mcap"
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "ROBOTRACE_HOME": str(Path(tmp) / "g1")}
+        cli("scan", "--no-explain", str(g1), env=env)
+        catalog = Path(tmp) / "g1" / "catalog.sqlite"
+        ids = _ids(catalog)
+        floor = statistics.median(read_signals_floor(catalog, ids) for _ in range(runs))
+        print(f"G1 v2.1, {len(ids)} episodes (floor: reading their signals, one process):")
+        wall = _median_cli(runs, "explain", "--all", "--force", "--workers", "2", env=env)
+        _line("explain --all --force --workers 2", wall, floor, "target <= 1.5 s")
+        doctor = os.environ.get("LEROBOT_DOCTOR")
+        if doctor:
+            times = []
+            cpus = []
+            for _ in range(runs):
+                before = children_cpu()
+                start = time.perf_counter()
+                subprocess.run([doctor, "check", str(g1)], capture_output=True, check=False)
+                times.append(time.perf_counter() - start)
+                cpus.append(children_cpu() - before)
+            peer = statistics.median(times)
+            _LAST_CPU[0] = statistics.median(cpus)
+            _line("lerobot-doctor check", peer, floor, f"ours / doctor = {wall / peer:.2f}")
+        start = _median_cli(runs * 3, "--version", env=env)
+        one = _median_cli(runs * 3, "explain", ids[0], env=env)
+        _line("explain EPISODE, stored (CLI process)", one, start, "target <= 0.1 s")
+        print("    (floor here: `robotrace-desktop --version`, interpreter + CLI start-up)")
+        env = {**os.environ, "ROBOTRACE_HOME": str(Path(tmp) / "bag")}
+        cli("scan", "--no-explain", str(bag), env=env)
+        catalog = Path(tmp) / "bag" / "catalog.sqlite"
+        bag_ids = _ids(catalog)
+        floor = statistics.median(read_signals_floor(catalog, bag_ids) for _ in range(runs))
+        cold = _median_cli(runs, "explain", "--force", str(bag), env=env)
+        print("cougars_auv SO_lastbag_mcap (3.8 MB MCAP, 33 topics):")
+        _line("explain --force BAG (a new process each run)", cold, floor, "target <= 0.5 s")
+        if big:
+            bench_big(big, Path(tmp), runs)
+
+
+def bench_big(episodes: int, tmp: Path, runs: int) -> None:
+    dataset = tmp / "big"
+    subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/gen_lerobot.py"), "--episodes", str(episodes),
+         "--version", "v2.1", str(dataset)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    env = {**os.environ, "ROBOTRACE_HOME": str(tmp / "big_home")}
+    cli("scan", "--no-explain", str(dataset), env=env)
+    catalog = tmp / "big_home" / "catalog.sqlite"
+    ids = _ids(catalog)
+    floor = read_signals_floor(catalog, ids)
+    wall = _median_cli(1, "explain", "--all", "--workers", "2", env=env)
+    print(f"generated LeRobot v2.1, {len(ids)} episodes:")
+    _line("explain --all --workers 2 (first run)", wall, floor, "target <= 120 s")
+    again = _median_cli(runs, "explain", "--all", "--workers", "2", env=env)
+    _line("explain --all again (all findings reused)", again, floor, "")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--skip-all", action="store_true", help="only the 60 s episode")
+    parser.add_argument("--speed", action="store_true", help="issue 13's speed figures only")
+    parser.add_argument("--big", type=int, default=0, help="with --speed: N generated episodes")
     args = parser.parse_args()
+    if args.speed:
+        bench_speed(args.runs, args.big)
+        return 0
     print(f"analyzers: {', '.join(n for n, _ in analyzers())}")
     bench_one(args.runs)
     if not args.skip_all:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +26,7 @@ TIME_METAVARS = ("TIME", "PERIOD")
 def build_parser() -> argparse.ArgumentParser:
     from robotrace_desktop.commands import (
         bookmark_cmd,
+        catalog_cmd,
         demo,
         episode_cmds,
         explain_cmd,
@@ -63,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         open_cmd,
         demo,
         register,
+        catalog_cmd,
     ):
         module.register(sub)
     return parser
@@ -96,6 +99,17 @@ def _run(args: argparse.Namespace) -> int:
     except BrokenPipeError:  # `robotrace-desktop list | head`: the reader left, not an error
         sys.stderr.close()
         return EXIT_OK
+    except sqlite3.DatabaseError as exc:  # a read that met a damaged page of the catalog
+        from robotrace_desktop.catalog.advice import damaged_message
+
+        if "locked" in str(exc) or "busy" in str(exc):
+            print(f"{PROG}: error: the catalog is busy ({exc}); try again", file=sys.stderr)
+            return EXIT_FAIL
+
+        catalog = args.catalog or _default_catalog()
+        print(f"{PROG}: error: {damaged_message(Path(catalog), f'SQLite says: {exc}')}",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_FAIL
     except Exception as exc:  # never a traceback in the user's face
         logging.getLogger(PROG).exception("unexpected error in %s", args.command)
         full = _disk_full(args, exc)  # disk full, or RoboTrace's own folder not writable
@@ -117,6 +131,9 @@ def _disk_full(args: argparse.Namespace, exc: BaseException) -> str | None:
     from robotrace_desktop.disk_full import disk_full_message
     from robotrace_desktop.home_access import home_not_writable_message
 
+    said = str(exc).lower()
+    if "disk full" in said or "read-only" in said:  # the catalog already said it plainly
+        return None
     denied = home_not_writable_message(exc)
     if denied is not None:
         return denied
@@ -126,6 +143,12 @@ def _disk_full(args: argparse.Namespace, exc: BaseException) -> str | None:
     folders.append(paths.home())
     message = disk_full_message(exc, folders)
     return None if message is None else f"{message} ({exc})"
+
+
+def _default_catalog() -> Path:
+    from robotrace_desktop import paths
+
+    return paths.catalog_path()
 
 
 def time_options(parser: argparse.ArgumentParser) -> set[str]:

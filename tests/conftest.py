@@ -30,6 +30,30 @@ def shared_data() -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def scanned_shared_data(
+    tmp_path_factory: pytest.TempPathFactory, shared_data: Path
+) -> tuple[Path, dict[str, object]]:
+    """``robotrace-desktop scan ../shared/data --json`` (Explain included) run once per session:
+    the catalog file and the printed summary. Scanning and explaining every real recording is
+    the slowest setup there is; tests that read such a catalog copy it (``copy_catalog``)."""
+    import contextlib
+    import io
+    import json
+
+    from robotrace_desktop.cli import main
+
+    home = tmp_path_factory.mktemp("scanned_home")
+    path = tmp_path_factory.mktemp("scanned") / "catalog.sqlite"
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out):
+        patch.setenv("ROBOTRACE_HOME", str(home))
+        patch.setenv("ROBOTRACE_QUIET", "1")
+        code = main(["--catalog", str(path), "scan", str(shared_data), "--json"])
+    assert code == 0, out.getvalue()
+    return path, json.loads(out.getvalue())
+
+
 @pytest.fixture(autouse=True)
 def robotrace_home(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch

@@ -16,6 +16,7 @@ import pytest
 from robotrace_desktop.cli import main
 from robotrace_desktop.video.images import decode_image_bytes
 from tests import real_data
+from tests.catalog_files import copy_catalog
 
 LEROBOT = "lerobot/g1_pick_bottle_v21"
 IIWA = "rosbag2/iiwa7_gazebo_joint_torque_sqlite3"
@@ -30,10 +31,11 @@ def tree_hashes(root: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def catalog(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
-    path = tmp_path_factory.mktemp("cli") / "catalog.sqlite"
-    assert main(["--catalog", str(path), "scan", str(shared_data), "--json"]) == 0
-    return path
+def catalog(
+    tmp_path_factory: pytest.TempPathFactory, scanned_shared_data: tuple[Path, dict]
+) -> Path:
+    """A copy of the session's scan of every real recording (``scan ../shared/data``)."""
+    return copy_catalog(scanned_shared_data[0], tmp_path_factory.mktemp("cli") / "catalog.sqlite")
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> object:
@@ -45,11 +47,13 @@ def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> object:
 
 
 def test_scan_indexes_every_recording_and_reports_failures(
-    tmp_path: Path, shared_data: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    shared_data: Path,
+    scanned_shared_data: tuple[Path, dict],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    summary = run_json(
-        capsys, "--catalog", str(tmp_path / "c.sqlite"), "scan", str(shared_data), "--json"
-    )
+    scanned, summary = scanned_shared_data  # what `scan ../shared/data --json` printed
+    copy_catalog(scanned, tmp_path / "c.sqlite")
     assert summary["recordings"] == real_data.RECORDINGS
     assert summary["new"] == real_data.EPISODES_INDEXED
     assert summary["errors"] == real_data.UNREADABLE
@@ -337,7 +341,8 @@ def test_cli_leaves_recordings_untouched(
     catalog: Path, shared_data: Path, tmp_path: Path, capsys
 ) -> None:
     before = tree_hashes(shared_data)
-    main(["--catalog", str(tmp_path / "again.sqlite"), "scan", str(shared_data)])
+    again = copy_catalog(catalog, tmp_path / "again.sqlite")
+    main(["--catalog", str(again), "scan", str(shared_data)])
     main(["--catalog", str(catalog), "show", f"{shared_data / LEROBOT}#5"])
     main(
         [

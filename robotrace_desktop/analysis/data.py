@@ -18,6 +18,8 @@ from robotrace_desktop.core.episode import (
     EpisodeInfo,
     EpisodeSource,
     LogEvent,
+    SignalChunk,
+    StreamInfo,
     StreamKind,
 )
 from robotrace_desktop.errors import RobotraceError
@@ -41,7 +43,14 @@ class Signal:
 
 
 class EpisodeData:
-    """Lazy, cached access to one opened episode for the analyzers."""
+    """Lazy, cached access to one opened episode for the analyzers.
+
+    The first question about signals or events loads every signal and event stream of the
+    episode with ONE ``source.read_streams`` call: the analyzers ask stream by stream, and a
+    ROS bag read stream by stream is one pass over the file per topic. If that batch read
+    fails, each stream is read on its own, so one unreadable stream costs only itself (and is
+    named in ``problems``).
+    """
 
     def __init__(
         self, info: EpisodeInfo, source: EpisodeSource, offsets: dict[str, int] | None = None
@@ -52,6 +61,7 @@ class EpisodeData:
         self._signals: dict[str, Signal | None] = {}
         self._events: list[LogEvent] | None = None
         self._frames: dict[str, np.ndarray] | None = None
+        self._batch_tried = False
         self.problems: list[str] = []  # streams that could not be read, for the record
 
     @property
@@ -60,16 +70,17 @@ class EpisodeData:
 
     def signal(self, stream: str) -> Signal | None:
         if stream not in self._signals:
+            self._load_batch()
+        if stream not in self._signals:
             self._signals[stream] = self._load(stream)
         return self._signals[stream]
 
     def signals(self) -> list[Signal]:
         found = []
-        for info in self.info.streams_of(StreamKind.SIGNAL):
-            if info.count and info.channels:
-                signal = self.signal(info.name)
-                if signal is not None and len(signal.t_ns):
-                    found.append(signal)
+        for info in self._signal_streams():
+            signal = self.signal(info.name)
+            if signal is not None and len(signal.t_ns):
+                found.append(signal)
         return found
 
     def signals_with_role(self, role: str) -> list[Signal]:
@@ -80,17 +91,15 @@ class EpisodeData:
     def events(self) -> list[LogEvent]:
         """Every event stream's entries, in time order (episode time)."""
         if self._events is None:
-            events: list[LogEvent] = []
+            self._load_batch()
+        if self._events is None:
+            by_stream: dict[str, list[LogEvent]] = {}
             for info in self.info.streams_of(StreamKind.EVENT):
                 try:
-                    offset = self.offsets.get(info.name, 0)
-                    events += [
-                        LogEvent(e.t_ns + offset, e.level, e.text, e.source or info.name)
-                        for e in self.source.read_events(info.name)
-                    ]
+                    by_stream[info.name] = self.source.read_events(info.name)
                 except RobotraceError as exc:
                     self.problems.append(str(exc))
-            self._events = sorted(events, key=lambda e: e.t_ns)
+            self._events = self._merged_events(by_stream)
         return self._events
 
     def frame_times(self) -> dict[str, np.ndarray]:
@@ -112,12 +121,52 @@ class EpisodeData:
         """(commanded, measured) channel pairs matched by joint name."""
         return overlay_pairs(self.info)
 
+    def _signal_streams(self) -> list[StreamInfo]:
+        return [s for s in self.info.streams_of(StreamKind.SIGNAL) if s.count and s.channels]
+
+    def _load_batch(self) -> None:
+        """Every signal and event stream in one read, once; on failure nothing is kept and the
+        callers fall back to reading stream by stream."""
+        if self._batch_tried:
+            return
+        self._batch_tried = True
+        signals = [s.name for s in self._signal_streams() if s.name not in self._signals]
+        events = [s.name for s in self.info.streams_of(StreamKind.EVENT)]
+        if self._events is not None:
+            events = []
+        if not signals and not events:
+            return
+        try:
+            chunks, logs = self.source.read_streams(signals, events)
+        except RobotraceError as exc:
+            log.debug("%s: batch read failed, reading stream by stream (%s)", self.info.id, exc)
+            return
+        for name, chunk in chunks.items():
+            self._signals[name] = self._signal_from(name, chunk)
+        if events:
+            self._events = self._merged_events(logs)
+
+    def _merged_events(self, by_stream: dict[str, list[LogEvent]]) -> list[LogEvent]:
+        events: list[LogEvent] = []
+        for info in self.info.streams_of(StreamKind.EVENT):
+            if info.name not in by_stream:
+                continue
+            offset = self.offsets.get(info.name, 0)
+            events += [
+                LogEvent(e.t_ns + offset, e.level, e.text, e.source or info.name)
+                for e in by_stream[info.name]
+            ]
+        return sorted(events, key=lambda e: e.t_ns)
+
     def _load(self, stream: str) -> Signal | None:
         try:
             chunk = self.source.read_signal(stream)
         except RobotraceError as exc:
             self.problems.append(str(exc))
             return None
+        return self._signal_from(stream, chunk)
+
+    def _signal_from(self, stream: str, chunk: SignalChunk) -> Signal:
         info = self.info.stream(stream)
         values = np.asarray(chunk.values, dtype=np.float64)
         if values.ndim == 1:

@@ -1,20 +1,21 @@
-"""Running Explain on catalog episodes: one at a time, or many in parallel on every core.
+"""Running Explain on catalog episodes: one at a time, or many on the shared process pool.
 
-Workers are separate processes (the analyzers are numpy-heavy Python, so threads would share
-one core). Each worker opens its own catalog connection *read-only in spirit*: it computes the
-findings and returns them as plain dicts; the parent alone writes them, so no two processes
-race on the findings table. A failing episode is reported and the others go on.
+Workers are separate processes (``robotrace_desktop.workers``, the pool verify uses too; the
+analyzers are numpy-heavy Python, so threads would share one core), or Ray tasks with
+``engine="ray"``. Each worker opens its own catalog connection *read-only in spirit*: it
+computes the findings and returns them as plain dicts; the parent alone writes them, so no two
+processes race on the findings table. A failing episode is reported and the others go on.
+
+Episodes whose stored findings carry the current reuse key (``analysis.reuse``) are not
+recomputed unless ``force``: their stored findings are the result.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
-import multiprocessing
-import os
 import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,18 +25,17 @@ from robotrace_desktop.analysis.data import EpisodeData, ExplainContext
 from robotrace_desktop.analysis.explain import explain
 from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.analysis.registry import analyzers
-from robotrace_desktop.catalog.findings import store_findings
+from robotrace_desktop.analysis.reuse import current_keys
+from robotrace_desktop.catalog.findings import findings_of, store_findings
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo
 from robotrace_desktop.episodes import ResolvedEpisode
-from robotrace_desktop.orphans import exit_with_parent
+from robotrace_desktop.workers import Engine, JobError, map_jobs
 
 log = logging.getLogger(__name__)
 
 #: progress(done, total, episode id just finished)
 ExplainProgress = Callable[[int, int, str], None]
-#: below this many episodes a process pool costs more (interpreter start-up) than it saves
-POOL_MIN_EPISODES = 3
 
 
 @dataclass(slots=True)
@@ -45,6 +45,8 @@ class ExplainRun:
     explained: dict[str, list[Finding]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)  # episode id -> one-line reason
     cancelled: bool = False
+    #: episodes in ``explained`` whose stored findings were reused (their key was unchanged)
+    reused: set[str] = field(default_factory=set)
 
     def top_causes(self) -> dict[str, int]:
         """How many episodes have each cause as their confident (≥ 0.5) top finding."""
@@ -113,18 +115,40 @@ def compute_episode_id(catalog: Catalog, episode_id: str) -> list[Finding]:
     return explain_resolved(ResolvedEpisode(info, True), catalog)
 
 
-def explain_episode_id(catalog_path: Path, episode_id: str) -> list[Finding]:
-    """Explain one catalog episode and store its findings. Returns them, ranked."""
+def explain_episode_id(
+    catalog_path: Path, episode_id: str, *, model_version: str | None = None
+) -> list[Finding]:
+    """Explain one catalog episode (always computed) and store its findings with their reuse
+    key. Returns them, ranked."""
     with Catalog(Path(catalog_path)) as catalog:
+        keys = current_keys(catalog, [episode_id], model_versions={episode_id: model_version})
         findings = compute_episode_id(catalog, episode_id)
-        store_findings(catalog, episode_id, findings)
+        check = keys.get(episode_id)
+        store_findings(catalog, episode_id, findings, None if check is None else check.key)
     return findings
 
 
-def _worker(catalog_path: str, episode_id: str) -> list[dict[str, Any]]:
-    """Process-pool entry point (top level, so spawn can import it): compute, don't store."""
-    with Catalog(Path(catalog_path)) as catalog:
-        return [f.to_dict() for f in compute_episode_id(catalog, episode_id)]
+#: catalog connections a worker keeps between the items of a run, by (path, thread): an
+#: SQLite connection may only be used by the thread that opened it, and a run of a few
+#: episodes is computed inline in the caller's thread (the viewer's scan thread, say)
+_catalogs: dict[tuple[str, int], Catalog] = {}
+
+
+def explain_job(context: dict[str, Any], episode_id: str) -> list[dict[str, Any]]:
+    """Pool / Ray entry point (top level, so spawn and Ray can import it): compute one
+    episode's findings as plain dicts; store nothing."""
+    key = (str(context["catalog"]), threading.get_ident())
+    catalog = _catalogs.get(key)
+    if catalog is None:
+        catalog = _catalogs[key] = Catalog(Path(key[0]))
+    return [f.to_dict() for f in compute_episode_id(catalog, episode_id)]
+
+
+def _release_inline(path: Path) -> None:
+    """Close the connection an inline run opened in this thread (workers keep theirs)."""
+    catalog = _catalogs.pop((str(path), threading.get_ident()), None)
+    if catalog is not None:
+        catalog.close()
 
 
 def explain_many(
@@ -134,88 +158,65 @@ def explain_many(
     workers: int | None = None,
     progress: ExplainProgress | None = None,
     cancel: threading.Event | None = None,
+    force: bool = False,
+    engine: Engine = "process",
+    address: str | None = None,
+    model_versions: Mapping[str, str | None] | None = None,
 ) -> ExplainRun:
-    """Explain ``ids`` on ``workers`` processes (default: every core) and store the findings.
+    """Explain ``ids`` on ``workers`` processes (default: every core; ``engine="ray"``: Ray
+    tasks, ``address`` as ``ray.init`` takes it) and store the findings with their reuse keys.
 
-    Results are stored by this process as they arrive. ``cancel`` stops handing out work; what
-    finished is kept.
+    Episodes whose stored findings are still valid (same key) are reused, not recomputed,
+    unless ``force``. Results are stored by this process as they arrive. ``cancel`` stops
+    handing out work; what finished is kept.
     """
     catalog_path = Path(catalog_path)
     ensure_thresholds_file(catalog_path)
     ids = list(dict.fromkeys(ids))
-    workers = max(1, workers or os.cpu_count() or 1)
     run = ExplainRun()
-    with Catalog(catalog_path) as catalog:
+    done = 0
 
-        def finished(episode: str, result: list[Finding] | BaseException) -> None:
-            if isinstance(result, BaseException):
-                run.errors[episode] = _reason(result)
+    def tick(episode: str) -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, len(ids), episode)
+
+    with Catalog(catalog_path) as catalog:
+        keys = current_keys(catalog, ids, model_versions=model_versions)
+        todo = [e for e in ids if force or e not in keys or not keys[e].fresh]
+        reused = [e for e in ids if e not in set(todo)]
+        for episode, findings in findings_of(catalog, reused).items():
+            run.explained[episode] = findings
+            run.reused.add(episode)
+            tick(episode)
+        results = map_jobs(
+            explain_job,
+            todo,
+            {"catalog": str(catalog_path)},
+            workers=workers,
+            engine=engine,
+            address=address,
+            cancel=cancel,
+        )
+        for index, result in results:
+            episode = todo[index]
+            if isinstance(result, JobError):
+                run.errors[episode] = _error_text(result)
                 log.warning("explain %s failed: %s", episode, run.errors[episode])
             else:
-                store_findings(catalog, episode, result)
-                run.explained[episode] = result
-            if progress is not None:
-                progress(len(run.explained) + len(run.errors), len(ids), episode)
-
-        if workers == 1 or len(ids) < POOL_MIN_EPISODES:
-            for episode in ids:
-                if cancel is not None and cancel.is_set():
-                    run.cancelled = True
-                    break
-                try:
-                    result: list[Finding] | BaseException = compute_episode_id(catalog, episode)
-                except Exception as exc:
-                    result = exc
-                finished(episode, result)
-            return run
-        _run_pool(str(catalog_path), ids, workers, finished, cancel, run)
+                findings = [Finding.from_dict(d) for d in result]
+                check = keys.get(episode)
+                store_findings(catalog, episode, findings, None if check is None else check.key)
+                run.explained[episode] = findings
+            tick(episode)
+        run.cancelled = done < len(ids) and cancel is not None and cancel.is_set()
+    _release_inline(catalog_path)
     return run
 
 
-def _run_pool(
-    catalog_path: str,
-    ids: list[str],
-    workers: int,
-    finished: Callable[[str, list[Finding] | BaseException], None],
-    cancel: threading.Event | None,
-    run: ExplainRun,
-) -> None:
-    """Keep at most ``2 × workers`` episodes in flight so a cancel takes effect quickly."""
-    context = multiprocessing.get_context("spawn")  # never fork a process that runs Qt/threads
-    pending = iter(ids)
-    in_flight: dict[Future[list[dict[str, Any]]], str] = {}
-    with ProcessPoolExecutor(
-        max_workers=min(workers, len(ids)), mp_context=context, initializer=exit_with_parent
-    ) as pool:
-
-        def submit() -> None:
-            for episode in pending:
-                in_flight[pool.submit(_worker, catalog_path, episode)] = episode
-                if len(in_flight) >= 2 * workers:
-                    return
-
-        submit()
-        while in_flight:
-            done, _ = wait(in_flight, timeout=0.5, return_when=FIRST_COMPLETED)
-            for future in done:
-                episode = in_flight.pop(future)
-                try:
-                    result: list[Finding] | BaseException = [
-                        Finding.from_dict(d) for d in future.result()
-                    ]
-                except Exception as exc:  # the episode failed, or its worker died
-                    result = exc
-                finished(episode, result)
-            if cancel is not None and cancel.is_set():
-                run.cancelled = True
-                for future in in_flight:
-                    future.cancel()
-                pending = iter(())
-                in_flight = {f: e for f, e in in_flight.items() if not f.cancelled()}
-                continue
-            submit()
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc)
-    return text if text else type(exc).__name__
+def _error_text(error: JobError) -> str:
+    """The exception's own message (``Type: message`` -> ``message``), as before the pool
+    was shared; a type with no message keeps its name."""
+    head, sep, rest = error.reason.partition(": ")
+    return rest if sep and head.isidentifier() else error.reason

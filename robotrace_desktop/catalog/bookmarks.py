@@ -1,18 +1,22 @@
 """Bookmarks: a moment (or a range) of an episode with a note, kept in the catalog.
 
 Bookmarks are what a person typed, so every call is its own transaction: when a function returns,
-the change is committed and survives a crash or a second process reading the catalog. They are
+the change is committed and survives a crash or a second process reading the catalog — and it is
+in the journal beside the catalog (catalog.user_data), which survives losing the catalog. They are
 keyed by episode id and live in a table re-indexing never rewrites.
 """
 
 from __future__ import annotations
 
 import operator
+import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from robotrace_desktop.catalog.journal import new_record
 from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.catalog.user_data import bookmark_dict, record_change
 from robotrace_desktop.errors import ValidationError
 
 MAX_NOTE_CHARS = 10_000
@@ -49,18 +53,22 @@ def add_bookmark(
     text = _note(note)
     if not isinstance(episode_id, str) or not episode_id:
         raise ValidationError(f"episode_id must be a non-empty string, not {episode_id!r}")
-    created = time.time()
-    with catalog.transaction() as conn:
+    mark = {"id": 0, "episode_id": episode_id, "t_ns": t, "t_end_ns": end, "note": text,
+            "created_at": time.time()}  # fmt: skip
+    record = new_record("bookmark.put", bookmark=mark)
+
+    def new_id(conn: sqlite3.Connection) -> bool:
         known = conn.execute("SELECT 1 FROM episodes WHERE id = ?", (episode_id,)).fetchone()
         if known is None:
             raise ValidationError(f"episode_id {episode_id!r} is not in the catalog {catalog.path}")
-        cursor = conn.execute(
-            "INSERT INTO bookmarks (episode_id, t_ns, t_end_ns, note, created_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (episode_id, t, end, text, created),
+        # the id SQLite would pick, chosen here so the journal line can carry it
+        mark["id"] = int(
+            conn.execute("SELECT coalesce(max(id), 0) + 1 FROM bookmarks").fetchone()[0]
         )
-        new_id = int(cursor.lastrowid or 0)
-    return Bookmark(new_id, episode_id, t, end, text, created)
+        return True
+
+    record_change(catalog, record, new_id)
+    return Bookmark(**mark)
 
 
 def list_bookmarks(catalog: Catalog, episode_id: str) -> list[Bookmark]:
@@ -90,20 +98,30 @@ def get_bookmark(catalog: Catalog, bookmark_id: int) -> Bookmark:
 def update_note(catalog: Catalog, bookmark_id: int, note: str) -> Bookmark:
     """Replace a bookmark's note; returns the updated bookmark."""
     text = _note(note)
-    with catalog.transaction() as conn:
-        cursor = conn.execute(
-            "UPDATE bookmarks SET note = ? WHERE id = ?", (text, _id(bookmark_id))
-        )
-        if cursor.rowcount == 0:
+    number = _id(bookmark_id)
+    record = new_record("bookmark.put", bookmark={})
+
+    def whole(conn: sqlite3.Connection) -> bool:  # the journal line carries the whole bookmark
+        row = conn.execute("SELECT * FROM bookmarks WHERE id = ?", (number,)).fetchone()
+        if row is None:
             raise ValidationError(f"bookmark_id {bookmark_id} does not exist")
+        record["bookmark"] = {**bookmark_dict(row), "note": text}
+        return True
+
+    record_change(catalog, record, whole)
     return get_bookmark(catalog, bookmark_id)
 
 
 def delete_bookmark(catalog: Catalog, bookmark_id: int) -> bool:
     """Remove a bookmark. Returns False when it was already gone."""
-    with catalog.transaction() as conn:
-        cursor = conn.execute("DELETE FROM bookmarks WHERE id = ?", (_id(bookmark_id),))
-        return cursor.rowcount > 0
+    number = _id(bookmark_id)
+
+    def exists(conn: sqlite3.Connection) -> bool:
+        return (
+            conn.execute("SELECT 1 FROM bookmarks WHERE id = ?", (number,)).fetchone() is not None
+        )
+
+    return record_change(catalog, new_record("bookmark.delete", bookmark_id=number), exists)
 
 
 def _from_row(row: Any) -> Bookmark:

@@ -29,8 +29,13 @@ class TopFinding(NamedTuple):
     count: int  # findings stored for the episode (all confidences)
 
 
-def store_findings(catalog: Catalog, episode_id: str, findings: Sequence[Finding]) -> None:
-    """Replace the findings of ``episode_id`` (ranked order is kept through ``rank``)."""
+def store_findings(
+    catalog: Catalog, episode_id: str, findings: Sequence[Finding], key: str | None = None
+) -> None:
+    """Replace the findings of ``episode_id`` (ranked order is kept through ``rank``).
+
+    ``key`` is the ``analysis.reuse.explain_key`` they were computed under (None: unknown, so
+    they are never reused)."""
     now = time.time()
     rows = [
         (
@@ -53,9 +58,10 @@ def store_findings(catalog: Catalog, episode_id: str, findings: Sequence[Finding
     with catalog.transaction() as conn:
         conn.execute("DELETE FROM findings WHERE episode_id = ?", (episode_id,))
         conn.execute(
-            "INSERT INTO explained (episode_id, explained_at) VALUES (?, ?) "
-            "ON CONFLICT(episode_id) DO UPDATE SET explained_at = excluded.explained_at",
-            (episode_id, now),
+            "INSERT INTO explained (episode_id, explained_at, key) VALUES (?, ?, ?) "
+            "ON CONFLICT(episode_id) DO UPDATE SET explained_at = excluded.explained_at, "
+            "key = excluded.key",
+            (episode_id, now, key),
         )
         conn.executemany(
             """INSERT INTO findings (episode_id, rank, cause, title, explanation, confidence,
@@ -71,6 +77,63 @@ def findings_for(catalog: Catalog, episode_id: str) -> list[Finding]:
         "SELECT * FROM findings WHERE episode_id = ? ORDER BY rank, id", (episode_id,)
     ).fetchall()
     return [_finding(r) for r in rows]
+
+
+def findings_of(catalog: Catalog, episode_ids: Sequence[str]) -> dict[str, list[Finding]]:
+    """The stored findings of many episodes, best first, in a few queries (reused results of
+    ``explain --all``); episodes without findings map to an empty list."""
+    found: dict[str, list[Finding]] = {e: [] for e in episode_ids}
+    for chunk in _chunks(list(found)):
+        marks = ", ".join("?" * len(chunk))
+        rows = catalog.conn.execute(
+            f"SELECT * FROM findings WHERE episode_id IN ({marks}) ORDER BY episode_id, rank, id",
+            chunk,
+        )
+        for r in rows:
+            found[r["episode_id"]].append(_finding(r))
+    return found
+
+
+class EpisodeState(NamedTuple):
+    """What the catalog says about an episode that decides its findings, as one text, and
+    the key its stored findings were computed under (None: never explained, or unknown)."""
+
+    state: str
+    stored_key: str | None
+
+
+def episode_states(catalog: Catalog, episode_ids: Sequence[str]) -> dict[str, EpisodeState]:
+    """For ``analysis.reuse.explain_key``: each episode's recording fingerprint (size + mtime of
+    its files), the indexed row's content hash and status, the user's overrides and stream
+    offsets — in a few queries, so deciding what ``explain --all`` must recompute costs
+    milliseconds, not an open per episode. Unknown ids are left out."""
+    states: dict[str, EpisodeState] = {}
+    for chunk in _chunks(list(dict.fromkeys(episode_ids))):
+        marks = ", ".join("?" * len(chunk))
+        rows = catalog.conn.execute(
+            f"""SELECT e.id, e.content_hash, e.status, e.missing_since IS NULL AS present,
+                   r.fingerprint, r.status AS recording_status,
+                   o.source, o.robot, o.policy_version, o.env_version, o.git_sha, o.seed,
+                   o.task, o.outcome,
+                   (SELECT group_concat(stream || '=' || offset_ns, ';') FROM
+                       (SELECT stream, offset_ns FROM stream_offsets s
+                        WHERE s.episode_id = e.id ORDER BY stream)) AS offsets,
+                   x.key
+                FROM episodes e
+                LEFT JOIN recordings r ON r.path = e.recording
+                LEFT JOIN episode_overrides o ON o.episode_id = e.id
+                LEFT JOIN explained x ON x.episode_id = e.id
+                WHERE e.id IN ({marks})""",
+            chunk,
+        )
+        for r in rows:
+            values = list(r)[1:-1]  # every column but the id and the stored key
+            states[r["id"]] = EpisodeState(jsonsafe.dumps(values), r["key"])
+    return states
+
+
+def _chunks(ids: list[str], size: int = 500) -> list[list[str]]:
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
 def was_explained(catalog: Catalog, episode_id: str) -> bool:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.catalog.user_data import note_recordings
 from robotrace_desktop.core.episode import EpisodeInfo, Outcome, Status, episode_id
 from robotrace_desktop.errors import RecordingError, RobotraceError
 from robotrace_desktop.readers.base import Reader
@@ -176,6 +177,8 @@ def scan(
         if not root.exists():
             summary.errors += 1
             summary.problems.append(f"{root}: no such file or folder")
+    # remembered in the journal: what `catalog rebuild` rescans when the catalog itself is lost
+    note_recordings(catalog, [str(r) for r in abs_roots if r.exists()])
     recordings = list(discover([r for r in abs_roots if r.exists()]))
     summary.recordings = len(recordings)
     found_paths = {str(r.path) for r in recordings}
@@ -192,29 +195,42 @@ def scan(
     if not summary.cancelled:
         summary.missing = _mark_vanished(catalog, abs_roots, found_paths)
     if explain and not summary.cancelled:
-        pending = [*summary.changed, *_never_explained(catalog, unchanged_ids)]
+        pending = [*summary.changed, *_to_explain(catalog, _readable(catalog, unchanged_ids))]
         if pending:
             _explain(catalog, pending, summary, explain_progress, cancel)
     return summary
 
 
-def _never_explained(catalog: Catalog, ids: Sequence[str]) -> list[str]:
-    """Readable episodes among ``ids`` Explain has not stored findings for yet."""
+def _readable(catalog: Catalog, ids: Sequence[str]) -> list[str]:
+    """The episodes among ``ids`` Explain can read — present on disk, from a recording that
+    indexed cleanly (as ``findings.explainable_ids``; a run whose outcome failed counts) — in
+    order."""
     if not ids:
         return []
-    done = {r[0] for r in catalog.conn.execute("SELECT episode_id FROM explained")}
-    todo = [e for e in ids if e not in done]
-    readable: list[str] = []
-    for start in range(0, len(todo), 500):
-        chunk = todo[start : start + 500]
+    readable: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
         marks = ", ".join("?" * len(chunk))
         rows = catalog.conn.execute(
-            f"SELECT id FROM episodes WHERE id IN ({marks}) AND status = ? "
-            "AND missing_since IS NULL",
-            [*chunk, Status.READY.value],
+            f"SELECT e.id FROM episodes e JOIN recordings r ON r.path = e.recording "
+            f"WHERE e.id IN ({marks}) AND e.missing_since IS NULL AND r.status = 'ok'",
+            chunk,
         )
-        readable.extend(r[0] for r in rows)
-    return readable
+        readable.update(r[0] for r in rows)
+    return [e for e in ids if e in readable]
+
+
+def _to_explain(catalog: Catalog, ids: list[str]) -> list[str]:
+    """Unchanged episodes whose stored findings cannot be reused: never explained (a scan
+    killed after indexing them) or explained under another reuse key (the catalog's fields,
+    the thresholds or the analyzers changed) — the key ``explain EPISODE`` uses. Findings
+    stored without a key count as current, as every explained episode did before keys."""
+    if not ids:
+        return []
+    # imported here: a re-scan of an unchanged tree reaches this with nothing changed
+    from robotrace_desktop.analysis.reuse import stale
+
+    return stale(catalog, list(dict.fromkeys(ids)), keyless_is_fresh=True)
 
 
 def _explain(
@@ -229,6 +245,7 @@ def _explain(
 
     try:
         run = explain_many(catalog.path, ids, progress=progress, cancel=cancel)
+        run.explained = {e: f for e, f in run.explained.items() if e not in run.reused}
     except Exception as exc:  # the index is done and stored; Explain failing must not undo it
         log.exception("explain after scan failed")
         summary.explain_errors.append(f"explain: {exc}")

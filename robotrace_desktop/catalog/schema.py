@@ -167,4 +167,22 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (name, episode_id)
     );
     """,
+    # 4: the key Explain's stored findings were computed under (recording, episode row,
+    # thresholds, analysis code, normal model): an unchanged key means they can be reused
+    """
+    ALTER TABLE explained ADD COLUMN key TEXT;
+    """,
 ]
+
+# next: how far the journal of user-authored data (catalog/journal.py) is reflected in this
+# file. Appended rather than written into the list so a migration added there meanwhile simply
+# comes first.
+MIGRATIONS.append(
+    """
+    CREATE TABLE journal_state (
+        one      INTEGER PRIMARY KEY CHECK (one = 1),
+        record   TEXT NOT NULL,      -- id of the last journal record applied here
+        offset   INTEGER NOT NULL    -- byte offset just after that record in the journal
+    );
+    """
+)

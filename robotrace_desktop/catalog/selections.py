@@ -8,10 +8,13 @@ from the catalog are kept, so a re-scan cannot silently shrink a saved baseline.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Sequence
 
+from robotrace_desktop.catalog.journal import new_record
 from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.catalog.user_data import record_change
 from robotrace_desktop.errors import EpisodeNotFoundError, ValidationError
 
 MAX_NAME = 120
@@ -25,16 +28,10 @@ def save_selection(catalog: Catalog, name: str, episode_ids: Sequence[str], note
     ids = list(dict.fromkeys(episode_ids))
     if not ids:
         raise ValidationError(f"selection {name!r} would be empty")
-    with catalog.transaction() as conn:
-        conn.execute("DELETE FROM selections WHERE name = ?", (name,))
-        conn.execute(
-            "INSERT INTO selections (name, note, created_at) VALUES (?, ?, ?)",
-            (name, note, time.time()),
-        )
-        conn.executemany(
-            "INSERT INTO selection_episodes (name, episode_id, position) VALUES (?, ?, ?)",
-            [(name, episode, position) for position, episode in enumerate(ids)],
-        )
+    record_change(
+        catalog,
+        new_record("selection.put", name=name, note=note, created_at=time.time(), episodes=ids),
+    )
     return len(ids)
 
 
@@ -59,6 +56,9 @@ def selections(catalog: Catalog) -> list[tuple[str, int]]:
 
 
 def delete_selection(catalog: Catalog, name: str) -> bool:
-    with catalog.transaction() as conn:
-        cursor = conn.execute("DELETE FROM selections WHERE name = ?", (name,))
-    return cursor.rowcount > 0
+    def exists(conn: sqlite3.Connection) -> bool:
+        return (
+            conn.execute("SELECT 1 FROM selections WHERE name = ?", (name,)).fetchone() is not None
+        )
+
+    return record_change(catalog, new_record("selection.delete", name=name), exists)

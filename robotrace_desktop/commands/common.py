@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from robotrace_desktop.catalog.advice import damaged_message
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.commands.terminal_text import json_terminal_safe, raw_stream, terminal_safe
 from robotrace_desktop.core import jsonsafe
@@ -19,7 +20,25 @@ from robotrace_desktop.errors import StorageError
 
 
 def open_catalog(args: argparse.Namespace) -> Catalog:
-    return Catalog(args.catalog)
+    """The catalog of ``--catalog`` (or the default). A damaged one is still read, with the
+    same recovery instructions a refused write prints; a missing one recreated from its
+    journal says how to index the recordings again."""
+    catalog = Catalog(args.catalog)
+    if catalog.damage is not None:
+        print(
+            f"robotrace-desktop: warning: {damaged_message(catalog.path, catalog.damage)}\n"
+            "  (showing what can still be read; nothing will be saved)",
+            file=sys.stderr,
+        )
+    elif catalog.created and catalog.replayed:
+        option = "" if args.catalog is None else f" --catalog {args.catalog}"
+        print(
+            f"robotrace-desktop: note: the catalog {catalog.path} was missing; a new one holds "
+            f"the {catalog.replayed} change(s) of its journal (tags, bookmarks…). Run "
+            f"`robotrace-desktop{option} catalog rebuild` to index the recordings again.",
+            file=sys.stderr,
+        )
+    return catalog
 
 
 @contextmanager

@@ -1,8 +1,11 @@
 """``explain EPISODE`` and ``explain --all``: why did the run fail, ranked, with evidence.
 
-A catalog episode is (re-)explained and its findings stored; a recording that was never scanned
-is explained directly from disk and nothing is written. ``--all`` re-runs over the whole catalog
-on every core with a progress bar on a terminal.
+A catalog episode is explained and its findings stored with their reuse key; asked again while
+nothing they depend on changed (recording, catalog fields, thresholds, analyzers, normal model:
+``analysis.reuse``), the stored findings are printed without opening the recording. ``--force``
+recomputes. A recording that was never scanned is explained directly from disk and nothing is
+written. ``--all`` runs over the whole catalog on every core (or ``--engine ray``) with a
+progress bar on a terminal.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from robotrace_desktop.analysis.finding import Finding
-from robotrace_desktop.catalog.findings import explainable_ids, store_findings
+from robotrace_desktop.catalog.findings import explainable_ids, findings_for, store_findings
+from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.commands.common import open_catalog, print_json, progress_bar
 from robotrace_desktop.core.timebase import format_seconds
-from robotrace_desktop.episodes import resolve
+from robotrace_desktop.episodes import ResolvedEpisode, resolve
 from robotrace_desktop.errors import ValidationError
 
 if TYPE_CHECKING:  # the analyzers (numpy…) load only when something is explained
@@ -54,6 +58,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--workers", type=int, default=None, help="processes for --all (default: every core)"
     )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="recompute even when the stored findings are still valid (nothing changed)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("process", "ray"),
+        default="process",
+        help="for --all: this machine's cores (default) or a Ray cluster (the [ray] extra)",
+    )
+    parser.add_argument(
+        "--address", default=None, help="for --engine ray: the cluster (default: start one here)"
+    )
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(handler=run)
 
@@ -67,14 +85,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_one(args: argparse.Namespace) -> int:
-    from robotrace_desktop.analysis.runner import ensure_thresholds_file, explain_resolved
-
     with open_catalog(args) as catalog:
-        ensure_thresholds_file(catalog.path)
         resolved = resolve(args.episode, catalog)
-        findings = explain_resolved(resolved, catalog)
-        if resolved.in_catalog:
-            store_findings(catalog, resolved.info.id, findings)
+        findings = _stored(catalog, resolved.info.id) if resolved.in_catalog else None
+        if findings is None or args.force:
+            findings = _compute(catalog, resolved)
     if args.json:
         print_json({"episode": resolved.info.id, "findings": [finding_json(f) for f in findings]})
     else:
@@ -85,6 +100,30 @@ def _run_one(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stored(catalog: Catalog, episode_id: str) -> list[Finding] | None:
+    """The stored findings when their reuse key is current (None: compute). Needs neither the
+    analyzers nor the recording: a few catalog queries and a file read."""
+    from robotrace_desktop.analysis.reuse import current_keys, thresholds_file
+
+    if not thresholds_file(catalog.path).is_file():
+        return None  # the first Explain writes the thresholds file, which changes the key
+    check = current_keys(catalog, [episode_id]).get(episode_id)
+    return findings_for(catalog, episode_id) if check is not None and check.fresh else None
+
+
+def _compute(catalog: Catalog, resolved: ResolvedEpisode) -> list[Finding]:
+    from robotrace_desktop.analysis.reuse import current_keys
+    from robotrace_desktop.analysis.runner import ensure_thresholds_file, explain_resolved
+
+    ensure_thresholds_file(catalog.path)
+    episode = resolved.info.id
+    check = current_keys(catalog, [episode]).get(episode) if resolved.in_catalog else None
+    findings = explain_resolved(resolved, catalog)
+    if resolved.in_catalog:
+        store_findings(catalog, episode, findings, None if check is None else check.key)
+    return findings
+
+
 def _run_all(args: argparse.Namespace) -> int:
     from robotrace_desktop.analysis.runner import explain_many
 
@@ -93,9 +132,21 @@ def _run_all(args: argparse.Namespace) -> int:
         ids = explainable_ids(catalog)
     progress, close = progress_bar(enabled=sys.stderr.isatty() and not args.json, unit="ep")
     try:
-        result = explain_many(path, ids, workers=args.workers or os.cpu_count(), progress=progress)
+        result = explain_many(
+            path,
+            ids,
+            workers=args.workers or os.cpu_count(),
+            progress=progress,
+            force=args.force,
+            engine=args.engine,
+            address=args.address,
+        )
     finally:
         close()
+        if args.engine == "ray":
+            from robotrace_desktop.verify import ray_engine
+
+            ray_engine.shutdown_local()
     if args.json:
         print_json(
             {
@@ -136,6 +187,8 @@ def time_text(finding: Finding) -> str:
 
 def _print_summary(result: ExplainRun) -> None:
     print(f"explained {len(result.explained)} episode(s), {len(result.errors)} error(s)")
+    if result.reused:
+        print(f"  {len(result.reused)} unchanged: stored findings reused (--force recomputes)")
     for episode, reason in result.errors.items():
         print(f"  error: {episode}: {reason}")
     causes = result.top_causes()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import TracebackType
@@ -261,6 +261,25 @@ class EpisodeSource(ABC):
         self, stream: str, start_ns: int | None = None, stop_ns: int | None = None
     ) -> list[LogEvent]:
         raise StreamNotFoundError(f"episode {self.info.id} has no event stream {stream!r}")
+
+    def read_streams(
+        self, signals: Sequence[str], events: Sequence[str] = ()
+    ) -> tuple[dict[str, SignalChunk], dict[str, list[LogEvent]]]:
+        """Several whole streams at once, each exactly as ``read_signal`` / ``read_events``
+        would return it.
+
+        Why: a reader whose streams share one file (a ROS bag interleaves every topic) can fill
+        them all from ONE pass over it instead of one pass per stream (Explain asks for every
+        stream of the episode). This default just loops; it raises on the first stream that
+        cannot be read, so a caller that must keep the others reads them one by one then.
+        """
+        chunks = {name: self.read_signal(name) for name in signals}
+        logs = {name: self.read_events(name) for name in events}
+        return chunks, logs
+
+    def read_signals(self, streams: Sequence[str]) -> dict[str, SignalChunk]:
+        """Several whole signal streams at once (see ``read_streams``)."""
+        return self.read_streams(streams)[0]
 
     def video(self, stream: str) -> FrameSource:
         raise StreamNotFoundError(f"episode {self.info.id} has no video stream {stream!r}")

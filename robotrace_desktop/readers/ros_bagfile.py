@@ -37,7 +37,10 @@ from robotrace_desktop.errors import (
     UnsupportedFormatError,
     as_recording_error,
 )
+from robotrace_desktop.readers.ros_yaml import install as install_fast_yaml
 from robotrace_desktop.readers.rosbag_reader import MCAP_MAGIC, ROS1_MAGIC, SQLITE_MAGIC, read_magic
+
+install_fast_yaml()  # rosbags' metadata.yaml / QoS YAML through libyaml (see ros_yaml)
 
 _NO_TIME = 2**63 - 1
 MAX_CUSTOM_TEXT = 1 << 16
@@ -91,6 +94,33 @@ class BagFile:
             close = getattr(it, "close", None)
             if close:
                 close()
+
+    def first_messages(
+        self, groups: Sequence[Sequence[Connection]]
+    ) -> list[tuple[Connection, int, bytes] | None]:
+        """The earliest message of each group of connections (a topic's), from ONE iteration
+        over the bag that stops once every group has one — not one iteration per topic (each
+        of which decompressed an MCAP chunk again). None for a group with no message."""
+        # by topic and type, as _DirectoryMessages matches connections across storage files
+        owner = {(c.topic, c.msgtype): n for n, group in enumerate(groups) for c in group}
+        found: list[tuple[Connection, int, bytes] | None] = [None] * len(groups)
+        missing = len({n for n, group in enumerate(groups) if group})
+        if not missing:
+            return found
+        it = self.messages([c for group in groups for c in group])
+        try:
+            for message in it:
+                n = owner[(message[0].topic, message[0].msgtype)]
+                if found[n] is None:
+                    found[n] = message
+                    missing -= 1
+                    if not missing:
+                        break
+        finally:
+            close = getattr(it, "close", None)
+            if close:
+                close()
+        return found
 
     def timestamps(self, connections: Sequence[Connection]) -> np.ndarray:
         """Sorted record times (int64 ns) of every message of ``connections``, from indexes

@@ -19,6 +19,7 @@ Layouts (``flattener_for``):
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -172,6 +173,10 @@ Getter = Callable[[Any], Any]
 
 def _getter(path: Sequence[Step]) -> Getter:
     steps = tuple(path)
+    if steps and all(isinstance(step, str) for step in steps):
+        # attribute steps only: the same lookups, done in C (this runs once per channel and
+        # message: ~150,000 times for a 4 MB bag)
+        return operator.attrgetter(".".join(steps))
 
     def get(msg: Any) -> Any:
         value = msg
@@ -197,6 +202,12 @@ class _Block:
 
     get: Getter
     width: int  # 0: scalar channel
+    path: str | None = None  # "a.b.c" when the getter is plain attribute access
+
+
+def _block(path: Sequence[Step], width: int) -> _Block:
+    plain = bool(path) and all(isinstance(step, str) for step in path)
+    return _Block(_getter(path), width, ".".join(path) if plain else None)  # type: ignore[arg-type]
 
 
 class Flattener:
@@ -205,25 +216,46 @@ class Flattener:
     def __init__(self, channels: Sequence[str], blocks: Sequence[_Block]) -> None:
         self.channels = tuple(channels)
         self._blocks = tuple(blocks)
+        #: every channel a plain numeric attribute (Imu, Odometry, BatteryState, custom
+        #: messages…): one C-level call fetches the whole row
+        self._row: Getter | None = None
+        paths = [b.path for b in self._blocks]
+        if paths and all(b.width == 0 for b in self._blocks) and None not in paths:
+            get = operator.attrgetter(*paths)  # type: ignore[arg-type]
+            self._row = get if len(paths) > 1 else (lambda msg: (get(msg),))
 
     def values(self, msg: Any) -> np.ndarray:
-        out = np.full(len(self.channels), np.nan)
-        pos = 0
+        if self._row is not None:
+            row = self._row(msg)
+            if all(type(v) is float or type(v) is int for v in row):
+                return np.array(row, dtype=np.float64)
+        return self._values(msg)
+
+    def _values(self, msg: Any) -> np.ndarray:
+        """The message's row: a Python list filled block by block, made an array once (setting
+        numpy elements one at a time cost as much as decoding the message). Missing values and
+        the tail of a short array are NaN."""
+        row: list[Any] = []
         for block in self._blocks:
             value = block.get(msg)
-            if block.width == 0:
-                if value is not None:
-                    out[pos] = _scalar(value)
-                pos += 1
-                continue
-            if value is not None and len(value):
-                arr = np.asarray(value[: block.width], dtype=np.float64)
-                out[pos : pos + len(arr)] = arr
-            pos += block.width
-        return out
+            width = block.width
+            if width == 0:
+                row.append(_NAN if value is None else _scalar(value))
+            elif value is None or not len(value):
+                row.extend(_NAN for _ in range(width))
+            else:
+                part = value[:width]
+                row.extend(part.tolist() if isinstance(part, np.ndarray) else part)
+                row.extend(_NAN for _ in range(width - len(part)))
+        return np.array(row, dtype=np.float64) if row else np.full(len(self.channels), np.nan)
+
+
+_NAN = float("nan")
 
 
 def _scalar(value: Any) -> float:
+    if type(value) is float:
+        return value
     if hasattr(value, "nanosec"):
         return _time_ns(value) / 1e9
     return float(value)
@@ -284,7 +316,7 @@ class _Walker:
     def _scalar(self, path: tuple[Step, ...], name: str) -> None:
         if not self.full():
             self.channels.append(name)
-            self.blocks.append(_Block(_getter(path), 0))
+            self.blocks.append(_block(path, 0))
 
     def _array(self, path: tuple[Step, ...], name: str, length: int) -> None:
         width = min(length, MAX_ARRAY, MAX_CHANNELS - len(self.channels))
@@ -293,7 +325,7 @@ class _Walker:
         if width <= 0:
             return
         self.channels.extend(f"{name}[{i}]" for i in range(width))
-        self.blocks.append(_Block(_getter(path), width))
+        self.blocks.append(_block(path, width))
 
 
 def generic_flattener(first: Any) -> tuple[Flattener, bool]:
@@ -304,7 +336,7 @@ def generic_flattener(first: Any) -> tuple[Flattener, bool]:
 
 
 def _layout_flattener(paths: Sequence[str]) -> Flattener:
-    return Flattener(paths, [_Block(_getter(_parse_path(p)), 0) for p in paths])
+    return Flattener(paths, [_block(_parse_path(p), 0) for p in paths])
 
 
 class JointStateFlattener(Flattener):

@@ -100,12 +100,14 @@ def plan_bag(bag: BagFile, decoders: Decoders) -> BagPlan:
     topics: dict[str, TopicPlan] = {}
     problems: list[str] = []
     catalog: list[dict[str, Any]] = []
-    for topic, conns in _group(bag.connections).items():
+    groups = _group(bag.connections)
+    firsts = _first_messages(bag, groups, decoders)
+    for topic, conns in groups.items():
         msgtype = conns[0].msgtype
         count = sum(c.msgcount for c in conns)
         entry: dict[str, Any] = {"name": topic, "type": msgtype, "count": count}
         catalog.append(entry)
-        usable = [c for c in conns if c.id in decoders.by_id and c.msgtype == msgtype]
+        usable = _usable(conns, decoders)
         if not usable:
             reason = next(
                 (decoders.problems[c.id] for c in conns if c.id in decoders.problems), "unknown"
@@ -118,14 +120,33 @@ def plan_bag(bag: BagFile, decoders: Decoders) -> BagPlan:
                 f"topic {topic} ({msgtype}): {len(conns) - len(usable)} of {len(conns)} "
                 "connections cannot be decoded and are left out"
             )
-        plan = _plan_topic(bag, topic, msgtype, usable, decoders, problems, entry)
+        plan = _plan_topic(firsts.get(topic), topic, msgtype, usable, decoders, problems, entry)
         if plan is not None:
             topics[topic] = plan
     return BagPlan(topics, problems, catalog)
 
 
+def _usable(conns: list[Connection], decoders: Decoders) -> list[Connection]:
+    """The topic's connections we can decode (those of its first type)."""
+    msgtype = conns[0].msgtype
+    return [c for c in conns if c.id in decoders.by_id and c.msgtype == msgtype]
+
+
+def _first_messages(
+    bag: BagFile, groups: dict[str, list[Connection]], decoders: Decoders
+) -> dict[str, tuple[Connection, int, bytes] | None]:
+    """The first message of every decodable topic with messages, from one pass over the bag."""
+    wanted = {
+        topic: usable
+        for topic, conns in groups.items()
+        if (usable := _usable(conns, decoders)) and sum(c.msgcount for c in usable)
+    }
+    found = bag.first_messages(list(wanted.values()))
+    return dict(zip(wanted, found, strict=True))
+
+
 def _plan_topic(
-    bag: BagFile,
+    first_message: tuple[Connection, int, bytes] | None,
     topic: str,
     msgtype: str,
     conns: list[Connection],
@@ -141,11 +162,10 @@ def _plan_topic(
         if kind == StreamKind.EVENT:
             plan.event = EVENT_TYPES[msgtype]
         return plan
-    try:
-        conn, record_ns, raw = bag.first_message(conns)
-    except StopIteration:
+    if first_message is None:
         plan.details["note"] = "no messages found although the index lists some"
         return plan
+    conn, record_ns, raw = first_message
     first, failure = _decode_first(conn, raw, conns, decoders)
     plan.details["types_from"] = decoders.by_id[conn.id].source
     if failure is not None:

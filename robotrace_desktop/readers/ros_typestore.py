@@ -12,7 +12,7 @@ else ROS 2 Humble (the recent LTS whose types most older bags use); ROS 1 falls 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 
@@ -101,7 +101,45 @@ class Decoders:
 
     by_id: dict[int, Decoder]
     problems: dict[int, str]
-    fallbacks: dict[int, Decoder]
+    fallbacks: Mapping[int, Decoder]
+
+
+class _Fallbacks(Mapping[int, Decoder]):
+    """Default-typestore decoders for connections with embedded definitions, built when first
+    asked for: building one generates rosbags' deserializer code for the type (a third of a
+    33-topic bag's open), and they are needed only when an embedded definition fails."""
+
+    def __init__(self, ros1: bool, default_name: Stores) -> None:
+        self._ros1, self._default_name = ros1, default_name
+        self._msgtypes: dict[int, str] = {}
+        self._built: dict[int, Decoder | None] = {}
+
+    def add(self, conn_id: int, msgtype: str) -> None:
+        self._msgtypes[conn_id] = msgtype
+
+    def _build(self, conn_id: int) -> Decoder | None:
+        if conn_id not in self._built:
+            msgtype = self._msgtypes.get(conn_id)
+            got: Decoder | str | None = None
+            if msgtype is not None:
+                got = _default_decoder(msgtype, self._ros1, self._default_name)
+            self._built[conn_id] = got if isinstance(got, Decoder) else None
+        return self._built[conn_id]
+
+    def __getitem__(self, conn_id: int) -> Decoder:
+        got = self._build(conn_id)
+        if got is None:
+            raise KeyError(conn_id)
+        return got
+
+    def __contains__(self, conn_id: object) -> bool:
+        return isinstance(conn_id, int) and self._build(conn_id) is not None
+
+    def __iter__(self) -> Iterator[int]:
+        return iter([c for c in self._msgtypes if self._build(c) is not None])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def build_decoders(
@@ -109,8 +147,8 @@ def build_decoders(
 ) -> Decoders:
     decoders: dict[int, Decoder] = {}
     problems: dict[int, str] = {}
-    fallbacks: dict[int, Decoder] = {}
     default_name = default_store_name(ros1, ros_distro)
+    fallbacks = _Fallbacks(ros1, default_name)
     shared = _SHARED[ros1]
     # Same (type, definition) → same decoder, in this bag (ROS 1 repeats connections per
     # publisher) and across bags: generating rosbags' (de)serialisers is the costly part.
@@ -132,9 +170,7 @@ def build_decoders(
             continue
         decoders[conn.id] = got
         if got.source == EMBEDDED:
-            fallback = _default_decoder(conn.msgtype, ros1, default_name)
-            if isinstance(fallback, Decoder):
-                fallbacks[conn.id] = fallback
+            fallbacks.add(conn.id, conn.msgtype)
     return Decoders(decoders, problems, fallbacks)
 
 

@@ -14,7 +14,7 @@ ROS 1 chunk indexes hold every record time in memory already, so those ranges ar
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +176,24 @@ class _Opened:
         self.bag.close()
 
 
+class _Collected:
+    """One topic's messages in arrival order — a signal's flattened rows, an event topic's
+    decoded messages — with their record and header times (the record time standing in for a
+    missing header)."""
+
+    __slots__ = ("headers", "items", "records")
+
+    def __init__(self) -> None:
+        self.records: list[int] = []
+        self.headers: list[int] = []
+        self.items: list[Any] = []
+
+    def add(self, record: int, header: int | None, item: Any) -> None:
+        self.records.append(record)
+        self.headers.append(header if header is not None else record)
+        self.items.append(item)
+
+
 class RosEpisodeSource(EpisodeSource):
     """An opened bag: reads topics by time window, decoding only the messages inside it."""
 
@@ -202,15 +220,8 @@ class RosEpisodeSource(EpisodeSource):
         t0 = self._opened.t0
         start = None if start_ns is None else t0 + start_ns - pad
         stop = None if stop_ns is None else t0 + stop_ns + pad
-        for conn, record, raw in self._opened.bag.messages(plan.connections, start, stop):
-            try:
-                msg = self._opened.decode(conn, raw)
-            except Exception as exc:  # one bad message must not hide the rest of the topic
-                log.warning(
-                    "%s %s: message at %d undecodable: %s", self.info.path, plan.topic, record, exc
-                )
-                continue
-            yield record, stamp_ns(msg), msg
+        for _, record, header, msg in self._messages([plan], start, stop):
+            yield record, header, msg
 
     def _select(
         self,
@@ -234,26 +245,11 @@ class RosEpisodeSource(EpisodeSource):
         self, stream: str, start_ns: int | None = None, stop_ns: int | None = None
     ) -> SignalChunk:
         plan = self._plan(stream, StreamKind.SIGNAL)
-        channels = plan.channels
-        records: list[int] = []
-        headers: list[int] = []
-        rows: list[np.ndarray] = []
-        has_header = plan.first is not None and stamp_ns(plan.first) is not None
+        got = _Collected()
         if plan.flattener is not None:
             for record, header, msg in self._window(plan, start_ns, stop_ns):
-                records.append(record)
-                headers.append(header if header is not None else record)
-                rows.append(plan.flattener.values(msg))
-        t0 = np.int64(self._opened.t0)
-        record_rel = np.asarray(records, np.int64) - t0
-        header_rel = np.asarray(headers, np.int64) - t0
-        order = self._select(plan, record_rel, header_rel, start_ns, stop_ns)
-        values = np.vstack(rows)[order] if rows else np.zeros((0, len(channels)))
-        t_ns = (header_rel if plan.clock == "header" else record_rel)[order]
-        times = {"record": record_rel[order]}
-        if has_header:
-            times["header"] = header_rel[order]
-        return SignalChunk(stream, channels, t_ns, values, times)
+                got.add(record, header, plan.flattener.values(msg))
+        return self._signal_chunk(plan, got, start_ns, stop_ns)
 
     @source_guard("cannot read stream")
     def read_events(
@@ -262,17 +258,86 @@ class RosEpisodeSource(EpisodeSource):
         plan = self._plan(stream, StreamKind.EVENT)
         if plan.event is None or plan.count == 0:
             return []
-        got: list[tuple[int, int, Any]] = []
+        got = _Collected()
         for record, header, msg in self._window(plan, start_ns, stop_ns):
-            got.append((record, header if header is not None else record, msg))
+            got.add(record, header, msg)
+        return self._event_list(plan, got, start_ns, stop_ns)
+
+    @source_guard("cannot read streams")
+    def read_streams(
+        self, signals: Sequence[str], events: Sequence[str] = ()
+    ) -> tuple[dict[str, SignalChunk], dict[str, list[LogEvent]]]:
+        """Every wanted topic from ONE iteration over the bag, restricted to their connections
+        (a 23-topic bag read topic by topic is 23 passes over every chunk). Each stream comes
+        out exactly as ``read_signal`` / ``read_events`` make it: same rows, same order."""
+        signal_plans = [self._plan(name, StreamKind.SIGNAL) for name in signals]
+        event_plans = [self._plan(name, StreamKind.EVENT) for name in events]
+        wanted = [p for p in signal_plans if p.flattener is not None]
+        wanted += [p for p in event_plans if p.event is not None and p.count]
+        collected = {p.topic: _Collected() for p in wanted}
+        for plan, record, header, msg in self._messages(wanted):
+            if plan.kind == StreamKind.SIGNAL and plan.flattener is not None:
+                msg = plan.flattener.values(msg)  # keep the row, not the message object
+            collected[plan.topic].add(record, header, msg)
+        chunks = {
+            p.topic: self._signal_chunk(p, collected.get(p.topic, _Collected()), None, None)
+            for p in signal_plans
+        }
+        logs = {
+            p.topic: self._event_list(p, collected[p.topic], None, None)
+            if p.topic in collected
+            else []
+            for p in event_plans
+        }
+        return chunks, logs
+
+    def _messages(
+        self, plans: Sequence[TopicPlan], start: int | None = None, stop: int | None = None
+    ) -> Iterator[tuple[TopicPlan, int, int | None, Any]]:
+        """(plan, record ns, header ns or None, message) of every message of ``plans``' topics
+        with start <= record time < stop (absolute ns): one iteration over the bag."""
+        by_topic = {p.topic: p for p in plans}
+        connections = [c for p in plans for c in p.connections]
+        for conn, record, raw in self._opened.bag.messages(connections, start, stop):
+            plan = by_topic[conn.topic]
+            try:
+                msg = self._opened.decode(conn, raw)
+            except Exception as exc:  # one bad message must not hide the rest of the topic
+                log.warning(
+                    "%s %s: message at %d undecodable: %s", self.info.path, plan.topic, record, exc
+                )
+                continue
+            yield plan, record, stamp_ns(msg), msg
+
+    def _signal_chunk(
+        self, plan: TopicPlan, got: _Collected, start_ns: int | None, stop_ns: int | None
+    ) -> SignalChunk:
+        channels = plan.channels
+        has_header = plan.first is not None and stamp_ns(plan.first) is not None
+        rows = got.items
+        t0 = np.int64(self._opened.t0)
+        record_rel = np.asarray(got.records, np.int64) - t0
+        header_rel = np.asarray(got.headers, np.int64) - t0
+        order = self._select(plan, record_rel, header_rel, start_ns, stop_ns)
+        values = np.vstack(rows)[order] if rows else np.zeros((0, len(channels)))
+        t_ns = (header_rel if plan.clock == "header" else record_rel)[order]
+        times = {"record": record_rel[order]}
+        if has_header:
+            times["header"] = header_rel[order]
+        return SignalChunk(plan.topic, channels, t_ns, values, times)
+
+    def _event_list(
+        self, plan: TopicPlan, got: _Collected, start_ns: int | None, stop_ns: int | None
+    ) -> list[LogEvent]:
+        assert plan.event is not None
         t0 = self._opened.t0
-        record_rel = np.asarray([g[0] for g in got], np.int64) - t0
-        header_rel = np.asarray([g[1] for g in got], np.int64) - t0
+        record_rel = np.asarray(got.records, np.int64) - t0
+        header_rel = np.asarray(got.headers, np.int64) - t0
         order = self._select(plan, record_rel, header_rel, start_ns, stop_ns)
         t = header_rel if plan.clock == "header" else record_rel
         events = []
         for i in order:
-            fields = plan.event(got[i][2], plan.topic)
+            fields = plan.event(got.items[i], plan.topic)
             events.append(LogEvent(int(t[i]), fields.level, fields.text, fields.source))
         return events
 

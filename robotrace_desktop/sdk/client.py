@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from robotrace_desktop import paths
-from robotrace_desktop.errors import RecordingError, StorageError, ValidationError
+from robotrace_desktop.errors import RecordingError, RobotraceError, StorageError, ValidationError
 from robotrace_desktop.sdk.episode import Episode
 from robotrace_desktop.sdk.fields import (
     GENERATOR,
@@ -45,6 +45,7 @@ from robotrace_desktop.sdk.fields import (
 
 if TYPE_CHECKING:
     from robotrace_desktop.analysis.finding import Finding
+    from robotrace_desktop.catalog.store import Catalog
     from robotrace_desktop.core.episode import EpisodeInfo, LogEvent
     from robotrace_desktop.sdk.inputs import Inputs
     from robotrace_desktop.sdk.recorder import Recorder
@@ -308,9 +309,11 @@ class Client:
         try:
             info = next(iter(reader.index(folder)))
             stamp = fingerprint(Recording(folder, reader))
-            with Catalog(catalog_path) as catalog, catalog.transaction():
-                catalog.upsert_episode(str(folder), info)
-                catalog.set_recording_state(str(folder), reader.kind, stamp, "ok", None)
+            with Catalog(catalog_path) as catalog:
+                with catalog.transaction():
+                    catalog.upsert_episode(str(folder), info)
+                    catalog.set_recording_state(str(folder), reader.kind, stamp, "ok", None)
+                _remember(catalog, folder)
         except RecordingError as exc:
             remove_bundle(folder)
             raise StorageError(f"{folder}: the written episode cannot be read back: {exc}") from exc
@@ -436,3 +439,14 @@ def print_link(name: str, url: str) -> None:
         interactive = False
     if interactive:
         print(f"RoboTrace: {name} → {url}", file=stream, flush=True)
+
+
+def _remember(catalog: Catalog, folder: Path) -> None:
+    """Note the bundle in the catalog's journal so `catalog rebuild` finds it again; the
+    episode is already saved, so a failure here is only logged."""
+    from robotrace_desktop.catalog.user_data import note_recordings
+
+    try:
+        note_recordings(catalog, [str(folder)])
+    except RobotraceError as exc:
+        logging.getLogger(__name__).warning("could not journal %s: %s", folder, exc)

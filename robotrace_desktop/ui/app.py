@@ -69,11 +69,19 @@ def run(catalog_path: Path, requests: list[OpenRequest], *, new_window: bool = F
     window = MainWindow(catalog_path)
     instance.messageReceived.connect(window.handle_message)
     window.show()
-    for request in requests:
-        window.open_episode(request.argument, request.t_ns)
+    app.processEvents()  # paint the window before opening anything (issue 16)
+    if requests:
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(0, lambda: _open_all(window, requests))
     code = app.exec()
     instance.close()
     return int(code)
+
+
+def _open_all(window, requests: list[OpenRequest]) -> None:  # type: ignore[no-untyped-def]
+    for request in requests:
+        window.open_episode(request.argument, request.t_ns)
 
 
 def screenshot(
@@ -92,6 +100,7 @@ def screenshot(
     window = MainWindow(catalog_path)
     window.resize(*size)
     window.show()
+    app.processEvents()
     settled = True
     if request is not None:
         view = window.open_episode(request.argument, request.t_ns)
@@ -99,6 +108,8 @@ def screenshot(
             window.close()
             message = window.statusBar().currentMessage()
             raise RobotraceError(message or "could not open the episode")
+        view.explain_when_loaded = False  # "Explaining…" as before; no run to wait for on close
+        view.plots.fill_around_playhead = False  # the whole visible span is waited for: one read
         deadline = time.monotonic() + SETTLE_TIMEOUT_S
         while not view.settled() and time.monotonic() < deadline:
             app.processEvents()

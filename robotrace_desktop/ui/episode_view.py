@@ -6,6 +6,11 @@ camera, so a bag of joint states gets the whole window for its signals.
 
 The view owns the TimelineController; every pane only listens to it. Decoding and stream
 loading happen in the panes' workers, each with its own EpisodeSource (``ResolvedEpisode.open``).
+
+Opening fills in progressively (issue 16): the cameras are asked for the frame at the start
+time as they are created; the plots are held (nothing built, nothing read, pyqtgraph not even
+imported) until every camera shows its frame or ``PLOTS_AFTER_MS`` passes, then load the span
+on screen first; Explain, which reads the recording once more, starts when the plots are in.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
@@ -32,7 +37,6 @@ from robotrace_desktop.core.markers import Marker
 from robotrace_desktop.core.signal_store import SignalStore
 from robotrace_desktop.episodes import ResolvedEpisode
 from robotrace_desktop.errors import RobotraceError
-from robotrace_desktop.slices import format_for, slice_table, write_table
 from robotrace_desktop.ui.bookmarks_panel import BookmarksPanel
 from robotrace_desktop.ui.explain_panel import ExplainPanel, finding_refs
 from robotrace_desktop.ui.offsets_editor import OffsetsEditor
@@ -50,6 +54,7 @@ from robotrace_desktop.ui.video_pane import VideoPane
 from robotrace_desktop.video.owned import camera_opener
 
 log = logging.getLogger(__name__)
+PLOTS_AFTER_MS = 1500  # the plots wait at most this long for the cameras' first frames
 BOOKMARK_COLOR = colors.BOOKMARK
 SIDE_SHARE = 0.27  # of the window width, at least what the side tabs need to show whole
 # (key, EpisodeView method, what it does): the view's keys besides the transport's
@@ -62,7 +67,12 @@ class EpisodeView(QWidget):
     statusMessage = Signal(str)
 
     def __init__(
-        self, resolved: ResolvedEpisode, catalog: Catalog, parent: QWidget | None = None
+        self,
+        resolved: ResolvedEpisode,
+        catalog: Catalog,
+        parent: QWidget | None = None,
+        *,
+        start_ns: int | None = None,
     ) -> None:
         super().__init__(parent)
         self.resolved = resolved
@@ -80,13 +90,14 @@ class EpisodeView(QWidget):
         self.store.set_offsets(self.offsets)
         self.plots = PlotPanel(self.store, self)
         self.plots.set_offsets(self.offsets)
+        self.plots.hold()  # released by _release_plots: frames first
         self.tree = StreamTree(info, self)
         self.transport = TransportBar(self.timeline, self)
         self.transport.set_cameras(list(self.panes))
 
         self.side = QTabWidget(self)
         # Explain first: "why did it fail" is the question the view is opened for
-        self.explain = ExplainPanel(catalog, info, self, resolved=resolved)
+        self.explain = ExplainPanel(catalog, info, self, resolved=resolved, defer_run=True)
         self.side.addTab(self.explain, "Explain")
         self.side.addTab(self.tree, "Streams")
         self.bookmarks: BookmarksPanel | None = None
@@ -141,7 +152,34 @@ class EpisodeView(QWidget):
         self._shortcuts()
         self._restore_layout()
         self._refresh_markers()
-        self.timeline.set_time(0)
+        self.timeline.set_time(start_ns if start_ns is not None else 0)
+        # a screenshot renders and closes: it turns this off so no Explain run starts that
+        # closing the view would then have to wait for
+        self.explain_when_loaded = True
+        self._plots_timer = QTimer(self)
+        self._plots_timer.setSingleShot(True)
+        self._plots_timer.timeout.connect(self._release_plots)
+        waiting = any(p.problem() is None for p in self.panes.values())  # a camera to wait for
+        self._plots_timer.start(PLOTS_AFTER_MS if waiting else 0)
+
+    # --- filling in progressively -------------------------------------------------------
+
+    def _frames_in(self, *_: object) -> None:
+        panes = self.panes.values()
+        if self.plots.is_held() and all(p.problem() is not None or p.is_settled() for p in panes):
+            self._plots_timer.stop()
+            QTimer.singleShot(0, self, self._release_plots)  # after this frame is painted
+
+    def _release_plots(self) -> None:
+        # Builds the plots, importing pyqtgraph on first use (0.3 s quiet): on this thread, as
+        # its import walks PySide6's enums, which crashed when done on another thread while
+        # the UI thread painted (measured: 1 run in 10, SIGSEGV).
+        if self.plots.is_held():
+            self.plots.release()
+
+    def _plots_loaded(self) -> None:
+        if not self.plots.is_held() and self.explain_when_loaded:
+            self.explain.start_pending()
 
     # --- construction helpers -----------------------------------------------------------
 
@@ -152,6 +190,9 @@ class EpisodeView(QWidget):
             stream.name, opener, offset_ns=self.offsets.get(stream.name, 0), problem=problem
         )
         pane.ready.connect(self._camera_ready)
+        pane.frameShown.connect(self._frames_in)
+        pane.noFrame.connect(self._frames_in)
+        pane.failed.connect(self._frames_in)
         self.panes[stream.name] = pane
         self.grid.add_pane(pane)
 
@@ -169,6 +210,7 @@ class EpisodeView(QWidget):
         self.timeline.playingChanged.connect(self._on_playing)
         self.timeline.speedChanged.connect(self._on_playing)
         self.plots.timeClicked.connect(self._jump)
+        self.plots.loaded.connect(self._plots_loaded)
         self.transport.set_range_provider(self.loop_span)
         self.tree.selectionChanged.connect(self._on_selection)
         self.transport.stepCameraChanged.connect(self._on_step_camera)
@@ -278,8 +320,9 @@ class EpisodeView(QWidget):
         }
 
     def settled(self) -> bool:
-        """Every pane shows the exact frame for the playhead and every plot is loaded."""
-        return all(p.is_settled() for p in self.panes.values()) and not self.plots.is_loading()
+        """Every pane shows the exact frame for the playhead and every plot is drawn from data
+        in memory over its visible span (zoomed in, the rest may still be loading)."""
+        return all(p.is_settled() for p in self.panes.values()) and self.plots.visible_loaded()
 
     def add_bookmark_prompt(self) -> None:
         if self.bookmarks is None:
@@ -299,6 +342,8 @@ class EpisodeView(QWidget):
         return path
 
     def export_slice(self, path: Path, start_ns: int, end_ns: int, fmt: str | None = None) -> Path:
+        from robotrace_desktop.slices import format_for, slice_table, write_table
+
         streams = sorted({stream for stream, _ in self.plots.selection()}) or None
         with self.resolved.open() as source:
             table = slice_table(
@@ -365,6 +410,7 @@ class EpisodeView(QWidget):
         self.main.setSizes([max(total - side, 1), side])
 
     def shutdown(self) -> None:
+        self._plots_timer.stop()
         self.timeline.pause()
         self.explain.shutdown()
         self.save_layout()

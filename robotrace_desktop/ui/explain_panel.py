@@ -224,6 +224,7 @@ class ExplainPanel(QWidget):
         *,
         resolved: ResolvedEpisode | None = None,
         auto_run: bool = True,
+        defer_run: bool = False,
     ) -> None:
         super().__init__(parent)
         self.catalog = catalog
@@ -285,7 +286,13 @@ class ExplainPanel(QWidget):
             self._findings = findings_for(catalog, info.id)
             explained = bool(self._findings) or was_explained(catalog, info.id)
         self._show(explained=explained)
-        if auto_run and not explained:
+        # defer_run: the episode view starts the run once its frames and plots are in, so
+        # Explain's own read of the recording does not compete with them (issue 16)
+        self._pending = auto_run and not explained and defer_run
+        if self._pending:
+            self.status.setText(RUNNING_TEXT)
+            self.empty.setText(RUNNING_TEXT)
+        elif auto_run and not explained:
             self.rerun()
 
     # --- public API ---------------------------------------------------------------------
@@ -297,7 +304,8 @@ class ExplainPanel(QWidget):
         return finding_markers(self._findings)
 
     def is_running(self) -> bool:
-        return bool(self._running)
+        """Running, or waiting to start (``defer_run``)."""
+        return bool(self._running) or self._pending
 
     def empty_text(self) -> str | None:
         """The empty-state sentence on screen, or None when findings are listed."""
@@ -312,8 +320,14 @@ class ExplainPanel(QWidget):
         self._on_clicked(item)
         return item.data(COL_RANK, FINDING_ROLE)
 
+    def start_pending(self) -> None:
+        """Start the run ``defer_run`` put off (nothing when there is none)."""
+        if self._pending:
+            self.rerun()
+
     def rerun(self) -> None:
         """Explain the episode again in a pool thread; the list updates when it is done."""
+        self._pending = False
         if self._running:
             return
         self._job += 1

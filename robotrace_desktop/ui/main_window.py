@@ -1,10 +1,17 @@
-"""The main window: the catalog browser as the first tab, one tab per opened episode."""
+"""The main window: the catalog browser as the first tab, one tab per opened episode.
+
+The window must paint at once on launch (issue 16), so this module imports only what the empty
+window needs: the episode view (pyqtgraph, the readers), the comparison view and the Verify
+panel are imported when the first one is opened.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -20,17 +27,31 @@ from PySide6.QtWidgets import (
 from robotrace_desktop import __version__
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.timebase import format_seconds, parse_time_ns
-from robotrace_desktop.episodes import resolve
 from robotrace_desktop.errors import RobotraceError
 from robotrace_desktop.ui.catalog_browser import CatalogBrowser
-from robotrace_desktop.ui.comparison_align import replay_of
-from robotrace_desktop.ui.comparison_view import ComparisonView
-from robotrace_desktop.ui.episode_view import EpisodeView
 from robotrace_desktop.ui.plain_text import literal_mnemonic
-from robotrace_desktop.ui.regression_panel import RegressionPanel
-from robotrace_desktop.ui.shortcuts_dialog import ShortcutsDialog
+
+if TYPE_CHECKING:
+    from robotrace_desktop.ui.comparison_view import ComparisonView
+    from robotrace_desktop.ui.episode_view import EpisodeView
+    from robotrace_desktop.ui.regression_panel import RegressionPanel
+    from robotrace_desktop.ui.shortcuts_dialog import ShortcutsDialog
 
 log = logging.getLogger(__name__)
+_EPISODE_VIEW = ("robotrace_desktop.ui.episode_view", "EpisodeView")
+_COMPARISON_VIEW = ("robotrace_desktop.ui.comparison_view", "ComparisonView")
+_REGRESSION_PANEL = ("robotrace_desktop.ui.regression_panel", "RegressionPanel")
+
+
+def _is_a(widget: object, *kinds: tuple[str, str]) -> bool:
+    """isinstance against lazily imported classes: a module never imported has no instances,
+    so checking a tab's type never imports (and never pays for) a view nobody opened."""
+    for module, name in kinds:
+        loaded = sys.modules.get(module)
+        cls = getattr(loaded, name, None) if loaded is not None else None
+        if cls is not None and isinstance(widget, cls):
+            return True
+    return False
 
 
 class MainWindow(QMainWindow):
@@ -98,6 +119,11 @@ class MainWindow(QMainWindow):
 
     def open_episode(self, argument: str, t_ns: int | None = None) -> EpisodeView | None:
         """Open (or focus) an episode by id, path or link; errors go to the status bar."""
+        self.statusBar().showMessage(f"Opening {argument}…")
+        self.statusBar().repaint()  # indexing a recording not in the catalog takes a moment
+        from robotrace_desktop.episodes import resolve
+        from robotrace_desktop.ui.episode_view import EpisodeView
+
         try:
             resolved = resolve(argument, self.catalog)
         except RobotraceError as exc:
@@ -106,13 +132,13 @@ class MainWindow(QMainWindow):
         start = t_ns if t_ns is not None else resolved.t_ns
         for index in range(1, self.tabs.count()):
             view = self.tabs.widget(index)
-            if isinstance(view, EpisodeView) and view.info.id == resolved.info.id:
+            if _is_a(view, _EPISODE_VIEW) and view.info.id == resolved.info.id:
                 self.tabs.setCurrentIndex(index)
                 if start is not None:
                     view.timeline.set_time(start)
                 return view
         try:
-            view = EpisodeView(resolved, self.catalog, self)
+            view = EpisodeView(resolved, self.catalog, self, start_ns=start)
         except RobotraceError as exc:
             self.show_error(str(exc))
             return None
@@ -120,8 +146,6 @@ class MainWindow(QMainWindow):
         index = self.tabs.addTab(view, literal_mnemonic(resolved.info.name))
         self.tabs.setTabToolTip(index, resolved.info.path)
         self.tabs.setCurrentIndex(index)
-        if start is not None:
-            view.timeline.set_time(start)
         if resolved.in_catalog:
             self.catalog.touch_recent(resolved.info.id, "episode")
         self.statusBar().showMessage(
@@ -133,6 +157,8 @@ class MainWindow(QMainWindow):
 
     def open_regression(self) -> RegressionPanel:
         """The Regression panel tab (one instance)."""
+        from robotrace_desktop.ui.regression_panel import RegressionPanel
+
         if self.regression is None or self.tabs.indexOf(self.regression) < 0:
             self.regression = RegressionPanel(self.catalog_path, self)
             self.regression.openPair.connect(self.open_comparison)
@@ -143,6 +169,8 @@ class MainWindow(QMainWindow):
 
     def open_comparison(self, baseline: str, candidate: str) -> ComparisonView | None:
         """Open (or focus) baseline and candidate side by side; errors go to the status bar."""
+        from robotrace_desktop.ui.comparison_view import ComparisonView
+
         for index in range(1, self.tabs.count()):
             view = self.tabs.widget(index)
             if isinstance(view, ComparisonView) and set(view.pair_ids()) == {baseline, candidate}:
@@ -162,6 +190,8 @@ class MainWindow(QMainWindow):
         self.open_episode(episode, t_ns)
 
     def _compare_replay(self) -> None:
+        from robotrace_desktop.ui.comparison_align import replay_of
+
         view = self.current_view()
         baseline = None if view is None else replay_of(view.info)
         if view is None or baseline is None:
@@ -191,7 +221,7 @@ class MainWindow(QMainWindow):
 
     def current_view(self) -> EpisodeView | None:
         widget = self.tabs.currentWidget()
-        return widget if isinstance(widget, EpisodeView) else None
+        return widget if _is_a(widget, _EPISODE_VIEW) else None  # type: ignore[return-value]
 
     def show_error(self, text: str) -> None:
         log.info("shown to the user: %s", text)
@@ -290,7 +320,7 @@ class MainWindow(QMainWindow):
         self._with_view(run)
 
     def _bookmark(self) -> None:
-        self._with_view(EpisodeView.add_bookmark_prompt)
+        self._with_view(lambda view: view.add_bookmark_prompt())
 
     def _copy_link(self) -> None:
         from PySide6.QtGui import QGuiApplication
@@ -305,6 +335,8 @@ class MainWindow(QMainWindow):
         self._with_view(run)
 
     def show_shortcuts(self) -> ShortcutsDialog:
+        from robotrace_desktop.ui.shortcuts_dialog import ShortcutsDialog
+
         dialog = ShortcutsDialog(self.menuBar(), self)
         dialog.setModal(False)
         dialog.show()
@@ -322,7 +354,7 @@ class MainWindow(QMainWindow):
 
     def close_tab(self, index: int) -> None:
         view = self.tabs.widget(index)
-        if isinstance(view, EpisodeView | ComparisonView | RegressionPanel):
+        if _is_a(view, _EPISODE_VIEW, _COMPARISON_VIEW, _REGRESSION_PANEL):
             view.shutdown()
             self.tabs.removeTab(index)
             # Hand the view to Python to free: a deleteLater() racing the window's own

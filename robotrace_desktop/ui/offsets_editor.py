@@ -188,10 +188,7 @@ class OffsetsEditor(QWidget):
         if not changed:
             return
         try:
-            with self.catalog.transaction() as conn:
-                conn.execute(
-                    "UPDATE stream_offsets SET offset_ns = 0 WHERE episode_id = ?", (self.info.id,)
-                )
+            self.catalog.reset_stream_offsets(self.info.id)
         except (RobotraceError, sqlite3.Error) as exc:
             self._show(f"Offsets not reset: {exc}", error=True)
             return

@@ -6,7 +6,6 @@ reuse the colour of the measured channel they belong to, dashed.
 
 from __future__ import annotations
 
-import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPen
 
@@ -26,13 +25,21 @@ def color_for(index: int) -> str:
     return colors.color_for(index)
 
 
+def _mk_pen(color: QColor, width: float) -> QPen:
+    """pyqtgraph's cosmetic pen; imported here, not at module import, so the episode view can
+    paint its cameras before pyqtgraph is loaded (issue 16)."""
+    import pyqtgraph as pg
+
+    return pg.mkPen(color, width=width)
+
+
 def curve_pen(color: str, *, commanded: bool = False, alpha: int = 255) -> QPen:
     """1 px cosmetic pens: Qt strokes wider pens through QPainterPathStroker, which takes
     0.5–5 s (not ms) for a few thousand points of noisy data; 1 px draws them in ~2 ms.
     ``alpha`` < 255 dims a curve (others are highlighted)."""
     qcolor = QColor(color)
     qcolor.setAlpha(alpha)
-    pen = pg.mkPen(qcolor, width=1)
+    pen = _mk_pen(qcolor, 1)
     if commanded:
         pen.setStyle(Qt.PenStyle.DashLine)
     return pen
@@ -41,18 +48,18 @@ def curve_pen(color: str, *, commanded: bool = False, alpha: int = 255) -> QPen:
 def highlight_pen(color: str, *, commanded: bool = False) -> QPen:
     """The bold pen of a highlighted curve: 2.5 px, only for the few channels a finding names
     (the cost of wide pens above is per curve, so a handful stay interactive)."""
-    pen = pg.mkPen(QColor(color), width=2.5)
+    pen = _mk_pen(QColor(color), 2.5)
     if commanded:
         pen.setStyle(Qt.PenStyle.DashLine)
     return pen
 
 
 def playhead_pen() -> QPen:
-    return pg.mkPen(QColor(PLAYHEAD), width=2)
+    return _mk_pen(QColor(PLAYHEAD), 2)
 
 
 def marker_pen(color: str) -> QPen:
-    pen = pg.mkPen(QColor(color), width=1.5)
+    pen = _mk_pen(QColor(color), 1.5)
     pen.setStyle(Qt.PenStyle.DashLine)
     return pen
 

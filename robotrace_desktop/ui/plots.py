@@ -10,74 +10,47 @@ so a 50 M-sample channel redraws in milliseconds and a one-sample spike is never
 away. Commanded channels whose measured partner is shown (``core.channels.overlay_pairs``) are
 drawn dashed in the measured channel's colour on the same plot.
 
-Loading a stream (reading the file and building pyramids) happens on a worker thread; the plot
-title says "loading…" meanwhile and ``loaded`` fires when every requested stream is ready.
+Loading a stream (reading the file and building pyramids) happens on a worker thread
+(``plot_loading``); the plot title says "loading…" meanwhile and ``loaded`` fires when every
+requested stream is ready. Big bags load the span on screen first and fill in the rest
+(curves are redrawn after each piece). ``hold`` keeps the panel from building plots or reading
+anything until ``release`` — the episode view holds it until the cameras show their first frame,
+so the frame is not queued behind pyqtgraph's import and a read of the whole bag (issue 16);
+pyqtgraph itself is imported when the first plot is built.
 """
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import html
 import math
 import threading
 from collections.abc import Mapping, Sequence
 from itertools import count
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import Qt, QThreadPool, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
-from robotrace_desktop.core.align import align_raw, column_names
 from robotrace_desktop.core.channels import overlay_pairs, plot_group, split_channel
-from robotrace_desktop.core.csv_safe import csv_text
 from robotrace_desktop.core.markers import Marker
 from robotrace_desktop.core.signal_store import SignalStore
 from robotrace_desktop.core.units import axis_name, axis_units, channel_unit
 from robotrace_desktop.ui import plot_style as style
 from robotrace_desktop.ui.plain_text import literal_tip
-from robotrace_desktop.ui.plot_row import Curve, PlotRow
+from robotrace_desktop.ui.plot_loading import LoadJob, LoadSignals, write_channels_csv
+
+if TYPE_CHECKING:
+    import pyqtgraph as pg
+
+    from robotrace_desktop.ui.plot_row import Curve, PlotRow
 
 ChannelRef = tuple[str, str]  # (stream name, channel name)
 NS = 1_000_000_000
-
-
-class _LoadSignals(QObject):
-    done = Signal(int, object)  # job id, {stream: error message}
-
-
-class _LoadJob(QRunnable):
-    """Reads the streams of ``refs`` and builds their pyramids, off the UI thread."""
-
-    def __init__(
-        self,
-        store: SignalStore,
-        refs: list[ChannelRef],
-        job: int,
-        signals: _LoadSignals,
-        cancel: threading.Event,
-    ) -> None:
-        super().__init__()
-        self.store, self.refs, self.job, self.signals = store, refs, job, signals
-        self.cancel = cancel
-        self.finished = threading.Event()  # the panel keeps this, never the runnable itself
-
-    def run(self) -> None:
-        errors: dict[str, str] = {}
-        for ref in self.refs:
-            if ref[0] in errors or self.cancel.is_set():
-                continue
-            try:
-                self.store.prepare([ref])
-            except Exception as exc:  # any reader failure becomes a visible plot status
-                errors[ref[0]] = str(exc) or type(exc).__name__
-        try:
-            with contextlib.suppress(RuntimeError):  # the carrier is gone: nobody listens
-                self.signals.done.emit(self.job, errors)
-        finally:
-            self.finished.set()
+FIRST_SPAN_NS = 2 * NS  # read first around the playhead when the whole episode is on screen
+NO_CHANNELS_TEXT = "No channels selected — pick some in the stream tree."
+HELD_TEXT = "Loading plots…"  # held until the cameras show their frame
 
 
 class PlotPanel(QWidget):
@@ -115,8 +88,12 @@ class PlotPanel(QWidget):
         self._pool = QThreadPool.globalInstance()
         self._running: dict[int, threading.Event] = {}  # job id → finished
         self._cancel = threading.Event()
-        self._signals = _LoadSignals()
+        self._held = False  # hold(): selection kept, nothing built or read until release()
+        self._drawn_covered = False  # the last refresh drew the whole visible span
+        self.fill_around_playhead = True  # off for a screenshot: it waits for the whole anyway
+        self._signals = LoadSignals()
         self._signals.done.connect(self._job_done)
+        self._signals.progress.connect(self._job_progress)
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(0)
@@ -130,7 +107,7 @@ class PlotPanel(QWidget):
         self._scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         self._scroll.setWidget(self._splitter)
         self._scroll.setStyleSheet(f"background: {style.BACKGROUND};")
-        self._placeholder = QLabel("No channels selected — pick some in the stream tree.", self)
+        self._placeholder = QLabel(NO_CHANNELS_TEXT, self)
         self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._hover = QLabel(" ", self)
         self._hover.setTextFormat(Qt.TextFormat.RichText)
@@ -142,21 +119,27 @@ class PlotPanel(QWidget):
         # a fixed height: the plots must not jump while the mouse moves between them
         lines = self._hover.fontMetrics().lineSpacing()
         self._hover.setFixedHeight(2 * (lines + 2) + 6)
-        self.time_axis = self._make_time_axis()
-        layout = QVBoxLayout(self)
+        self.time_axis: pg.PlotWidget | None = None  # built with the first plot
+        self._layout = layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self._scroll, 1)
         layout.addWidget(self._placeholder, 1)
-        layout.addWidget(self.time_axis)
         layout.addWidget(self._hover)
         self._scroll.hide()
-        self.time_axis.hide()
         self._show_hover_hint()
+
+    def _ensure_time_axis(self) -> pg.PlotWidget:
+        if self.time_axis is None:
+            self.time_axis = self._make_time_axis()
+            self._layout.insertWidget(self._layout.indexOf(self._hover), self.time_axis)
+        return self.time_axis
 
     def _make_time_axis(self) -> pg.PlotWidget:
         """One time axis below the scroll area, x-linked to the plots: it stays in view however
         far the stack scrolls (each plot keeps only its tick marks and grid)."""
+        import pyqtgraph as pg
+
         axis_plot = pg.PlotWidget(background=style.BACKGROUND)
         item = axis_plot.getPlotItem()
         item.hideButtons()
@@ -182,8 +165,30 @@ class PlotPanel(QWidget):
 
     # ------------------------------------------------------------------ contract
 
+    def hold(self) -> None:
+        """Build and read nothing until ``release``; ``show_channels`` only records the
+        selection meanwhile (``selection`` and ``is_loading`` answer as usual)."""
+        self._held = True
+        self._placeholder.setText(HELD_TEXT)
+
+    def release(self) -> None:
+        """Build the plots of the recorded selection and start loading them (once)."""
+        if not self._held:
+            return
+        self._held = False
+        self._placeholder.setText(NO_CHANNELS_TEXT)
+        wanted, self._selection = self._selection, []
+        self.show_channels(wanted)
+
+    def is_held(self) -> bool:
+        return self._held
+
     def show_channels(self, selection: Sequence[ChannelRef]) -> None:
         wanted = list(dict.fromkeys((str(s), str(c)) for s, c in selection))
+        if self._held:
+            self._selection = wanted
+            self._placeholder.setVisible(True)
+            return
         if wanted == self._selection and self._rows:
             if not self._jobs:
                 self.loaded.emit()  # nothing to do: already loaded and drawn
@@ -191,14 +196,16 @@ class PlotPanel(QWidget):
         if self._rows:
             self._x_range = self._current_x_range()
         self._selection = wanted
-        self._rebuild()
         pending = [r for r in wanted if not self.store.is_prepared([r])]
-        if pending:
+        if pending:  # read while the rows are built (the first build imports pyqtgraph)
             job = next(self._job_ids)
             self._jobs[job] = pending
-            runnable = _LoadJob(self.store, pending, job, self._signals, self._cancel)
+            runnable = LoadJob(
+                self.store, pending, job, self._signals, self._cancel, self._first_span()
+            )
             self._running[job] = runnable.finished
             self._pool.start(runnable)  # the pool owns and deletes the runnable
+        self._rebuild()
         self._update_status()
         self.refresh_views()
         if not self._jobs:
@@ -319,7 +326,35 @@ class PlotPanel(QWidget):
         self.refresh_views()
 
     def is_loading(self) -> bool:
-        return bool(self._jobs)
+        """Some selected stream is not fully in memory yet (held counts as loading)."""
+        return bool(self._jobs) or (self._held and bool(self._selection))
+
+    def visible_loaded(self) -> bool:
+        """The visible span of every shown channel is drawn from data in memory (the rest of
+        the episode may still be loading) — what a screenshot waits for."""
+        if self._held and self._selection:
+            return False
+        if not self._jobs:
+            return True
+        return self._drawn_covered and not self._refresh_timer.isActive()
+
+    def _visible_covered(self, t0: int, t1: int) -> bool:
+        shown = [r for r in self._selection if r[0] not in self._errors]
+        return self.store.covers(shown, max(t0, 0), min(t1, self.store.info.duration_ns + 1))
+
+    def _first_span(self) -> tuple[int, int] | None:
+        """What to read first: the visible span when zoomed in, else a few seconds around the
+        playhead (the whole episode is on screen: any part of it shows the plots filling) —
+        or nothing (one whole read) when ``fill_around_playhead`` is off."""
+        duration = max(self.store.info.duration_ns, 0)
+        x0, x1 = self._x_range if not self._rows else self._current_x_range()
+        t0, t1 = max(math.floor(x0 * NS), 0), min(math.ceil(x1 * NS), duration)
+        if t1 - t0 < 0.9 * duration:
+            return t0, t1
+        if not self.fill_around_playhead:
+            return None
+        start = min(max(self._t_ns - FIRST_SPAN_NS // 2, 0), max(duration - FIRST_SPAN_NS, 0))
+        return start, start + FIRST_SPAN_NS
 
     def rows(self) -> list[PlotRow]:
         return list(self._rows)
@@ -338,6 +373,7 @@ class PlotPanel(QWidget):
             finished.wait(timeout_s)
         self._running.clear()
         self._jobs.clear()
+        self._held = False
 
     # ------------------------------------------------------------------ layout
 
@@ -357,6 +393,8 @@ class PlotPanel(QWidget):
         return list(groups.items())
 
     def _rebuild(self) -> None:
+        from robotrace_desktop.ui.plot_row import PlotRow  # pyqtgraph: only once plots exist
+
         for row in self._rows:
             row.hide()
             row.setParent(None)
@@ -416,12 +454,13 @@ class PlotPanel(QWidget):
             first.setLimits(xMin=-pad, xMax=self._duration_s + pad, minXRange=1e-5)
             self._set_x_range(*self._x_range)
             first.sigXRangeChanged.connect(self._schedule_refresh)
-            self.time_axis.setXLink(self._rows[0].plot)
+            self._ensure_time_axis().setXLink(self._rows[0].plot)
             self._splitter.setSizes([1000] * len(self._rows))
-        else:
+        elif self.time_axis is not None:
             self.time_axis.setXLink(None)
         self._scroll.setVisible(bool(self._rows))
-        self.time_axis.setVisible(bool(self._rows))
+        if self.time_axis is not None:
+            self.time_axis.setVisible(bool(self._rows))
         self._placeholder.setVisible(not self._rows)
 
     def _set_x_range(self, x0: float, x1: float) -> None:
@@ -433,6 +472,8 @@ class PlotPanel(QWidget):
     def _sync_time_axis(self) -> None:
         """Keep the shared axis under the plots' data area: the scroll bar, when shown, takes
         width from the plots but not from the axis below it."""
+        if self.time_axis is None:
+            return
         bar = self._scroll.verticalScrollBar()
         right = 8 + (bar.width() if bar.isVisible() else 0)
         self.time_axis.getPlotItem().layout.setContentsMargins(0, 0, right, 2)
@@ -460,14 +501,19 @@ class PlotPanel(QWidget):
         self._sync_time_axis()
         x0, x1 = self._current_x_range()
         t0, t1 = math.floor(x0 * NS), math.ceil(x1 * NS)
+        self._drawn_covered = self._visible_covered(t0, t1)  # checked before drawing
         for row in self._rows:
             width = max(64, int(row.viewbox.width()))
             for curve in row.curves:
                 stream, channel = curve.ref
-                if stream in self._errors or not self.store.is_prepared([curve.ref]):
+                if stream in self._errors or not self.store.has_view(curve.ref):
                     continue
                 t, y = self.store.view(stream, channel, t0, t1, width)
                 curve.item.setData(t / NS, y, connect="finite")
+
+    def _job_progress(self, job: int) -> None:
+        if job in self._jobs:
+            self._schedule_refresh()  # a piece is in: draw what is there (coalesced)
 
     def _job_done(self, job: int, errors: dict[str, str]) -> None:
         self._running.pop(job, None)
@@ -550,18 +596,7 @@ class PlotPanel(QWidget):
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         t0, t1 = self.visible_range_ns()
-        by_stream: dict[str, list[str]] = {}
-        for stream, channel in self._selection:
-            by_stream.setdefault(stream, []).append(channel)
-        chunks = [self.store.chunk(s, chans, t0, t1) for s, chans in by_stream.items()]
-        times, values = align_raw(chunks)
-        with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["t_ns", "t_s", *(csv_text(n) for n in column_names(chunks))])
-            for t, row in zip(times.tolist(), values.tolist(), strict=True):
-                cells = ["" if np.isnan(v) else repr(v) for v in row]
-                writer.writerow([t, f"{t / NS:.9f}", *cells])
-        return path
+        return write_channels_csv(self.store, self._selection, t0, t1, path)
 
 
 def format_value(value: float) -> str:

@@ -142,6 +142,8 @@ class VideoPane(QWidget):
         self._target_t = int(t_ns)
         if self._info is not None and self._problem is None:
             self._apply(scrubbing=scrubbing)
+        elif self._worker is not None:  # still opening: the worker decodes it right after
+            self._worker.request_time(self._target_t - self._offset)
 
     def set_offset(self, offset_ns: int) -> None:
         """Stream → episode time shift (episode_t = stream_t + offset); re-shows the playhead."""
@@ -277,6 +279,8 @@ class VideoPane(QWidget):
             return
         self._info = info
         self._times_ep = self._episode_times(info)
+        if info.queued is not None:  # already being decoded (request_time): not asked twice
+            self._requested = info.queued
         self.updateGeometry()
         self.ready.emit()
         if self._target_t is not None:

@@ -11,6 +11,11 @@ Bad data never escapes: an opener that fails, a frame that cannot be decoded or 
 exception becomes a signal carrying a sentence the pane shows. An undecodable frame (truncated
 file, corrupt packets) is answered with the last earlier frame that does decode, plus the reason.
 
+First frame: the pane passes the playhead time before the camera is open (``request_time``);
+the worker turns it into a frame index as soon as the frame times are known and decodes it
+right away, without waiting for the UI thread to receive the times and ask (the UI thread is
+busy building the rest of the window then). ``OpenedVideo.queued`` says which frame that is.
+
 Threading: the FrameSource is created by ``opener`` IN this thread and used only here — except
 ``ContainerVideo.nearest_cached``, which is thread-safe and which the pane calls directly (see
 ``OpenedVideo.peek``) to show something at once while scrubbing.
@@ -20,18 +25,23 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QThread, Signal
 
+from robotrace_desktop.core.frame_lookup import locate_frame
 from robotrace_desktop.errors import RecordingError
 from robotrace_desktop.video.cache import FrameCache
-from robotrace_desktop.video.container import ContainerVideo
 from robotrace_desktop.video.frames import FrameSource, VideoFrame
 from robotrace_desktop.video.owned import OwnedFrameSource
+
+if TYPE_CHECKING:
+    from robotrace_desktop.video.container import ContainerVideo
 
 Opener = Callable[[], FrameSource | None]
 
@@ -58,6 +68,7 @@ class OpenedVideo:
     height: int
     # ContainerVideo.nearest_cached (thread-safe, never decodes) or None for other sources
     peek: Callable[[int], VideoFrame | None] | None
+    queued: int | None = None  # frame the worker is decoding for request_time, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +92,14 @@ def describe(exc: BaseException) -> str:
 
 def _container_of(source: FrameSource) -> ContainerVideo | None:
     """The ContainerVideo behind ``source`` (unwrapping OwnedFrameSource), if any: it brings
-    its own frame cache, prefetch and a thread-safe nearest_cached."""
+    its own frame cache, prefetch and a thread-safe nearest_cached. A source can only be one
+    when its module was imported (by the reader that made it): ROS image topics never load
+    PyAV this way."""
     while isinstance(source, OwnedFrameSource):
         source = source._inner
-    return source if isinstance(source, ContainerVideo) else None
+    module = sys.modules.get("robotrace_desktop.video.container")
+    container = getattr(module, "ContainerVideo", None) if module is not None else None
+    return source if container is not None and isinstance(source, container) else None
 
 
 class VideoWorker(QThread):
@@ -103,6 +118,7 @@ class VideoWorker(QThread):
         self._name = name
         self._cond = threading.Condition()
         self._target: int | None = None
+        self._target_time: int | None = None  # stream ns asked for before the times were known
         self._stop = False
         self._playing = False
         self._speed = 1.0
@@ -122,6 +138,12 @@ class VideoWorker(QThread):
         """Ask for frame ``index``; replaces any request not yet started."""
         with self._cond:
             self._target = int(index)
+            self._cond.notify()
+
+    def request_time(self, t_ns: int) -> None:
+        """Before ``opened``: the frame shown at stream time ``t_ns`` is wanted first."""
+        with self._cond:
+            self._target_time = int(t_ns)
             self._cond.notify()
 
     def hint(self, index: int) -> None:
@@ -180,6 +202,11 @@ class VideoWorker(QThread):
                 width, height = self._container.frame_size()
             except Exception:
                 width = height = 0
+        with self._cond:  # the first request needs no round trip through the UI thread
+            queued: int | None = None
+            t_early, self._target_time = self._target_time, None
+            if self._target is None and t_early is not None and len(times):
+                queued = self._target = locate_frame(times, t_early, self._nominal_ns)[0]
         self.opened.emit(
             OpenedVideo(
                 name=self._name,
@@ -189,6 +216,7 @@ class VideoWorker(QThread):
                 width=width,
                 height=height,
                 peek=self._container.nearest_cached if self._container is not None else None,
+                queued=queued,
             ),
         )
 

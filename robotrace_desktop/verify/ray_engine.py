@@ -1,7 +1,7 @@
-"""The optional Ray engine: the same per-episode verify jobs, run as Ray tasks on a cluster.
+"""The optional Ray engine: the same per-episode jobs (verify's, Explain's) as Ray tasks.
 
 For teams that outgrow one machine (``--engine ray [--address ...]``, the ``[ray]`` extra).
-Each chunk of items becomes one Ray task running ``engine.run_chunk`` (so a failing item is a
+Each chunk of items becomes one Ray task running ``workers.run_chunk`` (so a failing item is a
 ``JobError`` exactly as in the process pool), and at most ``2 × cluster CPUs`` tasks are in
 flight: results are consumed as they arrive, so driver memory is bounded by the in-flight chunks,
 not by the number of episodes.
@@ -36,7 +36,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from robotrace_desktop.errors import ConfigurationError
-from robotrace_desktop.verify.engine import Job, JobError, describe, run_chunk
+from robotrace_desktop.workers import Job, JobError, describe, run_chunk
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +146,6 @@ def _results(ray: Any, ref: Any, count: int) -> list[Any]:
     try:
         return ray.get(ref)
     except Exception as exc:  # the task or its worker died (OOM, a segfault in a policy)
-        log.warning("a ray verify task failed: %s", describe(exc))
+        log.warning("a ray task failed: %s", describe(exc))
         reason = f"ray task failed: {describe(exc).splitlines()[0]}"
         return [JobError(reason, str(exc))] * count

@@ -230,9 +230,9 @@ def test_every_frame_of_two_cameras_at_different_rates_with_an_offset(tmp_path: 
     """The demo: front 30 fps, wrist 15 fps starting 20 ms late, plus a user clock offset of
     12.345678 ms on the wrist — a time must land on the stepped camera's frame and on the frame
     every other camera shows at that moment."""
-    from robotrace_desktop.demo import write_demo_bundle
+    from tests.demo_cache import demo_copy
 
-    bundle = write_demo_bundle(tmp_path / "demo")
+    bundle = demo_copy(tmp_path / "demo")
     with episode_cameras(bundle, None) as (info, cameras):
         cameras["wrist"] = (cameras["wrist"][0], 12_345_678)
         assert check_every_frame(info, cameras) == 360 + 180

@@ -33,7 +33,7 @@ def test_commands_on_a_full_disk_say_disk_full(tmp_path: Path, shared_data: Path
             run = run_cli(*args, home=home)
             assert run.code == 1, run.text
             _no_traceback(run.text)
-            assert f"disk full: no space left in {home}" in run.text
+            assert "disk full" in run.text and str(home) in run.text  # says so, and where
 
 
 def test_a_log_file_that_cannot_be_written_is_one_warning(
@@ -64,7 +64,7 @@ def test_import_all_on_a_full_disk_reports_each_episode(tmp_path: Path, leave_ki
         _no_traceback(run.text)
         errors = [line for line in run.err.decode().splitlines() if line.startswith("error: ")]
         imported = run.out.decode().count("  bundle: ")
-        refused_whole = imported == 0 and f"disk full: no space left in {home}" in run.text
+        refused_whole = imported == 0 and "disk full" in run.text and str(home) in run.text
         assert refused_whole or imported + len(errors) >= len(episodes), run.text
         assert run.code == (1 if errors or refused_whole else 0), run.text
         filler.unlink()

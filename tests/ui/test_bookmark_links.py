@@ -22,12 +22,13 @@ from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.cli import main
 from robotrace_desktop.core.frame_lookup import frame_index_at
 from robotrace_desktop.core.links import EpisodeLink, parse_link
-from robotrace_desktop.demo import read_frame_number, write_demo_bundle
+from robotrace_desktop.demo import read_frame_number
 from robotrace_desktop.readers.bundle_reader import BundleReader
 from robotrace_desktop.ui.bookmarks_panel import NOTE_COL, TIME_COL, BookmarksPanel
 from robotrace_desktop.ui.episode_view import EpisodeView
 from robotrace_desktop.ui.main_window import MainWindow
 from robotrace_desktop.ui.qimage import qimage_to_rgb
+from tests.demo_cache import demo_copy
 
 G1 = "lerobot/g1_pick_bottle_v21"
 G1_CAMERA = "observation.images.cam_high"
@@ -39,7 +40,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, dict[str,
     """(catalog path, episode id, camera → frame times) of the demo: front 30 fps, wrist
     15 fps from 20 ms."""
     root = tmp_path_factory.mktemp("links_demo")
-    bundle = write_demo_bundle(root / "bundle")
+    bundle = demo_copy(root / "bundle")
     path = root / "catalog.sqlite"
     with Catalog(path) as catalog:
         scan(catalog, [bundle])

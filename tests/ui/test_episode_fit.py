@@ -18,11 +18,11 @@ from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core import colors
-from robotrace_desktop.demo import write_demo_bundle
 from robotrace_desktop.episodes import resolve
 from robotrace_desktop.ui.episode_view import EpisodeView
 from robotrace_desktop.ui.explain_panel import COL_CONFIDENCE, TEXT_COLOR, confidence_rects
 from robotrace_desktop.ui.plot_row import PlotRow
+from tests.demo_cache import demo_copy
 
 S = 1_000_000_000
 WAIT_MS = 60_000
@@ -36,7 +36,7 @@ AUV = "rosbag2/cougars_auv/SO_lastbag_mcap"
 @pytest.fixture(scope="module")
 def demo_catalog(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     root = tmp_path_factory.mktemp("demo")
-    bundle = write_demo_bundle(root / "bundle")
+    bundle = demo_copy(root / "bundle")
     path = root / "catalog.sqlite"
     with Catalog(path) as catalog:
         scan(catalog, [bundle])
