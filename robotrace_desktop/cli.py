@@ -95,6 +95,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(arguments)
     if args.command is None:  # no command: the catalog window
         args = parser.parse_args([*arguments, "open"])
+    from robotrace_desktop.commands.terminal_text import safe_terminal
+
+    with safe_terminal():  # recording text never reaches the terminal as control characters
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     _configure_logging(args.verbose)
     try:
         return int(args.handler(args))
@@ -102,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except RobotraceError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {_disk_full(args, exc) or exc}", file=sys.stderr)
         return EXIT_FAIL
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
@@ -123,11 +130,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAIL
     except Exception as exc:  # never a traceback in the user's face
         logging.getLogger(PROG).exception("unexpected error in %s", args.command)
+        full = _disk_full(args, exc)  # disk full, or RoboTrace's own folder not writable
+        if full is not None:
+            print(f"{PROG}: error: {full}", file=sys.stderr)
+            return EXIT_FAIL
         print(
             f"{PROG}: internal error: {type(exc).__name__}: {exc} (details in {_log_path()})",
             file=sys.stderr,
         )
         return EXIT_FAIL
+
+
+def _disk_full(args: argparse.Namespace, exc: BaseException) -> str | None:
+    """'disk full: no space left in <folder> …' (and the original reason) when ``exc`` means
+    the disk RoboTrace writes to is full, or 'permission denied: cannot write <folder>; set
+    ROBOTRACE_HOME…' when its own folder refuses writes; None otherwise."""
+    from robotrace_desktop import paths
+    from robotrace_desktop.disk_full import disk_full_message
+    from robotrace_desktop.home_access import home_not_writable_message
+
+    said = str(exc).lower()
+    if "disk full" in said or "read-only" in said:  # the catalog already said it plainly
+        return None
+    denied = home_not_writable_message(exc)
+    if denied is not None:
+        return denied
+
+    catalog = getattr(args, "catalog", None)
+    folders = [Path(catalog).expanduser().parent] if catalog else []
+    folders.append(paths.home())
+    message = disk_full_message(exc, folders)
+    return None if message is None else f"{message} ({exc})"
 
 
 def _default_catalog() -> Path:
@@ -184,16 +217,16 @@ def _configure_logging(verbose: bool) -> None:
         stream.setLevel(logging.DEBUG)
         root.addHandler(stream)
     try:
-        from logging.handlers import RotatingFileHandler
+        from robotrace_desktop.quiet_log import QuietFileHandler
 
         log_file = _log_path()
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        handler = RotatingFileHandler(log_file, maxBytes=2_000_000, backupCount=2)
+        handler = QuietFileHandler(log_file)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler.setLevel(logging.INFO)
         root.addHandler(handler)
-    except OSError:
-        pass  # a read-only home must not stop the CLI
+    except OSError:  # a read-only home must not stop the CLI, nor print tracebacks to it
+        root.addHandler(logging.NullHandler())
 
 
 if __name__ == "__main__":

@@ -8,12 +8,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from robotrace_desktop.core.episode import EpisodeInfo, EpisodeSource, SignalChunk, StreamKind
-from robotrace_desktop.errors import ValidationError
+from robotrace_desktop.core.timebase import format_seconds_exact
+from robotrace_desktop.errors import UsageError, ValidationError
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 FORMATS = ("csv", "parquet")
+#: A grid export larger than this is a mistake (``--grid 1ns`` over 13 s asked numpy for
+#: 97 GiB): refused up front with the number of rows it would make.
+MAX_GRID_ROWS = 10_000_000
 
 
 def format_for(path: Path, requested: str | None = None) -> str:
@@ -40,6 +44,12 @@ def slice_table(
     from robotrace_desktop.core.align import align_on_grid, align_raw, column_names, grid
 
     offsets = offsets or {}
+    if grid_ns is not None:
+        check_grid(
+            start_ns if start_ns is not None else 0,
+            stop_ns if stop_ns is not None else info.duration_ns + 1,
+            grid_ns,
+        )
     names = list(streams or [s.name for s in info.streams_of(StreamKind.SIGNAL)])
     if not names:
         raise ValidationError(f"episode {info.id} has no signal streams to export")
@@ -95,6 +105,21 @@ def slice_table(
     return pa.table(columns)
 
 
+def check_grid(first_ns: int, last_ns: int, grid_ns: int) -> int:
+    """The number of rows a grid from ``first_ns`` to ``last_ns`` makes; a ValidationError
+    saying how many when the period is not positive or the rows exceed MAX_GRID_ROWS."""
+    if grid_ns <= 0:
+        raise UsageError(f"grid period {grid_ns}ns: a period must be longer than zero")
+    rows = max(0, -(-(last_ns - first_ns) // grid_ns))
+    if rows > MAX_GRID_ROWS:
+        raise UsageError(
+            f"a grid of {format_seconds_exact(grid_ns)} over "
+            f"{format_seconds_exact(max(0, last_ns - first_ns))} would make {rows} rows "
+            f"(at most {MAX_GRID_ROWS}): choose a coarser grid or a shorter --start/--end"
+        )
+    return rows
+
+
 def write_table(table: pa.Table, path: Path, fmt: str) -> Path:
     if fmt not in FORMATS:
         raise ValidationError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
@@ -106,5 +131,7 @@ def write_table(table: pa.Table, path: Path, fmt: str) -> Path:
     else:
         import pyarrow.csv as pacsv
 
-        pacsv.write_csv(table, path)
+        from robotrace_desktop.core.csv_safe import csv_safe_table
+
+        pacsv.write_csv(csv_safe_table(table), path)
     return path

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from robotrace_desktop.catalog.bookmarks import Bookmark
+from robotrace_desktop.core.csv_safe import csv_cell
 from robotrace_desktop.core.episode import REPRODUCIBILITY_FIELDS, EpisodeInfo
 from robotrace_desktop.core.frame_lookup import frame_index_at
 from robotrace_desktop.core.links import EpisodeLink
@@ -110,22 +111,8 @@ def to_csv(rows: Sequence[Mapping[str, Any]], cameras: Sequence[str] | None = No
             *(frames.get(c) for c in cams),
             *(row.get(c) for c in TAIL_COLUMNS),
         ]
-        writer.writerow([_csv_cell(v) for v in cells])
+        writer.writerow([csv_cell(v) for v in cells])
     return out.getvalue()
-
-
-#: A spreadsheet runs a cell that starts with one of these as a formula ("CSV injection").
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_cell(value: object) -> object:
-    """Text that a spreadsheet would run as a formula gets a leading apostrophe (OWASP's
-    advice); numbers stay numbers."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def write_export(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from robotrace_desktop.catalog.user_data import note_recordings
 from robotrace_desktop.core.episode import EpisodeInfo, Outcome, Status, episode_id
 from robotrace_desktop.errors import RecordingError, RobotraceError
 from robotrace_desktop.readers.base import Reader
+from robotrace_desktop.readers.permission import PERMISSION_DENIED, RECORDING_SUFFIXES, denied
+from robotrace_desktop.readers.permission import REASON as DENIED
 from robotrace_desktop.readers.registry import readers, sniff
 
 log = logging.getLogger(__name__)
@@ -93,6 +96,9 @@ def discover(roots: Sequence[Path]) -> Iterator[Recording]:
             return
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except PermissionError:  # a row that says so, not a silent gap in the catalog
+            yield Recording(directory, PERMISSION_DENIED)
+            return
         except OSError as exc:
             log.warning("cannot list folder %s: %s", directory, exc)
             return
@@ -108,7 +114,7 @@ def discover(roots: Sequence[Path]) -> Iterator[Recording]:
                 if entry.name not in SKIP_DIRS:
                     subdirs.append(Path(entry.path))
                 continue
-            file_reader = sniff(Path(entry.path), all_readers)
+            file_reader = sniff(Path(entry.path), all_readers) or _denied_recording(entry)
             if file_reader is not None:
                 yield Recording(Path(entry.path), file_reader)
         for sub in subdirs:
@@ -121,6 +127,13 @@ def discover(roots: Sequence[Path]) -> Iterator[Recording]:
         elif root.exists():
             # A file named explicitly is reported even when no reader claims it.
             yield Recording(root, sniff(root, all_readers) or _UNREADABLE)
+
+
+def _denied_recording(entry: os.DirEntry[str]) -> Reader | None:
+    """The permission-denied reader for an unreadable file that looks like a recording."""
+    if Path(entry.name).suffix.lower() in RECORDING_SUFFIXES and denied(Path(entry.path)):
+        return PERMISSION_DENIED
+    return None
 
 
 def fingerprint(recording: Recording) -> str:
@@ -298,6 +311,9 @@ def _scan_one(
     if error:
         summary.errors += 1
         summary.problems.append(error)
+    else:  # files inside a readable recording that this user may not read, each named once
+        denied_lines = {p for e in episodes for p in e.problems if p.startswith(DENIED)}
+        summary.problems.extend(f"{path}: {p}" for p in sorted(denied_lines))
 
 
 def _failed_episode(recording: Recording, message: str) -> EpisodeInfo:
@@ -323,6 +339,7 @@ def _mark_vanished(catalog: Catalog, roots: Sequence[Path], found: set[str]) -> 
             if path in found or row["status"] == "missing":
                 continue
             if os.path.exists(path):  # still there: just not a recording any more / unreadable
+                marked += _mark_superseded(catalog, row, found)
                 continue
             with catalog.transaction():
                 marked += catalog.mark_missing(
@@ -330,6 +347,31 @@ def _mark_vanished(catalog: Catalog, roots: Sequence[Path], found: set[str]) -> 
                 )
                 catalog.set_recording_state(path, row["kind"], None, "missing", "gone")
     return marked
+
+
+def _mark_superseded(catalog: Catalog, row: sqlite3.Row, found: set[str]) -> int:
+    """A row that a recording found now covers stops standing on its own: a lone ``.mcap``
+    indexed (failed) while its bag was still being copied, once the folder has its
+    metadata.yaml; or a folder once unreadable whose recordings are now indexed."""
+    path = row["path"]
+    cover = superseding_recording(path, found)
+    if cover is None:
+        return 0
+    with catalog.transaction():
+        marked = catalog.mark_missing(
+            catalog.episode_ids_of_recording(path), f"{path}: superseded by {cover}"
+        )
+        catalog.set_recording_state(path, row["kind"], None, "missing", f"superseded by {cover}")
+    return marked
+
+
+def superseding_recording(path: str, found: set[str]) -> str | None:
+    """The found recording around ``path`` (its folder became a bag), or inside it."""
+    for parent in Path(path).parents:
+        if str(parent) in found:
+            return str(parent)
+    prefix = path.rstrip("/") + "/"
+    return next((f for f in sorted(found) if f.startswith(prefix)), None)
 
 
 def _absolute(path: Path) -> Path:
@@ -346,6 +388,8 @@ class _Unreadable(Reader):
         return None
 
     def index(self, path: Path) -> Iterator[EpisodeInfo]:
+        if denied(path):
+            raise RecordingError(path, "permission denied")
         if path.is_file() and path.stat().st_size == 0:
             raise RecordingError(path, "empty file (0 bytes)")
         raise RecordingError(path, "not a recording format RoboTrace can read")

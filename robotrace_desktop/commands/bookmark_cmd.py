@@ -34,7 +34,13 @@ from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.commands.common import open_catalog, print_json, print_table
 from robotrace_desktop.commands.terminal_text import terminal_safe, write_literal
 from robotrace_desktop.core.episode import EpisodeInfo, StreamKind
-from robotrace_desktop.core.timebase import FrameRef, format_seconds_exact, parse_time
+from robotrace_desktop.core.timebase import (
+    FrameRef,
+    check_in_episode,
+    format_seconds_exact,
+    parse_episode_time_ns,
+    parse_time,
+)
 from robotrace_desktop.episodes import ResolvedEpisode, resolve
 from robotrace_desktop.errors import (
     EpisodeNotFoundError,
@@ -145,6 +151,8 @@ def _episode_time(
     flag: str, text: str, info: EpisodeInfo, frame_times: FrameTimes, camera: str | None
 ) -> int:
     """TIME → episode ns; ``frame:N`` is frame N's start on ``camera`` (default the first)."""
+    if not text.strip().lower().startswith("frame:"):
+        return parse_episode_time_ns(flag, text, info.duration_ns)
     value = parse_time(text)
     if isinstance(value, FrameRef):
         name = camera or next(iter(frame_times), None)
@@ -156,12 +164,7 @@ def _episode_time(
         if value.index >= len(times):
             raise ValidationError(f"{flag} {text}: {name} has {len(times)} frames")
         value = int(times[value.index])
-    if not 0 <= value <= info.duration_ns:
-        raise ValidationError(
-            f"{flag} {text} is outside the episode "
-            f"({format_seconds_exact(0)}–{format_seconds_exact(info.duration_ns)})"
-        )
-    return value
+    return check_in_episode(flag, text, value, info.duration_ns)
 
 
 def _print_bookmark(info: EpisodeInfo, mark: Bookmark, row: dict[str, Any]) -> None:

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterable, Sequence
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from robotrace_desktop.catalog.advice import damaged_message
 from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.commands.terminal_text import json_terminal_safe, raw_stream, terminal_safe
 from robotrace_desktop.core import jsonsafe
 from robotrace_desktop.core.episode import EpisodeInfo
 from robotrace_desktop.core.timebase import format_seconds
+from robotrace_desktop.errors import StorageError
 
 
 def open_catalog(args: argparse.Namespace) -> Catalog:
@@ -37,8 +41,28 @@ def open_catalog(args: argparse.Namespace) -> Catalog:
     return catalog
 
 
+@contextmanager
+def catalog_for_reading(args: argparse.Namespace) -> Iterator[Catalog]:
+    """The catalog, or — when it cannot be opened (RoboTrace's folder not writable, a full
+    disk) — a throw-away one, so ``show PATH`` and ``frame PATH`` still read the recording.
+    A note on stderr says why; catalog ids then cannot be found, paths still open."""
+    try:
+        catalog = open_catalog(args)
+    except StorageError as exc:
+        print(f"note: {exc}; reading the recording without the catalog", file=sys.stderr)
+        with (
+            tempfile.TemporaryDirectory(prefix="robotrace-") as folder,
+            Catalog(Path(folder) / "catalog.sqlite") as temporary,
+        ):
+            yield temporary
+        return
+    with catalog:
+        yield catalog
+
+
 def print_json(value: Any) -> None:
-    sys.stdout.write(jsonsafe.dumps(value, indent=2) + "\n")
+    """Exact JSON, with the characters a terminal would obey escaped as ``\\uXXXX``."""
+    sys.stdout.write(json_terminal_safe(jsonsafe.dumps(value, indent=2)) + "\n")
 
 
 def episode_summary(info: EpisodeInfo) -> dict[str, Any]:
@@ -62,7 +86,7 @@ def table_widths(
     widths = [len(h) for h in headers]
     count = 0
     for row in rows:
-        widths = [max(w, len(_clip(str(c), max_width))) for w, c in zip(widths, row, strict=True)]
+        widths = [max(w, len(_cell(c, max_width))) for w, c in zip(widths, row, strict=True)]
         count += 1
     return widths, count
 
@@ -74,8 +98,14 @@ def print_table_rows(
     write = sys.stdout.write
     write("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip() + "\n")
     for row in rows:
-        cells = (_clip(str(c), max_width).ljust(w) for c, w in zip(row, widths, strict=True))
+        cells = (_cell(c, max_width).ljust(w) for c, w in zip(row, widths, strict=True))
         write("  ".join(cells).rstrip() + "\n")
+
+
+def _cell(value: object, max_width: int) -> str:
+    """A table cell as printed: control characters escaped (so widths count what is shown),
+    then clipped."""
+    return _clip(terminal_safe(str(value)), max_width)
 
 
 def print_json_stream(values: Iterable[Any]) -> None:
@@ -111,10 +141,12 @@ def progress_bar(
 
     def update(done: int, total: int, current: str) -> None:
         if not bars:
-            bars.append(tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True))
+            stderr = raw_stream(sys.stderr)  # the bar's own \r must reach the terminal
+            bars.append(tqdm(total=total, unit=unit, file=stderr, dynamic_ncols=True))
         bar = bars[0]
         bar.n = done
-        bar.set_postfix_str(Path(current).name[-40:] if current else "", refresh=False)
+        name = terminal_safe(Path(current).name[-40:]) if current else ""
+        bar.set_postfix_str(name, refresh=False)
         bar.refresh()
 
     def close() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from robotrace_desktop.catalog.selections import delete_selection, save_selection, selections
 from robotrace_desktop.catalog.store import Catalog, EpisodeFilter
 from robotrace_desktop.commands.common import (
+    catalog_for_reading,
     duration_text,
     episode_summary,
     open_catalog,
@@ -229,7 +230,7 @@ def run_selections(args: argparse.Namespace) -> int:
 def run_show(args: argparse.Namespace) -> int:
     from robotrace_desktop.episodes import resolve  # the readers: not needed by `list`
 
-    with open_catalog(args) as catalog:
+    with catalog_for_reading(args) as catalog:
         resolved = resolve(args.episode, catalog)
         info = resolved.info
         tags = catalog.tags(info.id) if resolved.in_catalog else []

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from robotrace_desktop.commands.common import open_catalog, print_json
-from robotrace_desktop.core.timebase import parse_time_ns
+from robotrace_desktop.core.timebase import parse_episode_time_ns, parse_period_ns, parse_time_ns
 from robotrace_desktop.episodes import resolve
 from robotrace_desktop.errors import UsageError
 from robotrace_desktop.slices import FORMATS, format_for, slice_table, write_table
@@ -48,22 +48,35 @@ def output_format(output: Path, requested: str | None) -> str:
     return format_for(output, requested)
 
 
-def slice_bounds(start: str | None, end: str | None) -> tuple[int | None, int | None]:
+def slice_bounds(
+    start: str | None, end: str | None, duration_ns: int | None = None
+) -> tuple[int | None, int | None]:
     """--start/--end in ns; an end at or before the start selects nothing and is a usage error
-    (a time before the episode start clamps to the start, as slicing does)."""
-    start_ns = parse_time_ns(start) if start else None
-    end_ns = parse_time_ns(end) if end else None
+    (a time before the episode start clamps to the start, as slicing does). With the episode's
+    ``duration_ns``, a time after its end (or past the int64 range) is a usage error naming
+    the episode's span."""
+    start_ns = _time("--start", start, duration_ns)
+    end_ns = _time("--end", end, duration_ns)
     if start_ns is not None and end_ns is not None and end_ns <= start_ns:
         raise UsageError(f"--end {end} is not after --start {start}: the slice would be empty")
     return start_ns, end_ns
 
 
+def _time(flag: str, text: str | None, duration_ns: int | None) -> int | None:
+    if not text:
+        return None
+    if duration_ns is None:
+        return parse_time_ns(text)
+    return parse_episode_time_ns(flag, text, duration_ns, before_start=True)
+
+
 def run(args: argparse.Namespace) -> int:
     fmt = output_format(args.output, args.format)
-    start_ns, stop_ns = slice_bounds(args.start, args.end)
+    grid_ns = parse_period_ns("--grid", args.grid) if args.grid else None
     with open_catalog(args) as catalog:
         resolved = resolve(args.episode, catalog)
         offsets = catalog.stream_offsets(resolved.info.id) if resolved.in_catalog else {}
+    start_ns, stop_ns = slice_bounds(args.start, args.end, resolved.info.duration_ns)
     with resolved.open() as source:
         table = slice_table(
             source,
@@ -71,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
             args.streams,
             start_ns=start_ns,
             stop_ns=stop_ns,
-            grid_ns=parse_time_ns(args.grid) if args.grid else None,
+            grid_ns=grid_ns,
             offsets=offsets,
         )
     write_table(table, args.output, fmt)

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from robotrace_desktop.commands.common import open_catalog, print_json
+from robotrace_desktop.commands.common import catalog_for_reading, print_json
 from robotrace_desktop.core.episode import StreamKind
 from robotrace_desktop.core.timebase import (
     FrameRef,
@@ -54,7 +54,7 @@ def safe_name(camera: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    with open_catalog(args) as catalog:
+    with catalog_for_reading(args) as catalog:
         resolved = resolve(args.episode, catalog)
         offsets = catalog.stream_offsets(resolved.info.id) if resolved.in_catalog else {}
     info = resolved.info

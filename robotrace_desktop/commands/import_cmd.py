@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.commands.common import open_catalog, print_json, progress_bar
 from robotrace_desktop.episodes import ResolvedEpisode, resolve
-from robotrace_desktop.errors import EpisodeNotFoundError, RobotraceError, StorageError
+from robotrace_desktop.errors import EpisodeNotFoundError, RobotraceError
 
 if TYPE_CHECKING:  # numpy, pyarrow and PyAV load only when something is imported
     from robotrace_desktop.convert.to_bundle import ImportResult
@@ -112,9 +112,11 @@ def _import_all(
         default_import_root,
         import_episode,
     )
+    from robotrace_desktop.stale_temp import clean_replacing_leftovers
 
     for resolved in episodes:  # one clear refusal before anything is written
         check_destination(resolved.info, args.dest or default_import_root())
+    clean_replacing_leftovers(args.dest or default_import_root())  # left by a kill -9
     results: list[ImportResult] = []
     errors: list[str] = []
     update, close = progress_bar(
@@ -152,12 +154,34 @@ def _index(
     try:
         summary = scan(catalog, [r.folder for r in results], explain=not args.no_explain)
     except RobotraceError as exc:
-        raise StorageError(f"{catalog.path}: cannot index the imported bundles: {exc}") from exc
-    errors.extend(summary.problems)
+        summary = None
+        reason = f"the catalog could not index it: {exc}"
     wanted = {r.episode_id for r in results}
-    return {i for i in wanted if _in_catalog(catalog, i)}, [
-        f"explain {e}" for e in summary.explain_errors
-    ]
+    indexed = {i for i in wanted if _in_catalog(catalog, i)}
+    if summary is None:
+        _undo_unindexed(results, indexed, reason, errors)
+        return indexed, []
+    errors.extend(summary.problems)
+    return indexed, [f"explain {e}" for e in summary.explain_errors]
+
+
+def _undo_unindexed(
+    results: list[ImportResult], indexed: set[str], reason: str, errors: list[str]
+) -> None:
+    """Never a bundle outside the catalog: a new bundle the catalog refused (disk full) is
+    removed again, and each such episode is reported on its own line. A bundle that replaced
+    or already was an earlier import stays: removing it would lose the earlier one."""
+    from robotrace_desktop.sdk.bundle_writer import remove_bundle
+
+    for result in list(results):
+        if result.episode_id in indexed:
+            continue
+        if result.status == "imported":
+            remove_bundle(result.folder)
+            results.remove(result)
+            errors.append(f"{result.source.name}: not imported (bundle removed): {reason}")
+        else:
+            errors.append(f"{result.source.name}: bundle {result.folder} not indexed: {reason}")
 
 
 def _in_catalog(catalog: Catalog, episode: str) -> bool:

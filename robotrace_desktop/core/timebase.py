@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from robotrace_desktop.errors import ValidationError
+from robotrace_desktop.errors import UsageError, ValidationError
 
 NS_PER_S = 1_000_000_000
 NS_PER_MS = 1_000_000
 
+#: Times are int64 nanoseconds: about ±292 years. Beyond that numpy and parquet overflow.
+INT64_MAX = 2**63 - 1
 _UNITS = {"ns": 1, "us": 1_000, "ms": NS_PER_MS, "s": NS_PER_S, "": NS_PER_S}
 _TIME_RE = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*(ns|us|ms|s|)\s*$")
 
@@ -44,8 +46,12 @@ def parse_time(text: str) -> int | FrameRef:
         whole, _, frac = number.lstrip("+-").partition(".")
         frac = (frac + "0" * 9)[:9]
         ns = (int(whole or "0") * NS_PER_S + int(frac)) * scale // NS_PER_S
-        return -ns if number.startswith("-") else ns
-    return int(number) * scale
+        ns = -ns if number.startswith("-") else ns
+    else:
+        ns = int(number) * scale
+    if not -INT64_MAX <= ns <= INT64_MAX:
+        raise UsageError(f"time {text!r} is out of range: times are nanoseconds within ±292 years")
+    return ns
 
 
 def parse_time_ns(text: str) -> int:
@@ -54,6 +60,41 @@ def parse_time_ns(text: str) -> int:
     if isinstance(value, FrameRef):
         raise ValidationError(f"time {text!r}: a frame reference needs a camera here")
     return value
+
+
+def parse_period_ns(flag: str, text: str) -> int:
+    """A duration such as ``--grid 10ms``: longer than zero (a zero or negative grid has no
+    next row; the export once died of it with an internal error)."""
+    value = parse_time_ns(text)
+    if value <= 0:
+        raise UsageError(f"{flag} {text}: a period must be longer than zero")
+    return value
+
+
+def check_in_episode(
+    flag: str, text: str, t_ns: int, duration_ns: int, *, before_start: bool = False
+) -> int:
+    """``t_ns`` when it lies within the episode, else the usage error naming its span — one
+    rule for every command that takes a TIME of an episode. ``before_start``: a time before
+    the start is allowed (a slice clamps it to the start)."""
+    if t_ns > duration_ns or (t_ns < 0 and not before_start):
+        raise UsageError(
+            f"{flag} {text} is outside the episode "
+            f"({format_seconds_exact(0)}–{format_seconds_exact(duration_ns)})"
+        )
+    return t_ns
+
+
+def parse_episode_time_ns(
+    flag: str, text: str, duration_ns: int, *, before_start: bool = False
+) -> int:
+    """A TIME of an episode (no frame reference): parsed and within the episode, or a usage
+    error that names the episode's span — also for a number past the int64 range."""
+    try:
+        value = parse_time_ns(text)
+    except UsageError:  # past int64: outside any episode
+        value = INT64_MAX if not text.strip().startswith("-") else -INT64_MAX
+    return check_in_episode(flag, text, value, duration_ns, before_start=before_start)
 
 
 def format_ms(t_ns: int) -> str:

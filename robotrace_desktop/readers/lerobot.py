@@ -49,6 +49,7 @@ from robotrace_desktop.readers.lerobot_meta import (
     EpisodeMeta,
     load_dataset,
 )
+from robotrace_desktop.readers.permission import problem as permission_problem
 from robotrace_desktop.readers.sanity import check_episode
 from robotrace_desktop.video.frames import FrameSource
 
@@ -59,6 +60,7 @@ class _Listing:
     def __init__(self, root: Path) -> None:
         self._root = root
         self._dirs: dict[str, frozenset[str]] = {}
+        self._denied: set[str] = set()  # folders this user may not list
 
     def exists(self, rel: str) -> bool:
         folder, _, name = rel.rpartition("/")
@@ -67,10 +69,23 @@ class _Listing:
             try:
                 with os.scandir(self._root / folder) as entries:
                     names = frozenset(e.name for e in entries if e.is_file())
+            except PermissionError:
+                names = frozenset()
+                self._denied.add(folder)
             except OSError:
                 names = frozenset()
             self._dirs[folder] = names
         return name in names
+
+    def denied(self, rel: str) -> str | None:
+        """The unreadable folder or file in the way of ``rel`` (call after ``exists``)."""
+        folder = rel.rpartition("/")[0]
+        for parent in self._denied:
+            if folder == parent or folder.startswith(parent + "/"):
+                return parent
+        if self._dirs.get(folder) and rel.rpartition("/")[2] in self._dirs[folder]:
+            return rel if not os.access(self._root / rel, os.R_OK) else None
+        return None
 
 
 class _InfoBuilder:
@@ -94,7 +109,11 @@ class _InfoBuilder:
         status = Status.READY
         length, stats = episode.length, meta.stats_of(episode)
         data_exists = self.listing.exists(episode.data_rel)
-        if not data_exists:
+        blocked = self.listing.denied(episode.data_rel)
+        if blocked is not None:
+            problems.append(permission_problem(blocked))
+            status, data_exists = Status.FAILED, False
+        elif not data_exists:
             problems.append(f"data file {episode.data_rel} is missing")
             status = Status.FAILED
         needs_stats = (
@@ -140,7 +159,12 @@ class _InfoBuilder:
             details: dict[str, Any] = {**base_details, "file": ref.rel}
             if ref.from_s is not None:
                 details["from_timestamp"], details["to_timestamp"] = ref.from_s, ref.to_s
-            if not self.listing.exists(ref.rel):
+            present = self.listing.exists(ref.rel)
+            video_blocked = self.listing.denied(ref.rel)
+            if video_blocked is not None:
+                details["missing"] = True
+                problems.append(permission_problem(video_blocked))
+            elif not present:
                 details["missing"] = True
                 problems.append(f"video file {ref.rel} is missing")
             video_files[key] = ref.rel

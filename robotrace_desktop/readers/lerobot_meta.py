@@ -18,6 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from robotrace_desktop.core.fields import RECORDING_KEYS
 from robotrace_desktop.errors import CorruptRecordingError, RecordingError, UnsupportedFormatError
+from robotrace_desktop.readers.lerobot_claims import (
+    chunks_size,
+    count_claim_problem,
+    data_indices_on_disk,
+)
 from robotrace_desktop.readers.lerobot_features import (
     OUTCOME_FEATURES,
     Feature,
@@ -216,7 +221,7 @@ def extra_fields(record: dict[str, Any]) -> dict[str, Any]:
 
 def _load_v2(meta: DatasetMeta, *, lazy_stats: bool) -> None:
     root, info = meta.root, meta.info
-    chunks_size = _as_int(info.get("chunks_size")) or 1000
+    chunk_size = chunks_size(info.get("chunks_size"), meta.problems)
     tasks_file = read_jsonl(root / "meta" / "tasks.jsonl")
     if tasks_file is not None:
         for record in tasks_file[0]:
@@ -249,17 +254,23 @@ def _load_v2(meta: DatasetMeta, *, lazy_stats: bool) -> None:
     total = _as_int(info.get("total_episodes"))
     if episodes_file is None and total is None:
         raise CorruptRecordingError(episodes_path, "missing, and info.json has no total_episodes")
-    for index in range(total or 0):
-        if index not in meta.episodes:
-            meta.episodes[index] = EpisodeMeta(
-                index=index, length=None, tasks=[], data_rel="", problems=[missing_reason]
-            )
+    if episodes_file is None or (total is not None and total > len(meta.episodes)):
+        # episodes claimed but not listed: only those whose data file is on disk get a row
+        limit = total if total is not None and total > 0 else None  # -5 claims nothing
+        for index in sorted(data_indices_on_disk(root, info["data_path"])):
+            if (limit is None or index < limit) and index not in meta.episodes:
+                meta.episodes[index] = EpisodeMeta(
+                    index=index, length=None, tasks=[], data_rel="", problems=[missing_reason]
+                )
+    disagreement = count_claim_problem(total, len(meta.episodes))
+    if disagreement is not None:
+        meta.problems.append(disagreement)
     meta.episodes = dict(sorted(meta.episodes.items()))
     data_template = info["data_path"]
     video_template = info.get("video_path") or ""
     cameras = [f.key for f in meta.video_features()]
     for episode in meta.episodes.values():
-        chunk = episode.index // chunks_size
+        chunk = episode.index // chunk_size
         values = {"episode_chunk": chunk, "episode_index": episode.index}
         episode.data_rel = format_rel(root, data_template, **values)
         for key in cameras:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from robotrace_desktop.errors import CorruptRecordingError
+from robotrace_desktop.readers.lerobot_claims import chunks_size, count_claim_problem
 from robotrace_desktop.readers.lerobot_meta import (
     _STAT_FEATURES,
     EXTRA_KEYS,
@@ -36,9 +37,15 @@ def load_v3(meta: DatasetMeta) -> None:
         raise CorruptRecordingError(
             folder, "no episode metadata (meta/episodes/chunk-*/file-*.parquet)"
         )
+    chunk_size = chunks_size(meta.info.get("chunks_size"), meta.problems)
     for path in files:
-        _load_episode_file(meta, path)
+        _load_episode_file(meta, path, chunk_size)
     meta.episodes = dict(sorted(meta.episodes.items()))
+    disagreement = count_claim_problem(
+        _claimed(meta.info.get("total_episodes")), len(meta.episodes)
+    )
+    if disagreement is not None:
+        meta.problems.append(disagreement)
 
 
 def _load_tasks(path: Path) -> dict[int, str]:
@@ -72,7 +79,13 @@ def _wanted_columns(schema_names: list[str]) -> list[str]:
     return [n for n in schema_names if not n.startswith("stats/") or n in wanted]
 
 
-def _load_episode_file(meta: DatasetMeta, path: Path) -> None:
+def _claimed(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        return None
+    return int(value) if float(value).is_integer() else None
+
+
+def _load_episode_file(meta: DatasetMeta, path: Path, chunk_size: int) -> None:
     import pyarrow.parquet as pq
 
     try:
@@ -88,7 +101,6 @@ def _load_episode_file(meta: DatasetMeta, path: Path) -> None:
     data_template = info["data_path"]
     video_template = info.get("video_path") or ""
     cameras = [f.key for f in meta.video_features()]
-    chunks_size = int(info.get("chunks_size") or 1000)
     rel_file = path.relative_to(meta.root).as_posix()
     for row in range(table.num_rows):
         index = columns["episode_index"][row]
@@ -106,7 +118,7 @@ def _load_episode_file(meta: DatasetMeta, path: Path) -> None:
         data_chunk, data_file = get("data/chunk_index"), get("data/file_index")
         if data_chunk is None or data_file is None:
             # Older v3 writers: one file per chunk, derived from the episode index.
-            data_chunk, data_file = index // chunks_size, 0
+            data_chunk, data_file = index // chunk_size, 0
             problems.append(f"{rel_file} gives no data file for this episode; guessed one")
         data_rel = format_rel(
             meta.root, data_template, chunk_index=int(data_chunk), file_index=int(data_file)

@@ -20,6 +20,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QRunnable, Signal
 
 from robotrace_desktop.core.align import align_raw, column_names
+from robotrace_desktop.core.csv_safe import csv_text
 from robotrace_desktop.core.signal_store import SignalStore
 
 ChannelRef = tuple[str, str]  # (stream name, channel name)
@@ -85,7 +86,7 @@ def write_channels_csv(
     times, values = align_raw(chunks)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["t_ns", "t_s", *column_names(chunks)])
+        writer.writerow(["t_ns", "t_s", *(csv_text(n) for n in column_names(chunks))])
         for t, row in zip(times.tolist(), values.tolist(), strict=True):
             cells = ["" if np.isnan(v) else repr(v) for v in row]
             writer.writerow([t, f"{t / 1_000_000_000:.9f}", *cells])

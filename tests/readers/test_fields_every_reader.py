@@ -11,8 +11,8 @@ from typing import Any
 
 import h5py
 import pytest
-from robotrace_desktop.bundle.manifest import MANIFEST_NAME
 
+from robotrace_desktop.bundle.manifest import MANIFEST_NAME
 from robotrace_desktop.core.episode import EpisodeInfo
 from robotrace_desktop.readers.bundle_reader import BundleReader
 from robotrace_desktop.readers.hdf5_reader import Hdf5Reader
