@@ -107,16 +107,16 @@ def _episodes(args: argparse.Namespace, catalog: Catalog) -> list[ResolvedEpisod
 def _import_all(
     args: argparse.Namespace, episodes: list[ResolvedEpisode]
 ) -> tuple[list[ImportResult], list[str]]:
+    from robotrace_desktop.bundle.stale import clean_stale_leftovers
     from robotrace_desktop.convert.to_bundle import (
         check_destination,
         default_import_root,
         import_episode,
     )
-    from robotrace_desktop.stale_temp import clean_replacing_leftovers
 
     for resolved in episodes:  # one clear refusal before anything is written
         check_destination(resolved.info, args.dest or default_import_root())
-    clean_replacing_leftovers(args.dest or default_import_root())  # left by a kill -9
+    clean_stale_leftovers(args.dest or default_import_root())  # left by a kill -9
     results: list[ImportResult] = []
     errors: list[str] = []
     update, close = progress_bar(
@@ -171,7 +171,7 @@ def _undo_unindexed(
     """Never a bundle outside the catalog: a new bundle the catalog refused (disk full) is
     removed again, and each such episode is reported on its own line. A bundle that replaced
     or already was an earlier import stays: removing it would lose the earlier one."""
-    from robotrace_desktop.sdk.bundle_writer import remove_bundle
+    from robotrace_desktop.bundle.writer import remove_bundle
 
     for result in list(results):
         if result.episode_id in indexed:

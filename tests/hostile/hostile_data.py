@@ -10,16 +10,16 @@ import json
 from pathlib import Path
 
 import numpy as np
-from robotrace_desktop.readers.bundle_format import (
+
+from robotrace_desktop.bundle.events import write_events_jsonl
+from robotrace_desktop.bundle.manifest import (
     BundleManifest,
     EventEntry,
     SignalEntry,
-    write_events_jsonl,
     write_manifest,
 )
-
+from robotrace_desktop.bundle.tables import SignalData, write_parquet
 from robotrace_desktop.core.episode import LogEvent
-from robotrace_desktop.readers.tabular import SignalData, write_parquet
 
 #: Retitles the terminal (OSC 0 ... BEL), clears it (CSI 2J), then a NUL.
 TERMINAL_ATTACK = "\x1b]0;pwned\x07\x1b[2J\x00x"

@@ -7,7 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from robotrace_desktop.stale_temp import clean_replacing_leftovers
+from robotrace_desktop.bundle.stale import clean_stale_leftovers
 from tests.hostile.cli_run import run_cli
 
 
@@ -39,4 +39,4 @@ def test_next_import_removes_what_a_killed_one_left(shared_data: Path, tmp_path:
 
 
 def test_nothing_to_clean_in_a_missing_folder(tmp_path: Path) -> None:
-    assert clean_replacing_leftovers(tmp_path / "absent") == []
+    assert clean_stale_leftovers(tmp_path / "absent") == []
