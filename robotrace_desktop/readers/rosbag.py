@@ -37,6 +37,7 @@ from robotrace_desktop.errors import (
     StreamNotFoundError,
     source_guard,
 )
+from robotrace_desktop.readers import ros_plan_cache as plan_cache
 from robotrace_desktop.readers.ros_bagfile import open_bag
 from robotrace_desktop.readers.ros_flatten import stamp_ns
 from robotrace_desktop.readers.ros_images import RosImageFrames
@@ -58,13 +59,19 @@ class _Opened:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        key = plan_cache.plan_key(path)
         self.bag = open_bag(path)
         try:
-            ros1 = self.bag.kind == "rosbag1"
-            self.decoders = build_decoders(
-                self.bag.connections, ros1=ros1, ros_distro=self.bag.ros_distro
-            )
-            self.plan: BagPlan = plan_bag(self.bag, self.decoders)
+            cached = plan_cache.get(key)
+            if cached is not None:  # the same bag opened again (the viewer's cameras)
+                self.decoders, self.plan = cached
+            else:
+                ros1 = self.bag.kind == "rosbag1"
+                self.decoders = build_decoders(
+                    self.bag.connections, ros1=ros1, ros_distro=self.bag.ros_distro
+                )
+                self.plan: BagPlan = plan_bag(self.bag, self.decoders)
+                plan_cache.put(key, self.decoders, self.plan)
         except RecordingError:
             self.bag.close()
             raise
@@ -100,7 +107,7 @@ class _Opened:
             "files": list(bag.files),
             "compression": bag.compression,
             "message_count": bag.message_count,
-            "topics": self.plan.catalog,
+            "topics": [dict(t) for t in self.plan.catalog],  # the plan may be shared
             "header_tolerance_ns": HEADER_TOLERANCE_NS,
         }
         if bag.custom_data:

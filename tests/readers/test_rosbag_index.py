@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -161,3 +162,30 @@ def test_lazy_deserializers_decode_like_rosbags_eager_ones(shared_data: Path, na
                 assert repr(_plain(a)) == repr(_plain(b))  # NaN == NaN here
                 checked += 1
         assert checked
+
+
+def test_reopening_a_bag_reuses_its_plan(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The viewer's cameras reopen the bag: the plan is reused while the files are unchanged,
+    the info is the same, and a rewritten bag is planned afresh."""
+    from robotrace_desktop.readers import ros_plan_cache, rosbag
+
+    copy = tmp_path / "example.bag"
+    shutil.copyfile(shared_data / "ros1/example.bag", copy)
+    ros_plan_cache.clear()
+    plans: list[Path] = []
+    real = rosbag.plan_bag
+
+    def counting(bag, decoders):  # type: ignore[no-untyped-def]
+        plans.append(bag.path)
+        return real(bag, decoders)
+
+    monkeypatch.setattr(rosbag, "plan_bag", counting)
+    first = _info_json(copy)
+    with rosbag.open_bag_episode(copy) as source:
+        camera_view = json.dumps([dataclasses.asdict(source.info)], default=repr, sort_keys=True)
+    assert plans == [copy] and camera_view == first
+    mtime = copy.stat().st_mtime_ns + 1_000_000_000
+    os.utime(copy, ns=(mtime, mtime))  # same bytes, another mtime: planned again
+    assert _info_json(copy) == first and len(plans) == 2
