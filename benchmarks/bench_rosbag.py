@@ -216,6 +216,52 @@ def bench_real(bag: Path, runs: int, rerun: str | None, before: Path | None) -> 
         print(f"    {name:32s} {t:6.3f} s{ratio}  = {t / floor:5.2f}x floor")
 
 
+# Prints the median ms of planning the bag (decoders built first, not counted): the step that
+# reads each topic's first message, in-process so interpreter start-up does not hide it.
+_PLAN = """
+import statistics, sys, time
+from pathlib import Path
+from robotrace_desktop.readers.ros_bagfile import open_bag
+from robotrace_desktop.readers.ros_topics import plan_bag
+from robotrace_desktop.readers.ros_typestore import build_decoders
+times = []
+for _ in range(int(sys.argv[2])):
+    with open_bag(Path(sys.argv[1])) as bag:
+        decoders = build_decoders(bag.connections, ros1=bag.kind == "rosbag1",
+                                  ros_distro=bag.ros_distro)
+        started = time.perf_counter()
+        plan_bag(bag, decoders)
+        times.append(time.perf_counter() - started)
+print(statistics.median(times) * 1000)
+"""
+
+
+def bench_late(
+    workdir: Path, size: float, storages: list[str], runs: int, before: Path | None
+) -> None:
+    """index() of a generated bag whose /late topic has its only message at the very end:
+    cold process, and the planning step alone (in-process median)."""
+    print(f"(d) a {size:g} GiB bag with a topic whose only message is at the end:")
+    codes = [("now", REPO)] + ([("before", before)] if before else [])
+    for storage in storages:
+        bag = workdir / f"late_{storage}_{size:g}gb"
+        if not bag.exists():
+            generate_big(bag, size, storage, late_topic=True)
+        for label, code in codes:
+            env = ["env", f"PYTHONPATH={code}", sys.executable, "-c"]
+            cold = measure([*env, _INDEX, str(bag)], runs)[0]
+            plan = subprocess.run(
+                [*env, _PLAN, str(bag), str(max(runs, 5))],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+            print(
+                f"    {storage:7s} {label:6s}: cold index() {cold:6.3f} s, "
+                f"plan_bag (first messages) {float(plan):6.1f} ms"
+            )
+
+
 def _files(bag: Path) -> list[Path]:
     return [p for p in bag.iterdir() if p.is_file()] if bag.is_dir() else [bag]
 
@@ -234,10 +280,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--real", type=Path, help="a real bag: show/scan vs rerun and the floor")
     parser.add_argument("--rerun", help="the rerun executable (rerun-sdk in a venv of its own)")
     parser.add_argument("--before", type=Path, help="another checkout to compare with")
+    parser.add_argument("--late-gb", type=float, help="(d): size of the late-topic bag")
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
     if args.real:
         bench_real(args.real, args.runs, args.rerun, args.before)
+    if args.late_gb:
+        bench_late(args.workdir, args.late_gb, args.storages.split(","), args.runs, args.before)
     if not args.skip_many:
         bench_many(args.workdir, args.n, args.runs)
     if not args.skip_big:
