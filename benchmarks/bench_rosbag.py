@@ -166,10 +166,13 @@ _RAW_ITERATION = (
 
 
 def _cold(code: Path, argv: list[str]) -> list[str]:
-    """``argv`` of the CLI with PYTHONPATH=code and a catalog of its own (a cold run)."""
+    """``argv`` of the CLI run from ``code`` (its folder and PYTHONPATH) with a catalog of its
+    own (a cold run)."""
     catalog = Path(tempfile.mkdtemp(prefix="robotrace_bench_")) / "catalog.sqlite"
     return [
         "env",
+        "-C",  # from the code's folder: ``python -m`` puts the current folder first on sys.path
+        str(code),
         f"PYTHONPATH={code}",
         sys.executable,
         "-m",
@@ -182,6 +185,7 @@ def _cold(code: Path, argv: list[str]) -> list[str]:
 
 def bench_real(bag: Path, runs: int, rerun: str | None, before: Path | None) -> None:
     """Interleaved rounds (one run of every command per round), medians over ``runs``."""
+    bag = bag.resolve()  # the commands run from their code's folder
     mcap = next(iter(sorted(bag.glob("*.mcap"))), bag) if bag.is_dir() else bag
     out = Path(tempfile.mkdtemp(prefix="robotrace_rerun_")) / "out.rrd"
     commands: dict[str, Callable[[], list[str]]] = {}
@@ -244,11 +248,11 @@ def bench_late(
     print(f"(d) a {size:g} GiB bag with a topic whose only message is at the end:")
     codes = [("now", REPO)] + ([("before", before)] if before else [])
     for storage in storages:
-        bag = workdir / f"late_{storage}_{size:g}gb"
+        bag = (workdir / f"late_{storage}_{size:g}gb").resolve()
         if not bag.exists():
             generate_big(bag, size, storage, late_topic=True)
         for label, code in codes:
-            env = ["env", f"PYTHONPATH={code}", sys.executable, "-c"]
+            env = ["env", "-C", str(code), f"PYTHONPATH={code}", sys.executable, "-c"]
             cold = measure([*env, _INDEX, str(bag)], runs)[0]
             plan = subprocess.run(
                 [*env, _PLAN, str(bag), str(max(runs, 5))],
