@@ -220,7 +220,7 @@ def _decoder_for(
         last: Exception | None = None
         for typestore in (shared, lazy_typestore(Stores.EMPTY)):
             try:
-                typestore.register(types)  # type: ignore[arg-type]
+                typestore.register(_unknown(typestore, types))  # type: ignore[arg-type]
                 prepare_deserializer(typestore, conn.msgtype, ros1=ros1)
             except Exception as exc:
                 last = exc
@@ -228,6 +228,14 @@ def _decoder_for(
             return Decoder(typestore, conn.msgtype, ros1, EMBEDDED)
         return _or_default(conn, ros1, default_name, "cannot build decoder", last)
     return _default_decoder(conn.msgtype, ros1, default_name, "no type definition in the bag")
+
+
+def _unknown(typestore: Typestore, types: dict[str, object]) -> dict[str, object]:
+    """``types`` less those the store already holds with exactly this definition: registering
+    them again is a no-op that still generates and executes their dataclass code (a bag's
+    definitions repeat std_msgs/Header and geometry types 89 times in 33 topics)."""
+    have = typestore.fielddefs
+    return {name: value for name, value in types.items() if have.get(name) != value}
 
 
 def _or_default(
