@@ -189,3 +189,26 @@ def test_reopening_a_bag_reuses_its_plan(
     mtime = copy.stat().st_mtime_ns + 1_000_000_000
     os.utime(copy, ns=(mtime, mtime))  # same bytes, another mtime: planned again
     assert _info_json(copy) == first and len(plans) == 2
+
+
+def test_mcap_without_chunk_indexes_reads_first_messages_by_scanning(shared_data: Path) -> None:
+    """No chunk index in the summary: the index cannot answer, the scan gives the same."""
+    with open_bag(shared_data / AUV) as intact, open_bag(shared_data / AUV) as bare:
+        for storage in bare._storages:
+            storage.chunks = []  # as an MCAP written without chunk indexes reads
+        groups: dict[str, list] = {}
+        for conn in intact.connections:
+            groups.setdefault(conn.topic, []).append(conn)
+        wanted = [g for g in groups.values() if sum(c.msgcount for c in g)]
+        assert ros_first.first_times(bare.storage, bare._storages, wanted) == [None] * len(wanted)
+        assert bare.first_messages(wanted) == intact.first_messages(wanted)
+
+
+def test_truncated_mcap_is_a_clear_error(shared_data: Path, tmp_path: Path) -> None:
+    from robotrace_desktop.errors import CorruptRecordingError
+
+    data = next((shared_data / AUV).glob("*.mcap")).read_bytes()
+    cut = tmp_path / "cut.mcap"
+    cut.write_bytes(data[: len(data) * 9 // 10])
+    with pytest.raises(CorruptRecordingError, match=r"cut\.mcap"):
+        list(index_bag(cut))
