@@ -50,8 +50,10 @@ def generate_many(out: Path, n: int) -> list[Path]:
     return bags
 
 
-def generate_big(out: Path, size_gb: float, storage: str) -> Path:
-    """Streams messages in time order; returns the bag folder."""
+def generate_big(out: Path, size_gb: float, storage: str, late_topic: bool = False) -> Path:
+    """Streams messages in time order; returns the bag folder. ``late_topic`` adds /late
+    (std_msgs/Float64), one message after everything else: a topic whose first message is at
+    the end of the file (issue 16: planning must find it through the index, not a pass)."""
     ts = fx.ros2_store()
     t = ts.types
     target = int(size_gb * (1 << 30))
@@ -102,6 +104,12 @@ def generate_big(out: Path, size_gb: float, storage: str) -> Path:
                 writer.write(conn, t_cam + i, ts.serialize_cdr(img, "sensor_msgs/msg/Image"))
                 written += frame_bytes
             k_cam += 1
+        if late_topic:
+            late = writer.add_connection("/late", "std_msgs/msg/Float64", typestore=ts)
+            value = t["std_msgs/msg/Float64"](data=1.0)
+            writer.write(
+                late, fx.T0 + k_cam * cam_period, ts.serialize_cdr(value, "std_msgs/msg/Float64")
+            )
     return out
 
 

@@ -14,6 +14,7 @@ Everything is opened read-only: rosbags opens sqlite with ``?immutable=1`` and
 from __future__ import annotations
 
 import heapq
+import sqlite3
 import struct
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from robotrace_desktop.errors import (
     UnsupportedFormatError,
     as_recording_error,
 )
+from robotrace_desktop.readers.ros_first import clusters, first_times
 from robotrace_desktop.readers.ros_yaml import install as install_fast_yaml
 from robotrace_desktop.readers.rosbag_reader import MCAP_MAGIC, ROS1_MAGIC, SQLITE_MAGIC, read_magic
 
@@ -98,16 +100,44 @@ class BagFile:
     def first_messages(
         self, groups: Sequence[Sequence[Connection]]
     ) -> list[tuple[Connection, int, bytes] | None]:
-        """The earliest message of each group of connections (a topic's), from ONE iteration
-        over the bag that stops once every group has one — not one iteration per topic (each
-        of which decompressed an MCAP chunk again). None for a group with no message."""
-        # by topic and type, as _DirectoryMessages matches connections across storage files
-        owner = {(c.topic, c.msgtype): n for n, group in enumerate(groups) for c in group}
+        """The earliest message of each group of connections (a topic's). Located through the
+        container's index and read chunk by chunk (``ros_first``); groups the index cannot
+        answer come from ONE iteration over the bag that stops once each has one. None for a
+        group with no message."""
         found: list[tuple[Connection, int, bytes] | None] = [None] * len(groups)
-        missing = len({n for n, group in enumerate(groups) if group})
+        try:
+            firsts = first_times(self.storage, self._storages, groups)
+        except (OSError, struct.error, sqlite3.Error, AttributeError, KeyError, IndexError):
+            firsts = [None] * len(groups)  # a damaged index: the full pass decides
+        for cluster in clusters(firsts):
+            times = {n: firsts[n][0] for n in cluster}  # type: ignore[index]
+            start, stop = min(times.values()), max(times.values()) + 1
+            self._take_firsts(groups, cluster, found, start, stop)
+            for n in cluster:  # trust a window only for the message the index promised
+                got = found[n]
+                if got is not None and got[1] != times[n]:
+                    found[n] = None
+        missing = [n for n, group in enumerate(groups) if group and found[n] is None]
+        if missing:
+            self._take_firsts(groups, missing, found, None, None)
+        return found
+
+    def _take_firsts(
+        self,
+        groups: Sequence[Sequence[Connection]],
+        wanted: Sequence[int],
+        found: list[tuple[Connection, int, bytes] | None],
+        start: int | None,
+        stop: int | None,
+    ) -> None:
+        """Fill ``found[n]`` for each n in ``wanted`` with its group's first message with
+        start <= time < stop, from one iteration that stops once each has one."""
+        # by topic and type, as _DirectoryMessages matches connections across storage files
+        owner = {(c.topic, c.msgtype): n for n in wanted for c in groups[n]}
+        missing = len([n for n in wanted if groups[n]])
         if not missing:
-            return found
-        it = self.messages([c for group in groups for c in group])
+            return
+        it = self.messages([c for n in wanted for c in groups[n]], start, stop)
         try:
             for message in it:
                 n = owner[(message[0].topic, message[0].msgtype)]
@@ -120,7 +150,6 @@ class BagFile:
             close = getattr(it, "close", None)
             if close:
                 close()
-        return found
 
     def timestamps(self, connections: Sequence[Connection]) -> np.ndarray:
         """Sorted record times (int64 ns) of every message of ``connections``, from indexes

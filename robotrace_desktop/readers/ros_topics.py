@@ -135,7 +135,8 @@ def _usable(conns: list[Connection], decoders: Decoders) -> list[Connection]:
 def _first_messages(
     bag: BagFile, groups: dict[str, list[Connection]], decoders: Decoders
 ) -> dict[str, tuple[Connection, int, bytes] | None]:
-    """The first message of every decodable topic with messages, from one pass over the bag."""
+    """The first message of every decodable topic with messages, located through the bag's
+    index (``BagFile.first_messages``), never a pass per topic."""
     wanted = {
         topic: usable
         for topic, conns in groups.items()

@@ -21,8 +21,12 @@ from rosbags.interfaces import (
     ConnectionExtRosbag2,
     MessageDefinitionFormat,
 )
-from rosbags.typesys import Stores, get_types_from_idl, get_types_from_msg, get_typestore
+from rosbags.typesys import Stores, get_types_from_idl, get_types_from_msg
+from rosbags.typesys.base import make_typesdict
+from rosbags.typesys.msg import MSGParser
 from rosbags.typesys.store import Typestore
+
+from robotrace_desktop.readers.ros_lazy_serde import lazy_typestore, prepare_deserializer
 
 DEFAULT_ROS2_STORE = Stores.ROS2_HUMBLE
 DEFAULT_ROS1_STORE = Stores.ROS1_NOETIC
@@ -32,7 +36,7 @@ EMBEDDED = "embedded definition"
 @cache
 def store(name: Stores) -> Typestore:
     """Built-in typestores are immutable in our use: cache one per process."""
-    return get_typestore(name)
+    return lazy_typestore(name)
 
 
 def default_store_name(ros1: bool, ros_distro: str | None) -> Stores:
@@ -62,10 +66,41 @@ class Decoder:
         return self.typestore.deserialize_cdr(raw, self.msgtype)
 
 
+_SEPARATOR = "=" * 80 + "\n"
+# Parsed .msg sections by their text: a bag's definitions repeat their dependencies (33
+# topics embed std_msgs/Header 20 times), and rosbags' PEG parser costs ~5 ms a section.
+_SECTIONS: dict[str, dict[str, object]] = {}
+
+
+def _parse_msg(text: str, msgtype: str) -> dict[str, object]:
+    """``get_types_from_msg(text, msgtype)``, parsing each "MSG:" section once per process.
+
+    The grammar reads sections one after another (a separator line, then "MSG: name" and its
+    lines), so parsing them apart and merging in order gives the same types dict. Any doubt
+    (a section that does not parse alone) falls back to rosbags on the whole text, so a broken
+    definition fails with rosbags' own error, word for word."""
+    sections = f"MSG: {msgtype}\n{text}".split(_SEPARATOR)
+    if any(not part.startswith("MSG: ") for part in sections):
+        return dict(get_types_from_msg(text, msgtype))
+    types: dict[str, object] = {}
+    try:
+        for part in sections:
+            got = _SECTIONS.get(part)
+            if got is None:
+                got = dict(make_typesdict(MSGParser(part).specification()))
+                if len(_SECTIONS) > _MAX_CACHED:
+                    _SECTIONS.clear()
+                _SECTIONS[part] = got
+            types.update(got)
+    except Exception:  # rosbags' parser raises several types; let it say why on the whole
+        return dict(get_types_from_msg(text, msgtype))
+    return types
+
+
 def _parse_definition(conn: Connection) -> dict[str, object]:
     msgdef = conn.msgdef
     if msgdef.format == MessageDefinitionFormat.MSG:
-        return dict(get_types_from_msg(msgdef.data, conn.msgtype))
+        return _parse_msg(msgdef.data, conn.msgtype)
     sep = "=" * 80 + "\n"
     types: dict[str, object] = {}
     if msgdef.data.startswith(f"{sep}IDL: "):
@@ -87,7 +122,7 @@ def _reason(exc: Exception) -> str:
 # Process-wide: a typestore collecting embedded definitions (per ROS version), and decoders by
 # (ros1, default store, type, definition). A definition conflicting with one already in the
 # shared store gets a typestore of its own.
-_SHARED = {False: get_typestore(Stores.EMPTY), True: get_typestore(Stores.EMPTY)}
+_SHARED = {False: lazy_typestore(Stores.EMPTY), True: lazy_typestore(Stores.EMPTY)}
 _DONE: dict[tuple[bool, str, str, str, str], Decoder | str] = {}
 _MAX_CACHED = 4096
 _LOCK = threading.Lock()
@@ -183,16 +218,24 @@ def _decoder_for(
         except Exception as exc:  # rosbags' parsers raise several types on bad text
             return _or_default(conn, ros1, default_name, "unparseable message definition", exc)
         last: Exception | None = None
-        for typestore in (shared, get_typestore(Stores.EMPTY)):
+        for typestore in (shared, lazy_typestore(Stores.EMPTY)):
             try:
-                typestore.register(types)  # type: ignore[arg-type]
-                typestore.get_msgdef(conn.msgtype)
+                typestore.register(_unknown(typestore, types))  # type: ignore[arg-type]
+                prepare_deserializer(typestore, conn.msgtype, ros1=ros1)
             except Exception as exc:
                 last = exc
                 continue
             return Decoder(typestore, conn.msgtype, ros1, EMBEDDED)
         return _or_default(conn, ros1, default_name, "cannot build decoder", last)
     return _default_decoder(conn.msgtype, ros1, default_name, "no type definition in the bag")
+
+
+def _unknown(typestore: Typestore, types: dict[str, object]) -> dict[str, object]:
+    """``types`` less those the store already holds with exactly this definition: registering
+    them again is a no-op that still generates and executes their dataclass code (a bag's
+    definitions repeat std_msgs/Header and geometry types 89 times in 33 topics)."""
+    have = typestore.fielddefs
+    return {name: value for name, value in types.items() if have.get(name) != value}
 
 
 def _or_default(
@@ -210,7 +253,7 @@ def _default_decoder(
     if msgtype not in default.fielddefs:
         return f"{why} and {msgtype} is not in the default typestore ({default_name.value})"
     try:
-        default.get_msgdef(msgtype)
+        prepare_deserializer(default, msgtype, ros1=ros1)
     except Exception as exc:
         return f"{why}; cannot build decoder from {default_name.value} ({_reason(exc)})"
     return Decoder(default, msgtype, ros1, default_name.value)

@@ -2,9 +2,12 @@
 .mcap / .db3 files) and ROS 1 bags (uncompressed, lz4, bz2), one episode per bag.
 
 Indexing reads the connection list, counts and time range (metadata.yaml, MCAP summary, sqlite
-tables, ROS 1 chunk index) plus the first message of each topic — never every message.
-Container access lives in ``ros_bagfile``, decoders in ``ros_typestore``, per-type layouts in
-``ros_flatten``, topic → stream decisions in ``ros_topics``, cameras in ``ros_images``.
+tables, ROS 1 chunk index) plus the first message of each topic — never every message: each
+first message is located through the container's index and read chunk by chunk (``ros_first``).
+Container access lives in ``ros_bagfile``, decoders in ``ros_typestore`` (deserializers generated
+lazily, ``ros_lazy_serde``), per-type layouts in ``ros_flatten``, topic → stream decisions in
+``ros_topics``, cameras in ``ros_images``. Opening the same unchanged bag again in a process (the
+viewer's cameras, one file handle per decode thread) reuses its plan (``ros_plan_cache``).
 
 Stream times are relative to the bag's first record time. Per-topic time ranges are not in the
 rosbag2 summaries, so rosbag2 streams span the bag (details["rate_basis"] = "bag duration");
@@ -38,6 +41,7 @@ from robotrace_desktop.errors import (
     StreamNotFoundError,
     source_guard,
 )
+from robotrace_desktop.readers import ros_plan_cache as plan_cache
 from robotrace_desktop.readers.ros_bagfile import open_bag
 from robotrace_desktop.readers.ros_flatten import stamp_ns
 from robotrace_desktop.readers.ros_images import RosImageFrames
@@ -59,13 +63,19 @@ class _Opened:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        key = plan_cache.plan_key(path)
         self.bag = open_bag(path)
         try:
-            ros1 = self.bag.kind == "rosbag1"
-            self.decoders = build_decoders(
-                self.bag.connections, ros1=ros1, ros_distro=self.bag.ros_distro
-            )
-            self.plan: BagPlan = plan_bag(self.bag, self.decoders)
+            cached = plan_cache.get(key)
+            if cached is not None:  # the same bag opened again (the viewer's cameras)
+                self.decoders, self.plan = cached
+            else:
+                ros1 = self.bag.kind == "rosbag1"
+                self.decoders = build_decoders(
+                    self.bag.connections, ros1=ros1, ros_distro=self.bag.ros_distro
+                )
+                self.plan: BagPlan = plan_bag(self.bag, self.decoders)
+                plan_cache.put(key, self.decoders, self.plan)
         except RecordingError:
             self.bag.close()
             raise
@@ -101,7 +111,7 @@ class _Opened:
             "files": list(bag.files),
             "compression": bag.compression,
             "message_count": bag.message_count,
-            "topics": self.plan.catalog,
+            "topics": [dict(t) for t in self.plan.catalog],  # the plan may be shared
             "header_tolerance_ns": HEADER_TOLERANCE_NS,
         }
         if bag.custom_data:
