@@ -15,11 +15,23 @@ from robotrace_desktop.catalog.bookmarks import Bookmark
 from robotrace_desktop.catalog.guard import storage_errors
 from robotrace_desktop.catalog.offsets import reset_stream_offsets
 from robotrace_desktop.catalog.store import Catalog
-from robotrace_desktop.core.episode import EpisodeInfo
+from robotrace_desktop.core.episode import EpisodeInfo, StreamInfo
 from robotrace_desktop.errors import UsageError
 from robotrace_desktop.session.events import Event
 
 ChannelRef = tuple[str, str]  # (stream, channel)
+
+
+def camera_problem(info: EpisodeInfo, stream: StreamInfo) -> str | None:
+    """Why a camera cannot be shown (its video file is missing), else None: the reader's own
+    problem line naming the file when there is one."""
+    if not stream.details.get("missing"):
+        return None
+    file = str(stream.details.get("file") or "")
+    for problem in info.problems:
+        if file and file in problem:
+            return problem
+    return f"video for {stream.name} is missing" + (f": {file}" if file else "")
 
 
 class EpisodeSession:

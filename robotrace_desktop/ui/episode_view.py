@@ -39,7 +39,7 @@ from robotrace_desktop.core.markers import Marker
 from robotrace_desktop.core.signal_store import SignalStore
 from robotrace_desktop.episodes import ResolvedEpisode
 from robotrace_desktop.errors import RobotraceError
-from robotrace_desktop.session.episode import EpisodeSession
+from robotrace_desktop.session.episode import EpisodeSession, camera_problem
 from robotrace_desktop.ui.bookmarks_panel import BookmarksPanel
 from robotrace_desktop.ui.explain_panel import ExplainPanel, finding_refs
 from robotrace_desktop.ui.offsets_editor import OffsetsEditor
@@ -192,7 +192,7 @@ class EpisodeView(QWidget):
     # --- construction helpers -----------------------------------------------------------
 
     def _add_camera(self, stream: StreamInfo) -> None:
-        problem = self._camera_problem(stream)
+        problem = camera_problem(self.info, stream)
         opener = None if problem else camera_opener(self.resolved.open, stream.name)
         pane = VideoPane(
             stream.name, opener, offset_ns=self.offsets.get(stream.name, 0), problem=problem
@@ -203,15 +203,6 @@ class EpisodeView(QWidget):
         pane.failed.connect(self._frames_in)
         self.panes[stream.name] = pane
         self.grid.add_pane(pane)
-
-    def _camera_problem(self, stream: StreamInfo) -> str | None:
-        if not stream.details.get("missing"):
-            return None
-        file = str(stream.details.get("file") or "")
-        for problem in self.info.problems:
-            if file and file in problem:
-                return problem
-        return f"video for {stream.name} is missing" + (f": {file}" if file else "")
 
     def _wire(self) -> None:
         self.timeline.timeChanged.connect(self._on_time)
