@@ -10,11 +10,13 @@ catalog rows: ``in_catalog`` is False and the authored-data setters refuse with 
 
 from __future__ import annotations
 
+from typing import Any
+
 from robotrace_desktop.catalog import bookmarks as bookmark_store
 from robotrace_desktop.catalog.bookmarks import Bookmark
 from robotrace_desktop.catalog.guard import storage_errors
 from robotrace_desktop.catalog.offsets import reset_stream_offsets
-from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.catalog.store import Catalog, layout_key
 from robotrace_desktop.core.episode import EpisodeInfo, StreamInfo
 from robotrace_desktop.errors import UsageError
 from robotrace_desktop.session.events import Event
@@ -178,6 +180,19 @@ class EpisodeSession:
         if selection != self._selection:
             self._selection = selection
             self.selection_changed.emit(self.selection())
+
+    # --- the view's layout --------------------------------------------------------------
+
+    def saved_layout(self) -> dict[str, Any]:
+        """What the view saved for this recording last time ({} if nothing). Kept for episodes
+        opened from disk too: the key is the recording, not a catalog row."""
+        with storage_errors():
+            return self.catalog.layout(layout_key(self.info)) or {}
+
+    def save_layout(self, layout: dict[str, Any]) -> None:
+        """Remember the view's layout (channels, splitter sizes…); raises StorageError."""
+        with storage_errors():
+            self.catalog.save_layout(layout_key(self.info), layout)
 
     def _require_catalog(self, what: str) -> None:
         if not self.in_catalog:

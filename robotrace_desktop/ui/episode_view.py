@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from robotrace_desktop.analysis.finding import Finding
-from robotrace_desktop.catalog.store import Catalog, layout_key
+from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core import colors
 from robotrace_desktop.core.channels import default_selection
 from robotrace_desktop.core.episode import StreamInfo, StreamKind
@@ -377,12 +377,12 @@ class EpisodeView(QWidget):
             "step_camera": self.transport.camera.currentText(),
         }
         try:
-            self.catalog.save_layout(layout_key(self.info), layout)
+            self.session.save_layout(layout)
         except RobotraceError as exc:  # a locked catalog must not break the view
             log.warning("could not save the layout: %s", exc)
 
     def _restore_layout(self) -> None:
-        saved = self.catalog.layout(layout_key(self.info)) or {}
+        saved = self.session.saved_layout()
         known = {(s.name, c) for s in self.info.streams_of(StreamKind.SIGNAL) for c in s.channels}
         channels = [tuple(ref) for ref in saved.get("channels", []) if tuple(ref) in known]
         selection = channels or default_selection(self.info)

@@ -155,3 +155,10 @@ def test_events_connect_once_and_disconnect_quietly() -> None:
     event.disconnect(seen.append)
     event.emit(2)
     assert seen == [1] and len(event) == 0
+
+
+def test_the_layout_is_kept_per_recording(session: EpisodeSession, catalog: Catalog) -> None:
+    assert session.saved_layout() == {}
+    session.save_layout({"channels": [["/action", "gripper"]], "columns": [700, 300]})
+    again = EpisodeSession(catalog, session.info, in_catalog=False)  # opened from disk
+    assert again.saved_layout() == {"channels": [["/action", "gripper"]], "columns": [700, 300]}
