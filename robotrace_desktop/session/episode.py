@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.catalog import bookmarks as bookmark_store
 from robotrace_desktop.catalog.bookmarks import Bookmark
+from robotrace_desktop.catalog.findings import findings_for, was_explained
 from robotrace_desktop.catalog.guard import storage_errors
 from robotrace_desktop.catalog.offsets import reset_stream_offsets
 from robotrace_desktop.catalog.store import Catalog, layout_key
@@ -47,12 +49,19 @@ class EpisodeSession:
         self._bookmarks: list[Bookmark] = []
         self._time_ns = 0
         self._selection: list[ChannelRef] = []
+        self._findings: list[Finding] = []
+        self._explained = False
         # every stream with a stored offset, after a change
         self.offsets_changed: Event[dict[str, int]] = Event("offsets_changed")
         # the episode's bookmarks in time order, after an add, delete or note edit
         self.bookmarks_changed: Event[list[Bookmark]] = Event("bookmarks_changed")
         self.time_changed: Event[int] = Event("time_changed")  # the playhead, ns
         self.selection_changed: Event[list[ChannelRef]] = Event("selection_changed")
+        # Explain's ranked findings, after a run stored them (or explained an unscanned file)
+        self.findings_changed: Event[list[Finding]] = Event("findings_changed")
+        # someone asked for Explain to run again; whoever runs it (the Explain panel's worker)
+        # listens and reports back with ``set_findings``
+        self.explain_requested: Event[None] = Event("explain_requested")
 
     @property
     def id(self) -> str:
@@ -180,6 +189,35 @@ class EpisodeSession:
         if selection != self._selection:
             self._selection = selection
             self.selection_changed.emit(self.selection())
+
+    # --- Explain -------------------------------------------------------------------------
+
+    def load_findings(self) -> list[Finding]:
+        """The stored findings, best first, and whether Explain ever ran on this episode (an
+        empty list then means "nothing unusual", not "not explained yet"). No event."""
+        self._findings, self._explained = [], False
+        if self.in_catalog:
+            with storage_errors():
+                self._findings = findings_for(self.catalog, self.id)
+                self._explained = bool(self._findings) or was_explained(self.catalog, self.id)
+        return self.findings()
+
+    def findings(self) -> list[Finding]:
+        return list(self._findings)
+
+    def explained(self) -> bool:
+        return self._explained
+
+    def request_explain(self) -> None:
+        """Ask for a fresh Explain run (the Re-run button, a menu, a script)."""
+        self.explain_requested.emit(None)
+
+    def set_findings(self, findings: list[Finding]) -> None:
+        """A finished run's findings — already stored by the run, which writes from its own
+        thread and catalog connection (an Explain run reads the whole recording: never on
+        the UI thread). Emits ``findings_changed``."""
+        self._findings, self._explained = list(findings), True
+        self.findings_changed.emit(self.findings())
 
     # --- the view's layout --------------------------------------------------------------
 

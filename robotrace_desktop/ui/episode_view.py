@@ -105,7 +105,7 @@ class EpisodeView(QWidget):
 
         self.side = QTabWidget(self)
         # Explain first: "why did it fail" is the question the view is opened for
-        self.explain = ExplainPanel(catalog, info, self, resolved=resolved, defer_run=True)
+        self.explain = ExplainPanel(self.session, self, resolved=resolved, defer_run=True)
         self.side.addTab(self.explain, "Explain")
         self.side.addTab(self.tree, "Streams")
         self.bookmarks: BookmarksPanel | None = None

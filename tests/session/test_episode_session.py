@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.catalog.bookmarks import list_bookmarks
+from robotrace_desktop.catalog.findings import store_findings
 from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.errors import StorageError, UsageError, ValidationError
@@ -162,3 +164,19 @@ def test_the_layout_is_kept_per_recording(session: EpisodeSession, catalog: Cata
     session.save_layout({"channels": [["/action", "gripper"]], "columns": [700, 300]})
     again = EpisodeSession(catalog, session.info, in_catalog=False)  # opened from disk
     assert again.saved_layout() == {"channels": [["/action", "gripper"]], "columns": [700, 300]}
+
+
+def test_findings_load_and_a_finished_run_is_emitted(
+    session: EpisodeSession, catalog: Catalog
+) -> None:
+    assert session.load_findings() == [] and not session.explained()
+    asked = recorder(session.explain_requested)
+    session.request_explain()
+    assert asked == [None]
+    found = Finding("stall", "Stall", "made up", 0.9, "high", MS, 2 * MS, ["/log"], {}, rank=1)
+    store_findings(catalog, session.id, [found])  # what the explain run does in its thread
+    seen = recorder(session.findings_changed)
+    session.set_findings([found])
+    assert seen == [[found]] and session.explained()
+    again = EpisodeSession(catalog, session.info)
+    assert [f.cause for f in again.load_findings()] == ["stall"] and again.explained()
