@@ -8,32 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.catalog.findings import store_findings
 from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.session import Alignment, ComparisonSession
 from robotrace_desktop.session.alignment import comparison_pair
 from tests.demo_cache import demo_copy
+from tests.made_up_findings import finding
 
 S = 1_000_000_000
 MS = 1_000_000
-
-
-def finding(t_s: float, *, confidence: float = 0.9, failure_s: float | None = None) -> Finding:
-    evidence = {} if failure_s is None else {"failure_time_ns": round(failure_s * S)}
-    return Finding(
-        "gripper_closed_early",
-        "Gripper closed early",
-        "made up for the test",
-        confidence,
-        "high",
-        round(t_s * S),
-        round((t_s + 0.3) * S),
-        ["/action/gripper"],
-        evidence,
-        rank=1,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +29,8 @@ def demo_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[int,
         for seed in (7, 8):
             scan(catalog, [demo_copy(root / f"seed{seed}", seed=seed)])
         ids = {int(i.seed): i.id for i in catalog.list_episodes()}  # type: ignore[arg-type]
-        store_findings(catalog, ids[7], [finding(3.9, failure_s=7.5)])
-        store_findings(catalog, ids[8], [finding(4.4)])
+        store_findings(catalog, ids[7], [finding("gripper_closed_early", 3.9, failure_s=7.5)])
+        store_findings(catalog, ids[8], [finding("gripper_closed_early", 4.4)])
         catalog.set_stream_offset(ids[8], "front", 20 * MS)
     return path, ids
 
