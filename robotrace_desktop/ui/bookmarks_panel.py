@@ -1,14 +1,14 @@
 """The bookmarks list of one episode: add, annotate, jump, export, share.
 
 Storage and export formats are Qt-free (``catalog.bookmarks``, ``catalog.bookmark_export``);
-this panel is only the table and the buttons. Every edit is written to the catalog at once (one
-transaction per change), so a note typed here survives a crash.
+this panel is only the table and the buttons. Every edit goes through the ``EpisodeSession``,
+which writes it to the catalog at once (one transaction per change), so a note typed here
+survives a crash; the table repaints on the session's ``bookmarks_changed``.
 """
 
 from __future__ import annotations
 
 import shutil
-import sqlite3
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -36,7 +36,6 @@ from PySide6.QtWidgets import (
 )
 
 from robotrace_desktop import paths
-from robotrace_desktop.catalog import bookmarks as store
 from robotrace_desktop.catalog.bookmark_export import (
     bookmark_rows,
     bug_report_markdown,
@@ -44,11 +43,10 @@ from robotrace_desktop.catalog.bookmark_export import (
     write_export,
 )
 from robotrace_desktop.catalog.bookmarks import Bookmark
-from robotrace_desktop.catalog.store import Catalog
-from robotrace_desktop.core.episode import EpisodeInfo
 from robotrace_desktop.core.links import EpisodeLink
 from robotrace_desktop.core.timebase import NS_PER_S
 from robotrace_desktop.errors import RobotraceError
+from robotrace_desktop.session.episode import EpisodeSession
 from robotrace_desktop.ui.plain_text import literal_tip
 
 TIME_COL, END_COL, NOTE_COL = range(3)
@@ -102,10 +100,10 @@ class BookmarksPanel(QWidget):
     bookmarksChanged = Signal()
     statusMessage = Signal(str)
 
-    def __init__(self, catalog: Catalog, info: EpisodeInfo, parent: QWidget | None = None) -> None:
+    def __init__(self, session: EpisodeSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.catalog = catalog
-        self.info = info
+        self.session = session
+        self.info = session.info
         self._marks: list[Bookmark] = []
         self._frame_times: dict[str, np.ndarray] = {}
         self._png_provider: FramePngProvider | None = None
@@ -175,6 +173,7 @@ class BookmarksPanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.status)
         self.refresh()
+        session.bookmarks_changed.connect(self._on_session_bookmarks)
 
     # --- wiring from the episode view ------------------------------------------------------
 
@@ -207,12 +206,36 @@ class BookmarksPanel(QWidget):
 
     def refresh(self) -> None:
         """Reload from the catalog, keeping the selection."""
-        selected = {m.id for m in self.selected_bookmarks()}
         try:
-            self._marks = store.list_bookmarks(self.catalog, self.info.id)
-        except (RobotraceError, sqlite3.Error) as exc:
+            self.session.reload_bookmarks()
+        except RobotraceError as exc:
             self._show(f"Could not read bookmarks: {exc}", error=True)
-            self._marks = []
+        self._render(self.session.bookmarks())
+
+    def _on_session_bookmarks(self, marks: list[Bookmark]) -> None:
+        """The session stored a change (here or elsewhere in the view): repaint, tell the view."""
+        if [m.id for m in marks] == [m.id for m in self._marks]:
+            self._update_notes(marks)  # a note edit: never replace the item being edited
+        else:
+            self._render(marks)
+        self.bookmarksChanged.emit()
+
+    def _update_notes(self, marks: list[Bookmark]) -> None:
+        self._marks = list(marks)
+        self._populating = True
+        try:
+            for row, mark in enumerate(marks):
+                item = self.table.item(row, NOTE_COL)
+                if item is not None and item.text() != mark.note:
+                    item.setText(mark.note)
+                if item is not None:
+                    item.setToolTip(literal_tip(mark.note or "double-click to add a note"))
+        finally:
+            self._populating = False
+
+    def _render(self, marks: list[Bookmark]) -> None:
+        selected = {m.id for m in self.selected_bookmarks()}
+        self._marks = list(marks)
         self._populating = True
         try:
             self.table.setRowCount(len(self._marks))
@@ -257,12 +280,10 @@ class BookmarksPanel(QWidget):
 
     def add_at(self, t_ns: int, note: str = "", t_end_ns: int | None = None) -> Bookmark:
         """Store a bookmark (no prompt) and select it. Raises ValidationError for bad input."""
-        mark = store.add_bookmark(self.catalog, self.info.id, int(t_ns), note, t_end_ns)
-        self.refresh()
+        mark = self.session.add_bookmark(int(t_ns), note, t_end_ns)  # repaints via the event
         self.table.clearSelection()
         self.select_bookmark(mark.id)
         self._show(f"Bookmarked {seconds_text(mark.t_ns)}")
-        self.bookmarksChanged.emit()
         return mark
 
     def prompt_and_add(self, t_ns: int) -> Bookmark | None:
@@ -272,7 +293,7 @@ class BookmarksPanel(QWidget):
             return None
         try:
             return self.add_at(t_ns, dialog.note.text(), dialog.t_end_ns())
-        except (RobotraceError, sqlite3.Error) as exc:
+        except RobotraceError as exc:
             self._show(f"Could not add the bookmark: {exc}", error=True)
             return None
 
@@ -288,15 +309,13 @@ class BookmarksPanel(QWidget):
             )
             if answer != QMessageBox.StandardButton.Yes:
                 return 0
-        deleted = 0
         try:
-            for mark in marks:
-                deleted += int(store.delete_bookmark(self.catalog, mark.id))
-        except (RobotraceError, sqlite3.Error) as exc:
+            deleted = self.session.delete_bookmarks([mark.id for mark in marks])
+        except RobotraceError as exc:
             self._show(f"Could not delete: {exc}", error=True)
-        self.refresh()
+            self.refresh()
+            return 0
         self._show(f"Deleted {deleted} bookmark(s)")
-        self.bookmarksChanged.emit()
         return deleted
 
     def export_to(self, path: Path, selected_only: bool = False) -> Path:
@@ -391,15 +410,12 @@ class BookmarksPanel(QWidget):
             return
         bookmark_id = int(item.data(ID_ROLE))
         try:
-            updated = store.update_note(self.catalog, bookmark_id, item.text())
-        except (RobotraceError, sqlite3.Error) as exc:
+            self.session.update_bookmark_note(bookmark_id, item.text())  # repaints via the event
+        except RobotraceError as exc:
             self._show(f"Note not saved: {exc}", error=True)
             self.refresh()
             return
-        self._marks = [updated if m.id == bookmark_id else m for m in self._marks]
-        item.setToolTip(literal_tip(updated.note))
         self._show("Note saved")
-        self.bookmarksChanged.emit()
 
     def _update_buttons(self) -> None:
         has_selection = bool(self.selected_bookmarks())

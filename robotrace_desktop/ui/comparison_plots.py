@@ -1,24 +1,20 @@
 """Overlaid plots of two episodes on one timeline: each row is one (stream, channel), with the
 baseline drawn solid and the candidate dashed in a contrasting colour.
 
-The plot panel of the episode view draws one SignalStore; a comparison needs two stores and a
-time shift between them, so this widget reuses the pieces instead: ``PlotRow`` (header, plot,
-playhead, markers, hover line), ``plot_style`` (pens, colours) and each store's LOD pyramids
-(``SignalStore.view``). The x axis is *baseline* episode time in seconds; the candidate's
-curve is drawn at ``candidate time + offset`` (candidate time = timeline time − offset).
-Streams are read and pyramids built on the global thread pool, never in the UI thread.
+The plot panel of the episode view draws one SignalStore; a comparison draws two stores with a
+time shift between them. Both are a ``PlotStack`` (loading on the global thread pool, drawing
+from each store's LOD pyramids, playhead, markers, clicks): this widget only builds one
+``PlotRow`` per channel with a curve per run, and says which store and shift feed each curve.
+The x axis is *baseline* episode time in seconds; the candidate's curve is drawn at
+``candidate time + offset`` (candidate time = timeline time − offset).
 """
 
 from __future__ import annotations
 
-import contextlib
 import html
-import math
-import threading
 from collections.abc import Sequence
-from itertools import count
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QLabel,
@@ -31,15 +27,16 @@ from PySide6.QtWidgets import (
 )
 
 from robotrace_desktop.core.episode import EpisodeInfo, StreamKind
-from robotrace_desktop.core.markers import Marker
 from robotrace_desktop.core.signal_store import SignalStore
+from robotrace_desktop.session.comparison import SIDES
 from robotrace_desktop.ui import plot_style as style
+from robotrace_desktop.ui.plot_loading import LoadWork
 from robotrace_desktop.ui.plot_row import Curve, PlotRow
+from robotrace_desktop.ui.plot_stack import PlotStack
 from robotrace_desktop.ui.plots import format_value
 
 ChannelRef = tuple[str, str]
 NS = 1_000_000_000
-SIDES = ("baseline", "candidate")
 #: blue and a dark orange: far apart for colour-blind readers, neither is the red playhead
 SIDE_COLORS = {"baseline": "#1f77b4", "candidate": "#d95f02"}
 ROW_HEIGHT = 132
@@ -75,45 +72,8 @@ class _OverlayRow(PlotRow):
         self.header.setText(" &nbsp; ".join(parts))
 
 
-class _LoadSignals(QObject):
-    done = Signal(int, object)  # job id, {(side, stream): error message}
-
-
-class _LoadJob(QRunnable):
-    """Reads the streams of (side, store, ref) items and builds their pyramids."""
-
-    def __init__(
-        self,
-        work: list[tuple[str, SignalStore, ChannelRef]],
-        job: int,
-        signals: _LoadSignals,
-        cancel: threading.Event,
-    ) -> None:
-        super().__init__()
-        self.work, self.job, self.signals, self.cancel = work, job, signals, cancel
-        self.finished = threading.Event()
-
-    def run(self) -> None:
-        errors: dict[tuple[str, str], str] = {}
-        for side, store, ref in self.work:
-            if (side, ref[0]) in errors or self.cancel.is_set():
-                continue
-            try:
-                store.prepare([ref])
-            except Exception as exc:  # a reader failure becomes the row's status
-                errors[(side, ref[0])] = str(exc) or type(exc).__name__
-        try:
-            with contextlib.suppress(RuntimeError):  # the carrier is gone: nobody listens
-                self.signals.done.emit(self.job, errors)
-        finally:
-            self.finished.set()
-
-
-class ComparisonPlots(QWidget):
-    """Stacked overlay rows of the chosen channels (see module doc)."""
-
-    timeClicked = Signal("qint64")  # baseline episode time
-    loaded = Signal()
+class ComparisonPlots(PlotStack):
+    """Stacked overlay rows of the chosen channels (see module doc); clicks are baseline time."""
 
     def __init__(
         self, baseline: SignalStore, candidate: SignalStore, parent: QWidget | None = None
@@ -127,24 +87,7 @@ class ComparisonPlots(QWidget):
             for side, store in self.stores.items()
         }
         self._offset = 0
-        self._selection: list[ChannelRef] = []
-        self._rows: list[_OverlayRow] = []
         self._curves: dict[tuple[str, ChannelRef], Curve] = {}
-        self._t_ns = 0
-        self._markers: tuple[Marker, ...] = ()
-        self._x_range: tuple[float, float] | None = None
-        self._jobs: dict[int, list[tuple[str, ChannelRef]]] = {}
-        self._job_ids = count(1)
-        self._errors: dict[tuple[str, str], str] = {}
-        self._pool = QThreadPool.globalInstance()
-        self._running: dict[int, threading.Event] = {}
-        self._cancel = threading.Event()
-        self._signals = _LoadSignals()  # parentless: a late job emits into a live object
-        self._signals.done.connect(self._job_done)
-        self._refresh_timer = QTimer(self)
-        self._refresh_timer.setSingleShot(True)
-        self._refresh_timer.setInterval(0)
-        self._refresh_timer.timeout.connect(self.refresh_views)
 
         self._body = QWidget()
         self._body.setStyleSheet(f"background: {style.BACKGROUND};")
@@ -158,18 +101,7 @@ class ComparisonPlots(QWidget):
         self._scroll.setWidget(self._body)
         self._placeholder = QLabel("No channels chosen — tick some in the channel list.", self)
         self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._hover = QLabel(" ", self)
-        self._hover.setTextFormat(Qt.TextFormat.RichText)
-        self._hover.setStyleSheet(
-            f"color: {style.FOREGROUND}; background: #eceff1; padding: 2px 6px;"
-        )
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addWidget(self._scroll, 1)
-        layout.addWidget(self._placeholder, 1)
-        layout.addWidget(self._hover)
-        self._scroll.hide()
+        self._frame(self._scroll, self._placeholder)
 
     # ------------------------------------------------------------------ public API
 
@@ -188,29 +120,20 @@ class ComparisonPlots(QWidget):
             self._x_range = self._current_x_range()
         self._selection = wanted
         self._rebuild()
-        pending = [
-            (side, ref)
-            for ref in wanted
-            for side in self.sides_of(ref)
-            if not self.stores[side].is_prepared([ref])
-        ]
+        pending: dict[tuple[str, str], list[ChannelRef]] = {}  # (run, stream) → channels
+        for ref in wanted:
+            for side in self.sides_of(ref):
+                if not self.stores[side].is_prepared([ref]):
+                    pending.setdefault((side, ref[0]), []).append(ref)
         if pending:
-            job = next(self._job_ids)
-            self._jobs[job] = pending
-            work = [(side, self.stores[side], ref) for side, ref in pending]
-            runnable = _LoadJob(work, job, self._signals, self._cancel)
-            self._running[job] = runnable.finished
-            self._pool.start(runnable)
+            work: list[LoadWork] = [
+                (key, self.stores[key[0]], refs) for key, refs in pending.items()
+            ]
+            self._start_load(work)
         self._update_status()
         self.refresh_views()
         if not self._jobs:
             self.loaded.emit()
-
-    def selection(self) -> list[ChannelRef]:
-        return list(self._selection)
-
-    def rows(self) -> list[PlotRow]:
-        return list(self._rows)
 
     def curve(self, side: str, ref: ChannelRef) -> Curve | None:
         return self._curves.get((side, ref))
@@ -237,27 +160,6 @@ class ComparisonPlots(QWidget):
     def offset_ns(self) -> int:
         return self._offset
 
-    def set_time(self, t_ns: int) -> None:
-        self._t_ns = int(t_ns)
-        seconds = self._t_ns / NS
-        for row in self._rows:
-            row.set_playhead(seconds)
-        if self._rows:
-            x0, x1 = self._current_x_range()
-            if not x0 <= seconds <= x1:  # keep the playhead in view while playing
-                span = x1 - x0
-                self._set_x_range(seconds - 0.1 * span, seconds + 0.9 * span)
-
-    def set_markers(self, markers: Sequence[Marker]) -> None:
-        self._markers = tuple(markers)
-        for i, row in enumerate(self._rows):
-            row.set_markers(self._markers, labels=i == 0)
-
-    def visible_range_ns(self) -> tuple[int, int]:
-        """The plotted span in baseline episode time."""
-        x0, x1 = self._current_x_range()
-        return math.floor(x0 * NS), math.ceil(x1 * NS)
-
     def value_at(self, side: str, ref: ChannelRef, t_ns: int) -> float | None:
         """The side's sample-and-hold value at baseline time ``t_ns`` (None: not loaded/none)."""
         store = self.stores[side]
@@ -266,22 +168,11 @@ class ComparisonPlots(QWidget):
         shift = self._offset if side == "candidate" else 0
         return store.value_at(ref[0], ref[1], int(t_ns) - shift)
 
-    def is_loading(self) -> bool:
-        return bool(self._jobs)
-
     def problems(self) -> dict[tuple[str, str], str]:
-        return dict(self._errors)
+        return dict(self._errors)  # type: ignore[arg-type]  # keys are (run, stream) here
 
     def hover_text(self) -> str:
         return self._hover.text()
-
-    def shutdown(self, timeout_s: float = 30.0) -> None:
-        """Cancel pending loads and wait for the one reading now (before closing the stores)."""
-        self._cancel.set()
-        for finished in list(self._running.values()):
-            finished.wait(timeout_s)
-        self._running.clear()
-        self._jobs.clear()
 
     # ------------------------------------------------------------------ layout
 
@@ -304,12 +195,7 @@ class ComparisonPlots(QWidget):
             for side in sides:
                 curve = row.add_curve(ref, side, SIDE_COLORS[side], commanded=side == "candidate")
                 self._curves[(side, ref)] = curve
-            row.clicked.connect(self._clicked)
-            row.playheadDragged.connect(self._clicked)
-            row.hovered.connect(self._hovered)
-            row.viewbox.sigResized.connect(self._schedule_refresh)
-            if self._rows:
-                row.plot.setXLink(self._rows[0].plot)
+            self._connect_row(row)
             self._stack.insertWidget(self._stack.count() - 1, row)
             self._rows.append(row)
         for i, row in enumerate(self._rows):
@@ -344,53 +230,26 @@ class ComparisonPlots(QWidget):
         pad = 0.05 * (hi - lo)
         self._rows[0].viewbox.setLimits(xMin=lo - pad, xMax=hi + pad, minXRange=1e-5)
 
-    def _set_x_range(self, x0: float, x1: float) -> None:
-        self._x_range = (x0, x1)
-        if self._rows:
-            self._rows[0].viewbox.setXRange(x0, x1, padding=0)
+    # ------------------------------------------------------------------ PlotStack hooks
 
-    def _current_x_range(self) -> tuple[float, float]:
-        if not self._rows:
-            return self._x_range or self._span_s()
-        x0, x1 = self._rows[0].viewbox.viewRange()[0]
-        return float(x0), float(x1)
+    def _default_x_range(self) -> tuple[float, float]:
+        return self._span_s()
 
-    # ------------------------------------------------------------------ drawing
+    def _curve_source(self, row: PlotRow, curve: Curve) -> tuple[SignalStore, int] | None:
+        side = curve.label  # each overlay curve is labelled with its run
+        store = self.stores[side]
+        if (side, curve.ref[0]) in self._errors or not store.is_prepared([curve.ref]):
+            return None
+        return store, self._offset if side == "candidate" else 0
 
-    def _schedule_refresh(self, *_: object) -> None:
-        self._refresh_timer.start()
-
-    def refresh_views(self) -> None:
-        """Recompute every curve from its side's pyramid for the visible range and width."""
-        self._refresh_timer.stop()
-        if not self._rows:
-            return
-        x0, x1 = self._current_x_range()
-        t0, t1 = math.floor(x0 * NS), math.ceil(x1 * NS)
-        for row in self._rows:
-            width = max(64, int(row.viewbox.width()))
-            for side in row.sides:
-                store = self.stores[side]
-                stream, channel = row.ref
-                if (side, stream) in self._errors or not store.is_prepared([row.ref]):
-                    continue
-                shift = self._offset if side == "candidate" else 0
-                t, y = store.view(stream, channel, t0 - shift, t1 - shift, width)
-                curve = self._curves[(side, row.ref)]
-                curve.item.setData((t + shift) / NS, y, connect="finite")
-
-    def _job_done(self, job: int, errors: dict[tuple[str, str], str]) -> None:
-        self._running.pop(job, None)
-        self._jobs.pop(job, None)
-        self._errors.update(errors)
-        self._update_status()
-        self.refresh_views()
-        if not self._jobs:
-            self.loaded.emit()
+    def _click_ns(self, seconds: float) -> int:
+        lo, hi = self._span_s()
+        return round(min(max(seconds, lo), hi) * NS)
 
     def _update_status(self) -> None:
-        loading = {(side, ref[0]) for work in self._jobs.values() for side, ref in work}
+        loading = self._loading_keys()
         for row in self._rows:
+            assert isinstance(row, _OverlayRow)
             keys = [(side, row.ref[0]) for side in row.sides]
             failed = [f"{k[0]}: {self._errors[k]}" for k in keys if k in self._errors]
             if failed:
@@ -400,23 +259,9 @@ class ComparisonPlots(QWidget):
             else:
                 row.set_status("")
 
-    # ------------------------------------------------------------------ mouse
-
-    def _clicked(self, seconds: float) -> None:
-        lo, hi = self._span_s()
-        t_ns = round(min(max(seconds, lo), hi) * NS)
-        self._t_ns = t_ns
-        for row in self._rows:
-            row.set_playhead(t_ns / NS)
-        self.timeClicked.emit(t_ns)
-
-    def _hovered(self, row: PlotRow, seconds: float) -> None:
-        if math.isnan(seconds) or not isinstance(row, _OverlayRow):
-            return
-        self.show_hover(row, round(seconds * NS))
-
-    def show_hover(self, row: _OverlayRow, t_ns: int) -> str:
+    def show_hover(self, row: PlotRow, t_ns: int) -> str:
         """Both sides' values of ``row`` at baseline time ``t_ns`` in the hover bar."""
+        assert isinstance(row, _OverlayRow)
         rich = [f"<b>t={t_ns / NS:.3f} s</b>", html.escape(f"{row.ref[0]} · {row.ref[1]}")]
         for side in row.sides:
             value = self.value_at(side, row.ref, t_ns)

@@ -8,8 +8,10 @@ times line up) or a manual shift in ms. The playhead may go below 0 when the can
 shifted left (offset < 0), so no part of either run is out of reach: the TimelineController
 runs on ``t − origin`` with ``origin = min(0, offset)``.
 
-Everything heavy happens elsewhere: frames decode in each VideoPane's worker, streams load in
-the plots' pool jobs; the constructor only reads the catalog (infos, offsets, findings).
+The state — which run is which, their offsets and findings, the alignment — is a Qt-free
+``ComparisonSession`` (``session.comparison``); this widget renders it and follows its
+``alignment_changed``. Everything heavy happens elsewhere: frames decode in each VideoPane's
+worker, streams load in the plots' pool jobs.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -32,24 +34,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from robotrace_desktop.analysis.finding import Finding
-from robotrace_desktop.catalog.findings import findings_for
-from robotrace_desktop.catalog.store import Catalog
-from robotrace_desktop.core.channels import default_selection, stream_role
-from robotrace_desktop.core.episode import EpisodeInfo, StreamInfo, StreamKind
+from robotrace_desktop.core.episode import StreamInfo, StreamKind
 from robotrace_desktop.core.markers import Marker
 from robotrace_desktop.core.signal_store import SignalStore
 from robotrace_desktop.episodes import ResolvedEpisode
-from robotrace_desktop.ui.comparison_align import (
+from robotrace_desktop.session.alignment import (
     ALIGN_LABELS,
     alignment_offset,
-    camera_problem,
-    comparison_pair,
-    event_ns,
     replay_of,
     short_name,
     top_confident,
 )
+from robotrace_desktop.session.comparison import Alignment, ComparisonSession
+from robotrace_desktop.session.episode import camera_problem
 from robotrace_desktop.ui.comparison_plots import (
     SIDE_COLORS,
     SIDES,
@@ -70,23 +67,13 @@ from robotrace_desktop.video.owned import camera_opener
 log = logging.getLogger(__name__)
 NS = 1_000_000_000
 ChannelRef = tuple[str, str]
-MAX_DEFAULT_ROWS = 8
 OUTCOME_COLORS = {"success": "#2e7d32", "failure": "#c62828"}
 
 
 # --------------------------------------------------------------------------- widgets
 
 
-@dataclass(slots=True)
-class _Side:
-    name: str  # "baseline" / "candidate"
-    info: EpisodeInfo
-    offsets: dict[str, int]
-    findings: list[Finding]
-    resolved: ResolvedEpisode = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.resolved = ResolvedEpisode(self.info, True)
+__all__ = ["ComparisonView", "alignment_offset"]  # alignment_offset: for scripts and tests
 
 
 class _ComparisonTransport(TransportBar):
@@ -114,28 +101,25 @@ class ComparisonView(QWidget):
         *,
         align: str = "start",
         parent: QWidget | None = None,
+        session: ComparisonSession | None = None,
     ) -> None:
         super().__init__(parent)
-        with Catalog(Path(catalog_path)) as catalog:
-            first, second = comparison_pair(catalog.get(baseline_id), catalog.get(candidate_id))
-            self.sides = {
-                name: _Side(
-                    name, info, catalog.stream_offsets(info.id), findings_for(catalog, info.id)
-                )
-                for name, info in zip(SIDES, (first, second), strict=True)
-            }
-        self.baseline = self.sides["baseline"].info
-        self.candidate = self.sides["candidate"].info
+        if session is None:
+            session = ComparisonSession.open(Path(catalog_path), baseline_id, candidate_id)
+        self.session = session
+        self.sides = session.runs
+        self.baseline = session.baseline
+        self.candidate = session.candidate
         self._offset = 0
         self._origin = 0
-        self._mode = "start"
-        self._note = ""
+        self.resolved = {name: ResolvedEpisode(run.info, True) for name, run in self.sides.items()}
         self.stores = {
-            name: SignalStore(side.resolved.open, side.info) for name, side in self.sides.items()
+            name: SignalStore(self.resolved[name].open, run.info)
+            for name, run in self.sides.items()
         }
         for name, store in self.stores.items():
             store.set_offsets(self.sides[name].offsets)
-        self.timeline = TimelineController(self._end_ns(0), self)
+        self.timeline = TimelineController(session.end_ns(), self)
 
         self.header = self._header()
         self.panes: dict[tuple[str, str], VideoPane] = {}
@@ -263,7 +247,7 @@ class ComparisonView(QWidget):
                     opener = None
                 else:
                     problem = camera_problem(side.info, stream)
-                    opener = None if problem else camera_opener(side.resolved.open, camera)
+                    opener = None if problem else camera_opener(self.resolved[name].open, camera)
                 pane = VideoPane(
                     label, opener, offset_ns=self._pane_offset(name, camera), problem=problem
                 )
@@ -296,6 +280,7 @@ class ComparisonView(QWidget):
         self.transport.stepCameraChanged.connect(self._on_step_camera)
         self.align_combo.activated.connect(self._on_align_chosen)
         self.offset_spin.valueChanged.connect(self._on_spin)
+        self.session.alignment_changed.connect(self._on_alignment)
 
     def _shortcuts(self) -> None:
         self._shortcut_objects = install_transport_keys(self, self.timeline)
@@ -303,21 +288,8 @@ class ComparisonView(QWidget):
     # --- channels -----------------------------------------------------------------------
 
     def default_channels(self) -> list[ChannelRef]:
-        """Command (action) channels both runs have — recorded vs candidate actions; else the
-        baseline's default plots that the candidate also has; at most MAX_DEFAULT_ROWS."""
-        common = {
-            (s.name, c) for s in self.candidate.streams_of(StreamKind.SIGNAL) for c in s.channels
-        }
-        commands = [
-            (s.name, c)
-            for s in self.baseline.streams_of(StreamKind.SIGNAL)
-            if stream_role(s) == "command"
-            for c in s.channels
-            if (s.name, c) in common
-        ]
-        if not commands:
-            commands = [r for r in default_selection(self.baseline) if r in common]
-        return commands[:MAX_DEFAULT_ROWS]
+        """What the comparison plots first (``ComparisonSession.default_channels``)."""
+        return self.session.default_channels()
 
     def show_channels(self, refs: Sequence[ChannelRef]) -> None:
         """Plot ``refs`` (ticks them in the channel list)."""
@@ -328,10 +300,10 @@ class ComparisonView(QWidget):
     # --- alignment ----------------------------------------------------------------------
 
     def alignment(self) -> str:
-        return self._mode
+        return self.session.alignment().mode
 
     def alignment_note(self) -> str:
-        return self._note
+        return self.session.alignment().note
 
     def offset_ns(self) -> int:
         """Candidate time = timeline (baseline) time − offset."""
@@ -341,26 +313,7 @@ class ComparisonView(QWidget):
         """Align on "start", "first_finding", "failure_time" (falls back to the start with a
         note), or keep the current shift as "manual". An event alignment moves the playhead to
         the event."""
-        if mode not in ALIGN_LABELS:
-            raise ValueError(f"unknown alignment {mode!r}; one of {', '.join(ALIGN_LABELS)}")
-        self._mode = mode
-        self.align_combo.setCurrentIndex(list(ALIGN_LABELS).index(mode))
-        if mode == "manual":
-            self._note = "Manual shift."
-            self.note.setText(self._note)
-            return
-        offset, note = alignment_offset(
-            mode, self.sides["baseline"].findings, self.sides["candidate"].findings
-        )
-        self._note = note
-        self.note.setText(note)
-        move_to = None
-        b = event_ns(mode, self.sides["baseline"].findings)
-        if b is not None and event_ns(mode, self.sides["candidate"].findings) is not None:
-            move_to = b  # show the aligned moment
-        fell_back = mode != "start" and move_to is None
-        self.note.setStyleSheet("color: #a35f00;" if fell_back else "color: #546e7a;")
-        self._apply_offset(offset, move_to=move_to)
+        self.session.set_alignment(mode)  # → _on_alignment
 
     def set_offset_ms(self, offset_ms: int) -> None:
         """A manual shift (switches the alignment to "manual")."""
@@ -370,27 +323,27 @@ class ComparisonView(QWidget):
         self.set_alignment(str(self.align_combo.itemData(index)))
 
     def _on_spin(self, value_ms: int) -> None:
-        self._mode = "manual"
-        self.align_combo.setCurrentIndex(list(ALIGN_LABELS).index("manual"))
-        self._note = "Manual shift."
-        self.note.setText(self._note)
-        self.note.setStyleSheet("color: #546e7a;")
-        self._apply_offset(int(value_ms) * 1_000_000)
+        self.session.set_manual_offset(int(value_ms) * 1_000_000)
 
-    def _end_ns(self, offset: int) -> int:
-        return max(self.baseline.duration_ns, offset + self.candidate.duration_ns)
+    def _on_alignment(self, alignment: Alignment) -> None:
+        """Show the session's alignment; move the candidate unless only the mode changed (a
+        manual pick keeps the shift, and the playhead, where they are)."""
+        self.align_combo.setCurrentIndex(list(ALIGN_LABELS).index(alignment.mode))
+        self.note.setText(alignment.note)
+        self.note.setStyleSheet("color: #a35f00;" if alignment.fell_back else "color: #546e7a;")
+        if alignment.mode != "manual" or alignment.offset_ns != self._offset:
+            self._apply_offset(alignment.offset_ns, move_to=alignment.move_to_ns)
 
     def _pane_offset(self, side: str, camera: str) -> int:
-        own = self.sides[side].offsets.get(camera, 0)
-        return own + (self._offset if side == "candidate" else 0)
+        return self.session.pane_offset(side, camera)
 
     def _apply_offset(self, offset: int, *, move_to: int | None = None) -> None:
         keep = self.time_ns()
         self._offset = int(offset)
-        self._origin = min(0, self._offset)
+        self._origin = self.session.origin_ns()
         self.timeline.pause()
         self.timeline.set_loop(None)
-        self.timeline.playback.duration_ns = max(0, self._end_ns(self._offset) - self._origin)
+        self.timeline.playback.duration_ns = max(0, self.session.end_ns() - self._origin)
         self.offset_spin.blockSignals(True)
         self.offset_spin.setValue(round(self._offset / 1_000_000))
         self.offset_spin.blockSignals(False)
@@ -451,7 +404,7 @@ class ComparisonView(QWidget):
     def _refresh_markers(self) -> None:
         markers: list[Marker] = []
         for name in SIDES:
-            shift = self._offset if name == "candidate" else 0
+            shift = self.session.shift_ns(name)
             prefix = "B" if name == "baseline" else "C"
             for m in finding_markers(self.sides[name].findings):
                 end = None if m.t_end_ns is None else m.t_end_ns + shift

@@ -6,6 +6,8 @@ camera, so a bag of joint states gets the whole window for its signals.
 
 The view owns the TimelineController; every pane only listens to it. Decoding and stream
 loading happen in the panes' workers, each with its own EpisodeSource (``ResolvedEpisode.open``).
+What a person authors (clock offsets, bookmarks) and the plotted channels live in a Qt-free
+``EpisodeSession``; the panels write through it and the view follows its events.
 
 Opening fills in progressively (issue 16): the cameras are asked for the frame at the start
 time as they are created; the plots are held (nothing built, nothing read, pyqtgraph not even
@@ -29,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from robotrace_desktop.analysis.finding import Finding
-from robotrace_desktop.catalog.store import Catalog, layout_key
+from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core import colors
 from robotrace_desktop.core.channels import default_selection
 from robotrace_desktop.core.episode import StreamInfo, StreamKind
@@ -37,6 +39,7 @@ from robotrace_desktop.core.markers import Marker
 from robotrace_desktop.core.signal_store import SignalStore
 from robotrace_desktop.episodes import ResolvedEpisode
 from robotrace_desktop.errors import RobotraceError
+from robotrace_desktop.session.episode import EpisodeSession, camera_problem
 from robotrace_desktop.ui.bookmarks_panel import BookmarksPanel
 from robotrace_desktop.ui.explain_panel import ExplainPanel, finding_refs
 from robotrace_desktop.ui.offsets_editor import OffsetsEditor
@@ -78,7 +81,12 @@ class EpisodeView(QWidget):
         self.resolved = resolved
         self.info = info = resolved.info
         self.catalog = catalog
-        self.offsets = catalog.stream_offsets(info.id) if resolved.in_catalog else {}
+        self.session = EpisodeSession(catalog, info, in_catalog=resolved.in_catalog)
+        try:
+            self.session.load()
+        except RobotraceError as exc:  # the panels say so where the user looks; the view opens
+            log.warning("could not read the catalog's offsets/bookmarks: %s", exc)
+        self.offsets = self.session.offsets()
         self.timeline = TimelineController(info.duration_ns, self)
 
         self.header = ReproHeader(info, self)
@@ -97,15 +105,15 @@ class EpisodeView(QWidget):
 
         self.side = QTabWidget(self)
         # Explain first: "why did it fail" is the question the view is opened for
-        self.explain = ExplainPanel(catalog, info, self, resolved=resolved, defer_run=True)
+        self.explain = ExplainPanel(self.session, self, resolved=resolved, defer_run=True)
         self.side.addTab(self.explain, "Explain")
         self.side.addTab(self.tree, "Streams")
         self.bookmarks: BookmarksPanel | None = None
         self.offsets_editor: OffsetsEditor | None = None
         if resolved.in_catalog:
-            self.bookmarks = BookmarksPanel(catalog, info, self)
+            self.bookmarks = BookmarksPanel(self.session, self)
             self.side.addTab(self.bookmarks, "Bookmarks")
-            self.offsets_editor = OffsetsEditor(catalog, info, self)
+            self.offsets_editor = OffsetsEditor(self.session, self)
             index = self.side.addTab(self.offsets_editor, "Offsets")
             self.side.setTabToolTip(index, "Clock offsets per stream")
         else:
@@ -184,7 +192,7 @@ class EpisodeView(QWidget):
     # --- construction helpers -----------------------------------------------------------
 
     def _add_camera(self, stream: StreamInfo) -> None:
-        problem = self._camera_problem(stream)
+        problem = camera_problem(self.info, stream)
         opener = None if problem else camera_opener(self.resolved.open, stream.name)
         pane = VideoPane(
             stream.name, opener, offset_ns=self.offsets.get(stream.name, 0), problem=problem
@@ -195,15 +203,6 @@ class EpisodeView(QWidget):
         pane.failed.connect(self._frames_in)
         self.panes[stream.name] = pane
         self.grid.add_pane(pane)
-
-    def _camera_problem(self, stream: StreamInfo) -> str | None:
-        if not stream.details.get("missing"):
-            return None
-        file = str(stream.details.get("file") or "")
-        for problem in self.info.problems:
-            if file and file in problem:
-                return problem
-        return f"video for {stream.name} is missing" + (f": {file}" if file else "")
 
     def _wire(self) -> None:
         self.timeline.timeChanged.connect(self._on_time)
@@ -216,11 +215,10 @@ class EpisodeView(QWidget):
         self.transport.stepCameraChanged.connect(self._on_step_camera)
         if self.bookmarks is not None:
             self.bookmarks.jumpRequested.connect(self._jump)
-            self.bookmarks.bookmarksChanged.connect(self._refresh_markers)
             self.bookmarks.set_frame_png_provider(self._frame_png_for_report)
             self.bookmarks.set_time_provider(self.timeline.time_ns)
-        if self.offsets_editor is not None:
-            self.offsets_editor.offsetsChanged.connect(self._on_offsets)
+        self.session.offsets_changed.connect(self._on_offsets)
+        self.session.bookmarks_changed.connect(self._refresh_markers)
         self.explain.findingActivated.connect(self.show_finding)
         self.explain.findingsChanged.connect(self._refresh_markers)
 
@@ -246,6 +244,7 @@ class EpisodeView(QWidget):
         return self.plots.visible_range_ns()
 
     def _on_time(self, t_ns: int, scrubbing: bool) -> None:
+        self.session.set_time(t_ns)
         for pane in self.panes.values():
             pane.set_time(t_ns, scrubbing=scrubbing)
         self.plots.set_time(t_ns)
@@ -258,6 +257,7 @@ class EpisodeView(QWidget):
 
     def _on_selection(self, selection: list[tuple[str, str]]) -> None:
         self.plots.show_channels(selection)
+        self.session.set_selection(self.plots.selection())
         self.save_layout()
 
     def _camera_ready(self) -> None:
@@ -294,6 +294,7 @@ class EpisodeView(QWidget):
                 self.tree.set_selection(selection)
                 self.tree.blockSignals(False)
                 self.plots.show_channels(selection)
+                self.session.set_selection(self.plots.selection())
         self.plots.highlight(refs)
         if refs and finding.t_start_ns is not None:
             end = finding.t_end_ns if finding.t_end_ns is not None else finding.t_start_ns
@@ -302,9 +303,8 @@ class EpisodeView(QWidget):
 
     def _refresh_markers(self, *_: object) -> None:
         markers: list[Marker] = list(self.explain.markers())
-        if self.bookmarks is not None:
-            for b in self.bookmarks.bookmarks():
-                markers.append(Marker(b.t_ns, b.note or "bookmark", BOOKMARK_COLOR, b.t_end_ns))
+        for b in self.session.bookmarks():
+            markers.append(Marker(b.t_ns, b.note or "bookmark", BOOKMARK_COLOR, b.t_end_ns))
         self.plots.set_markers(markers)
         self.transport.strip.set_markers(markers)
         if self.bookmarks is not None:
@@ -377,12 +377,12 @@ class EpisodeView(QWidget):
             "step_camera": self.transport.camera.currentText(),
         }
         try:
-            self.catalog.save_layout(layout_key(self.info), layout)
+            self.session.save_layout(layout)
         except RobotraceError as exc:  # a locked catalog must not break the view
             log.warning("could not save the layout: %s", exc)
 
     def _restore_layout(self) -> None:
-        saved = self.catalog.layout(layout_key(self.info)) or {}
+        saved = self.session.saved_layout()
         known = {(s.name, c) for s in self.info.streams_of(StreamKind.SIGNAL) for c in s.channels}
         channels = [tuple(ref) for ref in saved.get("channels", []) if tuple(ref) in known]
         selection = channels or default_selection(self.info)
@@ -390,6 +390,7 @@ class EpisodeView(QWidget):
         self.tree.set_selection(selection)
         self.tree.blockSignals(False)
         self.plots.show_channels(selection)
+        self.session.set_selection(self.plots.selection())
         # plots get a little more height than the (letterboxed) cameras; the side panel about
         # a quarter of the width
         rows = saved.get("rows")

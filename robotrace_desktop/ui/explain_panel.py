@@ -8,7 +8,9 @@ Clicking a finding emits ``findingActivated`` — the episode view moves the pla
 plots and highlights the channels and fits their y axes to the finding's span. Explaining
 runs on a worker thread with its own catalog connection and EpisodeSource (never the UI
 thread); catalog episodes get their findings stored, episodes opened from disk are explained
-without writing anything.
+without writing anything. The panel renders the ``EpisodeSession``'s findings: Re-run asks the
+session (``request_explain``), the panel's worker answers, and the result goes back through
+``set_findings`` so every subscriber (markers, the plots) hears of it.
 """
 
 from __future__ import annotations
@@ -49,12 +51,13 @@ from PySide6.QtWidgets import (
 
 from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.analysis.sections import finding_sections
-from robotrace_desktop.catalog.findings import findings_for, store_findings, was_explained
+from robotrace_desktop.catalog.findings import store_findings
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core import colors
 from robotrace_desktop.core.episode import EpisodeInfo, StreamKind
 from robotrace_desktop.core.markers import Marker
 from robotrace_desktop.episodes import ResolvedEpisode
+from robotrace_desktop.session.episode import EpisodeSession
 from robotrace_desktop.ui.plain_text import literal_tip
 
 log = logging.getLogger(__name__)
@@ -218,8 +221,7 @@ class ExplainPanel(QWidget):
 
     def __init__(
         self,
-        catalog: Catalog | None,
-        info: EpisodeInfo,
+        session: EpisodeSession,
         parent: QWidget | None = None,
         *,
         resolved: ResolvedEpisode | None = None,
@@ -227,9 +229,9 @@ class ExplainPanel(QWidget):
         defer_run: bool = False,
     ) -> None:
         super().__init__(parent)
-        self.catalog = catalog
-        self.info = info
-        self.resolved = resolved or ResolvedEpisode(info, catalog is not None)
+        self.session = session
+        self.info = info = session.info
+        self.resolved = resolved or ResolvedEpisode(info, session.in_catalog)
         self._findings: list[Finding] = []
         self._items: list[QTreeWidgetItem] = []  # finding rows, in rank order
         self._job = 0
@@ -242,7 +244,7 @@ class ExplainPanel(QWidget):
         self.status.setWordWrap(True)
         self.rerun_button = QPushButton("Re-run", self)
         self.rerun_button.setToolTip("Run every analyzer on this episode again")
-        self.rerun_button.clicked.connect(self.rerun)
+        self.rerun_button.clicked.connect(session.request_explain)
         top = QHBoxLayout()
         top.setContentsMargins(4, 4, 4, 0)
         top.addWidget(self.status, 1)
@@ -282,10 +284,12 @@ class ExplainPanel(QWidget):
         layout.addWidget(self.split, 1)
 
         explained = False
-        if catalog is not None and self.resolved.in_catalog:
-            self._findings = findings_for(catalog, info.id)
-            explained = bool(self._findings) or was_explained(catalog, info.id)
+        if self.resolved.in_catalog:
+            self._findings = session.load_findings()
+            explained = session.explained()
         self._show(explained=explained)
+        session.explain_requested.connect(self._on_explain_requested)
+        session.findings_changed.connect(self._on_findings)
         # defer_run: the episode view starts the run once its frames and plots are in, so
         # Explain's own read of the recording does not compete with them (issue 16)
         self._pending = auto_run and not explained and defer_run
@@ -331,8 +335,7 @@ class ExplainPanel(QWidget):
         if self._running:
             return
         self._job += 1
-        catalog_path = self.catalog.path if self.catalog is not None else None
-        job = _ExplainJob(catalog_path, self.resolved, self._job, self._signals)
+        job = _ExplainJob(self.session.catalog.path, self.resolved, self._job, self._signals)
         self._running[self._job] = job.finished
         self.rerun_button.setEnabled(False)
         self.status.setText(RUNNING_TEXT)
@@ -358,7 +361,13 @@ class ExplainPanel(QWidget):
                 self.empty.setText(f"Explain failed: {error}")
             return
         self.status.setStyleSheet("")
-        self._findings = [Finding.from_dict(d) for d in findings]
+        self.session.set_findings([Finding.from_dict(d) for d in findings])  # → _on_findings
+
+    def _on_explain_requested(self, _: None) -> None:
+        self.rerun()
+
+    def _on_findings(self, findings: list[Finding]) -> None:
+        self._findings = list(findings)
         self._show(explained=True)
         self.findingsChanged.emit(list(self._findings))
 

@@ -190,7 +190,7 @@ class MainWindow(QMainWindow):
         self.open_episode(episode, t_ns)
 
     def _compare_replay(self) -> None:
-        from robotrace_desktop.ui.comparison_align import replay_of
+        from robotrace_desktop.session.alignment import replay_of
 
         view = self.current_view()
         baseline = None if view is None else replay_of(view.info)

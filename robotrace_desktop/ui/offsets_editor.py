@@ -4,11 +4,12 @@ A ROS bag may stamp joint states with simulation time while the bag records wall
 camera may start late, a logger may lag. ``episode_t = stream_t + offset`` per stream, stored in
 the catalog (never in the recording) and emitted so video panes and plots move at once. The
 reader's notes about each stream's clock are shown next to it as the reason to touch this.
+
+The editor renders an ``EpisodeSession``: it writes through the session (which stores in the
+catalog) and repaints on the session's ``offsets_changed``, whoever changed them.
 """
 
 from __future__ import annotations
-
-import sqlite3
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -23,9 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from robotrace_desktop.catalog.store import Catalog
-from robotrace_desktop.core.episode import EpisodeInfo, StreamInfo
+from robotrace_desktop.core.episode import StreamInfo
 from robotrace_desktop.errors import RobotraceError
+from robotrace_desktop.session.episode import EpisodeSession
 from robotrace_desktop.ui.plain_text import literal_tip
 from robotrace_desktop.ui.repro_header import ElidedLabel
 
@@ -60,14 +61,13 @@ def ms_to_ns(value_ms: float) -> int:
 class OffsetsEditor(QWidget):
     offsetsChanged = Signal(dict)  # {stream: offset_ns}, every stream with a stored offset
 
-    def __init__(self, catalog: Catalog, info: EpisodeInfo, parent: QWidget | None = None) -> None:
+    def __init__(self, session: EpisodeSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.catalog = catalog
-        self.info = info
+        self.session = session
+        self.info = info = session.info
         self.spins: dict[str, QDoubleSpinBox] = {}
         self.resets: dict[str, QPushButton] = {}
         self.hints: dict[str, QLabel] = {}
-        self._offsets: dict[str, int] = {}
 
         intro = QLabel(
             "Shift a stream when its clock disagrees with the others: "
@@ -147,58 +147,49 @@ class OffsetsEditor(QWidget):
         layout.addWidget(scroll, 1)
         layout.addLayout(bottom)
         self.reload()
+        session.offsets_changed.connect(self._on_session_offsets)
 
     # --- public API ---------------------------------------------------------------------
 
     def offsets(self) -> dict[str, int]:
-        return dict(self._offsets)
+        return self.session.offsets()
 
     def reload(self) -> None:
         """Show what the catalog holds (without emitting)."""
         try:
-            self._offsets = self.catalog.stream_offsets(self.info.id)
-        except (RobotraceError, sqlite3.Error) as exc:
+            self.session.reload_offsets()
+        except RobotraceError as exc:
             self._show(f"Could not read offsets: {exc}", error=True)
-            self._offsets = {}
-        for name, spin in self.spins.items():
-            spin.blockSignals(True)
-            spin.setValue(self._offsets.get(name, 0) / NS_PER_MS)
-            spin.blockSignals(False)
-            self._mark(name)
+        for stream in self.spins:
+            self._sync_spin(stream)
 
     def set_offset(self, stream: str, offset_ns: int) -> None:
         """Save one stream's offset and emit the new mapping (no-op when unchanged)."""
-        offset_ns = int(offset_ns)
-        if self._offsets.get(stream, 0) == offset_ns:
-            self._sync_spin(stream)
-            return
         try:
-            self.catalog.set_stream_offset(self.info.id, stream, offset_ns)
-        except (RobotraceError, sqlite3.Error) as exc:
+            saved = self.session.set_offset(stream, int(offset_ns))
+        except RobotraceError as exc:
             self._show(f"Offset not saved: {exc}", error=True)
+            saved = False
+        if saved:
+            self._show(f"{stream}: {self.session.offset(stream) / NS_PER_MS:+.1f} ms saved")
+        else:
             self._sync_spin(stream)
-            return
-        self._offsets[stream] = offset_ns
-        self._sync_spin(stream)
-        self._show(f"{stream}: {offset_ns / NS_PER_MS:+.1f} ms saved")
-        self.offsetsChanged.emit(dict(self._offsets))
 
     def reset_all(self) -> None:
-        changed = [s for s, v in self._offsets.items() if v != 0]
-        if not changed:
-            return
         try:
-            self.catalog.reset_stream_offsets(self.info.id)
-        except (RobotraceError, sqlite3.Error) as exc:
+            changed = self.session.reset_offsets()
+        except RobotraceError as exc:
             self._show(f"Offsets not reset: {exc}", error=True)
             return
-        self._offsets = {s: 0 for s in self._offsets}
-        for stream in self.spins:
-            self._sync_spin(stream)
-        self._show(f"Reset {len(changed)} offset(s) to 0")
-        self.offsetsChanged.emit(dict(self._offsets))
+        if changed:
+            self._show(f"Reset {changed} offset(s) to 0")
 
     # --- internals ----------------------------------------------------------------------
+
+    def _on_session_offsets(self, offsets: dict[str, int]) -> None:
+        for stream in self.spins:
+            self._sync_spin(stream)
+        self.offsetsChanged.emit(offsets)
 
     def _on_value(self, stream: str, value_ms: float) -> None:
         self.set_offset(stream, ms_to_ns(value_ms))
@@ -207,7 +198,7 @@ class OffsetsEditor(QWidget):
         spin = self.spins.get(stream)
         if spin is None:
             return
-        value = self._offsets.get(stream, 0) / NS_PER_MS
+        value = self.session.offset(stream) / NS_PER_MS
         if abs(spin.value() - value) > 1e-9:
             spin.blockSignals(True)
             spin.setValue(value)
@@ -216,7 +207,7 @@ class OffsetsEditor(QWidget):
 
     def _mark(self, stream: str) -> None:
         """Bold spin box and an enabled Reset for streams that are shifted."""
-        shifted = self._offsets.get(stream, 0) != 0
+        shifted = self.session.offset(stream) != 0
         spin = self.spins[stream]
         font = spin.font()
         font.setBold(shifted)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import threading
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -27,46 +27,53 @@ ChannelRef = tuple[str, str]  # (stream name, channel name)
 
 
 class LoadSignals(QObject):
-    done = Signal(int, object)  # job id, {stream: error message}
+    done = Signal(int, object)  # job id, {load key: error message}
     progress = Signal(int)  # job id: a piece of some stream is in, draw what is there
 
 
+# (key, store, refs of one stream): the key names a failure — the stream for one episode,
+# (run, stream) in a comparison
+LoadWork = tuple[Hashable, SignalStore, list[ChannelRef]]
+
+
+def by_stream(store: SignalStore, refs: Sequence[ChannelRef]) -> list[LoadWork]:
+    """``refs`` as one piece of work per stream (a stream is read once for all its channels)."""
+    grouped: dict[str, list[ChannelRef]] = {}
+    for ref in refs:
+        grouped.setdefault(ref[0], []).append(ref)
+    return [(stream, store, channels) for stream, channels in grouped.items()]
+
+
 class LoadJob(QRunnable):
-    """Reads the streams of ``refs`` and builds their pyramids, ``first`` span first."""
+    """Reads the streams of ``work`` and builds their pyramids, ``first`` span first."""
 
     def __init__(
         self,
-        store: SignalStore,
-        refs: list[ChannelRef],
+        work: Sequence[LoadWork],
         job: int,
         signals: LoadSignals,
         cancel: threading.Event,
         first: tuple[int, int] | None = None,
     ) -> None:
         super().__init__()
-        self.store, self.refs, self.job, self.signals = store, refs, job, signals
+        self.work, self.job, self.signals = list(work), job, signals
         self.cancel = cancel
         self.first = first  # episode ns span to read before the rest (None: whole at once)
-        self.finished = threading.Event()  # the panel keeps this, never the runnable itself
+        self.finished = threading.Event()  # the widget keeps this, never the runnable itself
 
     def _progress(self) -> None:
         with contextlib.suppress(RuntimeError):  # the carrier is gone: nobody listens
             self.signals.progress.emit(self.job)
 
     def run(self) -> None:
-        errors: dict[str, str] = {}
-        by_stream: dict[str, list[ChannelRef]] = {}
-        for ref in self.refs:
-            by_stream.setdefault(ref[0], []).append(ref)
-        for stream, refs in by_stream.items():
+        errors: dict[Hashable, str] = {}
+        for key, store, refs in self.work:
             if self.cancel.is_set():
                 break
             try:
-                self.store.prepare(
-                    refs, first=self.first, progress=self._progress, cancel=self.cancel
-                )
+                store.prepare(refs, first=self.first, progress=self._progress, cancel=self.cancel)
             except Exception as exc:  # any reader failure becomes a visible plot status
-                errors[stream] = str(exc) or type(exc).__name__
+                errors[key] = str(exc) or type(exc).__name__
         try:
             with contextlib.suppress(RuntimeError):
                 self.signals.done.emit(self.job, errors)

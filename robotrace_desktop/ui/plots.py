@@ -23,23 +23,21 @@ from __future__ import annotations
 
 import html
 import math
-import threading
 from collections.abc import Mapping, Sequence
-from itertools import count
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import Qt, QThreadPool, QTimer, Signal
-from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QWidget
 
 from robotrace_desktop.core.channels import overlay_pairs, plot_group, split_channel
-from robotrace_desktop.core.markers import Marker
 from robotrace_desktop.core.signal_store import SignalStore
 from robotrace_desktop.core.units import axis_name, axis_units, channel_unit
 from robotrace_desktop.ui import plot_style as style
 from robotrace_desktop.ui.plain_text import literal_tip
-from robotrace_desktop.ui.plot_loading import LoadJob, LoadSignals, write_channels_csv
+from robotrace_desktop.ui.plot_loading import by_stream, write_channels_csv
+from robotrace_desktop.ui.plot_stack import PlotStack
 
 if TYPE_CHECKING:
     import pyqtgraph as pg
@@ -53,11 +51,8 @@ NO_CHANNELS_TEXT = "No channels selected — pick some in the stream tree."
 HELD_TEXT = "Loading plots…"  # held until the cameras show their frame
 
 
-class PlotPanel(QWidget):
+class PlotPanel(PlotStack):
     """Stacked plots of the selected channels on one episode timeline (see module doc)."""
-
-    timeClicked = Signal("qint64")  # ns (int; qint64: ns overflow a 32-bit int past 2.1 s)
-    loaded = Signal()  # every requested stream is loaded and drawn
 
     def __init__(self, store: SignalStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -65,39 +60,16 @@ class PlotPanel(QWidget):
         info = store.info
         self._duration_s = max(info.duration_ns, 0) / NS or 1.0
         self._pairs = dict(overlay_pairs(info))  # commanded → measured
-        self._selection: list[ChannelRef] = []
-        self._rows: list[PlotRow] = []
         self._curves: dict[ChannelRef, tuple[PlotRow, Curve]] = {}
-        self._t_ns = 0
-        self._markers: tuple[Marker, ...] = ()
         self._x_range = (0.0, self._duration_s)
-        self._jobs: dict[int, list[ChannelRef]] = {}
-        self._job_ids = count(1)
-        self._errors: dict[str, str] = {}
         self._hover_text = ""
         self._highlight: tuple[ChannelRef, ...] = ()
         # (refs, t0_ns, t1_ns) whose y range to fit once their streams are loaded (focus)
         self._focus: tuple[tuple[ChannelRef, ...], int, int] | None = None
         self._reveal_row: PlotRow | None = None  # scrolled into view after a focus
-
-        # Jobs run on the global pool and carry their own reference to the (parentless) signal
-        # carrier, so closing the panel never waits for a read in the UI thread, and a job that
-        # outlives the panel emits into an object that still exists (Qt drops the connection).
-        # A pool owned by the panel would wait inside the panel's C++ destructor and the job
-        # would then emit into a half-destroyed object ("pure virtual method called").
-        self._pool = QThreadPool.globalInstance()
-        self._running: dict[int, threading.Event] = {}  # job id → finished
-        self._cancel = threading.Event()
         self._held = False  # hold(): selection kept, nothing built or read until release()
         self._drawn_covered = False  # the last refresh drew the whole visible span
         self.fill_around_playhead = True  # off for a screenshot: it waits for the whole anyway
-        self._signals = LoadSignals()
-        self._signals.done.connect(self._job_done)
-        self._signals.progress.connect(self._job_progress)
-        self._refresh_timer = QTimer(self)
-        self._refresh_timer.setSingleShot(True)
-        self._refresh_timer.setInterval(0)
-        self._refresh_timer.timeout.connect(self.refresh_views)
 
         self._splitter = QSplitter(Qt.Orientation.Vertical)
         self._splitter.setChildrenCollapsible(False)
@@ -109,24 +81,13 @@ class PlotPanel(QWidget):
         self._scroll.setStyleSheet(f"background: {style.BACKGROUND};")
         self._placeholder = QLabel(NO_CHANNELS_TEXT, self)
         self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._hover = QLabel(" ", self)
-        self._hover.setTextFormat(Qt.TextFormat.RichText)
+        self._layout = self._frame(self._scroll, self._placeholder)
         self._hover.setWordWrap(True)
-        self._hover.setStyleSheet(
-            f"color: {style.FOREGROUND}; background: #eceff1; padding: 2px 6px;"
-        )
         self._hover.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         # a fixed height: the plots must not jump while the mouse moves between them
         lines = self._hover.fontMetrics().lineSpacing()
         self._hover.setFixedHeight(2 * (lines + 2) + 6)
         self.time_axis: pg.PlotWidget | None = None  # built with the first plot
-        self._layout = layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addWidget(self._scroll, 1)
-        layout.addWidget(self._placeholder, 1)
-        layout.addWidget(self._hover)
-        self._scroll.hide()
         self._show_hover_hint()
 
     def _ensure_time_axis(self) -> pg.PlotWidget:
@@ -198,39 +159,12 @@ class PlotPanel(QWidget):
         self._selection = wanted
         pending = [r for r in wanted if not self.store.is_prepared([r])]
         if pending:  # read while the rows are built (the first build imports pyqtgraph)
-            job = next(self._job_ids)
-            self._jobs[job] = pending
-            runnable = LoadJob(
-                self.store, pending, job, self._signals, self._cancel, self._first_span()
-            )
-            self._running[job] = runnable.finished
-            self._pool.start(runnable)  # the pool owns and deletes the runnable
+            self._start_load(by_stream(self.store, pending), self._first_span())
         self._rebuild()
         self._update_status()
         self.refresh_views()
         if not self._jobs:
             self.loaded.emit()
-
-    def selection(self) -> list[ChannelRef]:
-        return list(self._selection)
-
-    def set_time(self, t_ns: int) -> None:
-        self._t_ns = int(t_ns)
-        seconds = self._t_ns / NS
-        for row in self._rows:
-            row.set_playhead(seconds)
-        x0, x1 = self._current_x_range()
-        if self._rows and not x0 <= seconds <= x1:  # keep the playhead in view while playing
-            span = x1 - x0
-            self._set_x_range(seconds - 0.1 * span, seconds + 0.9 * span)
-
-    def time_ns(self) -> int:
-        return self._t_ns
-
-    def set_markers(self, markers: Sequence[Marker]) -> None:
-        self._markers = tuple(markers)
-        for i, row in enumerate(self._rows):
-            row.set_markers(self._markers, labels=i == 0)
 
     def highlight(self, channels: Sequence[ChannelRef]) -> None:
         """Draw ``channels`` bold and dim every other curve (an Explain finding's evidence);
@@ -317,10 +251,6 @@ class PlotPanel(QWidget):
         self.store.set_offsets(offsets)
         self.refresh_views()
 
-    def visible_range_ns(self) -> tuple[int, int]:
-        x0, x1 = self._current_x_range()
-        return math.floor(x0 * NS), math.ceil(x1 * NS)
-
     def set_visible_range_ns(self, t0_ns: int, t1_ns: int) -> None:
         self._set_x_range(t0_ns / NS, t1_ns / NS)
         self.refresh_views()
@@ -356,9 +286,6 @@ class PlotPanel(QWidget):
         start = min(max(self._t_ns - FIRST_SPAN_NS // 2, 0), max(duration - FIRST_SPAN_NS, 0))
         return start, start + FIRST_SPAN_NS
 
-    def rows(self) -> list[PlotRow]:
-        return list(self._rows)
-
     def hover_text(self) -> str:
         return self._hover_text
 
@@ -368,11 +295,7 @@ class PlotPanel(QWidget):
     def shutdown(self, timeout_s: float = 30.0) -> None:
         """Cancel pending loads and wait for the one reading now (call before closing the
         store). The panel loads nothing afterwards."""
-        self._cancel.set()
-        for finished in list(self._running.values()):
-            finished.wait(timeout_s)
-        self._running.clear()
-        self._jobs.clear()
+        super().shutdown(timeout_s)
         self._held = False
 
     # ------------------------------------------------------------------ layout
@@ -435,12 +358,7 @@ class PlotPanel(QWidget):
                     label = f"{ref[1]} (commanded)"
                 curve = row.add_curve(ref, label, color, commanded=partner is not None)
                 self._curves[ref] = (row, curve)
-            row.clicked.connect(self._clicked)
-            row.playheadDragged.connect(self._clicked)
-            row.hovered.connect(self._hovered)
-            row.viewbox.sigResized.connect(self._schedule_refresh)
-            if self._rows:
-                row.plot.setXLink(self._rows[0].plot)
+            self._connect_row(row)
             self._splitter.addWidget(row)
             self._rows.append(row)
         for i, row in enumerate(self._rows):
@@ -464,9 +382,8 @@ class PlotPanel(QWidget):
         self._placeholder.setVisible(not self._rows)
 
     def _set_x_range(self, x0: float, x1: float) -> None:
-        self._x_range = (x0, x1)
+        super()._set_x_range(x0, x1)
         if self._rows:
-            self._rows[0].viewbox.setXRange(x0, x1, padding=0)
             self._sync_time_axis()
 
     def _sync_time_axis(self) -> None:
@@ -482,51 +399,26 @@ class PlotPanel(QWidget):
             x0, x1 = self._rows[0].viewbox.viewRange()[0]
             self.time_axis.getPlotItem().getViewBox().setXRange(x0, x1, padding=0)
 
-    def _current_x_range(self) -> tuple[float, float]:
-        if not self._rows:
-            return self._x_range
-        x0, x1 = self._rows[0].viewbox.viewRange()[0]
-        return float(x0), float(x1)
+    # ------------------------------------------------------------------ PlotStack hooks
 
-    # ------------------------------------------------------------------ drawing
+    def _default_x_range(self) -> tuple[float, float]:
+        return 0.0, self._duration_s
 
-    def _schedule_refresh(self, *_: object) -> None:
-        self._refresh_timer.start()
+    def _curve_source(self, row: PlotRow, curve: Curve) -> tuple[SignalStore, int] | None:
+        stream = curve.ref[0]
+        if stream in self._errors or not self.store.has_view(curve.ref):
+            return None
+        return self.store, 0
 
-    def refresh_views(self) -> None:
-        """Recompute every curve from its pyramid for the visible range and pixel width."""
-        self._refresh_timer.stop()
-        if not self._rows:
-            return
+    def _before_refresh(self, t0: int, t1: int) -> None:
         self._sync_time_axis()
-        x0, x1 = self._current_x_range()
-        t0, t1 = math.floor(x0 * NS), math.ceil(x1 * NS)
         self._drawn_covered = self._visible_covered(t0, t1)  # checked before drawing
-        for row in self._rows:
-            width = max(64, int(row.viewbox.width()))
-            for curve in row.curves:
-                stream, channel = curve.ref
-                if stream in self._errors or not self.store.has_view(curve.ref):
-                    continue
-                t, y = self.store.view(stream, channel, t0, t1, width)
-                curve.item.setData(t / NS, y, connect="finite")
 
-    def _job_progress(self, job: int) -> None:
-        if job in self._jobs:
-            self._schedule_refresh()  # a piece is in: draw what is there (coalesced)
-
-    def _job_done(self, job: int, errors: dict[str, str]) -> None:
-        self._running.pop(job, None)
-        self._jobs.pop(job, None)
-        self._errors.update(errors)
-        self._update_status()
-        self.refresh_views()
+    def _after_load(self) -> None:
         self._apply_focus()
-        if not self._jobs:
-            self.loaded.emit()
 
     def _update_status(self) -> None:
-        loading = {r[0] for refs in self._jobs.values() for r in refs}
+        loading = self._loading_keys()
         for row in self._rows:
             streams = {c.ref[0] for c in row.curves}
             failed = [f"{s}: {self._errors[s]}" for s in streams if s in self._errors]
@@ -539,25 +431,17 @@ class PlotPanel(QWidget):
 
     # ------------------------------------------------------------------ mouse
 
-    def _clicked(self, seconds: float) -> None:
+    def _click_ns(self, seconds: float) -> int:
         t_ns = round(seconds * NS)
         if self.store.info.duration_ns > 0:
             t_ns = min(max(t_ns, 0), self.store.info.duration_ns)
-        self._t_ns = t_ns
-        for row in self._rows:
-            row.set_playhead(t_ns / NS)
-        self.timeClicked.emit(t_ns)
+        return t_ns
 
     def _show_hover_hint(self) -> None:
         self._hover.setText(
             "<span style='color:#78909c'>Hover a plot for values · click or drag to move the"
             " playhead · wheel to zoom time · double-click to fit values</span>"
         )
-
-    def _hovered(self, row: PlotRow, seconds: float) -> None:
-        if math.isnan(seconds):
-            return
-        self.show_hover(row, round(seconds * NS))
 
     def show_hover(self, row: PlotRow, t_ns: int) -> str:
         """Values of every curve of ``row`` at ``t_ns`` (sample-and-hold) in the hover bar."""

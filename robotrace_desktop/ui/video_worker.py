@@ -95,8 +95,8 @@ def _container_of(source: FrameSource) -> ContainerVideo | None:
     its own frame cache, prefetch and a thread-safe nearest_cached. A source can only be one
     when its module was imported (by the reader that made it): ROS image topics never load
     PyAV this way."""
-    while isinstance(source, OwnedFrameSource):
-        source = source._inner
+    if isinstance(source, OwnedFrameSource):
+        source = source.unwrapped()
     module = sys.modules.get("robotrace_desktop.video.container")
     container = getattr(module, "ContainerVideo", None) if module is not None else None
     return source if container is not None and isinstance(source, container) else None

@@ -38,6 +38,12 @@ class OwnedFrameSource(FrameSource):
     def nominal_frame_ns(self) -> int:
         return self._inner.nominal_frame_ns()
 
+    def unwrapped(self) -> FrameSource:
+        """The camera this wraps, itself unwrapped when nested: what a decode thread asks to
+        find the container's own frame cache and prefetch (the owner stays open with this)."""
+        inner = self._inner
+        return inner.unwrapped() if isinstance(inner, OwnedFrameSource) else inner
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 

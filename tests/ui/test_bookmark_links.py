@@ -24,6 +24,7 @@ from robotrace_desktop.core.frame_lookup import frame_index_at
 from robotrace_desktop.core.links import EpisodeLink, parse_link
 from robotrace_desktop.demo import read_frame_number
 from robotrace_desktop.readers.bundle_reader import BundleReader
+from robotrace_desktop.session import EpisodeSession
 from robotrace_desktop.ui.bookmarks_panel import NOTE_COL, TIME_COL, BookmarksPanel
 from robotrace_desktop.ui.episode_view import EpisodeView
 from robotrace_desktop.ui.main_window import MainWindow
@@ -92,7 +93,7 @@ def test_a_bookmark_added_from_the_shell_shows_in_the_panel(
     added = json.loads(out)
     assert added["t_ns"] == int(times["wrist"][7]) == 486_666_667
     with Catalog(path) as catalog:
-        panel = BookmarksPanel(catalog, catalog.get(episode_id))
+        panel = BookmarksPanel(EpisodeSession(catalog, catalog.get(episode_id)))
         qtbot.addWidget(panel)
         panel.set_frame_times(times)
         assert [m.id for m in panel.bookmarks()] == [added["bookmark_id"]]

@@ -24,6 +24,7 @@ from robotrace_desktop.core.episode import EpisodeInfo
 from robotrace_desktop.core.links import parse_link
 from robotrace_desktop.demo import read_frame_number
 from robotrace_desktop.readers.bundle_reader import BundleReader
+from robotrace_desktop.session import EpisodeSession
 from robotrace_desktop.ui import bookmarks_panel
 from robotrace_desktop.ui.bookmarks_panel import NOTE_COL, TIME_COL, BookmarksPanel
 from robotrace_desktop.ui.qimage import qimage_to_rgb
@@ -55,7 +56,7 @@ def demo(tmp_path: Path, demo_bundle: Path) -> Iterator[tuple[Catalog, EpisodeIn
 @pytest.fixture
 def panel(qtbot, demo: tuple[Catalog, EpisodeInfo], frame_times) -> BookmarksPanel:
     catalog, info = demo
-    widget = BookmarksPanel(catalog, info)
+    widget = BookmarksPanel(EpisodeSession(catalog, info))
     widget.set_frame_times(frame_times)
     qtbot.addWidget(widget)
     widget.resize(420, 360)

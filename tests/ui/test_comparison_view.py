@@ -15,7 +15,6 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
-from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.catalog.findings import store_findings
 from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
@@ -26,6 +25,7 @@ from robotrace_desktop.ui.comparison_plots import SIDE_COLORS
 from robotrace_desktop.ui.comparison_view import ComparisonView, alignment_offset
 from robotrace_desktop.ui.qimage import qimage_to_rgb
 from tests.demo_cache import demo_copy
+from tests.made_up_findings import finding
 from tests.readers.lerobot_fixtures import action_value, decode_position, write_v2
 
 S = 1_000_000_000
@@ -33,22 +33,6 @@ MS = 1_000_000
 SHOTS = Path(os.environ.get("ROBOTRACE_SHOT_DIR", tempfile.gettempdir())) / "robotrace_shots"
 WAIT_MS = 30_000
 G1 = "lerobot/g1_pick_bottle_v21"
-
-
-def finding(cause: str, t_s: float, *, confidence: float = 0.9, failure_s: float | None = None):  # type: ignore[no-untyped-def]
-    evidence = {} if failure_s is None else {"failure_time_ns": round(failure_s * S)}
-    return Finding(
-        cause,
-        cause.replace("_", " ").capitalize(),
-        "made up for the test",
-        confidence,
-        "high",
-        round(t_s * S),
-        round((t_s + 0.3) * S),
-        ["/action/gripper"],
-        evidence,
-        rank=1,
-    )
 
 
 @pytest.fixture(scope="module")

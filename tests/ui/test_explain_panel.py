@@ -16,6 +16,7 @@ from robotrace_desktop.catalog.findings import findings_for, was_explained
 from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.episodes import resolve
+from robotrace_desktop.session import EpisodeSession
 from robotrace_desktop.ui.episode_view import EpisodeView
 from robotrace_desktop.ui.explain_panel import (
     EMPTY_TEXT,
@@ -114,7 +115,7 @@ def test_empty_state_and_rerun_off_the_ui_thread(
         original.conn.backup(copy.conn)
     catalog = Catalog(path)
     info = resolve(str(demo[1]), catalog).info
-    panel = ExplainPanel(catalog, info, auto_run=False)
+    panel = ExplainPanel(EpisodeSession(catalog, info), auto_run=False)
     qtbot.addWidget(panel)
     assert panel.empty_text() == "Not explained yet — Re-run"
     panel.rerun_button.click()
@@ -123,7 +124,7 @@ def test_empty_state_and_rerun_off_the_ui_thread(
     assert panel.empty_text() == EMPTY_TEXT == "No findings — nothing unusual detected"
     # remembered even though nothing was found: reopening does not run Explain again
     assert was_explained(catalog, info.id) is True
-    again = ExplainPanel(catalog, info, auto_run=True)
+    again = ExplainPanel(EpisodeSession(catalog, info), auto_run=True)
     qtbot.addWidget(again)
     assert not again.is_running() and again.empty_text() == EMPTY_TEXT
     catalog.close()
@@ -134,7 +135,8 @@ def test_an_episode_opened_from_disk_is_explained_without_storing(qtbot, tmp_pat
     catalog = Catalog(tmp_path / "c.sqlite")
     resolved = resolve(str(bundle), catalog)
     assert not resolved.in_catalog
-    panel = ExplainPanel(catalog, resolved.info, resolved=resolved)
+    session = EpisodeSession(catalog, resolved.info, in_catalog=resolved.in_catalog)
+    panel = ExplainPanel(session, resolved=resolved)
     qtbot.addWidget(panel)
     qtbot.waitUntil(lambda: not panel.is_running(), timeout=WAIT_MS)
     assert panel.findings() and panel.findings()[0].rank == 1

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QDoubleSpinBox
 from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo
+from robotrace_desktop.session import EpisodeSession
 from robotrace_desktop.ui.offsets_editor import OffsetsEditor, clock_hint
 from tests.demo_cache import demo_copy
 
@@ -35,7 +36,7 @@ def demo(tmp_path: Path, demo_bundle: Path) -> Iterator[tuple[Catalog, EpisodeIn
 
 
 def make_editor(qtbot, catalog: Catalog, info: EpisodeInfo, width: int = 380) -> OffsetsEditor:
-    editor = OffsetsEditor(catalog, info)
+    editor = OffsetsEditor(EpisodeSession(catalog, info).load())
     qtbot.addWidget(editor)
     editor.resize(width, 520)
     editor.show()

@@ -1,5 +1,6 @@
-"""Which moments of two runs line up, and which run goes where — the Qt-free half of the
-comparison view (testable and scriptable without a display).
+"""Which moments of two runs line up, and which run goes where: the rules behind
+``ComparisonSession`` (testable and scriptable without a display; they moved here from
+``ui/comparison_align.py`` so no widget owns them).
 
 Convention: the comparison timeline is *baseline* episode time and candidate time = t − offset,
 so aligning a candidate event at ``c`` with a baseline event at ``b`` means offset = b − c.
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 
 from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.catalog.findings import CONFIDENT
-from robotrace_desktop.core.episode import EpisodeInfo, StreamInfo
+from robotrace_desktop.core.episode import EpisodeInfo
 
 NS = 1_000_000_000
 ALIGN_LABELS = {
@@ -78,17 +79,6 @@ def comparison_pair(first: EpisodeInfo, second: EpisodeInfo) -> tuple[EpisodeInf
     if replay_of(first) == second.id:
         return second, first
     return first, second
-
-
-def camera_problem(info: EpisodeInfo, stream: StreamInfo) -> str | None:
-    """Why a camera cannot be shown (its video file is missing), else None."""
-    if not stream.details.get("missing"):
-        return None
-    file = str(stream.details.get("file") or "")
-    for problem in info.problems:
-        if file and file in problem:
-            return problem
-    return f"video for {stream.name} is missing" + (f": {file}" if file else "")
 
 
 def event_ns(mode: str, findings: Sequence[Finding]) -> int | None:
