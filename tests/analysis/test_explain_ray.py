@@ -1,6 +1,6 @@
 """``explain --all --engine ray`` runs the Explain jobs as Ray tasks (a local 2-CPU instance
-owned by the test) and stores the same findings as the process pool. Skips without ray unless
-ROBOTRACE_REQUIRE_RAY=1, as tests/verify/test_ray_engine.py does."""
+owned by the test) and stores the same findings as the process pool. Marked ``extra("ray")``:
+skipped without the extra, run (and required) by CI's extras pass."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from robotrace_desktop.verify import ray_engine
 from tests.verify.test_ray_engine import REPO, _require_ray, _stop_any
 
 
+@pytest.mark.extra("ray")
 def test_explain_all_on_ray_equals_the_process_pool(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
