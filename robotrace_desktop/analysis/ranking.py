@@ -13,6 +13,9 @@ from collections.abc import Sequence
 from robotrace_desktop.analysis.finding import SEVERITIES, Finding
 
 SYMPTOMS = frozenset({"outcome_failed", "raised_exception"})
+#: what the recording itself says about the run: after every symptom that shows *how* it
+#: failed (a raised exception names the error and its time; "the run failed" names neither)
+RECORDED_OUTCOME = "outcome_failed"
 CONFIDENT = 0.5
 #: a cause may be seen slightly after the logged failure (sensor latency, coarse logs)
 AFTER_FAILURE_SLACK_NS = 500_000_000
@@ -41,7 +44,9 @@ def rank(findings: Sequence[Finding]) -> list[Finding]:
         specific = f.cause not in SYMPTOMS
         confident = f.confidence >= CONFIDENT
         tier = 0 if (specific and confident and before_failure(f)) else 1 if confident else 2
-        symptom_last = 1 if (tier == 1 and not specific) else 0
+        symptom_last = 0
+        if tier == 1 and not specific:
+            symptom_last = 2 if f.cause == RECORDED_OUTCOME else 1
         start = f.t_start_ns if f.t_start_ns is not None else 2**62
         # within the causal order, by confidence (what the table shows), then severity
         return (tier, symptom_last, -f.confidence, -_SEVERITY_WEIGHT[f.severity], start)

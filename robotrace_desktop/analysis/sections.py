@@ -1,10 +1,10 @@
 """The Explain table's sections: why a 100 % finding may sit below a 90 % one.
 
 Ranking is causal first (``ranking.rank``): the anomaly that started before the failure leads,
-what happened after it and the symptoms that only say *that* the run failed ("GraspError
-raised", "Run failed") follow, however certain they are. Shown as one list, confidence would
-seem to disagree with rank; shown in sections, each section is in confidence order and its
-heading says what its findings are.
+what happened after it, the symptoms that show *how* the run failed ("GraspError raised") and
+last what the recording says of its outcome ("Run failed") follow, however certain they are.
+Shown as one list, confidence would seem to disagree with rank; shown in sections, each section
+is in confidence order and its heading says what its findings are.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.analysis.ranking import (
     AFTER_FAILURE_SLACK_NS,
     CONFIDENT,
+    RECORDED_OUTCOME,
     SYMPTOMS,
     failure_time_ns,
 )
@@ -22,12 +23,15 @@ from robotrace_desktop.analysis.ranking import (
 LIKELY = "Likely cause"
 AFTER = "Seen after the failure"
 SYMPTOM = "Symptoms — how the failure showed"
+RECORDED = "What the recording says"
 UNLIKELY = f"Less likely (under {CONFIDENT:.0%})"
 
 
 def section_of(finding: Finding, failure_ns: int | None) -> str:
     if finding.confidence < CONFIDENT:
         return UNLIKELY
+    if finding.cause == RECORDED_OUTCOME:
+        return RECORDED
     if finding.cause in SYMPTOMS:
         return SYMPTOM
     start = finding.t_start_ns

@@ -9,6 +9,7 @@ from robotrace_desktop.analysis.ranking import rank
 from robotrace_desktop.analysis.sections import (
     AFTER,
     LIKELY,
+    RECORDED,
     SYMPTOM,
     UNLIKELY,
     finding_sections,
@@ -42,8 +43,8 @@ def test_ranking_orders_by_confidence_within_the_causal_order() -> None:
         "gripper_empty_close",
         "torque_spike",
         "sensor_stall",
+        "raised_exception",  # names the error and when: before the bare recorded outcome
         "outcome_failed",
-        "raised_exception",
         "timestamp_gap",
     ]
     assert [f.rank for f in ranked] == list(range(1, 8))
@@ -52,10 +53,11 @@ def test_ranking_orders_by_confidence_within_the_causal_order() -> None:
 def test_sections_are_in_rank_order_and_each_in_confidence_order() -> None:
     ranked = rank(demo_like())
     sections = finding_sections(list(reversed(ranked)))  # any input order: shown by rank
-    assert [name for name, _ in sections] == [LIKELY, AFTER, SYMPTOM, UNLIKELY]
+    assert [name for name, _ in sections] == [LIKELY, AFTER, SYMPTOM, RECORDED, UNLIKELY]
     shown = [f for _, members in sections for f in members]
     assert [f.rank for f in shown] == sorted(f.rank for f in shown)
     for _, members in sections:
         confidences = [f.confidence for f in members]
         assert confidences == sorted(confidences, reverse=True)
-    assert [f.cause for f in sections[2][1]] == ["outcome_failed", "raised_exception"]
+    assert [f.cause for f in sections[2][1]] == ["raised_exception"]
+    assert [f.cause for f in sections[3][1]] == ["outcome_failed"]
