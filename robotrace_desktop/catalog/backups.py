@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from robotrace_desktop.catalog.health import file_problem
-from robotrace_desktop.catalog.journal import fcntl, fsync_folder
+from robotrace_desktop.catalog.journal import fcntl, fsync_path
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def copy_into(conn: sqlite3.Connection, dest: Path) -> Path:
     finally:
         for leftover in (partial, Path(f"{partial}-journal"), Path(f"{partial}-wal")):
             leftover.unlink(missing_ok=True)
-    fsync_folder(dest.parent)
+    fsync_path(dest.parent)
     return dest
 
 

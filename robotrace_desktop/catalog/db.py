@@ -18,6 +18,7 @@ from pathlib import Path
 
 from robotrace_desktop.catalog.advice import damaged_message
 from robotrace_desktop.catalog.health import catalog_problem, file_problem, wal_has_data
+from robotrace_desktop.catalog.journal import fsync_path
 from robotrace_desktop.catalog.schema import MIGRATIONS
 from robotrace_desktop.catalog.storage_errors import (
     CatalogDamagedError,
@@ -172,7 +173,7 @@ def _create_whole(path: Path) -> None:
         problem = file_problem(temp)
         if problem is not None:
             raise StorageError(f"{path}: the new catalog did not check out: {problem}")
-        _fsync(temp)
+        fsync_path(temp)
         try:
             os.link(temp, path)
         except FileExistsError:
@@ -180,23 +181,10 @@ def _create_whole(path: Path) -> None:
         except OSError:  # no hard links on this file system: a rename, unless someone won
             if not path.exists():
                 os.replace(temp, path)
-        _fsync(path.parent)
+        fsync_path(path.parent)
     finally:
         for suffix in ("", "-journal", "-wal", "-shm"):
             Path(f"{temp}{suffix}").unlink(missing_ok=True)
-
-
-def _fsync(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _set_up(conn: sqlite3.Connection, path: Path) -> None:

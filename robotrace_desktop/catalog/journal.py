@@ -101,7 +101,7 @@ class Journal:
         finally:
             os.close(fd)
         if created:
-            fsync_folder(self.path.parent)
+            fsync_path(self.path.parent)
         return end
 
     def read(self, start: int = 0) -> JournalRead:
@@ -172,10 +172,11 @@ def _locked(fd: int) -> Iterator[None]:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
-def fsync_folder(folder: Path) -> None:
-    """Make a new file's directory entry durable (POSIX); best effort elsewhere."""
+def fsync_path(path: Path) -> None:
+    """Best-effort fsync of a file, or of a folder to make a new entry in it durable (POSIX;
+    elsewhere, and on any error, nothing)."""
     try:
-        fd = os.open(folder, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return
     try:
