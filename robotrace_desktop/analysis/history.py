@@ -21,7 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from robotrace_desktop.analysis.data import EpisodeData
-from robotrace_desktop.catalog.store import Catalog, content_hash, episode_from_row
+from robotrace_desktop.catalog.episode_filter import escape_like
+from robotrace_desktop.catalog.episode_rows import content_hash, episode_from_row
+from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo, Outcome
 from robotrace_desktop.episodes import resolve
 from robotrace_desktop.errors import RobotraceError
@@ -65,14 +67,10 @@ def _peers(catalog: Catalog, info: EpisodeInfo, max_episodes: int) -> list[Episo
     rows = catalog.conn.execute(
         "SELECT * FROM episode_view WHERE robot IS NULL AND kind = ? AND id != ? "
         f"AND status != 'missing' AND (path = ? OR path LIKE ? ESCAPE '\\') {newest}",
-        (info.kind, info.id, home, _escape_like(str(Path(home))) + "%"),
+        (info.kind, info.id, home, escape_like(str(Path(home))) + "%"),
     ).fetchall()
     peers = [p for r in rows if _home(p := episode_from_row(r)) == home]
     return peers[:max_episodes]
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _home(info: EpisodeInfo) -> str:

@@ -1,26 +1,38 @@
 """The catalog API: episodes in and out, filters, user overrides, tags and stream offsets.
 
+Rows are mapped in ``episode_rows``, filters become SQL in ``episode_filter``; this module runs
+the statements.
+
 Everything here is parameterized SQL. Re-indexing upserts episode rows in place (never
 delete-and-insert), so bookmarks, findings and overrides keyed by episode id survive.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import operator
 import sqlite3
 import time
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from robotrace_desktop import paths
 from robotrace_desktop.catalog import write_guard
 from robotrace_desktop.catalog.db import is_busy, open_catalog
+from robotrace_desktop.catalog.episode_filter import (
+    FILTER_COLUMNS,
+    EpisodeFilter,
+    where_sql,
+)
+from robotrace_desktop.catalog.episode_rows import (
+    LIST_COLUMNS,
+    content_hash,
+    episode_from_row,
+    episode_row,
+    json_text,
+    stream_row,
+)
 from robotrace_desktop.catalog.journal import Journal, new_record
 from robotrace_desktop.catalog.journal_sync import catch_up
 from robotrace_desktop.catalog.user_data import record_change
@@ -41,26 +53,6 @@ OVERRIDABLE = (
     "task",
     "outcome",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class EpisodeFilter:
-    policy: str | None = None
-    env: str | None = None
-    robot: str | None = None
-    status: str | None = None
-    kind: str | None = None
-    outcome: str | None = None
-    search: str | None = None
-    cause: str | None = None  # an Explain cause id found with confidence >= 0.5
-    source: str | None = None  # real / sim / replay
-    #: False: leave out replays (source 'replay'), which a verify run adds by the hundred and
-    #: which would bury the user's own recordings in a default listing
-    include_replays: bool = True
-
-
-#: filter fields matched without regard to case (names people type: "unitree_g1_inspire")
-NOCASE_COLUMNS = ("policy_version", "env_version", "robot")
 
 
 class Catalog:
@@ -168,7 +160,7 @@ class Catalog:
             results.append("new" if before is None else "updated")
             known[info.id] = (digest, None)
             changed[info.id] = info
-            rows.append(_episode_row(recording, info, digest, now))
+            rows.append(episode_row(recording, info, digest, now))
         if not rows:
             return results
         self.conn.executemany(_UPSERT_EPISODE, rows)
@@ -176,7 +168,7 @@ class Catalog:
         self.conn.executemany(
             _INSERT_STREAM,
             [
-                _stream_row(info.id, position, stream)
+                stream_row(info.id, position, stream)
                 for info in changed.values()
                 for position, stream in enumerate(info.streams)
             ],
@@ -211,7 +203,7 @@ class Catalog:
             self.conn.execute(
                 "UPDATE episodes SET status = ?, missing_since = ?, problems = ?, "
                 "content_hash = NULL WHERE id = ?",
-                (Status.MISSING.value, now, _json(problems), episode),
+                (Status.MISSING.value, now, json_text(problems), episode),
             )
             count += 1
         return count
@@ -260,8 +252,8 @@ class Catalog:
         consumed: ``list`` prints the first rows before the last are read, and memory stays
         that of one row. ``metadata=False`` skips the one big JSON column (a listing never
         shows it): every other field is the same as ``list_episodes``'s."""
-        where, params = _where(flt or EpisodeFilter())
-        columns = "*" if metadata else _LIST_COLUMNS
+        where, params = where_sql(flt or EpisodeFilter())
+        columns = "*" if metadata else LIST_COLUMNS
         cursor = self.conn.execute(
             f"SELECT {columns} FROM episode_view {where} ORDER BY path, episode_index", params
         )
@@ -284,7 +276,7 @@ class Catalog:
 
     def count_matching(self, flt: EpisodeFilter) -> int:
         """How many episodes ``flt`` selects (e.g. the replays a default listing hides)."""
-        where, params = _where(flt)
+        where, params = where_sql(flt)
         return int(
             self.conn.execute(f"SELECT count(*) FROM episode_view {where}", params).fetchone()[0]
         )
@@ -476,192 +468,6 @@ _INSERT_STREAM = """
 """
 
 
-def _episode_row(recording: str, info: EpisodeInfo, digest: str, now: float) -> tuple[Any, ...]:
-    return (
-        info.id,
-        recording,
-        info.kind,
-        info.path,
-        info.episode_index,
-        info.name,
-        max(0, int(info.duration_ns)),
-        info.start_time_ns,
-        info.source,
-        info.robot,
-        info.policy_version,
-        info.env_version,
-        info.git_sha,
-        info.seed,
-        info.task,
-        info.outcome.value,
-        info.status.value,
-        _json(info.problems),
-        _json(info.metadata),
-        digest,
-        now,
-    )
-
-
-def _stream_row(episode: str, position: int, s: StreamInfo) -> tuple[Any, ...]:
-    return (
-        episode,
-        position,
-        s.name,
-        s.kind.value,
-        s.count,
-        _json(list(s.channels)),
-        s.t_start_ns,
-        s.t_end_ns,
-        s.message_type,
-        _json(dict(s.details)),
-    )
-
-
-#: every episode_view column but ``metadata`` (what a listing reads)
-_LIST_COLUMNS = (
-    "id, recording, kind, path, episode_index, name, duration_ns, start_time_ns, source, "
-    "robot, policy_version, env_version, git_sha, seed, task, outcome, status, problems, "
-    "'{}' AS metadata, indexed_at, missing_since"
-)
-
 def layout_key(info: EpisodeInfo) -> str:
     """Layouts are remembered per kind of recording and robot."""
     return f"{info.kind}:{info.robot or ''}"
-
-
-def content_hash(info: EpisodeInfo) -> str:
-    """What decides 'updated' vs 'unchanged' when a recording is re-indexed.
-
-    Memoized per EpisodeInfo object: Explain's history keys its peer cache on this hash and
-    asked it again for every (peer, stream) lookup — up to 50 peers × ~66 lookups per episode,
-    89 % of ``explain --all``. The memo is keyed on the object itself (kept alive while cached,
-    so its id cannot be reused) plus a cheap snapshot of what is usually changed in place
-    (the scalar fields, which containers it holds and their sizes); a new object — a re-index,
-    a catalog row re-read with a user's override — is hashed afresh. A file's size and mtime
-    would not do: overrides and re-indexing change an episode without touching its file.
-    """
-    state = _shallow_state(info)
-    hit = _HASHES.get(id(info))
-    if hit is not None and hit[0] is info and hit[1] == state:
-        _HASHES.move_to_end(id(info))
-        return hit[2]
-    payload = jsonsafe.dumps(info.to_dict(), sort_keys=True)
-    digest = hashlib.sha256(payload.encode()).hexdigest()[:32]
-    _HASHES[id(info)] = (info, state, digest)
-    while len(_HASHES) > _HASHES_SIZE:
-        _HASHES.popitem(last=False)
-    return digest
-
-
-#: id(info) -> (info, shallow state, hash); see content_hash
-_HASHES: OrderedDict[int, tuple[EpisodeInfo, tuple[Any, ...], str]] = OrderedDict()
-_HASHES_SIZE = 4096
-
-
-def _shallow_state(info: EpisodeInfo) -> tuple[Any, ...]:
-    """Scalar fields and which containers (and how long) — C-level attribute reads, since a
-    memo hit is asked ~2,000 times per explained episode."""
-    problems, metadata, streams = info.problems, info.metadata, info.streams
-    return (
-        _scalars(info),
-        id(problems),
-        len(problems),
-        id(metadata),
-        len(metadata),
-        id(streams),
-        len(streams),
-    )
-
-
-_scalars = operator.attrgetter(
-    "id", "kind", "path", "episode_index", "name", "duration_ns", "start_time_ns", "source",
-    "robot", "policy_version", "env_version", "git_sha", "seed", "task", "outcome", "status",
-)  # fmt: skip
-
-
-#: enum members by value: a dict lookup instead of Enum.__call__ (a listing converts 100k rows)
-_OUTCOMES = {o.value: o for o in Outcome}
-_STATUSES = {s.value: s for s in Status}
-
-
-def episode_from_row(row: sqlite3.Row, streams: list[StreamInfo] | None = None) -> EpisodeInfo:
-    """An ``episode_view`` row as an EpisodeInfo (streams only when given)."""
-    return EpisodeInfo(
-        id=row["id"],
-        kind=row["kind"],
-        path=row["path"],
-        episode_index=row["episode_index"],
-        name=row["name"],
-        duration_ns=row["duration_ns"],
-        start_time_ns=row["start_time_ns"],
-        source=row["source"],
-        robot=row["robot"],
-        policy_version=row["policy_version"],
-        env_version=row["env_version"],
-        git_sha=row["git_sha"],
-        seed=row["seed"],
-        task=row["task"],
-        outcome=_OUTCOMES.get(row["outcome"]) or Outcome(row["outcome"]),
-        status=_STATUSES.get(row["status"]) or Status(row["status"]),
-        problems=[] if row["problems"] == "[]" else json.loads(row["problems"]),
-        metadata={} if row["metadata"] == "{}" else json.loads(row["metadata"]),
-        streams=streams or [],
-    )
-
-
-def _json(value: Any) -> str:
-    return jsonsafe.dumps(value)
-
-
-#: filter field -> episode_view column (fixed names: safe to put into SQL text)
-FILTER_COLUMNS = (
-    "policy_version",
-    "env_version",
-    "robot",
-    "status",
-    "kind",
-    "outcome",
-    "source",
-    "task",
-)
-
-
-def _where(flt: EpisodeFilter) -> tuple[str, list[Any]]:
-    """The WHERE clause and its parameters for ``flt`` over episode_view."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    for column, value in (
-        ("policy_version", flt.policy),
-        ("env_version", flt.env),
-        ("robot", flt.robot),
-        ("status", flt.status),
-        ("kind", flt.kind),
-        ("outcome", flt.outcome),
-        ("source", flt.source),
-    ):
-        if value is not None:
-            collate = " COLLATE NOCASE" if column in NOCASE_COLUMNS else ""
-            clauses.append(f"{column} = ?{collate}")
-            params.append(value)
-    if not flt.include_replays and flt.source is None:
-        clauses.append("(source IS NULL OR source != 'replay')")
-    if flt.search:
-        like = f"%{_escape_like(flt.search)}%"
-        clauses.append(
-            "(name LIKE ? ESCAPE '\\' OR path LIKE ? ESCAPE '\\' OR task LIKE ? ESCAPE '\\'"
-            " OR robot LIKE ? ESCAPE '\\' OR policy_version LIKE ? ESCAPE '\\'"
-            " OR id LIKE ? ESCAPE '\\' OR problems LIKE ? ESCAPE '\\'"
-            " OR id IN (SELECT episode_id FROM tags WHERE tag LIKE ? ESCAPE '\\'))"
-        )
-        params.extend([like] * 8)
-    if flt.cause:
-        clauses.append(
-            "id IN (SELECT episode_id FROM findings WHERE cause = ? COLLATE NOCASE"
-            " AND confidence >= 0.5)"
-        )
-        params.append(flt.cause)
-    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

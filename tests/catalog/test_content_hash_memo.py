@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from robotrace_desktop.catalog import store
+from robotrace_desktop.catalog import episode_rows as store
 from robotrace_desktop.core.episode import EpisodeInfo, Outcome, StreamInfo, StreamKind
 
 
