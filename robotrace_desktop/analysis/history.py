@@ -101,11 +101,18 @@ class _Ranges:
     def _compute(
         self, stream: str, channel: str, successful_only: bool
     ) -> tuple[float, float] | None:
+        found = self.each(stream, channel, successful_only)
+        if not found:
+            return None
+        return min(lo for lo, _ in found), max(hi for _, hi in found)
+
+    def each(self, stream: str, channel: str, successful_only: bool) -> list[tuple[float, float]]:
+        """Every peer's own (min, max) of the channel: how far one episode strays beyond the
+        others is what tells an ordinary excursion from an abnormal one."""
         peers = [
             p for p in self.peers if not successful_only or _outcome(p) == Outcome.SUCCESS.value
         ]
-        lows: list[float] = []
-        highs: list[float] = []
+        found: list[tuple[float, float]] = []
         deadline = time.monotonic() + self.budget_s
         for peer in peers:
             if time.monotonic() > deadline:
@@ -113,20 +120,17 @@ class _Ranges:
                     "history of %s/%s: time budget reached after %d episodes",
                     stream,
                     channel,
-                    len(lows),
+                    len(found),
                 )
                 break
-            found = self._episode_ranges(peer, stream)
-            if found is None or channel not in found[0]:
+            ranges = self._episode_ranges(peer, stream)
+            if ranges is None or channel not in ranges[0]:
                 continue
-            k = found[0].index(channel)
-            lo, hi = float(found[1][k]), float(found[2][k])
+            k = ranges[0].index(channel)
+            lo, hi = float(ranges[1][k]), float(ranges[2][k])
             if np.isfinite(lo) and np.isfinite(hi):
-                lows.append(lo)
-                highs.append(hi)
-        if not lows:
-            return None
-        return min(lows), max(highs)
+                found.append((lo, hi))
+        return found
 
     def _episode_ranges(self, peer: EpisodeInfo, stream: str) -> Ranges | None:
         # the channel names label LeRobot stats, so they are part of the key

@@ -51,19 +51,21 @@ class PeerRanges:
         return self._answers[key]
 
     def _compute(self, stream: str, channel: str, successful_only: bool) -> Range | None:
-        lows: list[float] = []
-        highs: list[float] = []
+        found = self.each(stream, channel, successful_only)
+        if not found:
+            return None
+        return min(lo for lo, _ in found), max(hi for _, hi in found)
+
+    def each(self, stream: str, channel: str, successful_only: bool) -> list[Range]:
+        """Every peer's own (min, max), as ``history._Ranges.each``."""
+        found: list[Range] = []
         for k, peer in enumerate(self.peers):
             if successful_only and _outcome(peer.info) != Outcome.SUCCESS.value:
                 continue
-            found = self._ranges(k, peer, stream)
-            if found is not None and channel in found:
-                lo, hi = found[channel]
-                lows.append(lo)
-                highs.append(hi)
-        if not lows:
-            return None
-        return min(lows), max(highs)
+            ranges = self._ranges(k, peer, stream)
+            if ranges is not None and channel in ranges:
+                found.append(ranges[channel])
+        return found
 
     def _ranges(self, k: int, peer: EpisodeData, stream: str) -> dict[str, Range] | None:
         key = (k, stream)

@@ -1,11 +1,21 @@
-"""Joint-limit breach: measured joint positions beyond the declared limits (URDF, in
-metadata["joint_limits"]) or well beyond the range the robot's successful episodes cover.
+"""Joint-limit breach and range excursion: measured positions beyond the declared limits (URDF,
+in metadata["joint_limits"]), or beyond the range the robot's other episodes cover by more than
+those episodes stray beyond each other.
 
 Hitting a hard stop stalls the arm and can damage it; leaving the range every good run stayed
 in is the first sign the policy went somewhere it was never shown.
+
+Only a declared limit is a *limit*. Without one the finding is a range excursion, and how sure
+it is depends on how much history there is: with N other episodes, a clean new one exceeds all
+of them on a given channel about 2/(N+1) of the time. So the margin is calibrated leave one
+out — how far each other episode goes beyond the rest — and confidence grows with N (a
+conformal p-value, 1/(N+1) at best). With a single other episode nothing is calibrated and the
+finding stays unconfident.
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 
@@ -22,6 +32,15 @@ from robotrace_desktop.analysis.data import EpisodeData, ExplainContext
 from robotrace_desktop.analysis.finding import Finding, channel_ref
 
 CAUSE = "joint_limit_breach"
+EXCURSION = "range_excursion"
+thresholds.register(
+    EXCURSION,
+    min_excess=(0.08, "peak beyond the other episodes' range, as a fraction of it, at least"),
+    over_normal=(2.0, "and this many times the most any other episode strays beyond the rest"),
+    min_duration_s=(0.25, "shortest excursion that counts (s)"),
+    min_peers=(2, "fewer other episodes than this: the excursion is reported unconfident"),
+    many_channels=(2, "this many channels beyond at once: a different set-up, not one fault"),
+)
 thresholds.register(
     CAUSE,
     tolerance=(0.01, "declared limits: allowed overshoot, as a fraction of the joint's range"),
@@ -44,9 +63,30 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
             if field_of(signal.stream, channel) != "position":
                 continue
             column = signal.values[:, k]
-            found = _check(data, ctx, signal.stream, channel, signal.t_ns, column)
+            if joint_limit(data, channel) is None and _has_peer_ranges(ctx):
+                if not _positional(channel):
+                    continue
+                found = _excursion(data, ctx, signal.stream, channel, signal.t_ns, column)
+            else:
+                found = _check(data, ctx, signal.stream, channel, signal.t_ns, column)
             if found is not None:
                 findings.append(found)
+    return _different_setup(findings, ctx)
+
+
+def _different_setup(findings: list[Finding], ctx: ExplainContext) -> list[Finding]:
+    """An episode beyond the others on many channels at once differs as a whole (another task,
+    another set-up); one fault moves one joint. Its excursions are kept, unconfident."""
+    excursions = [f for f in findings if f.cause == EXCURSION]
+    if len(excursions) < ctx.t(EXCURSION, "many_channels"):
+        return findings
+    for f in excursions:
+        f.confidence = min(f.confidence, 0.45)
+        f.severity = "medium"
+        f.explanation += (
+            f"; {len(excursions)} channels are beyond the other episodes' range: this run "
+            "differs as a whole"
+        )
     return findings
 
 
@@ -152,5 +192,137 @@ def _check(
         next_step=(
             "Look at the commanded target for this joint at that time and at the frames: was the "
             "goal unreachable, or did the controller overshoot?"
+        ),
+    )
+
+
+# ------------------------------------------------------------------ range excursion
+
+
+_NOT_A_POSITION = re.compile(
+    r"twist|wrench|force|torque|accel|covariance|orientation|quaternion|rate|current",
+    re.IGNORECASE,
+)
+
+
+def _positional(channel: str) -> bool:
+    """Where a joint or the robot is (an angle, a coordinate): rates, forces and quaternion
+    components have no "range the robot works in" to leave."""
+    return not _NOT_A_POSITION.search(channel)
+
+
+def _has_peer_ranges(ctx: ExplainContext) -> bool:
+    return ctx.history is not None and callable(getattr(ctx.history, "each", None))
+
+
+def _beyond(lo: float, hi: float, others: list[tuple[float, float]]) -> float:
+    """How far (lo, hi) goes beyond the union of ``others``, as a fraction of that union."""
+    olo = min(o[0] for o in others)
+    ohi = max(o[1] for o in others)
+    span = ohi - olo
+    if span <= 1e-12:
+        return 0.0
+    return max(hi - ohi, olo - lo, 0.0) / span
+
+
+def _normal_excess(ranges: list[tuple[float, float]]) -> list[float]:
+    """Leave one out: how far each other episode strays beyond all the rest."""
+    if len(ranges) < 2:
+        return []
+    return [_beyond(lo, hi, ranges[:i] + ranges[i + 1 :]) for i, (lo, hi) in enumerate(ranges)]
+
+
+def _typical_stray(normal: list[float]) -> float:
+    """The most another episode strays beyond the rest, ignoring the single most unusual one
+    when there are enough (one odd run in the history must not hide every excursion)."""
+    if not normal:
+        return 0.0
+    ordered = sorted(normal)
+    return ordered[-2] if len(ordered) >= 5 else ordered[-1]
+
+
+def _excursion(
+    data: EpisodeData,
+    ctx: ExplainContext,
+    stream: str,
+    channel: str,
+    t_ns: np.ndarray,
+    column: np.ndarray,
+) -> Finding | None:
+    each = ctx.history.each  # type: ignore[union-attr]
+    ranges = each(stream, channel, True)
+    source = "successful "
+    if len(ranges) < 2:
+        ranges, source = each(stream, channel, False), ""
+    if not ranges or column.size == 0:
+        return None
+    lo = min(r[0] for r in ranges)
+    hi = max(r[1] for r in ranges)
+    span = hi - lo
+    if span <= 1e-12:
+        return None
+    normal = _normal_excess(ranges)
+    typical = _typical_stray(normal)
+    allowed = max(ctx.t(EXCURSION, "min_excess"), ctx.t(EXCURSION, "over_normal") * typical)
+    with np.errstate(invalid="ignore"):
+        over = column > hi + allowed * span
+        under = column < lo - allowed * span
+    spans = sustained_runs(over | under, t_ns, ctx.t(EXCURSION, "min_duration_s"), 2)
+    if not spans:
+        return None
+    first, last = spans[0]
+    side_over = bool(over[first])
+    # the onset is where it leaves the others' range, not where it passes the margin
+    outside = (column > hi) if side_over else (column < lo)
+    start = first
+    while start > 0 and outside[start - 1]:
+        start -= 1
+    region = column[first:last]
+    peak = float(np.nanmax(region)) if side_over else float(np.nanmin(region))
+    limit = hi if side_over else lo
+    relative = abs(peak - limit) / span
+    n = len(ranges)
+    beaten = sum(e >= relative for e in normal)
+    p_value = (1 + beaten) / (n + 1)
+    strength = min(1.0, (relative / max(allowed, 1e-9) - 1.0))
+    confidence = 0.3 + 0.55 * (1.0 - p_value) + 0.1 * strength
+    calibrated = len(normal) >= ctx.t(EXCURSION, "min_peers")
+    from_start = start == 0
+    if not calibrated or from_start:
+        confidence = min(confidence, 0.45)
+    if failed_run(data):
+        confidence += 0.05
+    duration = sum(span_s(t_ns, a, b) for a, b in spans)
+    ref = channel_ref(stream, channel)
+    where = "above" if side_over else "below"
+    caveat = "" if calibrated else f"; only {n} other episode(s): too few to be sure"
+    return Finding(
+        cause=EXCURSION,
+        title=f"Beyond the range of other episodes: {channel}",
+        explanation=(
+            f"{ref} went {where} the range of {n} other {source}episode(s) of this robot "
+            f"({lo:.4g}..{hi:.4g}) to {peak:.4g}, {relative:.0%} of that range beyond it "
+            f"(other episodes typically stray {typical:.0%}){caveat}"
+        ),
+        confidence=confidence,
+        severity="high" if calibrated and not from_start else "medium",
+        t_start_ns=int(t_ns[start]),
+        t_end_ns=int(t_ns[spans[-1][1] - 1]),
+        channels=[ref],
+        evidence={
+            "joint": channel.split("/", 1)[-1],
+            "lower": lo,
+            "upper": hi,
+            "peak": peak,
+            "excess_fraction": round(relative, 3),
+            "normal_excess_fraction": round(typical, 3),
+            "other_episodes": n,
+            "p_value": round(p_value, 3),
+            "duration_s": round(duration, 3),
+            "from_episode_start": from_start,
+        },
+        next_step=(
+            "Compare with the other episodes at that moment: was the goal somewhere no other run "
+            "went, or did the controller overshoot?"
         ),
     )
