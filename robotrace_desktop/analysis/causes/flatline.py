@@ -11,6 +11,12 @@ Two signatures of a dead sensor / broadcaster:
 
 Channels constant for the whole run (an unused joint, effort fields a simulator leaves at zero)
 and step-like channels that rarely change (a binary hand state) are not "live" and are ignored.
+
+A third signature needs no command at all: **stuck** — one channel (or several) that changes on
+almost every sample everywhere else in the run repeats exactly for a sustained span. Its own
+repeat rate elsewhere says how unlikely such a run is by chance, and a channel whose
+sample-to-sample changes flip sign like noise cannot hold a value exactly even while the robot
+holds still: a real sensor's noise floor never repeats.
 """
 
 from __future__ import annotations
@@ -48,6 +54,18 @@ thresholds.register(
         0.02,
         "commands move when a channel spans this share of its 1–99 % range within the span",
     ),
+    stuck_repeat_share=(
+        0.05,
+        "stuck channel: it repeats a value in at most this share of its other intervals",
+    ),
+    stuck_outlasts=(
+        3.0,
+        "stuck channel, no other evidence: it holds this many times longer than any other hold",
+    ),
+    noise_flip_share=(
+        0.25,
+        "stuck channel: its changes flip sign this often elsewhere = it carries sensor noise",
+    ),
 )
 
 
@@ -63,11 +81,13 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
         stopped = _stopped(signal, signals, cameras, ctx)
         if stopped is not None:
             findings.append(stopped)
-        if signal.role != "state":
-            continue  # a colour sensor over a still background is frozen by physics
-        frozen = _frozen(signal, _related_commands(signal, commands, data), ctx)
+        related = _related_commands(signal, commands, data)
+        frozen = None
+        if signal.role == "state":  # a colour sensor over a still background is frozen by physics
+            frozen = _frozen(signal, related, ctx)
         if frozen is not None:
             findings.append(frozen)
+        findings += _stuck(signal, _paired_commands(signal, commands, data), ctx, frozen)
     return findings
 
 
@@ -84,6 +104,19 @@ def _related_commands(signal: Signal, commands: list[Signal], data: EpisodeData)
         if same or any(_namespace(c.stream) for c in commands):
             return same
     return commands
+
+
+def _paired_commands(
+    signal: Signal, commands: list[Signal], data: EpisodeData
+) -> dict[str, list[tuple[Signal, str]]]:
+    """Channel -> the command channels of the same joint: only a joint's own command moving
+    says that joint should have moved (a turtle driving straight keeps its heading)."""
+    by_stream = {c.stream: c for c in commands}
+    found: dict[str, list[tuple[Signal, str]]] = {}
+    for (cs, cc), (ms, mc) in data.pairs():
+        if ms == signal.stream and cs in by_stream:
+            found.setdefault(mc, []).append((by_stream[cs], cc))
+    return found
 
 
 def _namespace(stream: str) -> str:
@@ -283,4 +316,181 @@ def _moving_commands(commands: list[Signal], t0: int, t1: int, ctx: ExplainConte
             for c, m in zip(command.channels, moved, strict=True)
             if m
         ]
+    return movers
+
+
+def _stuck(
+    signal: Signal,
+    commands: dict[str, list[tuple[Signal, str]]],
+    ctx: ExplainContext,
+    frozen: Finding | None,
+) -> list[Finding]:
+    """Channels that repeat one value exactly for a sustained span although they change on
+    almost every other sample; channels stuck from the same sample are one finding."""
+    t = signal.t_ns
+    values = signal.values
+    min_s = float(ctx.t(CAUSE, "min_freeze_s"))
+    min_n = int(ctx.t(CAUSE, "min_freeze_samples"))
+    share = float(ctx.t(CAUSE, "stuck_repeat_share"))
+    tol = float(ctx.t(CAUSE, "rel_tol")) * _span(values)
+    with np.errstate(invalid="ignore"):
+        diffs = np.diff(values, axis=0)
+        same = np.abs(diffs) <= tol  # NaN counts as a change
+    found: list[tuple[int, int, int, bool]] = []  # (first sample, last sample, channel, noisy)
+    for c in range(values.shape[1]):
+        if tol[c] <= 0:
+            continue
+        runs = _runs(same[:, c])
+        if not len(runs):
+            continue
+        long = (t[runs[:, 1]] - t[runs[:, 0]] >= min_s * NS) & (
+            runs[:, 1] - runs[:, 0] + 1 >= min_n
+        )
+        if not long.any():
+            continue
+        elsewhere = np.ones(len(same), dtype=bool)
+        for x, y in runs[long]:
+            elsewhere[x:y] = False
+        if elsewhere.sum() < 3 * min_n or same[elsewhere, c].mean() > share:
+            continue  # a channel that often holds its value: holding it is not a stall
+        noisy = _noisy(diffs[elsewhere, c], ctx)
+        found += [(int(x), int(y), c, noisy) for x, y in runs[long] if x > 0]
+        # (constant since the first sample: not started yet, not stalled)
+    groups = _overlapping(found)
+    findings = []
+    for k, group in enumerate(groups):
+        a = _common_start(group)
+        if _within(frozen, int(t[a])):
+            continue  # the whole stream's freeze already says it
+        others = [_held_s(t, g) for j, g in enumerate(groups) if j != k]
+        finding = _stuck_finding(signal, commands, ctx, a, group, max(others or [0.0]))
+        if finding is not None:
+            findings.append(finding)
+    return findings
+
+
+def _overlapping(runs: list[tuple[int, int, int, bool]]) -> list[list[tuple[int, int, int, bool]]]:
+    """Runs of different channels that overlap in time are one event (a stream stalling takes
+    a channel that happened to be holding already with it)."""
+    groups: list[list[tuple[int, int, int, bool]]] = []
+    end = -1
+    for run in sorted(runs):
+        if groups and run[0] <= end:
+            groups[-1].append(run)
+            end = max(end, run[1])
+        else:
+            groups.append([run])
+            end = run[1]
+    return groups
+
+
+def _common_start(group: list[tuple[int, int, int, bool]]) -> int:
+    """The sample most of the group's channels start holding at (ties: the earliest)."""
+    starts = [x for x, _, _, _ in group]
+    return min(set(starts), key=lambda x: (-starts.count(x), x))
+
+
+def _held_s(t: np.ndarray, group: list[tuple[int, int, int, bool]]) -> float:
+    return max(float(t[y] - t[x]) for x, y, _, _ in group) / NS
+
+
+def _within(finding: Finding | None, t_ns: int) -> bool:
+    if finding is None or finding.t_start_ns is None or finding.t_end_ns is None:
+        return False
+    return finding.t_start_ns - NS // 10 <= t_ns <= finding.t_end_ns
+
+
+def _noisy(changes: np.ndarray, ctx: ExplainContext) -> bool:
+    """Sample-to-sample changes that flip sign like noise rather than follow a smooth motion."""
+    moving = changes[np.isfinite(changes) & (changes != 0)]
+    if moving.size < 10:
+        return False
+    flips = np.mean(np.signbit(moving[1:]) != np.signbit(moving[:-1]))
+    return bool(flips >= float(ctx.t(CAUSE, "noise_flip_share")))
+
+
+def _stuck_finding(
+    signal: Signal,
+    commands: dict[str, list[tuple[Signal, str]]],
+    ctx: ExplainContext,
+    a: int,
+    group: list[tuple[int, int, int, bool]],
+    other_holds_s: float,
+) -> Finding | None:
+    """``other_holds_s``: the longest other exact hold of this stream's channels in the run — a
+    simulator's channels hold exactly while still, but a stall outlasts every ordinary hold."""
+    t = signal.t_ns
+    members = [(c, y, noisy) for x, y, c, noisy in group if x == a] or [
+        (c, y, noisy) for _, y, c, noisy in group
+    ]
+    b = min(last for _, last, _ in members)
+    t0, t1 = int(t[a]), int(t[b])
+    duration = (t1 - t0) / NS
+    names = [signal.channels[c] for c, _, _ in members]
+    noisy = any(n for _, _, n in members)
+    paired = [p for n in names for p in commands.get(n, [])]
+    movers = _moving_pairs(paired, t0, t1, ctx)
+    growth = float(np.clip((duration / float(ctx.t(CAUSE, "min_freeze_s")) - 1) / 4, 0.0, 1.0))
+    outlasts = duration / other_holds_s if other_holds_s > 0 else float("inf")
+    longest = float(ctx.t(CAUSE, "stuck_outlasts"))
+    if movers:
+        # a joint that stops following its moving command is also a tracking error or a stop
+        # at a limit, which those analyzers name more precisely: this stays below them
+        confidence = 0.5 + 0.2 * growth
+        why = f"while {', '.join(movers[:3])} kept changing"
+    elif noisy:
+        confidence = 0.55 + 0.3 * growth
+        why = "although its sensor noise changes it on every other sample"
+    elif other_holds_s > 0 and outlasts >= longest:
+        confidence = 0.5 + 0.1 * float(np.clip((outlasts - longest) / longest, 0.0, 1.0))
+        why = (
+            f", {outlasts:.0f}× longer than any other hold of {signal.stream} in the run "
+            f"({other_holds_s:.2f} s)"
+        )
+    else:
+        return None  # nothing tells a stall from holding still
+    if paired and not movers:
+        return None  # its own command held still too: it did as told
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    return Finding(
+        cause=CAUSE,
+        title=f"{signal.stream}: {names[0] if len(names) == 1 else f'{len(names)} channels'} stuck",
+        explanation=(
+            f"{shown} of {signal.stream} repeated exactly the same value for {duration:.2f} s "
+            f"from {t0 / NS:.2f} s {why}; elsewhere in the run it changes on almost every sample."
+        ),
+        confidence=confidence,
+        severity="high" if confidence >= 0.5 else "low",
+        t_start_ns=t0,
+        t_end_ns=t1,
+        channels=[channel_ref(signal.stream, n) for n in names[:12]],
+        evidence={
+            "stuck_channels": names[:20],
+            "stuck_values": {n: float(signal.column(n)[a]) for n in names[:8]},
+            "samples": int(b - a + 1),
+            "commands_moving": movers[:10],
+            "noise_floor_says_it_moves": noisy,
+        },
+        next_step=(
+            f"The values are stale from {t0 / NS:.2f} s: check the {signal.stream} driver or "
+            "encoder for those channels and the log around that time."
+        ),
+    )
+
+
+def _moving_pairs(
+    pairs: list[tuple[Signal, str]], t0: int, t1: int, ctx: ExplainContext
+) -> list[str]:
+    """Of the given command channels, those that moved within [t0, t1]."""
+    movers: list[str] = []
+    for command, channel in pairs:
+        column = command.column(channel)
+        lo, hi = np.searchsorted(command.t_ns, [t0, t1])
+        window = column[lo : hi + 1]
+        if len(window) < 3:
+            continue
+        whole = float(_robust_span(column[:, None])[0])
+        part = float(_span(window[:, None])[0])
+        if whole > 0 and part > float(ctx.t(CAUSE, "move_fraction")) * whole:
+            movers.append(channel_ref(command.stream, channel))
     return movers
