@@ -106,11 +106,14 @@ def clock_steps(
             if name == ref_name:
                 continue
             clock = _clock(name, t[order], regular_fraction)
-            if clock is None or not clock.periodic:
+            if clock is None:
                 continue
-            forward = clock.dt > max(gap_factor * clock.median, min_gap_s * NS)
+            # a jittery clock's forward steps prove nothing, but no clock runs backwards
+            forward = (clock.dt > max(gap_factor * clock.median, min_gap_s * NS)) & clock.periodic
             backward = clock.dt < -max(min_backward_s * NS, 5.0 * clock.median)
-            for i in np.flatnonzero((forward | backward) & at_pace):
+            # backwards needs no pace: rows the reader interleaved come at twice the rate,
+            # and a clock running back while the reference runs forward already disagrees
+            for i in np.flatnonzero((forward & at_pace) | backward):
                 row = int(order[i])
                 steps.append(
                     ClockStep(

@@ -395,9 +395,21 @@ def _steps(data: EpisodeData, signal: Signal, ctx: ExplainContext) -> list[Clock
         min_backward_s=float(ctx.t(JUMP, "min_backward_s")),
         regular_fraction=float(ctx.t(GAP, "regular_fraction")),
     )
-    # the timeline going backwards is reported by _backward_jump already
     found = collapse_interleaves(found)
-    return [s for s in found if not (s.clock == timeline and s.step_ns < 0)]
+    unsorted = bool(np.any(np.diff(signal.t_ns) < 0))
+    seen = [s for s in found if s.reference == timeline]
+
+    def told(step: ClockStep) -> bool:
+        if step.clock != timeline or step.step_ns >= 0:
+            return False
+        if unsorted:
+            return True  # the timeline going backwards is reported by _backward_jump
+        # a sorted timeline steps back only in another clock's order: the same disagreement,
+        # if the other clock was already seen stepping in the timeline's order
+        reach = abs(step.step_ns) + NS // 10
+        return any(abs(o.t_ns - step.t_ns) <= reach for o in seen)
+
+    return [s for s in found if not told(s)]
 
 
 def _rows_missing(data: EpisodeData, step: ClockStep) -> bool:
