@@ -118,12 +118,14 @@ def _check(signal: Signal, col: int, kind: str, ctx: ExplainContext) -> Finding 
     if sag is None and drop is None:
         return None
     unit = "%" if kind == "percentage" and evidence.get("scale") == "percent" else ""
+    if sag == 0 and drop is None and float(np.ptp(raw)) == 0.0:
+        return None  # one value the whole run, below the limit: a field the driver leaves unset
     if sag is not None:
         start = _sag_start(v, sag, reference, limit)
         low = float(np.min(v[sag:]))
         from_start = sag == 0
         confidence = (
-            0.55
+            0.45  # low all along is a state to know, not the event that failed this run
             if from_start
             else 0.65 + 0.25 * float(np.clip((limit - low) / max(abs(limit) * 0.2, 1e-9), 0.0, 1.0))
         )

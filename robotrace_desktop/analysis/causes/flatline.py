@@ -62,6 +62,10 @@ thresholds.register(
         3.0,
         "stuck channel, no other evidence: it holds this many times longer than any other hold",
     ),
+    habit_ratio=(
+        2.0,
+        "stuck channel: another hold of the stream at least 1/this as long = its habit",
+    ),
     noise_flip_share=(
         0.25,
         "stuck channel: its changes flip sign this often elsewhere = it carries sensor noise",
@@ -433,6 +437,8 @@ def _stuck_finding(
     growth = float(np.clip((duration / float(ctx.t(CAUSE, "min_freeze_s")) - 1) / 4, 0.0, 1.0))
     outlasts = duration / other_holds_s if other_holds_s > 0 else float("inf")
     longest = float(ctx.t(CAUSE, "stuck_outlasts"))
+    if outlasts < float(ctx.t(CAUSE, "habit_ratio")):
+        return None  # the stream holds this long elsewhere too: a slow sensor's habit
     if movers:
         # a joint that stops following its moving command is also a tracking error or a stop
         # at a limit, which those analyzers name more precisely: this stays below them

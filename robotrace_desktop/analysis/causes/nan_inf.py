@@ -22,6 +22,10 @@ KEY_ROLES = frozenset({"state", "action", "command"})
 thresholds.register(
     CAUSE,
     min_bad_samples=(1, "bad (NaN/Inf) samples a channel needs before it is reported"),
+    min_valid_samples=(
+        3,
+        "a channel valid in fewer samples than this in the whole run is not going bad",
+    ),
     startup_s=(0.0, "bad samples only within this many seconds of a stream's start are start-up"),
     confidence_mid_run=(0.9, "confidence when a state/action channel goes bad mid-run"),
     confidence_other=(0.65, "confidence when another (non state/action) channel goes bad mid-run"),
@@ -56,6 +60,10 @@ def _stream_finding(signal: Signal, ctx: ExplainContext) -> Finding | None:
     lead = np.where(good.any(axis=0), good.argmax(axis=0), len(t))
     rows = np.arange(len(t))[:, None]
     mid_bad = cols & (rows >= lead[None, :]) & (t[:, None] > startup_end)
+    # valid for a sample or two and then never again (a GPS that loses its fix as the robot
+    # submerges, a field filled once): that is how the field is used, not a channel going bad
+    valid = good.sum(axis=0)
+    mid_bad &= (valid >= int(ctx.t(CAUSE, "min_valid_samples")))[None, :]
     is_mid = mid_bad.any(axis=0)
     mid = flagged[is_mid]
     first_mid = mid_bad[:, is_mid].argmax(axis=0)
