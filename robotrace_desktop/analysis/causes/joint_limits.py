@@ -38,7 +38,7 @@ thresholds.register(
     min_excess=(0.08, "peak beyond the other episodes' range, as a fraction of it, at least"),
     over_normal=(2.0, "and this many times the most any other episode strays beyond the rest"),
     min_duration_s=(0.25, "shortest excursion that counts (s)"),
-    min_peers=(2, "fewer other episodes than this: the excursion is reported unconfident"),
+    min_peers=(4, "fewer other episodes than this: the excursion is reported unconfident"),
     many_channels=(2, "this many channels beyond at once: a different set-up, not one fault"),
 )
 thresholds.register(
