@@ -62,6 +62,7 @@ class EpisodeData:
         self._events: list[LogEvent] | None = None
         self._frames: dict[str, np.ndarray] | None = None
         self._batch_tried = False
+        self._pairs: list[tuple[tuple[str, str], tuple[str, str]]] | None = None
         self.problems: list[str] = []  # streams that could not be read, for the record
 
     @property
@@ -118,8 +119,11 @@ class EpisodeData:
         return self._frames
 
     def pairs(self) -> list[tuple[tuple[str, str], tuple[str, str]]]:
-        """(commanded, measured) channel pairs matched by joint name."""
-        return overlay_pairs(self.info)
+        """(commanded, measured) channel pairs matched by joint name (computed once: several
+        analyzers ask)."""
+        if self._pairs is None:
+            self._pairs = overlay_pairs(self.info)
+        return self._pairs
 
     def _signal_streams(self) -> list[StreamInfo]:
         return [s for s in self.info.streams_of(StreamKind.SIGNAL) if s.count and s.channels]

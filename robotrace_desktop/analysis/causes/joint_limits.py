@@ -215,21 +215,25 @@ def _has_peer_ranges(ctx: ExplainContext) -> bool:
     return ctx.history is not None and callable(getattr(ctx.history, "each", None))
 
 
-def _beyond(lo: float, hi: float, others: list[tuple[float, float]]) -> float:
-    """How far (lo, hi) goes beyond the union of ``others``, as a fraction of that union."""
-    olo = min(o[0] for o in others)
-    ohi = max(o[1] for o in others)
-    span = ohi - olo
-    if span <= 1e-12:
-        return 0.0
-    return max(hi - ohi, olo - lo, 0.0) / span
-
-
 def _normal_excess(ranges: list[tuple[float, float]]) -> list[float]:
-    """Leave one out: how far each other episode strays beyond all the rest."""
+    """Leave one out: how far each other episode strays beyond all the rest, as a fraction of
+    the rest's range (vectorised: the rest's extremes are the overall ones unless the episode
+    left out holds them)."""
     if len(ranges) < 2:
         return []
-    return [_beyond(lo, hi, ranges[:i] + ranges[i + 1 :]) for i, (lo, hi) in enumerate(ranges)]
+    lo = np.array([r[0] for r in ranges], dtype=np.float64)
+    hi = np.array([r[1] for r in ranges], dtype=np.float64)
+    lo_order = np.argsort(lo, kind="stable")
+    hi_order = np.argsort(-hi, kind="stable")
+    rest_lo = np.full(len(lo), lo[lo_order[0]])
+    rest_lo[lo_order[0]] = lo[lo_order[1]]
+    rest_hi = np.full(len(hi), hi[hi_order[0]])
+    rest_hi[hi_order[0]] = hi[hi_order[1]]
+    span = rest_hi - rest_lo
+    beyond = np.maximum(np.maximum(hi - rest_hi, rest_lo - lo), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        excess = np.where(span > 1e-12, beyond / span, 0.0)
+    return [float(e) for e in excess]
 
 
 def _typical_stray(normal: list[float]) -> float:
