@@ -16,6 +16,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +79,31 @@ def _home(info: EpisodeInfo) -> str:
     return str(root) if root else str(Path(info.path).parent)
 
 
+@dataclass(frozen=True, slots=True)
+class _PeerTable:
+    """The peers' (min, max) of one stream: row = peer, column = channel (NaN: not there)."""
+
+    columns: dict[str, int]
+    lo: np.ndarray
+    hi: np.ndarray
+    successful: np.ndarray  # bool per peer
+
+    @classmethod
+    def of(cls, rows: list[tuple[EpisodeInfo, Ranges]]) -> _PeerTable:
+        columns: dict[str, int] = {}
+        for _, (channels, _, _) in rows:
+            for name in channels:
+                columns.setdefault(name, len(columns))
+        lo = np.full((len(rows), len(columns)), np.nan)
+        hi = np.full((len(rows), len(columns)), np.nan)
+        for i, (_, (channels, low, high)) in enumerate(rows):
+            index = [columns[c] for c in channels]
+            lo[i, index] = low
+            hi[i, index] = high
+        successful = np.array([_outcome(p) == Outcome.SUCCESS.value for p, _ in rows], dtype=bool)
+        return cls(columns, lo, hi, successful)
+
+
 class _Ranges:
     """Per-(stream, channel) min/max over peer episodes, read once and cached."""
 
@@ -89,6 +115,7 @@ class _Ranges:
         self.peers = _peers(catalog, info, max_episodes)
         self.budget_s = budget_s
         self._answers: dict[tuple[str, str, bool], tuple[float, float] | None] = {}
+        self._tables: dict[str, _PeerTable] = {}
 
     def __call__(
         self, stream: str, channel: str, successful_only: bool
@@ -109,28 +136,33 @@ class _Ranges:
     def each(self, stream: str, channel: str, successful_only: bool) -> list[tuple[float, float]]:
         """Every peer's own (min, max) of the channel: how far one episode strays beyond the
         others is what tells an ordinary excursion from an abnormal one."""
-        peers = [
-            p for p in self.peers if not successful_only or _outcome(p) == Outcome.SUCCESS.value
-        ]
-        found: list[tuple[float, float]] = []
-        deadline = time.monotonic() + self.budget_s
-        for peer in peers:
-            if time.monotonic() > deadline:
-                log.info(
-                    "history of %s/%s: time budget reached after %d episodes",
-                    stream,
-                    channel,
-                    len(found),
-                )
-                break
-            ranges = self._episode_ranges(peer, stream)
-            if ranges is None or channel not in ranges[0]:
-                continue
-            k = ranges[0].index(channel)
-            lo, hi = float(ranges[1][k]), float(ranges[2][k])
-            if np.isfinite(lo) and np.isfinite(hi):
-                found.append((lo, hi))
-        return found
+        table = self._stream_table(stream)
+        column = table.columns.get(channel)
+        if column is None:
+            return []
+        lo, hi = table.lo[:, column], table.hi[:, column]
+        keep = np.isfinite(lo) & np.isfinite(hi)
+        if successful_only:
+            keep &= table.successful
+        return [(float(a), float(b)) for a, b in zip(lo[keep], hi[keep], strict=True)]
+
+    def _stream_table(self, stream: str) -> _PeerTable:
+        """Every peer's ranges of ``stream`` as one (peer × channel) table, built once per
+        stream (analyzers ask channel by channel: thousands of questions an episode)."""
+        if stream not in self._tables:
+            rows: list[tuple[EpisodeInfo, Ranges]] = []
+            deadline = time.monotonic() + self.budget_s
+            for peer in self.peers:
+                if time.monotonic() > deadline:
+                    log.info(
+                        "history of %s: time budget reached after %d episodes", stream, len(rows)
+                    )
+                    break
+                found = self._episode_ranges(peer, stream)
+                if found is not None:
+                    rows.append((peer, found))
+            self._tables[stream] = _PeerTable.of(rows)
+        return self._tables[stream]
 
     def _episode_ranges(self, peer: EpisodeInfo, stream: str) -> Ranges | None:
         # the channel names label LeRobot stats, so they are part of the key

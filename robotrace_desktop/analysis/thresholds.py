@@ -30,10 +30,29 @@ def defaults() -> dict[str, dict[str, Any]]:
     return {cause: {k: v[0] for k, v in keys.items()} for cause, keys in DEFAULTS.items()}
 
 
+#: (path, size, mtime, analyzers registered) -> the merged thresholds: ``explain --all``
+#: asks once per episode, and parsing the file each time cost more than some analyzers
+_LOADED: dict[tuple[str, int, int, int], dict[str, dict[str, Any]]] = {}
+
+
 def load(path: Path | None) -> dict[str, dict[str, Any]]:
-    """Defaults merged with the TOML file at ``path`` (if it exists)."""
+    """Defaults merged with the TOML file at ``path`` (if it exists); a fresh copy each call."""
+    try:
+        st = path.stat() if path is not None else None
+    except OSError:
+        st = None
+    if path is None or st is None:
+        return copy.deepcopy(defaults())
+    key = (str(path), st.st_size, st.st_mtime_ns, sum(len(v) for v in DEFAULTS.values()))
+    if key not in _LOADED:
+        _LOADED.clear()  # one catalog's file at a time
+        _LOADED[key] = _merged(path)
+    return copy.deepcopy(_LOADED[key])
+
+
+def _merged(path: Path) -> dict[str, dict[str, Any]]:
     merged = copy.deepcopy(defaults())
-    if path is None or not path.is_file():
+    if not path.is_file():
         return merged
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
