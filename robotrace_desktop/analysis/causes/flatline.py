@@ -444,8 +444,8 @@ def _stuck_finding(
         # at a limit, which those analyzers name more precisely: this stays below them
         confidence = 0.5 + 0.2 * growth
         why = f"while {', '.join(movers[:3])} kept changing"
-    elif noisy:
-        confidence = 0.55 + 0.3 * growth
+    elif noisy:  # a hold just past the minimum is weak evidence on noise alone
+        confidence = 0.45 + 0.4 * growth
         why = "although its sensor noise changes it on every other sample"
     elif other_holds_s > 0 and outlasts >= longest:
         confidence = 0.5 + 0.1 * float(np.clip((outlasts - longest) / longest, 0.0, 1.0))
