@@ -21,6 +21,7 @@ holds still: a real sensor's noise floor never repeats.
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -91,7 +92,8 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
             frozen = _frozen(signal, related, ctx)
         if frozen is not None:
             findings.append(frozen)
-        findings += _stuck(signal, _paired_commands(signal, commands, data), ctx, frozen)
+        raw = _raw_sensor(data, signal.stream)
+        findings += _stuck(signal, _paired_commands(signal, commands, data), ctx, frozen, raw)
     return findings
 
 
@@ -121,6 +123,21 @@ def _paired_commands(
         if ms == signal.stream and cs in by_stream:
             found.setdefault(mc, []).append((by_stream[cs], cc))
     return found
+
+
+#: message types that carry a raw measurement: its noise never lets it repeat exactly. An
+#: estimate (odometry, a GPS fix with static hold, a filtered pose) holds exactly at rest.
+_RAW_SENSOR_TYPES = re.compile(
+    r"(^|/)(Imu|MagneticField|FluidPressure|Temperature|Range|WrenchStamped|Wrench)$"
+)
+
+
+def _raw_sensor(data: EpisodeData, stream: str) -> bool:
+    try:
+        kind = data.info.stream(stream).message_type or ""
+    except Exception:  # a stream the info does not know: assume nothing
+        return False
+    return bool(_RAW_SENSOR_TYPES.search(kind))
 
 
 def _namespace(stream: str) -> str:
@@ -328,6 +345,7 @@ def _stuck(
     commands: dict[str, list[tuple[Signal, str]]],
     ctx: ExplainContext,
     frozen: Finding | None,
+    raw: bool,
 ) -> list[Finding]:
     """Channels that repeat one value exactly for a sustained span although they change on
     almost every other sample; channels stuck from the same sample are one finding."""
@@ -367,7 +385,7 @@ def _stuck(
         if _within(frozen, int(t[a])):
             continue  # the whole stream's freeze already says it
         others = [_held_s(t, g) for j, g in enumerate(groups) if j != k]
-        finding = _stuck_finding(signal, commands, ctx, a, group, max(others or [0.0]))
+        finding = _stuck_finding(signal, commands, ctx, a, group, max(others or [0.0]), raw)
         if finding is not None:
             findings.append(finding)
     return findings
@@ -420,6 +438,7 @@ def _stuck_finding(
     a: int,
     group: list[tuple[int, int, int, bool]],
     other_holds_s: float,
+    raw: bool,
 ) -> Finding | None:
     """``other_holds_s``: the longest other exact hold of this stream's channels in the run — a
     simulator's channels hold exactly while still, but a stall outlasts every ordinary hold."""
@@ -457,6 +476,10 @@ def _stuck_finding(
         return None  # nothing tells a stall from holding still
     if paired and not movers:
         return None  # its own command held still too: it did as told
+    if not movers and not raw and not _siblings_move(signal, a, b, {c for c, _, _ in members}):
+        # the whole stream holds with no command to say it should move: an estimate (odometry,
+        # a GPS fix) of a robot at rest does exactly that
+        return None
     shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
     return Finding(
         cause=CAUSE,
@@ -500,3 +523,14 @@ def _moving_pairs(
         if whole > 0 and part > float(ctx.t(CAUSE, "move_fraction")) * whole:
             movers.append(channel_ref(command.stream, channel))
     return movers
+
+
+def _siblings_move(signal: Signal, a: int, b: int, held: set[int]) -> bool:
+    """Whether another channel of the stream keeps changing on most samples of [a, b]: the
+    stream is alive and moving, only the held channels are stuck."""
+    window = signal.values[a : b + 1]
+    if len(window) < 3:
+        return False
+    with np.errstate(invalid="ignore"):
+        changing = (np.abs(np.diff(window, axis=0)) > 0).mean(axis=0)
+    return any(changing[c] >= 0.5 for c in range(window.shape[1]) if c not in held)

@@ -59,14 +59,19 @@ thresholds.register(
 def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
     findings: list[Finding] = []
     for signal in state_signals(data):
+        positions = [c for c in signal.channels if field_of(signal.stream, c) == "position"]
+        # every channel tested is a chance for an ordinary run to look unusual by luck
+        tested = sum(1 for c in positions if joint_limit(data, c) is None and _positional(c))
         for k, channel in enumerate(signal.channels):
-            if field_of(signal.stream, channel) != "position":
+            if channel not in positions:
                 continue
             column = signal.values[:, k]
             if joint_limit(data, channel) is None and _has_peer_ranges(ctx):
                 if not _positional(channel):
                     continue
-                found = _excursion(data, ctx, signal.stream, channel, signal.t_ns, column)
+                found = _excursion(
+                    data, ctx, signal.stream, channel, signal.t_ns, column, max(tested, 1)
+                )
             else:
                 found = _check(data, ctx, signal.stream, channel, signal.t_ns, column)
             if found is not None:
@@ -252,6 +257,7 @@ def _excursion(
     channel: str,
     t_ns: np.ndarray,
     column: np.ndarray,
+    tested: int,
 ) -> Finding | None:
     each = ctx.history.each  # type: ignore[union-attr]
     ranges = each(stream, channel, True)
@@ -288,8 +294,10 @@ def _excursion(
     n = len(ranges)
     beaten = sum(e >= relative for e in normal)
     p_value = (1 + beaten) / (n + 1)
+    # chance that ANY of the stream's tested channels of an ordinary run strays this far
+    p_episode = min(1.0, p_value * tested)
     strength = min(1.0, (relative / max(allowed, 1e-9) - 1.0))
-    confidence = 0.3 + 0.55 * (1.0 - p_value) + 0.1 * strength
+    confidence = float(np.clip(0.75 - p_episode + 0.1 * strength, 0.2, 0.9))
     calibrated = len(normal) >= ctx.t(EXCURSION, "min_peers")
     from_start = start == 0
     if not calibrated or from_start:
@@ -306,7 +314,8 @@ def _excursion(
         explanation=(
             f"{ref} went {where} the range of {n} other {source}episode(s) of this robot "
             f"({lo:.4g}..{hi:.4g}) to {peak:.4g}, {relative:.0%} of that range beyond it "
-            f"(other episodes typically stray {typical:.0%}){caveat}"
+            f"(other episodes typically stray {typical:.0%}; an ordinary run strays this far on "
+            f"one of its {tested} channels with p ≈ {p_episode:.2f}){caveat}"
         ),
         confidence=confidence,
         severity="high" if calibrated and not from_start else "medium",
@@ -322,6 +331,8 @@ def _excursion(
             "normal_excess_fraction": round(typical, 3),
             "other_episodes": n,
             "p_value": round(p_value, 3),
+            "p_value_any_channel": round(p_episode, 3),
+            "channels_tested": tested,
             "duration_s": round(duration, 3),
             "from_episode_start": from_start,
         },
