@@ -407,9 +407,11 @@ def _overlapping(runs: list[tuple[int, int, int, bool]]) -> list[list[tuple[int,
 
 
 def _common_start(group: list[tuple[int, int, int, bool]]) -> int:
-    """The sample most of the group's channels start holding at (ties: the earliest)."""
+    """The sample most of the group's channels start holding at (ties: the start of the
+    longest hold — a channel that happened to pause briefly just before is not the event)."""
     starts = [x for x, _, _, _ in group]
-    return min(set(starts), key=lambda x: (-starts.count(x), x))
+    longest = {x: max(y - x for x2, y, _, _ in group if x2 == x) for x in starts}
+    return min(set(starts), key=lambda x: (-starts.count(x), -longest[x], x))
 
 
 def _held_s(t: np.ndarray, group: list[tuple[int, int, int, bool]]) -> float:
