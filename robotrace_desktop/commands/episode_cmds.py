@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
+from robotrace_desktop.catalog.anomaly import Anomaly, iter_by_anomaly
 from robotrace_desktop.catalog.selections import delete_selection, save_selection, selections
 from robotrace_desktop.catalog.store import Catalog, EpisodeFilter
 from robotrace_desktop.commands.common import (
@@ -61,6 +62,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--save-as",
         metavar="NAME",
         help="save the listed episodes as a selection (verify --baseline selection:NAME)",
+    )
+    lister.add_argument(
+        "--sort",
+        choices=["path", "anomaly"],
+        default="path",
+        help="path (default): by recording; anomaly: the most abnormal explained episodes "
+        "first, with their anomaly score and top finding (never-explained ones last)",
     )
     lister.add_argument("--json", action="store_true")
     lister.set_defaults(handler=run_list)
@@ -136,18 +144,28 @@ def run_list(args: argparse.Namespace) -> int:
         source=args.source,
         include_replays=args.replays,
     )
+    by_anomaly = getattr(args, "sort", "path") == "anomaly"
     with open_catalog(args) as catalog:
         hidden = 0
         if not args.replays and args.source is None:
             hidden = catalog.count_matching(replace(flt, source="replay"))
         if args.save_as:
-            ids = [e.id for e in catalog.iter_episodes(flt, metadata=False)]
+            if by_anomaly:  # the selection keeps the listed order: most abnormal first
+                ids = [e.id for e, _ in iter_by_anomaly(catalog, flt)]
+            else:
+                ids = [e.id for e in catalog.iter_episodes(flt, metadata=False)]
             count = save_selection(catalog, args.save_as, ids)
             print(f"saved {count} episode(s) as selection {args.save_as!r}", file=sys.stderr)
         with catalog.snapshot():  # both passes over the rows see the same catalog
-            shown = _print_listing(catalog, flt, as_json=args.json)
+            if by_anomaly:
+                shown, unexplained = print_by_anomaly(catalog, flt, as_json=args.json)
+            else:
+                shown, unexplained = _print_listing(catalog, flt, as_json=args.json), None
         if not shown and not args.json:
             print(why_empty(catalog, flt, hidden), file=sys.stderr)
+    if unexplained is not None:
+        for line in unexplained_note(*unexplained):
+            print(line, file=sys.stderr)
     if hidden:
         print(f"({hidden} replays hidden — --replays to show)", file=sys.stderr)
     return 0
@@ -185,6 +203,74 @@ def _list_cells(e: EpisodeInfo) -> list[str]:
         if len(e.problems) == 1
         else (f"{len(e.problems)} problems" if e.problems else ""),
     ]
+
+
+ANOMALY_HEADERS = [*LIST_HEADERS[:-1], "ANOMALY", "TOP FINDING", LIST_HEADERS[-1]]
+
+
+def print_by_anomaly(
+    catalog: Catalog, flt: EpisodeFilter, *, as_json: bool
+) -> tuple[int, tuple[int, int]]:
+    """``list --sort anomaly``: the rows most abnormal first, with the score and the finding
+    that gives it; streamed like ``_print_listing`` (two passes for the table). Returns how
+    many were listed (JSON: -1) and (never-explained episodes that Explain could read, ones
+    it cannot because their recording could not be read) — the note under the listing."""
+    unexplained = [0, 0]
+
+    def counted() -> Iterator[tuple[EpisodeInfo, Anomaly | None]]:
+        for episode, found in iter_by_anomaly(catalog, flt):
+            if found is None:
+                unexplained[0 if episode.status.value == "ready" else 1] += 1
+            yield episode, found
+
+    if as_json:
+        print_json_stream(_anomaly_json(e, a) for e, a in counted())
+        return -1, (unexplained[0], unexplained[1])
+    widths, count = table_widths(ANOMALY_HEADERS, (_anomaly_cells(e, a) for e, a in counted()))
+    if count:
+        rows = (_anomaly_cells(e, a) for e, a in iter_by_anomaly(catalog, flt))
+        print_table_rows(ANOMALY_HEADERS, rows, widths, max_width=48)
+    return count, (unexplained[0], unexplained[1])
+
+
+def _anomaly_cells(e: EpisodeInfo, found: Anomaly | None) -> list[str]:
+    cells = _list_cells(e)
+    if found is None:
+        score, finding = "-", "not explained"
+    else:
+        score, finding = f"{found.score:.2f}", found.where() or "nothing unusual"
+    return [*cells[:-1], score, finding, cells[-1]]
+
+
+def _anomaly_json(e: EpisodeInfo, found: Anomaly | None) -> dict[str, Any]:
+    """``list --json``'s keys plus ``explained``, ``anomaly`` (the score; null: never
+    explained) and ``top_finding`` (what gives the score; null: none)."""
+    data = episode_summary(e)
+    data["explained"] = found is not None
+    data["anomaly"] = None if found is None else round(found.score, 4)
+    data["top_finding"] = (
+        None
+        if found is None or found.cause is None
+        else {"cause": found.cause, "title": found.title, "t_start_ns": found.t_start_ns}
+    )
+    return data
+
+
+def unexplained_note(readable: int, unreadable: int) -> list[str]:
+    """What the listing says under its last rows: why some have no score and what gives them
+    one (``scan`` explains what it indexes unless --no-explain; ``explain --all`` the rest)."""
+    lines = []
+    if readable:
+        lines.append(
+            f"{readable} episode(s) not explained yet, listed last with no score: "
+            "`robotrace-desktop explain --all` scores them (so does `scan` without --no-explain)"
+        )
+    if unreadable:
+        lines.append(
+            f"{unreadable} episode(s) could not be read or are missing, so have no score "
+            "(see PROBLEMS)"
+        )
+    return lines
 
 
 def why_empty(catalog: Catalog, flt: EpisodeFilter, hidden_replays: int) -> str:

@@ -15,6 +15,8 @@ from typing import Any
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
 
+from robotrace_desktop.catalog.anomaly import Anomaly
+from robotrace_desktop.catalog.findings import CONFIDENT
 from robotrace_desktop.core.episode import REPRODUCIBILITY_FIELDS
 from robotrace_desktop.ui.catalog_rows import (
     COLUMN_KEYS,
@@ -27,7 +29,7 @@ from robotrace_desktop.ui.catalog_rows import (
     Node,
     group_rows,
     load_rows,
-    sort_key,
+    sort_nodes,
 )
 from robotrace_desktop.ui.plain_text import literal_tip
 
@@ -65,6 +67,9 @@ HEADER_TIPS = {
     "status": "Dot colour: green ready (indexed, readable) · red failed (could not be read; the "
     "row is tinted) · grey missing (the file is gone; the row is kept, in italics)",
     "outcome": "What the run did: green success · red failure · grey unknown (not recorded)",
+    "anomaly": "How abnormal the episode is: the confidence of its strongest specific Explain "
+    "finding (a recorded failed outcome does not count). Sort it to see the worst episodes "
+    "first; — : not explained yet (listed last). Hover for the finding and when it starts",
     "findings": "Explain's most likely cause and how many findings. Red: confident (≥ 50%); "
     "grey: only low-confidence findings; empty: not explained yet or nothing unusual",
     "problems": "What went wrong while reading the recording (hover for every problem)",
@@ -89,6 +94,45 @@ def dot_icon(color: str) -> QIcon:
         painter.end()
         icon = _icons[color] = QIcon(pixmap)
     return icon
+
+
+def anomaly_brush(found: Anomaly | None) -> QBrush | None:
+    """Red when the score is a confident finding (as in the Findings column), grey when
+    nothing specific was found or the episode was never explained."""
+    if found is None or found.cause is None:
+        return QBrush(QColor(GREY))
+    return QBrush(QColor(FINDING_RED)) if found.score >= CONFIDENT else None
+
+
+def anomaly_tip(row: CatalogRow) -> str:
+    """The finding that gives the score — its title and when it starts — or why there is none."""
+    found = row.anomaly
+    if found is None:
+        if row.status != "ready":
+            return "No score: the recording could not be read, so Explain cannot run on it"
+        return (
+            "No score: not explained yet (listed last when sorted).\n"
+            "Run `robotrace-desktop explain --all`, or scan without --no-explain"
+        )
+    if found.cause is None:
+        return "0.00: Explain found nothing specific in this episode"
+    when = "" if found.t_start_ns is None else f" at {found.t_start_ns / 1e9:.2f} s"
+    return f"{found.title}{when}\n{found.cause}, confidence {found.score:.0%}"
+
+
+def group_anomaly_tip(group: CatalogGroup) -> str:
+    """Which episode of the dataset is the most abnormal, and how many are not scored."""
+    unscored = sum(1 for r in group.children if r.anomaly is None)
+    worst = group.most_abnormal
+    lines = []
+    if worst is not None and worst.anomaly is not None:
+        found = worst.anomaly
+        lines.append(f"Most abnormal: {group.short_name(worst)} ({found.score:.2f})")
+        if found.cause is not None:
+            lines.append(anomaly_tip(worst).split("\n")[0])
+    if unscored:
+        lines.append(f"{unscored} of {len(group.children)} episodes not explained (no score)")
+    return "\n".join(lines) or "No episode explained yet"
 
 
 class CatalogModel(QAbstractItemModel):
@@ -133,10 +177,10 @@ class CatalogModel(QAbstractItemModel):
             return
         key = COLUMN_KEYS[self._sort[0]]
         reverse = self._sort[1] == Qt.SortOrder.DescendingOrder
-        self._top.sort(key=lambda n: sort_key(n, key), reverse=reverse)
+        sort_nodes(self._top, key, reverse)
         for node in self._top:
             if isinstance(node, CatalogGroup):
-                node.children.sort(key=lambda r: sort_key(r, key), reverse=reverse)
+                sort_nodes(node.children, key, reverse)
 
     def _remap(self, persistent: list[QModelIndex], keys: list[tuple[str, int]]) -> None:
         where: dict[str, tuple[int, int]] = {}  # id -> (internal id, row)
@@ -263,6 +307,8 @@ class CatalogModel(QAbstractItemModel):
             if key == "findings" and row.top is not None:
                 confident = row.top.confidence >= 0.5
                 return QBrush(QColor(FINDING_RED if confident else GREY))
+            if key == "anomaly":
+                return anomaly_brush(row.anomaly)
             if row.status == "missing" or (key in row.missing):
                 return QBrush(QColor(GREY))  # missing rows, unset reproducibility fields
             return None
@@ -295,6 +341,9 @@ class CatalogModel(QAbstractItemModel):
                 return QBrush(QColor(OUTCOME_COLORS.get(group.outcome, "#000000")))
             if key == "findings" and group.with_findings:
                 return QBrush(QColor(FINDING_RED))
+            if key == "anomaly":
+                worst = group.most_abnormal
+                return anomaly_brush(None if worst is None else worst.anomaly)
             if group.common.get(key) in (None, VARIOUS) and key in group.common:
                 return QBrush(QColor(GREY))
             return None
@@ -316,6 +365,8 @@ class CatalogModel(QAbstractItemModel):
             return f"{row.duration_ns / 1e9:.2f}"
         if key == "git_sha":
             return (row.git_sha or "")[:8]
+        if key == "anomaly":
+            return "—" if row.anomaly is None else f"{row.anomaly.score:.2f}"
         if key == "problems":
             if not row.problems:
                 return ""
@@ -338,6 +389,9 @@ class CatalogModel(QAbstractItemModel):
             return f"{group.duration_ns / 1e9:.2f}"
         if key == "findings":
             return f"{group.with_findings} with findings" if group.with_findings else ""
+        if key == "anomaly":
+            worst = group.most_abnormal
+            return "—" if worst is None or worst.anomaly is None else f"{worst.anomaly.score:.2f}"
         if key == "problems":
             return f"{group.with_problems} with problems" if group.with_problems else ""
         if key in ("kind", "status", "outcome"):
@@ -359,6 +413,8 @@ class CatalogModel(QAbstractItemModel):
         if key == "findings":
             count = len(group.children)
             return f"{group.with_findings} of {count} episodes have a confident finding"
+        if key == "anomaly":
+            return group_anomaly_tip(group)
         lines = [
             group.path,
             f"{len(group.children)} episodes, {group.duration_ns / 1e9:.1f} s in total",
@@ -378,6 +434,8 @@ class CatalogModel(QAbstractItemModel):
             return "\n".join(lines)
         if key == "git_sha":
             return row.git_sha or "git_sha not recorded"
+        if key == "anomaly":
+            return anomaly_tip(row)
         if key == "findings":
             if row.top is None:
                 return "Not explained yet, or nothing unusual found"

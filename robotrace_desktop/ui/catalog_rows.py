@@ -19,6 +19,7 @@ from functools import lru_cache
 from pathlib import PurePath
 from typing import Any
 
+from robotrace_desktop.catalog.anomaly import Anomaly, anomaly_scores
 from robotrace_desktop.catalog.browse import browse_rows
 from robotrace_desktop.catalog.findings import CONFIDENT, TopFinding, top_findings
 from robotrace_desktop.catalog.store import Catalog
@@ -37,12 +38,16 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("duration", "Duration (s)"),
     ("outcome", "Outcome"),
     ("status", "Status"),
+    ("anomaly", "Anomaly"),
     ("findings", "Findings"),
     ("problems", "Problems"),
     ("path", "Path"),
 )
 COLUMN_KEYS = tuple(key for key, _ in COLUMNS)
-NUMERIC_COLUMNS = frozenset({"seed", "duration"})
+NUMERIC_COLUMNS = frozenset({"seed", "duration", "anomaly"})
+#: columns whose empty rows stay last whichever way the column is sorted: an episode Explain
+#: never ran on is "not looked at", neither the most nor the least abnormal
+EMPTY_LAST_COLUMNS = frozenset({"anomaly"})
 #: Columns offered as filter combo boxes (value drawn from the rows).
 FILTER_COLUMNS = (
     "kind",
@@ -85,6 +90,7 @@ class CatalogRow:
     tags: str = ""
     causes: frozenset[str] = frozenset()  # Explain causes found with confidence >= 0.5
     top: TopFinding | None = None  # the top-ranked finding (None: not explained / none)
+    anomaly: Anomaly | None = None  # the triage score (None: never explained)
     recording: str = ""  # the file or folder the episode was indexed from
     missing: list[str] = field(default_factory=list)  # reproducibility fields not set
     haystack: str = ""  # lower-cased text the search box matches against
@@ -142,6 +148,7 @@ class CatalogGroup:
     with_findings: int = 0  # episodes whose top finding is confident
     with_problems: int = 0
     unreproducible: int = 0  # episodes missing a reproducibility field
+    most_abnormal: CatalogRow | None = None  # the explained episode with the highest score
     common: dict[str, Any] = field(default_factory=dict)  # field -> shared value or VARIOUS
     folder: str = ""  # where its episodes are (the dataset folder; the replays' library)
 
@@ -166,6 +173,8 @@ class CatalogGroup:
             1 for r in kids if r.top is not None and r.top.confidence >= CONFIDENT
         )
         self.with_problems = sum(1 for r in kids if r.problems)
+        scored = [r for r in kids if r.anomaly is not None]
+        self.most_abnormal = max(scored, key=_score, default=None)
         self.unreproducible = sum(1 for r in kids if r.missing)
         self.common = {
             key: _common(getattr(r, key) for r in kids)
@@ -217,6 +226,7 @@ def _worst(values: Iterable[str], severity: Sequence[str]) -> str:
 def load_rows(catalog: Catalog) -> list[CatalogRow]:
     """Every catalog episode with one query (the browser's only read of the episode table)."""
     top = top_findings(catalog)
+    scores = anomaly_scores(catalog)
     return [
         CatalogRow(
             id=r["id"],
@@ -238,6 +248,7 @@ def load_rows(catalog: Catalog) -> list[CatalogRow]:
             tags=r["tags"] or "",
             causes=frozenset(r["causes"].split(",")) if r["causes"] else frozenset(),
             top=top.get(r["id"]),
+            anomaly=scores.get(r["id"]),
             recording=r["recording"] or "",
         )
         for r in browse_rows(catalog)
@@ -280,6 +291,28 @@ def _natural(text: str) -> tuple[Any, ...]:
     return tuple(int(p) if p.isdigit() else p for p in _DIGITS.split(text.casefold()))
 
 
+def sort_nodes(nodes: list[Any], key: str, reverse: bool) -> None:
+    """Sort ``nodes`` in place by column ``key``; in EMPTY_LAST_COLUMNS the rows without a
+    value stay after the others in both orders (a stable second pass moves them down)."""
+    if key in EMPTY_LAST_COLUMNS:  # ties in name order whichever way (the sorts are stable)
+        nodes.sort(key=lambda n: sort_key(n, "name"))
+        nodes.sort(key=lambda n: sort_key(n, key)[:2], reverse=reverse)
+    else:
+        nodes.sort(key=lambda n: sort_key(n, key), reverse=reverse)
+    if key in EMPTY_LAST_COLUMNS:
+        nodes[:] = [n for n in nodes if not _empty(n, key)] + [n for n in nodes if _empty(n, key)]
+
+
+def _empty(node: Node, key: str) -> bool:
+    if isinstance(node, CatalogGroup):
+        return node.most_abnormal is None
+    return getattr(node, key) is None
+
+
+def _score(row: CatalogRow) -> float:
+    return -1.0 if row.anomaly is None else row.anomaly.score
+
+
 def sort_key(node: Node, key: str) -> tuple[Any, ...]:
     """Numbers sort as numbers; empty values sort after everything else (ascending). Groups
     sort among episodes by their summary (total duration, worst status, dataset name...)."""
@@ -294,6 +327,8 @@ def sort_key(node: Node, key: str) -> tuple[Any, ...]:
         return (len(row.problems), row.problems[0].casefold() if row.problems else "")
     if key == "name":
         return (0, _natural(row.name), row.path, row.episode_index or 0)
+    if key == "anomaly":  # most abnormal first when sorted descending
+        return (0, _score(row), _natural(row.name))
     if key == "findings":  # most confident fault first when sorted descending
         if row.top is None:
             return (0, -1.0, "")
@@ -313,6 +348,9 @@ def _group_key(group: CatalogGroup, key: str) -> tuple[Any, ...]:
         return (group.with_problems, "")
     if key == "name":
         return (0, _natural(group.name), group.recording, -1)
+    if key == "anomaly":
+        worst = group.most_abnormal
+        return (0, -1.0 if worst is None else _score(worst), _natural(group.name))
     if key == "findings":
         best = max((r.top.confidence for r in group.children if r.top is not None), default=-1.0)
         return (0, best, "")

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, Signal
-from PySide6.QtGui import QAction, QKeyEvent
+from PySide6.QtGui import QAction, QKeyEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -39,6 +39,7 @@ COLUMN_WIDTHS = {
     "duration": (92, 92),
     "outcome": (76, 70),
     "status": (78, 74),
+    "anomaly": (76, 76),
     "findings": (160, 100),
     "problems": (240, 110),
 }
@@ -47,6 +48,9 @@ FLEXIBLE = ("name", "robot", "task", "findings", "problems")
 #: hidden while no episode has a value (every third-party recording lacks them; the amber dot
 #: already says so); the header's context menu shows them again
 HIDE_WHEN_EMPTY = ("policy_version", "env_version", "git_sha", "seed")
+#: a first click on these headers sorts descending: what a person wants first is the most
+#: abnormal episode, not the most normal one
+DESCENDING_FIRST = ("anomaly",)
 
 
 class ElideMiddleDelegate(QStyledItemDelegate):
@@ -86,6 +90,9 @@ class EpisodeTree(QTreeView):
         header.sectionResized.connect(self._on_section_resized)
         header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         header.customContextMenuRequested.connect(self._header_menu)
+        self._sorted_by = (header.sortIndicatorSection(), header.sortIndicatorSection())
+        header.sortIndicatorChanged.connect(self._on_sort_indicator)
+        header.sectionClicked.connect(self._on_header_clicked)
         self._fitting = False
         self._user_sized = False
         self._user_columns: set[int] = set()  # shown or hidden by hand: left alone
@@ -129,6 +136,27 @@ class EpisodeTree(QTreeView):
                 self.setColumnWidth(column, width)
         finally:
             self._fitting = False
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Refit here too: the browser's own resize comes before the view's, so on the first
+        show it saw the viewport's stale (default) width and left every column at its minimum."""
+        super().resizeEvent(event)
+        self.fit_columns()
+
+    def _on_sort_indicator(self, column: int, _order: Qt.SortOrder) -> None:
+        self._sorted_by = (self._sorted_by[1], column)  # (before, now)
+
+    def _on_header_clicked(self, column: int) -> None:
+        """A click that newly sorts by a DESCENDING_FIRST column flips it to descending (the
+        header flips the indicator before it reports the click, hence the remembered column)."""
+        header = self.header()
+        if self._sorted_by[0] == column or not 0 <= column < len(COLUMN_KEYS):
+            return
+        if (
+            COLUMN_KEYS[column] in DESCENDING_FIRST
+            and header.sortIndicatorOrder() == Qt.SortOrder.AscendingOrder
+        ):
+            header.setSortIndicator(column, Qt.SortOrder.DescendingOrder)
 
     def _on_section_resized(self, *_args: object) -> None:
         if not self._fitting and self.isVisible() and QApplication.mouseButtons():

@@ -143,10 +143,10 @@ def test_real_catalog_rows_columns_and_hints(
     browser = make_browser(catalog_copy)
     assert browser.stack.currentWidget() is browser.table
     assert browser.count_label.text() == "129 episodes"
-    headers = [browser.proxy.headerData(c, Qt.Orientation.Horizontal) for c in range(14)]
+    headers = [browser.proxy.headerData(c, Qt.Orientation.Horizontal) for c in range(15)]
     assert headers == [
         "Name", "Kind", "Robot", "Policy", "Env", "Git", "Seed", "Task",
-        "Duration (s)", "Outcome", "Status", "Findings", "Problems", "Path",
+        "Duration (s)", "Outcome", "Status", "Anomaly", "Findings", "Problems", "Path",
     ]  # fmt: skip
 
     statuses = shown_column(browser, "status")
