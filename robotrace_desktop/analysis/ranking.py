@@ -12,6 +12,12 @@ from collections.abc import Sequence
 
 from robotrace_desktop.analysis.finding import SEVERITIES, Finding
 
+#: findings that describe what a joint did wrong, not why: a clipped or pinned command, a stuck
+#: sensor or a hard stop on the same joint, starting no later, is the cause they follow from
+CONSEQUENCES = frozenset({"tracking_error", "divergence"})
+#: how much later than its cause a consequence may be seen to still follow from it
+CONSEQUENCE_SLACK_NS = 500_000_000
+
 SYMPTOMS = frozenset({"outcome_failed", "raised_exception"})
 #: what the recording itself says about the run: after every symptom that shows *how* it
 #: failed (a raised exception names the error and its time; "the run failed" names neither)
@@ -40,7 +46,39 @@ def rank(findings: Sequence[Finding]) -> list[Finding]:
             return True
         return f.t_start_ns <= failure + AFTER_FAILURE_SLACK_NS
 
-    def key(f: Finding) -> tuple[int, int, float, float, int]:
+    causes = [
+        f
+        for f in findings
+        if f.cause not in SYMPTOMS
+        and f.cause not in CONSEQUENCES
+        and f.confidence >= CONFIDENT
+        and not _same_story(f)
+    ]
+
+    def cause_of(f: Finding) -> Finding | None:
+        """A confident cause on the same joint that started no later, if any."""
+        if f.cause not in CONSEQUENCES or f.t_start_ns is None:
+            return None
+        joints = _joints(f)
+        for cause in causes:
+            if cause.t_start_ns is None or not joints & _joints(cause):
+                continue
+            if cause.t_start_ns <= f.t_start_ns + CONSEQUENCE_SLACK_NS:
+                return cause
+        return None
+
+    following = {id(f): c for f in findings if (c := cause_of(f)) is not None}
+    for f in findings:
+        cause = following.get(id(f))
+        if cause is not None and f.confidence > cause.confidence:
+            # the consequence corroborates its cause: rank and confidence keep agreeing
+            cause.confidence = f.confidence
+            cause.evidence.setdefault("corroborated_by", f.cause)
+
+    def follows(f: Finding) -> int:
+        return 1 if id(f) in following else 0
+
+    def key(f: Finding) -> tuple[int, int, int, float, float, int]:
         specific = f.cause not in SYMPTOMS
         confident = f.confidence >= CONFIDENT
         tier = 0 if (specific and confident and before_failure(f)) else 1 if confident else 2
@@ -49,7 +87,14 @@ def rank(findings: Sequence[Finding]) -> list[Finding]:
             symptom_last = 2 if f.cause == RECORDED_OUTCOME else 1
         start = f.t_start_ns if f.t_start_ns is not None else 2**62
         # within the causal order, by confidence (what the table shows), then severity
-        return (tier, symptom_last, -f.confidence, -_SEVERITY_WEIGHT[f.severity], start)
+        return (
+            tier,
+            follows(f),
+            symptom_last,
+            -f.confidence,
+            -_SEVERITY_WEIGHT[f.severity],
+            start,
+        )
 
     ordered = sorted(findings, key=key)
     for position, finding in enumerate(ordered, start=1):
@@ -59,3 +104,19 @@ def rank(findings: Sequence[Finding]) -> list[Finding]:
         estimate = failure if failure is not None else top.t_start_ns
         top.evidence.setdefault("failure_time_ns", estimate)
     return ordered
+
+
+def _same_story(finding: Finding) -> bool:
+    """A joint frozen exactly while its own command moves is a stuck sensor or a blocked
+    joint: the tracking error names it as well, so neither is put before the other."""
+    return finding.cause == "sensor_stall" and bool(finding.evidence.get("commands_moving"))
+
+
+def _joints(finding: Finding) -> set[str]:
+    """The joints a finding names: the last part of each channel, with LeRobot's indexed
+    vectors reduced to the index (``action[6]`` and ``observation.state[6]`` are joint 6)."""
+    found = set()
+    for ref in finding.channels:
+        leaf = ref.rsplit("/", 1)[-1]
+        found.add(leaf[leaf.index("[") :] if leaf.endswith("]") and "[" in leaf else leaf)
+    return found

@@ -61,3 +61,20 @@ def test_sections_are_in_rank_order_and_each_in_confidence_order() -> None:
         assert confidences == sorted(confidences, reverse=True)
     assert [f.cause for f in sections[2][1]] == ["raised_exception"]
     assert [f.cause for f in sections[3][1]] == ["outcome_failed"]
+
+
+def test_a_clipped_command_ranks_before_the_tracking_error_it_causes() -> None:
+    clipped = finding("action_saturation", 0.6, "high", 1.9)
+    clipped.channels = ["action/joint_3"]
+    lagging = finding("tracking_error", 0.9, "medium", 2.0)
+    lagging.channels = ["/joint_states/position/joint_3"]
+    elsewhere = finding("tracking_error", 0.95, "medium", 2.0)
+    elsewhere.channels = ["/joint_states/position/joint_5"]  # another joint: not explained
+    ranked = rank([lagging, elsewhere, clipped])
+    assert [(f.cause, f.channels[0].rsplit("/", 1)[-1]) for f in ranked] == [
+        ("tracking_error", "joint_5"),
+        ("action_saturation", "joint_3"),
+        ("tracking_error", "joint_3"),
+    ]
+    assert clipped.confidence == 0.9  # corroborated by the error that followed it
+    assert clipped.evidence["corroborated_by"] == "tracking_error"
