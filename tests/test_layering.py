@@ -3,6 +3,7 @@ display, and scripts using the core must not pay for Qt."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -45,3 +46,17 @@ def test_core_modules_never_import_qt() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_only_the_catalog_runs_sql_on_its_connection() -> None:
+    """One owner for the catalog's tables: every query lives in robotrace_desktop/catalog, so a
+    schema change is made (and tested) in one place."""
+    users = []
+    for file in PACKAGE.rglob("*.py"):
+        if file.relative_to(PACKAGE).parts[0] == "catalog":
+            continue
+        tree = ast.parse(file.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr == "conn":
+                users.append(f"{file.relative_to(PACKAGE.parent)}:{node.lineno}")
+    assert users == []

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from robotrace_desktop.analysis.data import EpisodeData
-from robotrace_desktop.catalog.episode_filter import escape_like
-from robotrace_desktop.catalog.episode_rows import content_hash, episode_from_row
+from robotrace_desktop.catalog.episode_rows import content_hash
+from robotrace_desktop.catalog.peers import nearest_successful, peer_episodes
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo, Outcome
 from robotrace_desktop.episodes import resolve
@@ -48,35 +48,6 @@ _PEER_RANGES_SIZE = 20_000
 
 def _outcome(info: EpisodeInfo) -> str:
     return str(getattr(info.outcome, "value", info.outcome))
-
-
-def _peers(catalog: Catalog, info: EpisodeInfo, max_episodes: int) -> list[EpisodeInfo]:
-    """The robot's other episodes of the same kind, newest first (at most ``max_episodes``).
-    Without a robot name, episodes of the same dataset folder (or the same parent folder).
-
-    The limit is applied in SQL: explaining every episode of a big catalog must not read the
-    whole catalog once per episode."""
-    newest = "ORDER BY (start_time_ns IS NULL), start_time_ns DESC, id"
-    if info.robot is not None:
-        rows = catalog.conn.execute(
-            "SELECT * FROM episode_view WHERE robot = ? AND kind = ? AND id != ? "
-            f"AND status != 'missing' {newest} LIMIT ?",
-            (info.robot, info.kind, info.id, max_episodes),
-        ).fetchall()
-        return [episode_from_row(r) for r in rows]
-    home = _home(info)
-    rows = catalog.conn.execute(
-        "SELECT * FROM episode_view WHERE robot IS NULL AND kind = ? AND id != ? "
-        f"AND status != 'missing' AND (path = ? OR path LIKE ? ESCAPE '\\') {newest}",
-        (info.kind, info.id, home, escape_like(str(Path(home))) + "%"),
-    ).fetchall()
-    peers = [p for r in rows if _home(p := episode_from_row(r)) == home]
-    return peers[:max_episodes]
-
-
-def _home(info: EpisodeInfo) -> str:
-    root = info.metadata.get("dataset_root")
-    return str(root) if root else str(Path(info.path).parent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +83,7 @@ class _Ranges:
     ) -> None:
         self.catalog = catalog
         self.info = info
-        self.peers = _peers(catalog, info, max_episodes)
+        self.peers = peer_episodes(catalog, info, max_episodes)
         self.budget_s = budget_s
         self._answers: dict[tuple[str, str, bool], tuple[float, float] | None] = {}
         self._tables: dict[str, _PeerTable] = {}
@@ -268,18 +239,6 @@ def baseline_for(catalog: Catalog, info: EpisodeInfo) -> Baseline:
         return cache["data"]
 
     return baseline
-
-
-def nearest_successful(catalog: Catalog, info: EpisodeInfo) -> EpisodeInfo | None:
-    """The successful episode of the same task + env_version (+ robot) nearest in duration."""
-    if info.task is None:
-        return None
-    row = catalog.conn.execute(
-        "SELECT * FROM episode_view WHERE robot IS ? AND env_version IS ? AND task = ? "
-        "AND outcome = ? AND id != ? ORDER BY abs(duration_ns - ?), id LIMIT 1",
-        (info.robot, info.env_version, info.task, Outcome.SUCCESS.value, info.id, info.duration_ns),
-    ).fetchone()
-    return None if row is None else episode_from_row(row)
 
 
 def _open_baseline(catalog: Catalog, info: EpisodeInfo) -> EpisodeData | None:

@@ -377,6 +377,27 @@ class Catalog:
     def add_tags(self, episode_ids: Sequence[str], tags: Sequence[str]) -> None:
         record_change(self, new_record("tags.add", episodes=list(episode_ids), tags=list(tags)))
 
+    def episodes_tagged(self, tag: str) -> list[str]:
+        """Ids of the episodes carrying ``tag`` (exact match), sorted."""
+        rows = self.conn.execute(
+            "SELECT episode_id FROM tags WHERE tag = ? ORDER BY episode_id", (tag,)
+        )
+        return [r["episode_id"] for r in rows]
+
+    def policy_versions_by(self, field: str) -> list[tuple[str, str]]:
+        """(robot or task, policy_version) pairs, the most recently run first. Replays are not
+        recorded runs of a version and are left out. ``field`` is "robot" or "task"."""
+        if field not in ("robot", "task"):
+            raise ValueError(f"policy versions group by robot or task, not {field!r}")
+        recent = "MAX(COALESCE(start_time_ns, CAST(indexed_at * 1000000000 AS INTEGER)))"
+        rows = self.conn.execute(
+            f"SELECT {field} AS grp, policy_version, {recent} AS latest FROM episode_view "
+            f"WHERE policy_version IS NOT NULL AND {field} IS NOT NULL "
+            "AND (source IS NULL OR source != 'replay') "
+            f"GROUP BY {field}, policy_version ORDER BY latest DESC, policy_version DESC"
+        ).fetchall()
+        return [(r["grp"], r["policy_version"]) for r in rows]
+
     def tags(self, episode_id: str) -> list[str]:
         rows = self.conn.execute(
             "SELECT tag FROM tags WHERE episode_id = ? ORDER BY tag", (episode_id,)

@@ -8,14 +8,13 @@ processes write the catalog at once.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from robotrace_desktop.analysis.data import EpisodeData
 from robotrace_desktop.analysis.finding import Finding
-from robotrace_desktop.catalog.findings import CONFIDENT
+from robotrace_desktop.catalog.findings import CONFIDENT, findings_of
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo
 from robotrace_desktop.episodes import ResolvedEpisode
@@ -115,27 +114,11 @@ def confident_findings(
     catalog: Catalog, episode_ids: Sequence[str]
 ) -> dict[str, list[StoredFinding]]:
     """Confident stored findings of many episodes in one pass, ranked order."""
-    wanted = set(episode_ids)
     out: dict[str, list[StoredFinding]] = {}
-    rows = catalog.conn.execute(
-        "SELECT episode_id, cause, severity, t_start_ns, evidence, rank FROM findings "
-        "WHERE confidence >= ? ORDER BY episode_id, rank, id",
-        (CONFIDENT,),
-    )
-    for row in rows:
-        if row["episode_id"] not in wanted:
-            continue
-        evidence = json.loads(row["evidence"] or "{}")
-        failure = evidence.get("failure_time_ns") if isinstance(evidence, dict) else None
-        out.setdefault(row["episode_id"], []).append(
-            StoredFinding(
-                row["cause"],
-                row["severity"],
-                row["t_start_ns"],
-                failure if isinstance(failure, int) else None,
-                int(row["rank"]),
-            )
-        )
+    for episode, found in findings_of(catalog, episode_ids).items():
+        kept = stored(found)
+        if kept:
+            out[episode] = kept
     return out
 
 

@@ -66,10 +66,7 @@ class Selector:
         elif self.kind == "selection":
             ids = selection_ids(catalog, self.value)
         else:
-            rows = catalog.conn.execute(
-                "SELECT episode_id FROM tags WHERE tag = ? ORDER BY episode_id", (self.value,)
-            )
-            ids = [r["episode_id"] for r in rows]
+            ids = catalog.episodes_tagged(self.value)
             if not ids:
                 raise EpisodeNotFoundError(f"no episode is tagged {self.value!r}")
         found: list[EpisodeInfo] = []
