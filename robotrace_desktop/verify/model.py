@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
-#: "inconclusive": no check failed, but a required one could not be evaluated (no data for it)
+#: one check's state and the gate's verdict alike: "inconclusive" = nothing failed, but a
+#: (required) check could not be evaluated (no data for it)
 Verdict = Literal["pass", "fail", "inconclusive"]
-CheckState = Literal["pass", "fail", "inconclusive"]
 
 
 def _from_dict(cls: type, data: dict[str, Any]) -> Any:
@@ -151,7 +151,7 @@ class GateCheck:
     inconclusive: bool = False  # the data could not answer the rule; ``detail`` says why
 
     @property
-    def state(self) -> CheckState:
+    def state(self) -> Verdict:
         if self.inconclusive:
             return "inconclusive"
         return "pass" if self.passed else "fail"
