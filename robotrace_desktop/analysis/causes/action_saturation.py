@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from robotrace_desktop.analysis import thresholds
+from robotrace_desktop.analysis.causes._clipping import local_clip
 from robotrace_desktop.analysis.causes._series import (
     action_signals,
     declared_bounds,
@@ -46,10 +47,26 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
             column = signal.values[:, k]
             if column.size < 4 or is_binary_like(channel, column):
                 continue
-            found = _check(data, ctx, signal.stream, channel, signal.t_ns, column)
+            bounded = _check(data, ctx, signal.stream, channel, signal.t_ns, column)
+            clipped = local_clip(data, ctx, signal.stream, channel, signal.t_ns, column)
+            found = _better(bounded, clipped)
             if found is not None:
                 findings.append(found)
     return findings
+
+
+def _better(bounded: Finding | None, clipped: Finding | None) -> Finding | None:
+    """One finding per channel: a declared bound, or a known bound the clipped shape sits at,
+    names the limit best (its confidence raised by the shape); otherwise the more confident."""
+    if bounded is None or clipped is None:
+        return bounded or clipped
+    same = abs(float(bounded.evidence["limit"]) - float(clipped.evidence["limit"])) <= 1e-9 * max(
+        1.0, abs(float(clipped.evidence["limit"]))
+    )
+    if bounded.evidence.get("limit_source") == "declared" or same:
+        bounded.confidence = max(bounded.confidence, clipped.confidence)
+        return bounded
+    return max((bounded, clipped), key=lambda f: (f.confidence, -(f.t_start_ns or 0)))
 
 
 def _limits(
