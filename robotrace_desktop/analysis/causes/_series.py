@@ -202,7 +202,7 @@ def seconds(t_ns: int | float) -> float:
 def hinge_fit(
     t_s: np.ndarray,
     y: np.ndarray,
-    candidates: int = 300,
+    candidates: int = 150,
     durations: tuple[float, ...] = (np.inf,),
     nuisance: np.ndarray | None = None,
 ) -> tuple[int, float, float, float]:

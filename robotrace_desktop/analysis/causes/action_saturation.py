@@ -1,15 +1,19 @@
-"""Action saturation: a command channel pinned at its limit for a sustained span.
+"""Action saturation: a command channel pinned at a limit for a sustained span.
 
 A policy whose output is clipped stops steering: whatever it asks for beyond the limit is lost.
-Limits, most trusted first: bounds declared in the metadata ("action_bounds" / "limits"), the
-range the channel reaches across the robot's other episodes (ctx.history), or — only when the
-channel is visibly clipped (a flat top: many samples exactly at the extreme) — its own extreme.
-Gripper / hand open-close commands sit at their ends by nature and are never reported.
+Two kinds of evidence, one finding per channel:
 
-Without declared bounds a held value is only "clipped" when it is the run's own extreme (a
-command holding a value it passes elsewhere in the run is a waypoint, not a limit), exactly the
-historical extreme when the bounds come from history, and reached at speed: a clipped command's
-derivative is cut off at the limit, a planned hold decelerates smoothly into it.
+- a known limit: bounds declared in the metadata ("action_bounds" / "limits"), the range the
+  channel reaches across the robot's other episodes (ctx.history), or — when the channel is
+  visibly clipped (a flat top: many samples exactly at the extreme) — its own extreme. Without
+  declared bounds a held value counts only when it is the run's own extreme (exactly the
+  historical one when the bounds come from history) and reached at speed;
+- the clipped shape alone (``_clipping``): a bound nobody declared, anywhere in the range —
+  exactly one value held, every other sample of the span on one side of it, reached at speed.
+  That is evidence whatever the outcome, declared bounds or history.
+
+A planned hold decelerates smoothly into its value and is not clipping. Gripper / hand
+open-close commands sit at their ends by nature and are never reported.
 """
 
 from __future__ import annotations

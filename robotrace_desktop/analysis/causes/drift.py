@@ -36,8 +36,11 @@ thresholds.register(
     min_ramp_s=(3.0, "a drift is slow: its ramp lasts at least this long (s)"),
     max_unexplained=(0.15, "the ramp must explain all but this share of the residual's variance"),
     min_z=(10.0, "the rise must exceed this many robust σ of what is left after the fit"),
-    outlier_factor=(2.0, "and this many times the next most drifting joint's rise (relative)"),
-    max_points=(1500, "the fit uses at most this many evenly spaced samples"),
+    outlier_factor=(
+        2.0,
+        "and this many times the next most clearly ramping joint's rise over noise",
+    ),
+    max_points=(600, "the fit uses at most this many evenly spaced samples"),
 )
 _LAGS_S = np.arange(0.0, 0.31, 0.05)
 #: ramp durations tried (s): a drift may stop growing before the run ends
@@ -54,7 +57,9 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
         return []
     findings = []
     for k, (refs, fit) in enumerate(scored):
-        others = [abs(f["relative_rise"]) for j, (_, f) in enumerate(scored) if j != k]
+        # how clearly the other joints ramp (rise over what their fit leaves): the same
+        # yardstick whatever their range
+        others = [f["z"] for j, (_, f) in enumerate(scored) if j != k]
         found = _finding(data, ctx, refs, fit, max(others) if others else 0.0)
         if found is not None:
             findings.append(found)
@@ -91,15 +96,15 @@ def _fit_pair(
         return None
     t_s = (t_meas[keep] - t_meas[keep[0]]).astype(np.float64) / NS
     r = residual[keep]
+    if robust_range(r) < ctx.t(CAUSE, "min_rise") * scale:
+        return None  # the residual never moves that far: no drift to fit
     # what the residual ordinarily follows: the command's speed (tracking lag)
     target = held_on(cmd_sig.t_ns, command, t_meas, int(lag * NS))[keep]
     if not np.isfinite(target).all():
         target = np.where(np.isfinite(target), target, np.nanmean(target))
     speed = np.gradient(target, t_s) if np.ptp(t_s) > 0 else np.zeros_like(target)
     nuisance = (speed / scale)[:, None]
-    i, slope, duration, unexplained = hinge_fit(
-        t_s, r, durations=_RAMPS_S, nuisance=nuisance
-    )
+    i, slope, duration, unexplained = hinge_fit(t_s, r, durations=_RAMPS_S, nuisance=nuisance)
     ramp_s = float(min(t_s[-1] - t_s[i], duration))
     rise = slope * ramp_s
     shape = np.clip(t_s - t_s[i], 0.0, duration)
@@ -146,7 +151,7 @@ def _finding(
         or fit["z"] < ctx.t(CAUSE, "min_z")
     ):
         return None
-    stands_out = relative / max(others, 1e-12)
+    stands_out = fit["z"] / max(others, 1e-12)
     if stands_out < ctx.t(CAUSE, "outlier_factor"):
         return None  # the other joints "drift" as much: how this robot tracks
     confidence = 0.6 + min(0.15, 0.5 * (relative - ctx.t(CAUSE, "min_rise")))
@@ -175,7 +180,7 @@ def _finding(
             "ramp_s": round(fit["ramp_s"], 3),
             "unexplained_share": round(fit["unexplained"], 4),
             "rise_over_noise": round(fit["z"], 2),
-            "next_joint_relative_rise": round(others, 4),
+            "next_joint_rise_over_noise": round(others, 2),
             "lag_s": fit["lag_s"],
         },
         next_step=(

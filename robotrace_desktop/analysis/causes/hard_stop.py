@@ -39,7 +39,12 @@ thresholds.register(
     arrival=(0.3, "moving before: at least this share of the joint's usual (p90) speed"),
     window_s=(0.15, "window over which the speed before the stop is judged (s)"),
     command_travel=(0.1, "the command runs on by this share of its range while pinned"),
+    residual_factor=(
+        2.0,
+        "and the command-vs-measured gap grows by this many times its usual spread (p95)",
+    ),
     effort_rise=(0.5, "or the effort departs by this share of its range from its level before"),
+    effort_beyond=(0.25, "and leaves its band over the rest of the run by this share of it"),
 )
 Effort = tuple[str, str, np.ndarray, np.ndarray]  # stream, channel, t_ns, values
 
@@ -52,9 +57,7 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
         for k, channel in enumerate(signal.channels):
             if field_of(signal.stream, channel) != "position" or is_gripper_name(channel):
                 continue
-            found = _check(
-                data, ctx, signal, k, commands.get((signal.stream, channel)), efforts
-            )
+            found = _check(data, ctx, signal, k, commands.get((signal.stream, channel)), efforts)
             if found is not None and (best is None or found.confidence > best.confidence):
                 best = found
     return [best] if best is not None else []
@@ -108,25 +111,21 @@ def _check(
             # it crept to a halt: a joint at rest often waits for its command to pull away
             # (stiction, backlash), so a slow stop is no evidence of a block
             continue
-        need = 1.0
         evidence: dict[str, float] = {}
         if command is not None:
             travel = _command_travel(data, ctx, command, t_ns, x, start, end)
-            if travel >= need * ctx.t(CAUSE, "command_travel"):
+            if travel >= ctx.t(CAUSE, "command_travel"):
                 evidence["command_travel"] = round(travel, 3)
         rises = [(_effort_rise(ctx, e, int(t_ns[start]), int(t_ns[end - 1])), e) for e in pushes]
-        rises = [(r, e) for r, e in rises if r >= need * ctx.t(CAUSE, "effort_rise")]
+        rises = [(r, e) for r, e in rises if r >= ctx.t(CAUSE, "effort_rise")]
         if rises:
-            rise, effort = max(rises, key=lambda p: p[0])
-            evidence["effort_rise"] = round(rise, 3)
+            evidence["effort_rise"] = round(max(r for r, _ in rises), 3)
         if evidence:
             return _finding(data, signal, k, start, end, evidence, command, rises)
     return None
 
 
-def _stops(
-    ctx: ExplainContext, t_ns: np.ndarray, x: np.ndarray
-) -> list[tuple[int, int, bool]]:
+def _stops(ctx: ExplainContext, t_ns: np.ndarray, x: np.ndarray) -> list[tuple[int, int, bool]]:
     """(first pinned sample, end, sudden) of every span where the channel holds still within
     its noise floor, in time order; sudden when it was moving fast just before."""
     period = period_ns(t_ns)
@@ -139,8 +138,8 @@ def _stops(
     if scale <= 0:
         return []
     band = max(ctx.t(CAUSE, "band_noise") * noise, 1e-9 * scale)
-    m = max(3, int(round(ctx.t(CAUSE, "min_pinned_s") * NS / period)))
-    w = max(2, int(round(ctx.t(CAUSE, "window_s") * NS / period)))
+    m = max(3, round(ctx.t(CAUSE, "min_pinned_s") * NS / period))
+    w = max(2, round(ctx.t(CAUSE, "window_s") * NS / period))
     n = x.size
     if n < m + w + 2:
         return []
@@ -157,7 +156,12 @@ def _stops(
     candidates = candidates[~np.isin(candidates - 1, candidates)]
     for i in candidates:
         before = abs(float(x[i] - x[i - w])) / w
-        sudden = before >= ctx.t(CAUSE, "arrival") * usual and before >= 3.0 * band / w
+        earlier = abs(float(x[i - w] - x[i - 2 * w])) / w if i >= 2 * w else before
+        sudden = (
+            before >= ctx.t(CAUSE, "arrival") * usual
+            and before >= 3.0 * band / w
+            and before >= 0.5 * earlier  # not decelerating into it, as a planned stop does
+        )
         end = int(i) + m
         while end < n and abs(x[end] - x[i]) <= band:
             end += 1
@@ -196,18 +200,35 @@ def _command_travel(
     if not np.isfinite(gap).any():
         return 0.0
     grown = float(np.nanmax(gap) - (gap[0] if np.isfinite(gap[0]) else 0.0))
+    # calibrated on the joint itself: the residual must grow well beyond how far command
+    # and measurement ordinarily part (lag, sag, backlash) over the rest of the run
+    residual = held_on(sig.t_ns, cmd, t_ns) - x
+    residual = np.delete(residual, np.arange(start, end))
+    residual = residual[np.isfinite(residual)]
+    if residual.size >= 8:
+        usual = float(np.percentile(np.abs(residual - np.median(residual)), 95))
+        if grown < ctx.t(CAUSE, "residual_factor") * usual:
+            return 0.0
     return grown / scale
 
 
 def _effort_rise(ctx: ExplainContext, effort: Effort, t0: int, t1: int) -> float:
     """How far the effort departs from its level just before the stop, while pinned, as a
-    share of its range."""
+    share of its range — 0 unless it also leaves the band it keeps over the rest of the run
+    (pushing against a stop takes more than moving the arm ever does; a joint stopping on
+    command only changes its effort within that band)."""
     _, _, t_ns, values = effort
     lo, a, b = np.searchsorted(t_ns, (t0 - int(0.5 * NS), t0, t1))
     before, during = values[lo:a], values[a:b]
     before, during = before[np.isfinite(before)], during[np.isfinite(during)]
+    rest = np.concatenate((values[:a], values[b:]))
+    rest = rest[np.isfinite(rest)]
     scale = robust_range(values)
-    if before.size < 2 or during.size < 2 or scale <= 0:
+    if before.size < 2 or during.size < 2 or rest.size < 8 or scale <= 0:
+        return 0.0
+    low, high = np.percentile(rest, [1.0, 99.0])
+    beyond = max(float(during.max()) - high, low - float(during.min()))
+    if beyond < ctx.t(CAUSE, "effort_beyond") * max(float(high - low), 1e-12):
         return 0.0
     return float(np.max(np.abs(during - np.median(before)))) / scale
 
