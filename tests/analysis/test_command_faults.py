@@ -137,3 +137,22 @@ def test_step_and_quantised_commands_and_joints_stopping_on_command_are_not_faul
         }
     )
     assert _analyze(data) == []
+
+
+def test_a_stalled_command_stream_and_a_sample_and_hold_command_are_not_clipping() -> None:
+    swing = np.sin(T * 1.3)
+    frozen = (T >= 4.0) & (T < 5.0)  # the whole message repeats (a dropped teleop link)
+    stalled = {
+        f"joint_position/{name}": np.where(frozen, np.interp(4.0, T, col), col)
+        for name, col in (("a", swing), ("b", np.cos(T * 0.7)), ("c", 0.5 * np.sin(T * 2.1)))
+    }
+    held = np.repeat(np.sin(T[::10] * 1.3), 10)  # updated at 10 Hz, published at 100 Hz
+    data = make_data({"/action": (ns(T), stalled), "/target": (ns(T), {"joint_position/d": held})})
+    assert _analyze(data) == []
+    # the same freeze on one channel alone, with the others moving on, is a clamp
+    stalled["joint_position/b"] = np.cos(T * 0.7)
+    stalled["joint_position/c"] = 0.5 * np.sin(T * 2.1)
+    swing_top = np.minimum(swing, 0.6)
+    stalled["joint_position/a"] = swing_top
+    found = _analyze(make_data({"/action": (ns(T), stalled)}))
+    assert [f.channels for f in found] == [["/action/joint_position/a"]]

@@ -46,10 +46,14 @@ def local_clip(
     stream: str,
     channel: str,
     t_ns: np.ndarray,
-    column: np.ndarray,
+    values: np.ndarray,
+    k: int,
 ) -> Finding | None:
-    """The first clipped span of ``column`` as a finding, or None."""
+    """The first clipped span of column ``k`` of the stream's ``values`` as a finding, or
+    None."""
+    column = values[:, k]
     found, holds = clipped_spans(ctx, t_ns, column)
+    found = [f for f in found if not _stream_frozen(values, k, f[0], f[1])]
     if not found:
         return None
     start, end, touches, value, side, arrival = found[0]
@@ -112,6 +116,18 @@ def _beyond_envelope(
         return False
     margin = 0.05 * (seen[1] - seen[0])
     return not seen[0] - margin <= value <= seen[1] + margin
+
+
+def _stream_frozen(values: np.ndarray, k: int, start: int, end: int) -> bool:
+    """Most of the stream's other moving channels repeat their values over ``start:end`` too:
+    the whole command stream stalled (a dropped teleoperation link), no clamp on one channel."""
+    if values.shape[1] < 2 or end - start < 2:
+        return False
+    others = np.delete(values, k, axis=1)
+    with np.errstate(invalid="ignore"):
+        moving = np.any(np.diff(others, axis=0) != 0, axis=0)  # over the whole run
+        still = np.all(np.diff(others[start:end], axis=0) == 0, axis=0)
+    return bool(moving.any() and still[moving].mean() > 0.5)
 
 
 def _beyond_run(column: np.ndarray, start: int, end: int, value: float) -> bool:

@@ -52,7 +52,7 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
             if column.size < 4 or is_binary_like(channel, column):
                 continue
             bounded = _check(data, ctx, signal.stream, channel, signal.t_ns, column)
-            clipped = local_clip(data, ctx, signal.stream, channel, signal.t_ns, column)
+            clipped = local_clip(data, ctx, signal.stream, channel, signal.t_ns, signal.values, k)
             found = _better(bounded, clipped)
             if found is not None:
                 findings.append(found)
