@@ -32,7 +32,7 @@ from robotrace_desktop.analysis.finding import Finding, channel_ref
 CAUSE = "tracking_drift"
 thresholds.register(
     CAUSE,
-    min_rise=(0.08, "the residual's ramp must grow by this fraction of the joint's range"),
+    min_rise=(0.05, "the residual's ramp must grow by this fraction of the joint's range"),
     min_ramp_s=(3.0, "a drift is slow: its ramp lasts at least this long (s)"),
     max_unexplained=(0.15, "the ramp must explain all but this share of the residual's variance"),
     min_z=(10.0, "the rise must exceed this many robust σ of what is left after the fit"),
@@ -57,9 +57,16 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
         return []
     findings = []
     for k, (refs, fit) in enumerate(scored):
-        # how clearly the other joints ramp (rise over what their fit leaves): the same
-        # yardstick whatever their range
-        others = [f["z"] for j, (_, f) in enumerate(scored) if j != k]
+        # how clearly the other joints that ramp a comparable share of their range do so
+        # (rise over what their fit leaves): several joints drifting together is the robot's
+        # way of tracking, or a model or clock problem, not one joint
+        others = [
+            f["z"]
+            for j, (_, f) in enumerate(scored)
+            if j != k
+            and abs(f["relative_rise"]) >= 0.5 * ctx.t(CAUSE, "min_rise")
+            and f["ramp_s"] >= ctx.t(CAUSE, "min_ramp_s")
+        ]
         found = _finding(data, ctx, refs, fit, max(others) if others else 0.0)
         if found is not None:
             findings.append(found)
