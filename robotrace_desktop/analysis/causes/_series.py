@@ -226,8 +226,9 @@ def hinge_fit(
     if total <= 0:
         return 0, 0.0, float("inf"), 1.0
     best = (0, 0.0, float("inf"), 1.0)
+    ramp = np.maximum(t_s[None, :] - t_s[idx][:, None], 0.0)  # (K, N)
     for d in durations:
-        h = np.clip(t_s[None, :] - t_s[idx][:, None], 0.0, d)  # (K, N)
+        h = np.minimum(ramp, d) if np.isfinite(d) else ramp
         hc = h - (h @ q) @ q.T
         shh = np.einsum("kn,kn->k", hc, hc)
         shy = hc @ yc
