@@ -18,7 +18,13 @@ from __future__ import annotations
 import numpy as np
 
 from robotrace_desktop.analysis import thresholds
-from robotrace_desktop.analysis.causes._series import failed_run, joint_limit, period_ns, span_s
+from robotrace_desktop.analysis.causes._series import (
+    failed_run,
+    field_of,
+    joint_limit,
+    period_ns,
+    span_s,
+)
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext
 from robotrace_desktop.analysis.finding import Finding, channel_ref
 
@@ -65,12 +71,8 @@ def local_clip(
     confidence -= 0.2 * (len(values) - 1) + 0.1 * max(0, holds - len(found))
     if len(values) > 1 or holds - len(found) >= 3:
         confidence = min(confidence, 0.45)
-    outside = _beyond_envelope(data, ctx, stream, channel, value) or _beyond_run(
-        column, start, end, value
-    )
+    outside = _joint_breached(data, ctx, stream, channel, int(t_ns[start]), int(t_ns[end - 1]))
     if outside:
-        # held beyond anything the joint may or usually does: the command drove the joint out
-        # of its range (joint_limits tells that story), a clamp would sit inside it
         confidence = min(confidence, 0.45)
     ref = channel_ref(stream, channel)
     return Finding(
@@ -94,7 +96,7 @@ def local_clip(
             "samples_at_limit": touches,
             "arrival_speed_ratio": round(arrival, 3),
             "clipped_values": len(values),
-            "beyond_envelope": outside,
+            "joint_out_of_range": outside,
         },
         next_step=(
             "Look for a clamp between the policy and the robot (action scaling, a safety "
@@ -103,19 +105,33 @@ def local_clip(
     )
 
 
-def _beyond_envelope(
-    data: EpisodeData, ctx: ExplainContext, stream: str, channel: str, value: float
+def _joint_breached(
+    data: EpisodeData, ctx: ExplainContext, stream: str, channel: str, t0: int, t1: int
 ) -> bool:
-    """``value`` lies beyond the joint's declared limits or clearly beyond the range the
-    robot's other runs reached."""
-    limit = joint_limit(data, channel)
-    if limit is not None and not limit[0] <= value <= limit[1]:
-        return True
-    seen = ctx.history(stream, channel, False) if ctx.history is not None else None
-    if seen is None or not seen[1] > seen[0]:
-        return False
-    margin = 0.05 * (seen[1] - seen[0])
-    return not seen[0] - margin <= value <= seen[1] + margin
+    """The joint the command drives went beyond its declared limits, or clearly beyond the range
+    the robot's other runs reached, while the command was held: the command led it out of its
+    range (joint_limits tells that story) — a clamp keeps a joint inside it."""
+    for (cs, cc), (ms, mc) in data.pairs():
+        if (cs, cc) != (stream, channel) or field_of(ms, mc) != "position":
+            continue  # an effort or velocity has no range a joint can leave
+        sig = data.signal(ms)
+        if sig is None:
+            return False
+        a, b = np.searchsorted(sig.t_ns, (t0, t1), "left")
+        held = sig.column(mc)[a : b + 1]
+        held = held[np.isfinite(held)]
+        if held.size == 0:
+            return False
+        lo, hi = float(held.min()), float(held.max())
+        limit = joint_limit(data, mc)
+        if limit is not None and (lo < limit[0] or hi > limit[1]):
+            return True
+        seen = ctx.history(ms, mc, False) if ctx.history is not None else None
+        if seen is None or not seen[1] > seen[0]:
+            return False
+        margin = 0.1 * (seen[1] - seen[0])
+        return lo < seen[0] - margin or hi > seen[1] + margin
+    return False
 
 
 def _stream_frozen(values: np.ndarray, k: int, start: int, end: int) -> bool:
@@ -128,18 +144,6 @@ def _stream_frozen(values: np.ndarray, k: int, start: int, end: int) -> bool:
         moving = np.any(np.diff(others, axis=0) != 0, axis=0)  # over the whole run
         still = np.all(np.diff(others[start:end], axis=0) == 0, axis=0)
     return bool(moving.any() and still[moving].mean() > 0.5)
-
-
-def _beyond_run(column: np.ndarray, start: int, end: int, value: float) -> bool:
-    """``value`` lies far beyond everything the command does outside the held span (a quarter
-    of its range): an excursion held there, not a motion cut short."""
-    rest = np.concatenate((column[:start], column[end:]))
-    rest = rest[np.isfinite(rest)]
-    if rest.size < 4:
-        return False
-    lo, hi = float(rest.min()), float(rest.max())
-    margin = 0.25 * (hi - lo)
-    return not lo - margin <= value <= hi + margin
 
 
 def clipped_spans(
