@@ -24,6 +24,8 @@ CAUSE_MODULES = (
     "joint_limits",
     "effort",
     "tracking",
+    "drift",
+    "hard_stop",
     "gripper",
     "divergence",
 )

@@ -197,3 +197,54 @@ def _as_bounds(value: object) -> tuple[float, float] | None:
 
 def seconds(t_ns: int | float) -> float:
     return float(t_ns) / NS
+
+
+def hinge_fit(
+    t_s: np.ndarray,
+    y: np.ndarray,
+    candidates: int = 150,
+    durations: tuple[float, ...] = (np.inf,),
+    nuisance: np.ndarray | None = None,
+) -> tuple[int, float, float, float]:
+    """Fit ``y ≈ a + b·clip(t − t[i], 0, d)`` (flat, a straight ramp from a change point lasting
+    ``d`` seconds — one of ``durations`` — then flat again) by least squares over at most
+    ``candidates`` change points: (index of the change point, slope b, ramp duration d, share of
+    y's variance about its mean the fit leaves unexplained). ``t_s`` in seconds, sorted; y
+    finite. ``nuisance`` (N, M): other regressors fitted alongside (what y ordinarily depends
+    on), so the ramp is judged on what they leave."""
+    n = y.size
+    if n < 4:
+        return 0, 0.0, float("inf"), 1.0
+    step = max(1, (n - 2) // candidates)
+    idx = np.arange(0, n - 2, step)
+    basis = np.ones((n, 1))
+    if nuisance is not None:
+        basis = np.column_stack((basis, nuisance))
+    q, _ = np.linalg.qr(basis)
+    yc = y - q @ (q.T @ y)
+    total = float(yc @ yc)
+    if total <= 0:
+        return 0, 0.0, float("inf"), 1.0
+    best = (0, 0.0, float("inf"), 1.0)
+    ramp = np.maximum(t_s[None, :] - t_s[idx][:, None], 0.0)  # (K, N)
+    for d in durations:
+        h = np.minimum(ramp, d) if np.isfinite(d) else ramp
+        hc = h - (h @ q) @ q.T
+        shh = np.einsum("kn,kn->k", hc, hc)
+        shy = hc @ yc
+        with np.errstate(divide="ignore", invalid="ignore"):
+            b = np.where(shh > 0, shy / shh, 0.0)
+        left = (total - b * shy) / total  # unexplained share per change point
+        k = int(np.argmin(left))
+        if left[k] < best[3]:
+            best = (int(idx[k]), float(b[k]), float(d), float(max(left[k], 0.0)))
+    return best
+
+
+def held_on(t_ref: np.ndarray, values: np.ndarray, t_ns: np.ndarray, lag_ns: int = 0) -> np.ndarray:
+    """``values`` (timed by ``t_ref``) sample-and-held onto ``t_ns - lag_ns``; NaN before the
+    first sample."""
+    idx = np.searchsorted(t_ref, t_ns - np.int64(lag_ns), "right") - 1
+    held = values[np.clip(idx, 0, None)].astype(np.float64)
+    held[idx < 0] = np.nan
+    return held

@@ -1,15 +1,19 @@
-"""Action saturation: a command channel pinned at its limit for a sustained span.
+"""Action saturation: a command channel pinned at a limit for a sustained span.
 
 A policy whose output is clipped stops steering: whatever it asks for beyond the limit is lost.
-Limits, most trusted first: bounds declared in the metadata ("action_bounds" / "limits"), the
-range the channel reaches across the robot's other episodes (ctx.history), or — only when the
-channel is visibly clipped (a flat top: many samples exactly at the extreme) — its own extreme.
-Gripper / hand open-close commands sit at their ends by nature and are never reported.
+Two kinds of evidence, one finding per channel:
 
-Without declared bounds a held value is only "clipped" when it is the run's own extreme (a
-command holding a value it passes elsewhere in the run is a waypoint, not a limit), exactly the
-historical extreme when the bounds come from history, and reached at speed: a clipped command's
-derivative is cut off at the limit, a planned hold decelerates smoothly into it.
+- a known limit: bounds declared in the metadata ("action_bounds" / "limits"), the range the
+  channel reaches across the robot's other episodes (ctx.history), or — when the channel is
+  visibly clipped (a flat top: many samples exactly at the extreme) — its own extreme. Without
+  declared bounds a held value counts only when it is the run's own extreme (exactly the
+  historical one when the bounds come from history) and reached at speed;
+- the clipped shape alone (``_clipping``): a bound nobody declared, anywhere in the range —
+  exactly one value held, every other sample of the span on one side of it, reached at speed.
+  That is evidence whatever the outcome, declared bounds or history.
+
+A planned hold decelerates smoothly into its value and is not clipping. Gripper / hand
+open-close commands sit at their ends by nature and are never reported.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from robotrace_desktop.analysis import thresholds
+from robotrace_desktop.analysis.causes._clipping import local_clip
 from robotrace_desktop.analysis.causes._series import (
     action_signals,
     declared_bounds,
@@ -46,10 +51,26 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
             column = signal.values[:, k]
             if column.size < 4 or is_binary_like(channel, column):
                 continue
-            found = _check(data, ctx, signal.stream, channel, signal.t_ns, column)
+            bounded = _check(data, ctx, signal.stream, channel, signal.t_ns, column)
+            clipped = local_clip(data, ctx, signal.stream, channel, signal.t_ns, signal.values, k)
+            found = _better(bounded, clipped)
             if found is not None:
                 findings.append(found)
     return findings
+
+
+def _better(bounded: Finding | None, clipped: Finding | None) -> Finding | None:
+    """One finding per channel: a declared bound, or a known bound the clipped shape sits at,
+    names the limit best (its confidence raised by the shape); otherwise the more confident."""
+    if bounded is None or clipped is None:
+        return bounded or clipped
+    same = abs(float(bounded.evidence["limit"]) - float(clipped.evidence["limit"])) <= 1e-9 * max(
+        1.0, abs(float(clipped.evidence["limit"]))
+    )
+    if bounded.evidence.get("limit_source") == "declared" or same:
+        bounded.confidence = max(bounded.confidence, clipped.confidence)
+        return bounded
+    return max((bounded, clipped), key=lambda f: (f.confidence, -(f.t_start_ns or 0)))
 
 
 def _limits(

@@ -1,0 +1,239 @@
+"""Clipping at a bound nobody declared: a command that moves freely elsewhere sits at exactly
+one value for a span it ran into at speed.
+
+A clipped command leaves a fingerprint no planned motion has: the same value repeated exactly
+(a clamp writes the bound itself, not a value near it), every other sample of the span on one
+side of it (the bound is the extreme of the excursion it cut off), and an arrival at speed —
+the derivative is cut off at the bound, where a planned hold at a waypoint decelerates smoothly
+into it. A noisy command clipped at a bound touches it again and again with its in-range
+samples in between; a smooth one stays on it.
+
+Nothing here needs a declared bound, other runs or the outcome: the evidence is the shape.
+Confidence is calibrated against the rest of the channel — a channel that holds many different
+exact values reached at speed (a step or quantised command) is doing what it always does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from robotrace_desktop.analysis import thresholds
+from robotrace_desktop.analysis.causes._series import (
+    failed_run,
+    field_of,
+    joint_limit,
+    period_ns,
+    span_s,
+)
+from robotrace_desktop.analysis.data import EpisodeData, ExplainContext
+from robotrace_desktop.analysis.finding import Finding, channel_ref
+
+CAUSE = "action_saturation"
+thresholds.register(
+    CAUSE,
+    clip_min_samples=(4, "undeclared bound: fewest samples exactly at the clipped value"),
+    clip_min_span_s=(0.1, "undeclared bound: shortest clipped span (s)"),
+    clip_arrival=(
+        0.15,
+        "undeclared bound: the command must arrive at the value at least this share of its "
+        "usual (90th percentile) speed — a planned hold decelerates to near zero",
+    ),
+    clip_window_s=(0.1, "window over which arrival speed is judged (s)"),
+)
+#: values closer than this share of the channel's range are "the same value" (float rounding)
+_SAME = 1e-7
+#: how far apart (samples) touches of the bound may be and still belong to one clipped span
+_GAP = 10
+
+
+def local_clip(
+    data: EpisodeData,
+    ctx: ExplainContext,
+    stream: str,
+    channel: str,
+    t_ns: np.ndarray,
+    values: np.ndarray,
+    k: int,
+) -> Finding | None:
+    """The first clipped span of column ``k`` of the stream's ``values`` as a finding, or
+    None."""
+    column = values[:, k]
+    found, holds = clipped_spans(ctx, t_ns, column)
+    found = [f for f in found if not _stream_frozen(values, k, f[0], f[1])]
+    if not found:
+        return None
+    start, end, touches, value, side, arrival = found[0]
+    # a channel holding several different exact values reached at speed, or holding exact
+    # values all along, is a step or quantised command: its holds are what it always does
+    values = {round(f[3], 12) for f in found}
+    duration = span_s(t_ns, start, end)
+    confidence = 0.8 + min(0.1, 0.01 * touches) + (0.05 if failed_run(data) else 0.0)
+    confidence -= 0.2 * (len(values) - 1) + 0.1 * max(0, holds - len(found))
+    if len(values) > 1 or holds - len(found) >= 3:
+        confidence = min(confidence, 0.45)
+    outside = _joint_breached(data, ctx, stream, channel, int(t_ns[start]), int(t_ns[end - 1]))
+    if outside:
+        confidence = min(confidence, 0.45)
+    ref = channel_ref(stream, channel)
+    return Finding(
+        cause=CAUSE,
+        title=f"Command clipped at {value:.4g}: {channel}",
+        explanation=(
+            f"{ref} ran into {value:.4g} at speed and stayed exactly there for {duration:.2f} s "
+            f"({touches} samples, every other one {'below' if side == 'upper' else 'above'} "
+            "it): a bound nobody declared cut the command off"
+        ),
+        confidence=confidence,
+        severity="high",
+        t_start_ns=int(t_ns[start]),
+        t_end_ns=int(t_ns[end - 1]),
+        channels=[ref],
+        evidence={
+            "limit": value,
+            "side": side,
+            "limit_source": "clipped_in_range",
+            "duration_s": round(duration, 3),
+            "samples_at_limit": touches,
+            "arrival_speed_ratio": round(arrival, 3),
+            "clipped_values": len(values),
+            "joint_out_of_range": outside,
+        },
+        next_step=(
+            "Look for a clamp between the policy and the robot (action scaling, a safety "
+            "limit, normalisation stats) and compare with the joint's real range."
+        ),
+    )
+
+
+def _joint_breached(
+    data: EpisodeData, ctx: ExplainContext, stream: str, channel: str, t0: int, t1: int
+) -> bool:
+    """The joint the command drives went beyond its declared limits, or clearly beyond the range
+    the robot's other runs reached, while the command was held: the command led it out of its
+    range (joint_limits tells that story) — a clamp keeps a joint inside it."""
+    for (cs, cc), (ms, mc) in data.pairs():
+        if (cs, cc) != (stream, channel) or field_of(ms, mc) != "position":
+            continue  # an effort or velocity has no range a joint can leave
+        sig = data.signal(ms)
+        if sig is None:
+            return False
+        a, b = np.searchsorted(sig.t_ns, (t0, t1), "left")
+        held = sig.column(mc)[a : b + 1]
+        held = held[np.isfinite(held)]
+        if held.size == 0:
+            return False
+        lo, hi = float(held.min()), float(held.max())
+        limit = joint_limit(data, mc)
+        if limit is not None and (lo < limit[0] or hi > limit[1]):
+            return True
+        seen = ctx.history(ms, mc, False) if ctx.history is not None else None
+        if seen is None or not seen[1] > seen[0]:
+            return False
+        margin = 0.1 * (seen[1] - seen[0])
+        return lo < seen[0] - margin or hi > seen[1] + margin
+    return False
+
+
+def _stream_frozen(values: np.ndarray, k: int, start: int, end: int) -> bool:
+    """Most of the stream's other moving channels repeat their values over ``start:end`` too:
+    the whole command stream stalled (a dropped teleoperation link), no clamp on one channel."""
+    if values.shape[1] < 2 or end - start < 2:
+        return False
+    others = np.delete(values, k, axis=1)
+    with np.errstate(invalid="ignore"):
+        moving = np.any(np.diff(others, axis=0) != 0, axis=0)  # over the whole run
+        still = np.all(np.diff(others[start:end], axis=0) == 0, axis=0)
+    return bool(moving.any() and still[moving].mean() > 0.5)
+
+
+def clipped_spans(
+    ctx: ExplainContext, t_ns: np.ndarray, column: np.ndarray
+) -> tuple[list[tuple[int, int, int, float, str, float]], int]:
+    """(start, end, samples at the value, value, side, arrival speed ratio) of every span that
+    looks clipped, in time order; and how many exact holds the channel has away from its ends
+    (clipped or not: the channel's habit)."""
+    n = column.size
+    finite = np.isfinite(column)
+    if n < 8 or finite.sum() < 8:
+        return [], 0
+    lo, hi = np.percentile(column[finite], [1.0, 99.0])
+    scale = float(hi - lo)
+    if scale <= 0:
+        return [], 0
+    tol = max(_SAME * scale, 1e-12)
+    x = np.where(finite, column, np.nan)
+    # samples whose exact value recurs at least twice more within ±_GAP samples
+    count = np.zeros(n, dtype=np.int64)
+    with np.errstate(invalid="ignore"):
+        for o in range(1, min(_GAP, n - 1) + 1):
+            same = np.abs(x[o:] - x[:-o]) <= tol
+            count[o:] += same
+            count[:-o] += same
+    flagged = np.flatnonzero(count >= 2)
+    if flagged.size == 0:
+        return [], 0
+    breaks = np.flatnonzero((np.diff(flagged) > _GAP) | (np.abs(np.diff(x[flagged])) > tol)) + 1
+    period = period_ns(t_ns)
+    k = max(2, round(ctx.t(CAUSE, "clip_window_s") * 1e9 / period)) if period > 0 else 2
+    speed = np.abs(x[k:] - x[:-k]) / k
+    speed = speed[np.isfinite(speed)]
+    usual = float(np.percentile(speed, 90)) if speed.size else 0.0
+    steps = np.abs(np.diff(x))
+    steps = steps[np.isfinite(steps) & (steps > tol)]
+    if usual <= 0 or steps.size == 0:
+        return [], 0
+    quantum = float(np.percentile(steps, 5))  # the channel's resolution (or noise step)
+    min_samples = int(ctx.t(CAUSE, "clip_min_samples"))
+    found, holds = [], 0
+    for group in np.split(flagged, breaks):
+        if group.size < min_samples:
+            continue
+        start, end = int(group[0]), int(group[-1]) + 1
+        if start < 2 * k or end >= n - 1:
+            continue  # at rest at the start or the end of the run
+        holds += 1
+        if span_s(t_ns, start, end) < ctx.t(CAUSE, "clip_min_span_s"):
+            continue
+        if x[start] == 0.0:
+            continue  # commanded to zero: a stop or a reset, not a clamp
+        shape = _clip_shape(x, start, end, float(x[start]), tol, k)
+        if shape is None:
+            continue
+        side, arrival = shape
+        if arrival / usual < ctx.t(CAUSE, "clip_arrival") or arrival < 3.0 * quantum:
+            continue  # decelerated into the value (a planned hold) or crept there by a tick
+        found.append((start, end, int(group.size), float(x[start]), side, arrival / usual))
+    return found, holds
+
+
+def _clip_shape(
+    x: np.ndarray, start: int, end: int, value: float, tol: float, k: int
+) -> tuple[str, float] | None:
+    """(side, arrival speed) when ``value`` is the one-sided extreme of the span and the
+    command came towards it from the other side; None otherwise."""
+    if start - 2 * k < 0:
+        return None  # held from the start: nothing ran into it
+    span = x[start:end]
+    above = int(np.sum(span > value + tol))
+    below = int(np.sum(span < value - tol))
+    if above and below:
+        return None  # the command crosses the value: not a bound
+    before = x[start - 2 * k : start]
+    if not np.isfinite(before).all():
+        return None
+    if above == 0 and below == 0:
+        sign = 1.0 if before[-1] < value else -1.0
+    else:
+        sign = 1.0 if above == 0 else -1.0
+    # it approached from the in-range side (a noisy command may have been beyond the value
+    # before the clamp applied, but not just before it)
+    if sign * (before[-1] - value) > tol:
+        return None
+    late = sign * (value - before[k]) / k  # mean speed over the last k steps
+    last = float(np.max(np.abs(np.diff(x[start - 2 : start + 1]))))  # the steps into it
+    # released: the command jumps on beyond the value, to where it would have been
+    beyond = sign * (x[end] - value) if end < x.size and np.isfinite(x[end]) else 0.0
+    arrival = max(late, last, beyond)
+    if not np.isfinite(arrival) or arrival <= 0:
+        return None
+    return ("upper" if sign > 0 else "lower"), float(arrival)

@@ -1,0 +1,197 @@
+"""Tracking drift: a joint's measured value slowly walks away from its command.
+
+A slipping encoder, a creeping calibration offset, a joint sagging under a load it cannot hold:
+the command-vs-measured residual (command held onto the measured times at the best small lag,
+like tracking_error) leaves its usual level and grows along a ramp over seconds. The onset is
+the change point of a flat-then-ramp fit of the residual — a threshold crossing would date it
+late in the ramp. Judged relative to the joint's commanded range (any units), and only when the
+ramp explains most of the residual's variation and stands out from how the episode's other
+joints track (a robot whose every joint drifts the same way has a model or clock problem, not
+one failing joint).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from robotrace_desktop.analysis import thresholds
+from robotrace_desktop.analysis.causes._series import (
+    NS,
+    failed_run,
+    field_of,
+    held_on,
+    hinge_fit,
+    is_gripper_name,
+    mad_scale,
+    robust_range,
+)
+from robotrace_desktop.analysis.causes.tracking import _best_lag
+from robotrace_desktop.analysis.data import EpisodeData, ExplainContext
+from robotrace_desktop.analysis.finding import Finding, channel_ref
+
+CAUSE = "tracking_drift"
+thresholds.register(
+    CAUSE,
+    min_rise=(0.05, "the residual's ramp must grow by this fraction of the joint's range"),
+    min_ramp_s=(3.0, "a drift is slow: its ramp lasts at least this long (s)"),
+    max_unexplained=(0.15, "the ramp must explain all but this share of the residual's variance"),
+    min_z=(10.0, "the rise must exceed this many robust σ of what is left after the fit"),
+    outlier_factor=(
+        2.0,
+        "and this many times the next most clearly ramping joint's rise over noise",
+    ),
+    max_points=(600, "the fit uses at most this many evenly spaced samples"),
+)
+_LAGS_S = np.arange(0.0, 0.31, 0.05)
+#: ramp durations tried (s): a drift may stop growing before the run ends
+_RAMPS_S = (2.0, 4.0, 6.0, 9.0, np.inf)
+
+
+def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
+    scored = []
+    for (cmd_stream, cmd_channel), (meas_stream, meas_channel) in data.pairs():
+        fit = _fit_pair(data, ctx, cmd_stream, cmd_channel, meas_stream, meas_channel)
+        if fit is not None:
+            scored.append(((cmd_stream, cmd_channel, meas_stream, meas_channel), fit))
+    if not scored:
+        return []
+    findings = []
+    for k, (refs, fit) in enumerate(scored):
+        # how clearly the other joints that ramp a comparable share of their range do so
+        # (rise over what their fit leaves): several joints drifting together is the robot's
+        # way of tracking, or a model or clock problem, not one joint
+        others = [
+            f["z"]
+            for j, (_, f) in enumerate(scored)
+            if j != k
+            and abs(f["relative_rise"]) >= 0.5 * ctx.t(CAUSE, "min_rise")
+            and f["ramp_s"] >= ctx.t(CAUSE, "min_ramp_s")
+        ]
+        found = _finding(data, ctx, refs, fit, max(others) if others else 0.0)
+        if found is not None:
+            findings.append(found)
+    return sorted(findings, key=lambda f: -f.confidence)[:1]
+
+
+def _fit_pair(
+    data: EpisodeData,
+    ctx: ExplainContext,
+    cmd_stream: str,
+    cmd_channel: str,
+    meas_stream: str,
+    meas_channel: str,
+) -> dict[str, float] | None:
+    if is_gripper_name(cmd_channel) or is_gripper_name(meas_channel):
+        return None
+    cmd_field, meas_field = field_of(cmd_stream, cmd_channel), field_of(meas_stream, meas_channel)
+    if cmd_field != meas_field or meas_field == "effort":
+        return None
+    cmd_sig, meas_sig = data.signal(cmd_stream), data.signal(meas_stream)
+    if cmd_sig is None or meas_sig is None or len(cmd_sig.t_ns) < 8 or len(meas_sig.t_ns) < 8:
+        return None
+    command, measured = cmd_sig.column(cmd_channel), meas_sig.column(meas_channel)
+    scale = _joint_scale(ctx, command, measured, meas_stream, meas_channel)
+    if scale <= 0 or not np.isfinite(measured).any():
+        return None
+    t_meas = meas_sig.t_ns
+    lag = _LAGS_S[_best_lag(t_meas, measured, cmd_sig.t_ns, command, _LAGS_S)]
+    residual = measured - held_on(cmd_sig.t_ns, command, t_meas, int(lag * NS))
+    keep = np.flatnonzero(np.isfinite(residual))
+    step = max(1, keep.size // int(ctx.t(CAUSE, "max_points")))
+    keep = keep[::step]
+    if keep.size < 16:
+        return None
+    t_s = (t_meas[keep] - t_meas[keep[0]]).astype(np.float64) / NS
+    r = residual[keep]
+    if robust_range(r) < ctx.t(CAUSE, "min_rise") * scale:
+        return None  # the residual never moves that far: no drift to fit
+    # what the residual ordinarily follows: the command's speed (tracking lag)
+    target = held_on(cmd_sig.t_ns, command, t_meas, int(lag * NS))[keep]
+    if not np.isfinite(target).all():
+        target = np.where(np.isfinite(target), target, np.nanmean(target))
+    speed = np.gradient(target, t_s) if np.ptp(t_s) > 0 else np.zeros_like(target)
+    nuisance = (speed / scale)[:, None]
+    i, slope, duration, unexplained = hinge_fit(t_s, r, durations=_RAMPS_S, nuisance=nuisance)
+    ramp_s = float(min(t_s[-1] - t_s[i], duration))
+    rise = slope * ramp_s
+    shape = np.clip(t_s - t_s[i], 0.0, duration)
+    basis = np.column_stack((np.ones_like(t_s), nuisance, shape))
+    coef = np.linalg.lstsq(basis, r, rcond=None)[0]
+    noise = mad_scale(r - basis @ coef)
+    return {
+        "onset_ns": float(t_meas[keep[i]]),
+        "end_ns": float(t_meas[keep[-1]]),
+        "rise": rise,
+        "relative_rise": rise / scale,
+        "ramp_s": ramp_s,
+        "unexplained": unexplained,
+        "z": abs(rise) / max(noise, 1e-12 * scale),
+        "scale": scale,
+        "lag_s": float(lag),
+    }
+
+
+def _joint_scale(
+    ctx: ExplainContext, command: np.ndarray, measured: np.ndarray, stream: str, channel: str
+) -> float:
+    """The joint's range: what it travels here, or across the robot's other runs when this
+    run barely moves it (a joint idle here would make any sag look like a drift)."""
+    scale = max(robust_range(command), robust_range(measured))
+    seen = ctx.history(stream, channel, False) if ctx.history is not None else None
+    if seen is not None and np.isfinite(seen[0]) and np.isfinite(seen[1]):
+        scale = max(scale, float(seen[1] - seen[0]))
+    return scale
+
+
+def _finding(
+    data: EpisodeData,
+    ctx: ExplainContext,
+    refs: tuple[str, str, str, str],
+    fit: dict[str, float],
+    others: float,
+) -> Finding | None:
+    relative = abs(fit["relative_rise"])
+    if (
+        relative < ctx.t(CAUSE, "min_rise")
+        or fit["ramp_s"] < ctx.t(CAUSE, "min_ramp_s")
+        or fit["unexplained"] > ctx.t(CAUSE, "max_unexplained")
+        or fit["z"] < ctx.t(CAUSE, "min_z")
+    ):
+        return None
+    stands_out = fit["z"] / max(others, 1e-12)
+    if stands_out < ctx.t(CAUSE, "outlier_factor"):
+        return None  # the other joints "drift" as much: how this robot tracks
+    confidence = 0.6 + min(0.15, 0.5 * (relative - ctx.t(CAUSE, "min_rise")))
+    confidence += min(0.1, 0.2 * (ctx.t(CAUSE, "max_unexplained") - fit["unexplained"]))
+    if failed_run(data):
+        confidence += 0.05
+    cmd_stream, cmd_channel, meas_stream, meas_channel = refs
+    cmd_ref, meas_ref = channel_ref(cmd_stream, cmd_channel), channel_ref(meas_stream, meas_channel)
+    direction = "above" if fit["rise"] > 0 else "below"
+    return Finding(
+        cause=CAUSE,
+        title=f"Joint drifting away from its command: {meas_channel}",
+        explanation=(
+            f"{meas_ref} crept {direction} {cmd_ref} by {abs(fit['rise']):.3g} "
+            f"({relative:.0%} of its range) over {fit['ramp_s']:.1f} s, from "
+            f"{fit['onset_ns'] / NS:.2f} s"
+        ),
+        confidence=confidence,
+        severity="high",
+        t_start_ns=int(fit["onset_ns"]),
+        t_end_ns=int(fit["end_ns"]),
+        channels=[meas_ref, cmd_ref],
+        evidence={
+            "rise": fit["rise"],
+            "relative_rise": round(fit["relative_rise"], 4),
+            "ramp_s": round(fit["ramp_s"], 3),
+            "unexplained_share": round(fit["unexplained"], 4),
+            "rise_over_noise": round(fit["z"], 2),
+            "next_joint_rise_over_noise": round(others, 2),
+            "lag_s": fit["lag_s"],
+        },
+        next_step=(
+            "Check the joint's encoder and calibration (a slipping or re-zeroed encoder) and "
+            "whether it sags under load: compare command and measurement on the plot."
+        ),
+    )

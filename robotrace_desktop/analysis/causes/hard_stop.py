@@ -1,0 +1,278 @@
+"""Hard stop: a moving joint suddenly pinned — it hit something — while it is still driven.
+
+The measured position, moving a moment before, stops dead: from one sample to the next it
+stays within its own noise floor (a sensor that stops updating repeats one value exactly —
+that is a stall, not this). A joint stopping where it was told to stop is not a fault, so the
+stop must also show that something still pushed: its position command runs on (the
+command-vs-measured residual grows), or its effort — measured, or the torque commanded — rises
+away from its level before the stop. The onset is the first pinned sample.
+
+Judged against the joint's own motion: the speed before the stop relative to how fast the joint
+usually moves, the command's travel relative to its range, the effort's change relative to its
+range; so one rule fits radians, metres, N·m and amperes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from robotrace_desktop.analysis import thresholds
+from robotrace_desktop.analysis.causes._series import (
+    NS,
+    failed_run,
+    field_of,
+    held_on,
+    is_gripper_name,
+    joint_of,
+    period_ns,
+    robust_range,
+    state_signals,
+)
+from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
+from robotrace_desktop.analysis.finding import Finding, channel_ref
+
+CAUSE = "hard_stop"
+thresholds.register(
+    CAUSE,
+    min_pinned_s=(0.5, "shortest pinned span that counts (s)"),
+    band_noise=(4.0, "pinned: within this many noise floors (sample-to-sample spread) of the stop"),
+    arrival=(0.3, "moving before: at least this share of the joint's usual (p90) speed"),
+    window_s=(0.15, "window over which the speed before the stop is judged (s)"),
+    command_travel=(0.1, "the command runs on by this share of its range while pinned"),
+    residual_factor=(
+        2.0,
+        "and the command-vs-measured gap grows by this many times its usual spread (p95)",
+    ),
+    effort_rise=(0.5, "or the effort departs by this share of its range from its level before"),
+    effort_beyond=(0.25, "and leaves its band over the rest of the run by this share of it"),
+)
+Effort = tuple[str, str, np.ndarray, np.ndarray]  # stream, channel, t_ns, values
+
+
+def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
+    commands = _position_commands(data)
+    efforts = _efforts(data)
+    best: Finding | None = None
+    for signal in state_signals(data):
+        for k, channel in enumerate(signal.channels):
+            if field_of(signal.stream, channel) != "position" or is_gripper_name(channel):
+                continue
+            found = _check(data, ctx, signal, k, commands.get((signal.stream, channel)), efforts)
+            if found is not None and (best is None or found.confidence > best.confidence):
+                best = found
+    return [best] if best is not None else []
+
+
+def _position_commands(data: EpisodeData) -> dict[tuple[str, str], tuple[str, str]]:
+    """measured (stream, channel) → its position command (stream, channel)."""
+    found = {}
+    for (cs, cc), (ms, mc) in data.pairs():
+        if field_of(cs, cc) == field_of(ms, mc) == "position":
+            found[(ms, mc)] = (cs, cc)
+    return found
+
+
+def _efforts(data: EpisodeData) -> dict[str, list[Effort]]:
+    """joint name → its effort series: measured efforts, and torque commands (named by the
+    measured effort they are paired with)."""
+    found: dict[str, list[Effort]] = {}
+    for signal in state_signals(data):
+        for k, channel in enumerate(signal.channels):
+            if field_of(signal.stream, channel) == "effort":
+                column = signal.values[:, k]
+                if np.isfinite(column).sum() > 8 and np.nanmax(column) > np.nanmin(column):
+                    found.setdefault(joint_of(channel), []).append(
+                        (signal.stream, channel, signal.t_ns, column)
+                    )
+    for (cs, cc), (ms, mc) in data.pairs():
+        if field_of(ms, mc) == "effort":
+            sig = data.signal(cs)
+            if sig is not None and len(sig.t_ns) > 8:
+                found.setdefault(joint_of(mc), []).append((cs, cc, sig.t_ns, sig.column(cc)))
+    return found
+
+
+def _check(
+    data: EpisodeData,
+    ctx: ExplainContext,
+    signal: Signal,
+    k: int,
+    command: tuple[str, str] | None,
+    efforts: dict[str, list[Effort]],
+) -> Finding | None:
+    channel = signal.channels[k]
+    pushes = efforts.get(joint_of(channel), [])
+    if command is None and not pushes:
+        return None  # nothing could tell a blocked joint from one told to stop
+    t_ns, x = signal.t_ns, signal.values[:, k]
+    stops = _stops(ctx, t_ns, x)
+    for start, end, sudden in stops:
+        if not sudden:
+            # it crept to a halt: a joint at rest often waits for its command to pull away
+            # (stiction, backlash), so a slow stop is no evidence of a block
+            continue
+        evidence: dict[str, float] = {}
+        if command is not None:
+            travel = _command_travel(data, ctx, command, t_ns, x, start, end)
+            if travel >= ctx.t(CAUSE, "command_travel"):
+                evidence["command_travel"] = round(travel, 3)
+        rises = [(_effort_rise(ctx, e, int(t_ns[start]), int(t_ns[end - 1])), e) for e in pushes]
+        rises = [(r, e) for r, e in rises if r >= ctx.t(CAUSE, "effort_rise")]
+        if rises:
+            evidence["effort_rise"] = round(max(r for r, _ in rises), 3)
+        if evidence:
+            return _finding(data, signal, k, start, end, evidence, command, rises)
+    return None
+
+
+def _stops(ctx: ExplainContext, t_ns: np.ndarray, x: np.ndarray) -> list[tuple[int, int, bool]]:
+    """(first pinned sample, end, sudden) of every span where the channel holds still within
+    its noise floor, in time order; sudden when it was moving fast just before."""
+    period = period_ns(t_ns)
+    finite = np.isfinite(x)
+    if period <= 0 or finite.sum() < 16 or not finite.all():
+        return []
+    steps = np.diff(x)
+    noise = 1.4826 * float(np.median(np.abs(steps - np.median(steps))))
+    scale = robust_range(x)
+    if scale <= 0:
+        return []
+    band = max(ctx.t(CAUSE, "band_noise") * noise, 1e-9 * scale)
+    m = max(3, round(ctx.t(CAUSE, "min_pinned_s") * NS / period))
+    w = max(2, round(ctx.t(CAUSE, "window_s") * NS / period))
+    n = x.size
+    if n < m + w + 2:
+        return []
+    # the next m samples stay within ±band of sample i (every few of them at high rates: a
+    # blocked joint does not leave its band for a sample or two)
+    windows = np.lib.stride_tricks.sliding_window_view(x, m)[:, :: max(1, m // 24)]
+    pinned = np.max(np.abs(windows - x[: n - m + 1, None]), axis=1) <= band
+    speed = np.abs(x[w:] - x[:-w]) / w
+    usual = float(np.percentile(speed, 90))
+    if usual <= 0:
+        return []
+    found = []
+    candidates = np.flatnonzero(pinned[w:]) + w
+    # only the first sample of each pinned run
+    candidates = candidates[~np.isin(candidates - 1, candidates)]
+    for i in candidates:
+        before = abs(float(x[i] - x[i - w])) / w
+        earlier = abs(float(x[i - w] - x[i - 2 * w])) / w if i >= 2 * w else before
+        sudden = (
+            before >= ctx.t(CAUSE, "arrival") * usual
+            and before >= 3.0 * band / w
+            and before >= 0.5 * earlier  # not decelerating into it, as a planned stop does
+        )
+        left = np.flatnonzero(np.abs(x[i + m :] - x[i]) > band)
+        end = int(i) + m + (int(left[0]) if left.size else n - int(i) - m)
+        held = np.diff(x[i:end])
+        if np.mean(held == 0) > 0.5:
+            continue  # exact repeats: a stalled sensor, not a blocked joint
+        found.append((int(i), end, sudden))
+    return found
+
+
+def _command_travel(
+    data: EpisodeData,
+    ctx: ExplainContext,
+    command: tuple[str, str],
+    t_ns: np.ndarray,
+    x: np.ndarray,
+    start: int,
+    end: int,
+) -> float:
+    """How far the command ran on beyond the pinned position while pinned, as a share of the
+    command's range."""
+    sig = data.signal(command[0])
+    if sig is None or len(sig.t_ns) < 4:
+        return 0.0
+    cmd = sig.column(command[1])
+    # the joint's range: what it travels here or, when this run barely moves it, across the
+    # robot's other runs (a joint idle here must not make a wobble look like a run-on)
+    scale = max(robust_range(cmd), robust_range(x))
+    seen = ctx.history(command[0], command[1], False) if ctx.history is not None else None
+    if seen is not None and np.isfinite(seen[0]) and np.isfinite(seen[1]):
+        scale = max(scale, float(seen[1] - seen[0]))
+    if scale <= 0:
+        return 0.0
+    held = held_on(sig.t_ns, cmd, t_ns[start:end])
+    gap = np.abs(held - x[start])
+    if not np.isfinite(gap).any():
+        return 0.0
+    grown = float(np.nanmax(gap) - (gap[0] if np.isfinite(gap[0]) else 0.0))
+    # calibrated on the joint itself: the residual must grow well beyond how far command
+    # and measurement ordinarily part (lag, sag, backlash) over the rest of the run
+    residual = held_on(sig.t_ns, cmd, t_ns) - x
+    residual = np.delete(residual, np.arange(start, end))
+    residual = residual[np.isfinite(residual)]
+    if residual.size >= 8:
+        usual = float(np.percentile(np.abs(residual - np.median(residual)), 95))
+        if grown < ctx.t(CAUSE, "residual_factor") * usual:
+            return 0.0
+    return grown / scale
+
+
+def _effort_rise(ctx: ExplainContext, effort: Effort, t0: int, t1: int) -> float:
+    """How far the effort departs from its level just before the stop, while pinned, as a
+    share of its range — 0 unless it also leaves the band it keeps over the rest of the run
+    (pushing against a stop takes more than moving the arm ever does; a joint stopping on
+    command only changes its effort within that band)."""
+    _, _, t_ns, values = effort
+    lo, a, b = np.searchsorted(t_ns, (t0 - int(0.5 * NS), t0, t1))
+    before, during = values[lo:a], values[a:b]
+    before, during = before[np.isfinite(before)], during[np.isfinite(during)]
+    rest = np.concatenate((values[:a], values[b:]))
+    rest = rest[np.isfinite(rest)]
+    scale = robust_range(values)
+    if before.size < 2 or during.size < 2 or rest.size < 8 or scale <= 0:
+        return 0.0
+    low, high = np.percentile(rest, [1.0, 99.0])
+    beyond = max(float(during.max()) - high, low - float(during.min()))
+    if beyond < ctx.t(CAUSE, "effort_beyond") * max(float(high - low), 1e-12):
+        return 0.0
+    return float(np.max(np.abs(during - np.median(before)))) / scale
+
+
+def _finding(
+    data: EpisodeData,
+    signal: Signal,
+    k: int,
+    start: int,
+    end: int,
+    evidence: dict[str, float],
+    command: tuple[str, str] | None,
+    rises: list[tuple[float, Effort]],
+) -> Finding:
+    channel = signal.channels[k]
+    t_ns = signal.t_ns
+    duration = (float(t_ns[end - 1] - t_ns[start]) + period_ns(t_ns)) / NS
+    ref = channel_ref(signal.stream, channel)
+    channels = [ref]
+    words = []
+    if "command_travel" in evidence and command is not None:
+        channels.append(channel_ref(*command))
+        words.append(f"its command ran on by {evidence['command_travel']:.0%} of its range")
+    if rises:
+        _, effort = max(rises, key=lambda p: p[0])
+        channels.append(channel_ref(effort[0], effort[1]))
+        words.append(f"{effort[1]} rose by {evidence['effort_rise']:.0%} of its range")
+    confidence = 0.65 + 0.1 * (len(words) - 1) + min(0.1, 0.05 * duration)
+    confidence += 0.05 if failed_run(data) else 0.0
+    return Finding(
+        cause=CAUSE,
+        title=f"Joint stopped dead while still driven: {channel}",
+        explanation=(
+            f"{ref} stopped moving at {t_ns[start] / NS:.2f} s and stayed pinned for "
+            f"{duration:.2f} s while " + " and ".join(words)
+        ),
+        confidence=confidence,
+        severity="high",
+        t_start_ns=int(t_ns[start]),
+        t_end_ns=int(t_ns[end - 1]),
+        channels=channels,
+        evidence={**evidence, "duration_s": round(duration, 3)},
+        next_step=(
+            "Look at the frames at that time: a collision, an obstacle or a joint at a "
+            "mechanical stop? Check the joint's limits and the workspace."
+        ),
+    )

@@ -1,0 +1,158 @@
+"""Command-vs-measured faults on a real recording (G1, LeRobot): a command clipped at a bound
+nobody declared, a joint pinned by a hard stop while its command runs on, and a joint drifting
+slowly away from its command — each found by Explain with its cause, onset and channel, and
+none of them reported on the untouched episode."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from robotrace_desktop.analysis.explain import explain_source
+from robotrace_desktop.analysis.finding import Finding
+from robotrace_desktop.core.episode import SignalChunk
+from robotrace_desktop.episodes import resolve
+from tests.analysis.fakes import context, make_data, ns
+from tests.analysis.faults import Fault, FaultySource, MemorySource
+
+NS = 1_000_000_000
+CAUSES = frozenset({"action_saturation", "hard_stop", "tracking_drift"})
+JOINT = "kRightShoulderRoll"
+
+
+@pytest.fixture(scope="module")
+def g1(shared_data: Path) -> MemorySource:
+    resolved = resolve(f"{shared_data / 'lerobot' / 'g1_pick_bottle_v21'}#35", None)
+    return MemorySource.load(resolved.info, resolved.open())
+
+
+def _edit(channel: str, delta: np.ndarray) -> Callable[[SignalChunk], SignalChunk]:
+    def apply(chunk: SignalChunk) -> SignalChunk:
+        values = np.array(chunk.values, dtype=np.float64, copy=True)
+        values[:, list(chunk.channels).index(channel)] += delta
+        return SignalChunk(chunk.stream, chunk.channels, chunk.t_ns, values, chunk.times)
+
+    return apply
+
+
+def _explain(src: MemorySource, fault: Fault | None = None) -> list[Finding]:
+    if fault is None:
+        return explain_source(src.info, src)
+    faulty = FaultySource(src, fault)
+    return explain_source(faulty.info, faulty)
+
+
+def test_untouched_recording_has_none_of_these_faults(g1: MemorySource) -> None:
+    confident = [f for f in _explain(g1) if f.cause in CAUSES and f.confidence >= 0.5]
+    assert confident == [], [f.explanation for f in confident]
+
+
+def test_command_clipped_inside_its_range_is_the_top_finding_from_its_first_flat_sample(
+    g1: MemorySource,
+) -> None:
+    action = g1.signals["action"]
+    command = action.channel(JOINT)
+    peak = int(np.argmax(command))  # the arm's highest swing, cut off on its way up
+    bound = float(command[peak - 10])
+    window = (np.arange(command.size) > peak - 10) & (np.arange(command.size) < peak + 30)
+    delta = np.where(window, np.minimum(command, bound) - command, 0.0)
+    onset = int(action.t_ns[np.flatnonzero(delta < 0)[0]])
+    fault = Fault("saturation", onset, "action", JOINT, labelled=False)
+    fault.edits["action"] = _edit(JOINT, delta)
+    fault.edits["observation.state"] = _edit(JOINT, delta)  # the joint follows its command
+    top = _explain(g1, fault)[0]
+    assert top.cause == "action_saturation" and top.confidence >= 0.5
+    assert top.channels == [f"action/{JOINT}"]
+    assert abs(top.t_start_ns - onset) <= 0.05 * NS
+    assert top.evidence["limit"] == pytest.approx(bound)
+
+
+def test_joint_pinned_while_its_command_runs_on_is_a_hard_stop_dated_when_it_pins(
+    g1: MemorySource,
+) -> None:
+    state = g1.signals["observation.state"]
+    measured = state.channel(JOINT)
+    # blocked while moving fast, at the moment its command still has the longest way to go
+    command = g1.signals["action"].channel(JOINT)  # same 30 Hz frames as the state
+    ahead = np.abs(command[64:] - command[4:-60])  # from sample i (i ≥ 4) on, 2 s later
+    came = np.abs(measured[4:] - measured[:-4])[: ahead.size]  # over the 4 samples before i
+    i0 = int(np.argmax(np.where(came >= np.percentile(came, 90), ahead, 0.0))) + 4
+    pinned = (np.arange(measured.size) >= i0) & (state.t_ns < state.t_ns[i0] + 2 * NS)
+    noise = np.random.default_rng(0).normal(0.0, 2e-4, int(pinned.sum()))
+    delta = np.zeros(measured.size)
+    delta[pinned] = measured[i0] + noise - measured[pinned]
+    onset = int(state.t_ns[i0])
+    fault = Fault("hard_stop", onset, "observation.state", JOINT, labelled=False)
+    fault.edits["observation.state"] = _edit(JOINT, delta)
+    top = _explain(g1, fault)[0]
+    assert top.cause == "hard_stop" and top.confidence >= 0.5
+    assert top.channels[:2] == [f"observation.state/{JOINT}", f"action/{JOINT}"]
+    assert abs(top.t_start_ns - onset) <= 0.1 * NS
+
+
+def test_slow_drift_away_from_the_command_is_dated_at_the_start_of_its_ramp(
+    g1: MemorySource,
+) -> None:
+    joint = "kRightShoulderYaw"
+    state = g1.signals["observation.state"]
+    command = g1.signals["action"].channel(joint)
+    span = float(np.percentile(command, 99) - np.percentile(command, 1))
+    onset = int(2.0 * NS)
+    ramp = np.clip((state.t_ns - onset) / (6.0 * NS), 0.0, 1.0) * 0.25 * span
+    fault = Fault("drift", onset, "observation.state", joint, labelled=False)
+    fault.edits["observation.state"] = _edit(joint, ramp)
+    top = _explain(g1, fault)[0]
+    assert top.cause == "tracking_drift" and top.confidence >= 0.5
+    assert top.channels == [f"observation.state/{joint}", f"action/{joint}"]
+    assert abs(top.t_start_ns - onset) <= 0.5 * NS
+
+
+# --------------------------------------------------------------- what must stay quiet
+
+T = np.arange(0, 12, 0.01)  # 100 Hz
+
+
+def _analyze(data) -> list[Finding]:
+    from robotrace_desktop.analysis.causes import action_saturation, drift, hard_stop
+
+    ctx = context()
+    found = []
+    for module in (action_saturation, hard_stop, drift):
+        found += module.analyze(data, ctx)
+    return [f for f in found if f.confidence >= 0.5]
+
+
+def test_step_and_quantised_commands_and_joints_stopping_on_command_are_not_faults() -> None:
+    steps = np.round(np.sin(T) * 4) / 4  # a command that holds a few levels, jumping between
+    ticks = np.round(np.sin(T) * 300) / 300  # a quantised encoder-like command
+    stop = np.clip(T - 3.0, 0.0, 2.0)  # moves, then is told to stop at 5 s...
+    data = make_data(
+        {
+            "/action": (ns(T), {"joint_position/a": steps, "joint_position/b": ticks}),
+            "/cmd": (ns(T), {"joint_position/c": stop}),
+            "/joint_states": (ns(T), {"position/c": stop + 1e-4 * np.sin(T * 37)}),
+        }
+    )
+    assert _analyze(data) == []
+
+
+def test_a_stalled_command_stream_and_a_sample_and_hold_command_are_not_clipping() -> None:
+    swing = np.sin(T * 1.3)
+    frozen = (T >= 4.0) & (T < 5.0)  # the whole message repeats (a dropped teleop link)
+    stalled = {
+        f"joint_position/{name}": np.where(frozen, np.interp(4.0, T, col), col)
+        for name, col in (("a", swing), ("b", np.cos(T * 0.7)), ("c", 0.5 * np.sin(T * 2.1)))
+    }
+    held = np.repeat(np.sin(T[::10] * 1.3), 10)  # updated at 10 Hz, published at 100 Hz
+    data = make_data({"/action": (ns(T), stalled), "/target": (ns(T), {"joint_position/d": held})})
+    assert _analyze(data) == []
+    # the same freeze on one channel alone, with the others moving on, is a clamp
+    stalled["joint_position/b"] = np.cos(T * 0.7)
+    stalled["joint_position/c"] = 0.5 * np.sin(T * 2.1)
+    swing_top = np.minimum(swing, 0.6)
+    stalled["joint_position/a"] = swing_top
+    found = _analyze(make_data({"/action": (ns(T), stalled)}))
+    assert [f.channels for f in found] == [["/action/joint_position/a"]]
