@@ -113,6 +113,8 @@ def _fit_pair(
     nuisance = (speed / scale)[:, None]
     i, slope, duration, unexplained = hinge_fit(t_s, r, durations=_RAMPS_S, nuisance=nuisance)
     ramp_s = float(min(t_s[-1] - t_s[i], duration))
+    if _frozen_during(measured, t_meas, int(t_meas[keep[i]]), ramp_s):
+        return None  # a joint that stopped dead is a stop or a stuck sensor, not a slow walk
     rise = slope * ramp_s
     shape = np.clip(t_s - t_s[i], 0.0, duration)
     basis = np.column_stack((np.ones_like(t_s), nuisance, shape))
@@ -129,6 +131,15 @@ def _fit_pair(
         "scale": scale,
         "lag_s": float(lag),
     }
+
+
+def _frozen_during(measured: np.ndarray, t_ns: np.ndarray, onset_ns: int, ramp_s: float) -> bool:
+    """Whether the measured value repeats itself exactly on most samples of the ramp."""
+    lo, hi = np.searchsorted(t_ns, [onset_ns, onset_ns + int(ramp_s * NS)])
+    window = measured[lo:hi]
+    if window.size < 4:
+        return False
+    return bool(np.mean(np.diff(window) == 0) > 0.5)
 
 
 def _joint_scale(
