@@ -26,6 +26,7 @@ CAUSE_MODULES = (
     "tracking",
     "gripper",
     "divergence",
+    "oscillation",
 )
 
 

@@ -197,3 +197,17 @@ def _as_bounds(value: object) -> tuple[float, float] | None:
 
 def seconds(t_ns: int | float) -> float:
     return float(t_ns) / NS
+
+
+def unwrapped(column: np.ndarray) -> np.ndarray:
+    """An angle wrapped into [-π, π] (a heading, a yaw) made continuous: its ±2π jumps are
+    the representation, not the motion. Other channels are returned as they are."""
+    finite = np.isfinite(column)
+    values = column[finite]
+    if values.size < 3 or np.max(np.abs(values)) > np.pi + 1e-3:
+        return column
+    if np.max(np.abs(np.diff(values))) <= np.pi:
+        return column
+    out = column.copy()
+    out[finite] = np.unwrap(values)
+    return out
