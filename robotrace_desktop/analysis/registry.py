@@ -27,6 +27,7 @@ CAUSE_MODULES = (
     "gripper",
     "divergence",
     "oscillation",
+    "spike",
 )
 
 

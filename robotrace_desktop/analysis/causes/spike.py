@@ -1,0 +1,322 @@
+"""Sensor spikes: an isolated one-to-few-sample departure from a channel's local trend that
+comes back — a glitched reading, a bit flip, a torn message, an electrical kick.
+
+Why it works: a running median over 9 samples follows the channel's motion (ramps, curves) and
+its steps (a new level is the median as soon as it holds for 5 samples), but ignores up to 4
+wild samples; the residual from it is therefore ~0 except at short excursions that return.
+That residual is sized against the channel's OWN behaviour, never a fixed unit: its noise floor
+(robust spread of the residual), its normal range (p1..p99), and — what keeps untouched
+recordings quiet — the largest residual the same channel shows anywhere else in the episode:
+a real spike stands out from the channel's ordinary maximum by a clear factor, while a
+channel that is naturally jumpy (bumps on an IMU, a GPS fix) has many departures of the same
+size. Departures beyond anything the robot's other runs reached add confidence.
+
+What needs care:
+- wrapped angles (a heading crossing ±π) are unwrapped first: a ~2π jump that returns is the
+  representation, not a spike;
+- quaternions are made sign-continuous first (q and −q are the same rotation);
+- counters, timestamps and enum-like channels (few integer values) are skipped;
+- velocity channels derived from noisy positions, and joint efforts, are handled like any
+  other channel; spikes on efforts are reported as ``effort_spike``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from robotrace_desktop.analysis import thresholds
+from robotrace_desktop.analysis.causes._series import (
+    NS,
+    failed_run,
+    field_of,
+    is_gripper_name,
+    robust_range,
+    unwrapped,
+)
+from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
+from robotrace_desktop.analysis.finding import Finding, channel_ref
+
+CAUSE = "sensor_spike"
+EFFORT_CAUSE = "effort_spike"
+thresholds.register(
+    CAUSE,
+    half_window=(4, "running-median half window (samples): spikes up to this wide are seen"),
+    max_width=(3, "widest departure (samples) that is still a spike, not a new level"),
+    k_noise=(8.0, "departure ≥ this × the channel's noise floor (robust spread of residuals)"),
+    rel_range=(0.15, "and ≥ this share of the channel's p1..p99 range"),
+    over_ordinary=(3.0, "and ≥ this × the largest departure anywhere else in the episode"),
+    sharpness=(0.6, "the first and last spike samples jump ≥ this share of the departure"),
+    step_share=(0.5, "the level after may differ from the level before by ≤ this share"),
+    isolation=(0.35, "residuals within 2 windows around it stay below this share of it"),
+    group_s=(0.05, "spikes on several channels this close in time are one finding"),
+)
+
+_MIN_SAMPLES = 20
+_MAX_LEVELS = 16  # a channel taking at most this many distinct values holds levels
+_SKIP_NAME = re.compile(r"(^|[^a-z])(stamp|seq|time|count|counter|index|id|status)([^a-z]|$)", re.I)
+_QUATERNION = re.compile(r"(orientation|rotation|quat)", re.IGNORECASE)
+
+
+def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
+    hits: list[dict] = []
+    for signal in data.signals():
+        if signal.role not in ("state", "other") or signal.t_ns.size < _MIN_SAMPLES:
+            continue
+        hits += _signal_hits(ctx, signal)
+    if not hits:
+        return []
+    return [_finding(data, ctx, group) for group in _groups(ctx, hits)]
+
+
+# ---------------------------------------------------------------- per signal
+
+
+def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
+    values = _continuous(signal)
+    keep = [k for k, ch in enumerate(signal.channels) if _usable(ch, values[:, k])]
+    if not keep:
+        return []
+    h = int(ctx.t(CAUSE, "half_window"))
+    x = values[:, keep]
+    finite = np.isfinite(x)
+    x = _filled(x, finite)
+    residual = x - _running_median(x, h)
+    residual[~finite] = 0.0  # holes are nan_inf's; the samples next to them are judged as usual
+    size = np.abs(residual)
+    # the first and last h samples have no full window around them: not judged
+    size[:h] = 0.0
+    size[-h:] = 0.0
+    # a channel holding a few levels jumps between them by design: only departures to values
+    # that are none of its levels can be spikes
+    levels = [_levels(x[:, j]) for j in range(len(keep))]
+    for j, lv in enumerate(levels):
+        if lv is not None:
+            size[np.isin(x[:, j], lv), j] = 0.0
+    # noise floor: the robust spread of the residual (0 for a channel that mostly holds its
+    # value — then the range and the ordinary maximum decide)
+    noise = 1.4826 * np.median(np.abs(residual), axis=0)
+    peak_i = np.argmax(size, axis=0)
+    cols = np.arange(len(keep))
+    peak = size[peak_i, cols]
+    # the channel's ordinary maximum: its largest departure away from the peak
+    masked = size.copy()
+    rows = np.arange(size.shape[0])[:, None]
+    masked[np.abs(rows - peak_i[None, :]) <= h] = 0.0
+    ordinary = masked.max(axis=0)
+    k_noise = ctx.t(CAUSE, "k_noise")
+    over = ctx.t(CAUSE, "over_ordinary")
+    candidates = np.flatnonzero((peak > k_noise * noise) & (peak > over * ordinary) & (peak > 0))
+    hits = []
+    for j in candidates:
+        hit = _channel_hit(ctx, signal, keep[j], x[:, j], residual[:, j], size[:, j])
+        if hit is not None:
+            hit["noise"] = float(noise[j])
+            hit["ordinary"] = float(ordinary[j])
+            hit["over_noise"] = float(peak[j] / max(noise[j], 1e-300))
+            hit["over_ordinary"] = float(peak[j] / max(ordinary[j], 1e-300))
+            hits.append(hit)
+    return hits
+
+
+def _usable(channel: str, column: np.ndarray) -> bool:
+    finite = column[np.isfinite(column)]
+    if finite.size < _MIN_SAMPLES or np.ptp(finite) <= 0:
+        return False
+    if _SKIP_NAME.search(channel.rsplit("/", 1)[-1].rsplit(".", 1)[-1]):
+        return False
+    if is_gripper_name(channel):
+        return False  # open / close jumps are what a gripper does
+    integer = bool(np.all(finite == np.round(finite)))
+    return not (integer and np.all(np.diff(finite) >= 0))  # a counter: its jumps are its meaning
+
+
+def _levels(column: np.ndarray) -> np.ndarray | None:
+    """The levels of a channel that holds a few values (a mode, a commanded speed echoed back,
+    a binary sensor): values held often enough that together they cover ≥ 99 % of the
+    samples. None for a continuous channel."""
+    finite = column[np.isfinite(column)]
+    values, counts = np.unique(finite, return_counts=True)
+    if values.size > 4 * _MAX_LEVELS and values.size > 0.05 * finite.size:
+        return None  # clearly continuous: skip the counting below
+    held = counts >= max(4, 0.01 * finite.size)
+    if held.sum() > _MAX_LEVELS or counts[held].sum() < 0.99 * finite.size:
+        return None
+    return values[held]
+
+
+def _continuous(signal: Signal) -> np.ndarray:
+    """Values with wrapped angles unwrapped and quaternions made sign-continuous."""
+    values = np.column_stack([unwrapped(signal.values[:, k]) for k in range(len(signal.channels))])
+    for idx in _quaternions(signal.channels):
+        q = values[:, idx]
+        ok = np.isfinite(q).all(axis=1)
+        if ok.sum() < 2:
+            continue
+        qs = q[ok]
+        dots = np.einsum("ij,ij->i", qs[1:], qs[:-1])
+        sign = np.concatenate(([1.0], np.cumprod(np.where(dots < 0, -1.0, 1.0))))
+        q[ok] = qs * sign[:, None]
+        values[:, idx] = q
+    return values
+
+
+def _quaternions(channels: tuple[str, ...]) -> list[list[int]]:
+    """Column indices of (x, y, z, w) groups named like an orientation / rotation."""
+    by_prefix: dict[str, dict[str, int]] = {}
+    for k, name in enumerate(channels):
+        prefix, _, leaf = name.rpartition(".")
+        if leaf in ("x", "y", "z", "w") and _QUATERNION.search(prefix):
+            by_prefix.setdefault(prefix, {})[leaf] = k
+    return [[g[a] for a in "xyzw"] for g in by_prefix.values() if len(g) == 4]
+
+
+def _filled(x: np.ndarray, finite: np.ndarray) -> np.ndarray:
+    if finite.all():
+        return x
+    out = x.copy()
+    idx = np.arange(x.shape[0])
+    for j in np.flatnonzero(~finite.all(axis=0)):
+        good = finite[:, j]
+        out[~good, j] = np.interp(idx[~good], idx[good], x[good, j])
+    return out
+
+
+def _running_median(x: np.ndarray, h: int) -> np.ndarray:
+    """Median of the 2h+1 samples centred on each row (the ends reflect the data)."""
+    padded = np.pad(x, ((h, h), (0, 0)), mode="reflect")
+    out = np.empty_like(x)
+    for j in range(x.shape[1]):
+        frames = np.lib.stride_tricks.sliding_window_view(padded[:, j], 2 * h + 1)
+        out[:, j] = np.partition(frames, h, axis=1)[:, h]
+    return out
+
+
+def _channel_hit(
+    ctx: ExplainContext,
+    signal: Signal,
+    k: int,
+    column: np.ndarray,
+    residual: np.ndarray,
+    size: np.ndarray,
+) -> dict | None:
+    """The largest departure (``size``: |residual| where it may be a spike) if it is short,
+    returns, and is large for the channel."""
+    peak_i = int(np.argmax(size))
+    channel = signal.channels[k]
+    peak = float(residual[peak_i])
+    span = robust_range(column)
+    if abs(peak) < ctx.t(CAUSE, "rel_range") * span:
+        return None
+    # the spike's samples: same side, at least half the peak, contiguous with it
+    strong = (residual * np.sign(peak)) >= 0.5 * abs(peak)
+    first = last = peak_i
+    while first > 0 and strong[first - 1]:
+        first -= 1
+    while last + 1 < strong.size and strong[last + 1]:
+        last += 1
+    h = int(ctx.t(CAUSE, "half_window"))
+    if last - first + 1 > int(ctx.t(CAUSE, "max_width")) or first < 1 or last + 1 >= column.size:
+        return None
+    # sharp in and sharp out (a reading, not a motion: physical transients slew), back to the
+    # level it left (not a step), and alone (not one swing of a burst — a bump, a collision)
+    before, after = column[first - 1], column[last + 1]
+    departure = float(column[peak_i] - 0.5 * (before + after))
+    sharp = ctx.t(CAUSE, "sharpness") * abs(departure)
+    if abs(column[first] - before) < sharp or abs(column[last] - after) < sharp:
+        return None
+    if abs(after - before) > ctx.t(CAUSE, "step_share") * abs(departure):
+        return None
+    around = np.concatenate(
+        (size[max(0, first - 2 * h) : first], size[last + 1 : last + 1 + 2 * h])
+    )
+    if around.size and np.max(around) > ctx.t(CAUSE, "isolation") * abs(peak):
+        return None
+    return {
+        "stream": signal.stream,
+        "channel": channel,
+        "field": field_of(signal.stream, channel),
+        "t_ns": int(signal.t_ns[first]),
+        "end_ns": int(signal.t_ns[last]),
+        "width": last - first + 1,
+        "value": float(signal.values[peak_i, k]),
+        "departure": peak,
+        "span": span,
+    }
+
+
+# ---------------------------------------------------------------- grouping and findings
+
+
+def _groups(ctx: ExplainContext, hits: list[dict]) -> list[list[dict]]:
+    """Spikes at the same moment on several channels (a torn message) are one finding."""
+    gap = ctx.t(CAUSE, "group_s") * NS
+    groups: list[list[dict]] = []
+    for hit in sorted(hits, key=lambda h: -h["over_ordinary"]):
+        for group in groups:
+            if abs(hit["t_ns"] - group[0]["t_ns"]) <= gap:
+                group.append(hit)
+                break
+        else:
+            groups.append([hit])
+    return groups
+
+
+def _finding(data: EpisodeData, ctx: ExplainContext, group: list[dict]) -> Finding:
+    lead = group[0]
+    refs = [channel_ref(h["stream"], h["channel"]) for h in group]
+    over = ctx.t(CAUSE, "over_ordinary")
+    confidence = 0.5 + min(0.2, 0.04 * (lead["over_ordinary"] - over))
+    confidence += min(0.1, 0.005 * (lead["over_noise"] - ctx.t(CAUSE, "k_noise")))
+    beyond = _beyond_history(ctx, lead)
+    confidence += 0.1 * beyond
+    if len(group) > 1:
+        confidence += 0.05
+    if failed_run(data):
+        confidence += 0.05
+    effort = lead["field"] == "effort" or "wrench" in lead["channel"].lower()
+    cause = EFFORT_CAUSE if effort else CAUSE
+    width = lead["width"]
+    return Finding(
+        cause=cause,
+        title=f"{'Effort' if effort else 'Sensor'} spike: {lead['channel']}",
+        explanation=(
+            f"{refs[0]} jumped to {lead['value']:.4g} for {width} sample{'s' if width > 1 else ''}"
+            f" and came back ({lead['over_ordinary']:.1f}× its largest departure elsewhere, "
+            f"{lead['over_noise']:.0f}× its noise floor)"
+            + (f"; {len(group) - 1} more channel(s) at the same moment" if len(group) > 1 else "")
+        ),
+        confidence=min(confidence, 0.95),
+        severity="medium",
+        t_start_ns=int(lead["t_ns"]),
+        t_end_ns=int(lead["end_ns"]),
+        channels=refs,
+        evidence={
+            "value": lead["value"],
+            "departure": lead["departure"],
+            "width_samples": width,
+            "noise_floor": lead["noise"],
+            "ordinary_max_departure": lead["ordinary"],
+            "over_ordinary": round(lead["over_ordinary"], 2),
+            "over_noise": round(lead["over_noise"], 1),
+            "normal_range": lead["span"],
+            "beyond_history": bool(beyond),
+            "channels_together": len(group),
+        },
+        next_step=(
+            "A single wild reading: check the sensor, its cable and the driver's messages at "
+            "that time before trusting the values around it."
+        ),
+    )
+
+
+def _beyond_history(ctx: ExplainContext, hit: dict) -> float:
+    """1 when the spike's value lies outside what the robot's other runs reached."""
+    if ctx.history is None:
+        return 0.0
+    seen = ctx.history(hit["stream"], hit["channel"], False)
+    if seen is None:
+        return 0.0
+    margin = 0.05 * (seen[1] - seen[0])
+    return 1.0 if hit["value"] > seen[1] + margin or hit["value"] < seen[0] - margin else 0.0
