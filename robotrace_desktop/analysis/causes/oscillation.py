@@ -86,6 +86,7 @@ def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
     f_lo = float(ctx.t(CAUSE, "band_low_hz"))
     f_hi = min(float(ctx.t(CAUSE, "band_high_hz")), 0.45 * rate)
     size = max(16, round(ctx.t(CAUSE, "window_s") * rate))
+    size += size % 2  # even: the window's centre is size // 2 from either end
     if f_hi <= 1.5 * f_lo or n < 3 * size:
         return []
     keep = [
@@ -329,7 +330,10 @@ def _cycles(
     halves = np.diff(times[i:j]).astype(np.float64)
     median = float(np.median(halves))
     spread = float(np.median(np.abs(halves - median)) / median)
-    return NS / (2.0 * median), spread, (j - i - 1) / 2.0, int(times[i]), int(times[j - 1])
+    # the mean rate over the stretch: a half-period of a few samples is quantised, its median
+    # is not a frequency estimate
+    freq = NS * (j - i - 1) / (2.0 * float(times[j - 1] - times[i]))
+    return freq, spread, (j - i - 1) / 2.0, int(times[i]), int(times[j - 1])
 
 
 def _onset(

@@ -124,7 +124,7 @@ def _usable(channel: str, column: np.ndarray) -> bool:
     finite = column[np.isfinite(column)]
     if finite.size < _MIN_SAMPLES or np.ptp(finite) <= 0:
         return False
-    if _SKIP_NAME.search(channel.rsplit("/", 1)[-1].rsplit(".", 1)[-1]):
+    if _SKIP_NAME.search(channel):
         return False
     if is_gripper_name(channel):
         return False  # open / close jumps are what a gripper does
