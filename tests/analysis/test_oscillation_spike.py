@@ -227,3 +227,18 @@ def test_spike_explained_with_a_spike_time_not_the_logged_error() -> None:
     ranked = explain(data, context())
     assert ranked[0].cause == "sensor_spike"
     assert ranked[0].t_start_ns == int(ns(T)[420])
+
+
+def test_oscillation_on_a_fast_stream_is_found_cheaply() -> None:
+    t = np.arange(0, 40, 0.001)  # 1 kHz, 40 s
+    rng = np.random.default_rng(6)
+    on = (t >= 21.0) & (t < 23.0)
+    channels = {
+        f"position/j{i}": np.sin(0.3 * t + i) + rng.normal(0, 1e-3, t.size) for i in range(8)
+    }
+    channels["position/j3"] = channels["position/j3"] + 0.05 * np.sin(2 * np.pi * 12 * t) * on
+    data = make_data({"/joint_states": (ns(t), channels)})
+    found = _confident(oscillation.analyze(data, context()))
+    assert [f.channels for f in found] == [["/joint_states/position/j3"]]
+    assert abs(found[0].t_start_ns / NS - 21.0) <= 0.3
+    assert found[0].evidence["frequency_hz"] == pytest.approx(12.0, rel=0.05)

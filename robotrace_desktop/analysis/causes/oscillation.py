@@ -60,6 +60,7 @@ thresholds.register(
 
 _MIN_SAMPLES = 64
 _TRIES = 4  # candidates tried per channel
+_FRAME_BUDGET = 2_000_000  # samples of sliding-window frames held at once
 
 
 def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
@@ -75,19 +76,11 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
 
 
 def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
-    t_ns = signal.t_ns
-    n = t_ns.size
-    period = period_ns(t_ns)
-    if n < _MIN_SAMPLES or period <= 0:
+    period = period_ns(signal.t_ns)
+    if signal.t_ns.size < _MIN_SAMPLES or period <= 0:
         return []
     rate = NS / period
     if rate < ctx.t(CAUSE, "min_rate_hz"):
-        return []
-    f_lo = float(ctx.t(CAUSE, "band_low_hz"))
-    f_hi = min(float(ctx.t(CAUSE, "band_high_hz")), 0.45 * rate)
-    size = max(16, round(ctx.t(CAUSE, "window_s") * rate))
-    size += size % 2  # even: the window's centre is size // 2 from either end
-    if f_hi <= 1.5 * f_lo or n < 3 * size:
         return []
     keep = [
         k
@@ -97,9 +90,32 @@ def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
     if not keep:
         return []
     values = _filled(np.column_stack([unwrapped(signal.values[:, k]) for k in keep]))
+    # a fast stream is averaged down to ~4 samples per period of the highest frequency looked
+    # for (block means: the averaging is the anti-alias filter) — the cost stays small
+    q = max(1, int(rate // (4.0 * ctx.t(CAUSE, "band_high_hz"))))
+    t_ns = signal.t_ns
+    if q > 1:
+        n_blocks = values.shape[0] // q
+        values = values[: n_blocks * q].reshape(n_blocks, q, -1).mean(axis=1)
+        t_ns = t_ns[q // 2 : n_blocks * q : q]
+        rate /= q
+    f_lo = float(ctx.t(CAUSE, "band_low_hz"))
+    f_hi = min(float(ctx.t(CAUSE, "band_high_hz")), 0.45 * rate)
+    size = max(16, round(ctx.t(CAUSE, "window_s") * rate))
+    size += size % 2  # even: the window's centre is size // 2 from either end
+    if f_hi <= 1.5 * f_lo or t_ns.size < 3 * size:
+        return []
     diffs = np.diff(values, axis=0)
     noise = 1.4826 * np.median(np.abs(diffs - np.median(diffs, axis=0)), axis=0)
-    power, total, freqs, centres = _spectrogram(values, rate, size, f_lo, f_hi)
+    # a few channels at a time: (windows × channels × window) frames stay a few MB
+    step = max(1, _FRAME_BUDGET // max(1, (t_ns.size // max(1, size // 8)) * size))
+    parts = [
+        _spectrogram(values[:, j : j + step], rate, size, f_lo, f_hi)
+        for j in range(0, values.shape[1], step)
+    ]
+    power = np.concatenate([p[0] for p in parts], axis=1)
+    total = np.concatenate([p[1] for p in parts], axis=1)
+    freqs, centres = parts[0][2], parts[0][3]
     # each (window, bin) against the channel's median power in that bin (its normal spectrum
     # plus its white-noise floor), kept only where the window's band power is mostly that bin
     pure = power / np.maximum(total, 1e-300)[..., None]
@@ -109,7 +125,7 @@ def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
     hits = []
     for j in np.flatnonzero(score.max(axis=(0, 2)) >= ratio * ratio):
         spectra = (power[:, j], pure[:, j], score[:, j], freqs, centres)
-        hit = _channel_hit(ctx, signal, keep[j], values[:, j], spectra, noise[j], rate)
+        hit = _channel_hit(ctx, signal, t_ns, keep[j], values[:, j], spectra, noise[j], rate)
         if hit is not None:
             hits.append(hit)
     return hits
@@ -117,9 +133,10 @@ def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
 
 def _spectrogram(
     values: np.ndarray, rate: float, size: int, f_lo: float, f_hi: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Power of Hann-windowed sliding windows (hop ⅛ window), in amplitude² units of a sine:
-    (windows, channels, band bins), the band bins' frequencies and the windows' centre rows."""
+    (windows, channels, band bins) summed with the neighbouring bins, the band's total power
+    (windows, channels), the band bins' frequencies and the windows' centre rows."""
     hop = max(1, size // 8)
     frames = np.lib.stride_tricks.sliding_window_view(values, size, axis=0)[::hop]
     frames = frames - frames.mean(axis=-1, keepdims=True)
@@ -165,7 +182,6 @@ def _bandpass(values: np.ndarray, rate: float, f_lo: float, f_hi: float) -> np.n
     )
     m = padded.shape[0]
     freqs = np.fft.rfftfreq(m, 1.0 / rate)
-    gain = np.zeros(freqs.size)
     edge = 0.5 * f_lo
     rise = (freqs - (f_lo - edge)) / edge
     fall = ((f_hi + edge) - freqs) / edge
@@ -188,6 +204,7 @@ def _moving_mean(values: np.ndarray, w: int) -> np.ndarray:
 def _channel_hit(
     ctx: ExplainContext,
     signal: Signal,
+    t_ns: np.ndarray,
     k: int,
     column: np.ndarray,
     spectra: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
@@ -218,6 +235,7 @@ def _channel_hit(
         hit = _candidate(
             ctx,
             signal,
+            t_ns,
             k,
             column,
             (line, pure[:, f_peak], freqs[f_peak]),
@@ -235,6 +253,7 @@ def _channel_hit(
 def _candidate(
     ctx: ExplainContext,
     signal: Signal,
+    t_ns: np.ndarray,
     k: int,
     column: np.ndarray,
     peak_line: tuple[np.ndarray, np.ndarray, float],
@@ -268,7 +287,7 @@ def _candidate(
     hi_row = min(column.size, int(centres[b - 1]) + size // 2)
     narrow = _bandpass(column[:, None], rate, 0.6 * freq0, 1.6 * freq0)[:, 0]
     freq, spread, cycles, first, last = _cycles(
-        signal.t_ns, narrow, amplitude / np.sqrt(2.0), lo_row, hi_row
+        t_ns, narrow, amplitude / np.sqrt(2.0), lo_row, hi_row
     )
     if (
         freq is None
@@ -278,13 +297,13 @@ def _candidate(
         or freq < 0.8 * ctx.t(CAUSE, "band_low_hz")
     ):
         return None
-    onset = _onset(signal.t_ns, narrow, first, amplitude, rate, freq)
-    stop = max(onset + 1, int(np.searchsorted(signal.t_ns, last, "right")))
+    onset = _onset(t_ns, narrow, first, amplitude, rate, freq)
+    stop = max(onset + 1, int(np.searchsorted(t_ns, last, "right")))
     return {
         "stream": signal.stream,
         "channel": signal.channels[k],
         "field": field_of(signal.stream, signal.channels[k]),
-        "onset_ns": int(signal.t_ns[onset]),
+        "onset_ns": int(t_ns[onset]),
         "end_ns": int(last),
         "freq_hz": freq,
         "amplitude": amplitude,
