@@ -211,3 +211,49 @@ def unwrapped(column: np.ndarray) -> np.ndarray:
     out = column.copy()
     out[finite] = np.unwrap(values)
     return out
+
+
+def unwrapped_columns(values: np.ndarray) -> np.ndarray:
+    """``unwrapped`` for every column of a 2-D array at once."""
+    if values.shape[0] < 3 or values.shape[1] == 0:
+        return values
+    if not np.isfinite(values).all():  # holes: column by column
+        return np.column_stack([unwrapped(values[:, k]) for k in range(values.shape[1])])
+    wrapped = np.flatnonzero(np.max(np.abs(values), axis=0) <= np.pi + 1e-3)
+    if wrapped.size:
+        jumps = np.max(np.abs(np.diff(values[:, wrapped], axis=0)), axis=0) > np.pi
+        wrapped = wrapped[jumps]
+    if not wrapped.size:
+        return values
+    out = values.copy()
+    out[:, wrapped] = np.unwrap(values[:, wrapped], axis=0)
+    return out
+
+
+def column_summary(values: np.ndarray) -> dict[str, np.ndarray]:
+    """Per column of a 2-D array, in a few vectorised passes: finite count, min, max (of the
+    finite samples; NaN when none), number of distinct finite values (on at most
+    SCALE_SAMPLES evenly spaced rows) and the share of those rows at 0 or 1."""
+    clean = np.where(np.isfinite(values), values, np.nan)
+    sub = clean[:: max(1, clean.shape[0] // SCALE_SAMPLES)]
+    ordered = np.sort(sub, axis=0)  # NaN last
+    finite_sub = np.isfinite(ordered)
+    steps = (np.diff(ordered, axis=0) != 0) & finite_sub[1:]
+    distinct = np.where(finite_sub[0], 1 + steps.sum(axis=0), 0)
+    ends = (np.abs(sub) < 1e-3) | (np.abs(sub - 1.0) < 1e-3)
+    n_sub = np.maximum(np.isfinite(sub).sum(axis=0), 1)
+    return {
+        "finite": np.isfinite(clean).sum(axis=0),
+        "min": np.fmin.reduce(clean, axis=0),
+        "max": np.fmax.reduce(clean, axis=0),
+        "distinct": distinct,
+        "at_ends": ends.sum(axis=0) / n_sub,
+    }
+
+
+def binary_like_columns(channels: tuple[str, ...], summary: dict[str, np.ndarray]) -> np.ndarray:
+    """``is_binary_like`` for every column at once, from ``column_summary``."""
+    named = np.array([is_gripper_name(c) for c in channels], dtype=bool)
+    with np.errstate(invalid="ignore"):
+        unit = (summary["min"] >= -1e-6) & (summary["max"] <= 1.0 + 1e-6)
+    return named | (summary["distinct"] <= 3) | (unit & (summary["at_ends"] >= 0.5))

@@ -29,14 +29,14 @@ import numpy as np
 from robotrace_desktop.analysis import thresholds
 from robotrace_desktop.analysis.causes._series import (
     NS,
+    binary_like_columns,
+    column_summary,
     failed_run,
     field_of,
-    is_binary_like,
     period_ns,
-    robust_range,
     runs,
     state_signals,
-    unwrapped,
+    unwrapped_columns,
 )
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
 from robotrace_desktop.analysis.finding import Finding, channel_ref
@@ -82,14 +82,10 @@ def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
     rate = NS / period
     if rate < ctx.t(CAUSE, "min_rate_hz"):
         return []
-    keep = [
-        k
-        for k, ch in enumerate(signal.channels)
-        if field_of(signal.stream, ch) != "velocity" and _usable(signal.values[:, k], ch)
-    ]
-    if not keep:
+    keep = _usable(signal)
+    if not keep.size:
         return []
-    values = _filled(np.column_stack([unwrapped(signal.values[:, k]) for k in keep]))
+    values = _filled(unwrapped_columns(signal.values[:, keep]))
     # a fast stream is averaged down to ~4 samples per period of the highest frequency looked
     # for (block means: the averaging is the anti-alias filter) — the cost stays small
     q = max(1, int(rate // (4.0 * ctx.t(CAUSE, "band_high_hz"))))
@@ -107,6 +103,14 @@ def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
         return []
     diffs = np.diff(values, axis=0)
     noise = 1.4826 * np.median(np.abs(diffs - np.median(diffs, axis=0)), axis=0)
+    low, high = np.percentile(values[:: max(1, values.shape[0] // 5000)], [1.0, 99.0], axis=0)
+    floors = np.maximum.reduce(
+        [
+            ctx.t(CAUSE, "noise_factor") * noise,
+            ctx.t(CAUSE, "range_share") * (high - low),
+            1e-9 * np.maximum(1.0, np.max(np.abs(values), axis=0)),
+        ]
+    )
     # a few channels at a time: (windows × channels × window) frames stay a few MB
     step = max(1, _FRAME_BUDGET // max(1, (t_ns.size // max(1, size // 8)) * size))
     parts = [
@@ -120,12 +124,21 @@ def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
     # plus its white-noise floor), kept only where the window's band power is mostly that bin
     pure = power / np.maximum(total, 1e-300)[..., None]
     normal = np.median(power, axis=0) + (noise * noise * 18.0 / size)[:, None]
-    score = power / (normal + 1e-300) * (pure >= ctx.t(CAUSE, "purity"))
+    # and only where the window's amplitude at that bin clears the channel's floor
+    loud = power >= 1.5 * (floors * floors)[:, None]
+    score = power / (normal + 1e-300) * ((pure >= ctx.t(CAUSE, "purity")) & loud)
     ratio = ctx.t(CAUSE, "ratio")
+    # a bin clearing the bar in fewer windows than half the shortest oscillation spans is a
+    # burst, not a sustained line: not a candidate
+    hop = max(1, size // 8)
+    strong = score >= ratio * ratio
+    needed = max(2, int(np.ceil(0.5 * ctx.t(CAUSE, "min_duration_s") * rate / hop)))
+    score *= strong.sum(axis=0, keepdims=True) >= needed
     hits = []
     for j in np.flatnonzero(score.max(axis=(0, 2)) >= ratio * ratio):
         spectra = (power[:, j], pure[:, j], score[:, j], freqs, centres)
-        hit = _channel_hit(ctx, signal, t_ns, keep[j], values[:, j], spectra, noise[j], rate)
+        levels = (noise[j], floors[j], rate)
+        hit = _channel_hit(ctx, signal, t_ns, int(keep[j]), values[:, j], spectra, levels)
         if hit is not None:
             hits.append(hit)
     return hits
@@ -152,11 +165,16 @@ def _spectrogram(
     return power, raw.sum(axis=-1), freqs[band], centres
 
 
-def _usable(column: np.ndarray, channel: str) -> bool:
-    finite = column[np.isfinite(column)]
-    if finite.size < _MIN_SAMPLES or np.ptp(finite) <= 0:
-        return False
-    return not is_binary_like(channel, column)
+def _usable(signal: Signal) -> np.ndarray:
+    """Columns worth searching: moving, not binary (a gripper, a flag), not a velocity (it
+    differentiates the position's noise; the position itself is searched)."""
+    summary = column_summary(signal.values)
+    with np.errstate(invalid="ignore"):
+        moving = (summary["finite"] >= _MIN_SAMPLES) & (summary["max"] > summary["min"])
+    usable = moving & ~binary_like_columns(signal.channels, summary)
+    for k in np.flatnonzero(usable):
+        usable[k] = field_of(signal.stream, signal.channels[k]) != "velocity"
+    return np.flatnonzero(usable)
 
 
 def _filled(values: np.ndarray) -> np.ndarray:
@@ -208,19 +226,14 @@ def _channel_hit(
     k: int,
     column: np.ndarray,
     spectra: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-    noise: float,
-    rate: float,
+    levels: tuple[float, float, float],
 ) -> dict | None:
     """The channel's strongest departure from its own normal spectrum that is an oscillation.
     The few strongest candidates are tried in turn (ordinary motion can hold the very strongest
     one)."""
     power, pure, score, freqs, centres = spectra
+    noise, floor, rate = levels
     score = score.copy()
-    floor = max(
-        ctx.t(CAUSE, "noise_factor") * noise,
-        ctx.t(CAUSE, "range_share") * robust_range(column),
-        1e-9 * max(1.0, float(np.max(np.abs(column)))),
-    )
     ratio = ctx.t(CAUSE, "ratio")
     for _ in range(_TRIES):
         w_peak, f_peak = np.unravel_index(int(np.argmax(score)), score.shape)
@@ -266,22 +279,25 @@ def _candidate(
     line, line_pure, freq0 = peak_line
     a, b = region
     size = 2 * int(centres[0])
-    amplitude = float(np.sqrt(np.median(line[a:b]) / 1.5))
-    purity = float(np.median(line_pure[a:b]))
-    ratio = ctx.t(CAUSE, "ratio")
-    if amplitude <= floor or purity < ctx.t(CAUSE, "purity"):
-        return None
+    hop = int(centres[1] - centres[0]) if centres.size > 1 else 1
+    if (b - a) * hop / rate < 0.5 * ctx.t(CAUSE, "min_duration_s"):
+        return None  # a burst: far too short to hold the cycles asked for
     # ordinary level: the same line in windows that do not overlap the region (a broadband
     # burst — a fast move, a bump — counts only with the share of it that is a line)
-    hop = int(centres[1] - centres[0]) if centres.size > 1 else 1
     margin = max(1, size // hop)
     outside = np.ones(line.size, dtype=bool)
     outside[max(0, a - margin) : b + margin] = False
     if outside.sum() < margin:
         return None  # the "oscillation" is the whole episode: its normal state
     ordinary = float(np.sqrt(np.max(line[outside] * np.minimum(line_pure[outside], 1.0)) / 1.5))
-    over = amplitude / max(ordinary, floor / ratio, 1e-300)
-    if over < ratio:
+    ratio = ctx.t(CAUSE, "ratio")
+    bar = max(ordinary, floor / ratio, 1e-300)
+    if np.sqrt(np.max(line[a:b]) / 1.5) < ratio * bar:
+        return None  # not even the strongest window clears it
+    amplitude = float(np.sqrt(_middle(line[a:b]) / 1.5))
+    purity = _middle(line_pure[a:b])
+    over = amplitude / bar
+    if amplitude <= floor or purity < ctx.t(CAUSE, "purity") or over < ratio:
         return None
     lo_row = max(0, int(centres[a]) - size // 2)
     hi_row = min(column.size, int(centres[b - 1]) + size // 2)
@@ -315,6 +331,13 @@ def _candidate(
         "peak": float(np.max(column[onset:stop])),
         "trough": float(np.min(column[onset:stop])),
     }
+
+
+def _middle(values: np.ndarray) -> float:
+    """Median of a short array (one sort: no per-call overhead of np.median)."""
+    ordered = np.sort(values)
+    n = ordered.size
+    return float(0.5 * (ordered[(n - 1) // 2] + ordered[n // 2]))
 
 
 def _cycles(

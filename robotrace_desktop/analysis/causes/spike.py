@@ -23,17 +23,19 @@ What needs care:
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import numpy as np
 
 from robotrace_desktop.analysis import thresholds
 from robotrace_desktop.analysis.causes._series import (
     NS,
+    column_summary,
     failed_run,
     field_of,
     is_gripper_name,
     robust_range,
-    unwrapped,
+    unwrapped_columns,
 )
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
 from robotrace_desktop.analysis.finding import Finding, channel_ref
@@ -54,6 +56,7 @@ thresholds.register(
 )
 
 _MIN_SAMPLES = 20
+_FRAME_BUDGET = 2_000_000  # samples of running-median frames held at once
 _MAX_LEVELS = 16  # a channel taking at most this many distinct values holds levels
 _SKIP_NAME = re.compile(r"(^|[^a-z])(stamp|seq|time|count|counter|index|id|status)([^a-z]|$)", re.I)
 _QUATERNION = re.compile(r"(orientation|rotation|quat)", re.IGNORECASE)
@@ -74,12 +77,11 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
 
 
 def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
-    values = _continuous(signal)
-    keep = [k for k, ch in enumerate(signal.channels) if _usable(ch, values[:, k])]
-    if not keep:
+    keep, distinct = _usable(signal)
+    if not keep.size:
         return []
     h = int(ctx.t(CAUSE, "half_window"))
-    x = values[:, keep]
+    x = _continuous(signal, keep)
     finite = np.isfinite(x)
     x = _filled(x, finite)
     residual = x - _running_median(x, h)
@@ -90,7 +92,8 @@ def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
     size[-h:] = 0.0
     # a channel holding a few levels jumps between them by design: only departures to values
     # that are none of its levels can be spikes
-    levels = [_levels(x[:, j]) for j in range(len(keep))]
+    few = (distinct <= 4 * _MAX_LEVELS) | (distinct <= 0.05 * x.shape[0])
+    levels = [_levels(x[:, j]) if few[j] else None for j in range(len(keep))]
     for j, lv in enumerate(levels):
         if lv is not None:
             size[np.isin(x[:, j], lv), j] = 0.0
@@ -110,7 +113,7 @@ def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
     candidates = np.flatnonzero((peak > k_noise * noise) & (peak > over * ordinary) & (peak > 0))
     hits = []
     for j in candidates:
-        hit = _channel_hit(ctx, signal, keep[j], x[:, j], residual[:, j], size[:, j])
+        hit = _channel_hit(ctx, signal, int(keep[j]), x[:, j], residual[:, j], size[:, j])
         if hit is not None:
             hit["noise"] = float(noise[j])
             hit["ordinary"] = float(ordinary[j])
@@ -120,16 +123,22 @@ def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
     return hits
 
 
-def _usable(channel: str, column: np.ndarray) -> bool:
-    finite = column[np.isfinite(column)]
-    if finite.size < _MIN_SAMPLES or np.ptp(finite) <= 0:
-        return False
-    if _SKIP_NAME.search(channel):
-        return False
-    if is_gripper_name(channel):
-        return False  # open / close jumps are what a gripper does
-    integer = bool(np.all(finite == np.round(finite)))
-    return not (integer and np.all(np.diff(finite) >= 0))  # a counter: its jumps are its meaning
+def _usable(signal: Signal) -> tuple[np.ndarray, np.ndarray]:
+    """Columns worth searching (moving; not a counter, a time stamp, a status or a gripper)
+    and their number of distinct values."""
+    summary = column_summary(signal.values)
+    with np.errstate(invalid="ignore"):
+        usable = (summary["finite"] >= _MIN_SAMPLES) & (summary["max"] > summary["min"])
+    usable &= _named_usable(signal.channels)
+    cand = np.flatnonzero(usable)
+    values = signal.values[:, cand]
+    finite = np.isfinite(values)
+    integer = np.all((values == np.round(values)) | ~finite, axis=0)
+    for j in np.flatnonzero(integer):  # an integer channel that never decreases: a counter
+        column = values[finite[:, j], j]
+        usable[cand[j]] = not bool(np.all(np.diff(column) >= 0))
+    keep = np.flatnonzero(usable)
+    return keep, summary["distinct"][keep]
 
 
 def _levels(column: np.ndarray) -> np.ndarray | None:
@@ -146,10 +155,21 @@ def _levels(column: np.ndarray) -> np.ndarray | None:
     return values[held]
 
 
-def _continuous(signal: Signal) -> np.ndarray:
-    """Values with wrapped angles unwrapped and quaternions made sign-continuous."""
-    values = np.column_stack([unwrapped(signal.values[:, k]) for k in range(len(signal.channels))])
-    for idx in _quaternions(signal.channels):
+@lru_cache(maxsize=256)
+def _named_usable(channels: tuple[str, ...]) -> np.ndarray:
+    """By name: a gripper's open / close jumps are what it does; counters, stamps and status
+    codes jump by design."""
+    return np.array([not (_SKIP_NAME.search(c) or is_gripper_name(c)) for c in channels])
+
+
+def _continuous(signal: Signal, keep: np.ndarray) -> np.ndarray:
+    """The kept columns with quaternions made sign-continuous (q and −q are one rotation) and
+    wrapped angles unwrapped."""
+    values = signal.values
+    groups = _quaternions(signal.channels)
+    if groups:
+        values = values.copy()
+    for idx in groups:
         q = values[:, idx]
         ok = np.isfinite(q).all(axis=1)
         if ok.sum() < 2:
@@ -159,7 +179,7 @@ def _continuous(signal: Signal) -> np.ndarray:
         sign = np.concatenate(([1.0], np.cumprod(np.where(dots < 0, -1.0, 1.0))))
         q[ok] = qs * sign[:, None]
         values[:, idx] = q
-    return values
+    return unwrapped_columns(values[:, keep])
 
 
 def _quaternions(channels: tuple[str, ...]) -> list[list[int]]:
@@ -184,12 +204,16 @@ def _filled(x: np.ndarray, finite: np.ndarray) -> np.ndarray:
 
 
 def _running_median(x: np.ndarray, h: int) -> np.ndarray:
-    """Median of the 2h+1 samples centred on each row (the ends reflect the data)."""
+    """Median of the 2h+1 samples centred on each row (the ends reflect the data); a few
+    columns at a time so the (rows × columns × window) copy stays a few MB."""
     padded = np.pad(x, ((h, h), (0, 0)), mode="reflect")
     out = np.empty_like(x)
-    for j in range(x.shape[1]):
-        frames = np.lib.stride_tricks.sliding_window_view(padded[:, j], 2 * h + 1)
-        out[:, j] = np.partition(frames, h, axis=1)[:, h]
+    step = max(1, _FRAME_BUDGET // max(1, x.shape[0] * (2 * h + 1)))
+    for j in range(0, x.shape[1], step):
+        frames = np.lib.stride_tricks.sliding_window_view(
+            padded[:, j : j + step], 2 * h + 1, axis=0
+        )
+        out[:, j : j + step] = np.partition(frames, h, axis=-1)[..., h]
     return out
 
 
