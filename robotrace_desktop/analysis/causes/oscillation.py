@@ -310,7 +310,7 @@ def _candidate(
         or cycles < ctx.t(CAUSE, "min_cycles")
         or spread > ctx.t(CAUSE, "regularity")
         or (last - first) / NS < ctx.t(CAUSE, "min_duration_s")
-        or freq < 0.8 * ctx.t(CAUSE, "band_low_hz")
+        or freq < ctx.t(CAUSE, "band_low_hz")
     ):
         return None
     onset = _onset(t_ns, narrow, first, amplitude, rate, freq)

@@ -49,8 +49,8 @@ thresholds.register(
     k_noise=(8.0, "departure ≥ this × the channel's noise floor (robust spread of residuals)"),
     rel_range=(0.15, "and ≥ this share of the channel's p1..p99 range"),
     over_ordinary=(3.0, "and ≥ this × the largest departure anywhere else in the episode"),
-    sharpness=(0.6, "the first and last spike samples jump ≥ this share of the departure"),
-    step_share=(0.5, "the level after may differ from the level before by ≤ this share"),
+    sharpness=(0.6, "the first and last spike samples stand ≥ this share of it off the trend"),
+    step_share=(0.25, "samples either side stay within this share of it from their trend line"),
     isolation=(0.35, "residuals within 2 windows around it stay below this share of it"),
     group_s=(0.05, "spikes on several channels this close in time are one finding"),
 )
@@ -113,7 +113,8 @@ def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
     candidates = np.flatnonzero((peak > k_noise * noise) & (peak > over * ordinary) & (peak > 0))
     hits = []
     for j in candidates:
-        hit = _channel_hit(ctx, signal, int(keep[j]), x[:, j], residual[:, j], size[:, j])
+        held = levels[j] is not None
+        hit = _channel_hit(ctx, signal, int(keep[j]), x[:, j], residual[:, j], size[:, j], held)
         if hit is not None:
             hit["noise"] = float(noise[j])
             hit["ordinary"] = float(ordinary[j])
@@ -224,9 +225,11 @@ def _channel_hit(
     column: np.ndarray,
     residual: np.ndarray,
     size: np.ndarray,
+    held: bool,
 ) -> dict | None:
     """The largest departure (``size``: |residual| where it may be a spike) if it is short,
-    returns, and is large for the channel."""
+    returns, and is large for the channel. ``held``: the channel holds a few levels (its
+    trend is those levels, not a line; the departure is a value that is none of them)."""
     peak_i = int(np.argmax(size))
     channel = signal.channels[k]
     peak = float(residual[peak_i])
@@ -243,14 +246,8 @@ def _channel_hit(
     h = int(ctx.t(CAUSE, "half_window"))
     if last - first + 1 > int(ctx.t(CAUSE, "max_width")) or first < 1 or last + 1 >= column.size:
         return None
-    # sharp in and sharp out (a reading, not a motion: physical transients slew), back to the
-    # level it left (not a step), and alone (not one swing of a burst — a bump, a collision)
-    before, after = column[first - 1], column[last + 1]
-    departure = float(column[peak_i] - 0.5 * (before + after))
-    sharp = ctx.t(CAUSE, "sharpness") * abs(departure)
-    if abs(column[first] - before) < sharp or abs(column[last] - after) < sharp:
-        return None
-    if abs(after - before) > ctx.t(CAUSE, "step_share") * abs(departure):
+    # back on the trend it left, sharp in and out (a level channel's trend is its levels)
+    if not held and not _on_trend(ctx, column, first, last, peak_i):
         return None
     around = np.concatenate(
         (size[max(0, first - 2 * h) : first], size[last + 1 : last + 1 + 2 * h])
@@ -268,6 +265,25 @@ def _channel_hit(
         "departure": peak,
         "span": span,
     }
+
+
+def _on_trend(ctx: ExplainContext, column: np.ndarray, first: int, last: int, peak_i: int) -> bool:
+    """The local trend is a line through the h samples either side of the spike. Those samples
+    must sit on it (the channel returns to the trend it left: not a step, and the spike's
+    neighbours are not part of a wider hump — a fast move, a bump), and the spike's first and
+    last samples must stand off it (sharp in and out: a reading, not a motion)."""
+    h = int(ctx.t(CAUSE, "half_window"))
+    side = np.r_[max(0, first - h) : first, last + 1 : min(column.size, last + 1 + h)]
+    if side.size < 4:
+        return False
+    slope, level = np.polyfit(side - peak_i, column[side], 1)
+    departure = abs(float(column[peak_i] - level))
+    off_trend = np.abs(column[side] - (level + slope * (side - peak_i)))
+    if np.max(off_trend) > ctx.t(CAUSE, "step_share") * departure:
+        return False
+    ends = np.array([first, last])
+    edges = np.abs(column[ends] - (level + slope * (ends - peak_i)))
+    return bool(np.min(edges) >= ctx.t(CAUSE, "sharpness") * departure)
 
 
 # ---------------------------------------------------------------- grouping and findings
