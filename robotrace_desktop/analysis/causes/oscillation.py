@@ -51,7 +51,7 @@ thresholds.register(
     ratio=(2.5, "band amplitude ≥ this × the channel's highest ordinary level elsewhere"),
     noise_factor=(1.5, "band amplitude ≥ this × the noise floor (MAD of sample differences)"),
     range_share=(0.01, "band amplitude ≥ this share of the channel's p1..p99 range"),
-    min_duration_s=(0.8, "shortest oscillation that counts (s)"),
+    min_duration_s=(0.6, "shortest oscillation that counts (s)"),
     min_cycles=(4.0, "and at least this many cycles"),
     purity=(0.5, "share of the band's power at the oscillation's frequency (a line, not noise)"),
     regularity=(0.35, "half-periods' relative spread (MAD/median) must stay below this"),
