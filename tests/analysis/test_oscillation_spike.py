@@ -242,3 +242,15 @@ def test_oscillation_on_a_fast_stream_is_found_cheaply() -> None:
     assert [f.channels for f in found] == [["/joint_states/position/j3"]]
     assert abs(found[0].t_start_ns / NS - 21.0) <= 0.3
     assert found[0].evidence["frequency_hz"] == pytest.approx(12.0, rel=0.05)
+
+
+def test_a_rare_tick_on_a_quantised_still_joint_is_jitter_but_a_wild_one_is_a_spike() -> None:
+    rng = np.random.default_rng(7)
+    ticks = 2048.0 + (rng.random(T.size) < 0.3)  # a servo at rest, flickering by one tick
+    ticks[600] = 2050.0  # a tick it rarely visits: jitter
+    data = make_data({"/joint_states": (ns(T), {"position/j1": ticks * 0.088})})
+    assert _confident(spike.analyze(data, context())) == []
+    ticks[900] = 2300.0  # a wild reading
+    data = make_data({"/joint_states": (ns(T), {"position/j1": ticks * 0.088})})
+    found = _confident(spike.analyze(data, context()))
+    assert [f.t_start_ns for f in found] == [int(ns(T)[900])]

@@ -113,8 +113,8 @@ def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
     candidates = np.flatnonzero((peak > k_noise * noise) & (peak > over * ordinary) & (peak > 0))
     hits = []
     for j in candidates:
-        held = levels[j] is not None
-        hit = _channel_hit(ctx, signal, int(keep[j]), x[:, j], residual[:, j], size[:, j], held)
+        where = (signal, int(keep[j]))
+        hit = _channel_hit(ctx, where, x[:, j], residual[:, j], size[:, j], levels[j])
         if hit is not None:
             hit["noise"] = float(noise[j])
             hit["ordinary"] = float(ordinary[j])
@@ -220,16 +220,16 @@ def _running_median(x: np.ndarray, h: int) -> np.ndarray:
 
 def _channel_hit(
     ctx: ExplainContext,
-    signal: Signal,
-    k: int,
+    where: tuple[Signal, int],
     column: np.ndarray,
     residual: np.ndarray,
     size: np.ndarray,
-    held: bool,
+    levels: np.ndarray | None,
 ) -> dict | None:
     """The largest departure (``size``: |residual| where it may be a spike) if it is short,
-    returns, and is large for the channel. ``held``: the channel holds a few levels (its
+    returns, and is large for the channel. ``levels``: the few levels the channel holds (its
     trend is those levels, not a line; the departure is a value that is none of them)."""
+    signal, k = where
     peak_i = int(np.argmax(size))
     channel = signal.channels[k]
     peak = float(residual[peak_i])
@@ -247,7 +247,9 @@ def _channel_hit(
     if last - first + 1 > int(ctx.t(CAUSE, "max_width")) or first < 1 or last + 1 >= column.size:
         return None
     # back on the trend it left, sharp in and out (a level channel's trend is its levels)
-    if not held and not _on_trend(ctx, column, first, last, peak_i):
+    if levels is None and not _on_trend(ctx, column, first, last, peak_i):
+        return None
+    if levels is not None and _on_lattice(levels, float(column[peak_i])):
         return None
     around = np.concatenate(
         (size[max(0, first - 2 * h) : first], size[last + 1 : last + 1 + 2 * h])
@@ -265,6 +267,18 @@ def _channel_hit(
         "departure": peak,
         "span": span,
     }
+
+
+def _on_lattice(levels: np.ndarray, value: float) -> bool:
+    """A quantised channel (servo ticks: its levels a whole number of quanta apart) visiting
+    a rarely seen tick near its usual ones is jitter, not a glitch: ``value`` is a whole number
+    of quanta from the levels and within 3 quanta of one."""
+    if levels.size < 2:
+        return False
+    quantum = float(np.min(np.diff(levels)))
+    steps = (value - float(levels[0])) / quantum
+    near = float(np.min(np.abs(levels - value))) < 3.0 * quantum
+    return bool(abs(steps - round(steps)) < 0.1 and near)
 
 
 def _on_trend(ctx: ExplainContext, column: np.ndarray, first: int, last: int, peak_i: int) -> bool:
