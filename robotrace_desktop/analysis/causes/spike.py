@@ -15,7 +15,10 @@ What needs care:
 - wrapped angles (a heading crossing ±π) are unwrapped first: a ~2π jump that returns is the
   representation, not a spike;
 - quaternions are made sign-continuous first (q and −q are the same rotation);
-- counters, timestamps and enum-like channels (few integer values) are skipped;
+- a channel holding a few levels (a mode, a speed command echoed back, a binary sensor) jumps
+  between them by design: only a value that is none of its levels can be a spike, and on a
+  quantised channel (levels a whole number of quanta apart) only one more than 3 quanta away;
+- counters, time stamps, status codes and grippers are skipped;
 - velocity channels derived from noisy positions, and joint efforts, are handled like any
   other channel; spikes on efforts are reported as ``effort_spike``.
 """
@@ -118,8 +121,8 @@ def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
         if hit is not None:
             hit["noise"] = float(noise[j])
             hit["ordinary"] = float(ordinary[j])
-            hit["over_noise"] = float(peak[j] / max(noise[j], 1e-300))
-            hit["over_ordinary"] = float(peak[j] / max(ordinary[j], 1e-300))
+            hit["over_noise"] = float(peak[j] / noise[j]) if noise[j] > 0 else np.inf
+            hit["over_ordinary"] = float(peak[j] / ordinary[j]) if ordinary[j] > 0 else np.inf
             hits.append(hit)
     return hits
 
@@ -337,8 +340,9 @@ def _finding(data: EpisodeData, ctx: ExplainContext, group: list[dict]) -> Findi
         title=f"{'Effort' if effort else 'Sensor'} spike: {lead['channel']}",
         explanation=(
             f"{refs[0]} jumped to {lead['value']:.4g} for {width} sample{'s' if width > 1 else ''}"
-            f" and came back ({lead['over_ordinary']:.1f}× its largest departure elsewhere, "
-            f"{lead['over_noise']:.0f}× its noise floor)"
+            f" and came back ("
+            f"{_times(lead['over_ordinary'], 'its largest departure elsewhere', 'alone in it')}"
+            f", {_times(lead['over_noise'], 'its noise floor', 'on a noiseless channel')})"
             + (f"; {len(group) - 1} more channel(s) at the same moment" if len(group) > 1 else "")
         ),
         confidence=min(confidence, 0.95),
@@ -352,8 +356,8 @@ def _finding(data: EpisodeData, ctx: ExplainContext, group: list[dict]) -> Findi
             "width_samples": width,
             "noise_floor": lead["noise"],
             "ordinary_max_departure": lead["ordinary"],
-            "over_ordinary": round(lead["over_ordinary"], 2),
-            "over_noise": round(lead["over_noise"], 1),
+            "over_ordinary": _finite(lead["over_ordinary"], 2),
+            "over_noise": _finite(lead["over_noise"], 1),
             "normal_range": lead["span"],
             "beyond_history": bool(beyond),
             "channels_together": len(group),
@@ -363,6 +367,15 @@ def _finding(data: EpisodeData, ctx: ExplainContext, group: list[dict]) -> Findi
             "that time before trusting the values around it."
         ),
     )
+
+
+def _times(ratio: float, what: str, otherwise: str) -> str:
+    return f"{ratio:.1f}× {what}" if np.isfinite(ratio) else otherwise
+
+
+def _finite(ratio: float, digits: int) -> float | None:
+    """A ratio for the evidence (None: its denominator was 0 — nothing else, no noise)."""
+    return round(ratio, digits) if np.isfinite(ratio) else None
 
 
 def _beyond_history(ctx: ExplainContext, hit: dict) -> float:
