@@ -1,25 +1,26 @@
 """Oscillation: a sustained, regular vibration that appears in a measured channel mid-run.
 
-Why it works: an unstable joint controller, a loose coupling or a resonance puts energy in a
-band (a few Hz to a few tens of Hz) where a robot's ordinary motion has almost none — a reach
-or a turn lasts a second or more, so its energy sits below ~2 Hz. Each state channel (joint
-positions, poses, efforts, wrenches; streams sampled at ≥ ~20 Hz) is band-passed (FFT, zero
-phase, so times do not shift), and its band amplitude (a moving RMS over half a second) is
-compared with the channel's OWN band amplitude in the rest of the episode and with its noise
-floor (the robust spread of sample-to-sample differences). Units never matter: every bound is
-a ratio to something the same channel does.
+Why it works: an unstable joint controller, a loose coupling or a resonance puts its energy in
+ONE narrow band (a few Hz to a few tens of Hz) where a robot's ordinary motion has almost none
+— a reach or a turn lasts a second or more, so its energy sits below ~2 Hz. Each state channel
+(joint positions, poses, efforts, wrenches; streams sampled at ≥ ~20 Hz) gets a sliding
+spectrum (1 s Hann windows); each window's power in each bin is compared with the channel's
+OWN median power in that bin over the episode. A candidate must then
+- be a line, not broadband: most of the window's band power sits at that frequency;
+- stand ``ratio`` × above the same line's largest level anywhere else in the episode (the
+  episode's ordinary maximum, a broadband burst counting only with its line share), above
+  the channel's noise floor (robust spread of sample-to-sample differences) and above a
+  small share of its range — units never matter, every bound is a ratio to the channel;
+- swing regularly: in a narrow band-pass around it (FFT, zero phase, so times do not shift)
+  at least ``min_cycles`` cycles with steady half-periods over ≥ ``min_duration_s``.
 
-What is ruled out:
-- ordinary motion: slow, so it is filtered out; a brief fast move leaves a burst of one or two
-  cycles in the band, shorter than ``min_cycles`` cycles / ``min_duration_s``;
-- a vibration present through the whole episode: it is the channel's normal level, and the
-  window must exceed the level elsewhere by ``ratio``;
-- sensor noise: the band amplitude must exceed ``noise_factor`` × the noise floor, and the
-  band signal must cross zero at a regular rate (a real oscillation's frequency).
-
-The onset is refined with a short envelope (one period long): the first time it reaches half
-the oscillation's level. A position and its effort (or several channels) oscillating together
-at the same frequency are one finding, with more confidence.
+What is ruled out: ordinary motion (below the band; a fast move is a broadband burst of a
+cycle or two), a vibration present all along (it is the channel's normal spectrum) and noise
+(not a line, not regular). The onset is refined with a one-period envelope of the narrow-band
+signal: the first time it reaches half the oscillation's amplitude. Channels oscillating
+together at one frequency (a joint's position and its effort) are one finding, more
+confident. Velocity channels are not searched (they differentiate the position's noise; the
+position itself is); fast streams are averaged down first so the cost stays small.
 """
 
 from __future__ import annotations
@@ -48,9 +49,9 @@ thresholds.register(
     band_low_hz=(2.5, "lowest oscillation frequency (ordinary motion sits below it)"),
     band_high_hz=(25.0, "highest oscillation frequency (capped at 0.45 × the sample rate)"),
     window_s=(1.0, "sliding spectrum window (s)"),
-    ratio=(2.5, "band amplitude ≥ this × the channel's highest ordinary level elsewhere"),
-    noise_factor=(1.5, "band amplitude ≥ this × the noise floor (MAD of sample differences)"),
-    range_share=(0.01, "band amplitude ≥ this share of the channel's p1..p99 range"),
+    ratio=(2.5, "amplitude ≥ this × the same line's largest ordinary level elsewhere"),
+    noise_factor=(1.5, "amplitude ≥ this × the noise floor (MAD of sample differences)"),
+    range_share=(0.01, "amplitude ≥ this share of the channel's p1..p99 range"),
     min_duration_s=(0.6, "shortest oscillation that counts (s)"),
     min_cycles=(4.0, "and at least this many cycles"),
     purity=(0.5, "share of the band's power at the oscillation's frequency (a line, not noise)"),
