@@ -283,6 +283,8 @@ def _candidate(
     hop = int(centres[1] - centres[0]) if centres.size > 1 else 1
     if (b - a) * hop / rate < 0.5 * ctx.t(CAUSE, "min_duration_s"):
         return None  # a burst: far too short to hold the cycles asked for
+    if a == 0:
+        return None  # there from the first window: it did not appear, the run began with it
     # ordinary level: the same line in windows that do not overlap the region (a broadband
     # burst — a fast move, a bump — counts only with the share of it that is a line)
     margin = max(1, size // hop)
@@ -302,7 +304,11 @@ def _candidate(
         return None
     lo_row = max(0, int(centres[a]) - size // 2)
     hi_row = min(column.size, int(centres[b - 1]) + size // 2)
-    narrow = _bandpass(column[:, None], rate, 0.6 * freq0, 1.6 * freq0)[:, 0]
+    # the narrow band around it, filtered over the region and a window either side only
+    seg_lo, seg_hi = max(0, lo_row - size), min(column.size, hi_row + size)
+    narrow = np.zeros(column.size)
+    segment = column[seg_lo:seg_hi, None]
+    narrow[seg_lo:seg_hi] = _bandpass(segment, rate, 0.6 * freq0, 1.6 * freq0)[:, 0]
     freq, spread, cycles, first, last = _cycles(
         t_ns, narrow, amplitude / np.sqrt(2.0), lo_row, hi_row
     )
@@ -417,7 +423,9 @@ def _finding(data: EpisodeData, ctx: ExplainContext, group: list[dict]) -> Findi
     lead = group[0]
     refs = [channel_ref(h["stream"], h["channel"]) for h in group]
     fields = {h["field"] for h in group}
-    confidence = 0.5 + min(0.25, 0.05 * (lead["ratio"] - ctx.t(CAUSE, "ratio")))
+    # just over every bar, a few cycles: not yet confident; sustained or well above the
+    # channel's ordinary level: confident
+    confidence = 0.45 + min(0.25, 0.05 * (lead["ratio"] - ctx.t(CAUSE, "ratio")))
     confidence += min(0.05, 0.01 * (lead["cycles"] - ctx.t(CAUSE, "min_cycles")))
     if len(group) > 1:
         confidence += 0.05 + (0.05 if len(fields) > 1 else 0.0)

@@ -37,7 +37,6 @@ from robotrace_desktop.analysis.causes._series import (
     failed_run,
     field_of,
     is_gripper_name,
-    robust_range,
     unwrapped_columns,
 )
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
@@ -114,11 +113,18 @@ def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
     k_noise = ctx.t(CAUSE, "k_noise")
     over = ctx.t(CAUSE, "over_ordinary")
     candidates = np.flatnonzero((peak > k_noise * noise) & (peak > over * ordinary) & (peak > 0))
+    if candidates.size:  # and large for the channel's normal range (p1..p99)
+        sub = x[:: max(1, x.shape[0] // 5000), candidates]
+        low, high = np.percentile(sub, [1.0, 99.0], axis=0)
+        big = peak[candidates] >= ctx.t(CAUSE, "rel_range") * (high - low)
+        spans = dict(zip(candidates[big].tolist(), (high - low)[big].tolist(), strict=True))
+        candidates = candidates[big]
     hits = []
     for j in candidates:
         where = (signal, int(keep[j]))
         hit = _channel_hit(ctx, where, x[:, j], residual[:, j], size[:, j], levels[j])
         if hit is not None:
+            hit["span"] = spans[int(j)]
             hit["noise"] = float(noise[j])
             hit["ordinary"] = float(ordinary[j])
             hit["over_noise"] = float(peak[j] / noise[j]) if noise[j] > 0 else np.inf
@@ -236,9 +242,6 @@ def _channel_hit(
     peak_i = int(np.argmax(size))
     channel = signal.channels[k]
     peak = float(residual[peak_i])
-    span = robust_range(column)
-    if abs(peak) < ctx.t(CAUSE, "rel_range") * span:
-        return None
     # the spike's samples: same side, at least half the peak, contiguous with it
     strong = (residual * np.sign(peak)) >= 0.5 * abs(peak)
     first = last = peak_i
@@ -268,7 +271,6 @@ def _channel_hit(
         "width": last - first + 1,
         "value": float(signal.values[peak_i, k]),
         "departure": peak,
-        "span": span,
     }
 
 
