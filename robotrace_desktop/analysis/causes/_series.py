@@ -230,10 +230,28 @@ def unwrapped_columns(values: np.ndarray) -> np.ndarray:
     return out
 
 
+#: id(values) -> (weak reference to values, summary): the analyzers of one episode share it
+_SUMMARIES: dict[int, tuple[object, dict[str, np.ndarray]]] = {}
+
+
 def column_summary(values: np.ndarray) -> dict[str, np.ndarray]:
     """Per column of a 2-D array, in a few vectorised passes: finite count, min, max (of the
     finite samples; NaN when none), number of distinct finite values (on at most
-    SCALE_SAMPLES evenly spaced rows) and the share of those rows at 0 or 1."""
+    SCALE_SAMPLES evenly spaced rows) and the share of those rows at 0 or 1. Remembered for
+    the same (unchanged) array: treat the result as read-only."""
+    import weakref  # here, not at the top: this part of the module is appended to
+
+    known = _SUMMARIES.get(id(values))
+    if known is not None and known[0]() is values:  # type: ignore[operator]
+        return known[1]
+    summary = _column_summary(values)
+    if len(_SUMMARIES) >= 64:
+        _SUMMARIES.clear()
+    _SUMMARIES[id(values)] = (weakref.ref(values), summary)
+    return summary
+
+
+def _column_summary(values: np.ndarray) -> dict[str, np.ndarray]:
     clean = np.where(np.isfinite(values), values, np.nan)
     sub = clean[:: max(1, clean.shape[0] // SCALE_SAMPLES)]
     ordered = np.sort(sub, axis=0)  # NaN last
