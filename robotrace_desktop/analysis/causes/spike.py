@@ -326,8 +326,12 @@ def _finding(data: EpisodeData, ctx: ExplainContext, group: list[dict]) -> Findi
     lead = group[0]
     refs = [channel_ref(h["stream"], h["channel"]) for h in group]
     over = ctx.t(CAUSE, "over_ordinary")
-    confidence = 0.5 + min(0.2, 0.04 * (lead["over_ordinary"] - over))
-    confidence += min(0.1, 0.005 * (lead["over_noise"] - ctx.t(CAUSE, "k_noise")))
+    # just over the bars: not yet confident; far above the channel's ordinary maximum and its
+    # noise floor: confident. A channel without measurable noise (held, quantised) gives no
+    # noise evidence at all — an infinite ratio there is no evidence of anything
+    confidence = 0.45 + min(0.3, 0.05 * (lead["over_ordinary"] - over))
+    if np.isfinite(lead["over_noise"]):
+        confidence += min(0.05, 0.005 * (lead["over_noise"] - ctx.t(CAUSE, "k_noise")))
     beyond = _beyond_history(ctx, lead)
     confidence += 0.1 * beyond
     if len(group) > 1:
