@@ -28,6 +28,8 @@ CAUSE_MODULES = (
     "hard_stop",
     "gripper",
     "divergence",
+    "oscillation",
+    "spike",
 )
 
 

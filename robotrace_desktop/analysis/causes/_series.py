@@ -248,3 +248,79 @@ def held_on(t_ref: np.ndarray, values: np.ndarray, t_ns: np.ndarray, lag_ns: int
     held = values[np.clip(idx, 0, None)].astype(np.float64)
     held[idx < 0] = np.nan
     return held
+def unwrapped(column: np.ndarray) -> np.ndarray:
+    """An angle wrapped into [-π, π] (a heading, a yaw) made continuous: its ±2π jumps are
+    the representation, not the motion. Other channels are returned as they are."""
+    finite = np.isfinite(column)
+    values = column[finite]
+    if values.size < 3 or np.max(np.abs(values)) > np.pi + 1e-3:
+        return column
+    if np.max(np.abs(np.diff(values))) <= np.pi:
+        return column
+    out = column.copy()
+    out[finite] = np.unwrap(values)
+    return out
+
+
+def unwrapped_columns(values: np.ndarray) -> np.ndarray:
+    """``unwrapped`` for every column of a 2-D array at once."""
+    if values.shape[0] < 3 or values.shape[1] == 0:
+        return values
+    if not np.isfinite(values).all():  # holes: column by column
+        return np.column_stack([unwrapped(values[:, k]) for k in range(values.shape[1])])
+    wrapped = np.flatnonzero(np.max(np.abs(values), axis=0) <= np.pi + 1e-3)
+    if wrapped.size:
+        jumps = np.max(np.abs(np.diff(values[:, wrapped], axis=0)), axis=0) > np.pi
+        wrapped = wrapped[jumps]
+    if not wrapped.size:
+        return values
+    out = values.copy()
+    out[:, wrapped] = np.unwrap(values[:, wrapped], axis=0)
+    return out
+
+
+#: id(values) -> (weak reference to values, summary): the analyzers of one episode share it
+_SUMMARIES: dict[int, tuple[object, dict[str, np.ndarray]]] = {}
+
+
+def column_summary(values: np.ndarray) -> dict[str, np.ndarray]:
+    """Per column of a 2-D array, in a few vectorised passes: finite count, min, max (of the
+    finite samples; NaN when none), number of distinct finite values (on at most
+    SCALE_SAMPLES evenly spaced rows) and the share of those rows at 0 or 1. Remembered for
+    the same (unchanged) array: treat the result as read-only."""
+    import weakref  # here, not at the top: this part of the module is appended to
+
+    known = _SUMMARIES.get(id(values))
+    if known is not None and known[0]() is values:  # type: ignore[operator]
+        return known[1]
+    summary = _column_summary(values)
+    if len(_SUMMARIES) >= 64:
+        _SUMMARIES.clear()
+    _SUMMARIES[id(values)] = (weakref.ref(values), summary)
+    return summary
+
+
+def _column_summary(values: np.ndarray) -> dict[str, np.ndarray]:
+    clean = np.where(np.isfinite(values), values, np.nan)
+    sub = clean[:: max(1, clean.shape[0] // SCALE_SAMPLES)]
+    ordered = np.sort(sub, axis=0)  # NaN last
+    finite_sub = np.isfinite(ordered)
+    steps = (np.diff(ordered, axis=0) != 0) & finite_sub[1:]
+    distinct = np.where(finite_sub[0], 1 + steps.sum(axis=0), 0)
+    ends = (np.abs(sub) < 1e-3) | (np.abs(sub - 1.0) < 1e-3)
+    n_sub = np.maximum(np.isfinite(sub).sum(axis=0), 1)
+    return {
+        "finite": np.isfinite(clean).sum(axis=0),
+        "min": np.fmin.reduce(clean, axis=0),
+        "max": np.fmax.reduce(clean, axis=0),
+        "distinct": distinct,
+        "at_ends": ends.sum(axis=0) / n_sub,
+    }
+
+
+def binary_like_columns(channels: tuple[str, ...], summary: dict[str, np.ndarray]) -> np.ndarray:
+    """``is_binary_like`` for every column at once, from ``column_summary``."""
+    named = np.array([is_gripper_name(c) for c in channels], dtype=bool)
+    with np.errstate(invalid="ignore"):
+        unit = (summary["min"] >= -1e-6) & (summary["max"] <= 1.0 + 1e-6)
+    return named | (summary["distinct"] <= 3) | (unit & (summary["at_ends"] >= 0.5))

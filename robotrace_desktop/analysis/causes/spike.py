@@ -1,0 +1,395 @@
+"""Sensor spikes: an isolated one-to-few-sample departure from a channel's local trend that
+comes back — a glitched reading, a bit flip, a torn message, an electrical kick.
+
+Why it works: a running median over 9 samples follows the channel's motion (ramps, curves) and
+its steps (a new level is the median as soon as it holds for 5 samples), but ignores up to 4
+wild samples; the residual from it is therefore ~0 except at short excursions that return.
+That residual is sized against the channel's OWN behaviour, never a fixed unit: its noise floor
+(robust spread of the residual), its normal range (p1..p99), and — what keeps untouched
+recordings quiet — the largest residual the same channel shows anywhere else in the episode:
+a real spike stands out from the channel's ordinary maximum by a clear factor, while a
+channel that is naturally jumpy (bumps on an IMU, a GPS fix) has many departures of the same
+size. Departures beyond anything the robot's other runs reached add confidence.
+
+What needs care:
+- wrapped angles (a heading crossing ±π) are unwrapped first: a ~2π jump that returns is the
+  representation, not a spike;
+- quaternions are made sign-continuous first (q and −q are the same rotation);
+- a channel holding a few levels (a mode, a speed command echoed back, a binary sensor) jumps
+  between them by design: only a value that is none of its levels can be a spike, and on a
+  quantised channel (levels a whole number of quanta apart) only one more than 3 quanta away;
+- counters, time stamps, status codes and grippers are skipped;
+- velocity channels derived from noisy positions, and joint efforts, are handled like any
+  other channel; spikes on efforts are reported as ``effort_spike``.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import numpy as np
+
+from robotrace_desktop.analysis import thresholds
+from robotrace_desktop.analysis.causes._series import (
+    NS,
+    column_summary,
+    failed_run,
+    field_of,
+    is_gripper_name,
+    unwrapped_columns,
+)
+from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
+from robotrace_desktop.analysis.finding import Finding, channel_ref
+
+CAUSE = "sensor_spike"
+EFFORT_CAUSE = "effort_spike"
+thresholds.register(
+    CAUSE,
+    half_window=(4, "running-median half window (samples): spikes up to this wide are seen"),
+    max_width=(3, "widest departure (samples) that is still a spike, not a new level"),
+    k_noise=(8.0, "departure ≥ this × the channel's noise floor (robust spread of residuals)"),
+    rel_range=(0.15, "and ≥ this share of the channel's p1..p99 range"),
+    over_ordinary=(3.0, "and ≥ this × the largest departure anywhere else in the episode"),
+    sharpness=(0.6, "the first and last spike samples stand ≥ this share of it off the trend"),
+    step_share=(0.25, "samples either side stay within this share of it from their trend line"),
+    isolation=(0.35, "residuals within 2 windows around it stay below this share of it"),
+    group_s=(0.05, "spikes on several channels this close in time are one finding"),
+)
+
+_MIN_SAMPLES = 20
+_FRAME_BUDGET = 2_000_000  # samples of running-median frames held at once
+_MAX_LEVELS = 16  # a channel taking at most this many distinct values holds levels
+_SKIP_NAME = re.compile(r"(^|[^a-z])(stamp|seq|time|count|counter|index|id|status)([^a-z]|$)", re.I)
+_QUATERNION = re.compile(r"(orientation|rotation|quat)", re.IGNORECASE)
+
+
+def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
+    hits: list[dict] = []
+    for signal in data.signals():
+        if signal.role not in ("state", "other") or signal.t_ns.size < _MIN_SAMPLES:
+            continue
+        hits += _signal_hits(ctx, signal)
+    if not hits:
+        return []
+    return [_finding(data, ctx, group) for group in _groups(ctx, hits)]
+
+
+# ---------------------------------------------------------------- per signal
+
+
+def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
+    keep, distinct = _usable(signal)
+    if not keep.size:
+        return []
+    h = int(ctx.t(CAUSE, "half_window"))
+    x = _continuous(signal, keep)
+    finite = np.isfinite(x)
+    x = _filled(x, finite)
+    residual = x - _running_median(x, h)
+    residual[~finite] = 0.0  # holes are nan_inf's; the samples next to them are judged as usual
+    size = np.abs(residual)
+    # the first and last h samples have no full window around them: not judged
+    size[:h] = 0.0
+    size[-h:] = 0.0
+    # a channel holding a few levels jumps between them by design: only departures to values
+    # that are none of its levels can be spikes
+    few = (distinct <= 4 * _MAX_LEVELS) | (distinct <= 0.05 * x.shape[0])
+    levels = [_levels(x[:, j]) if few[j] else None for j in range(len(keep))]
+    for j, lv in enumerate(levels):
+        if lv is not None:
+            size[np.isin(x[:, j], lv), j] = 0.0
+    # noise floor: the robust spread of the residual (0 for a channel that mostly holds its
+    # value — then the range and the ordinary maximum decide)
+    noise = 1.4826 * np.median(np.abs(residual), axis=0)
+    peak_i = np.argmax(size, axis=0)
+    cols = np.arange(len(keep))
+    peak = size[peak_i, cols]
+    # the channel's ordinary maximum: its largest departure away from the peak
+    masked = size.copy()
+    rows = np.arange(size.shape[0])[:, None]
+    masked[np.abs(rows - peak_i[None, :]) <= h] = 0.0
+    ordinary = masked.max(axis=0)
+    k_noise = ctx.t(CAUSE, "k_noise")
+    over = ctx.t(CAUSE, "over_ordinary")
+    candidates = np.flatnonzero((peak > k_noise * noise) & (peak > over * ordinary) & (peak > 0))
+    if candidates.size:  # and large for the channel's normal range (p1..p99)
+        sub = x[:: max(1, x.shape[0] // 5000), candidates]
+        low, high = np.percentile(sub, [1.0, 99.0], axis=0)
+        big = peak[candidates] >= ctx.t(CAUSE, "rel_range") * (high - low)
+        spans = dict(zip(candidates[big].tolist(), (high - low)[big].tolist(), strict=True))
+        candidates = candidates[big]
+    hits = []
+    for j in candidates:
+        where = (signal, int(keep[j]))
+        hit = _channel_hit(ctx, where, x[:, j], residual[:, j], size[:, j], levels[j])
+        if hit is not None:
+            hit["span"] = spans[int(j)]
+            hit["noise"] = float(noise[j])
+            hit["ordinary"] = float(ordinary[j])
+            hit["over_noise"] = float(peak[j] / noise[j]) if noise[j] > 0 else np.inf
+            hit["over_ordinary"] = float(peak[j] / ordinary[j]) if ordinary[j] > 0 else np.inf
+            hits.append(hit)
+    return hits
+
+
+def _usable(signal: Signal) -> tuple[np.ndarray, np.ndarray]:
+    """Columns worth searching (moving; not a counter, a time stamp, a status or a gripper)
+    and their number of distinct values."""
+    summary = column_summary(signal.values)
+    with np.errstate(invalid="ignore"):
+        usable = (summary["finite"] >= _MIN_SAMPLES) & (summary["max"] > summary["min"])
+    usable &= _named_usable(signal.channels)
+    cand = np.flatnonzero(usable)
+    values = signal.values[:, cand]
+    finite = np.isfinite(values)
+    integer = np.all((values == np.round(values)) | ~finite, axis=0)
+    for j in np.flatnonzero(integer):  # an integer channel that never decreases: a counter
+        column = values[finite[:, j], j]
+        usable[cand[j]] = not bool(np.all(np.diff(column) >= 0))
+    keep = np.flatnonzero(usable)
+    return keep, summary["distinct"][keep]
+
+
+def _levels(column: np.ndarray) -> np.ndarray | None:
+    """The levels of a channel that holds a few values (a mode, a commanded speed echoed back,
+    a binary sensor): values held often enough that together they cover ≥ 99 % of the
+    samples. None for a continuous channel."""
+    finite = column[np.isfinite(column)]
+    values, counts = np.unique(finite, return_counts=True)
+    if values.size > 4 * _MAX_LEVELS and values.size > 0.05 * finite.size:
+        return None  # clearly continuous: skip the counting below
+    held = counts >= max(4, 0.01 * finite.size)
+    if held.sum() > _MAX_LEVELS or counts[held].sum() < 0.99 * finite.size:
+        return None
+    return values[held]
+
+
+@lru_cache(maxsize=256)
+def _named_usable(channels: tuple[str, ...]) -> np.ndarray:
+    """By name: a gripper's open / close jumps are what it does; counters, stamps and status
+    codes jump by design."""
+    return np.array([not (_SKIP_NAME.search(c) or is_gripper_name(c)) for c in channels])
+
+
+def _continuous(signal: Signal, keep: np.ndarray) -> np.ndarray:
+    """The kept columns with quaternions made sign-continuous (q and −q are one rotation) and
+    wrapped angles unwrapped."""
+    values = signal.values
+    groups = _quaternions(signal.channels)
+    if groups:
+        values = values.copy()
+    for idx in groups:
+        q = values[:, idx]
+        ok = np.isfinite(q).all(axis=1)
+        if ok.sum() < 2:
+            continue
+        qs = q[ok]
+        dots = np.einsum("ij,ij->i", qs[1:], qs[:-1])
+        sign = np.concatenate(([1.0], np.cumprod(np.where(dots < 0, -1.0, 1.0))))
+        q[ok] = qs * sign[:, None]
+        values[:, idx] = q
+    return unwrapped_columns(values[:, keep])
+
+
+def _quaternions(channels: tuple[str, ...]) -> list[list[int]]:
+    """Column indices of (x, y, z, w) groups named like an orientation / rotation."""
+    by_prefix: dict[str, dict[str, int]] = {}
+    for k, name in enumerate(channels):
+        prefix, _, leaf = name.rpartition(".")
+        if leaf in ("x", "y", "z", "w") and _QUATERNION.search(prefix):
+            by_prefix.setdefault(prefix, {})[leaf] = k
+    return [[g[a] for a in "xyzw"] for g in by_prefix.values() if len(g) == 4]
+
+
+def _filled(x: np.ndarray, finite: np.ndarray) -> np.ndarray:
+    if finite.all():
+        return x
+    out = x.copy()
+    idx = np.arange(x.shape[0])
+    for j in np.flatnonzero(~finite.all(axis=0)):
+        good = finite[:, j]
+        out[~good, j] = np.interp(idx[~good], idx[good], x[good, j])
+    return out
+
+
+def _running_median(x: np.ndarray, h: int) -> np.ndarray:
+    """Median of the 2h+1 samples centred on each row (the ends reflect the data); a few
+    columns at a time so the (rows × columns × window) copy stays a few MB."""
+    padded = np.pad(x, ((h, h), (0, 0)), mode="reflect")
+    out = np.empty_like(x)
+    step = max(1, _FRAME_BUDGET // max(1, x.shape[0] * (2 * h + 1)))
+    for j in range(0, x.shape[1], step):
+        frames = np.lib.stride_tricks.sliding_window_view(
+            padded[:, j : j + step], 2 * h + 1, axis=0
+        )
+        out[:, j : j + step] = np.partition(frames, h, axis=-1)[..., h]
+    return out
+
+
+def _channel_hit(
+    ctx: ExplainContext,
+    where: tuple[Signal, int],
+    column: np.ndarray,
+    residual: np.ndarray,
+    size: np.ndarray,
+    levels: np.ndarray | None,
+) -> dict | None:
+    """The largest departure (``size``: |residual| where it may be a spike) if it is short,
+    returns, and is large for the channel. ``levels``: the few levels the channel holds (its
+    trend is those levels, not a line; the departure is a value that is none of them)."""
+    signal, k = where
+    peak_i = int(np.argmax(size))
+    channel = signal.channels[k]
+    peak = float(residual[peak_i])
+    # the spike's samples: same side, at least half the peak, contiguous with it
+    strong = (residual * np.sign(peak)) >= 0.5 * abs(peak)
+    first = last = peak_i
+    while first > 0 and strong[first - 1]:
+        first -= 1
+    while last + 1 < strong.size and strong[last + 1]:
+        last += 1
+    h = int(ctx.t(CAUSE, "half_window"))
+    if last - first + 1 > int(ctx.t(CAUSE, "max_width")) or first < 1 or last + 1 >= column.size:
+        return None
+    # back on the trend it left, sharp in and out (a level channel's trend is its levels)
+    if levels is None and not _on_trend(ctx, column, first, last, peak_i):
+        return None
+    if levels is not None and _on_lattice(levels, float(column[peak_i])):
+        return None
+    around = np.concatenate(
+        (size[max(0, first - 2 * h) : first], size[last + 1 : last + 1 + 2 * h])
+    )
+    if around.size and np.max(around) > ctx.t(CAUSE, "isolation") * abs(peak):
+        return None
+    return {
+        "stream": signal.stream,
+        "channel": channel,
+        "field": field_of(signal.stream, channel),
+        "t_ns": int(signal.t_ns[first]),
+        "end_ns": int(signal.t_ns[last]),
+        "width": last - first + 1,
+        "value": float(signal.values[peak_i, k]),
+        "departure": peak,
+    }
+
+
+def _on_lattice(levels: np.ndarray, value: float) -> bool:
+    """A quantised channel (servo ticks: its levels a whole number of quanta apart) visiting
+    a rarely seen tick near its usual ones is jitter, not a glitch: ``value`` is a whole number
+    of quanta from the levels and within 3 quanta of one."""
+    if levels.size < 2:
+        return False
+    quantum = float(np.min(np.diff(levels)))
+    steps = (value - float(levels[0])) / quantum
+    near = float(np.min(np.abs(levels - value))) < 3.0 * quantum
+    return bool(abs(steps - round(steps)) < 0.1 and near)
+
+
+def _on_trend(ctx: ExplainContext, column: np.ndarray, first: int, last: int, peak_i: int) -> bool:
+    """The local trend is a line through the h samples either side of the spike. Those samples
+    must sit on it (the channel returns to the trend it left: not a step, and the spike's
+    neighbours are not part of a wider hump — a fast move, a bump), and the spike's first and
+    last samples must stand off it (sharp in and out: a reading, not a motion)."""
+    h = int(ctx.t(CAUSE, "half_window"))
+    side = np.r_[max(0, first - h) : first, last + 1 : min(column.size, last + 1 + h)]
+    if side.size < 4:
+        return False
+    slope, level = np.polyfit(side - peak_i, column[side], 1)
+    departure = abs(float(column[peak_i] - level))
+    off_trend = np.abs(column[side] - (level + slope * (side - peak_i)))
+    if np.max(off_trend) > ctx.t(CAUSE, "step_share") * departure:
+        return False
+    ends = np.array([first, last])
+    edges = np.abs(column[ends] - (level + slope * (ends - peak_i)))
+    return bool(np.min(edges) >= ctx.t(CAUSE, "sharpness") * departure)
+
+
+# ---------------------------------------------------------------- grouping and findings
+
+
+def _groups(ctx: ExplainContext, hits: list[dict]) -> list[list[dict]]:
+    """Spikes at the same moment on several channels (a torn message) are one finding."""
+    gap = ctx.t(CAUSE, "group_s") * NS
+    groups: list[list[dict]] = []
+    for hit in sorted(hits, key=lambda h: -h["over_ordinary"]):
+        for group in groups:
+            if abs(hit["t_ns"] - group[0]["t_ns"]) <= gap:
+                group.append(hit)
+                break
+        else:
+            groups.append([hit])
+    return groups
+
+
+def _finding(data: EpisodeData, ctx: ExplainContext, group: list[dict]) -> Finding:
+    lead = group[0]
+    refs = [channel_ref(h["stream"], h["channel"]) for h in group]
+    over = ctx.t(CAUSE, "over_ordinary")
+    # just over the bars: not yet confident; far above the channel's ordinary maximum and its
+    # noise floor: confident. A channel without measurable noise (held, quantised) gives no
+    # noise evidence at all — an infinite ratio there is no evidence of anything
+    confidence = 0.45 + min(0.3, 0.05 * (lead["over_ordinary"] - over))
+    if np.isfinite(lead["over_noise"]):
+        confidence += min(0.05, 0.005 * (lead["over_noise"] - ctx.t(CAUSE, "k_noise")))
+    beyond = _beyond_history(ctx, lead)
+    confidence += 0.1 * beyond
+    if len(group) > 1:
+        confidence += 0.05
+    if failed_run(data):
+        confidence += 0.05
+    effort = lead["field"] == "effort" or "wrench" in lead["channel"].lower()
+    cause = EFFORT_CAUSE if effort else CAUSE
+    width = lead["width"]
+    return Finding(
+        cause=cause,
+        title=f"{'Effort' if effort else 'Sensor'} spike: {lead['channel']}",
+        explanation=(
+            f"{refs[0]} jumped to {lead['value']:.4g} for {width} sample{'s' if width > 1 else ''}"
+            f" and came back ("
+            f"{_times(lead['over_ordinary'], 'its largest departure elsewhere', 'alone in it')}"
+            f", {_times(lead['over_noise'], 'its noise floor', 'on a noiseless channel')})"
+            + (f"; {len(group) - 1} more channel(s) at the same moment" if len(group) > 1 else "")
+        ),
+        confidence=min(confidence, 0.95),
+        severity="medium",
+        t_start_ns=int(lead["t_ns"]),
+        t_end_ns=int(lead["end_ns"]),
+        channels=refs,
+        evidence={
+            "value": lead["value"],
+            "departure": lead["departure"],
+            "width_samples": width,
+            "noise_floor": lead["noise"],
+            "ordinary_max_departure": lead["ordinary"],
+            "over_ordinary": _finite(lead["over_ordinary"], 2),
+            "over_noise": _finite(lead["over_noise"], 1),
+            "normal_range": lead["span"],
+            "beyond_history": bool(beyond),
+            "channels_together": len(group),
+        },
+        next_step=(
+            "A single wild reading: check the sensor, its cable and the driver's messages at "
+            "that time before trusting the values around it."
+        ),
+    )
+
+
+def _times(ratio: float, what: str, otherwise: str) -> str:
+    return f"{ratio:.1f}× {what}" if np.isfinite(ratio) else otherwise
+
+
+def _finite(ratio: float, digits: int) -> float | None:
+    """A ratio for the evidence (None: its denominator was 0 — nothing else, no noise)."""
+    return round(ratio, digits) if np.isfinite(ratio) else None
+
+
+def _beyond_history(ctx: ExplainContext, hit: dict) -> float:
+    """1 when the spike's value lies outside what the robot's other runs reached."""
+    if ctx.history is None:
+        return 0.0
+    seen = ctx.history(hit["stream"], hit["channel"], False)
+    if seen is None:
+        return 0.0
+    margin = 0.05 * (seen[1] - seen[0])
+    return 1.0 if hit["value"] > seen[1] + margin or hit["value"] < seen[0] - margin else 0.0
