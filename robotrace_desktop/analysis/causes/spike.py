@@ -50,7 +50,7 @@ thresholds.register(
     max_width=(3, "widest departure (samples) that is still a spike, not a new level"),
     k_noise=(8.0, "departure ≥ this × the channel's noise floor (robust spread of residuals)"),
     rel_range=(0.15, "and ≥ this share of the channel's p1..p99 range"),
-    over_ordinary=(3.0, "and ≥ this × the largest departure anywhere else in the episode"),
+    over_ordinary=(5.0, "and ≥ this × the largest departure anywhere else in the episode"),
     sharpness=(0.6, "the first and last spike samples stand ≥ this share of it off the trend"),
     step_share=(0.25, "samples either side stay within this share of it from their trend line"),
     isolation=(0.35, "residuals within 2 windows around it stay below this share of it"),
@@ -147,6 +147,9 @@ def _usable(signal: Signal) -> tuple[np.ndarray, np.ndarray]:
     for j in np.flatnonzero(integer):  # an integer channel that never decreases: a counter
         column = values[finite[:, j], j]
         usable[cand[j]] = not bool(np.all(np.diff(column) >= 0))
+    # a flag (two values: valid / not, contact / none) that flips once is an event its own
+    # analyzers name, not a sensor reading that glitched
+    usable &= summary["distinct"] > 2
     keep = np.flatnonzero(usable)
     return keep, summary["distinct"][keep]
 
