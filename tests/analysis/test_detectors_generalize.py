@@ -150,3 +150,20 @@ def test_a_record_clock_stepping_back_on_one_stream_is_a_clock_jump(
     assert top.cause == "clock_jump" and top.confidence >= 0.5
     assert abs(top.t_start_ns - t0) <= NS // 10
     assert "back" in top.explanation
+
+
+def test_a_reading_the_sensor_flagged_invalid_is_reported_but_not_confident(
+    shared_data: Path,
+) -> None:
+    """The underwater robot's DVL reports a lost beam as distance -1 with its ``valid`` flag
+    dropped for that one message: the sensor said so itself, a dropout, not a hidden glitch."""
+    bag = resolve(str(shared_data / "rosbag2/cougars_auv/SO_lastbag_mcap"), None)
+    spikes = [
+        f
+        for f in explain_resolved(bag, None)
+        if f.cause == "sensor_spike" and "beams[2].distance" in f.channels[0]
+    ]
+    assert len(spikes) == 1
+    assert spikes[0].confidence < 0.5
+    assert spikes[0].evidence["flagged_by"] == "beams[2].valid"
+    assert "marked that reading invalid" in spikes[0].explanation

@@ -129,8 +129,23 @@ def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
             hit["ordinary"] = float(ordinary[j])
             hit["over_noise"] = float(peak[j] / noise[j]) if noise[j] > 0 else np.inf
             hit["over_ordinary"] = float(peak[j] / ordinary[j]) if ordinary[j] > 0 else np.inf
+            hit["flagged_by"] = _flagged_by(signal, hit)
             hits.append(hit)
     return hits
+
+
+def _flagged_by(signal: Signal, hit: dict) -> str | None:
+    """A two-valued channel of the same message that flips at the spike (``valid``,
+    ``status``): the sensor itself marked the reading invalid — a reported dropout, not a
+    glitch the data hides."""
+    lo, hi = np.searchsorted(signal.t_ns, [hit["t_ns"], hit["end_ns"]])
+    lo, hi = max(0, int(lo) - 1), min(signal.t_ns.size, int(hi) + 2)
+    summary = column_summary(signal.values)
+    for j in np.flatnonzero(summary["distinct"] == 2):
+        column = signal.values[:, j]
+        if signal.channels[j] != hit["channel"] and np.ptp(column[lo:hi]) > 0:
+            return signal.channels[j]
+    return None
 
 
 def _usable(signal: Signal) -> tuple[np.ndarray, np.ndarray]:
@@ -341,6 +356,9 @@ def _finding(data: EpisodeData, ctx: ExplainContext, group: list[dict]) -> Findi
         confidence += 0.05
     if failed_run(data):
         confidence += 0.05
+    flagged = lead.get("flagged_by")
+    if flagged:
+        confidence = min(confidence, 0.4)  # the sensor said so itself: a reported dropout
     effort = lead["field"] == "effort" or "wrench" in lead["channel"].lower()
     cause = EFFORT_CAUSE if effort else CAUSE
     width = lead["width"]
@@ -353,6 +371,7 @@ def _finding(data: EpisodeData, ctx: ExplainContext, group: list[dict]) -> Findi
             f"{_times(lead['over_ordinary'], 'its largest departure elsewhere', 'alone in it')}"
             f", {_times(lead['over_noise'], 'its noise floor', 'on a noiseless channel')})"
             + (f"; {len(group) - 1} more channel(s) at the same moment" if len(group) > 1 else "")
+            + (f"; the sensor marked that reading invalid ({flagged} flipped)" if flagged else "")
         ),
         confidence=min(confidence, 0.95),
         severity="medium",
@@ -370,6 +389,7 @@ def _finding(data: EpisodeData, ctx: ExplainContext, group: list[dict]) -> Findi
             "normal_range": lead["span"],
             "beyond_history": bool(beyond),
             "channels_together": len(group),
+            "flagged_by": flagged,
         },
         next_step=(
             "A single wild reading: check the sensor, its cable and the driver's messages at "
