@@ -215,8 +215,6 @@ def hinge_fit(
     n = y.size
     if n < 4:
         return 0, 0.0, float("inf"), 1.0
-    step = max(1, (n - 2) // candidates)
-    idx = np.arange(0, n - 2, step)
     basis = np.ones((n, 1))
     if nuisance is not None:
         basis = np.column_stack((basis, nuisance))
@@ -225,6 +223,24 @@ def hinge_fit(
     total = float(yc @ yc)
     if total <= 0:
         return 0, 0.0, float("inf"), 1.0
+    # coarse to fine: a sparse grid of change points first, then every point around the best
+    coarse = max(2, candidates // 4)
+    step = max(1, (n - 2) // coarse)
+    best = _best_hinge(t_s, yc, q, total, np.arange(0, n - 2, step), durations)
+    fine = max(1, (n - 2) // candidates)
+    around = np.arange(max(0, best[0] - step), min(n - 2, best[0] + step + 1), fine)
+    refined = _best_hinge(t_s, yc, q, total, around, (best[2],))
+    return refined if refined[3] <= best[3] else best
+
+
+def _best_hinge(
+    t_s: np.ndarray,
+    yc: np.ndarray,
+    q: np.ndarray,
+    total: float,
+    idx: np.ndarray,
+    durations: tuple[float, ...],
+) -> tuple[int, float, float, float]:
     best = (0, 0.0, float("inf"), 1.0)
     ramp = np.maximum(t_s[None, :] - t_s[idx][:, None], 0.0)  # (K, N)
     for d in durations:
@@ -248,6 +264,8 @@ def held_on(t_ref: np.ndarray, values: np.ndarray, t_ns: np.ndarray, lag_ns: int
     held = values[np.clip(idx, 0, None)].astype(np.float64)
     held[idx < 0] = np.nan
     return held
+
+
 def unwrapped(column: np.ndarray) -> np.ndarray:
     """An angle wrapped into [-π, π] (a heading, a yaw) made continuous: its ±2π jumps are
     the representation, not the motion. Other channels are returned as they are."""

@@ -163,6 +163,9 @@ def _stops(ctx: ExplainContext, t_ns: np.ndarray, x: np.ndarray) -> list[tuple[i
             and before >= 3.0 * band / w
             and before >= 0.5 * earlier  # not decelerating into it, as a planned stop does
         )
+        if not sudden:
+            found.append((int(i), int(i) + m, False))  # its end is never looked at
+            continue
         left = np.flatnonzero(np.abs(x[i + m :] - x[i]) > band)
         end = int(i) + m + (int(left[0]) if left.size else n - int(i) - m)
         held = np.diff(x[i:end])
