@@ -77,24 +77,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "extra(name): needs the optional extra NAME (skipped when it is absent)"
     )
-    # pytest-xdist registers it too; here so the marks also collect without xdist
-    config.addinivalue_line("markers", "xdist_group(name): run on one pytest-xdist worker")
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """For the README's parallel run (pytest-xdist, ``--dist loadgroup``): a module's tests
-    stay together on one worker, so its module-scoped fixtures (a scan, generated sets) are
-    built once, not once per worker. The tests of the ray extra share one worker, so two local
-    Ray instances never start at once; a test may also name its own ``xdist_group``."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is not None:
-            continue
-        if any("ray" in mark.args for mark in item.iter_markers("extra")):
-            group = "ray"
-        else:
-            group = item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group(group))
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
