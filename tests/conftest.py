@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.extras import extras_required, is_installed, missing_reason
 
@@ -14,6 +15,13 @@ REPO = Path(__file__).resolve().parent.parent
 # Headless tests need no display (the README's test command is run as is, without one); an
 # explicit QT_QPA_PLATFORM wins, e.g. xcb to watch the widgets on a desktop.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+# Hypothesis profiles, for properties that take their example count from the profile (the reader
+# fuzz test): "suite", the README's run, draws 200; "ci-deep", .ci/run's deep pass
+# (HYPOTHESIS_PROFILE=ci-deep), draws 800. A property with its own max_examples keeps it.
+settings.register_profile("suite", max_examples=200)
+settings.register_profile("ci-deep", max_examples=800)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 
 def _shared_data_dir() -> Path:

@@ -180,8 +180,7 @@ def test_same_seed_same_values(tmp_path: Path, demo: Path) -> None:
 
 
 def test_rewrite_replaces_only_a_bundle(tmp_path: Path) -> None:
-    dest = tmp_path / "d"
-    write_demo_bundle(dest)
+    dest = demo_copy(tmp_path / "d")  # an earlier demo (a write's exact bytes); then rewrite it
     (dest / "stale.txt").write_text("old")
     write_demo_bundle(dest)
     assert not (dest / "stale.txt").exists() and (dest / MANIFEST_NAME).is_file()
@@ -197,8 +196,7 @@ def test_rewrite_replaces_only_a_bundle(tmp_path: Path) -> None:
 def test_a_failed_rewrite_keeps_the_earlier_demo_and_leaves_no_temp_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    dest = tmp_path / "d"
-    write_demo_bundle(dest)
+    dest = demo_copy(tmp_path / "d")  # the earlier demo (a write's exact bytes)
     before = {p.relative_to(dest): p.read_bytes() for p in dest.rglob("*") if p.is_file()}
 
     def disk_full(path: Path, *args: object, **kwargs: object) -> Path:

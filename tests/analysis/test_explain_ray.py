@@ -13,8 +13,8 @@ from robotrace_desktop.analysis.runner import explain_many
 from robotrace_desktop.catalog.findings import findings_for
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.cli import main
-from robotrace_desktop.demo import write_demo_bundle
 from robotrace_desktop.verify import ray_engine
+from tests.demo_cache import demo_copy
 from tests.verify.test_ray_engine import REPO, _require_ray, _stop_any
 
 
@@ -24,7 +24,7 @@ def test_explain_all_on_ray_equals_the_process_pool(
 ) -> None:
     ray = _require_ray()
     for seed in (1, 2, 3, 4, 5):
-        write_demo_bundle(tmp_path / "data" / f"demo{seed}", seed=seed)
+        demo_copy(tmp_path / "data" / f"demo{seed}", seed=seed)
     catalog = tmp_path / "c.sqlite"
     assert main(["--catalog", str(catalog), "scan", "--no-explain", str(tmp_path / "data")]) == 0
     with Catalog(catalog) as c:

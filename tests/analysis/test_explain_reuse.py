@@ -14,9 +14,9 @@ from robotrace_desktop.analysis.reuse import current_keys, explain_key
 from robotrace_desktop.analysis.runner import explain_many
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.cli import main
-from robotrace_desktop.demo import write_demo_bundle
 from robotrace_desktop.episodes import ResolvedEpisode
 from robotrace_desktop.errors import RecordingError
+from tests.demo_cache import demo_copy
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
@@ -74,7 +74,7 @@ def test_second_explain_reuses_force_recomputes_thresholds_invalidate(
 def test_key_follows_overrides_offsets_and_model_version(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    write_demo_bundle(tmp_path / "demo1", seed=1)
+    demo_copy(tmp_path / "demo1", seed=1)
     catalog = tmp_path / "c.sqlite"
     run(capsys, "--catalog", str(catalog), "scan", "--no-explain", str(tmp_path / "demo1"))
     with Catalog(catalog) as c:
@@ -97,7 +97,7 @@ def test_explain_all_and_scan_reuse_unchanged_episodes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for seed in (1, 2, 3, 4):
-        write_demo_bundle(tmp_path / "data" / f"demo{seed}", seed=seed)
+        demo_copy(tmp_path / "data" / f"demo{seed}", seed=seed)
     catalog = tmp_path / "c.sqlite"
     code, out = run(capsys, "--catalog", str(catalog), "scan", str(tmp_path / "data"), "--json")
     assert code == 0 and json.loads(out)["explained"] == 4

@@ -12,11 +12,11 @@ from robotrace_desktop.analysis import runner
 from robotrace_desktop.analysis.runner import explain_many
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.cli import main
-from robotrace_desktop.demo import write_demo_bundle
+from tests.demo_cache import demo_copy
 
 
 def test_inline_runs_from_two_threads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    write_demo_bundle(tmp_path / "data" / "demo1", seed=1)
+    demo_copy(tmp_path / "data" / "demo1", seed=1)
     catalog = tmp_path / "c.sqlite"
     assert main(["--catalog", str(catalog), "scan", "--no-explain", str(tmp_path / "data")]) == 0
     with Catalog(catalog) as c:

@@ -27,7 +27,7 @@ from robotrace_desktop.catalog.journal import Journal
 from robotrace_desktop.catalog.selections import delete_selection, save_selection, selection_ids
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.cli import main
-from robotrace_desktop.demo import write_demo_bundle
+from tests.demo_cache import demo_copy
 from tests.hardening.test_crash_safety import v1_catalog
 
 MS = 1_000_000
@@ -35,7 +35,7 @@ MS = 1_000_000
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_demo_bundle(tmp_path_factory.mktemp("demo") / "bundle")
+    return demo_copy(tmp_path_factory.mktemp("demo") / "bundle")
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ import pytest
 
 from robotrace_desktop.catalog.storage_errors import DiskFullError
 from robotrace_desktop.catalog.store import Catalog
-from robotrace_desktop.demo import write_demo_bundle
+from tests.demo_cache import demo_copy
 from tests.hardening.catalog_faults import fill, small_disk
 from tests.hardening.trees import cli, finish
 
@@ -74,7 +74,7 @@ def read_only_view(source: Path, target: Path) -> Iterator[Path | None]:
 def scanned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A catalog folder with the demo episode scanned, bookmarked and closed cleanly."""
     root = tmp_path_factory.mktemp("ro")
-    bundle = write_demo_bundle(root / "bundle")
+    bundle = demo_copy(root / "bundle")
     folder = root / "catalog"
     folder.mkdir()
     code, _, err = finish(cli(folder / "catalog.sqlite", "scan", str(bundle)))
