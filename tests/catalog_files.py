@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -17,3 +18,17 @@ def copy_catalog(source: Path, dest: Path) -> Path:
         src.close()
         dst.close()
     return dest
+
+
+def with_unexplained_dataset(scanned: Path, shared_data: Path, folder: Path) -> Path:
+    """A copy of the session's explained catalog plus a copy of the Reachy 2 dataset scanned
+    with ``--no-explain``: three readable episodes that were never explained (the triage
+    listing and column must show them last, without a score)."""
+    from robotrace_desktop.cli import main
+
+    path = copy_catalog(scanned, folder / "catalog.sqlite")
+    reachy = shutil.copytree(
+        shared_data / "lerobot" / "reachy2_v30_trimmed", folder / "reachy2_unexplained"
+    )
+    assert main(["--catalog", str(path), "scan", str(reachy), "--no-explain", "--json"]) == 0
+    return path

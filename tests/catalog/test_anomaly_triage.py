@@ -8,7 +8,6 @@ Reachy 2 dataset scanned with ``--no-explain``: three readable episodes never ex
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from robotrace_desktop.catalog.findings import findings_of, store_findings
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.cli import main
 from tests import real_data
-from tests.catalog_files import copy_catalog
+from tests.catalog_files import copy_catalog, with_unexplained_dataset
 from tests.made_up_findings import finding
 
 UNEXPLAINED = 3  # the Reachy 2 copy's episodes, scanned with --no-explain
@@ -31,12 +30,7 @@ def triage_catalog(
     shared_data: Path,
 ) -> Path:
     folder = tmp_path_factory.mktemp("triage")
-    path = copy_catalog(scanned_shared_data[0], folder / "catalog.sqlite")
-    reachy = shutil.copytree(
-        shared_data / "lerobot" / "reachy2_v30_trimmed", folder / "reachy2_unexplained"
-    )
-    assert main(["--catalog", str(path), "scan", str(reachy), "--no-explain", "--json"]) == 0
-    return path
+    return with_unexplained_dataset(scanned_shared_data[0], shared_data, folder)
 
 
 @pytest.fixture

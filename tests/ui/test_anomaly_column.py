@@ -7,7 +7,6 @@ Reachy 2 dataset scanned with ``--no-explain`` (three episodes without a score).
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,9 @@ from PySide6.QtCore import QPoint, Qt
 
 from robotrace_desktop.catalog.anomaly import anomaly_scores
 from robotrace_desktop.catalog.store import Catalog
-from robotrace_desktop.cli import main
 from robotrace_desktop.ui.catalog_browser import CatalogBrowser
 from robotrace_desktop.ui.catalog_model import COLUMN_KEYS, NODE_ROLE
-from tests.catalog_files import copy_catalog
+from tests.catalog_files import copy_catalog, with_unexplained_dataset
 
 ANOMALY = COLUMN_KEYS.index("anomaly")
 TOOLTIP = Qt.ItemDataRole.ToolTipRole
@@ -33,12 +31,7 @@ def triage_catalog(
     shared_data: Path,
 ) -> Path:
     folder = tmp_path_factory.mktemp("triage_ui")
-    path = copy_catalog(scanned_shared_data[0], folder / "catalog.sqlite")
-    reachy = shutil.copytree(
-        shared_data / "lerobot" / "reachy2_v30_trimmed", folder / "reachy2_unexplained"
-    )
-    assert main(["--catalog", str(path), "scan", str(reachy), "--no-explain", "--json"]) == 0
-    return path
+    return with_unexplained_dataset(scanned_shared_data[0], shared_data, folder)
 
 
 @pytest.fixture
