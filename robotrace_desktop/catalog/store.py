@@ -189,6 +189,11 @@ class Catalog:
                 found[row[0]] = (row[1], row[2])
         return found
 
+    def indexed_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        """{id: the content hash stored when the episode was indexed} (ids never hashed are
+        left out): what changes when the recording behind an episode changes."""
+        return {k: h for k, (h, _) in self._stored_hashes(ids).items() if h is not None}
+
     def mark_missing(self, episode_ids: Iterable[str], reason: str) -> int:
         """Flag episodes whose files are gone. Rows (and their bookmarks) are kept."""
         now = time.time()

@@ -60,8 +60,9 @@ def test_a_changed_peer_is_read_again(tmp_path: Path, monkeypatch: pytest.Monkey
     history._PEER_RANGES.clear()
     _findings(catalog, ids)
     keys = set(history._PEER_RANGES)
-    # the catalog now says one peer changed (as a re-scan of a modified file would)
-    catalog.set_overrides([ids[0]], {"policy_version": "changed"})
+    # the catalog now says one peer's recording changed, as a re-scan of a modified file does
+    with catalog.transaction() as conn:
+        conn.execute("UPDATE episodes SET content_hash = 'changed' WHERE id = ?", (ids[0],))
     _findings(catalog, ids)
     stale = {k for k in history._PEER_RANGES if k[0] == ids[0]} - keys
     assert stale, "a peer whose catalog row changed must be read again"
