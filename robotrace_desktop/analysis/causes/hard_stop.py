@@ -14,6 +14,8 @@ range; so one rule fits radians, metres, N·m and amperes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from robotrace_desktop.analysis import thresholds
@@ -106,14 +108,17 @@ def _check(
         return None  # nothing could tell a blocked joint from one told to stop
     t_ns, x = signal.t_ns, signal.values[:, k]
     stops = _stops(ctx, t_ns, x)
+    commanded: _Commanded | None = None
     for start, end, sudden in stops:
         if not sudden:
             # it crept to a halt: a joint at rest often waits for its command to pull away
             # (stiction, backlash), so a slow stop is no evidence of a block
             continue
         evidence: dict[str, float] = {}
-        if command is not None:
-            travel = _command_travel(data, ctx, command, t_ns, x, start, end)
+        if command is not None and commanded is None:
+            commanded = _commanded(data, ctx, command, t_ns, x)
+        if commanded is not None:
+            travel = _command_travel(ctx, commanded, t_ns, x, start, end)
             if travel >= ctx.t(CAUSE, "command_travel"):
                 evidence["command_travel"] = round(travel, 3)
         rises = [(_effort_rise(ctx, e, int(t_ns[start]), int(t_ns[end - 1])), e) for e in pushes]
@@ -175,20 +180,27 @@ def _stops(ctx: ExplainContext, t_ns: np.ndarray, x: np.ndarray) -> list[tuple[i
     return found
 
 
-def _command_travel(
+@dataclass(frozen=True, slots=True)
+class _Commanded:
+    """A joint's command on the measured times, worked out once per joint (a joint may pin
+    many times in a run): its scale and the ordinary command-vs-measured residual."""
+
+    t_ref: np.ndarray
+    command: np.ndarray
+    scale: float
+    residual: np.ndarray  # held command − measured, on the measured times
+
+
+def _commanded(
     data: EpisodeData,
     ctx: ExplainContext,
     command: tuple[str, str],
     t_ns: np.ndarray,
     x: np.ndarray,
-    start: int,
-    end: int,
-) -> float:
-    """How far the command ran on beyond the pinned position while pinned, as a share of the
-    command's range."""
+) -> _Commanded | None:
     sig = data.signal(command[0])
     if sig is None or len(sig.t_ns) < 4:
-        return 0.0
+        return None
     cmd = sig.column(command[1])
     # the joint's range: what it travels here or, when this run barely moves it, across the
     # robot's other runs (a joint idle here must not make a wobble look like a run-on)
@@ -197,22 +209,34 @@ def _command_travel(
     if seen is not None and np.isfinite(seen[0]) and np.isfinite(seen[1]):
         scale = max(scale, float(seen[1] - seen[0]))
     if scale <= 0:
-        return 0.0
-    held = held_on(sig.t_ns, cmd, t_ns[start:end])
+        return None
+    return _Commanded(sig.t_ns, cmd, scale, held_on(sig.t_ns, cmd, t_ns) - x)
+
+
+def _command_travel(
+    ctx: ExplainContext,
+    commanded: _Commanded,
+    t_ns: np.ndarray,
+    x: np.ndarray,
+    start: int,
+    end: int,
+) -> float:
+    """How far the command ran on beyond the pinned position while pinned, as a share of the
+    command's range."""
+    held = held_on(commanded.t_ref, commanded.command, t_ns[start:end])
     gap = np.abs(held - x[start])
     if not np.isfinite(gap).any():
         return 0.0
     grown = float(np.nanmax(gap) - (gap[0] if np.isfinite(gap[0]) else 0.0))
     # calibrated on the joint itself: the residual must grow well beyond how far command
     # and measurement ordinarily part (lag, sag, backlash) over the rest of the run
-    residual = held_on(sig.t_ns, cmd, t_ns) - x
-    residual = np.delete(residual, np.arange(start, end))
+    residual = np.delete(commanded.residual, np.arange(start, end))
     residual = residual[np.isfinite(residual)]
     if residual.size >= 8:
         usual = float(np.percentile(np.abs(residual - np.median(residual)), 95))
         if grown < ctx.t(CAUSE, "residual_factor") * usual:
             return 0.0
-    return grown / scale
+    return grown / commanded.scale
 
 
 def _effort_rise(ctx: ExplainContext, effort: Effort, t0: int, t1: int) -> float:
