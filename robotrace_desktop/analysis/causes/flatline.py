@@ -471,7 +471,7 @@ def _stuck_finding(
     elif other_holds_s > 0 and outlasts >= longest:
         confidence = 0.5 + 0.1 * float(np.clip((outlasts - longest) / longest, 0.0, 1.0))
         why = (
-            f", {outlasts:.0f}× longer than any other hold of {signal.stream} in the run "
+            f"— {outlasts:.0f}× longer than any other hold of {signal.stream} in the run "
             f"({other_holds_s:.2f} s)"
         )
     else:
