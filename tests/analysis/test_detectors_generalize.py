@@ -29,7 +29,8 @@ ODOM = "/husky_velocity_controller/odom"
 
 @pytest.fixture(scope="module")
 def robots(shared_data: Path) -> dict[str, RobotData]:
-    return {n: RobotData(r) for n, r in load_robots(shared_data, ("Husky", "iiwa")).items()}
+    names = ("Husky", "iiwa", "Baxter", "turtlesim")
+    return {n: RobotData(r) for n, r in load_robots(shared_data, names).items()}
 
 
 def _explain(robot: RobotData, base: Base, fault: Fault | None) -> list[Finding]:
@@ -167,3 +168,36 @@ def test_a_reading_the_sensor_flagged_invalid_is_reported_but_not_confident(
     assert spikes[0].confidence < 0.5
     assert spikes[0].evidence["flagged_by"] == "beams[2].valid"
     assert "marked that reading invalid" in spikes[0].explanation
+
+
+ENDPOINT = "/robot/limb/right/endpoint_state"
+
+
+def test_one_pose_component_stuck_in_a_recording_without_commands_is_a_stall(
+    robots: dict[str, RobotData],
+) -> None:
+    """Baxter's bag records only the end-point state: no command says the arm should move,
+    but the other components keep changing while one repeats for 2 s, which none ever does."""
+    baxter = robots["Baxter"]
+    base = baxter.robot.bases[1]
+    chunk = base.source.signals[ENDPOINT]
+    fault = _stall(chunk, ["pose.orientation.w"], int(6.0 * NS), int(2.0 * NS))
+    top = _explain(baxter, base, fault)[0]
+    assert top.cause == "sensor_stall" and top.confidence >= 0.5
+    assert top.t_start_ns == fault.t0_ns
+    assert top.channels == [f"{ENDPOINT}/pose.orientation.w"]
+    assert _confident(_explain(baxter, base, None)) == []
+
+
+def test_a_heading_held_while_driving_straight_is_not_a_stall(
+    robots: dict[str, RobotData],
+) -> None:
+    """turtlesim's pose is noiseless and its theta stays exactly put while the turtle is
+    told to drive straight: with commands in the recording that could ask for it, a hold no
+    other channel shows is not evidence of a stall."""
+    turtles = robots["turtlesim"]
+    for base in turtles.robot.bases:
+        theta = base.source.signals["/turtle1/pose"].channel("theta")
+        assert np.any(np.diff(theta) == 0)  # the recording does hold its heading
+        stalls = [f for f in _explain(turtles, base, None) if f.cause == "sensor_stall"]
+        assert [f for f in stalls if f.confidence >= 0.5] == []

@@ -90,10 +90,16 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
         frozen = None
         if signal.role == "state":  # a colour sensor over a still background is frozen by physics
             frozen = _frozen(signal, related, ctx)
-        if frozen is not None:
+        # a freeze the commands cannot vouch for may still be told by the channels' own noise
+        sure = frozen if frozen is not None and frozen.confidence >= 0.5 else None
+        kind = _sensor_kind(data, signal.stream)
+        paired = _paired_commands(signal, commands, data)
+        stuck = _stuck(signal, paired, ctx, sure, kind, bool(related))
+        if frozen is not None and not (
+            sure is None and any(_within(frozen, f.t_start_ns or 0) for f in stuck)
+        ):
             findings.append(frozen)
-        raw = _raw_sensor(data, signal.stream)
-        findings += _stuck(signal, _paired_commands(signal, commands, data), ctx, frozen, raw)
+        findings += stuck
     return findings
 
 
@@ -125,19 +131,26 @@ def _paired_commands(
     return found
 
 
-#: message types that carry a raw measurement: its noise never lets it repeat exactly. An
-#: estimate (odometry, a GPS fix with static hold, a filtered pose) holds exactly at rest.
+#: message types that carry a raw measurement: its noise never lets it repeat exactly
 _RAW_SENSOR_TYPES = re.compile(
     r"(^|/)(Imu|MagneticField|FluidPressure|Temperature|Range|WrenchStamped|Wrench)$"
 )
+#: message types that carry an estimate: odometry integrates zero motion into the same pose,
+#: a GNSS receiver's static hold repeats its fix: both hold exactly while the robot is at rest
+_ESTIMATE_TYPES = re.compile(
+    r"(^|/)(Odometry|NavSatFix|PoseWithCovarianceStamped|PoseWithCovariance)$"
+)
 
 
-def _raw_sensor(data: EpisodeData, stream: str) -> bool:
+def _sensor_kind(data: EpisodeData, stream: str) -> str:
+    """ "raw", "estimate" or "other" (the message type does not say)."""
     try:
         kind = data.info.stream(stream).message_type or ""
     except Exception:  # a stream the info does not know: assume nothing
-        return False
-    return bool(_RAW_SENSOR_TYPES.search(kind))
+        return "other"
+    if _RAW_SENSOR_TYPES.search(kind):
+        return "raw"
+    return "estimate" if _ESTIMATE_TYPES.search(kind) else "other"
 
 
 def _namespace(stream: str) -> str:
@@ -345,7 +358,8 @@ def _stuck(
     commands: dict[str, list[tuple[Signal, str]]],
     ctx: ExplainContext,
     frozen: Finding | None,
-    raw: bool,
+    kind: str,
+    commanded: bool,
 ) -> list[Finding]:
     """Channels that repeat one value exactly for a sustained span although they change on
     almost every other sample; channels stuck from the same sample are one finding."""
@@ -385,7 +399,9 @@ def _stuck(
         if _within(frozen, int(t[a])):
             continue  # the whole stream's freeze already says it
         others = [_held_s(t, g) for j, g in enumerate(groups) if j != k]
-        finding = _stuck_finding(signal, commands, ctx, a, group, max(others or [0.0]), raw)
+        finding = _stuck_finding(
+            signal, commands, ctx, a, group, max(others or [0.0]), kind, commanded
+        )
         if finding is not None:
             findings.append(finding)
     return findings
@@ -440,7 +456,8 @@ def _stuck_finding(
     a: int,
     group: list[tuple[int, int, int, bool]],
     other_holds_s: float,
-    raw: bool,
+    kind: str,
+    commanded: bool,
 ) -> Finding | None:
     """``other_holds_s``: the longest other exact hold of this stream's channels in the run — a
     simulator's channels hold exactly while still, but a stall outlasts every ordinary hold."""
@@ -474,13 +491,25 @@ def _stuck_finding(
             f"— {outlasts:.0f}× longer than any other hold of {signal.stream} in the run "
             f"({other_holds_s:.2f} s)"
         )
+    elif (
+        other_holds_s == 0
+        and not commanded
+        and kind != "estimate"
+        and duration >= 2 * float(ctx.t(CAUSE, "min_freeze_s"))
+    ):
+        # no command in the recording could have asked for the hold (a turtle keeps its heading
+        # exactly while it is told to drive straight), and it is not an estimate whose parts
+        # hold by physics (odometry keeps x and y exactly while the robot turns in place)
+        confidence = 0.5 + 0.1 * growth
+        why = f"— no other channel of {signal.stream} ever holds like this in the run"
     else:
         return None  # nothing tells a stall from holding still
     if paired and not movers:
         return None  # its own command held still too: it did as told
-    if not movers and not raw and not _siblings_move(signal, a, b, {c for c, _, _ in members}):
+    can_hold = kind == "estimate" or (kind == "other" and not noisy)
+    if not movers and can_hold and not _siblings_move(signal, a, b, {c for c, _, _ in members}):
         # the whole stream holds with no command to say it should move: an estimate (odometry,
-        # a GPS fix) of a robot at rest does exactly that
+        # a GPS fix) of a robot at rest, or a noiseless (simulated) reading, does exactly that
         return None
     shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
     return Finding(
