@@ -36,8 +36,8 @@ pytestmark = pytest.mark.heldout
 
 ROBOTS = ("SO-101", "Reachy 2", "Baxter")
 #: measured on the current Explain; raise, never lower
-HELDOUT_TOP1_FLOOR_CURRENT_EXPLAIN = 0.82  # measured 32/39 = 82.1 % (18/39 before the detectors)
-HELDOUT_TOP3_FLOOR_CURRENT_EXPLAIN = 0.82  # measured 32/39 = 82.1 % (20/39 before)
+HELDOUT_TOP1_FLOOR_CURRENT_EXPLAIN = 0.84  # measured 33/39 = 84.6 % (18/39 before the detectors)
+HELDOUT_TOP3_FLOOR_CURRENT_EXPLAIN = 0.84  # measured 33/39 = 84.6 % (20/39 before)
 NS = 1_000_000_000
 
 
