@@ -6,9 +6,10 @@ that model. The key hashes all of them; equal keys mean recomputing would give t
 findings, so ``explain EPISODE``, ``explain --all`` and scan-time Explain return the stored
 list without opening the recording (``--force`` recomputes anyway).
 
-What the key deliberately does not see: the robot's other episodes as the history analyzers
-read them today. The normal model (the catalog's per-robot model) makes that explicit: its
-version is passed as ``model_version`` and a changed model invalidates every key built on it.
+The robot's other episodes are part of it too: range excursions are judged against them. Their
+version (``catalog.peers.history_versions``: the ids and indexed content of the newest episodes
+the history draws from) is the key's ``model_version`` unless a caller passes one, so adding or
+re-indexing a run of the robot re-judges its other runs, while tagging one does not.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 import robotrace_desktop
+from robotrace_desktop.analysis.history import MAX_EPISODES
 from robotrace_desktop.analysis.thresholds import FILE_NAME
 from robotrace_desktop.catalog.findings import episode_states, explained_ids
+from robotrace_desktop.catalog.peers import history_versions
 from robotrace_desktop.catalog.store import Catalog
 
 #: the packages whose code decides the findings (reading the streams, analyzing them)
@@ -107,10 +110,12 @@ def current_keys(
 ) -> dict[str, KeyCheck]:
     """The reuse key of each episode (unknown ids are left out: they cannot be reused).
 
-    ``model_versions``: episode id -> the version of the normal model its findings are scored
-    against (the per-robot model passes it; None or absent: no model)."""
+    ``model_versions``: episode id -> the version of the model its findings are scored against;
+    by default the version of each episode's history (its robot's other episodes)."""
     text = thresholds_text(thresholds_file(catalog.path))
-    versions = model_versions or {}
+    if model_versions is None:
+        model_versions = history_versions(catalog, episode_ids, MAX_EPISODES + 1)
+    versions = model_versions
     return {
         episode: KeyCheck(
             explain_key(

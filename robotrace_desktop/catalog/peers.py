@@ -4,6 +4,9 @@ successful run of the same task. The queries live with the catalog that owns the
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from robotrace_desktop.catalog.episode_filter import escape_like
@@ -51,3 +54,66 @@ def nearest_successful(catalog: Catalog, info: EpisodeInfo) -> EpisodeInfo | Non
         (info.robot, info.env_version, info.task, Outcome.SUCCESS.value, info.id, info.duration_ns),
     ).fetchone()
     return None if row is None else episode_from_row(row)
+
+
+def history_versions(catalog: Catalog, episode_ids: Sequence[str], limit: int) -> dict[str, str]:
+    """Episode id -> a version of the history Explain judges it against: a hash of the ids and
+    indexed content hashes of the newest ``limit`` episodes its peers are drawn from (same
+    robot and kind, or the same dataset folder). Adding, removing or re-indexing one of them
+    changes it; tagging one does not. One query per robot or dataset folder, not per episode."""
+    groups: dict[tuple[object, ...], list[str]] = {}
+    unique = list(dict.fromkeys(episode_ids))
+    for start in range(0, len(unique), 500):
+        chunk = unique[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        for row in catalog.conn.execute(
+            f"SELECT id, robot, kind, path, metadata FROM episode_view WHERE id IN ({marks})",
+            chunk,
+        ):
+            if row["robot"] is not None:
+                key: tuple[object, ...] = ("robot", row["robot"], row["kind"])
+            else:
+                root = _dataset_root(row["metadata"])
+                key = ("home", row["kind"], root or str(Path(row["path"]).parent))
+            groups.setdefault(key, []).append(row["id"])
+    versions: dict[str, str] = {}
+    for key, members in groups.items():
+        ids = _newest_of(catalog, key, limit)
+        hashes = catalog.indexed_hashes(ids)
+        digest = hashlib.sha256()
+        for episode in sorted(ids):
+            digest.update(f"{episode}\0{hashes.get(episode, '')}\n".encode())
+        version = digest.hexdigest()[:16]
+        versions.update(dict.fromkeys(members, version))
+    return versions
+
+
+def _newest_of(catalog: Catalog, key: tuple[object, ...], limit: int) -> list[str]:
+    newest = "ORDER BY (start_time_ns IS NULL), start_time_ns DESC, id"
+    if key[0] == "robot":
+        rows = catalog.conn.execute(
+            f"SELECT id FROM episode_view WHERE robot = ? AND kind = ? AND status != 'missing' "
+            f"{newest} LIMIT ?",
+            (key[1], key[2], limit),
+        )
+        return [r["id"] for r in rows]
+    home = str(key[2])
+    rows = catalog.conn.execute(
+        "SELECT id, path, metadata FROM episode_view WHERE robot IS NULL AND kind = ? "
+        f"AND status != 'missing' AND (path = ? OR path LIKE ? ESCAPE '\\') {newest}",
+        (key[1], home, escape_like(str(Path(home))) + "%"),
+    )
+    same = [
+        r["id"]
+        for r in rows
+        if (_dataset_root(r["metadata"]) or str(Path(r["path"]).parent)) == home
+    ]
+    return same[:limit]
+
+
+def _dataset_root(metadata: str | None) -> str | None:
+    try:
+        root = json.loads(metadata or "{}").get("dataset_root")
+    except (ValueError, AttributeError):
+        return None
+    return str(root) if root else None

@@ -194,7 +194,11 @@ def test_scan_explains_new_episodes_and_no_explain_skips(
         assert first is not None and second is not None
         assert findings_for(c, first.id)[0].cause == "fake_cause"
         assert not was_explained(c, second.id)
-    # nothing changed: nothing to explain
+    # demo1's recording is unchanged, but its robot gained a run (demo2): its history changed,
+    # so the scan judges it again, once
+    code, out = run(capsys, "--catalog", str(catalog), "scan", str(bundles / "demo1"), "--json")
+    assert json.loads(out)["explained"] == 1 and json.loads(out)["unchanged"] == 1
+    # nothing changed since: nothing to explain
     code, out = run(capsys, "--catalog", str(catalog), "scan", str(bundles / "demo1"), "--json")
     assert json.loads(out)["explained"] == 0 and json.loads(out)["unchanged"] == 1
     assert explain_episode_id(catalog, second.id)[0].cause == "fake_cause"

@@ -125,3 +125,25 @@ def test_explain_all_and_scan_reuse_unchanged_episodes(
     before = opens.count
     code, out = run(capsys, "--catalog", str(catalog), "scan", str(tmp_path / "data"), "--json")
     assert json.loads(out)["explained"] == 1 and opens.count > before
+
+
+def test_a_new_run_of_the_robot_invalidates_the_others_but_a_tag_does_not(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Range excursions are judged against the robot's other runs: a run added to the catalog
+    changes every other run's key (they are judged again); tagging one changes none."""
+    for seed in (1, 2):
+        demo_copy(tmp_path / "data" / f"demo{seed}", seed=seed)
+    catalog = tmp_path / "c.sqlite"
+    code, _ = run(capsys, "--catalog", str(catalog), "scan", "--no-explain", str(tmp_path / "data"))
+    assert code == 0
+    with Catalog(catalog) as c:
+        ids = [e.id for e in c.list_episodes()]
+        before = {e: k.key for e, k in current_keys(c, ids).items()}
+        c.add_tags(ids[:1], ["looked-at"])
+        assert {e: k.key for e, k in current_keys(c, ids).items()} == before
+    demo_copy(tmp_path / "data" / "demo3", seed=3)
+    code, _ = run(capsys, "--catalog", str(catalog), "scan", "--no-explain", str(tmp_path / "data"))
+    with Catalog(catalog) as c:
+        after = {e: k.key for e, k in current_keys(c, ids).items()}
+    assert all(after[e] != before[e] for e in ids)
