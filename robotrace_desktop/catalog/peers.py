@@ -21,22 +21,21 @@ def peer_episodes(catalog: Catalog, info: EpisodeInfo, max_episodes: int) -> lis
 
     The limit is applied in SQL: explaining every episode of a big catalog must not read the
     whole catalog once per episode."""
-    newest = "ORDER BY (start_time_ns IS NULL), start_time_ns DESC, id"
+    ids = [e for e in _newest_of(catalog, _group(info), max_episodes + 1) if e != info.id]
+    ids = ids[:max_episodes]
+    if not ids:
+        return []
+    marks = ", ".join("?" * len(ids))
+    rows = catalog.conn.execute(f"SELECT * FROM episode_view WHERE id IN ({marks})", ids)
+    by_id = {r["id"]: episode_from_row(r) for r in rows}
+    return [by_id[e] for e in ids if e in by_id]
+
+
+def _group(info: EpisodeInfo) -> tuple[object, ...]:
+    """Whose history an episode shares: its robot's (and kind's), else its dataset folder's."""
     if info.robot is not None:
-        rows = catalog.conn.execute(
-            "SELECT * FROM episode_view WHERE robot = ? AND kind = ? AND id != ? "
-            f"AND status != 'missing' {newest} LIMIT ?",
-            (info.robot, info.kind, info.id, max_episodes),
-        ).fetchall()
-        return [episode_from_row(r) for r in rows]
-    home = dataset_home(info)
-    rows = catalog.conn.execute(
-        "SELECT * FROM episode_view WHERE robot IS NULL AND kind = ? AND id != ? "
-        f"AND status != 'missing' AND (path = ? OR path LIKE ? ESCAPE '\\') {newest}",
-        (info.kind, info.id, home, escape_like(str(Path(home))) + "%"),
-    ).fetchall()
-    peers = [p for r in rows if dataset_home(p := episode_from_row(r)) == home]
-    return peers[:max_episodes]
+        return ("robot", info.robot, info.kind)
+    return ("home", info.kind, dataset_home(info))
 
 
 def dataset_home(info: EpisodeInfo) -> str:
