@@ -7,6 +7,7 @@ Kept in one place so every analyzer calls the same thing "sustained" and "a grip
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import numpy as np
 
@@ -342,3 +343,19 @@ def binary_like_columns(channels: tuple[str, ...], summary: dict[str, np.ndarray
     with np.errstate(invalid="ignore"):
         unit = (summary["min"] >= -1e-6) & (summary["max"] <= 1.0 + 1e-6)
     return named | (summary["distinct"] <= 3) | (unit & (summary["at_ends"] >= 0.5))
+
+
+def group_around(
+    hits: list[dict], strength: Callable[[dict], float], together: Callable[[dict, dict], bool]
+) -> list[list[dict]]:
+    """Hits grouped around the strongest: each joins the first group whose lead (its strongest
+    hit) it goes ``together`` with, else leads a new one. Groups come strongest first."""
+    groups: list[list[dict]] = []
+    for hit in sorted(hits, key=lambda h: -strength(h)):
+        for group in groups:
+            if together(group[0], hit):
+                group.append(hit)
+                break
+        else:
+            groups.append([hit])
+    return groups

@@ -109,11 +109,7 @@ def _check(
     t_ns, x = signal.t_ns, signal.values[:, k]
     stops = _stops(ctx, t_ns, x)
     commanded: _Commanded | None = None
-    for start, end, sudden in stops:
-        if not sudden:
-            # it crept to a halt: a joint at rest often waits for its command to pull away
-            # (stiction, backlash), so a slow stop is no evidence of a block
-            continue
+    for start, end in stops:
         evidence: dict[str, float] = {}
         if command is not None and commanded is None:
             commanded = _commanded(data, ctx, command, t_ns, x)
@@ -130,9 +126,11 @@ def _check(
     return None
 
 
-def _stops(ctx: ExplainContext, t_ns: np.ndarray, x: np.ndarray) -> list[tuple[int, int, bool]]:
-    """(first pinned sample, end, sudden) of every span where the channel holds still within
-    its noise floor, in time order; sudden when it was moving fast just before."""
+def _stops(ctx: ExplainContext, t_ns: np.ndarray, x: np.ndarray) -> list[tuple[int, int]]:
+    """(first pinned sample, end) of every span where the channel holds still within its noise
+    floor right after moving fast, in time order. A joint that crept to a halt is left out: at
+    rest it often waits for its command to pull away (stiction, backlash), so a slow stop is
+    no evidence of a block."""
     period = period_ns(t_ns)
     finite = np.isfinite(x)
     if period <= 0 or finite.sum() < 16 or not finite.all():
@@ -169,14 +167,13 @@ def _stops(ctx: ExplainContext, t_ns: np.ndarray, x: np.ndarray) -> list[tuple[i
             and before >= 0.5 * earlier  # not decelerating into it, as a planned stop does
         )
         if not sudden:
-            found.append((int(i), int(i) + m, False))  # its end is never looked at
             continue
         left = np.flatnonzero(np.abs(x[i + m :] - x[i]) > band)
         end = int(i) + m + (int(left[0]) if left.size else n - int(i) - m)
         held = np.diff(x[i:end])
         if np.mean(held == 0) > 0.5:
             continue  # exact repeats: a stalled sensor, not a blocked joint
-        found.append((int(i), end, sudden))
+        found.append((int(i), end))
     return found
 
 

@@ -34,6 +34,7 @@ from robotrace_desktop.analysis.causes._series import (
     column_summary,
     failed_run,
     field_of,
+    group_around,
     period_ns,
     runs,
     state_signals,
@@ -404,19 +405,14 @@ def _onset(
 def _groups(ctx: ExplainContext, hits: list[dict]) -> list[list[dict]]:
     """Channels oscillating together (onsets within ``group_s``, frequencies within 25 %)."""
     gap = ctx.t(CAUSE, "group_s") * NS
-    groups: list[list[dict]] = []
-    for hit in sorted(hits, key=lambda h: -h["ratio"]):
-        for group in groups:
-            lead = group[0]
-            if (
-                abs(hit["onset_ns"] - lead["onset_ns"]) <= gap
-                and abs(hit["freq_hz"] - lead["freq_hz"]) <= 0.25 * lead["freq_hz"]
-            ):
-                group.append(hit)
-                break
-        else:
-            groups.append([hit])
-    return groups
+    return group_around(
+        hits,
+        lambda h: h["ratio"],
+        lambda lead, hit: (
+            abs(hit["onset_ns"] - lead["onset_ns"]) <= gap
+            and abs(hit["freq_hz"] - lead["freq_hz"]) <= 0.25 * lead["freq_hz"]
+        ),
+    )
 
 
 def _finding(data: EpisodeData, ctx: ExplainContext, group: list[dict]) -> Finding:

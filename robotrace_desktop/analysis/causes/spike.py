@@ -36,6 +36,7 @@ from robotrace_desktop.analysis.causes._series import (
     column_summary,
     failed_run,
     field_of,
+    group_around,
     is_gripper_name,
     unwrapped_columns,
 )
@@ -329,15 +330,9 @@ def _on_trend(ctx: ExplainContext, column: np.ndarray, first: int, last: int, pe
 def _groups(ctx: ExplainContext, hits: list[dict]) -> list[list[dict]]:
     """Spikes at the same moment on several channels (a torn message) are one finding."""
     gap = ctx.t(CAUSE, "group_s") * NS
-    groups: list[list[dict]] = []
-    for hit in sorted(hits, key=lambda h: -h["over_ordinary"]):
-        for group in groups:
-            if abs(hit["t_ns"] - group[0]["t_ns"]) <= gap:
-                group.append(hit)
-                break
-        else:
-            groups.append([hit])
-    return groups
+    return group_around(
+        hits, lambda h: h["over_ordinary"], lambda lead, hit: abs(hit["t_ns"] - lead["t_ns"]) <= gap
+    )
 
 
 def _finding(data: EpisodeData, ctx: ExplainContext, group: list[dict]) -> Finding:
