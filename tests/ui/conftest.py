@@ -7,3 +7,23 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from pathlib import Path
+
+import pytest
+
+from robotrace_desktop.catalog.scanner import scan
+from robotrace_desktop.catalog.store import Catalog
+from tests.demo_cache import demo_copy
+
+
+@pytest.fixture(scope="module")
+def demo_catalog(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A catalog holding the demo episode (once per test module): (catalog path, its id)."""
+    root = tmp_path_factory.mktemp("demo")
+    bundle = demo_copy(root / "bundle")
+    path = root / "catalog.sqlite"
+    with Catalog(path) as catalog:
+        scan(catalog, [bundle])
+        (episode,) = catalog.list_episodes()
+    return path, episode.id

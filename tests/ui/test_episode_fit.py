@@ -15,14 +15,12 @@ from PySide6.QtCore import QPoint, QPointF
 from PySide6.QtGui import QColor, QFontMetrics, QImage
 
 from robotrace_desktop.analysis.finding import Finding
-from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core import colors
 from robotrace_desktop.episodes import resolve
 from robotrace_desktop.ui.episode_view import EpisodeView
 from robotrace_desktop.ui.explain_panel import COL_CONFIDENCE, TEXT_COLOR, confidence_rects
 from robotrace_desktop.ui.plot_row import PlotRow
-from tests.demo_cache import demo_copy
 
 S = 1_000_000_000
 WAIT_MS = 60_000
@@ -31,17 +29,6 @@ IIWA = "rosbag2/iiwa7_gazebo_joint_torque_sqlite3"
 TURTLE = "ros1/example.bag"
 G1 = "lerobot/g1_pick_bottle_v21#1"
 AUV = "rosbag2/cougars_auv/SO_lastbag_mcap"
-
-
-@pytest.fixture(scope="module")
-def demo_catalog(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    root = tmp_path_factory.mktemp("demo")
-    bundle = demo_copy(root / "bundle")
-    path = root / "catalog.sqlite"
-    with Catalog(path) as catalog:
-        scan(catalog, [bundle])
-        (episode,) = catalog.list_episodes()
-    return path, episode.id
 
 
 @pytest.fixture

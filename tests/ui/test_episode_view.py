@@ -12,28 +12,15 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.demo import read_frame_number
 from robotrace_desktop.episodes import resolve
 from robotrace_desktop.ui.episode_view import EpisodeView
 from robotrace_desktop.ui.main_window import MainWindow
 from robotrace_desktop.ui.qimage import qimage_to_rgb
-from tests.demo_cache import demo_copy
 
 S = 1_000_000_000
 LEROBOT = "lerobot/g1_pick_bottle_v21"
-
-
-@pytest.fixture(scope="module")
-def demo_catalog(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    root = tmp_path_factory.mktemp("demo")
-    bundle = demo_copy(root / "bundle")
-    path = root / "catalog.sqlite"
-    with Catalog(path) as catalog:
-        scan(catalog, [bundle])
-        (episode,) = catalog.list_episodes()
-    return path, episode.id
 
 
 @pytest.fixture
