@@ -62,7 +62,8 @@ class BagPlan:
     catalog: list[dict[str, Any]]
 
 
-def _group(connections: list[Connection]) -> dict[str, list[Connection]]:
+def group_by_topic(connections: list[Connection]) -> dict[str, list[Connection]]:
+    """A bag's connections by topic (a topic recorded by several publishers has several)."""
     groups: dict[str, list[Connection]] = {}
     for conn in connections:
         groups.setdefault(conn.topic, []).append(conn)
@@ -100,7 +101,7 @@ def plan_bag(bag: BagFile, decoders: Decoders) -> BagPlan:
     topics: dict[str, TopicPlan] = {}
     problems: list[str] = []
     catalog: list[dict[str, Any]] = []
-    groups = _group(bag.connections)
+    groups = group_by_topic(bag.connections)
     firsts = _first_messages(bag, groups, decoders)
     for topic, conns in groups.items():
         msgtype = conns[0].msgtype

@@ -20,6 +20,7 @@ from robotrace_desktop.readers.ros_bagfile import open_bag
 from robotrace_desktop.readers.ros_lazy_serde import lazy_typestore, prepare_deserializer
 from robotrace_desktop.readers.ros_typestore import _parse_definition, _parse_msg
 from robotrace_desktop.readers.rosbag import index_bag
+from tests.readers.bag_topics import topics_with_messages
 from tests.readers.test_rosbag_one_pass import BAGS
 
 AUV = "rosbag2/cougars_auv/SO_lastbag_mcap"
@@ -56,10 +57,7 @@ def test_index_finds_every_first_message_without_the_full_pass(
 ) -> None:
     """The index answers for every topic with messages: no pass over the bag is needed."""
     with open_bag(shared_data / name) as bag:
-        groups: dict[str, list] = {}
-        for conn in bag.connections:
-            groups.setdefault(conn.topic, []).append(conn)
-        wanted = [g for g in groups.values() if sum(c.msgcount for c in g)]
+        wanted = topics_with_messages(bag.connections)
         firsts = ros_first.first_times(bag.storage, bag._storages, wanted)
         assert all(f is not None for f in firsts), name
         for group, first, message in zip(wanted, firsts, bag.first_messages(wanted), strict=True):
@@ -196,10 +194,7 @@ def test_mcap_without_chunk_indexes_reads_first_messages_by_scanning(shared_data
     with open_bag(shared_data / AUV) as intact, open_bag(shared_data / AUV) as bare:
         for storage in bare._storages:
             storage.chunks = []  # as an MCAP written without chunk indexes reads
-        groups: dict[str, list] = {}
-        for conn in intact.connections:
-            groups.setdefault(conn.topic, []).append(conn)
-        wanted = [g for g in groups.values() if sum(c.msgcount for c in g)]
+        wanted = topics_with_messages(intact.connections)
         assert ros_first.first_times(bare.storage, bare._storages, wanted) == [None] * len(wanted)
         assert bare.first_messages(wanted) == intact.first_messages(wanted)
 

@@ -12,6 +12,7 @@ from robotrace_desktop.analysis.data import EpisodeData
 from robotrace_desktop.core.episode import EpisodeSource, StreamKind
 from robotrace_desktop.errors import RobotraceError
 from robotrace_desktop.readers.registry import sniff
+from tests.readers.bag_topics import topics_with_messages
 
 BAGS = [
     "rosbag2/talker_mcap",
@@ -127,10 +128,7 @@ def test_first_messages_in_one_pass_equal_one_lookup_per_topic(
     from robotrace_desktop.readers.ros_bagfile import open_bag
 
     with open_bag(shared_data / name) as bag:
-        groups: dict[str, list] = {}
-        for conn in bag.connections:
-            groups.setdefault(conn.topic, []).append(conn)
-        wanted = [g for g in groups.values() if sum(c.msgcount for c in g)]
+        wanted = topics_with_messages(bag.connections)
         together = bag.first_messages(wanted)
         for group, got in zip(wanted, together, strict=True):
             try:
