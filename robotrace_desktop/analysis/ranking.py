@@ -107,9 +107,10 @@ def rank(findings: Sequence[Finding]) -> list[Finding]:
 
 
 def _same_story(finding: Finding) -> bool:
-    """A joint frozen exactly while its own command moves is a stuck sensor or a blocked
-    joint: the tracking error names it as well, so neither is put before the other."""
-    return finding.cause == "sensor_stall" and bool(finding.evidence.get("commands_moving"))
+    """A finding that says it tells the same story as a consequence (``same_story_as``: a
+    joint frozen exactly while its own command moves is a stuck sensor or a blocked joint, as
+    the tracking error says) is not put before it."""
+    return finding.evidence.get("same_story_as") in CONSEQUENCES
 
 
 def _joints(finding: Finding) -> set[str]:

@@ -25,7 +25,7 @@ from robotrace_desktop.analysis.causes._series import (
     mad_scale,
     robust_range,
 )
-from robotrace_desktop.analysis.causes.tracking import _best_lag
+from robotrace_desktop.analysis.causes.tracking import best_lag_index
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext
 from robotrace_desktop.analysis.finding import Finding, channel_ref
 
@@ -94,7 +94,7 @@ def _fit_pair(
     if scale <= 0 or not np.isfinite(measured).any():
         return None
     t_meas = meas_sig.t_ns
-    lag = _LAGS_S[_best_lag(t_meas, measured, cmd_sig.t_ns, command, _LAGS_S)]
+    lag = _LAGS_S[best_lag_index(t_meas, measured, cmd_sig.t_ns, command, _LAGS_S)]
     residual = measured - held_on(cmd_sig.t_ns, command, t_meas, int(lag * NS))
     keep = np.flatnonzero(np.isfinite(residual))
     step = max(1, keep.size // int(ctx.t(CAUSE, "max_points")))

@@ -530,6 +530,9 @@ def _stuck_finding(
             "samples": int(b - a + 1),
             "commands_moving": movers[:10],
             "noise_floor_says_it_moves": noisy,
+            # frozen exactly while its own command moves: a stuck sensor or a blocked joint,
+            # the story a tracking error tells as well (ranking puts neither first for it)
+            "same_story_as": "tracking_error" if movers else None,
         },
         next_step=(
             f"The values are stale from {t0 / NS:.2f} s: check the {signal.stream} driver or "

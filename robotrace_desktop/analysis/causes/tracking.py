@@ -90,7 +90,7 @@ def _check_pair(
     bound = max(ctx.t(CAUSE, "bound") * scale, ctx.t(CAUSE, "abs_floor"))
     step = max(ctx.t(CAUSE, "lag_step_s"), 1e-3)
     lags = np.arange(0.0, ctx.t(CAUSE, "max_lag_s") + 1e-9, step)
-    best_lag = _best_lag(t_meas, measured, t_cmd, command, lags)
+    best_lag = best_lag_index(t_meas, measured, t_cmd, command, lags)
     idx = np.searchsorted(t_cmd, t_meas - np.int64(lags[best_lag] * 1e9), "right") - 1
     valid = idx >= 0
     held = command[np.clip(idx, 0, None)]
@@ -151,7 +151,7 @@ def _check_pair(
     )
 
 
-def _best_lag(
+def best_lag_index(
     t_meas: np.ndarray,
     measured: np.ndarray,
     t_cmd: np.ndarray,
