@@ -144,7 +144,7 @@ def _run_all(args: argparse.Namespace) -> int:
     finally:
         close()
         if args.engine == "ray":
-            from robotrace_desktop.verify import ray_engine
+            from robotrace_desktop.workers import ray_engine
 
             ray_engine.shutdown_local()
     if args.json:

@@ -1,6 +1,6 @@
 """Log episodes from Python into the local library (log_episode, start_episode, Client).
 
-The names load lazily so that importing a submodule (``robotrace_desktop.sdk.otel``) or the
+The names load lazily so that importing a submodule (``robotrace_desktop.sdk.fields``) or the
 package itself pulls in neither numpy nor pyarrow.
 """
 

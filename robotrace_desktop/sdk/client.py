@@ -65,7 +65,7 @@ def new_episode_id() -> str:
 def trace_context() -> dict[str, str] | None:
     """The OpenTelemetry block for the active span, or None (never raises)."""
     try:
-        from robotrace_desktop.sdk.otel import trace_context as otel_context
+        from robotrace_desktop.core.otel import trace_context as otel_context
     except ImportError:
         return None
     try:

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 from robotrace_desktop import __version__
 from robotrace_desktop.core.episode import Outcome, Status
 from robotrace_desktop.core.links import EpisodeLink
+from robotrace_desktop.core.otel import parse_trace_context
 from robotrace_desktop.errors import RobotraceError, ValidationError
-from robotrace_desktop.sdk.otel import parse_trace_context
 from robotrace_desktop.sinks.base import Sink
 
 if TYPE_CHECKING:

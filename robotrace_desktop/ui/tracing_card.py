@@ -26,13 +26,13 @@ from PySide6.QtWidgets import (
 )
 
 from robotrace_desktop.core.episode import EpisodeInfo
-from robotrace_desktop.errors import ValidationError
-from robotrace_desktop.sdk.otel import (
+from robotrace_desktop.core.otel import (
     TRACE_URL_ENV,
     TraceContext,
     parse_trace_context,
     trace_url,
 )
+from robotrace_desktop.errors import ValidationError
 from robotrace_desktop.ui.plain_text import literal_tip
 from robotrace_desktop.ui.repro_header import ElidedLabel, FlowLayout, copy_icon
 

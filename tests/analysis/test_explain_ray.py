@@ -13,7 +13,7 @@ from robotrace_desktop.analysis.runner import explain_many
 from robotrace_desktop.catalog.findings import findings_for
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.cli import main
-from robotrace_desktop.verify import ray_engine
+from robotrace_desktop.workers import ray_engine
 from tests.demo_cache import demo_copy
 from tests.verify.test_ray_engine import REPO, _require_ray, _stop_any
 

@@ -135,7 +135,7 @@ def test_sinks_fail_soft(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_otel_block_when_a_span_is_active(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from robotrace_desktop.sdk import otel
+    from robotrace_desktop.core import otel
 
     block = {
         "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",

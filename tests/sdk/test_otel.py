@@ -17,14 +17,14 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from robotrace_desktop.errors import ValidationError
-from robotrace_desktop.sdk.otel import (
+from robotrace_desktop.core.otel import (
     TRACE_URL_ENV,
     TraceContext,
     parse_trace_context,
     trace_context,
     trace_url,
 )
+from robotrace_desktop.errors import ValidationError
 
 TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 REMOTE_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -181,7 +181,7 @@ def test_the_module_imports_and_answers_none_when_the_api_is_missing() -> None:
     code = (
         "import sys\n"
         "sys.modules['opentelemetry'] = None\n"
-        "from robotrace_desktop.sdk.otel import trace_context\n"
+        "from robotrace_desktop.core.otel import trace_context\n"
         "print(repr(trace_context()))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

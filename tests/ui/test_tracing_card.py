@@ -18,8 +18,8 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage
 
 from robotrace_desktop.bundle.manifest import MANIFEST_NAME
 from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.core.otel import TRACE_URL_ENV, trace_context
 from robotrace_desktop.episodes import resolve
-from robotrace_desktop.sdk.otel import TRACE_URL_ENV, trace_context
 from robotrace_desktop.ui.episode_view import EpisodeView
 from robotrace_desktop.ui.qimage import qimage_to_rgb
 from robotrace_desktop.ui.tracing_card import INVALID_TEXT, TracingCard

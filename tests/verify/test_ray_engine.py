@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from robotrace_desktop.errors import ConfigurationError
-from robotrace_desktop.verify import ray_engine
 from robotrace_desktop.verify.engine import JobError, map_jobs
 from robotrace_desktop.verify.spec import Selector, VerifySpec
+from robotrace_desktop.workers import ray_engine
 from tests.verify.ray_jobs import action_summary_job, worker_pid_job
 from tests.verify.verify_fixtures import scan_sets, write_policy_set
 

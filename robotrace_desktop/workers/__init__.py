@@ -83,7 +83,7 @@ def map_jobs(
     """Yield ``(index into items, result or JobError)`` as results arrive (any order).
 
     ``engine``: "process" (a spawn process pool; falls back to this process for a handful of
-    items or one worker), "ray" (``verify.ray_engine``; needs the ``[ray]`` extra), "inline".
+    items or one worker), "ray" (``workers.ray_engine``; needs the ``[ray]`` extra), "inline".
     """
     workers = max(1, workers or os.cpu_count() or 1)
     total = len(items)
@@ -100,7 +100,7 @@ def map_jobs(
             progress(done, total)
 
     if engine == "ray":
-        from robotrace_desktop.verify import ray_engine
+        from robotrace_desktop.workers import ray_engine
 
         for chunk_no, results in ray_engine.map_chunks(
             fn, context, [[items[i] for i in c] for c in chunks], address=address, cancel=cancel
