@@ -51,13 +51,12 @@ from PySide6.QtWidgets import (
 
 from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.analysis.sections import finding_sections
-from robotrace_desktop.catalog.findings import store_findings
-from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core import colors
 from robotrace_desktop.core.episode import EpisodeInfo, StreamKind
 from robotrace_desktop.core.markers import Marker
 from robotrace_desktop.episodes import ResolvedEpisode
 from robotrace_desktop.session.episode import EpisodeSession
+from robotrace_desktop.session.explain_run import explain_and_store
 from robotrace_desktop.ui.plain_text import literal_tip
 
 log = logging.getLogger(__name__)
@@ -171,7 +170,7 @@ class _ExplainSignals(QObject):
 
 
 class _ExplainJob(QRunnable):
-    """Runs every analyzer on one episode in a pool thread (own catalog + EpisodeSource)."""
+    """Runs ``explain_and_store`` on one episode in a pool thread."""
 
     def __init__(
         self,
@@ -190,18 +189,10 @@ class _ExplainJob(QRunnable):
         self.finished = threading.Event()
 
     def run(self) -> None:
-        from robotrace_desktop.analysis.runner import explain_resolved
-
         findings: list[dict[str, Any]] = []
         error = ""
         try:
-            if self.catalog_path is None:
-                result = explain_resolved(self.resolved, None)
-            else:
-                with Catalog(self.catalog_path) as catalog:
-                    result = explain_resolved(self.resolved, catalog)
-                    if self.resolved.in_catalog:
-                        store_findings(catalog, self.resolved.info.id, result)
+            result = explain_and_store(self.catalog_path, self.resolved)
             findings = [f.to_dict() for f in result]
         except Exception as exc:  # shown in the panel; the view stays usable
             log.exception("explain failed for %s", self.resolved.info.id)
