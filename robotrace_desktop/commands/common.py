@@ -73,39 +73,53 @@ def episode_summary(info: EpisodeInfo) -> dict[str, Any]:
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], max_width: int = 48) -> None:
-    widths, _count = table_widths(headers, rows, max_width)
-    print_table_rows(headers, rows, widths, max_width)
+    print_table_stream(headers, lambda: iter(rows), max_width)
 
 
-def table_widths(
-    headers: Sequence[str], rows: Iterable[Sequence[str]], max_width: int = 48
-) -> tuple[list[int], int]:
-    """Column widths of ``print_table`` for these rows, and how many rows there were. Split
-    from the printing so a long listing can be read twice (widths, then rows) instead of
-    being held in memory whole."""
+#: a listing up to this many rows is read once and held (a few MB of cells); a longer one is
+#: read twice — widths, then rows — so memory stays flat at 100,000 rows and more
+TABLE_BUFFER_ROWS = 20_000
+
+
+def print_table_stream(
+    headers: Sequence[str],
+    read_rows: Callable[[], Iterable[Sequence[object]]],
+    max_width: int = 48,
+    *,
+    buffer_rows: int | None = None,
+) -> int:
+    """Print a table of the rows ``read_rows()`` yields and return how many there were.
+
+    The column widths need every row before the first line is printed. Up to ``buffer_rows``
+    rows the cells made for the widths are printed as they are; beyond that ``read_rows`` is
+    called again (the caller keeps both reads in one snapshot) and the held cells are dropped."""
+    limit = TABLE_BUFFER_ROWS if buffer_rows is None else buffer_rows
     widths = [len(h) for h in headers]
+    held: list[list[str]] | None = []
     count = 0
-    for row in rows:
-        widths = [max(w, len(_cell(c, max_width))) for w, c in zip(widths, row, strict=True)]
+    for row in read_rows():
+        cells = [_cell(c, max_width) for c in row]
+        widths = [max(w, len(c)) for w, c in zip(widths, cells, strict=True)]
         count += 1
-    return widths, count
-
-
-def print_table_rows(
-    headers: Sequence[str], rows: Iterable[Sequence[str]], widths: Sequence[int], max_width: int
-) -> None:
-    """The header line, then each row as it comes (``widths`` from ``table_widths``)."""
+        if held is not None:
+            held.append(cells)
+            if count > limit:
+                held = None
+    if not count:
+        return 0
     write = sys.stdout.write
     write("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip() + "\n")
-    for row in rows:
-        cells = (_cell(c, max_width).ljust(w) for c, w in zip(row, widths, strict=True))
-        write("  ".join(cells).rstrip() + "\n")
+    rows = held if held is not None else ([_cell(c, max_width) for c in r] for r in read_rows())
+    for cells in rows:
+        write("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip() + "\n")
+    return count
 
 
 def _cell(value: object, max_width: int) -> str:
     """A table cell as printed: control characters escaped (so widths count what is shown),
     then clipped."""
-    return _clip(terminal_safe(str(value)), max_width)
+    text = terminal_safe(value if type(value) is str else str(value))
+    return text if len(text) <= max_width else text[: max_width - 1] + "…"
 
 
 def print_json_stream(values: Iterable[Any]) -> None:
@@ -123,10 +137,6 @@ def print_json_stream(values: Iterable[Any]) -> None:
 
 def duration_text(duration_ns: int) -> str:
     return format_seconds(duration_ns, 2)
-
-
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def progress_bar(

@@ -19,8 +19,7 @@ from robotrace_desktop.commands.common import (
     print_json,
     print_json_stream,
     print_table,
-    print_table_rows,
-    table_widths,
+    print_table_stream,
 )
 from robotrace_desktop.core.episode import (
     REPRODUCIBILITY_FIELDS,
@@ -175,19 +174,17 @@ LIST_HEADERS = ["ID", "KIND", "NAME", "DURATION", "STATUS", "OUTCOME", "POLICY",
 
 
 def _print_listing(catalog: Catalog, flt: EpisodeFilter, *, as_json: bool) -> int:
-    """Rows are printed as they are read (100,000 episodes never sit in memory at once); the
-    table reads them twice, first for its column widths. Returns how many were listed (JSON:
+    """Rows are printed as they are read (100,000 episodes never sit in memory at once; a long
+    table is read twice, first for its column widths). Returns how many were listed (JSON:
     -1, since an empty JSON list is an answer on its own)."""
     if as_json:
         print_json_stream(episode_summary(e) for e in catalog.iter_episodes(flt, metadata=False))
         return -1
-    widths, count = table_widths(
-        LIST_HEADERS, (_list_cells(e) for e in catalog.iter_episodes(flt, metadata=False))
+    return print_table_stream(
+        LIST_HEADERS,
+        lambda: (_list_cells(e) for e in catalog.iter_episodes(flt, metadata=False)),
+        max_width=48,
     )
-    if count:
-        rows = (_list_cells(e) for e in catalog.iter_episodes(flt, metadata=False))
-        print_table_rows(LIST_HEADERS, rows, widths, max_width=48)
-    return count
 
 
 def _list_cells(e: EpisodeInfo) -> list[str]:
@@ -226,10 +223,15 @@ def print_by_anomaly(
     if as_json:
         print_json_stream(_anomaly_json(e, a) for e, a in counted())
         return -1, (unexplained[0], unexplained[1])
-    widths, count = table_widths(ANOMALY_HEADERS, (_anomaly_cells(e, a) for e, a in counted()))
-    if count:
-        rows = (_anomaly_cells(e, a) for e, a in iter_by_anomaly(catalog, flt))
-        print_table_rows(ANOMALY_HEADERS, rows, widths, max_width=48)
+    reads = 0
+
+    def read_rows() -> Iterator[list[str]]:
+        nonlocal reads
+        reads += 1  # a long table is read twice: count the unexplained once
+        rows = counted() if reads == 1 else iter_by_anomaly(catalog, flt)
+        return (_anomaly_cells(e, a) for e, a in rows)
+
+    count = print_table_stream(ANOMALY_HEADERS, read_rows, max_width=48)
     return count, (unexplained[0], unexplained[1])
 
 

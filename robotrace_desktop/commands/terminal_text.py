@@ -38,6 +38,8 @@ _UNSAFE_RE = re.compile(
 
 def terminal_safe(text: str) -> str:
     """``text`` with every control, separator and bidi override shown as a visible escape."""
+    if text.isascii() and text.isprintable():  # nearly every cell: two C-speed checks
+        return text
     return _UNSAFE_RE.sub(lambda match: _escape(match.group()), text)
 
 
@@ -68,6 +70,8 @@ def _escape(char: str) -> str:
 
 def terminal_safe_lines(text: str) -> str:
     """Like ``terminal_safe`` but keeps line ends: for whole blocks of output."""
+    if _UNSAFE_RE.search(text.replace("\n", " ")) is None:  # one scan for the usual case
+        return text
     return "\n".join(terminal_safe(line) for line in text.split("\n"))
 
 

@@ -20,34 +20,35 @@ from benchmarks.gen_catalog import build, episode, findings_of
 from robotrace_desktop.catalog.findings import episodes_with_cause, top_findings
 from robotrace_desktop.catalog.store import Catalog, EpisodeFilter
 from robotrace_desktop.cli import main
+from robotrace_desktop.commands import common
 from robotrace_desktop.commands.common import (
     duration_text,
     episode_summary,
     print_json,
     print_json_stream,
-    print_table,
 )
 
 LIST_HEADERS = ["ID", "KIND", "NAME", "DURATION", "STATUS", "OUTCOME", "POLICY", "PROBLEMS"]
 
 
 def _table_before(episodes: list) -> str:
-    """What ``list`` printed before streaming: print_table over the whole list."""
-    out = io.StringIO()
-    with redirect_stdout(out):
-        print_table(
-            LIST_HEADERS,
-            [
-                [
-                    e.id, e.kind, e.name, duration_text(e.duration_ns), e.status.value,
-                    e.outcome.value, e.policy_version or "-",
-                    e.problems[0] if len(e.problems) == 1
-                    else (f"{len(e.problems)} problems" if e.problems else ""),
-                ]
-                for e in episodes
-            ],
-        )  # fmt: skip
-    return out.getvalue()
+    """What ``list`` printed before streaming, written out here as the oracle: every cell
+    clipped to 48 characters, columns padded to their widest cell, two spaces between."""
+    rows = [
+        [
+            e.id, e.kind, e.name, duration_text(e.duration_ns), e.status.value,
+            e.outcome.value, e.policy_version or "-",
+            e.problems[0] if len(e.problems) == 1
+            else (f"{len(e.problems)} problems" if e.problems else ""),
+        ]
+        for e in episodes
+    ]  # fmt: skip
+    rows = [[c if len(c) <= 48 else c[:47] + "…" for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in [LIST_HEADERS, *rows]) for i in range(len(LIST_HEADERS))]
+    return "".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n"
+        for row in [LIST_HEADERS, *rows]
+    )
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
@@ -74,9 +75,16 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (["--search", "#12"], EpisodeFilter(search="#12")),
     ],
 )  # fmt: skip
+@pytest.mark.parametrize("held_rows", [20_000, 7])  # held whole / read twice
 def test_list_prints_what_the_whole_list_printed(
-    generated: Path, capsys: pytest.CaptureFixture[str], flags: list[str], flt: EpisodeFilter
+    generated: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    flags: list[str],
+    flt: EpisodeFilter,
+    held_rows: int,
 ) -> None:
+    monkeypatch.setattr(common, "TABLE_BUFFER_ROWS", held_rows)
     with Catalog(generated) as catalog:
         episodes = catalog.list_episodes(flt)
     assert episodes
