@@ -254,3 +254,21 @@ def test_a_rare_tick_on_a_quantised_still_joint_is_jitter_but_a_wild_one_is_a_sp
     data = make_data({"/joint_states": (ns(T), {"position/j1": ticks * 0.088})})
     found = _confident(spike.analyze(data, context()))
     assert [f.t_start_ns for f in found] == [int(ns(T)[900])]
+
+
+def test_an_off_level_reading_on_an_alternating_channel_is_a_spike_not_a_flagged_dropout() -> None:
+    """A colour sensor alternating between two levels (and its sibling channel alternating
+    with it, which is no validity flag): three readings that are none of its levels are a
+    spike; the alternation itself is not."""
+    levels = np.where(np.arange(T.size) % 3 == 0, 69.0, 179.0)
+    sibling = np.where(np.arange(T.size) % 3 == 0, 86.0, 255.0)
+    data = make_data({"/color_sensor": (ns(T), {"r": levels, "g": sibling})})
+    assert _confident(spike.analyze(data, context())) == []
+    glitched = levels.copy()
+    glitched[700:703] -= 88.0
+    data = make_data({"/color_sensor": (ns(T), {"r": glitched, "g": sibling})})
+    found = _confident(spike.analyze(data, context()))
+    assert [(f.channels, f.t_start_ns) for f in found] == [
+        (["/color_sensor/r"], int(ns(T)[700]))
+    ]
+    assert found[0].evidence["flagged_by"] is None

@@ -61,6 +61,7 @@ thresholds.register(
 _MIN_SAMPLES = 20
 _FRAME_BUDGET = 2_000_000  # samples of running-median frames held at once
 _MAX_LEVELS = 16  # a channel taking at most this many distinct values holds levels
+_RARE_FLAG_SHARE = 0.1  # a validity flag spends less than this share of the run flipped
 _SKIP_NAME = re.compile(r"(^|[^a-z])(stamp|seq|time|count|counter|index|id|status)([^a-z]|$)", re.I)
 _QUATERNION = re.compile(r"(orientation|rotation|quat)", re.IGNORECASE)
 
@@ -100,17 +101,15 @@ def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
     for j, lv in enumerate(levels):
         if lv is not None:
             size[np.isin(x[:, j], lv), j] = 0.0
-    # noise floor: the robust spread of the residual (0 for a channel that mostly holds its
-    # value — then the range and the ordinary maximum decide)
-    noise = 1.4826 * np.median(np.abs(residual), axis=0)
+    # noise floor: the robust spread of the departures (0 for a channel that mostly holds its
+    # value, or jumps only between its levels — then the range and the ordinary maximum decide)
+    noise = 1.4826 * np.median(size, axis=0)
     peak_i = np.argmax(size, axis=0)
     cols = np.arange(len(keep))
     peak = size[peak_i, cols]
     # the channel's ordinary maximum: its largest departure away from the peak
-    masked = size.copy()
-    rows = np.arange(size.shape[0])[:, None]
-    masked[np.abs(rows - peak_i[None, :]) <= h] = 0.0
-    ordinary = masked.max(axis=0)
+    away = np.abs(np.arange(size.shape[0])[:, None] - peak_i[None, :]) > h
+    ordinary = np.where(away, size, 0.0).max(axis=0)
     k_noise = ctx.t(CAUSE, "k_noise")
     over = ctx.t(CAUSE, "over_ordinary")
     candidates = np.flatnonzero((peak > k_noise * noise) & (peak > over * ordinary) & (peak > 0))
@@ -138,13 +137,19 @@ def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
 def _flagged_by(signal: Signal, hit: dict) -> str | None:
     """A two-valued channel of the same message that flips at the spike (``valid``,
     ``status``): the sensor itself marked the reading invalid — a reported dropout, not a
-    glitch the data hides."""
+    glitch the data hides. A flag is steady: the state it flips to at the spike is a rare one
+    (a channel alternating between two values all along marks nothing)."""
     lo, hi = np.searchsorted(signal.t_ns, [hit["t_ns"], hit["end_ns"]])
     lo, hi = max(0, int(lo) - 1), min(signal.t_ns.size, int(hi) + 2)
     summary = column_summary(signal.values)
     for j in np.flatnonzero(summary["distinct"] == 2):
         column = signal.values[:, j]
-        if signal.channels[j] != hit["channel"] and np.ptp(column[lo:hi]) > 0:
+        if signal.channels[j] == hit["channel"] or np.ptp(column[lo:hi]) == 0:
+            continue
+        window = column[lo:hi]
+        usual = np.median(column[np.isfinite(column)])
+        flipped = window[np.isfinite(window) & (window != usual)]
+        if flipped.size and np.mean(column == flipped[0]) < _RARE_FLAG_SHARE:
             return signal.channels[j]
     return None
 
@@ -261,8 +266,12 @@ def _channel_hit(
     peak_i = int(np.argmax(size))
     channel = signal.channels[k]
     peak = float(residual[peak_i])
-    # the spike's samples: same side, at least half the peak, contiguous with it
-    strong = (residual * np.sign(peak)) >= 0.5 * abs(peak)
+    # the spike's samples: same side, at least half the peak, contiguous with it — on a
+    # channel of levels, the samples that are none of its levels (its trend jumps by design)
+    if levels is None:
+        strong = (residual * np.sign(peak)) >= 0.5 * abs(peak)
+    else:
+        strong = ~np.isin(column, levels)
     first = last = peak_i
     while first > 0 and strong[first - 1]:
         first -= 1
