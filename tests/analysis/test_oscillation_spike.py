@@ -268,7 +268,5 @@ def test_an_off_level_reading_on_an_alternating_channel_is_a_spike_not_a_flagged
     glitched[700:703] -= 88.0
     data = make_data({"/color_sensor": (ns(T), {"r": glitched, "g": sibling})})
     found = _confident(spike.analyze(data, context()))
-    assert [(f.channels, f.t_start_ns) for f in found] == [
-        (["/color_sensor/r"], int(ns(T)[700]))
-    ]
+    assert [(f.channels, f.t_start_ns) for f in found] == [(["/color_sensor/r"], int(ns(T)[700]))]
     assert found[0].evidence["flagged_by"] is None
