@@ -51,7 +51,7 @@ from robotrace_desktop.bundle.manifest import (  # noqa: E402
 )
 from robotrace_desktop.bundle.tables import SignalData, write_parquet  # noqa: E402
 from robotrace_desktop.core.episode import LogEvent  # noqa: E402
-from robotrace_desktop.readers.bundle_reader import BundleReader  # noqa: E402
+from robotrace_desktop.readers.bundle.reader import BundleReader  # noqa: E402
 from tests.analysis.faults import Base, MemorySource, context_for  # noqa: E402
 
 NS = 1_000_000_000

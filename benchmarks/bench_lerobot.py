@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from robotrace_desktop.readers.lerobot import LeRobotReader  # noqa: E402
+from robotrace_desktop.readers.lerobot.reader import LeRobotReader  # noqa: E402
 
 
 def median_time(action: Callable[[], object], runs: int) -> float:

@@ -7,7 +7,7 @@ indexing (and of the CLI's ``show``) on big generated bags, to show both stay fl
 Inputs are generated once into the workdir by benchmarks/gen_rosbag.py and reused.
 Every figure is the median of --runs runs. Baselines measured in the same run:
 (a) rosbags' own rosbag2 Reader opening and closing each bag (no first messages, no decoding);
-(b) a fresh ``python -c "import robotrace_desktop.readers.rosbag"`` (interpreter + imports).
+(b) a fresh ``python -c "import robotrace_desktop.readers.rosbag.source"`` (interpreter + imports).
 Peak RSS is resource.getrusage(RUSAGE_CHILDREN).ru_maxrss measured by a fresh wrapper process
 around each run. Targets: show <= 1 s, peak RSS <= 300 MB, flat in file size.
 
@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 from rosbags.rosbag2 import Reader as RawReader  # noqa: E402
 
 from benchmarks.gen_rosbag import generate_big, generate_many  # noqa: E402
-from robotrace_desktop.readers.rosbag_reader import Rosbag2Reader  # noqa: E402
+from robotrace_desktop.readers.rosbag.reader import Rosbag2Reader  # noqa: E402
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 # Runs COMMAND (argv as JSON) as a child and prints "<seconds> <child peak RSS in MB> <rc>".
@@ -52,7 +52,7 @@ print(dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, rc)
 """
 _INDEX = (
     "import sys; from pathlib import Path; "
-    "from robotrace_desktop.readers.rosbag_reader import Rosbag2Reader; "
+    "from robotrace_desktop.readers.rosbag.reader import Rosbag2Reader; "
     "list(Rosbag2Reader().index(Path(sys.argv[1])))"
 )
 
@@ -116,9 +116,10 @@ def cli_has_show() -> bool:
 
 
 def bench_big(workdir: Path, sizes: list[float], storages: list[str], runs: int) -> None:
-    baseline = measure([sys.executable, "-c", "import robotrace_desktop.readers.rosbag"], runs)
+    importing = "import robotrace_desktop.readers.rosbag.source"
+    baseline = measure([sys.executable, "-c", importing], runs)
     print(
-        f"(b) baseline: python -c 'import robotrace_desktop.readers.rosbag' "
+        f"(b) baseline: python -c 'import robotrace_desktop.readers.rosbag.source' "
         f"{baseline[0]:.3f} s, peak RSS {baseline[1]:.0f} MB"
     )
     show = cli_has_show()
@@ -225,9 +226,9 @@ def bench_real(bag: Path, runs: int, rerun: str | None, before: Path | None) -> 
 _PLAN = """
 import statistics, sys, time
 from pathlib import Path
-from robotrace_desktop.readers.ros_bagfile import open_bag
-from robotrace_desktop.readers.ros_topics import plan_bag
-from robotrace_desktop.readers.ros_typestore import build_decoders
+from robotrace_desktop.readers.rosbag.bagfile import open_bag
+from robotrace_desktop.readers.rosbag.topics import plan_bag
+from robotrace_desktop.readers.rosbag.typestore import build_decoders
 times = []
 for _ in range(int(sys.argv[2])):
     with open_bag(Path(sys.argv[1])) as bag:

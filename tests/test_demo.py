@@ -27,7 +27,7 @@ from robotrace_desktop.demo import (
     write_demo_bundle,
 )
 from robotrace_desktop.errors import ConfigurationError, StorageError
-from robotrace_desktop.readers.bundle_reader import BundleReader
+from robotrace_desktop.readers.bundle.reader import BundleReader
 from robotrace_desktop.video.images import decode_image_bytes
 from tests.demo_cache import demo_copy
 

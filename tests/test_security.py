@@ -29,7 +29,7 @@ from robotrace_desktop.cli import main as cli
 from robotrace_desktop.core.episode import StreamKind
 from robotrace_desktop.episodes import resolve
 from robotrace_desktop.errors import EpisodeNotFoundError, RobotraceError, ValidationError
-from robotrace_desktop.readers.bundle_reader import BundleReader
+from robotrace_desktop.readers.bundle.reader import BundleReader
 from tests.demo_cache import demo_copy
 from tests.sdk.sdk_fixtures import catalog_ids
 

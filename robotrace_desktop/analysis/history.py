@@ -28,7 +28,7 @@ from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo, Outcome
 from robotrace_desktop.episodes import resolve
 from robotrace_desktop.errors import RobotraceError
-from robotrace_desktop.readers.lerobot_stats import EpisodeStats
+from robotrace_desktop.readers.lerobot.stats import EpisodeStats
 
 log = logging.getLogger(__name__)
 

@@ -144,7 +144,7 @@ def import_episode(
 
 
 def _index(folder: Path) -> EpisodeInfo | None:
-    from robotrace_desktop.readers.bundle import index_bundle
+    from robotrace_desktop.readers.bundle.source import index_bundle
 
     try:
         return next(index_bundle(folder))

@@ -17,10 +17,10 @@ log = logging.getLogger(__name__)
 
 @cache
 def readers() -> tuple[Reader, ...]:
-    from robotrace_desktop.readers.bundle_reader import BundleReader
-    from robotrace_desktop.readers.hdf5_reader import Hdf5Reader
-    from robotrace_desktop.readers.lerobot import LeRobotReader
-    from robotrace_desktop.readers.rosbag_reader import Rosbag1Reader, Rosbag2Reader
+    from robotrace_desktop.readers.bundle.reader import BundleReader
+    from robotrace_desktop.readers.hdf5.reader import Hdf5Reader
+    from robotrace_desktop.readers.lerobot.reader import LeRobotReader
+    from robotrace_desktop.readers.rosbag.reader import Rosbag1Reader, Rosbag2Reader
 
     found: list[Reader] = [
         BundleReader(),

@@ -300,7 +300,7 @@ class Client:
         from robotrace_desktop.bundle.writer import remove_bundle, storage_error
         from robotrace_desktop.catalog.scanner import Recording, fingerprint
         from robotrace_desktop.catalog.store import Catalog
-        from robotrace_desktop.readers.bundle_reader import BundleReader
+        from robotrace_desktop.readers.bundle.reader import BundleReader
 
         reader = BundleReader()
         folder = folder.resolve()

@@ -273,8 +273,8 @@ def _field_name(stream_group: str, dataset: str) -> str:
 def _hdf5_data(path: Path, time_path: str, fields: list[str]) -> SignalData:
     import h5py
 
-    from robotrace_desktop.readers.hdf5_streams import NAME_ATTRS
-    from robotrace_desktop.readers.hdf5_video import safe_attr
+    from robotrace_desktop.readers.hdf5.streams import NAME_ATTRS
+    from robotrace_desktop.readers.hdf5.video import safe_attr
 
     origin = f"{path}:{time_path}"
     group = time_path.rsplit("/", 1)[0] or "/"

@@ -132,6 +132,6 @@ def write_replay(
             signals=_entries(reroll, bundle),
         )
         bundle.write_manifest(manifest)
-    from robotrace_desktop.readers.bundle import index_bundle
+    from robotrace_desktop.readers.bundle.source import index_bundle
 
     return next(index_bundle(folder))

@@ -795,7 +795,7 @@ DEMO_SEEDS = (1, 2, 3)
 def load_lerobot(data: Any, indices: tuple[int, ...]) -> list[Base]:
     from pathlib import Path
 
-    from robotrace_desktop.readers.lerobot import LeRobotReader
+    from robotrace_desktop.readers.lerobot.reader import LeRobotReader
 
     reader = LeRobotReader()
     path = Path(data) / LEROBOT

@@ -113,7 +113,7 @@ def test_frame_index_rule_matches_the_video() -> None:
 
 
 def _demo_frame_times(bundle: Path) -> dict[str, np.ndarray]:
-    from robotrace_desktop.readers.bundle_reader import BundleReader
+    from robotrace_desktop.readers.bundle.reader import BundleReader
 
     with BundleReader().open(bundle) as episode:
         return {cam: episode.video(cam).frame_times_ns().copy() for cam in ("front", "wrist")}

@@ -11,7 +11,7 @@ import numpy as np
 from robotrace_desktop.convert.to_bundle import ImportResult, import_episode
 from robotrace_desktop.core.episode import EpisodeSource, StreamKind
 from robotrace_desktop.episodes import ResolvedEpisode, resolve
-from robotrace_desktop.readers.bundle import open_bundle
+from robotrace_desktop.readers.bundle.source import open_bundle
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:

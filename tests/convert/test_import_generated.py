@@ -17,7 +17,7 @@ from robotrace_desktop.convert.video_copy import write_camera
 from robotrace_desktop.core.episode import EpisodeSource, SignalChunk
 from robotrace_desktop.demo import read_frame_number
 from robotrace_desktop.errors import ConfigurationError, CorruptRecordingError, StorageError
-from robotrace_desktop.readers.bundle import open_bundle
+from robotrace_desktop.readers.bundle.source import open_bundle
 from robotrace_desktop.video.frames import FrameSource, VideoFrame
 from tests.convert.compare import (
     assert_frames_equal,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from robotrace_desktop.readers.lerobot import LeRobotReader
-from robotrace_desktop.readers.lerobot_claims import chunks_size, template_regex
+from robotrace_desktop.readers.lerobot.claims import chunks_size, template_regex
+from robotrace_desktop.readers.lerobot.reader import LeRobotReader
 from tests.hostile.cli_run import run_cli
 from tests.readers.lerobot_fixtures import write_v2, write_v3
 

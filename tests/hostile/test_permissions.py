@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from robotrace_desktop.core.episode import Status
-from robotrace_desktop.readers.lerobot import LeRobotReader
+from robotrace_desktop.readers.lerobot.reader import LeRobotReader
 from tests.readers.lerobot_fixtures import write_v2
 
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]

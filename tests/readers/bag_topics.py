@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from robotrace_desktop.readers.ros_topics import group_by_topic
+from robotrace_desktop.readers.rosbag.topics import group_by_topic
 
 
 def topics_with_messages(connections: list[Any]) -> list[list[Any]]:

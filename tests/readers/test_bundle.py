@@ -18,7 +18,7 @@ from robotrace_desktop.bundle.tables import SignalData, write_npz, write_parquet
 from robotrace_desktop.core.episode import LogEvent, Outcome, Status, StreamKind, episode_id
 from robotrace_desktop.demo import FRAME_DIGITS, draw_text, encode_video, read_frame_number
 from robotrace_desktop.errors import CorruptRecordingError, StreamNotFoundError
-from robotrace_desktop.readers.bundle_reader import BundleReader
+from robotrace_desktop.readers.bundle.reader import BundleReader
 
 READER = BundleReader()
 MS = 1_000_000

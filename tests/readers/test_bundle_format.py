@@ -23,7 +23,7 @@ from robotrace_desktop.bundle.manifest import (
 )
 from robotrace_desktop.bundle.tables import SignalData, write_feather, write_parquet
 from robotrace_desktop.errors import RecordingError, UnsupportedFormatError
-from robotrace_desktop.readers.bundle_reader import BundleReader
+from robotrace_desktop.readers.bundle.reader import BundleReader
 
 READER = BundleReader()
 

@@ -14,10 +14,10 @@ import pytest
 
 from robotrace_desktop.bundle.manifest import MANIFEST_NAME
 from robotrace_desktop.core.episode import EpisodeInfo
-from robotrace_desktop.readers.bundle_reader import BundleReader
-from robotrace_desktop.readers.hdf5_reader import Hdf5Reader
-from robotrace_desktop.readers.lerobot import LeRobotReader
-from robotrace_desktop.readers.rosbag_reader import Rosbag2Reader
+from robotrace_desktop.readers.bundle.reader import BundleReader
+from robotrace_desktop.readers.hdf5.reader import Hdf5Reader
+from robotrace_desktop.readers.lerobot.reader import LeRobotReader
+from robotrace_desktop.readers.rosbag.reader import Rosbag2Reader
 from tests.readers import ros_fixtures as fx
 from tests.readers.hdf5_fixtures import write_aloha
 from tests.readers.lerobot_fixtures import EpisodeSpec, write_v2

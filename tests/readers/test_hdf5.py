@@ -15,8 +15,8 @@ from robotrace_desktop.errors import (
     StreamNotFoundError,
     UnsupportedFormatError,
 )
-from robotrace_desktop.readers.hdf5 import ALOHA_JOINTS
-from robotrace_desktop.readers.hdf5_reader import Hdf5Reader
+from robotrace_desktop.readers.hdf5.reader import Hdf5Reader
+from robotrace_desktop.readers.hdf5.source import ALOHA_JOINTS
 from tests.readers.hdf5_fixtures import write_aloha, write_robomimic
 
 READER = Hdf5Reader()

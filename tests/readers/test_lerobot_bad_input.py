@@ -13,7 +13,7 @@ from robotrace_desktop.errors import (
     RecordingError,
     UnsupportedFormatError,
 )
-from robotrace_desktop.readers.lerobot import LeRobotReader
+from robotrace_desktop.readers.lerobot.reader import LeRobotReader
 from tests.readers.lerobot_fixtures import CAMERAS, write_v2, write_v3
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from robotrace_desktop.readers import lerobot
-from robotrace_desktop.readers.lerobot import LeRobotReader
+from robotrace_desktop.readers.lerobot import reader as lerobot
+from robotrace_desktop.readers.lerobot.reader import LeRobotReader
 from tests.readers.lerobot_fixtures import EpisodeSpec, write_v2
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from robotrace_desktop.core.episode import Outcome
-from robotrace_desktop.readers.lerobot_features import (
+from robotrace_desktop.readers.lerobot.features import (
     duration_ns,
     first_frame_at_or_after,
     flatten_names,
@@ -19,8 +19,8 @@ from robotrace_desktop.readers.lerobot_features import (
     parse_feature,
     video_details,
 )
-from robotrace_desktop.readers.lerobot_meta import VideoRef
-from robotrace_desktop.readers.lerobot_video import clip_bounds, snap_to_grid
+from robotrace_desktop.readers.lerobot.meta import VideoRef
+from robotrace_desktop.readers.lerobot.video import clip_bounds, snap_to_grid
 
 
 @pytest.mark.parametrize(

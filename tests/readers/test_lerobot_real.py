@@ -15,7 +15,7 @@ import pytest
 
 from robotrace_desktop.core.episode import EpisodeInfo, Status, StreamKind, episode_id
 from robotrace_desktop.errors import RecordingError
-from robotrace_desktop.readers.lerobot import LeRobotReader
+from robotrace_desktop.readers.lerobot.reader import LeRobotReader
 
 CAMERA = "observation.images.cam_high"
 WITH_VIDEO = {1, 2, 4, 5}

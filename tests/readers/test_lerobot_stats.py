@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from robotrace_desktop.readers.lerobot import LeRobotReader, _cached_dataset
-from robotrace_desktop.readers.lerobot_meta import load_dataset
-from robotrace_desktop.readers.lerobot_stats import EpisodeStats
+from robotrace_desktop.readers.lerobot.meta import load_dataset
+from robotrace_desktop.readers.lerobot.reader import LeRobotReader, _cached_dataset
+from robotrace_desktop.readers.lerobot.stats import EpisodeStats
 from tests.readers.lerobot_fixtures import write_v2
 
 G1 = "lerobot/g1_pick_bottle_v21"

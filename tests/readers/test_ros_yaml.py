@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from robotrace_desktop.readers.ros_yaml import CSafeLoader, FastYAML
+from robotrace_desktop.readers.rosbag.fast_yaml import CSafeLoader, FastYAML
 
 pytestmark = pytest.mark.skipif(CSafeLoader is None, reason="PyYAML's C loader is not installed")
 

@@ -10,8 +10,8 @@ import pytest
 from robotrace_desktop.core.episode import Outcome, StreamKind
 from robotrace_desktop.errors import CorruptRecordingError, StreamNotFoundError
 from robotrace_desktop.readers.registry import sniff
-from robotrace_desktop.readers.ros_images import image_to_rgb
-from robotrace_desktop.readers.rosbag_reader import Rosbag1Reader, Rosbag2Reader
+from robotrace_desktop.readers.rosbag.images import image_to_rgb
+from robotrace_desktop.readers.rosbag.reader import Rosbag1Reader, Rosbag2Reader
 from tests.readers import ros_fixtures as fx
 
 R2, R1 = Rosbag2Reader(), Rosbag1Reader()

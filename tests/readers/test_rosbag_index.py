@@ -15,11 +15,12 @@ import numpy as np
 import pytest
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
-from robotrace_desktop.readers import ros_bagfile, ros_first
-from robotrace_desktop.readers.ros_bagfile import open_bag
-from robotrace_desktop.readers.ros_lazy_serde import lazy_typestore, prepare_deserializer
-from robotrace_desktop.readers.ros_typestore import _parse_definition, _parse_msg
-from robotrace_desktop.readers.rosbag import index_bag
+from robotrace_desktop.readers.rosbag import bagfile as ros_bagfile
+from robotrace_desktop.readers.rosbag import first_times as ros_first
+from robotrace_desktop.readers.rosbag.bagfile import open_bag
+from robotrace_desktop.readers.rosbag.lazy_serde import lazy_typestore, prepare_deserializer
+from robotrace_desktop.readers.rosbag.source import index_bag
+from robotrace_desktop.readers.rosbag.typestore import _parse_definition, _parse_msg
 from tests.readers.bag_topics import topics_with_messages
 from tests.readers.test_rosbag_one_pass import BAGS
 
@@ -167,7 +168,8 @@ def test_reopening_a_bag_reuses_its_plan(
 ) -> None:
     """The viewer's cameras reopen the bag: the plan is reused while the files are unchanged,
     the info is the same, and a rewritten bag is planned afresh."""
-    from robotrace_desktop.readers import ros_plan_cache, rosbag
+    from robotrace_desktop.readers.rosbag import plan_cache as ros_plan_cache
+    from robotrace_desktop.readers.rosbag import source as rosbag
 
     copy = tmp_path / "example.bag"
     shutil.copyfile(shared_data / "ros1/example.bag", copy)

@@ -125,7 +125,7 @@ def test_first_messages_in_one_pass_equal_one_lookup_per_topic(
     shared_data: Path, name: str
 ) -> None:
     """What plans each topic (its first message) comes from one pass over the bag now."""
-    from robotrace_desktop.readers.ros_bagfile import open_bag
+    from robotrace_desktop.readers.rosbag.bagfile import open_bag
 
     with open_bag(shared_data / name) as bag:
         wanted = topics_with_messages(bag.connections)
@@ -140,7 +140,7 @@ def test_first_messages_in_one_pass_equal_one_lookup_per_topic(
 
 def _reference_values(flattener: object, msg: object) -> np.ndarray:
     """Flattener.values as it was written first (numpy element by element), to compare with."""
-    from robotrace_desktop.readers.ros_flatten import _scalar
+    from robotrace_desktop.readers.rosbag.flatten import _scalar
 
     out = np.full(len(flattener.channels), np.nan)  # type: ignore[attr-defined]
     pos = 0
@@ -163,7 +163,7 @@ def test_flattened_rows_equal_the_first_implementation(shared_data: Path, name: 
     """Every message of every signal topic: the same row, bit for bit (NaN where missing)."""
     with _open(shared_data / name) as source:
         opened = source._opened  # type: ignore[attr-defined]
-        from robotrace_desktop.readers.ros_flatten import Flattener
+        from robotrace_desktop.readers.rosbag.flatten import Flattener
 
         # JointState / JointTrajectory flatteners have their own values(), unchanged
         plans = [p for p in opened.plan.topics.values() if type(p.flattener) is Flattener]

@@ -13,7 +13,7 @@ from rosbags.typesys import Stores, get_typestore
 from robotrace_desktop.core.episode import EpisodeInfo, StreamKind
 from robotrace_desktop.errors import CorruptRecordingError, UnsupportedFormatError
 from robotrace_desktop.readers.registry import sniff
-from robotrace_desktop.readers.rosbag_reader import Rosbag1Reader, Rosbag2Reader
+from robotrace_desktop.readers.rosbag.reader import Rosbag1Reader, Rosbag2Reader
 
 R2, R1 = Rosbag2Reader(), Rosbag1Reader()
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from robotrace_desktop.bundle.tables import SignalData, write_parquet
 from robotrace_desktop.core.episode import SignalChunk
-from robotrace_desktop.readers.bundle_reader import BundleReader
+from robotrace_desktop.readers.bundle.reader import BundleReader
 from robotrace_desktop.sdk.episode import Episode
 from tests.video.video_fixtures import write_video
 

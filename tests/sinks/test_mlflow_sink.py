@@ -259,7 +259,7 @@ def test_one_run_per_episode_with_tags_params_metrics_and_artifacts(store: str) 
 @needs_mlflow
 def test_a_bundle_episode_carries_its_manifest(store: str) -> None:
     from robotrace_desktop.demo import ensure_demo_bundle
-    from robotrace_desktop.readers.bundle_reader import BundleReader
+    from robotrace_desktop.readers.bundle.reader import BundleReader
 
     bundle = ensure_demo_bundle()
     (info,) = BundleReader().index(bundle)

@@ -23,7 +23,7 @@ from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo
 from robotrace_desktop.core.links import parse_link
 from robotrace_desktop.demo import read_frame_number
-from robotrace_desktop.readers.bundle_reader import BundleReader
+from robotrace_desktop.readers.bundle.reader import BundleReader
 from robotrace_desktop.session import EpisodeSession
 from robotrace_desktop.ui import bookmarks_panel
 from robotrace_desktop.ui.bookmarks_panel import NOTE_COL, TIME_COL, BookmarksPanel

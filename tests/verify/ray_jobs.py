@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from robotrace_desktop.readers.lerobot import LeRobotReader
+from robotrace_desktop.readers.lerobot.reader import LeRobotReader
 
 
 def action_summary_job(context: dict[str, Any], item: int) -> dict[str, Any]:

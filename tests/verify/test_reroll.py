@@ -23,7 +23,7 @@ from robotrace_desktop.core.channels import stream_role
 from robotrace_desktop.demo import read_frame_number
 from robotrace_desktop.episodes import resolve
 from robotrace_desktop.errors import ConfigurationError, RecordingError
-from robotrace_desktop.readers.bundle_reader import BundleReader
+from robotrace_desktop.readers.bundle.reader import BundleReader
 from robotrace_desktop.verify.policy import Policy
 from robotrace_desktop.verify.replay_bundle import safe_folder_name, write_replay
 from robotrace_desktop.verify.reroll import (

@@ -10,7 +10,7 @@ import av
 import pytest
 
 from robotrace_desktop.errors import CorruptRecordingError
-from robotrace_desktop.readers.bundle_reader import BundleReader
+from robotrace_desktop.readers.bundle.reader import BundleReader
 from robotrace_desktop.video import packet_index
 from tests.demo_cache import demo_copy
 

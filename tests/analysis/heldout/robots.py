@@ -94,7 +94,7 @@ def load_robots(
 
 
 def _lerobot_bases(path: Path, robot: str, all_g1: bool) -> list[Base]:
-    from robotrace_desktop.readers.lerobot import LeRobotReader
+    from robotrace_desktop.readers.lerobot.reader import LeRobotReader
 
     reader = LeRobotReader()
     infos = sorted(reader.index(path), key=lambda i: i.episode_index or 0)

@@ -23,7 +23,7 @@ from robotrace_desktop.errors import (
     UnsupportedFormatError,
     source_guard,
 )
-from robotrace_desktop.readers.ros_bagfile import BagFile
+from robotrace_desktop.readers.rosbag.bagfile import BagFile
 from robotrace_desktop.video.frames import FrameSource, VideoFrame
 from robotrace_desktop.video.images import decode_image_bytes
 

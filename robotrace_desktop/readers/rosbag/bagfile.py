@@ -38,9 +38,9 @@ from robotrace_desktop.errors import (
     UnsupportedFormatError,
     as_recording_error,
 )
-from robotrace_desktop.readers.ros_first import clusters, first_times
-from robotrace_desktop.readers.ros_yaml import install as install_fast_yaml
-from robotrace_desktop.readers.rosbag_reader import MCAP_MAGIC, ROS1_MAGIC, SQLITE_MAGIC, read_magic
+from robotrace_desktop.readers.rosbag.fast_yaml import install as install_fast_yaml
+from robotrace_desktop.readers.rosbag.first_times import clusters, first_times
+from robotrace_desktop.readers.rosbag.sniff import MCAP_MAGIC, ROS1_MAGIC, SQLITE_MAGIC, read_magic
 
 install_fast_yaml()  # rosbags' metadata.yaml / QoS YAML through libyaml (see ros_yaml)
 

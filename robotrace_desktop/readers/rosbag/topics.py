@@ -18,8 +18,8 @@ from typing import Any
 from rosbags.interfaces import Connection
 
 from robotrace_desktop.core.episode import StreamKind
-from robotrace_desktop.readers.ros_bagfile import BagFile
-from robotrace_desktop.readers.ros_flatten import (
+from robotrace_desktop.readers.rosbag.bagfile import BagFile
+from robotrace_desktop.readers.rosbag.flatten import (
     EVENT_TYPES,
     EventFields,
     Flattener,
@@ -29,7 +29,7 @@ from robotrace_desktop.readers.ros_flatten import (
     stamp_ns,
     text_event,
 )
-from robotrace_desktop.readers.ros_typestore import Decoders
+from robotrace_desktop.readers.rosbag.typestore import Decoders
 
 log = logging.getLogger(__name__)
 

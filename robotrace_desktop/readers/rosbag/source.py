@@ -41,18 +41,18 @@ from robotrace_desktop.errors import (
     StreamNotFoundError,
     source_guard,
 )
-from robotrace_desktop.readers import ros_plan_cache as plan_cache
-from robotrace_desktop.readers.ros_bagfile import open_bag
-from robotrace_desktop.readers.ros_flatten import stamp_ns
-from robotrace_desktop.readers.ros_images import RosImageFrames
-from robotrace_desktop.readers.ros_metadata import parse_urdf
-from robotrace_desktop.readers.ros_topics import (
+from robotrace_desktop.readers.rosbag import plan_cache
+from robotrace_desktop.readers.rosbag.bagfile import open_bag
+from robotrace_desktop.readers.rosbag.flatten import stamp_ns
+from robotrace_desktop.readers.rosbag.images import RosImageFrames
+from robotrace_desktop.readers.rosbag.topics import (
     HEADER_TOLERANCE_NS,
     BagPlan,
     TopicPlan,
     plan_bag,
 )
-from robotrace_desktop.readers.ros_typestore import Decoder, build_decoders
+from robotrace_desktop.readers.rosbag.typestore import Decoder, build_decoders
+from robotrace_desktop.readers.rosbag.urdf import parse_urdf
 from robotrace_desktop.video.frames import FrameSource
 
 log = logging.getLogger(__name__)

@@ -18,18 +18,18 @@ from typing import TYPE_CHECKING, Any
 
 from robotrace_desktop.core.fields import RECORDING_KEYS
 from robotrace_desktop.errors import CorruptRecordingError, RecordingError, UnsupportedFormatError
-from robotrace_desktop.readers.lerobot_claims import (
+from robotrace_desktop.readers.lerobot.claims import (
     chunks_size,
     count_claim_problem,
     data_indices_on_disk,
 )
-from robotrace_desktop.readers.lerobot_features import (
+from robotrace_desktop.readers.lerobot.features import (
     OUTCOME_FEATURES,
     Feature,
     fps_fraction,
     parse_feature,
 )
-from robotrace_desktop.readers.lerobot_stats import EpisodeStats, read_optional
+from robotrace_desktop.readers.lerobot.stats import EpisodeStats, read_optional
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -120,7 +120,7 @@ def read_info(root: Path) -> dict[str, Any]:
 
 def load_dataset(root: Path, *, lazy_stats: bool = False) -> DatasetMeta:
     """Every episode's metadata, without touching row data (one parquet read for v3).
-    Opening episodes goes through a per-process cache of this (``readers/lerobot.py``), with
+    Opening episodes goes through a per-process cache of this (``readers/lerobot/reader.py``), with
     ``lazy_stats``: v2.1 stats are then parsed per episode, as each is opened."""
     root = root.resolve()
     info_path = root / INFO_REL
@@ -163,7 +163,7 @@ def load_dataset(root: Path, *, lazy_stats: bool = False) -> DatasetMeta:
         tasks={},
     )
     if meta.is_v3:
-        from robotrace_desktop.readers.lerobot_meta_v3 import load_v3
+        from robotrace_desktop.readers.lerobot.meta_v3 import load_v3
 
         load_v3(meta)
     else:

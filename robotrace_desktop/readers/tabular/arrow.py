@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from robotrace_desktop.bundle.tables import NAMES_METADATA_KEY
 from robotrace_desktop.errors import CorruptRecordingError
-from robotrace_desktop.readers.tabular import (
+from robotrace_desktop.readers.tabular.base import (
     SignalTable,
     TableSummary,
     channel_names,

@@ -1,7 +1,7 @@
 """The ROS bag formats' entries in the registry.
 
 Sniffing (names and magic bytes) and fingerprints import nothing heavy; the reading itself
-(rosbags, numpy) is in ``rosbag.py`` and loads on first use, so re-scanning unchanged folders
+(rosbags, numpy) is in ``source`` and loads on first use, so re-scanning unchanged folders
 stays fast.
 """
 
@@ -14,20 +14,17 @@ from typing import TYPE_CHECKING
 from robotrace_desktop.core.episode import EpisodeInfo
 from robotrace_desktop.errors import reader_guard
 from robotrace_desktop.readers.base import Reader
+from robotrace_desktop.readers.rosbag.sniff import (
+    MCAP_MAGIC,
+    ROS1_MAGIC,
+    SQLITE_MAGIC,
+    STORAGE_SUFFIXES,
+    read_magic,
+)
 from robotrace_desktop.readers.sanity import check_episode
 
 if TYPE_CHECKING:
-    from robotrace_desktop.readers.rosbag import RosEpisodeSource
-
-MCAP_MAGIC = b"\x89MCAP0\r\n"
-SQLITE_MAGIC = b"SQLite format 3\x00"
-ROS1_MAGIC = b"#ROSBAG V2.0"
-STORAGE_SUFFIXES = (".db3", ".mcap", ".zstd")
-
-
-def read_magic(path: Path, size: int = 16) -> bytes:
-    with path.open("rb") as fh:
-        return fh.read(size)
+    from robotrace_desktop.readers.rosbag.source import RosEpisodeSource
 
 
 def _has_metadata(folder: Path) -> bool:
@@ -69,13 +66,13 @@ class Rosbag2Reader(Reader):
 
     @reader_guard("cannot index", each=check_episode)
     def index(self, path: Path) -> Iterator[EpisodeInfo]:
-        from robotrace_desktop.readers.rosbag import index_bag
+        from robotrace_desktop.readers.rosbag.source import index_bag
 
         return index_bag(path)
 
     @reader_guard("cannot open")
     def open(self, path: Path, episode_index: int | None = None) -> RosEpisodeSource:
-        from robotrace_desktop.readers.rosbag import open_bag_episode
+        from robotrace_desktop.readers.rosbag.source import open_bag_episode
 
         return open_bag_episode(path, episode_index)
 

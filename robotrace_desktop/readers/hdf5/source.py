@@ -50,8 +50,8 @@ from robotrace_desktop.errors import (
     UnsupportedFormatError,
     source_guard,
 )
-from robotrace_desktop.readers.hdf5_reader import has_signature
-from robotrace_desktop.readers.hdf5_streams import (
+from robotrace_desktop.readers.hdf5.sniff import has_signature
+from robotrace_desktop.readers.hdf5.streams import (
     ALOHA_JOINTS,
     Plan,
     aloha_clock,
@@ -59,7 +59,7 @@ from robotrace_desktop.readers.hdf5_streams import (
     hollow_reason,
     rate_clock,
 )
-from robotrace_desktop.readers.hdf5_video import (
+from robotrace_desktop.readers.hdf5.video import (
     H5_ERRORS,
     Hdf5ImageVideo,
     open_h5,

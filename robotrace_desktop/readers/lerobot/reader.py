@@ -33,7 +33,7 @@ from robotrace_desktop.core.episode import (
 from robotrace_desktop.core.fields import Fields, parse_fields, problem_lines
 from robotrace_desktop.errors import RecordingError, StreamNotFoundError, reader_guard, source_guard
 from robotrace_desktop.readers.base import Reader
-from robotrace_desktop.readers.lerobot_features import (
+from robotrace_desktop.readers.lerobot.features import (
     OUTCOME_FEATURES,
     clock_details,
     duration_ns,
@@ -43,7 +43,7 @@ from robotrace_desktop.readers.lerobot_features import (
     outcome_from_stats,
     video_details,
 )
-from robotrace_desktop.readers.lerobot_meta import (
+from robotrace_desktop.readers.lerobot.meta import (
     INFO_REL,
     DatasetMeta,
     EpisodeMeta,
@@ -122,7 +122,7 @@ class _InfoBuilder:
             and not any(k in stats for k in self.outcome_keys)
         )
         if data_exists and (length is None or needs_stats):
-            from robotrace_desktop.readers.lerobot_data import footer_summary
+            from robotrace_desktop.readers.lerobot.data import footer_summary
 
             try:
                 rows, footer_stats = footer_summary(meta.root / episode.data_rel, self.outcome_keys)
@@ -325,7 +325,7 @@ class LeRobotEpisode(EpisodeSource):
     """One opened episode: rows from its (possibly shared) parquet, cameras from mp4 clips."""
 
     def __init__(self, meta: DatasetMeta, episode: EpisodeMeta, info: EpisodeInfo) -> None:
-        from robotrace_desktop.readers.lerobot_data import EpisodeRows
+        from robotrace_desktop.readers.lerobot.data import EpisodeRows
 
         self.info = info
         self._meta = meta
@@ -352,7 +352,7 @@ class LeRobotEpisode(EpisodeSource):
         fps = self._meta.fps
         low = 0 if start_ns is None else first_frame_at_or_after(start_ns, fps)
         high = None if stop_ns is None else first_frame_at_or_after(stop_ns, fps)
-        from robotrace_desktop.readers.lerobot_data import to_matrix
+        from robotrace_desktop.readers.lerobot.data import to_matrix
 
         rows = self._rows.read([stream], low, high)
         values = to_matrix(rows.columns[stream], feature.width, self._rows.path, stream)
@@ -366,7 +366,7 @@ class LeRobotEpisode(EpisodeSource):
     def video(self, stream: str) -> FrameSource:
         feature = self._meta.features.get(stream)
         if feature is not None and feature.is_image:
-            from robotrace_desktop.readers.lerobot_images import ParquetImages
+            from robotrace_desktop.readers.lerobot.images import ParquetImages
 
             source: FrameSource = ParquetImages(self._rows, stream, self._meta.fps)
         else:
@@ -376,7 +376,7 @@ class LeRobotEpisode(EpisodeSource):
                 raise StreamNotFoundError(
                     f"episode {self.info.id} has no video stream {stream!r} (cameras: {cameras})"
                 )
-            from robotrace_desktop.readers.lerobot_video import open_camera
+            from robotrace_desktop.readers.lerobot.video import open_camera
 
             source = open_camera(self._meta.root / ref.rel, stream, ref, self._meta.fps)
         self._videos.append(source)

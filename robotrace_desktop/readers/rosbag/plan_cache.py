@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from robotrace_desktop.readers.ros_topics import BagPlan
-    from robotrace_desktop.readers.ros_typestore import Decoders
+    from robotrace_desktop.readers.rosbag.topics import BagPlan
+    from robotrace_desktop.readers.rosbag.typestore import Decoders
 
 MAX_ENTRIES = 4
 Key = tuple[str, tuple[tuple[str, int, int], ...]]

@@ -41,7 +41,7 @@ from robotrace_desktop.errors import (
     recording_errors,
     source_guard,
 )
-from robotrace_desktop.readers.bundle_reader import folder_of
+from robotrace_desktop.readers.bundle.sniff import folder_of
 from robotrace_desktop.readers.tabular import SignalTable, npz_stream_names, open_table
 from robotrace_desktop.video.frames import FrameSource
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from robotrace_desktop.core.episode import EpisodeInfo, StreamInfo, StreamKind
 from robotrace_desktop.errors import RecordingError
-from robotrace_desktop.readers.hdf5_video import (
+from robotrace_desktop.readers.hdf5.video import (
     H5_ERRORS,
     decode_padded,
     image_layout,

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from robotrace_desktop.errors import CorruptRecordingError
-from robotrace_desktop.readers.lerobot_claims import chunks_size, count_claim_problem
-from robotrace_desktop.readers.lerobot_meta import (
+from robotrace_desktop.readers.lerobot.claims import chunks_size, count_claim_problem
+from robotrace_desktop.readers.lerobot.meta import (
     _STAT_FEATURES,
     EXTRA_KEYS,
     DatasetMeta,

@@ -8,7 +8,7 @@ from fractions import Fraction
 import numpy as np
 
 from robotrace_desktop.errors import CorruptRecordingError, FrameIndexError, source_guard
-from robotrace_desktop.readers.lerobot_data import EpisodeRows, Rows
+from robotrace_desktop.readers.lerobot.data import EpisodeRows, Rows
 from robotrace_desktop.video.frames import FrameSource, VideoFrame
 from robotrace_desktop.video.images import decode_image_bytes
 

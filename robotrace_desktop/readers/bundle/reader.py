@@ -1,7 +1,7 @@
 """The native bundle's entry in the registry.
 
 Sniffing and fingerprints live here and import nothing heavy; the reading itself (pyarrow,
-PyAV) is in ``bundle.py`` and loads on first use, so re-scanning unchanged folders stays fast.
+PyAV) is in ``source`` and loads on first use, so re-scanning unchanged folders stays fast.
 """
 
 from __future__ import annotations
@@ -13,12 +13,8 @@ from robotrace_desktop.bundle.manifest import MANIFEST_NAME
 from robotrace_desktop.core.episode import EpisodeInfo, EpisodeSource
 from robotrace_desktop.errors import reader_guard
 from robotrace_desktop.readers.base import Reader
+from robotrace_desktop.readers.bundle.sniff import folder_of
 from robotrace_desktop.readers.sanity import check_episode
-
-
-def folder_of(path: Path) -> Path:
-    """The bundle folder, given the folder or its manifest file."""
-    return path.parent if path.name == MANIFEST_NAME and path.is_file() else path
 
 
 class BundleReader(Reader):
@@ -34,13 +30,13 @@ class BundleReader(Reader):
 
     @reader_guard("cannot index", each=check_episode)
     def index(self, path: Path) -> Iterator[EpisodeInfo]:
-        from robotrace_desktop.readers.bundle import index_bundle
+        from robotrace_desktop.readers.bundle.source import index_bundle
 
         return index_bundle(path)
 
     @reader_guard("cannot open")
     def open(self, path: Path, episode_index: int | None = None) -> EpisodeSource:
-        from robotrace_desktop.readers.bundle import open_bundle
+        from robotrace_desktop.readers.bundle.source import open_bundle
 
         return open_bundle(path, episode_index)
 

@@ -26,7 +26,7 @@ from rosbags.typesys.base import make_typesdict
 from rosbags.typesys.msg import MSGParser
 from rosbags.typesys.store import Typestore
 
-from robotrace_desktop.readers.ros_lazy_serde import lazy_typestore, prepare_deserializer
+from robotrace_desktop.readers.rosbag.lazy_serde import lazy_typestore, prepare_deserializer
 
 DEFAULT_ROS2_STORE = Stores.ROS2_HUMBLE
 DEFAULT_ROS1_STORE = Stores.ROS1_NOETIC

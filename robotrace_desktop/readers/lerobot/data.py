@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from robotrace_desktop.errors import CorruptRecordingError, RecordingError
-from robotrace_desktop.readers.lerobot_features import frame_times_ns
+from robotrace_desktop.readers.lerobot.features import frame_times_ns
 
 
 def _parquet_error(path: Path, exc: BaseException) -> RecordingError:

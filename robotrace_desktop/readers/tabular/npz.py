@@ -17,7 +17,7 @@ import numpy as np
 
 from robotrace_desktop.bundle.tables import NPZ_NAMES_KEY, NPZ_TIME_KEY
 from robotrace_desktop.errors import CorruptRecordingError
-from robotrace_desktop.readers.tabular import (
+from robotrace_desktop.readers.tabular.base import (
     SignalTable,
     TableSummary,
     channel_names,
