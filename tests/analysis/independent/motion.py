@@ -54,6 +54,22 @@ def _position_pairs(src: MemorySource, still: bool = False) -> list[Pair]:
 # ---------------------------------------------------------------- saturation
 
 
+def _first_run(
+    t: np.ndarray, mask: np.ndarray, deviation: np.ndarray, visible: float
+) -> int | None:
+    """The onset of a clip: its first sample, provided the first clipped stretch lasts
+    ≥ 0.15 s and cuts visibly (a one-sample brush with the bound is no flat top to date)."""
+    idx = np.flatnonzero(mask)
+    if not len(idx):
+        return None
+    j = k = int(idx[0])
+    while k < len(mask) and mask[k]:
+        k += 1
+    if t[k - 1] - t[j] < 0.15 * NS or deviation[j:k].max() < visible:
+        return None
+    return int(t[j])
+
+
 def _clip_bound(
     rng: np.random.Generator, t: np.ndarray, y: np.ndarray, size_: float
 ) -> float | None:
@@ -121,7 +137,7 @@ def saturation(src: MemorySource, rng: np.random.Generator, _peers: PeerRange) -
                 new_y = np.where(y > knee, knee + w * np.tanh((y - knee) / w), y)
         deviation = y - new_y if style != "rate" else np.abs(y - new_y)
         visible = max(0.02 * size_, 2 * noise) if style != "hard" else 0.0
-        onset = _onset(t, deviation > visible)
+        onset = _first_run(t, deviation > visible, deviation, 0.03 * size_)
         if not _inside(t, onset) or deviation.max() < 0.08 * size_:
             continue
         new = sign * new_y
@@ -220,7 +236,7 @@ def hard_stop(src: MemorySource, rng: np.random.Generator, _peers: PeerRange) ->
             tc = src.signals[tstream]
             col = tc.channel(tchannel)
             peak = rng.uniform(0.5, 1.5) * max(ph.span(col), 1e-3)
-            push = np.interp(tc.t_ns, t, ramp)
+            push = np.where(tc.t_ns >= t0, np.interp(tc.t_ns, t, ramp), 0.0)
             edits[tstream] = ph.fixed(ph.with_column(tc, tchannel, col + direction * peak * push))
             companions.append(f"{tstream}/{tchannel}")
         detail = (

@@ -51,8 +51,8 @@ def gap(src: MemorySource, rng: np.random.Generator, _peers: PeerRange) -> Fault
             continue
         keep = ~lost
         t_new = chunk.t_ns[keep]
-        if lerobot:  # rows re-indexed: later rows move up by the rows lost
-            shift = int(lost.sum()) * ph.sample_period_ns(chunk)
+        if lerobot and (chunk.t_ns >= t1).any():  # rows re-indexed: later rows move up
+            shift = int(chunk.t_ns[chunk.t_ns >= t1][0] - chunk.t_ns[lost][0])
             t_new = np.where(t_new >= t1, t_new - shift, t_new)
         edits[chunk.stream] = ph.fixed(ph.keep_rows(chunk, keep, t_ns=t_new))
         removed_main = max(removed_main, int(lost.sum()))
@@ -62,10 +62,10 @@ def gap(src: MemorySource, rng: np.random.Generator, _peers: PeerRange) -> Fault
     for name, times in src.frames.items():
         lost = (times >= t0) & (times < t1)
         if lost.any():
-            period = int(np.median(np.diff(times))) if len(times) > 1 else NS // 30
             kept = times[~lost]
-            if lerobot:
-                kept = np.where(kept >= t1, kept - int(lost.sum()) * period, kept)
+            if lerobot and (times >= t1).any():
+                shift = int(times[times >= t1][0] - times[lost][0])
+                kept = np.where(kept >= t1, kept - shift, kept)
             frame_edits[name] = lambda _old, kept=kept: kept
 
     def drop_events(events: list[LogEvent]) -> list[LogEvent]:
