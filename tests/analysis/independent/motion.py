@@ -3,7 +3,9 @@
 - saturation: a hard clip at a bound inside the range, a soft (tanh) compression towards a
   bound, or a slew-rate limit on the command; the measured joint follows through a lag;
 - hard stop: the joint pinned with a few mm/mrad of compliance (noise kept), velocity dying,
-  effort / torque command / contact force ramping up; sometimes released after a while;
+  effort / torque command / contact force ramping up; sometimes released after a while. Only
+  where the recording can show it: a command running on, or an effort rising (Baxter's
+  endpoint, whose wrench is not recorded, cannot carry one);
 - oscillation: 3–15 Hz growing, decaying or steady, sometimes on two coupled joints, echoed in
   velocity and effort channels where they exist;
 - sensor stall: frozen exactly, frozen with float32 quantization flicker, frozen with a tiny
@@ -217,9 +219,10 @@ def hard_stop(src: MemorySource, rng: np.random.Generator, _peers: PeerRange) ->
         ramp = (1 - np.exp(-np.maximum(t - t0, 0) / NS / rise)) * w
         companions = []
         vel = _joint_family(channel, "velocity")
-        if vel in chunk.channels:
+        if vel in chunk.channels and ph.span(chunk.channel(vel)) > 0:
             k = chunk.channels.index(vel)
-            values[:, k] = values[:, k] * (1 - w)
+            measured_rate = np.gradient(new_x, t / NS)  # what a stopped joint's encoder says
+            values[:, k] = values[:, k] * (1 - w) + measured_rate * w
             companions.append(vel)
         eff = _joint_family(channel, "effort")
         if eff in chunk.channels and ph.span(chunk.channel(eff)) > 0:
@@ -239,6 +242,8 @@ def hard_stop(src: MemorySource, rng: np.random.Generator, _peers: PeerRange) ->
             push = np.where(tc.t_ns >= t0, np.interp(tc.t_ns, t, ramp), 0.0)
             edits[tstream] = ph.fixed(ph.with_column(tc, tchannel, col + direction * peak * push))
             companions.append(f"{tstream}/{tchannel}")
+        if pair is None and not any("effort" in c or "force" in c for c in companions):
+            continue  # no command, no effort: a still joint, not a stop anyone could prove
         detail = (
             f"{'released' if release else 'held'}, compliance {comp * 1000:.1f}e-3; "
             f"{', '.join(companions) or 'position only'}"
