@@ -26,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.analysis.heldout.kinds import ACCEPTED
 from tests.analysis.heldout.robots import FOLDS, load_robots
 from tests.analysis.heldout.scoring import (
     Case,
@@ -131,10 +132,48 @@ def _by_style(cases: list[Case]) -> list[str]:
     return lines
 
 
+def _anatomy(cases: list[Case]) -> list[str]:
+    """Why the top-1 misses miss: the right cause dated wrong, the right cause and time but
+    under 0.5, the right answer outranked within the top 3, or not in the top 3 at all."""
+    groups: dict[str, list[Case]] = defaultdict(list)
+    for c in cases:
+        groups[c.kind].append(c)
+    lines = [
+        f"  {'kind':18} {'cases':>5} {'hit':>5} {'dated':>6} {'unconf':>7} "
+        f"{'outrank':>8} {'absent':>7}"
+    ]
+    for kind in [k for k in KINDS if k in groups] + ["all"]:
+        mine = cases if kind == "all" else groups[kind]
+        counts = defaultdict(int)
+        for c in mine:
+            counts[_why(c)] += 1
+        lines.append(
+            f"  {kind:18} {len(mine):5d} {counts['hit']:5d} {counts['dated']:6d} "
+            f"{counts['unconf']:7d} {counts['outrank']:8d} {counts['absent']:7d}"
+        )
+    return lines
+
+
+def _why(c: Case) -> str:
+    if c.hit(1):
+        return "hit"
+    if any(c.matches(f, confident=False) for f in c.found[:1]):
+        return "unconf"
+    if c.hit(3, confident=False):
+        return "outrank"
+    ids = ACCEPTED[c.kind]
+    if any(cause in ids for cause, _, _ in c.found[:3]):
+        return "dated"
+    return "absent"
+
+
 def _print_fold(fold: str, members: tuple[str, ...], cases: list[Case], alarms: dict) -> None:
     print(f"\n=== fold {fold}: {', '.join(members)} ===")
     print("by kind:")
     print("\n".join(table(cases, "kind")))
+    print("why top-1 misses (dated: right cause, onset off by > 0.5 s; unconf: right cause")
+    print("and time, confidence < 0.5; outrank: right answer at rank 2-3; absent: not in top 3):")
+    print("\n".join(_anatomy(cases)))
     print("by builder style:")
     print("\n".join(_by_style(cases)))
     print("by robot:")

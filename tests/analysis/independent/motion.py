@@ -383,7 +383,7 @@ def sensor_stall(src: MemorySource, rng: np.random.Generator, _peers: PeerRange)
         onset = int(t[i0])
         scope = "whole message" if whole else "one channel"
         till = "end" if end > t[-1] else f"{(end - t0) / NS:.1f} s"
-        detail = f"{style}, {scope}, until {till}"
+        detail = f"{style}/{'message' if whole else 'channel'}, {scope}, until {till}"
         edits = {stream: ph.fixed(ph.with_values(chunk, values))}
         return Fault("sensor_stall", onset, stream, channel, edits=edits, detail=detail)
     return None
@@ -437,7 +437,8 @@ def spike(src: MemorySource, rng: np.random.Generator, _peers: PeerRange) -> Fau
             widths.append(width)
         if not widths or new[i0] == x[i0]:
             continue
-        detail = f"{'burst' if burst else 'single'}, {shape}, widths {widths}"
+        wide = "narrow" if widths[0] <= 2 else "wide"
+        detail = f"{'burst' if burst else 'single'}/{wide}, {shape}, widths {widths}"
         edits = {stream: ph.fixed(ph.with_column(chunk, channel, new))}
         return Fault("spike", int(t[i0]), stream, channel, edits=edits, detail=detail)
     return None

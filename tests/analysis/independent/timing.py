@@ -71,9 +71,9 @@ def gap(src: MemorySource, rng: np.random.Generator, _peers: PeerRange) -> Fault
     def drop_events(events: list[LogEvent]) -> list[LogEvent]:
         return [e for e in events if not t0 <= e.t_ns < t1]
 
-    detail = (
-        f"{'short' if length < NS // 2 else 'long'}, {length / NS:.2f} s on {len(edits)} streams"
-        + (" (rows re-indexed)" if lerobot else "")
+    size = "tiny" if length < NS // 5 else "short" if length < NS // 2 else "long"
+    detail = f"{size}, {length / NS:.2f} s on {len(edits)} streams" + (
+        " (rows re-indexed)" if lerobot else ""
     )
     return Fault(
         "gap", t0, edits=edits, frame_edits=frame_edits, event_edit=drop_events, detail=detail
@@ -247,6 +247,7 @@ def battery_brownout(
         values[:, chunk.channels.index("current")] = (
             cur + np.sign(np.nanmedian(cur) or 1.0) * surge * sag
         )
-    detail = f"-{depth / level:.0%} in {fall * 1000:.0f} ms for {hold:.1f} s"
+    speed = "fast" if fall < 0.08 else "slow"
+    detail = f"{speed}, -{depth / level:.0%} in {fall * 1000:.0f} ms for {hold:.1f} s"
     edits = {chunk.stream: ph.fixed(ph.with_values(chunk, values))}
     return Fault("battery_brownout", t0, chunk.stream, "voltage", edits=edits, detail=detail)
