@@ -178,6 +178,8 @@ def _print_fold(fold: str, members: tuple[str, ...], cases: list[Case], alarms: 
     print("\n".join(_by_style(cases)))
     print("by robot:")
     print("\n".join(table(cases, "robot")))
+    print("by variant (outcome label, ERROR line logged after the fault):")
+    print("\n".join(table(cases, "variant")))
     print("false alarms by robot (episodes/windows with any finding ≥ 0.5):")
     for robot in members:
         mine = {k: v for k, v in alarms.items() if _robot_of(k) == robot}
