@@ -300,7 +300,7 @@ def oscillation(src: MemorySource, rng: np.random.Generator, _peers: PeerRange) 
         env, style = _envelope(rng, ts, dur)
         values = chunk.values.copy()
         moved = []
-        others = [c for c in chunk.channels if c != channel and ph._usable(chunk, c, True)]
+        others = [c for c in chunk.channels if c != channel and ph.usable(chunk, c, True)]
         coupled = [channel]
         if others and rng.random() < 0.4:
             coupled.append(others[int(rng.integers(0, len(others)))])

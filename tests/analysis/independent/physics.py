@@ -144,7 +144,7 @@ def pick_time(rng: np.random.Generator, t_ns: np.ndarray, lo: float = 0.2, hi: f
 # ---------------------------------------------------------------- which channels
 
 
-def _usable(chunk: SignalChunk, channel: str, still: bool = False) -> bool:
+def usable(chunk: SignalChunk, channel: str, still: bool = False) -> bool:
     """A physical, varying signal; with ``still``, also a joint of a LeRobot joint vector that
     happens not to move in this episode (the SO-101 recordings hold every joint still)."""
     if any(w in channel for w in _SKIP_WORDS):
@@ -205,14 +205,14 @@ def sensor_channels(
     """(stream, channel) of every physical, varying sensor channel."""
     found = []
     for chunk in signal_streams(src, roles):
-        found += [(chunk.stream, c) for c in chunk.channels if _usable(chunk, c, still)]
+        found += [(chunk.stream, c) for c in chunk.channels if usable(chunk, c, still)]
     return found
 
 
 def command_channels(src: MemorySource, still: bool = False) -> list[tuple[str, str]]:
     found = []
     for chunk in signal_streams(src, ("command",)):
-        found += [(chunk.stream, c) for c in chunk.channels if _usable(chunk, c, still)]
+        found += [(chunk.stream, c) for c in chunk.channels if usable(chunk, c, still)]
     return found
 
 
@@ -239,7 +239,7 @@ def pairs(src: MemorySource, still: bool = False) -> list[Pair]:
             ms = base + meas_leaf
             if cs.endswith(cmd_leaf) and ms in src.signals and mc in src.signals[ms].channels:
                 found.append(Pair(cs, cc, ms, mc))
-    return [p for p in found if _usable(src.signals[p.cmd_stream], p.cmd_channel, still)]
+    return [p for p in found if usable(src.signals[p.cmd_stream], p.cmd_channel, still)]
 
 
 def follow(
