@@ -67,7 +67,7 @@ def test_every_cause_registers_documented_thresholds() -> None:
         for key, (_value, doc) in thresholds.DEFAULTS[cause].items():
             assert len(doc) > 10, f"{cause}.{key} needs a one-line documentation"
     text = thresholds.render_defaults()
-    assert "[timestamp_gap]" in text and "min_gap_s = 0.25" in text
+    assert "[timestamp_gap]" in text and "min_gap_s = 0.08" in text
 
 
 def test_a_user_threshold_changes_the_verdict() -> None:

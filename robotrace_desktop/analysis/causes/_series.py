@@ -267,34 +267,55 @@ def held_on(t_ref: np.ndarray, values: np.ndarray, t_ns: np.ndarray, lag_ns: int
     return held
 
 
+#: the periods an angle is written with: radians and degrees
+ANGLE_PERIODS = (2 * np.pi, 360.0)
+
+
+def _wrap_period(values: np.ndarray) -> float | None:
+    """The period a column wraps with, or None: its values span at most one period and every
+    jump of more than half a period is nearly a whole one (a heading crossing ±π, a yaw in
+    degrees going 179 → -179), so those jumps are the representation, not the motion."""
+    if values.size < 3:
+        return None
+    jumps = np.abs(np.diff(values))
+    span = float(np.max(values) - np.min(values))
+    for period in ANGLE_PERIODS:
+        if span > period * (1 + 1e-3):
+            continue
+        big = jumps[jumps > period / 2]
+        if big.size and float(np.min(big)) >= 0.75 * period:
+            return period
+    return None
+
+
 def unwrapped(column: np.ndarray) -> np.ndarray:
-    """An angle wrapped into [-π, π] (a heading, a yaw) made continuous: its ±2π jumps are
-    the representation, not the motion. Other channels are returned as they are."""
+    """An angle wrapped into one period (a heading, a yaw; radians or degrees) made
+    continuous. Other channels are returned as they are."""
     finite = np.isfinite(column)
     values = column[finite]
-    if values.size < 3 or np.max(np.abs(values)) > np.pi + 1e-3:
-        return column
-    if np.max(np.abs(np.diff(values))) <= np.pi:
+    period = _wrap_period(values)
+    if period is None:
         return column
     out = column.copy()
-    out[finite] = np.unwrap(values)
+    out[finite] = np.unwrap(values, period=period)
     return out
 
 
 def unwrapped_columns(values: np.ndarray) -> np.ndarray:
-    """``unwrapped`` for every column of a 2-D array at once."""
+    """``unwrapped`` for every column of a 2-D array (only columns with a jump of more than
+    half a radian period are looked at: most channels are returned untouched at once)."""
     if values.shape[0] < 3 or values.shape[1] == 0:
         return values
-    if not np.isfinite(values).all():  # holes: column by column
-        return np.column_stack([unwrapped(values[:, k]) for k in range(values.shape[1])])
-    wrapped = np.flatnonzero(np.max(np.abs(values), axis=0) <= np.pi + 1e-3)
-    if wrapped.size:
-        jumps = np.max(np.abs(np.diff(values[:, wrapped], axis=0)), axis=0) > np.pi
-        wrapped = wrapped[jumps]
-    if not wrapped.size:
-        return values
-    out = values.copy()
-    out[:, wrapped] = np.unwrap(values[:, wrapped], axis=0)
+    with np.errstate(invalid="ignore"):
+        jumpy = np.flatnonzero(~(np.nanmax(np.abs(np.diff(values, axis=0)), axis=0) <= np.pi))
+    out = values
+    for k in jumpy:
+        column = values[:, k]
+        continuous = unwrapped(column)
+        if continuous is not column:
+            if out is values:
+                out = values.copy()
+            out[:, k] = continuous
     return out
 
 

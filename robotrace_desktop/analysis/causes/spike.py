@@ -12,8 +12,8 @@ channel that is naturally jumpy (bumps on an IMU, a GPS fix) has many departures
 size. Departures beyond anything the robot's other runs reached add confidence.
 
 What needs care:
-- wrapped angles (a heading crossing ±π) are unwrapped first: a ~2π jump that returns is the
-  representation, not a spike;
+- wrapped angles (a heading crossing ±π, a yaw in degrees crossing ±180°) are unwrapped
+  first: a jump of a whole period that returns is the representation, not a spike;
 - quaternions are made sign-continuous first (q and −q are the same rotation);
 - a channel holding a few levels (a mode, a speed command echoed back, a binary sensor) jumps
   between them by design: only a value that is none of its levels can be a spike, and on a
@@ -48,7 +48,7 @@ EFFORT_CAUSE = "effort_spike"
 thresholds.register(
     CAUSE,
     half_window=(4, "running-median half window (samples): spikes up to this wide are seen"),
-    max_width=(3, "widest departure (samples) that is still a spike, not a new level"),
+    max_width=(4, "widest departure (samples) that is still a spike, not a new level"),
     k_noise=(8.0, "departure ≥ this × the channel's noise floor (robust spread of residuals)"),
     rel_range=(0.15, "and ≥ this share of the channel's p1..p99 range"),
     over_ordinary=(5.0, "and ≥ this × the largest departure anywhere else in the episode"),

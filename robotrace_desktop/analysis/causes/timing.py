@@ -44,7 +44,12 @@ INTERLEAVE_SHARE = 2 / 3
 thresholds.register(
     GAP,
     gap_factor=(5.0, "an interval longer than this × the stream's median interval is a gap"),
-    min_gap_s=(0.25, "…and at least this long (seconds)"),
+    min_gap_s=(0.08, "…and at least this long (seconds)"),
+    over_ordinary=(
+        3.0,
+        "…and longer than this × the stream's own ordinary long interval (its 98th percentile)",
+    ),
+    confident_gap_s=(0.25, "a gap this long (or longer) is confident on a key stream"),
     min_samples=(10, "streams with fewer samples have no nominal rate and are skipped"),
     regular_fraction=(
         0.8,
@@ -130,7 +135,8 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
             and (line.name, g.start_ns) not in timeline_jumps
         ]
         if line.signal is not None and gaps:
-            findings.append(_gap_finding(line, gaps, ctx))
+            others = sum(1 for other in timelines if other is not line and _gap_over(other, gaps))
+            findings.append(_gap_finding(line, gaps, ctx, others))
     for name, times in cameras.items():
         finding = _dropped_frames(data, name, np.sort(np.asarray(times)), ctx, shared)
         if finding is not None:
@@ -149,10 +155,23 @@ def _timeline(name: str, t: np.ndarray, ctx: ExplainContext, signal: Signal | No
     )
     gaps: list[_Gap] = []
     if periodic:
-        limit = max(float(ctx.t(GAP, "gap_factor")) * median, float(ctx.t(GAP, "min_gap_s")) * NS)
+        limit = gap_limit_ns(dt, median, ctx)
         idx = np.flatnonzero(dt > limit)
         gaps = [_Gap(name, int(t[i]), int(dt[i])) for i in idx]
     return _Timeline(name, t, median, periodic, gaps, signal)
+
+
+def gap_limit_ns(dt: np.ndarray, median: float, ctx: ExplainContext) -> float:
+    """How long an interval must be to be a gap in this stream: several times its median,
+    several times the longest intervals it ordinarily has (jitter, a slow callback now and
+    then), and never under ``min_gap_s``. Relative to the stream's own behaviour, so a steady
+    500 Hz stream missing 0.1 s counts and a jittery 10 Hz one does not."""
+    ordinary = float(np.percentile(dt, 98)) if dt.size else 0.0
+    return max(
+        float(ctx.t(GAP, "gap_factor")) * median,
+        float(ctx.t(GAP, "over_ordinary")) * ordinary,
+        float(ctx.t(GAP, "min_gap_s")) * NS,
+    )
 
 
 def _shared_jumps(
@@ -246,19 +265,52 @@ def _backward_jump(signal: Signal, ctx: ExplainContext) -> Finding | None:
     )
 
 
-def _gap_finding(line: _Timeline, gaps: list[_Gap], ctx: ExplainContext) -> Finding:
+def _gap_over(line: _Timeline, gaps: list[_Gap]) -> bool:
+    """Whether another stream has a gap overlapping one of these (the same silence)."""
+    return any(
+        g.start_ns < mine.start_ns + mine.length_ns and mine.start_ns < g.start_ns + g.length_ns
+        for g in line.gaps
+        for mine in gaps
+    )
+
+
+def _gap_finding(
+    line: _Timeline, gaps: list[_Gap], ctx: ExplainContext, others: int = 0
+) -> Finding:
+    """``others``: how many other streams fall silent at the same time — independent
+    publishers missing together is the recorder or the bus dropping data, not chance."""
     assert line.signal is not None
     longest = max(gaps, key=lambda g: g.length_ns)
     min_gap = float(ctx.t(GAP, "min_gap_s"))
-    ratio = longest.length_ns / NS / max(min_gap, 1e-3)
+    limit = gap_limit_ns(np.diff(line.t_ns), line.median_ns, ctx)
+
+    def strength(gap: _Gap) -> float:
+        """≥ 1: a gap of confident_gap_s or more, or one far beyond the stream's own longest
+        ordinary intervals."""
+        return max(
+            gap.length_ns / NS / float(ctx.t(GAP, "confident_gap_s")),
+            gap.length_ns / limit / 2.0,
+        )
+
+    ratio = strength(longest)
     confidence = 0.55 + 0.35 * float(np.clip((ratio - 1) / 3, 0.0, 1.0))
+    if ratio < 1:
+        confidence = 0.45 * ratio
+    if others >= 2:
+        confidence = min(confidence + 0.15, 0.95)
     key = line.signal.role in KEY_ROLES
     if not key:
         confidence -= 0.1
-    first = gaps[0]
+    # dated by the first gap that is itself strong: a short ordinary pause before it is not
+    # when the stream started dropping out
+    first = next((g for g in gaps if strength(g) >= 1), gaps[0])
     total = sum(g.length_ns for g in gaps)
     span = max(int(line.t_ns[-1] - line.t_ns[0]), 1)
-    bursty = len(gaps) >= 3 and total / span > float(ctx.t(GAP, "bursty_share"))
+    # sent on demand: pauses of several intervals (not only the ones long enough to be gaps
+    # here) cover much of its span
+    dt = np.diff(line.t_ns)
+    pauses = dt[dt > float(ctx.t(GAP, "gap_factor")) * line.median_ns]
+    bursty = len(pauses) >= 3 and float(pauses.sum()) / span > float(ctx.t(GAP, "bursty_share"))
     if bursty:
         confidence = min(confidence, 0.3)
     rate = NS / line.median_ns
@@ -291,6 +343,7 @@ def _gap_finding(line: _Timeline, gaps: list[_Gap], ctx: ExplainContext) -> Find
             "gap_factor": float(ctx.t(GAP, "gap_factor")),
             "min_gap_s": min_gap,
             "gap_share": round(total / span, 3),
+            "streams_silent_together": others + 1,
             "bursty": bursty,
         },
         next_step=(
