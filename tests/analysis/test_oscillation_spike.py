@@ -270,3 +270,26 @@ def test_an_off_level_reading_on_an_alternating_channel_is_a_spike_not_a_flagged
     found = _confident(spike.analyze(data, context()))
     assert [(f.channels, f.t_start_ns) for f in found] == [(["/color_sensor/r"], int(ns(T)[700]))]
     assert found[0].evidence["flagged_by"] is None
+
+
+def test_an_imu_vibrating_mid_run_is_found_but_needs_twice_a_joint_s_margin() -> None:
+    """A sensor beside the joints (an IMU on a wheeled base) is searched too; its ordinary
+    bursts of vibration make a margin that is enough on a joint only a hint on it."""
+    rng = np.random.default_rng(9)
+    t = np.arange(0, 12, 0.01)
+    base = rng.normal(0, 0.02, t.size)
+    base += 0.05 * np.sin(2 * np.pi * 7.0 * t) * ((t > 2.0) & (t < 3.0))  # a bump, as on terrain
+    on = (t >= 7.0) & (t < 9.5)
+
+    def imu(amplitude: float) -> object:
+        accel = base + amplitude * np.sin(2 * np.pi * 7.0 * (t - 7.0)) * on
+        return make_data(
+            {"/imu/data": (ns(t), {"linear_acceleration.z": accel})},
+            details={"/imu/data": {"message_type": "sensor_msgs/msg/Imu"}},
+        )
+
+    strong = _confident(oscillation.analyze(imu(0.6), context()))
+    assert [f.channels for f in strong] == [["/imu/data/linear_acceleration.z"]]
+    assert abs(strong[0].t_start_ns / NS - 7.0) <= 0.3
+    mild = oscillation.analyze(imu(0.15), context())  # 3x the bump: confident on a joint
+    assert mild and all(f.confidence < 0.5 for f in mild)

@@ -2,8 +2,10 @@
 
 Why it works: an unstable joint controller, a loose coupling or a resonance puts its energy in
 ONE narrow band (a few Hz to a few tens of Hz) where a robot's ordinary motion has almost none
-— a reach or a turn lasts a second or more, so its energy sits below ~2 Hz. Each state channel
-(joint positions, poses, efforts, wrenches; streams sampled at ≥ ~20 Hz) gets a sliding
+— a reach or a turn lasts a second or more, so its energy sits below ~2 Hz. Each measured
+channel (joint positions, poses, efforts, wrenches, and sensors such as an IMU — which need
+twice the margin, since terrain and motors shake them now and then; streams sampled at
+≥ ~20 Hz) gets a sliding
 spectrum (1 s Hann windows); each window's power in each bin is compared with the channel's
 OWN median power in that bin over the episode. A candidate must then
 - be a line, not broadband: most of the window's band power sits at that frequency;
@@ -37,7 +39,6 @@ from robotrace_desktop.analysis.causes._series import (
     group_around,
     period_ns,
     runs,
-    state_signals,
     unwrapped_columns,
 )
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
@@ -58,6 +59,7 @@ thresholds.register(
     purity=(0.5, "share of the band's power at the oscillation's frequency (a line, not noise)"),
     regularity=(0.35, "half-periods' relative spread (MAD/median) must stay below this"),
     group_s=(0.5, "channels whose onsets are this close and frequencies alike are one finding"),
+    sensor_bar=(2.0, "a sensor stream (IMU, estimates) needs this × the ratio to be confident"),
 )
 
 _MIN_SAMPLES = 64
@@ -67,8 +69,11 @@ _FRAME_BUDGET = 2_000_000  # samples of sliding-window frames held at once
 
 def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
     hits: list[dict] = []
-    for signal in state_signals(data):
-        hits += _signal_hits(ctx, signal)
+    for signal in data.signals():
+        # measured streams: joint states and poses, and the sensors beside them (an IMU, a
+        # velocity estimate, a pressure) — where a vibration shows first
+        if signal.role in ("state", "other"):
+            hits += _signal_hits(ctx, signal)
     if not hits:
         return []
     return [_finding(data, ctx, group) for group in _groups(ctx, hits)]
@@ -327,6 +332,7 @@ def _candidate(
         "stream": signal.stream,
         "channel": signal.channels[k],
         "field": field_of(signal.stream, signal.channels[k]),
+        "role": signal.role,
         "onset_ns": int(t_ns[onset]),
         "end_ns": int(last),
         "freq_hz": freq,
@@ -421,7 +427,11 @@ def _finding(data: EpisodeData, ctx: ExplainContext, group: list[dict]) -> Findi
     fields = {h["field"] for h in group}
     # just over every bar, a few cycles: not yet confident; sustained or well above the
     # channel's ordinary level: confident
-    confidence = 0.45 + min(0.25, 0.05 * (lead["ratio"] - ctx.t(CAUSE, "ratio")))
+    # a sensor beside the joints (an IMU on a wheeled base, a velocity estimate) vibrates with
+    # the terrain and the motors now and then: it needs twice the margin over its ordinary
+    # level that a joint state needs to be confident on its own
+    bar = ctx.t(CAUSE, "ratio") * (1.0 if lead["role"] == "state" else ctx.t(CAUSE, "sensor_bar"))
+    confidence = 0.45 + min(0.25, 0.05 * (lead["ratio"] - bar))
     confidence += min(0.05, 0.01 * (lead["cycles"] - ctx.t(CAUSE, "min_cycles")))
     if len(group) > 1:
         confidence += 0.05 + (0.05 if len(fields) > 1 else 0.0)
