@@ -87,3 +87,25 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
                 if extras_required():
                     pytest.fail(missing_reason(extra), pytrace=False)
                 pytest.skip(missing_reason(extra))
+
+
+@pytest.fixture(autouse=True)
+def gui_thread_garbage(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """Qt tests collect cyclic garbage on the GUI thread only, as the app does
+    (``robotrace_desktop.ui.gui_gc``): a closed view's widgets freed by a collection that
+    happened to run on a pool thread froze the suite. Torn down after pytest-qt closed the
+    test's widgets, so their garbage is collected here, on this thread."""
+    if "qapp" not in request.fixturenames:
+        yield
+        return
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from robotrace_desktop.ui.gui_gc import GuiThreadCollector
+
+    request.getfixturevalue("qapp")
+    collector = GuiThreadCollector()
+    collector.start()
+    yield
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    collector.stop()
+    collector.deleteLater()
