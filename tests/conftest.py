@@ -87,3 +87,48 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
                 if extras_required():
                     pytest.fail(missing_reason(extra), pytrace=False)
                 pytest.skip(missing_reason(extra))
+
+
+@pytest.fixture(autouse=True)
+def gui_thread_garbage(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """Qt tests collect cyclic garbage on the GUI thread only, as the app does
+    (``robotrace_desktop.ui.gui_gc``): a closed view's widgets freed by a collection that
+    happened to run on a pool thread froze the suite. Torn down after pytest-qt closed the
+    test's widgets, so their garbage is collected here, on this thread."""
+    if "qapp" not in request.fixturenames:
+        yield
+        return
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from robotrace_desktop.ui.gui_gc import GuiThreadCollector
+
+    request.getfixturevalue("qapp")
+    collector = GuiThreadCollector()
+    collector.start()
+    yield
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    collector.stop()
+    collector.deleteLater()
+
+
+#: Session fixtures that cost tens of seconds to build: the files that use one run on one worker
+#: process (xdist group named after it), so it is built once, not once per worker.
+SHARED_SETUPS = ("shared_policy_catalog", "scanned_shared_data")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist appends the group to the node ids
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With ``--dist loadgroup`` (addopts): each test file is one unit of work for a worker
+    (its module fixtures are built once), and the files that share an expensive session
+    fixture are one unit together, scheduled first (the longest units start first)."""
+    group_of: dict[str, str] = {}
+    for item in items:
+        file = item.nodeid.split("::", 1)[0]
+        shared = next((s for s in SHARED_SETUPS if s in item.fixturenames), None)
+        if shared is not None:
+            group_of[file] = shared
+        group_of.setdefault(file, file)
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(group_of[item.nodeid.split("::", 1)[0]]))
+    first = {g: i for i, g in enumerate(SHARED_SETUPS)}
+    items.sort(key=lambda i: first.get(group_of[i.nodeid.split("::", 1)[0]], len(first)))

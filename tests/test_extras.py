@@ -29,8 +29,8 @@ def _pytest_without(
     env.pop("ROBOTRACE_REQUIRE_EXTRAS", None)
     if require:
         env["ROBOTRACE_REQUIRE_EXTRAS"] = "1"
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", *args],
+    return subprocess.run(  # -n 0: two sink files need no worker processes of their own
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "-n", "0", *args],
         cwd=REPO,
         env=env,
         capture_output=True,

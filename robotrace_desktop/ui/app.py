@@ -45,6 +45,9 @@ def _application():  # type: ignore[no-untyped-def]
         icon = Path(__file__).resolve().parent.parent / "resources/icons/robotrace-desktop.svg"
         if icon.is_file():
             app.setWindowIcon(QIcon(str(icon)))
+        from robotrace_desktop.ui.gui_gc import GuiThreadCollector
+
+        GuiThreadCollector(app).start()  # widgets are never freed on a pool thread
     return app
 
 

@@ -63,25 +63,49 @@ def scan_json(catalog: Path, *args: str) -> dict:
     return json.loads(out)
 
 
+PAUSE_INSIDE_A_COMMIT = """
+import sys, time
+from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.cli import main
+
+at = int(sys.argv.pop(1))
+original = Catalog.set_recording_state
+
+
+def set_state(self, *args, **kwargs):  # the at-th recording written, not yet committed: wait
+    original(self, *args, **kwargs)
+    if self.conn.execute("SELECT COUNT(*) FROM recordings").fetchone()[0] >= at:
+        print("inside the transaction", flush=True)
+        time.sleep(3600)
+
+Catalog.set_recording_state = set_state
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def test_a_scan_killed_at_several_points_resumes(
     tree: tuple[Path, list[Path]], tmp_path: Path
 ) -> None:
+    """Each scan is killed while it holds the write transaction of its threshold-th recording
+    (the scan waits there, so the point does not depend on how busy the machine is)."""
     root, recordings = tree
     catalog = tmp_path / "catalog.sqlite"
     indexed = 0
     for threshold in (10, 60, 110):
-        scan = cli(catalog, "scan", "--no-explain", str(root))
-        wait_for(
-            lambda t=threshold, p=scan: count(catalog, "recordings") >= t or p.poll() is not None,
-            what=f"{threshold} recordings indexed",
-        )
+        scan = python(
+            "-c", PAUSE_INSIDE_A_COMMIT, str(threshold),
+            "--catalog", str(catalog), "scan", "--no-explain", str(root),
+        )  # fmt: skip
+        assert scan.stdout is not None
+        assert scan.stdout.readline() == "inside the transaction\n", finish(scan)
         kill9(scan)
-        assert scan.returncode == -9, "the scan finished before it could be killed"
+        assert scan.returncode == -9
         with healthy(catalog) as opened:
             rows = opened.conn.execute("SELECT path, status FROM recordings").fetchall()
             ids = {e.id for e in opened.list_episodes()}
-        # a recording's state is committed with its episode, never before or without it
-        assert len(rows) == len(ids) and all(r["status"] == "ok" for r in rows)
+        # a recording's state is committed with its episode, never before or without it; the
+        # killed transaction's recording is not there at all
+        assert len(rows) == len(ids) == threshold - 1 and all(r["status"] == "ok" for r in rows)
         assert ids <= expected_ids(recordings)
         assert indexed < len(ids) < len(recordings)
         indexed = len(ids)

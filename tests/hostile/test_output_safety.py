@@ -4,6 +4,7 @@ stays exact JSON, and every CSV neutralises spreadsheet formulas."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from robotrace_desktop.cli import main
 from robotrace_desktop.commands.terminal_text import (
     SafeStream,
     json_terminal_safe,
@@ -35,12 +37,24 @@ def _assert_inert(run: Run) -> None:
         assert raw not in run.err, (run.args, raw, run.err[:400])
 
 
+def _setup_in_process(*args: str, home: Path) -> None:
+    """A set-up step (not under test: the subprocess runs below check its output) run as
+    ``main`` in this process, which saves an interpreter launch."""
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()) as out:
+        patch.setenv("ROBOTRACE_HOME", str(home))
+        assert main(list(args)) == 0, out.getvalue()
+
+
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The hostile bundle scanned, with a hostile bookmark note stored: every test here reads
+    that state, whichever runs first."""
     root = tmp_path_factory.mktemp("hostile")
     home = root / "home"
     path = hostile_bundle(root / "bundle")
-    _assert_inert(run_cli("scan", str(root / "bundle"), home=home))
+    _setup_in_process("scan", str(root / "bundle"), home=home)
+    _setup_in_process("bookmark", "add", str(path), "--t", "0.25s", "--note",
+                      TERMINAL_ATTACK[:-2], home=home)  # fmt: skip
     return path, home
 
 
