@@ -23,7 +23,7 @@ import numpy as np
 
 from robotrace_desktop.analysis.data import EpisodeData
 from robotrace_desktop.catalog.episode_rows import content_hash
-from robotrace_desktop.catalog.peers import nearest_successful, peer_episodes
+from robotrace_desktop.catalog.peers import PeerSnapshot, nearest_successful, peer_episodes
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo, Outcome
 from robotrace_desktop.episodes import resolve
@@ -79,11 +79,16 @@ class _Ranges:
     """Per-(stream, channel) min/max over peer episodes, read once and cached."""
 
     def __init__(
-        self, catalog: Catalog, info: EpisodeInfo, max_episodes: int, budget_s: float
+        self,
+        catalog: Catalog,
+        info: EpisodeInfo,
+        max_episodes: int,
+        budget_s: float,
+        peers: PeerSnapshot | None = None,
     ) -> None:
         self.catalog = catalog
         self.info = info
-        self.peers = peer_episodes(catalog, info, max_episodes)
+        self.peers = peer_episodes(catalog, info, max_episodes, peers)
         # the hashes stored at indexing, one query: hashing 50 peers afresh for every episode
         # explained was a tenth of ``explain --all``
         self._hashes = catalog.indexed_hashes([p.id for p in self.peers])
@@ -226,27 +231,33 @@ def history_for(
     *,
     max_episodes: int = MAX_EPISODES,
     budget_s: float = TIME_BUDGET_S,
+    peers: PeerSnapshot | None = None,
 ) -> History:
     """``history(stream, channel, successful_only) -> (low, high) | None`` over the robot's other
-    episodes (same robot and kind, newest first, at most ``max_episodes``), cached."""
-    return _Ranges(catalog, info, max_episodes, budget_s)
+    episodes (same robot and kind, newest first, at most ``max_episodes``), cached. ``peers``:
+    the snapshot a run over many episodes shares (``catalog.peers.PeerSnapshot``)."""
+    return _Ranges(catalog, info, max_episodes, budget_s, peers)
 
 
-def baseline_for(catalog: Catalog, info: EpisodeInfo) -> Baseline:
+def baseline_for(
+    catalog: Catalog, info: EpisodeInfo, *, peers: PeerSnapshot | None = None
+) -> Baseline:
     """``baseline() -> EpisodeData | None``: the successful episode of the same task and
     env_version (and robot) whose duration is closest to this one's, opened on first call."""
     cache: dict[str, EpisodeData | None] = {}
 
     def baseline() -> EpisodeData | None:
         if "data" not in cache:
-            cache["data"] = _open_baseline(catalog, info)
+            cache["data"] = _open_baseline(catalog, info, peers)
         return cache["data"]
 
     return baseline
 
 
-def _open_baseline(catalog: Catalog, info: EpisodeInfo) -> EpisodeData | None:
-    chosen = nearest_successful(catalog, info)
+def _open_baseline(
+    catalog: Catalog, info: EpisodeInfo, peers: PeerSnapshot | None = None
+) -> EpisodeData | None:
+    chosen = nearest_successful(catalog, info, peers)
     if chosen is None:
         return None
     try:
