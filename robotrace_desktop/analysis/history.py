@@ -23,7 +23,12 @@ import numpy as np
 
 from robotrace_desktop.analysis.data import EpisodeData
 from robotrace_desktop.catalog.episode_rows import content_hash
-from robotrace_desktop.catalog.peers import PeerSnapshot, nearest_successful, peer_episodes
+from robotrace_desktop.catalog.peers import (
+    MAX_PEERS,
+    PeerSnapshot,
+    nearest_successful,
+    peer_episodes,
+)
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo, Outcome
 from robotrace_desktop.episodes import resolve
@@ -32,7 +37,7 @@ from robotrace_desktop.readers.lerobot_stats import EpisodeStats
 
 log = logging.getLogger(__name__)
 
-MAX_EPISODES = 50
+MAX_EPISODES = MAX_PEERS
 TIME_BUDGET_S = 10.0
 History = Callable[[str, str, bool], tuple[float, float] | None]
 Baseline = Callable[[], EpisodeData | None]

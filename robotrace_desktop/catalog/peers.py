@@ -14,6 +14,10 @@ from robotrace_desktop.catalog.episode_rows import episode_from_row
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo, Outcome
 
+#: how many of a robot's newest other episodes Explain compares an episode with (its history);
+#: here, not in ``analysis.history``, so the reuse check of stored findings loads no numpy
+MAX_PEERS = 50
+
 
 def peer_episodes(
     catalog: Catalog, info: EpisodeInfo, max_episodes: int, snapshot: PeerSnapshot | None = None
