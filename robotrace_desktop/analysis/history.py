@@ -99,6 +99,7 @@ class _Ranges:
         self._hashes = catalog.indexed_hashes([p.id for p in self.peers])
         self.budget_s = budget_s
         self._answers: dict[tuple[str, str, bool], tuple[float, float] | None] = {}
+        self._each: dict[tuple[str, str, bool], list[tuple[float, float]]] = {}
         self._tables: dict[str, _PeerTable] = {}
 
     def __call__(
@@ -119,7 +120,18 @@ class _Ranges:
 
     def each(self, stream: str, channel: str, successful_only: bool) -> list[tuple[float, float]]:
         """Every peer's own (min, max) of the channel: how far one episode strays beyond the
-        others is what tells an ordinary excursion from an abnormal one."""
+        others is what tells an ordinary excursion from an abnormal one. Asked thousands of
+        times an episode (channel by channel, by several analyzers): answered once per key,
+        each caller getting its own list."""
+        key = (stream, channel, successful_only)
+        found = self._each.get(key)
+        if found is None:
+            found = self._each[key] = self._each_of(stream, channel, successful_only)
+        return list(found)
+
+    def _each_of(
+        self, stream: str, channel: str, successful_only: bool
+    ) -> list[tuple[float, float]]:
         table = self._stream_table(stream)
         column = table.columns.get(channel)
         if column is None:
