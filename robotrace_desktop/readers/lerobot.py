@@ -16,13 +16,14 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from robotrace_desktop.core.episode import (
     EpisodeInfo,
     EpisodeSource,
+    LogEvent,
     Outcome,
     SignalChunk,
     Status,
@@ -343,18 +344,43 @@ class LeRobotEpisode(EpisodeSource):
     def read_signal(
         self, stream: str, start_ns: int | None = None, stop_ns: int | None = None
     ) -> SignalChunk:
+        self._signal_feature(stream)
+        fps = self._meta.fps
+        low = 0 if start_ns is None else first_frame_at_or_after(start_ns, fps)
+        high = None if stop_ns is None else first_frame_at_or_after(stop_ns, fps)
+        rows = self._rows.read([stream], low, high)
+        return self._chunk(stream, rows)
+
+    @source_guard("cannot read streams")
+    def read_streams(
+        self, signals: Sequence[str], events: Sequence[str] = ()
+    ) -> tuple[dict[str, SignalChunk], dict[str, list[LogEvent]]]:
+        """Every wanted column from ONE read of the episode's rows (read stream by stream, the
+        row groups of the file were decoded once per stream: five times for a G1 episode).
+        Each stream comes out exactly as ``read_signal`` makes it."""
+        for stream in signals:
+            self._signal_feature(stream)
+        wanted = list(dict.fromkeys(signals))
+        chunks: dict[str, SignalChunk] = {}
+        if wanted:
+            rows = self._rows.read(wanted)
+            chunks = {name: self._chunk(name, rows) for name in signals}
+        logs = {name: self.read_events(name) for name in events}
+        return chunks, logs
+
+    def _signal_feature(self, stream: str) -> Any:
         feature = self._meta.features.get(stream)
         if feature is None or not feature.is_signal:
             signals = ", ".join(f.key for f in self._meta.signal_features()) or "none"
             raise StreamNotFoundError(
                 f"episode {self.info.id} has no signal stream {stream!r} (signals: {signals})"
             )
-        fps = self._meta.fps
-        low = 0 if start_ns is None else first_frame_at_or_after(start_ns, fps)
-        high = None if stop_ns is None else first_frame_at_or_after(stop_ns, fps)
+        return feature
+
+    def _chunk(self, stream: str, rows: Any) -> SignalChunk:
         from robotrace_desktop.readers.lerobot_data import to_matrix
 
-        rows = self._rows.read([stream], low, high)
+        feature = self._meta.features[stream]
         values = to_matrix(rows.columns[stream], feature.width, self._rows.path, stream)
         channels = feature.channels()
         if values.shape[1] != len(channels):
