@@ -398,7 +398,10 @@ class RosEpisodeSource(EpisodeSource):
         record_rel = np.asarray(got.records, np.int64) - t0
         header_rel = np.asarray(got.headers, np.int64) - t0
         order = self._select(plan, record_rel, header_rel, start_ns, stop_ns)
-        values = np.vstack(rows)[order] if len(rows) else np.zeros((0, len(channels)))
+        if isinstance(rows, np.ndarray):  # decoded as columns: already one (N, C) array
+            values = rows[order]
+        else:
+            values = np.vstack(rows)[order] if rows else np.zeros((0, len(channels)))
         t_ns = (header_rel if plan.clock == "header" else record_rel)[order]
         times = {"record": record_rel[order]}
         if has_header:
