@@ -5,9 +5,11 @@ Indexing reads the connection list, counts and time range (metadata.yaml, MCAP s
 tables, ROS 1 chunk index) plus the first message of each topic — never every message: each
 first message is located through the container's index and read chunk by chunk (``ros_first``).
 Container access lives in ``ros_bagfile``, decoders in ``ros_typestore`` (deserializers generated
-lazily, ``ros_lazy_serde``), per-type layouts in ``ros_flatten``, topic → stream decisions in
-``ros_topics``, cameras in ``ros_images``. Opening the same unchanged bag again in a process (the
-viewer's cameras, one file handle per decode thread) reuses its plan (``ros_plan_cache``).
+lazily, ``ros_lazy_serde``; parsed definitions kept on disk, ``ros_msg_cache``), per-type layouts
+in ``ros_flatten``, signal topics of one layout decoded as numpy columns in ``ros_columns``,
+topic → stream decisions in ``ros_topics``, cameras in ``ros_images``. Opening the same
+unchanged bag again in a process (the viewer's cameras, one file handle per decode thread)
+reuses its plan (``ros_plan_cache``).
 
 Stream times are relative to the bag's first record time. Per-topic time ranges are not in the
 rosbag2 summaries, so rosbag2 streams span the bag (details["rate_basis"] = "bag duration");
