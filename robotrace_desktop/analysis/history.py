@@ -31,7 +31,7 @@ from robotrace_desktop.catalog.peers import (
 )
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo, Outcome
-from robotrace_desktop.episodes import resolve
+from robotrace_desktop.episodes import ResolvedEpisode
 from robotrace_desktop.errors import RobotraceError
 from robotrace_desktop.readers.lerobot_stats import EpisodeStats
 
@@ -201,7 +201,7 @@ class _Ranges:
 
     def _read(self, peer: EpisodeInfo, stream: str) -> Ranges | None:
         try:
-            source = resolve(peer.id, self.catalog).open()
+            source = ResolvedEpisode(peer, True).open()  # its row is at hand: no lookup
             try:
                 chunk = source.read_signal(stream)
             finally:
@@ -279,7 +279,7 @@ def _open_baseline(
         return None
     try:
         full = catalog.get(chosen.id)
-        source = resolve(chosen.id, catalog).open()
+        source = ResolvedEpisode(full, True).open()
     except RobotraceError as exc:
         log.info("baseline %s could not be opened: %s", chosen.id, exc)
         return None
