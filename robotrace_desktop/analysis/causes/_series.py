@@ -1,7 +1,9 @@
 """Small vectorised helpers shared by the signal analyzers (saturation, limits, effort, tracking,
 gripper, divergence): runs of a boolean mask, robust scale, channel classification by name.
 
-Kept in one place so every analyzer calls the same thing "sustained" and "a gripper".
+Kept in one place so every analyzer calls the same thing "sustained" and "a gripper". The
+name classifications are pure functions of their strings, asked tens of thousands of times an
+``explain --all`` (regular expressions each time): remembered per name.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 
@@ -43,11 +46,13 @@ def joint_of(channel: str) -> str:
     return split_channel(channel)[1]
 
 
+@lru_cache(maxsize=8192)
 def is_gripper_name(channel: str) -> bool:
     """Gripper / hand open-close channels, judged by the joint part of the name."""
     return bool(_GRIPPER.search(joint_of(channel)))
 
 
+@lru_cache(maxsize=8192)
 def field_of(stream: str, channel: str) -> str:
     """ "position", "velocity" or "effort": from the channel family, else the stream name."""
     family, _ = split_channel(channel)
