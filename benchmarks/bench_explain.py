@@ -14,8 +14,12 @@ the already-loaded episode. Target (issue 4): the analyzers ≤ 0.5 s.
 to a floor measured in the same run — reading the same signals alone, in one process:
 ``explain --all --force --workers 2`` of the real 100-episode G1 dataset (and
 ``lerobot-doctor check`` of it when ``LEROBOT_DOCTOR`` names its executable), ``explain`` of one
-stored episode (findings reused), a cold ``explain --force`` of the underwater robot's MCAP bag,
-and with ``--big N`` ``explain --all`` of N generated episodes.
+stored episode (findings reused) in a new CLI process and in a process that has the CLI loaded
+(floors: ``--version`` and the interpreter importing the CLI module), a cold ``explain --force``
+of the underwater robot's MCAP bag, and with ``--big N`` ``explain --all`` of N generated
+episodes. Child processes cache their bytecode (in the run's temporary folder, as an installed
+package has its ``.pyc`` files) even when ``PYTHONDONTWRITEBYTECODE`` is set; ``--no-bytecode``
+makes every process compile every module it imports, as that setting does.
 
 Part 2 generates a LeRobot v2.1 dataset (benchmarks/gen_lerobot.py), scans it with
 ``--no-explain`` and times ``explain --all``: wall time and CPU utilisation = (user + sys CPU
@@ -184,10 +188,14 @@ def children_cpu() -> float:
 
 
 def cli(*args: str, env: dict[str, str]) -> tuple[float, float, subprocess.CompletedProcess]:
+    return python("-m", "robotrace_desktop", *args, env=env)
+
+
+def python(*args: str, env: dict[str, str]) -> tuple[float, float, subprocess.CompletedProcess]:
     before = children_cpu()
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "robotrace_desktop", *args],
+        [sys.executable, *args],
         env=env,
         capture_output=True,
         text=True,
@@ -264,12 +272,13 @@ def _ids(catalog: Path) -> list[str]:
         return explainable_ids(c)
 
 
-def _median_cli(runs: int, *args: str, env: dict[str, str]) -> float:
-    """Median wall time of ``runs`` CLI runs; also remembers their median CPU time (user + sys
-    of the process and its workers), steadier than wall time on a shared, loaded machine."""
+def _median_cli(runs: int, *args: str, env: dict[str, str], raw: bool = False) -> float:
+    """Median wall time of ``runs`` CLI runs (``raw``: ``python ARGS``); also remembers their
+    median CPU time (user + sys of the process and its workers), steadier than wall time on a
+    shared, loaded machine."""
     times, cpus = [], []
     for _ in range(runs):
-        wall, cpu, done = cli(*args, env=env)
+        wall, cpu, done = (python if raw else cli)(*args, env=env)
         if done.returncode != 0:
             raise SystemExit(f"{' '.join(args)} failed: {done.stderr[-600:]}")
         times.append(wall)
@@ -288,12 +297,52 @@ def _line(what: str, value: float, floor: float, target: str) -> None:
     )
 
 
-def bench_speed(runs: int, big: int) -> None:
+def _child_env(tmp: Path, bytecode: bool) -> dict[str, str]:
+    env = dict(os.environ)
+    if bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def stored_in_process(catalog_home: Path, episode: str, runs: int) -> float:
+    """Median seconds of ``explain EPISODE`` (stored findings) through ``cli.main`` in this
+    process, once the CLI is loaded: what a long-lived caller (the viewer, a service) pays."""
+    import contextlib
+    import io
+
+    from robotrace_desktop import cli as cli_module
+
+    saved = os.environ.get("ROBOTRACE_HOME")
+    os.environ["ROBOTRACE_HOME"] = str(catalog_home)
+    times = []
+    try:
+        for _ in range(runs + 1):  # the first run loads the command's modules
+            start = time.perf_counter()
+            with contextlib.redirect_stdout(io.StringIO()):
+                cli_module.main(["explain", episode])
+            times.append(time.perf_counter() - start)
+    finally:
+        if saved is None:
+            os.environ.pop("ROBOTRACE_HOME", None)
+        else:
+            os.environ["ROBOTRACE_HOME"] = saved
+    return statistics.median(times[1:])
+
+
+def bench_speed(runs: int, big: int, bytecode: bool = True) -> None:
     data = Path(os.environ.get("ROBOTRACE_TEST_DATA", ROOT.parent / "shared" / "data"))
     g1 = data / "lerobot" / "g1_pick_bottle_v21"
     bag = data / "rosbag2" / "cougars_auv" / "SO_lastbag_mcap"
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "ROBOTRACE_HOME": str(Path(tmp) / "g1")}
+        base = _child_env(Path(tmp), bytecode)
+        print(
+            "child processes: "
+            + ("bytecode cached (as installed)" if bytecode else "no bytecode cache (compile all)")
+        )
+        env = {**base, "ROBOTRACE_HOME": str(Path(tmp) / "g1")}
         cli("scan", "--no-explain", str(g1), env=env)
         catalog = Path(tmp) / "g1" / "catalog.sqlite"
         ids = _ids(catalog)
@@ -315,10 +364,17 @@ def bench_speed(runs: int, big: int) -> None:
             _LAST_CPU[0] = statistics.median(cpus)
             _line("lerobot-doctor check", peer, floor, f"ours / doctor = {wall / peer:.2f}")
         start = _median_cli(runs * 3, "--version", env=env)
+        imports = _median_cli(runs * 3, "-c", "import robotrace_desktop.cli", env=env, raw=True)
+        print(f"  floor: python importing the CLI module {imports:.3f} s, CPU {_LAST_CPU[0]:.2f} s")
         one = _median_cli(runs * 3, "explain", ids[0], env=env)
         _line("explain EPISODE, stored (CLI process)", one, start, "target <= 0.1 s")
         print("    (floor here: `robotrace-desktop --version`, interpreter + CLI start-up)")
-        env = {**os.environ, "ROBOTRACE_HOME": str(Path(tmp) / "bag")}
+        inside = stored_in_process(Path(tmp) / "g1", ids[0], runs * 3)
+        print(
+            f"  {'explain EPISODE, stored (in a process, CLI loaded)':<50} {inside:7.3f} s  "
+            f"({one / max(inside, 1e-9):5.1f}× less than a new process)  target <= 0.1 s"
+        )
+        env = {**base, "ROBOTRACE_HOME": str(Path(tmp) / "bag")}
         cli("scan", "--no-explain", str(bag), env=env)
         catalog = Path(tmp) / "bag" / "catalog.sqlite"
         bag_ids = _ids(catalog)
@@ -327,17 +383,17 @@ def bench_speed(runs: int, big: int) -> None:
         print("cougars_auv SO_lastbag_mcap (3.8 MB MCAP, 33 topics):")
         _line("explain --force BAG (a new process each run)", cold, floor, "target <= 0.5 s")
         if big:
-            bench_big(big, Path(tmp), runs)
+            bench_big(big, Path(tmp), runs, base)
 
 
-def bench_big(episodes: int, tmp: Path, runs: int) -> None:
+def bench_big(episodes: int, tmp: Path, runs: int, base: dict[str, str]) -> None:
     dataset = tmp / "big"
     subprocess.run(
         [sys.executable, str(ROOT / "benchmarks/gen_lerobot.py"), "--episodes", str(episodes),
          "--version", "v2.1", str(dataset)],
         check=True, capture_output=True,
     )  # fmt: skip
-    env = {**os.environ, "ROBOTRACE_HOME": str(tmp / "big_home")}
+    env = {**base, "ROBOTRACE_HOME": str(tmp / "big_home")}
     cli("scan", "--no-explain", str(dataset), env=env)
     catalog = tmp / "big_home" / "catalog.sqlite"
     ids = _ids(catalog)
@@ -356,9 +412,14 @@ def main() -> int:
     parser.add_argument("--skip-all", action="store_true", help="only the 60 s episode")
     parser.add_argument("--speed", action="store_true", help="issue 13's speed figures only")
     parser.add_argument("--big", type=int, default=0, help="with --speed: N generated episodes")
+    parser.add_argument(
+        "--no-bytecode",
+        action="store_true",
+        help="with --speed: child processes compile every module (no .pyc cache)",
+    )
     args = parser.parse_args()
     if args.speed:
-        bench_speed(args.runs, args.big)
+        bench_speed(args.runs, args.big, bytecode=not args.no_bytecode)
         return 0
     print(f"analyzers: {', '.join(n for n, _ in analyzers())}")
     bench_one(args.runs)

@@ -15,7 +15,6 @@ from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo, EpisodeSource
 from robotrace_desktop.core.links import is_link, parse_link
 from robotrace_desktop.errors import EpisodeNotFoundError, RecordingError
-from robotrace_desktop.readers.registry import reader_by_kind, reader_for
 
 _INDEX_SUFFIX = re.compile(r"^(?P<path>.+)#(?P<index>\d+)$")
 MIN_ID_PREFIX = 6
@@ -29,6 +28,10 @@ class ResolvedEpisode:
     t_ns: int | None = None  # from a deep link
 
     def open(self) -> EpisodeSource:
+        # the readers (and their plugins' entry points) load when a recording is opened: an
+        # answer from the catalog alone (stored findings) needs none of them
+        from robotrace_desktop.readers.registry import reader_by_kind
+
         reader = reader_by_kind(self.info.kind)
         return reader.open(Path(self.info.path), self.info.episode_index)
 
@@ -69,6 +72,8 @@ def _resolve_path(path: Path, index: int | None, catalog: Catalog | None) -> Res
         found = catalog.find(str(path), index)
         if found is not None:
             return ResolvedEpisode(found, True)
+    from robotrace_desktop.readers.registry import reader_for
+
     episodes = list(reader_for(path).index(path))
     if index is None:
         if len(episodes) == 1:

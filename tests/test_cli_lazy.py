@@ -47,3 +47,31 @@ def test_list_imports_neither_numpy_nor_the_readers(tmp_path: Path) -> None:
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_explain_of_a_stored_episode_imports_neither_numpy_nor_the_readers(
+    tmp_path: Path,
+) -> None:
+    """Stored findings whose reuse key is current are printed from the catalog alone (issue 13:
+    ≤ 0.1 s): no analyzer, no reader, no numpy is loaded for them."""
+    from tests.demo_cache import demo_copy
+
+    demo_copy(tmp_path / "lib" / "seed1", seed=1)
+    catalog = str(tmp_path / "c.sqlite")
+    assert cli.main(["--catalog", catalog, "scan", str(tmp_path / "lib")]) == 0
+    code = (
+        "import io, sys, contextlib\n"
+        "from robotrace_desktop.cli import main\n"
+        "from robotrace_desktop.catalog.store import Catalog\n"
+        f"with Catalog({catalog!r}) as c:\n"
+        "    episode = c.list_episodes()[0].id\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        f"    assert main(['--catalog', {catalog!r}, 'explain', episode]) == 0\n"
+        "assert '#1' in out.getvalue(), out.getvalue()\n"
+        "heavy = [m for m in ('numpy', 'robotrace_desktop.readers.registry',\n"
+        "         'robotrace_desktop.analysis.registry') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -23,16 +23,21 @@ import numpy as np
 
 from robotrace_desktop.analysis.data import EpisodeData
 from robotrace_desktop.catalog.episode_rows import content_hash
-from robotrace_desktop.catalog.peers import nearest_successful, peer_episodes
+from robotrace_desktop.catalog.peers import (
+    MAX_PEERS,
+    PeerSnapshot,
+    nearest_successful,
+    peer_episodes,
+)
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo, Outcome
-from robotrace_desktop.episodes import resolve
+from robotrace_desktop.episodes import ResolvedEpisode
 from robotrace_desktop.errors import RobotraceError
 from robotrace_desktop.readers.lerobot.stats import EpisodeStats
 
 log = logging.getLogger(__name__)
 
-MAX_EPISODES = 50
+MAX_EPISODES = MAX_PEERS
 TIME_BUDGET_S = 10.0
 History = Callable[[str, str, bool], tuple[float, float] | None]
 Baseline = Callable[[], EpisodeData | None]
@@ -79,16 +84,22 @@ class _Ranges:
     """Per-(stream, channel) min/max over peer episodes, read once and cached."""
 
     def __init__(
-        self, catalog: Catalog, info: EpisodeInfo, max_episodes: int, budget_s: float
+        self,
+        catalog: Catalog,
+        info: EpisodeInfo,
+        max_episodes: int,
+        budget_s: float,
+        peers: PeerSnapshot | None = None,
     ) -> None:
         self.catalog = catalog
         self.info = info
-        self.peers = peer_episodes(catalog, info, max_episodes)
+        self.peers = peer_episodes(catalog, info, max_episodes, peers)
         # the hashes stored at indexing, one query: hashing 50 peers afresh for every episode
         # explained was a tenth of ``explain --all``
         self._hashes = catalog.indexed_hashes([p.id for p in self.peers])
         self.budget_s = budget_s
         self._answers: dict[tuple[str, str, bool], tuple[float, float] | None] = {}
+        self._each: dict[tuple[str, str, bool], list[tuple[float, float]]] = {}
         self._tables: dict[str, _PeerTable] = {}
 
     def __call__(
@@ -109,7 +120,18 @@ class _Ranges:
 
     def each(self, stream: str, channel: str, successful_only: bool) -> list[tuple[float, float]]:
         """Every peer's own (min, max) of the channel: how far one episode strays beyond the
-        others is what tells an ordinary excursion from an abnormal one."""
+        others is what tells an ordinary excursion from an abnormal one. Asked thousands of
+        times an episode (channel by channel, by several analyzers): answered once per key,
+        each caller getting its own list."""
+        key = (stream, channel, successful_only)
+        found = self._each.get(key)
+        if found is None:
+            found = self._each[key] = self._each_of(stream, channel, successful_only)
+        return list(found)
+
+    def _each_of(
+        self, stream: str, channel: str, successful_only: bool
+    ) -> list[tuple[float, float]]:
         table = self._stream_table(stream)
         column = table.columns.get(channel)
         if column is None:
@@ -179,7 +201,7 @@ class _Ranges:
 
     def _read(self, peer: EpisodeInfo, stream: str) -> Ranges | None:
         try:
-            source = resolve(peer.id, self.catalog).open()
+            source = ResolvedEpisode(peer, True).open()  # its row is at hand: no lookup
             try:
                 chunk = source.read_signal(stream)
             finally:
@@ -226,32 +248,38 @@ def history_for(
     *,
     max_episodes: int = MAX_EPISODES,
     budget_s: float = TIME_BUDGET_S,
+    peers: PeerSnapshot | None = None,
 ) -> History:
     """``history(stream, channel, successful_only) -> (low, high) | None`` over the robot's other
-    episodes (same robot and kind, newest first, at most ``max_episodes``), cached."""
-    return _Ranges(catalog, info, max_episodes, budget_s)
+    episodes (same robot and kind, newest first, at most ``max_episodes``), cached. ``peers``:
+    the snapshot a run over many episodes shares (``catalog.peers.PeerSnapshot``)."""
+    return _Ranges(catalog, info, max_episodes, budget_s, peers)
 
 
-def baseline_for(catalog: Catalog, info: EpisodeInfo) -> Baseline:
+def baseline_for(
+    catalog: Catalog, info: EpisodeInfo, *, peers: PeerSnapshot | None = None
+) -> Baseline:
     """``baseline() -> EpisodeData | None``: the successful episode of the same task and
     env_version (and robot) whose duration is closest to this one's, opened on first call."""
     cache: dict[str, EpisodeData | None] = {}
 
     def baseline() -> EpisodeData | None:
         if "data" not in cache:
-            cache["data"] = _open_baseline(catalog, info)
+            cache["data"] = _open_baseline(catalog, info, peers)
         return cache["data"]
 
     return baseline
 
 
-def _open_baseline(catalog: Catalog, info: EpisodeInfo) -> EpisodeData | None:
-    chosen = nearest_successful(catalog, info)
+def _open_baseline(
+    catalog: Catalog, info: EpisodeInfo, peers: PeerSnapshot | None = None
+) -> EpisodeData | None:
+    chosen = nearest_successful(catalog, info, peers)
     if chosen is None:
         return None
     try:
         full = catalog.get(chosen.id)
-        source = resolve(chosen.id, catalog).open()
+        source = ResolvedEpisode(full, True).open()
     except RobotraceError as exc:
         log.info("baseline %s could not be opened: %s", chosen.id, exc)
         return None

@@ -21,10 +21,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 import robotrace_desktop
-from robotrace_desktop.analysis.history import MAX_EPISODES
 from robotrace_desktop.analysis.thresholds import FILE_NAME
 from robotrace_desktop.catalog.findings import episode_states, explained_ids
-from robotrace_desktop.catalog.peers import history_versions
+from robotrace_desktop.catalog.peers import MAX_PEERS, history_versions
 from robotrace_desktop.catalog.store import Catalog
 
 #: the packages whose code decides the findings (reading the streams, analyzing them)
@@ -114,7 +113,7 @@ def current_keys(
     by default the version of each episode's history (its robot's other episodes)."""
     text = thresholds_text(thresholds_file(catalog.path))
     if model_versions is None:
-        model_versions = history_versions(catalog, episode_ids, MAX_EPISODES + 1)
+        model_versions = history_versions(catalog, episode_ids, MAX_PEERS + 1)
     versions = model_versions
     return {
         episode: KeyCheck(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.analysis.registry import analyzers
 from robotrace_desktop.analysis.reuse import current_keys
 from robotrace_desktop.catalog.findings import findings_of, store_findings
+from robotrace_desktop.catalog.peers import PeerSnapshot
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo
 from robotrace_desktop.episodes import ResolvedEpisode
@@ -74,10 +76,15 @@ def ensure_thresholds_file(catalog_path: Path) -> Path:
 
 
 def context_for(
-    catalog: Catalog | None, info: EpisodeInfo, *, with_history: bool = True
+    catalog: Catalog | None,
+    info: EpisodeInfo,
+    *,
+    with_history: bool = True,
+    peers: PeerSnapshot | None = None,
 ) -> ExplainContext:
     """Thresholds from the catalog folder; history and baseline (the robot's other episodes)
-    when ``analysis.history`` exists and ``with_history``."""
+    when ``analysis.history`` exists and ``with_history``; ``peers``: the snapshot of the
+    robot's other episodes a run over many episodes shares."""
     analyzers()
     path = thresholds_path(catalog.path) if catalog is not None else None
     ctx = ExplainContext(thresholds=thresholds.load(path))
@@ -94,25 +101,29 @@ def context_for(
         if factory is None:
             continue
         try:
-            setattr(ctx, name, factory(catalog, info))
+            setattr(ctx, name, factory(catalog, info, peers=peers))
         except Exception:  # history is a help, never a reason to skip the episode
             log.exception("%s_for failed on %s", name, info.id)
     return ctx
 
 
-def explain_resolved(resolved: ResolvedEpisode, catalog: Catalog | None) -> list[Finding]:
+def explain_resolved(
+    resolved: ResolvedEpisode, catalog: Catalog | None, peers: PeerSnapshot | None = None
+) -> list[Finding]:
     """Ranked findings of an episode (in the catalog or opened from disk); stores nothing."""
     info = resolved.info
     in_catalog = catalog is not None and resolved.in_catalog
     offsets = catalog.stream_offsets(info.id) if in_catalog and catalog is not None else {}
-    ctx = context_for(catalog, info)
+    ctx = context_for(catalog, info, peers=peers)
     with resolved.open() as source:
         return explain(EpisodeData(info, source, offsets), ctx)
 
 
-def compute_episode_id(catalog: Catalog, episode_id: str) -> list[Finding]:
+def compute_episode_id(
+    catalog: Catalog, episode_id: str, peers: PeerSnapshot | None = None
+) -> list[Finding]:
     info = catalog.get(episode_id)
-    return explain_resolved(ResolvedEpisode(info, True), catalog)
+    return explain_resolved(ResolvedEpisode(info, True), catalog, peers)
 
 
 def explain_episode_id(
@@ -132,20 +143,28 @@ def explain_episode_id(
 #: SQLite connection may only be used by the thread that opened it, and a run of a few
 #: episodes is computed inline in the caller's thread (the viewer's scan thread, say)
 _catalogs: dict[tuple[str, int], Catalog] = {}
+#: the peer snapshot of the run each kept connection serves, by the same key: (run, snapshot)
+_snapshots: dict[tuple[str, int], tuple[str, PeerSnapshot]] = {}
 
 
 def explain_job(context: dict[str, Any], episode_id: str) -> list[dict[str, Any]]:
     """Pool / Ray entry point (top level, so spawn and Ray can import it): compute one
-    episode's findings as plain dicts; store nothing."""
+    episode's findings as plain dicts; store nothing. The episodes of one run (``context["run"]``)
+    share one snapshot of their robots' other episodes."""
     key = (str(context["catalog"]), threading.get_ident())
     catalog = _catalogs.get(key)
     if catalog is None:
         catalog = _catalogs[key] = Catalog(Path(key[0]))
-    return [f.to_dict() for f in compute_episode_id(catalog, episode_id)]
+    run = str(context.get("run", ""))
+    kept = _snapshots.get(key)
+    if kept is None or kept[0] != run or kept[1].catalog is not catalog:
+        kept = _snapshots[key] = (run, PeerSnapshot(catalog))
+    return [f.to_dict() for f in compute_episode_id(catalog, episode_id, kept[1])]
 
 
 def _release_inline(path: Path) -> None:
     """Close the connection an inline run opened in this thread (workers keep theirs)."""
+    _snapshots.pop((str(path), threading.get_ident()), None)
     catalog = _catalogs.pop((str(path), threading.get_ident()), None)
     if catalog is not None:
         catalog.close()
@@ -193,7 +212,7 @@ def explain_many(
         results = map_jobs(
             explain_job,
             todo,
-            {"catalog": str(catalog_path)},
+            {"catalog": str(catalog_path), "run": uuid.uuid4().hex},
             workers=workers,
             engine=engine,
             address=address,

@@ -16,13 +16,15 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from robotrace_desktop.core.episode import (
     EpisodeInfo,
     EpisodeSource,
+    LogEvent,
     Outcome,
     SignalChunk,
     Status,
@@ -53,6 +55,10 @@ from robotrace_desktop.readers.permission import problem as permission_problem
 from robotrace_desktop.readers.sanity import check_episode
 from robotrace_desktop.video.frames import FrameSource
 
+#: folder path -> ((inode, mtime_ns, ctime_ns) when listed, its file names, listing denied)
+_FOLDERS: dict[str, tuple[tuple[int, int, int], frozenset[str], bool]] = {}
+_FOLDERS_KEPT = 256
+
 
 class _Listing:
     """Which files exist, one ``os.scandir`` per directory instead of a stat per file."""
@@ -66,16 +72,41 @@ class _Listing:
         folder, _, name = rel.rpartition("/")
         names = self._dirs.get(folder)
         if names is None:
-            try:
-                with os.scandir(self._root / folder) as entries:
-                    names = frozenset(e.name for e in entries if e.is_file())
-            except PermissionError:
-                names = frozenset()
-                self._denied.add(folder)
-            except OSError:
-                names = frozenset()
-            self._dirs[folder] = names
+            names = self._dirs[folder] = self._list(folder)
         return name in names
+
+    def _list(self, folder: str) -> frozenset[str]:
+        """The folder's file names: from the process's last listing of it while the folder is
+        unchanged since (opening one episode of a 10,000-episode dataset listed its chunk
+        folder of 1,000 files every time), else listed now."""
+        path = os.path.join(self._root, folder)
+        try:
+            st = os.stat(path)
+            key: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
+        except OSError:
+            key = None
+        kept = _FOLDERS.get(path) if key is not None else None
+        if kept is not None and kept[0] == key:
+            if kept[2]:
+                self._denied.add(folder)
+            return kept[1]
+        listed_at = time.time_ns()
+        denied = False
+        try:
+            with os.scandir(path) as entries:
+                names = frozenset(e.name for e in entries if e.is_file())
+        except PermissionError:
+            names, denied = frozenset(), True
+            self._denied.add(folder)
+        except OSError:
+            names = frozenset()
+        # a listing taken within a second of the folder's last change may miss a file written
+        # in that same timestamp tick: such a listing is not kept
+        if key is not None and listed_at - max(key[1], key[2]) > 1_000_000_000:
+            if len(_FOLDERS) >= _FOLDERS_KEPT:
+                _FOLDERS.pop(next(iter(_FOLDERS)))
+            _FOLDERS[path] = (key, names, denied)
+        return names
 
     def denied(self, rel: str) -> str | None:
         """The unreadable folder or file in the way of ``rel`` (call after ``exists``)."""
@@ -94,7 +125,7 @@ class _InfoBuilder:
     def __init__(self, meta: DatasetMeta) -> None:
         self.meta = meta
         self.root = str(meta.root)
-        self.listing = _Listing(meta.root)
+        self.listing = _Listing(meta.root)  # opening an episode gives each build its own
         self.signals = [(f.key, f.channels(), f.summary()) for f in meta.signal_features()]
         self.clock = clock_details("timestamp" in meta.features)
         self.cameras = [(f.key, video_details(f, meta.fps_value)) for f in meta.video_features()]
@@ -103,13 +134,14 @@ class _InfoBuilder:
         self.features = {k: f.summary() for k, f in meta.features.items()}
         self.dataset_fields = parse_fields(meta.info, origin=f"{meta.root / INFO_REL}")
 
-    def build(self, episode: EpisodeMeta) -> EpisodeInfo:
+    def build(self, episode: EpisodeMeta, listing: _Listing | None = None) -> EpisodeInfo:
         meta = self.meta
+        listing = listing or self.listing
         problems = [*meta.problems, *episode.problems]
         status = Status.READY
         length, stats = episode.length, meta.stats_of(episode)
-        data_exists = self.listing.exists(episode.data_rel)
-        blocked = self.listing.denied(episode.data_rel)
+        data_exists = listing.exists(episode.data_rel)
+        blocked = listing.denied(episode.data_rel)
         if blocked is not None:
             problems.append(permission_problem(blocked))
             status, data_exists = Status.FAILED, False
@@ -159,8 +191,8 @@ class _InfoBuilder:
             details: dict[str, Any] = {**base_details, "file": ref.rel}
             if ref.from_s is not None:
                 details["from_timestamp"], details["to_timestamp"] = ref.from_s, ref.to_s
-            present = self.listing.exists(ref.rel)
-            video_blocked = self.listing.denied(ref.rel)
+            present = listing.exists(ref.rel)
+            video_blocked = listing.denied(ref.rel)
             if video_blocked is not None:
                 details["missing"] = True
                 problems.append(permission_problem(video_blocked))
@@ -236,6 +268,20 @@ class _InfoBuilder:
         return [task] if task else []
 
 
+#: the per-dataset part of building an episode's info (features, channels, the dataset's
+#: fields), by the id of the cached DatasetMeta it was made for (kept with it)
+_BUILDERS: dict[int, tuple[DatasetMeta, _InfoBuilder]] = {}
+
+
+def _builder_for(meta: DatasetMeta) -> _InfoBuilder:
+    kept = _BUILDERS.get(id(meta))
+    if kept is None or kept[0] is not meta:
+        if len(_BUILDERS) >= _DATASETS_KEPT * 2:
+            _BUILDERS.clear()
+        kept = _BUILDERS[id(meta)] = (meta, _InfoBuilder(meta))
+    return kept[1]
+
+
 #: parsed dataset metadata per root, valid while every file under meta/ is unchanged: verify and
 #: Explain open thousands of episodes of one dataset, and parsing a 3,000-episode
 #: episodes.jsonl + episodes_stats.jsonl per open (~0.1 s) would dominate their run time
@@ -308,7 +354,7 @@ class LeRobotReader(Reader):
             raise RecordingError(
                 path, f"no episode {episode_index} in this dataset (episodes {known})"
             )
-        return LeRobotEpisode(meta, episode, _InfoBuilder(meta).build(episode))
+        return LeRobotEpisode(meta, episode, _builder_for(meta).build(episode, _Listing(meta.root)))
 
     def fingerprint_files(self, path: Path) -> list[Path]:
         """meta/, data/ and videos/ files: a video or parquet appearing or changing re-indexes."""
@@ -343,18 +389,43 @@ class LeRobotEpisode(EpisodeSource):
     def read_signal(
         self, stream: str, start_ns: int | None = None, stop_ns: int | None = None
     ) -> SignalChunk:
+        self._signal_feature(stream)
+        fps = self._meta.fps
+        low = 0 if start_ns is None else first_frame_at_or_after(start_ns, fps)
+        high = None if stop_ns is None else first_frame_at_or_after(stop_ns, fps)
+        rows = self._rows.read([stream], low, high)
+        return self._chunk(stream, rows)
+
+    @source_guard("cannot read streams")
+    def read_streams(
+        self, signals: Sequence[str], events: Sequence[str] = ()
+    ) -> tuple[dict[str, SignalChunk], dict[str, list[LogEvent]]]:
+        """Every wanted column from ONE read of the episode's rows (read stream by stream, the
+        row groups of the file were decoded once per stream: five times for a G1 episode).
+        Each stream comes out exactly as ``read_signal`` makes it."""
+        for stream in signals:
+            self._signal_feature(stream)
+        wanted = list(dict.fromkeys(signals))
+        chunks: dict[str, SignalChunk] = {}
+        if wanted:
+            rows = self._rows.read(wanted)
+            chunks = {name: self._chunk(name, rows) for name in signals}
+        logs = {name: self.read_events(name) for name in events}
+        return chunks, logs
+
+    def _signal_feature(self, stream: str) -> Any:
         feature = self._meta.features.get(stream)
         if feature is None or not feature.is_signal:
             signals = ", ".join(f.key for f in self._meta.signal_features()) or "none"
             raise StreamNotFoundError(
                 f"episode {self.info.id} has no signal stream {stream!r} (signals: {signals})"
             )
-        fps = self._meta.fps
-        low = 0 if start_ns is None else first_frame_at_or_after(start_ns, fps)
-        high = None if stop_ns is None else first_frame_at_or_after(stop_ns, fps)
+        return feature
+
+    def _chunk(self, stream: str, rows: Any) -> SignalChunk:
         from robotrace_desktop.readers.lerobot.data import to_matrix
 
-        rows = self._rows.read([stream], low, high)
+        feature = self._meta.features[stream]
         values = to_matrix(rows.columns[stream], feature.width, self._rows.path, stream)
         channels = feature.channels()
         if values.shape[1] != len(channels):

@@ -19,13 +19,10 @@ import struct
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from rosbags.interfaces import Connection, ConnectionExtRosbag2
-from rosbags.rosbag1 import Reader as Reader1
-from rosbags.rosbag1 import ReaderError as ReaderError1
-from rosbags.rosbag1.reader import decompressors as ros1_decompressors
 from rosbags.rosbag2 import Reader as Reader2
 from rosbags.rosbag2 import ReaderError as ReaderError2
 from rosbags.rosbag2.storage_mcap import McapReader
@@ -43,6 +40,19 @@ from robotrace_desktop.readers.rosbag.first_times import clusters, first_times
 from robotrace_desktop.readers.rosbag.sniff import MCAP_MAGIC, ROS1_MAGIC, SQLITE_MAGIC, read_magic
 
 install_fast_yaml()  # rosbags' metadata.yaml / QoS YAML through libyaml (see ros_yaml)
+
+if TYPE_CHECKING:
+    from rosbags.rosbag1 import Reader as Reader1
+
+
+def _reader_errors() -> tuple[type[Exception], ...]:
+    """rosbags' reader errors of both bag versions. rosbags' ROS 1 reader (and the typestores
+    it loads, ~20 ms) is imported when a ROS 1 bag is opened or an error is being matched, not
+    by every process that reads a ROS 2 bag."""
+    from rosbags.rosbag1 import ReaderError as ReaderError1
+
+    return (ReaderError1, ReaderError2)
+
 
 _NO_TIME = 2**63 - 1
 MAX_CUSTOM_TEXT = 1 << 16
@@ -76,7 +86,7 @@ class BagFile:
             return iter(())
         try:
             return self._checked(self._reader.messages(list(connections), start, stop))
-        except (ReaderError1, ReaderError2) as exc:
+        except _reader_errors() as exc:
             raise _messages_error(self.path, exc) from exc
 
     def _checked(
@@ -84,7 +94,7 @@ class BagFile:
     ) -> Iterator[tuple[Connection, int, bytes]]:
         try:
             yield from it
-        except (ReaderError1, ReaderError2, AssertionError, struct.error, OSError) as exc:
+        except (*_reader_errors(), AssertionError, struct.error, OSError) as exc:
             raise _messages_error(self.path, exc) from exc
 
     def first_message(self, connections: Sequence[Connection]) -> tuple[Connection, int, bytes]:
@@ -262,7 +272,7 @@ def open_bag(path: Path) -> BagFile:
         raise CorruptRecordingError(path, f"cannot read: {exc.strerror or exc}") from exc
     except FileNotFoundError as exc:
         raise CorruptRecordingError(path, f"missing file: {exc}") from exc
-    except (ReaderError1, ReaderError2) as exc:
+    except _reader_errors() as exc:
         raise _reader_error(path, exc) from exc
     except (OSError, ValueError, KeyError, AssertionError, struct.error) as exc:
         raise CorruptRecordingError(path, f"cannot open bag: {exc}") from exc
@@ -453,6 +463,8 @@ class _LoneReader:
 
 
 def _open_rosbag1(path: Path) -> BagFile:
+    from rosbags.rosbag1 import Reader as Reader1
+
     reader = Reader1(path)
     reader.open()
     try:
@@ -481,7 +493,9 @@ def _chunk_compression(reader: Reader1, pos: int) -> str:
     chunk = reader.chunks.get(pos)
     if chunk is None:
         return ""
-    for name, func in ros1_decompressors.items():
+    from rosbags.rosbag1.reader import decompressors
+
+    for name, func in decompressors.items():
         if chunk.decompressor is func:
             return name
     return "unknown"

@@ -203,11 +203,15 @@ class _Block:
     get: Getter
     width: int  # 0: scalar channel
     path: str | None = None  # "a.b.c" when the getter is plain attribute access
+    #: the attribute names and indices the getter follows (None: a getter of another kind);
+    #: ``ros_columns`` finds the channel's bytes by them
+    steps: tuple[Step, ...] | None = None
 
 
 def _block(path: Sequence[Step], width: int) -> _Block:
     plain = bool(path) and all(isinstance(step, str) for step in path)
-    return _Block(_getter(path), width, ".".join(path) if plain else None)  # type: ignore[arg-type]
+    steps = tuple(path)
+    return _Block(_getter(steps), width, ".".join(path) if plain else None, steps)  # type: ignore[arg-type]
 
 
 class Flattener:
@@ -223,6 +227,10 @@ class Flattener:
         if paths and all(b.width == 0 for b in self._blocks) and None not in paths:
             get = operator.attrgetter(*paths)  # type: ignore[arg-type]
             self._row = get if len(paths) > 1 else (lambda msg: (get(msg),))
+
+    @property
+    def blocks(self) -> tuple[_Block, ...]:
+        return self._blocks
 
     def values(self, msg: Any) -> np.ndarray:
         if self._row is not None:
@@ -409,7 +417,7 @@ class JointTrajectoryFlattener(JointStateFlattener):
 def _multiarray(first: Any) -> Flattener:
     width = min(len(first.data), MAX_CHANNELS)
     channels = [f"data[{i}]" for i in range(width)]
-    return Flattener(channels, [_Block(lambda m: m.data, width)] if width else [])
+    return Flattener(channels, [_block(("data",), width)] if width else [])
 
 
 SPECIAL: dict[str, Callable[[Any], Flattener]] = {

@@ -5,9 +5,11 @@ Indexing reads the connection list, counts and time range (metadata.yaml, MCAP s
 tables, ROS 1 chunk index) plus the first message of each topic — never every message: each
 first message is located through the container's index and read chunk by chunk (``ros_first``).
 Container access lives in ``ros_bagfile``, decoders in ``ros_typestore`` (deserializers generated
-lazily, ``ros_lazy_serde``), per-type layouts in ``ros_flatten``, topic → stream decisions in
-``ros_topics``, cameras in ``ros_images``. Opening the same unchanged bag again in a process (the
-viewer's cameras, one file handle per decode thread) reuses its plan (``ros_plan_cache``).
+lazily, ``ros_lazy_serde``; parsed definitions kept on disk, ``ros_msg_cache``), per-type layouts
+in ``ros_flatten``, signal topics of one layout decoded as numpy columns in ``ros_columns``,
+topic → stream decisions in ``ros_topics``, cameras in ``ros_images``. Opening the same
+unchanged bag again in a process (the viewer's cameras, one file handle per decode thread)
+reuses its plan (``ros_plan_cache``).
 
 Stream times are relative to the bag's first record time. Per-topic time ranges are not in the
 rosbag2 summaries, so rosbag2 streams span the bag (details["rate_basis"] = "bag duration");
@@ -43,6 +45,7 @@ from robotrace_desktop.errors import (
 )
 from robotrace_desktop.readers.rosbag import plan_cache
 from robotrace_desktop.readers.rosbag.bagfile import open_bag
+from robotrace_desktop.readers.rosbag.columns import decode_rows
 from robotrace_desktop.readers.rosbag.flatten import stamp_ns
 from robotrace_desktop.readers.rosbag.images import RosImageFrames
 from robotrace_desktop.readers.rosbag.topics import (
@@ -56,6 +59,10 @@ from robotrace_desktop.readers.rosbag.urdf import parse_urdf
 from robotrace_desktop.video.frames import FrameSource
 
 log = logging.getLogger(__name__)
+_UNDECODABLE = object()
+#: raw messages kept for decoding as columns: up to this size each, this many bytes in all
+COLUMNAR_MAX_MESSAGE = 4096
+COLUMNAR_BUDGET = 64 * 1024 * 1024
 
 
 class _Opened:
@@ -285,10 +292,38 @@ class RosEpisodeSource(EpisodeSource):
         wanted = [p for p in signal_plans if p.flattener is not None]
         wanted += [p for p in event_plans if p.event is not None and p.count]
         collected = {p.topic: _Collected() for p in wanted}
-        for plan, record, header, msg in self._messages(wanted):
+        # signal topics whose connections share one decoder keep their raw messages, to be
+        # decoded as columns at the end (``ros_columns``); the others are decoded as they come
+        raw: dict[str, tuple[Decoder, list[int], list[bytes]]] = {}
+        for plan in wanted:
+            decoders = {id(self._opened.decoders.by_id.get(c.id)) for c in plan.connections}
+            first = self._opened.decoders.by_id.get(plan.connections[0].id)
+            if plan.kind == StreamKind.SIGNAL and len(decoders) == 1 and first is not None:
+                raw[plan.topic] = (first, [], [])
+        by_topic = {p.topic: p for p in wanted}
+        connections = [c for p in wanted for c in p.connections]
+        held = 0  # bytes of raw messages kept
+        for conn, record, data in self._opened.bag.messages(connections):
+            plan = by_topic[conn.topic]
+            kept = raw.get(conn.topic)
+            if kept is not None:
+                if len(data) <= COLUMNAR_MAX_MESSAGE and held + len(data) <= COLUMNAR_BUDGET:
+                    kept[1].append(record)
+                    kept[2].append(data)
+                    held += len(data)
+                    continue
+                # big messages: this topic is decoded one by one from here, what was kept first
+                del raw[conn.topic]
+                self._collect_raw(plan, kept[0], kept[1], kept[2], collected[plan.topic], False)
+            msg = self._decoded(plan, conn, record, data)
+            if msg is _UNDECODABLE:
+                continue
+            header = stamp_ns(msg)
             if plan.kind == StreamKind.SIGNAL and plan.flattener is not None:
                 msg = plan.flattener.values(msg)  # keep the row, not the message object
             collected[plan.topic].add(record, header, msg)
+        for topic, (decoder, records, messages) in raw.items():
+            self._collect_raw(by_topic[topic], decoder, records, messages, collected[topic])
         chunks = {
             p.topic: self._signal_chunk(p, collected.get(p.topic, _Collected()), None, None)
             for p in signal_plans
@@ -310,14 +345,50 @@ class RosEpisodeSource(EpisodeSource):
         connections = [c for p in plans for c in p.connections]
         for conn, record, raw in self._opened.bag.messages(connections, start, stop):
             plan = by_topic[conn.topic]
-            try:
-                msg = self._opened.decode(conn, raw)
-            except Exception as exc:  # one bad message must not hide the rest of the topic
-                log.warning(
-                    "%s %s: message at %d undecodable: %s", self.info.path, plan.topic, record, exc
-                )
-                continue
-            yield plan, record, stamp_ns(msg), msg
+            msg = self._decoded(plan, conn, record, raw)
+            if msg is not _UNDECODABLE:
+                yield plan, record, stamp_ns(msg), msg
+
+    def _decoded(self, plan: TopicPlan, conn: Connection, record: int, raw: bytes) -> Any:
+        """The message, or _UNDECODABLE (logged): one bad message must not hide the rest of
+        the topic."""
+        try:
+            return self._opened.decode(conn, raw)
+        except Exception as exc:
+            log.warning(
+                "%s %s: message at %d undecodable: %s", self.info.path, plan.topic, record, exc
+            )
+            return _UNDECODABLE
+
+    def _collect_raw(
+        self,
+        plan: TopicPlan,
+        decoder: Decoder,
+        records: list[int],
+        messages: list[bytes],
+        got: _Collected,
+        columnar: bool = True,
+    ) -> None:
+        """A signal topic's raw messages as rows: all at once when its layout allows
+        (``ros_columns``), else message by message — the same rows either way."""
+        assert plan.flattener is not None
+        columns = None
+        try:
+            if columnar:
+                columns = decode_rows(decoder, plan.flattener, messages)
+        except Exception:  # a surprise in the fast way costs speed, never rows
+            log.debug("%s %s: columnar decoding failed", self.info.path, plan.topic, exc_info=True)
+        if columns is not None:
+            rows, stamps = columns
+            got.records = records
+            got.headers = records if stamps is None else stamps.tolist()
+            got.items = rows  # type: ignore[assignment]  # an (N, channels) array of the rows
+            return
+        conn = plan.connections[0]
+        for record, raw in zip(records, messages, strict=True):
+            msg = self._decoded(plan, conn, record, raw)
+            if msg is not _UNDECODABLE:
+                got.add(record, stamp_ns(msg), plan.flattener.values(msg))
 
     def _signal_chunk(
         self, plan: TopicPlan, got: _Collected, start_ns: int | None, stop_ns: int | None
@@ -329,7 +400,10 @@ class RosEpisodeSource(EpisodeSource):
         record_rel = np.asarray(got.records, np.int64) - t0
         header_rel = np.asarray(got.headers, np.int64) - t0
         order = self._select(plan, record_rel, header_rel, start_ns, stop_ns)
-        values = np.vstack(rows)[order] if rows else np.zeros((0, len(channels)))
+        if isinstance(rows, np.ndarray):  # decoded as columns: already one (N, C) array
+            values = rows[order]
+        else:
+            values = np.vstack(rows)[order] if rows else np.zeros((0, len(channels)))
         t_ns = (header_rel if plan.clock == "header" else record_rel)[order]
         times = {"record": record_rel[order]}
         if has_header:

@@ -26,6 +26,7 @@ from rosbags.typesys.base import make_typesdict
 from rosbags.typesys.msg import MSGParser
 from rosbags.typesys.store import Typestore
 
+from robotrace_desktop.readers.rosbag import msg_cache as ros_msg_cache
 from robotrace_desktop.readers.rosbag.lazy_serde import lazy_typestore, prepare_deserializer
 
 DEFAULT_ROS2_STORE = Stores.ROS2_HUMBLE
@@ -87,7 +88,10 @@ def _parse_msg(text: str, msgtype: str) -> dict[str, object]:
         for part in sections:
             got = _SECTIONS.get(part)
             if got is None:
-                got = dict(make_typesdict(MSGParser(part).specification()))
+                got = ros_msg_cache.load(part)  # parsed by an earlier process (a scan)
+                if got is None:
+                    got = dict(make_typesdict(MSGParser(part).specification()))
+                    ros_msg_cache.save(part, got)
                 if len(_SECTIONS) > _MAX_CACHED:
                     _SECTIONS.clear()
                 _SECTIONS[part] = got
