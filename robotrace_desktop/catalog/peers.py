@@ -34,6 +34,22 @@ def peer_episodes(
     return _infos(catalog, ids[:max_episodes])
 
 
+def history_line(catalog: Catalog, info: EpisodeInfo) -> tuple[int, str]:
+    """How many other episodes Explain compared ``info`` with, and the line that says so —
+    a finding judged on one episode alone is weaker, and the reader should know which it is."""
+    count = sum(1 for e in _newest_of(catalog, _group(info), MAX_PEERS + 1) if e != info.id)
+    count = min(count, MAX_PEERS)
+    whose = f"robot {info.robot!r}" if info.robot is not None else "its dataset folder"
+    if count == 0:
+        return 0, (
+            f"no other episode of {whose} in the catalog: judged on this episode alone "
+            "(nothing to compare ranges with; confidence is lower). Scan more runs of it."
+        )
+    plural = "s" if count > 1 else ""
+    few = " (few: range checks stay tentative below 4)" if count < 4 else ""
+    return count, f"compared with {count} other episode{plural} of {whose}{few}"
+
+
 def _infos(catalog: Catalog, ids: Sequence[str]) -> list[EpisodeInfo]:
     if not ids:
         return []

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.catalog.findings import explainable_ids, findings_for, store_findings
+from robotrace_desktop.catalog.peers import history_line
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.commands.common import open_catalog, print_json, progress_bar
 from robotrace_desktop.core.timebase import format_seconds
@@ -90,12 +91,20 @@ def _run_one(args: argparse.Namespace) -> int:
         findings = _stored(catalog, resolved.info.id) if resolved.in_catalog else None
         if findings is None or args.force:
             findings = _compute(catalog, resolved)
+        history, history_text = history_line(catalog, resolved.info)
     if args.json:
-        print_json({"episode": resolved.info.id, "findings": [finding_json(f) for f in findings]})
+        print_json(
+            {
+                "episode": resolved.info.id,
+                "history_episodes": history,
+                "findings": [finding_json(f) for f in findings],
+            }
+        )
     else:
         print(f"{resolved.info.name}  ({resolved.info.id})")
         if not resolved.in_catalog:
             print("  (not in the catalog: explained directly, nothing stored)")
+        print(f"  {history_text}")
         print_findings(findings)
     return 0
 

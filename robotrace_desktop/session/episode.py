@@ -17,6 +17,7 @@ from robotrace_desktop.catalog import bookmarks as bookmark_store
 from robotrace_desktop.catalog.bookmarks import Bookmark
 from robotrace_desktop.catalog.findings import findings_for, was_explained
 from robotrace_desktop.catalog.guard import storage_errors
+from robotrace_desktop.catalog.peers import history_line
 from robotrace_desktop.catalog.store import Catalog, layout_key
 from robotrace_desktop.core.episode import EpisodeInfo, StreamInfo
 from robotrace_desktop.errors import UsageError
@@ -203,6 +204,14 @@ class EpisodeSession:
 
     def findings(self) -> list[Finding]:
         return list(self._findings)
+
+    def history(self) -> tuple[int, str]:
+        """How many other episodes Explain compares this one with, and the sentence saying so
+        (``catalog.peers.history_line``); (0, "") for an episode opened from disk."""
+        if not self.in_catalog:
+            return 0, ""
+        with storage_errors():
+            return history_line(self.catalog, self.info)
 
     def explained(self) -> bool:
         return self._explained

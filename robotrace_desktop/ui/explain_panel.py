@@ -55,6 +55,7 @@ from robotrace_desktop.core import colors
 from robotrace_desktop.core.episode import EpisodeInfo, StreamKind
 from robotrace_desktop.core.markers import Marker
 from robotrace_desktop.episodes import ResolvedEpisode
+from robotrace_desktop.errors import RobotraceError
 from robotrace_desktop.session.episode import EpisodeSession
 from robotrace_desktop.session.explain_run import explain_and_store
 from robotrace_desktop.ui.plain_text import literal_tip
@@ -228,6 +229,7 @@ class ExplainPanel(QWidget):
         self._job = 0
         self._running: dict[int, threading.Event] = {}
         self._signals = _ExplainSignals()  # parentless: a late job emits into a live object
+        self._history_line: tuple[int, str] | None = None
         self._signals.done.connect(self._job_done)
 
         self.status = QLabel(self)
@@ -408,12 +410,25 @@ class ExplainPanel(QWidget):
         self.list.addTopLevelItem(item)
         self._items.append(item)
 
+    def _history(self) -> tuple[int, str]:
+        """What the findings were judged against (asked once: peers change with a scan)."""
+        if self._history_line is None:
+            try:
+                self._history_line = self.session.history()
+            except RobotraceError:
+                self._history_line = (0, "")
+        return self._history_line
+
     def _show_status(self, *, explained: bool) -> None:
         confident = sum(f.confidence >= CONFIDENT for f in self._findings)
+        count, history = self._history()
+        self.status.setToolTip(history)
         if self._findings:
+            against = f" · vs {count} other episode(s)" if count else " · judged alone"
             self.status.setText(
                 f"{len(self._findings)} finding(s), {confident} confident"
                 + (f" — most likely: {self._findings[0].title}" if confident else "")
+                + (against if history else "")
             )
             self.list.setCurrentItem(self._items[0])
         elif not self._running:

@@ -204,3 +204,31 @@ def test_scan_explains_new_episodes_and_no_explain_skips(
     assert explain_episode_id(catalog, second.id)[0].cause == "fake_cause"
     with Catalog(catalog) as c:
         assert was_explained(c, second.id)
+
+
+def test_explain_says_what_it_compared_the_episode_with(
+    tmp_path: Path, shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The SO-101 dataset's episodes are judged against the robot's five others; a lone demo
+    bundle against nothing, and the output says so (a finding judged on one episode alone is
+    weaker)."""
+    db = str(tmp_path / "c.sqlite")
+    assert (
+        main(["--catalog", db, "scan", "--no-explain", str(shared_data / "lerobot/so101_v30")]) == 0
+    )
+    with Catalog(Path(db)) as catalog:
+        episode = catalog.list_episodes()[0]
+    capsys.readouterr()
+    assert main(["--catalog", db, "explain", episode.id]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == f"  compared with 5 other episodes of robot {episode.robot!r}"
+    assert main(["--catalog", db, "explain", episode.id, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["history_episodes"] == 5
+
+    lone = str(tmp_path / "lone.sqlite")
+    bundle = demo_copy(tmp_path / "demo")
+    assert main(["--catalog", lone, "scan", "--no-explain", str(bundle)]) == 0
+    capsys.readouterr()
+    assert main(["--catalog", lone, "explain", str(bundle)]) == 0
+    out = capsys.readouterr().out
+    assert "no other episode of robot" in out and "judged on this episode alone" in out

@@ -66,6 +66,9 @@ def test_demo_findings_click_moves_the_playhead_and_highlights(
     assert panel.empty_text() is None
     top = findings[0]
     assert top.confidence >= 0.5 and top.t_start_ns is not None
+    # the one demo episode in its catalog: judged on itself alone, and the panel says so
+    assert panel.status.text().endswith(" · judged alone")
+    assert "judged on this episode alone" in panel.status.toolTip()
     # stored in the catalog by the worker
     assert [f.cause for f in findings_for(view.catalog, view.info.id)] == [
         f.cause for f in findings
