@@ -56,7 +56,6 @@ thresholds.register(
     step_share=(0.25, "samples either side stay within this share of it from their trend line"),
     isolation=(0.35, "residuals within 2 windows around it stay below this share of it"),
     group_s=(0.05, "spikes on several channels this close in time are one finding"),
-    burst_s=(0.6, "departures this close to the largest one are its burst, not the ordinary"),
 )
 
 _MIN_SAMPLES = 20
@@ -108,11 +107,8 @@ def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
     peak_i = np.argmax(size, axis=0)
     cols = np.arange(len(keep))
     peak = size[peak_i, cols]
-    # the channel's ordinary maximum: its largest departure away from the peak — away from
-    # the burst it may belong to, too (a flaky connector glitches several times within a
-    # fraction of a second; those glitches are not the channel's ordinary behaviour)
-    burst = max(h, round(ctx.t(CAUSE, "burst_s") * _rate_hz(signal.t_ns)))
-    away = np.abs(np.arange(size.shape[0])[:, None] - peak_i[None, :]) > burst
+    # the channel's ordinary maximum: its largest departure away from the peak
+    away = np.abs(np.arange(size.shape[0])[:, None] - peak_i[None, :]) > h
     ordinary = np.where(away, size, 0.0).max(axis=0)
     k_noise = ctx.t(CAUSE, "k_noise")
     over = ctx.t(CAUSE, "over_ordinary")
@@ -136,12 +132,6 @@ def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
             hit["flagged_by"] = _flagged_by(signal, hit)
             hits.append(hit)
     return hits
-
-
-def _rate_hz(t_ns: np.ndarray) -> float:
-    dt = np.diff(t_ns)
-    dt = dt[dt > 0]
-    return float(NS / np.median(dt)) if dt.size else 0.0
 
 
 def _flagged_by(signal: Signal, hit: dict) -> str | None:
