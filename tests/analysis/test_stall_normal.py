@@ -124,3 +124,59 @@ def test_untouched_g1_episodes_have_no_confident_stall(g1: RobotData) -> None:
     for base in g1.robot.bases:
         stalls = [f for f in _explain(g1, base, None) if f.cause == "sensor_stall"]
         assert [f for f in stalls if f.confidence >= 0.5] == [], base.name
+
+
+ODOM = "/husky_velocity_controller/odom"
+
+
+@pytest.fixture(scope="module")
+def husky(shared_data: Path) -> RobotData:
+    return RobotData(load_robots(shared_data, ("Husky",))["Husky"])
+
+
+def _freeze_all(chunk: SignalChunk, t0: int, length: int) -> Fault:
+    def edit(c: SignalChunk) -> SignalChunk:
+        values = c.values.copy()
+        span = (c.t_ns >= t0) & (c.t_ns < t0 + length)
+        values[span] = values[int(np.argmax(span))]
+        return sig.with_values(c, values)
+
+    first = int(chunk.t_ns[chunk.t_ns >= t0][0])
+    return Fault("sensor_stall", first, chunk.stream, "*", {chunk.stream: edit})
+
+
+def test_odometry_frozen_while_its_own_velocity_says_it_drives_is_a_stall(
+    husky: RobotData,
+) -> None:
+    """The Husky bag has no command stream. A whole odometry message repeating is what a
+    parked robot's odometry does too — unless the repeated message itself says the robot
+    was driving (a non-zero twist) while its pose did not move: a stale message."""
+    base = max(
+        husky.robot.bases,
+        key=lambda b: float(np.ptp(b.source.signals[ODOM].channel("pose.pose.position.x"))),
+    )
+    chunk = base.source.signals[ODOM]
+    speed = np.abs(chunk.channel("twist.twist.linear.x"))
+    t0 = int(chunk.t_ns[np.argmax(speed > 0.5 * speed.max())])
+    fault = _freeze_all(chunk, t0, 3 * NS)
+    top = _explain(husky, base, fault)[0]
+    assert top.cause == "sensor_stall" and top.confidence >= 0.5
+    assert top.t_start_ns == fault.t0_ns
+    assert "twist.twist.linear.x" in top.evidence["velocity_says_moving"]
+    assert "own velocity says it was moving" in top.explanation
+
+
+def test_odometry_frozen_at_rest_is_not_a_confident_stall(husky: RobotData) -> None:
+    """The same freeze while the twist reads zero (the robot standing): nothing tells it
+    from a parked robot, so it stays unconfident."""
+    for base in husky.robot.bases:
+        chunk = base.source.signals[ODOM]
+        speed = np.abs(chunk.channel("twist.twist.linear.x"))
+        turn = np.abs(chunk.channel("twist.twist.angular.z"))
+        still = np.flatnonzero((speed < 1e-6) & (turn < 1e-6) & (chunk.t_ns > NS))
+        if len(still):
+            fault = _freeze_all(chunk, int(chunk.t_ns[still[0]]), 3 * NS)
+            stalls = [f for f in _explain(husky, base, fault) if f.cause == "sensor_stall"]
+            assert [f for f in stalls if f.confidence >= 0.5] == [], base.name
+            return
+    raise AssertionError("no Husky window where the robot stands")

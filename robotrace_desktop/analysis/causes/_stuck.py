@@ -206,7 +206,10 @@ def _stuck_finding(
     longest = float(ctx.t(CAUSE, "stuck_outlasts"))
     if outlasts < float(ctx.t(CAUSE, "habit_ratio")):
         return None  # the stream holds this long elsewhere too: a slow sensor's habit
-    if coarse and not movers:
+    held = {c for c, _, _ in members}
+    if coarse and not movers and not (noisy and _siblings_move(signal, a, b, held)):
+        # with no command of its own, only noise-like changes elsewhere and a stream that
+        # keeps updating its other channels say this quantized reading should have moved
         return None
     if movers:
         # a joint that stops following its moving command: a reading that stopped updating,
@@ -238,7 +241,7 @@ def _stuck_finding(
     if paired and not movers:
         return None  # its own command held still too: it did as told
     can_hold = kind == "estimate" or (kind == "other" and not noisy)
-    if not movers and can_hold and not _siblings_move(signal, a, b, {c for c, _, _ in members}):
+    if not movers and can_hold and not _siblings_move(signal, a, b, held):
         # the whole stream holds with no command to say it should move: an estimate (odometry,
         # a GPS fix) of a robot at rest, or a noiseless (simulated) reading, does exactly that
         return None

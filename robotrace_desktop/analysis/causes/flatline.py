@@ -49,6 +49,11 @@ thresholds.register(
         20.0,
         "a stream stopped when its last sample is this × its interval before the end",
     ),
+    rate_share=(
+        0.1,
+        "a whole stream frozen with a velocity channel held beyond this share of its span "
+        "(and its noise) while its position holds says it was moving: a stale message",
+    ),
     min_stop_s=(1.0, "…and at least this many seconds before the other streams end"),
     min_freeze_s=(0.5, "all live channels unchanged for at least this long is a freeze"),
     min_freeze_samples=(5, "…and for at least this many samples"),
@@ -246,22 +251,27 @@ def _frozen(signal: Signal, commands: list[Signal], ctx: ExplainContext) -> Find
     tol = float(ctx.t(CAUSE, "rel_tol")) * span
     with np.errstate(invalid="ignore"):
         changed = ~(np.abs(np.diff(values, axis=0)) <= tol)  # NaN counts as a change
-    # Live: while the channel is active (first to last change) it changes most samples — a
-    # continuous measurement, unlike a binary gripper state that flips twice per run.
-    counts = changed.sum(axis=0)
-    first = changed.argmax(axis=0)
-    last = len(changed) - 1 - changed[::-1].argmax(axis=0)
-    active = np.maximum(last - first + 1, 1)
-    live_fraction = float(ctx.t(CAUSE, "live_fraction"))
-    live = (span > 0) & (counts >= 3) & (counts / active >= live_fraction)
-    if not live.any():
-        return None
     # Every channel that varies at all must be unchanged (a turtle turning on the spot keeps
     # x/y but not theta); live channels only show that the stream normally changes.
     varying = span > 0
     still = ~changed[:, varying].any(axis=1)  # interval i: samples i and i+1 identical
     runs = hold_runs(still)
     if not len(runs):
+        return None
+    # Live: while the channel is active (first to last change) it changes most samples — a
+    # continuous measurement, unlike a binary gripper state that flips twice per run. The
+    # stream's longest hold is left out: a long stall must not make its channels look idle.
+    longest_run = runs[int(np.argmax(t[runs[:, 1]] - t[runs[:, 0]]))]
+    counted = np.ones(len(changed), dtype=bool)
+    counted[longest_run[0] : longest_run[1]] = False
+    counts = changed.sum(axis=0)
+    first = changed.argmax(axis=0)
+    last = len(changed) - 1 - changed[::-1].argmax(axis=0)
+    index = np.arange(len(changed))[:, None]
+    active = np.maximum((counted[:, None] & (index >= first) & (index <= last)).sum(axis=0), 1)
+    live_fraction = float(ctx.t(CAUSE, "live_fraction"))
+    live = (span > 0) & (counts >= 3) & (counts / active >= live_fraction)
+    if not live.any():
         return None
     min_s = float(ctx.t(CAUSE, "min_freeze_s"))
     min_n = int(ctx.t(CAUSE, "min_freeze_samples"))
@@ -272,19 +282,32 @@ def _frozen(signal: Signal, commands: list[Signal], ctx: ExplainContext) -> Find
         return None
     live_names = [c for c, ok in zip(signal.channels, varying, strict=True) if ok]
     moving: list[tuple[int, int, list[str]]] = []
+    rates: dict[int, list[str]] = {}
     for a, b in zip(starts[keep], stops[keep], strict=True):
         movers = _moving_commands(commands, int(t[a]), int(t[b]), ctx)
-        if movers or not commands:
+        rates[int(a)] = _held_rates(signal, int(a), int(b), ctx)
+        if movers or not commands or rates[int(a)]:
             moving.append((int(a), int(b), movers))
     if not moving:
         return None  # the robot holds still because it was told to
-    a, b, movers = moving[0]
+    # the first span something says should have moved, else the first span
+    a, b, movers = next((m for m in moving if m[2] or rates[m[0]]), moving[0])
+    says = rates[a]
     longest = max(moving, key=lambda r: t[r[1]] - t[r[0]])
     t0, t1 = int(t[a]), int(t[b])
     duration = (t1 - t0) / NS
-    if commands:
-        confidence = 0.6 + 0.3 * float(np.clip((duration / min_s - 1) / 4, 0.0, 1.0))
+    growth = float(np.clip((duration / min_s - 1) / 4, 0.0, 1.0))
+    if movers:
+        confidence = 0.6 + 0.3 * growth
         why = f"while {', '.join(movers[:3])} kept changing"
+    elif says:
+        # the stream's own velocity says it moves while its position holds: a still robot
+        # reads zero velocity; a stale message keeps the last non-zero one
+        confidence = 0.6 + 0.3 * growth
+        shown = ", ".join(
+            f"{n} = {float(values[a, signal.channels.index(n)]):.3g}" for n in says[:2]
+        )
+        why = f"although its own velocity says it was moving ({shown}) while its position held"
     else:
         confidence, why = 0.3, "(no command stream to tell a stall from holding still)"
     ended = b == len(t) - 1
@@ -298,7 +321,7 @@ def _frozen(signal: Signal, commands: list[Signal], ctx: ExplainContext) -> Find
             + f" {why}."
         ),
         confidence=confidence,
-        severity="high" if commands else "low",
+        severity="high" if movers or says else "low",
         t_start_ns=t0,
         t_end_ns=t1,
         channels=[channel_ref(signal.stream, c) for c in live_names[:12]],
@@ -313,6 +336,7 @@ def _frozen(signal: Signal, commands: list[Signal], ctx: ExplainContext) -> Find
                 c: float(values[a, signal.channels.index(c)]) for c in live_names[:8]
             },
             "commands_moving": movers[:10],
+            "velocity_says_moving": says[:10],
             "min_freeze_s": min_s,
             "move_fraction": float(ctx.t(CAUSE, "move_fraction")),
         },
@@ -321,6 +345,40 @@ def _frozen(signal: Signal, commands: list[Signal], ctx: ExplainContext) -> Find
             "(joint_state_broadcaster / driver / sensor cable) and the log around that time."
         ),
     )
+
+
+#: a channel that is a rate of change (a velocity, a twist), by its name
+_RATE = re.compile(r"veloc|twist|(^|[^a-z])(vel|rate)([^a-z]|$)", re.IGNORECASE)
+#: a channel that is where something is (a coordinate, an angle, a pose), by its name
+_PLACE = re.compile(
+    r"position|pose|orientation|(^|[./])(x|y|z|theta|yaw|pitch|roll)$", re.IGNORECASE
+)
+
+
+def _held_rates(signal: Signal, a: int, b: int, ctx: ExplainContext) -> list[str]:
+    """Velocity channels of the stream held over samples [a, b] at a value clearly away from
+    zero — beyond ``rate_share`` of their span in the run and the noise between samples —
+    while a position channel of the same stream holds too. A stream saying it moves while
+    its position stays put contradicts itself: the message stopped updating."""
+    held = signal.values[a : b + 1]
+    still = np.all(held == held[0], axis=0)
+    names = signal.channels
+    if not any(still[k] and _PLACE.search(n) and not _RATE.search(n) for k, n in enumerate(names)):
+        return []
+    share = float(ctx.t(CAUSE, "rate_share"))
+    found = []
+    for k, name in enumerate(names):
+        if not still[k] or not _RATE.search(name):
+            continue
+        column = signal.values[:, k]
+        value = abs(float(column[a]))
+        span = float(robust_span(column[:, None])[0])
+        steps = np.diff(column[np.isfinite(column)])
+        steps = steps[steps != 0]
+        noise = 1.4826 * float(np.median(np.abs(steps))) if len(steps) else 0.0
+        if span > 0 and value > share * span and value > 5.0 * noise:
+            found.append(name)
+    return found
 
 
 def _moving_commands(commands: list[Signal], t0: int, t1: int, ctx: ExplainContext) -> list[str]:
