@@ -104,14 +104,15 @@ def stuck(
             continue  # step-like (a hand state, a slow setpoint): holding is what it does
         noisy = _noisy(diffs[elsewhere, c], ctx)
         held = t[runs[:, 1]] - t[runs[:, 0]]
-        for k in np.flatnonzero(long):
+        started = runs[:, 0] > 0  # constant since the first sample: not started yet
+        for k in np.flatnonzero(long & started):
             x, y = int(runs[k, 0]), int(runs[k, 1])
-            if x == 0:
-                continue  # constant since the first sample: not started yet, not stalled
             if repeats > share:
                 # a quantized reading repeats at rest: only a hold far longer than any of
-                # its other holds in the run says it stopped updating
-                other = float(np.max(np.delete(held, k))) if len(held) > 1 else 0.0
+                # its other holds in the run (once it had started) says it stopped updating
+                others = started.copy()
+                others[k] = False
+                other = float(np.max(held[others])) if others.any() else 0.0
                 ordinary = max(other, float(min_n * median_interval(t)))
                 if held[k] < quantized_outlasts * ordinary:
                     continue

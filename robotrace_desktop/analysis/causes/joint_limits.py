@@ -307,7 +307,9 @@ def _excursion(
     tested = scores.channels
     calibrated = len(normal) >= ctx.t(EXCURSION, "min_peers")
     from_start = start == 0
-    if not calibrated or from_start:
+    if not calibrated:  # a p-value from one to three other episodes means little
+        confidence = min(confidence, 0.3)
+    if from_start:
         confidence = min(confidence, 0.45)
     if failed_run(data):
         confidence += 0.05
