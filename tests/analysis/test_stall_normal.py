@@ -180,3 +180,30 @@ def test_odometry_frozen_at_rest_is_not_a_confident_stall(husky: RobotData) -> N
             assert [f for f in stalls if f.confidence >= 0.5] == [], base.name
             return
     raise AssertionError("no Husky window where the robot stands")
+
+
+@pytest.fixture(scope="module")
+def iiwa(shared_data: Path) -> RobotData:
+    return RobotData(load_robots(shared_data, ("iiwa",))["iiwa"])
+
+
+@pytest.mark.parametrize("field", ["position", "velocity"])
+def test_a_joint_whose_position_and_velocity_stop_agreeing_is_a_stall(
+    iiwa: RobotData, field: str
+) -> None:
+    """The iiwa bag has no command paired with its joints and a simulator's joints do hold
+    exactly at rest — but /joint_states carries each joint's velocity with its position, and
+    they agree all run (the sim's clock runs at half the recorder's; the fitted scale says
+    so). One of them held while the other says the joint moves is a reading that stopped."""
+    base = iiwa.robot.bases[1]
+    chunk = base.source.signals["/joint_states"]
+    velocity = np.abs(chunk.channel("velocity/joint_a1"))
+    t0 = int(chunk.t_ns[int(np.argmax(velocity > 0.5 * velocity.max()))])
+    fault = _hold(chunk, f"{field}/joint_a1", t0, 2 * NS, None)
+    top = _explain(iiwa, base, fault)[0]
+    assert top.cause == "sensor_stall" and top.confidence >= 0.5
+    assert abs(top.t_start_ns - fault.t0_ns) <= NS // 20
+    assert top.evidence["kinematics_disagree"]
+    assert "disagree" in top.explanation
+    untouched = [f for f in _explain(iiwa, base, None) if f.cause == "sensor_stall"]
+    assert [f for f in untouched if f.confidence >= 0.5] == []

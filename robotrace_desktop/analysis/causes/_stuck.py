@@ -208,7 +208,14 @@ def _stuck_finding(
     if outlasts < float(ctx.t(CAUSE, "habit_ratio")):
         return None  # the stream holds this long elsewhere too: a slow sensor's habit
     held = {c for c, _, _ in members}
-    if coarse and not movers and not (noisy and _siblings_move(signal, a, b, held)):
+    # the joint's own velocity and position disagree over the hold as they never do elsewhere
+    kinematic = None if movers else _kinematic_contradiction(signal, names, a, b, ctx)
+    if (
+        coarse
+        and not movers
+        and not kinematic
+        and not (noisy and _siblings_move(signal, a, b, held))
+    ):
         # with no command of its own, only noise-like changes elsewhere and a stream that
         # keeps updating its other channels say this quantized reading should have moved
         return None
@@ -217,6 +224,9 @@ def _stuck_finding(
         # or a joint blocked (``_effort_rises`` tells them apart where an effort is recorded)
         confidence = 0.5 + 0.2 * growth
         why = f"while {', '.join(movers[:3])} kept changing"
+    elif kinematic:
+        confidence = 0.6 + 0.3 * growth
+        why = f"although {kinematic}"
     elif noisy:  # a hold just past the minimum is weak evidence on noise alone
         confidence = 0.45 + 0.4 * growth
         why = "although its sensor noise changes it on every other sample"
@@ -239,10 +249,10 @@ def _stuck_finding(
         why = f"— no other channel of {signal.stream} ever holds like this in the run"
     else:
         return None  # nothing tells a stall from holding still
-    if paired and not movers:
+    if paired and not movers and not kinematic:
         return None  # its own command held still too: it did as told
     can_hold = kind == "estimate" or (kind == "other" and not noisy)
-    if not movers and can_hold and not _siblings_move(signal, a, b, held):
+    if not movers and not kinematic and can_hold and not _siblings_move(signal, a, b, held):
         # the whole stream holds with no command to say it should move: an estimate (odometry,
         # a GPS fix) of a robot at rest, or a noiseless (simulated) reading, does exactly that
         return None
@@ -279,6 +289,7 @@ def _stuck_finding(
             "commands_moving": movers[:10],
             "noise_floor_says_it_moves": noisy,
             "effort_rises": pushing,
+            "kinematics_disagree": kinematic,
             "quantized": coarse,
             "held_beyond_other_episodes": beyond is not None,
             # frozen exactly while its own command moves and its effort pushes: a blocked
@@ -367,4 +378,59 @@ def _beyond_seen(ctx: ExplainContext, signal: Signal, names: list[str], a: int) 
             inside = np.flatnonzero((column[: a + 1] >= lo) & (column[: a + 1] <= hi))
         if len(inside) and t[a] - t[inside[-1]] <= lead:
             return f"{name} = {value:.4g}"
+    return None
+
+
+def _kinematic_contradiction(
+    signal: Signal, names: list[str], a: int, b: int, ctx: ExplainContext
+) -> str | None:
+    """Where a held channel has its joint's other half in the stream (``position/j`` and
+    ``velocity/j``): over samples [a, b], how far the position's rate of change and the
+    velocity disagree, against how far they ever disagree elsewhere in the run.
+
+    A joint's velocity and position agree as it moves — up to a scale the rest of the run
+    fits (a simulator's clock slower than the recorder's, degrees against radians) and up to
+    filtering, lag and noise, whose worst (``kinematic_quantile``) the rest of the run shows.
+    A reading that stopped updating leaves them disagreeing on average over the whole hold by
+    more than that. Returns what they say, or None."""
+    t = _sample_clock(signal)
+    if t is None or b - a < 3 or len(t) < 3 * (b - a + 1) // 2:
+        return None
+    outside = np.ones(len(t), dtype=bool)
+    outside[max(0, a - 2) : b + 3] = False  # the hold and the jump where the reading resumes
+    factor = float(ctx.t(CAUSE, "kinematic_factor"))
+    for name in names:
+        family, joint = split_channel(name)
+        partner = {"position": "velocity", "velocity": "position"}.get(family or "")
+        if partner is None or f"{partner}/{joint}" not in signal.channels:
+            continue
+        pos_name = name if family == "position" else f"position/{joint}"
+        vel_name = name if family == "velocity" else f"velocity/{joint}"
+        p, v = signal.column(pos_name), signal.column(vel_name)
+        if not (np.isfinite(p).all() and np.isfinite(v).all()):
+            continue
+        rate = np.gradient(p, t)
+        g, w = rate[outside], v[outside]
+        if w @ w <= 0 or np.std(g) <= 0 or np.corrcoef(g, w)[0, 1] < 0.8:
+            continue  # velocity and position do not follow each other here: nothing to judge
+        scale = float(g @ w / (w @ w))
+        worst = float(np.quantile(np.abs(g - scale * w), float(ctx.t(CAUSE, "kinematic_quantile"))))
+        held = float(np.mean(np.abs(rate[a : b + 1] - scale * v[a : b + 1])))
+        if held > factor * max(worst, 1e-12):
+            return (
+                f"{vel_name} averaged {float(np.mean(v[a : b + 1])):.3g} while {pos_name} "
+                f"changed at {float(np.mean(rate[a : b + 1])):.3g}/s — they disagree "
+                f"{held / max(worst, 1e-12):.0f}× more than anywhere else in the run"
+            )
+    return None
+
+
+def _sample_clock(signal: Signal) -> np.ndarray | None:
+    """Seconds at which the samples were taken: the message's own stamps where the recording
+    kept them (a simulator stamps its sim time; the recorder's clock adds delivery jitter that
+    a derivative amplifies), else the episode time; None when neither strictly increases."""
+    for clock in ("header", None):
+        t = signal.t_ns if clock is None else signal.times.get(clock)
+        if t is not None and len(t) == len(signal.t_ns) and np.all(np.diff(t) > 0):
+            return np.asarray(t, dtype=np.float64) / NS
     return None

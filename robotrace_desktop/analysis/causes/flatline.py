@@ -49,6 +49,15 @@ thresholds.register(
         20.0,
         "a stream stopped when its last sample is this × its interval before the end",
     ),
+    kinematic_factor=(
+        2.0,
+        "stuck channel: its joint's position rate and velocity disagree on average over the "
+        "hold by this many times their worst disagreement elsewhere in the run",
+    ),
+    kinematic_quantile=(
+        0.99,
+        "…where 'worst' is this quantile of the sample-by-sample disagreement",
+    ),
     rate_share=(
         0.1,
         "a whole stream frozen with a velocity channel held beyond this share of its span "
