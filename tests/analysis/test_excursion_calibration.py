@@ -8,6 +8,8 @@ others exactly as ``joint_limits`` judges a new one.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -17,6 +19,12 @@ from robotrace_desktop.analysis.causes._calibration import (
     loo_excess,
     tail_p,
 )
+from robotrace_desktop.analysis.data import EpisodeData
+from robotrace_desktop.analysis.peer_explain import explain_with_peers
+from tests.analysis.faults import Fault, FaultySource
+from tests.analysis.heldout import signals as sig
+from tests.analysis.heldout.robots import load_robots
+from tests.analysis.heldout.scoring import RobotData, default_thresholds
 
 MIN_EXCESS = 0.08  # joint_limits' default gate: a stray smaller than this is never reported
 SCALE_MIN = 0.02
@@ -80,3 +88,22 @@ def test_channels_that_cannot_be_lined_up_are_judged_one_by_one() -> None:
     ragged = ExcursionScores({"a": [(0, 1)] * 9 + [(0, 1.1)], "b": [(0, 1)] * 8})
     assert not ragged.aligned and aligned.aligned
     assert ragged.p_value("a", 0.05, SCALE_MIN) >= aligned.p_value("a", 0.05, SCALE_MIN)
+
+
+def test_an_inf_reading_is_no_excursion(shared_data: Path) -> None:
+    """A position turning Inf is a NaN/Inf fault (nan_inf names it), not a joint going
+    infinitely far beyond every other episode."""
+    husky = RobotData(load_robots(shared_data, ("Husky",))["Husky"])
+    base = husky.robot.bases[3]
+    odom = "/husky_velocity_controller/odom"
+    chunk = base.source.signals[odom]
+    t0 = int(chunk.t_ns[len(chunk.t_ns) // 2])
+    delta = np.where(chunk.t_ns >= t0, np.inf, 0.0)
+    fault = Fault("nan_inf", t0, odom, "pose.pose.position.x")
+    fault.edits[odom] = lambda c: sig.add_to_channel(c, "pose.pose.position.x", delta)
+    source = FaultySource(base.source, fault)
+    findings = explain_with_peers(
+        EpisodeData(source.info, source), husky.peers(base), default_thresholds()
+    )
+    assert findings[0].cause == "nan_inf"
+    assert [f for f in findings if f.cause == "range_excursion"] == []

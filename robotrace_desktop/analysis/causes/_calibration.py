@@ -8,9 +8,10 @@ the maximum over channels inside the score counts every channel an ordinary run 
 strayed on, without a Bonferroni factor that makes a robot with many joints never confident.
 
 A handful of episodes cannot show a 1-in-100 event, so beyond the largest score the tail is
-extrapolated: the share of episodes that stray at all, times an exponential fall-off whose
-scale is how far those that stray typically go. The confidence maps that p-value so that 0.5
-means the same on every robot: about one clean episode in ``false_alarm_rate`` crosses it.
+extrapolated: an exponential fall-off fitted to the largest scores (peaks over a threshold).
+The confidence maps that p-value so that 0.5 means the same on every robot: about one clean
+episode in ``false_alarm_rate`` crosses it. The tail is a model, so ``joint_limits`` also asks
+that a confident excursion go twice as far as any other episode ever strayed.
 """
 
 from __future__ import annotations
@@ -63,6 +64,11 @@ class ExcursionScores:
         else:
             self.scores = np.zeros(0)
 
+    def largest(self, channel: str) -> float:
+        """The most any other episode strays beyond the rest (on any channel when aligned)."""
+        own = self.scores if self.aligned else self.per_channel.get(channel, np.zeros(0))
+        return float(np.max(own)) if len(own) else 0.0
+
     def p_value(self, channel: str, excess: float, floor_scale: float) -> float:
         """Chance that a clean episode strays at least ``excess`` on one of the channels."""
         if self.aligned:
@@ -73,18 +79,23 @@ class ExcursionScores:
 
 def tail_p(scores: np.ndarray, excess: float, floor_scale: float) -> float:
     """Conformal p-value of ``excess`` among ``scores`` (1 + beaten)/(n + 1); beyond every
-    score, the exponential tail fitted to the scores that stray at all (its scale at least
-    ``floor_scale``), never above the conformal bound."""
+    score, an exponential tail fitted to the largest ones (peaks over a threshold: the k
+    largest, k ≈ a tenth of them and at least 3, over the next one; its scale at least
+    ``floor_scale``), never above the conformal bound. The largest scores alone say how
+    heavy the tail is: the many episodes that stray by a hair would make it look light."""
     n = len(scores)
     if n == 0:
         return 1.0
     empirical = (1 + int(np.sum(scores >= excess))) / (n + 1)
     if empirical > 1 / (n + 1):
         return empirical
-    strayed = scores[scores > 0]
-    share = (1 + len(strayed)) / (n + 1)
-    scale = max(float(np.mean(strayed)) if len(strayed) else 0.0, floor_scale)
-    return min(empirical, share * math.exp(-excess / scale))
+    ordered = np.sort(scores)[::-1]
+    k = min(max(3, math.ceil(0.1 * n)), n - 1)
+    if k < 1:
+        return empirical
+    threshold = float(ordered[k])
+    scale = max(float(np.mean(ordered[:k] - threshold)), floor_scale)
+    return min(empirical, (k + 1) / (n + 1) * math.exp(-(excess - threshold) / scale))
 
 
 def confidence(p_value: float, rate: float) -> float:

@@ -43,7 +43,11 @@ EXCURSION = "range_excursion"
 thresholds.register(
     EXCURSION,
     min_excess=(0.08, "peak beyond the other episodes' range, as a fraction of it, at least"),
-    over_normal=(2.0, "and this many times the most any other episode strays beyond the rest"),
+    over_normal=(
+        2.0,
+        "and this many times the most any other episode strays beyond the rest (confident: "
+        "this many times the farthest stray of any other episode, on any channel)",
+    ),
     min_duration_s=(0.25, "shortest excursion that counts (s)"),
     min_peers=(4, "fewer other episodes than this: the excursion is reported unconfident"),
     many_channels=(2, "this many channels beyond at once: a different set-up, not one fault"),
@@ -280,9 +284,11 @@ def _excursion(
     normal = [float(e) for e in loo_excess(ranges)]
     typical = _typical_stray(normal)
     allowed = max(ctx.t(EXCURSION, "min_excess"), ctx.t(EXCURSION, "over_normal") * typical)
+    # a NaN or an Inf is no position (nan_inf names it): only finite values can stray
+    finite = np.isfinite(column)
     with np.errstate(invalid="ignore"):
-        over = column > hi + allowed * span
-        under = column < lo - allowed * span
+        over = finite & (column > hi + allowed * span)
+        under = finite & (column < lo - allowed * span)
     spans = sustained_runs(over | under, t_ns, ctx.t(EXCURSION, "min_duration_s"), 2)
     if not spans:
         return None
@@ -293,8 +299,8 @@ def _excursion(
     start = first
     while start > 0 and outside[start - 1]:
         start -= 1
-    region = column[first:last]
-    peak = float(np.nanmax(region)) if side_over else float(np.nanmin(region))
+    region = column[first:last][finite[first:last]]
+    peak = float(np.max(region)) if side_over else float(np.min(region))
     limit = hi if side_over else lo
     relative = abs(peak - limit) / span
     n = len(ranges)
@@ -305,6 +311,11 @@ def _excursion(
     p_episode = scores.p_value(channel, relative, floor)
     confidence = calibrated_confidence(p_episode, ctx.t(EXCURSION, "false_alarm_rate"))
     tested = scores.channels
+    farthest = scores.largest(channel)
+    if relative < ctx.t(EXCURSION, "over_normal") * farthest:
+        # the tail beyond the other episodes is a model; within twice the farthest stray of
+        # any of them, a heavier tail than the model's would make this ordinary
+        confidence = min(confidence, 0.45)
     calibrated = len(normal) >= ctx.t(EXCURSION, "min_peers")
     from_start = start == 0
     if not calibrated:  # a p-value from one to three other episodes means little
@@ -341,6 +352,7 @@ def _excursion(
             "other_episodes": n,
             "p_value": round(p_value, 3),
             "p_value_any_channel": float(f"{p_episode:.3g}"),
+            "largest_other_stray": round(scores.largest(channel), 3),
             "channels_tested": tested,
             "duration_s": round(duration, 3),
             "from_episode_start": from_start,
