@@ -110,8 +110,9 @@ def test_explain_text_names_rank_confidence_time_and_next_step(
     assert code == 0
     lines = out.splitlines()
     assert "not in the catalog" in lines[1]
-    assert "#1" in lines[2] and "80%" in lines[2] and "high" in lines[2]
-    assert "3.900s–5.600s" in lines[2] and "Gripper closed early" in lines[2]
+    assert "judged on this episode alone" in lines[2]  # an empty catalog: no history
+    assert "#1" in lines[3] and "80%" in lines[3] and "high" in lines[3]
+    assert "3.900s–5.600s" in lines[3] and "Gripper closed early" in lines[3]
     assert "next: check the grasp trigger" in out
 
 

@@ -22,18 +22,11 @@ holds still: a real sensor's noise floor never repeats.
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 
 from robotrace_desktop.analysis import thresholds
-from robotrace_desktop.analysis.causes._stuck import (
-    hold_runs,
-    median_interval,
-    robust_span,
-    stuck,
-    value_span,
-    within,
-)
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
 from robotrace_desktop.analysis.finding import Finding, channel_ref
 
@@ -48,20 +41,6 @@ thresholds.register(
     stop_factor=(
         20.0,
         "a stream stopped when its last sample is this × its interval before the end",
-    ),
-    kinematic_factor=(
-        2.0,
-        "stuck channel: its joint's position rate and velocity disagree on average over the "
-        "hold by this many times their worst disagreement elsewhere in the run",
-    ),
-    kinematic_quantile=(
-        0.99,
-        "…where 'worst' is this quantile of the sample-by-sample disagreement",
-    ),
-    rate_share=(
-        0.1,
-        "a whole stream frozen with a velocity channel held beyond this share of its span "
-        "(and its noise) while its position holds says it was moving: a stale message",
     ),
     min_stop_s=(1.0, "…and at least this many seconds before the other streams end"),
     min_freeze_s=(0.5, "all live channels unchanged for at least this long is a freeze"),
@@ -78,23 +57,7 @@ thresholds.register(
     ),
     stuck_repeat_share=(
         0.05,
-        "stuck channel: repeating a value in at most this share of its other intervals, it "
-        "changes on (almost) every sample",
-    ),
-    step_repeat_share=(
-        0.5,
-        "stuck channel: one repeating its value in more than this share of its other intervals "
-        "is step-like (a hand state, a setpoint) and never stuck",
-    ),
-    quantized_outlasts=(
-        4.0,
-        "stuck channel repeating more often than stuck_repeat_share elsewhere (a quantized "
-        "encoder at rest): its hold must last this many times its longest other hold",
-    ),
-    excursion_lead_s=(
-        1.0,
-        "stuck channel held beyond the other episodes' range, having left it at most this "
-        "long before: the excursion tells the story, the hold is unconfident",
+        "stuck channel: it repeats a value in at most this share of its other intervals",
     ),
     stuck_outlasts=(
         3.0,
@@ -131,12 +94,12 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
         sure = frozen if frozen is not None and frozen.confidence >= 0.5 else None
         kind = _sensor_kind(data, signal.stream)
         paired = _paired_commands(signal, commands, data)
-        stuck_found = stuck(signal, paired, ctx, sure, kind, bool(related))
+        stuck = _stuck(signal, paired, ctx, sure, kind, bool(related))
         if frozen is not None and not (
-            sure is None and any(within(frozen, f.t_start_ns or 0) for f in stuck_found)
+            sure is None and any(_within(frozen, f.t_start_ns or 0) for f in stuck)
         ):
             findings.append(frozen)
-        findings += stuck_found
+        findings += stuck
     return findings
 
 
@@ -195,13 +158,19 @@ def _namespace(stream: str) -> str:
     return parts[0] if stream.startswith("/") and len(parts) > 1 else ""
 
 
+def _median_interval(t: np.ndarray) -> float:
+    dt = np.diff(t)
+    dt = dt[dt > 0]
+    return float(np.median(dt)) if len(dt) else 0.0
+
+
 def _stopped(
     signal: Signal,
     signals: list[Signal],
     cameras: dict[str, np.ndarray],
     ctx: ExplainContext,
 ) -> Finding | None:
-    median = median_interval(signal.t_ns)
+    median = _median_interval(signal.t_ns)
     if median <= 0:
         return None
     last = int(signal.t_ns[-1])
@@ -256,31 +225,26 @@ def _stopped(
 def _frozen(signal: Signal, commands: list[Signal], ctx: ExplainContext) -> Finding | None:
     values = signal.values
     t = signal.t_ns
-    span = value_span(values)
+    span = _span(values)
     tol = float(ctx.t(CAUSE, "rel_tol")) * span
     with np.errstate(invalid="ignore"):
         changed = ~(np.abs(np.diff(values, axis=0)) <= tol)  # NaN counts as a change
+    # Live: while the channel is active (first to last change) it changes most samples — a
+    # continuous measurement, unlike a binary gripper state that flips twice per run.
+    counts = changed.sum(axis=0)
+    first = changed.argmax(axis=0)
+    last = len(changed) - 1 - changed[::-1].argmax(axis=0)
+    active = np.maximum(last - first + 1, 1)
+    live_fraction = float(ctx.t(CAUSE, "live_fraction"))
+    live = (span > 0) & (counts >= 3) & (counts / active >= live_fraction)
+    if not live.any():
+        return None
     # Every channel that varies at all must be unchanged (a turtle turning on the spot keeps
     # x/y but not theta); live channels only show that the stream normally changes.
     varying = span > 0
     still = ~changed[:, varying].any(axis=1)  # interval i: samples i and i+1 identical
-    runs = hold_runs(still)
+    runs = _runs(still)
     if not len(runs):
-        return None
-    # Live: while the channel is active (first to last change) it changes most samples — a
-    # continuous measurement, unlike a binary gripper state that flips twice per run. The
-    # stream's longest hold is left out: a long stall must not make its channels look idle.
-    longest_run = runs[int(np.argmax(t[runs[:, 1]] - t[runs[:, 0]]))]
-    counted = np.ones(len(changed), dtype=bool)
-    counted[longest_run[0] : longest_run[1]] = False
-    counts = changed.sum(axis=0)
-    first = changed.argmax(axis=0)
-    last = len(changed) - 1 - changed[::-1].argmax(axis=0)
-    index = np.arange(len(changed))[:, None]
-    active = np.maximum((counted[:, None] & (index >= first) & (index <= last)).sum(axis=0), 1)
-    live_fraction = float(ctx.t(CAUSE, "live_fraction"))
-    live = (span > 0) & (counts >= 3) & (counts / active >= live_fraction)
-    if not live.any():
         return None
     min_s = float(ctx.t(CAUSE, "min_freeze_s"))
     min_n = int(ctx.t(CAUSE, "min_freeze_samples"))
@@ -291,32 +255,19 @@ def _frozen(signal: Signal, commands: list[Signal], ctx: ExplainContext) -> Find
         return None
     live_names = [c for c, ok in zip(signal.channels, varying, strict=True) if ok]
     moving: list[tuple[int, int, list[str]]] = []
-    rates: dict[int, list[str]] = {}
     for a, b in zip(starts[keep], stops[keep], strict=True):
         movers = _moving_commands(commands, int(t[a]), int(t[b]), ctx)
-        rates[int(a)] = _held_rates(signal, int(a), int(b), ctx)
-        if movers or not commands or rates[int(a)]:
+        if movers or not commands:
             moving.append((int(a), int(b), movers))
     if not moving:
         return None  # the robot holds still because it was told to
-    # the first span something says should have moved, else the first span
-    a, b, movers = next((m for m in moving if m[2] or rates[m[0]]), moving[0])
-    says = rates[a]
+    a, b, movers = moving[0]
     longest = max(moving, key=lambda r: t[r[1]] - t[r[0]])
     t0, t1 = int(t[a]), int(t[b])
     duration = (t1 - t0) / NS
-    growth = float(np.clip((duration / min_s - 1) / 4, 0.0, 1.0))
-    if movers:
-        confidence = 0.6 + 0.3 * growth
+    if commands:
+        confidence = 0.6 + 0.3 * float(np.clip((duration / min_s - 1) / 4, 0.0, 1.0))
         why = f"while {', '.join(movers[:3])} kept changing"
-    elif says:
-        # the stream's own velocity says it moves while its position holds: a still robot
-        # reads zero velocity; a stale message keeps the last non-zero one
-        confidence = 0.6 + 0.3 * growth
-        shown = ", ".join(
-            f"{n} = {float(values[a, signal.channels.index(n)]):.3g}" for n in says[:2]
-        )
-        why = f"although its own velocity says it was moving ({shown}) while its position held"
     else:
         confidence, why = 0.3, "(no command stream to tell a stall from holding still)"
     ended = b == len(t) - 1
@@ -330,7 +281,7 @@ def _frozen(signal: Signal, commands: list[Signal], ctx: ExplainContext) -> Find
             + f" {why}."
         ),
         confidence=confidence,
-        severity="high" if movers or says else "low",
+        severity="high" if commands else "low",
         t_start_ns=t0,
         t_end_ns=t1,
         channels=[channel_ref(signal.stream, c) for c in live_names[:12]],
@@ -345,7 +296,6 @@ def _frozen(signal: Signal, commands: list[Signal], ctx: ExplainContext) -> Find
                 c: float(values[a, signal.channels.index(c)]) for c in live_names[:8]
             },
             "commands_moving": movers[:10],
-            "velocity_says_moving": says[:10],
             "min_freeze_s": min_s,
             "move_fraction": float(ctx.t(CAUSE, "move_fraction")),
         },
@@ -356,38 +306,32 @@ def _frozen(signal: Signal, commands: list[Signal], ctx: ExplainContext) -> Find
     )
 
 
-#: a channel that is a rate of change (a velocity, a twist), by its name
-_RATE = re.compile(r"veloc|twist|(^|[^a-z])(vel|rate)([^a-z]|$)", re.IGNORECASE)
-#: a channel that is where something is (a coordinate, an angle, a pose), by its name
-_PLACE = re.compile(
-    r"position|pose|orientation|(^|[./])(x|y|z|theta|yaw|pitch|roll)$", re.IGNORECASE
-)
+def _span(values: np.ndarray) -> np.ndarray:
+    """Per-column range ignoring NaN (0 for an all-NaN column)."""
+    if not len(values):
+        return np.zeros(values.shape[1] if values.ndim == 2 else 0)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        span = np.nanmax(values, axis=0) - np.nanmin(values, axis=0)
+    return np.nan_to_num(span, nan=0.0, posinf=0.0, neginf=0.0)
 
 
-def _held_rates(signal: Signal, a: int, b: int, ctx: ExplainContext) -> list[str]:
-    """Velocity channels of the stream held over samples [a, b] at a value clearly away from
-    zero — beyond ``rate_share`` of their span in the run and the noise between samples —
-    while a position channel of the same stream holds too. A stream saying it moves while
-    its position stays put contradicts itself: the message stopped updating."""
-    held = signal.values[a : b + 1]
-    still = np.all(held == held[0], axis=0)
-    names = signal.channels
-    if not any(still[k] and _PLACE.search(n) and not _RATE.search(n) for k, n in enumerate(names)):
-        return []
-    share = float(ctx.t(CAUSE, "rate_share"))
-    found = []
-    for k, name in enumerate(names):
-        if not still[k] or not _RATE.search(name):
-            continue
-        column = signal.values[:, k]
-        value = abs(float(column[a]))
-        span = float(robust_span(column[:, None])[0])
-        steps = np.diff(column[np.isfinite(column)])
-        steps = steps[steps != 0]
-        noise = 1.4826 * float(np.median(np.abs(steps))) if len(steps) else 0.0
-        if span > 0 and value > share * span and value > 5.0 * noise:
-            found.append(name)
-    return found
+def _robust_span(values: np.ndarray) -> np.ndarray:
+    """Per-column 1st–99th percentile range: one start-up transient must not make every later
+    movement look small."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo, hi = np.nanpercentile(values, [1, 99], axis=0)
+    return np.nan_to_num(hi - lo, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _runs(flags: np.ndarray) -> np.ndarray:
+    """(k, 2) sample ranges [first, last] covered by runs of True intervals."""
+    padded = np.concatenate(([0], flags.astype(np.int8), [0]))
+    edges = np.diff(padded)
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1)  # interval index one past the run = last sample index
+    return np.column_stack([starts, ends]) if len(starts) else np.empty((0, 2), dtype=np.int64)
 
 
 def _moving_commands(commands: list[Signal], t0: int, t1: int, ctx: ExplainContext) -> list[str]:
@@ -399,7 +343,7 @@ def _moving_commands(commands: list[Signal], t0: int, t1: int, ctx: ExplainConte
         window = command.values[lo : hi + 1] if hi < len(command.t_ns) else command.values[lo:]
         if len(window) < 3:
             continue
-        whole, part = robust_span(command.values), value_span(window)
+        whole, part = _robust_span(command.values), _span(window)
         moved = (whole > 0) & (part > fraction * whole)
         movers += [
             channel_ref(command.stream, c)
@@ -407,3 +351,220 @@ def _moving_commands(commands: list[Signal], t0: int, t1: int, ctx: ExplainConte
             if m
         ]
     return movers
+
+
+def _stuck(
+    signal: Signal,
+    commands: dict[str, list[tuple[Signal, str]]],
+    ctx: ExplainContext,
+    frozen: Finding | None,
+    kind: str,
+    commanded: bool,
+) -> list[Finding]:
+    """Channels that repeat one value exactly for a sustained span although they change on
+    almost every other sample; channels stuck from the same sample are one finding."""
+    t = signal.t_ns
+    values = signal.values
+    min_s = float(ctx.t(CAUSE, "min_freeze_s"))
+    min_n = int(ctx.t(CAUSE, "min_freeze_samples"))
+    share = float(ctx.t(CAUSE, "stuck_repeat_share"))
+    tol = float(ctx.t(CAUSE, "rel_tol")) * _span(values)
+    with np.errstate(invalid="ignore"):
+        diffs = np.diff(values, axis=0)
+        same = np.abs(diffs) <= tol  # NaN counts as a change
+    found: list[tuple[int, int, int, bool]] = []  # (first sample, last sample, channel, noisy)
+    for c in range(values.shape[1]):
+        if tol[c] <= 0:
+            continue
+        runs = _runs(same[:, c])
+        if not len(runs):
+            continue
+        long = (t[runs[:, 1]] - t[runs[:, 0]] >= min_s * NS) & (
+            runs[:, 1] - runs[:, 0] + 1 >= min_n
+        )
+        if not long.any():
+            continue
+        elsewhere = np.ones(len(same), dtype=bool)
+        for x, y in runs[long]:
+            elsewhere[x:y] = False
+        if elsewhere.sum() < 3 * min_n or same[elsewhere, c].mean() > share:
+            continue  # a channel that often holds its value: holding it is not a stall
+        noisy = _noisy(diffs[elsewhere, c], ctx)
+        found += [(int(x), int(y), c, noisy) for x, y in runs[long] if x > 0]
+        # (constant since the first sample: not started yet, not stalled)
+    groups = _overlapping(found)
+    findings = []
+    for k, group in enumerate(groups):
+        a = _common_start(group)
+        if _within(frozen, int(t[a])):
+            continue  # the whole stream's freeze already says it
+        others = [_held_s(t, g) for j, g in enumerate(groups) if j != k]
+        finding = _stuck_finding(
+            signal, commands, ctx, a, group, max(others or [0.0]), kind, commanded
+        )
+        if finding is not None:
+            findings.append(finding)
+    return findings
+
+
+def _overlapping(runs: list[tuple[int, int, int, bool]]) -> list[list[tuple[int, int, int, bool]]]:
+    """Runs of different channels that overlap in time are one event (a stream stalling takes
+    a channel that happened to be holding already with it)."""
+    groups: list[list[tuple[int, int, int, bool]]] = []
+    end = -1
+    for run in sorted(runs):
+        if groups and run[0] <= end:
+            groups[-1].append(run)
+            end = max(end, run[1])
+        else:
+            groups.append([run])
+            end = run[1]
+    return groups
+
+
+def _common_start(group: list[tuple[int, int, int, bool]]) -> int:
+    """The sample most of the group's channels start holding at (ties: the start of the
+    longest hold — a channel that happened to pause briefly just before is not the event)."""
+    starts = [x for x, _, _, _ in group]
+    longest = {x: max(y - x for x2, y, _, _ in group if x2 == x) for x in starts}
+    return min(set(starts), key=lambda x: (-starts.count(x), -longest[x], x))
+
+
+def _held_s(t: np.ndarray, group: list[tuple[int, int, int, bool]]) -> float:
+    return max(float(t[y] - t[x]) for x, y, _, _ in group) / NS
+
+
+def _within(finding: Finding | None, t_ns: int) -> bool:
+    if finding is None or finding.t_start_ns is None or finding.t_end_ns is None:
+        return False
+    return finding.t_start_ns - NS // 10 <= t_ns <= finding.t_end_ns
+
+
+def _noisy(changes: np.ndarray, ctx: ExplainContext) -> bool:
+    """Sample-to-sample changes that flip sign like noise rather than follow a smooth motion."""
+    moving = changes[np.isfinite(changes) & (changes != 0)]
+    if moving.size < 10:
+        return False
+    flips = np.mean(np.signbit(moving[1:]) != np.signbit(moving[:-1]))
+    return bool(flips >= float(ctx.t(CAUSE, "noise_flip_share")))
+
+
+def _stuck_finding(
+    signal: Signal,
+    commands: dict[str, list[tuple[Signal, str]]],
+    ctx: ExplainContext,
+    a: int,
+    group: list[tuple[int, int, int, bool]],
+    other_holds_s: float,
+    kind: str,
+    commanded: bool,
+) -> Finding | None:
+    """``other_holds_s``: the longest other exact hold of this stream's channels in the run — a
+    simulator's channels hold exactly while still, but a stall outlasts every ordinary hold."""
+    t = signal.t_ns
+    members = [(c, y, noisy) for x, y, c, noisy in group if x == a] or [
+        (c, y, noisy) for _, y, c, noisy in group
+    ]
+    b = min(last for _, last, _ in members)
+    t0, t1 = int(t[a]), int(t[b])
+    duration = (t1 - t0) / NS
+    names = [signal.channels[c] for c, _, _ in members]
+    noisy = any(n for _, _, n in members)
+    paired = [p for n in names for p in commands.get(n, [])]
+    movers = _moving_pairs(paired, t0, t1, ctx)
+    growth = float(np.clip((duration / float(ctx.t(CAUSE, "min_freeze_s")) - 1) / 4, 0.0, 1.0))
+    outlasts = duration / other_holds_s if other_holds_s > 0 else float("inf")
+    longest = float(ctx.t(CAUSE, "stuck_outlasts"))
+    if outlasts < float(ctx.t(CAUSE, "habit_ratio")):
+        return None  # the stream holds this long elsewhere too: a slow sensor's habit
+    if movers:
+        # a joint that stops following its moving command is also a tracking error or a stop
+        # at a limit, which those analyzers name more precisely: this stays below them
+        confidence = 0.5 + 0.2 * growth
+        why = f"while {', '.join(movers[:3])} kept changing"
+    elif noisy:  # a hold just past the minimum is weak evidence on noise alone
+        confidence = 0.45 + 0.4 * growth
+        why = "although its sensor noise changes it on every other sample"
+    elif other_holds_s > 0 and outlasts >= longest:
+        confidence = 0.5 + 0.1 * float(np.clip((outlasts - longest) / longest, 0.0, 1.0))
+        why = (
+            f"— {outlasts:.0f}× longer than any other hold of {signal.stream} in the run "
+            f"({other_holds_s:.2f} s)"
+        )
+    elif (
+        other_holds_s == 0
+        and not commanded
+        and kind != "estimate"
+        and duration >= 2 * float(ctx.t(CAUSE, "min_freeze_s"))
+    ):
+        # no command in the recording could have asked for the hold (a turtle keeps its heading
+        # exactly while it is told to drive straight), and it is not an estimate whose parts
+        # hold by physics (odometry keeps x and y exactly while the robot turns in place)
+        confidence = 0.5 + 0.1 * growth
+        why = f"— no other channel of {signal.stream} ever holds like this in the run"
+    else:
+        return None  # nothing tells a stall from holding still
+    if paired and not movers:
+        return None  # its own command held still too: it did as told
+    can_hold = kind == "estimate" or (kind == "other" and not noisy)
+    if not movers and can_hold and not _siblings_move(signal, a, b, {c for c, _, _ in members}):
+        # the whole stream holds with no command to say it should move: an estimate (odometry,
+        # a GPS fix) of a robot at rest, or a noiseless (simulated) reading, does exactly that
+        return None
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    return Finding(
+        cause=CAUSE,
+        title=f"{signal.stream}: {names[0] if len(names) == 1 else f'{len(names)} channels'} stuck",
+        explanation=(
+            f"{shown} of {signal.stream} repeated exactly the same value for {duration:.2f} s "
+            f"from {t0 / NS:.2f} s {why}; elsewhere in the run it changes on almost every sample."
+        ),
+        confidence=confidence,
+        severity="high" if confidence >= 0.5 else "low",
+        t_start_ns=t0,
+        t_end_ns=t1,
+        channels=[channel_ref(signal.stream, n) for n in names[:12]],
+        evidence={
+            "stuck_channels": names[:20],
+            "stuck_values": {n: float(signal.column(n)[a]) for n in names[:8]},
+            "samples": int(b - a + 1),
+            "commands_moving": movers[:10],
+            "noise_floor_says_it_moves": noisy,
+            # frozen exactly while its own command moves: a stuck sensor or a blocked joint,
+            # the story a tracking error tells as well (ranking puts neither first for it)
+            "same_story_as": "tracking_error" if movers else None,
+        },
+        next_step=(
+            f"The values are stale from {t0 / NS:.2f} s: check the {signal.stream} driver or "
+            "encoder for those channels and the log around that time."
+        ),
+    )
+
+
+def _moving_pairs(
+    pairs: list[tuple[Signal, str]], t0: int, t1: int, ctx: ExplainContext
+) -> list[str]:
+    """Of the given command channels, those that moved within [t0, t1]."""
+    movers: list[str] = []
+    for command, channel in pairs:
+        column = command.column(channel)
+        lo, hi = np.searchsorted(command.t_ns, [t0, t1])
+        window = column[lo : hi + 1]
+        if len(window) < 3:
+            continue
+        whole = float(_robust_span(column[:, None])[0])
+        part = float(_span(window[:, None])[0])
+        if whole > 0 and part > float(ctx.t(CAUSE, "move_fraction")) * whole:
+            movers.append(channel_ref(command.stream, channel))
+    return movers
+
+
+def _siblings_move(signal: Signal, a: int, b: int, held: set[int]) -> bool:
+    """Whether another channel of the stream keeps changing on most samples of [a, b]: the
+    stream is alive and moving, only the held channels are stuck."""
+    window = signal.values[a : b + 1]
+    if len(window) < 3:
+        return False
+    with np.errstate(invalid="ignore"):
+        changing = (np.abs(np.diff(window, axis=0)) > 0).mean(axis=0)
+    return any(changing[c] >= 0.5 for c in range(window.shape[1]) if c not in held)
