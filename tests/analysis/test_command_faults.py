@@ -65,7 +65,9 @@ def test_command_clipped_inside_its_range_is_the_top_finding_from_its_first_flat
     fault.edits["observation.state"] = _edit(JOINT, delta)  # the joint follows its command
     top = _explain(g1, fault)[0]
     assert top.cause == "action_saturation" and top.confidence >= 0.5
-    assert top.channels == [f"action/{JOINT}"]
+    # the clipped command first, then the joint that held at the bound with it
+    assert top.channels == [f"action/{JOINT}", f"observation.state/{JOINT}"]
+    assert top.evidence["state_follows"] is True
     assert abs(top.t_start_ns - onset) <= 0.05 * NS
     assert top.evidence["limit"] == pytest.approx(bound)
 
@@ -156,3 +158,28 @@ def test_a_stalled_command_stream_and_a_sample_and_hold_command_are_not_clipping
     stalled["joint_position/a"] = swing_top
     found = _analyze(make_data({"/action": (ns(T), stalled)}))
     assert [f.channels for f in found] == [["/action/joint_position/a"]]
+
+
+def test_a_clamp_the_joint_obeys_is_named_with_the_joint_and_the_strongest_clip_wins() -> None:
+    swing = np.sin(T * 1.1)
+    rng = np.random.default_rng(3)
+    # a noisy command clipped at 0.7 while it swings up (it moves freely elsewhere), with a
+    # brief exact repeat earlier in the run that is not a clamp worth reporting first
+    noisy = swing + 0.01 * rng.standard_normal(T.size)
+    noisy[150:154] = noisy[150]
+    clipped = np.minimum(noisy, 0.7)
+    follows = clipped + 0.002 * rng.standard_normal(T.size)
+    ignores = noisy + 0.002 * rng.standard_normal(T.size)
+    for measured, obeyed in ((follows, True), (ignores, False)):
+        data = make_data(
+            {
+                "/cmd": (ns(T), {"joint_position/a": clipped}),
+                "/joint_states": (ns(T), {"position/a": measured}),
+            }
+        )
+        found = [f for f in _analyze(data) if f.cause == "action_saturation"]
+        assert len(found) == 1
+        first_at_bound = T[np.argmax(clipped >= 0.7)]
+        assert abs(found[0].t_start_ns / NS - first_at_bound) < 0.05
+        assert found[0].evidence["state_follows"] is obeyed
+        assert ("/joint_states/position/a" in found[0].channels) is obeyed
