@@ -183,3 +183,26 @@ def test_a_clamp_the_joint_obeys_is_named_with_the_joint_and_the_strongest_clip_
         assert abs(found[0].t_start_ns / NS - first_at_bound) < 0.05
         assert found[0].evidence["state_follows"] is obeyed
         assert ("/joint_states/position/a" in found[0].channels) is obeyed
+
+
+def test_a_joint_blocked_as_it_creeps_is_a_hard_stop_once_its_command_runs_far_on() -> None:
+    rng = np.random.default_rng(5)
+    command = 0.3 * np.sin(0.4 * T)
+    lag = 10  # the joint trails its command by 0.1 s, as a controller does
+    joint = np.concatenate((np.full(lag, command[0]), command[:-lag]))
+    joint = joint + 0.002 * rng.standard_normal(T.size)
+    block = (T >= 4.0) & (T < 7.0)  # at its turning point, barely moving, when blocked
+    blocked = joint.copy()
+    blocked[block] = joint[np.argmax(block)] + 0.002 * rng.standard_normal(int(block.sum()))
+    for measured, fault in ((joint, False), (blocked, True)):
+        data = make_data(
+            {
+                "/cmd": (ns(T), {"joint_position/a": command}),
+                "/joint_states": (ns(T), {"position/a": measured}),
+            }
+        )
+        found = [f for f in _analyze(data) if f.cause == "hard_stop"]
+        assert bool(found) is fault
+        if fault:
+            assert found[0].evidence["command_travel"] >= 0.1
+            assert abs(found[0].t_start_ns / NS - 4.0) <= 0.5
