@@ -206,3 +206,16 @@ def test_a_joint_blocked_as_it_creeps_is_a_hard_stop_once_its_command_runs_far_o
         if fault:
             assert found[0].evidence["command_travel"] >= 0.1
             assert abs(found[0].t_start_ns / NS - 4.0) <= 0.5
+
+
+def test_a_clipped_quantised_command_is_confident_its_short_ordinary_holds_do_not_count() -> None:
+    # a servo-like command on a 0.01 grid at 30 Hz: near every turning point it repeats one
+    # tick for a few samples (its habit), but it sat at 0.5 for seconds only where clamped
+    t = np.arange(0, 12, 1 / 30)
+    ticks = np.round(np.sin(t * 1.3) / 0.01) * 0.01
+    clipped = np.where((t > 4) & (t < 7), np.minimum(ticks, 0.5), ticks)
+    assert _analyze(make_data({"/action": (ns(t), {"joint_position/a": ticks})})) == []
+    found = _analyze(make_data({"/action": (ns(t), {"joint_position/a": clipped})}))
+    assert [f.cause for f in found] == ["action_saturation"]
+    assert found[0].confidence >= 0.5
+    assert abs(found[0].t_start_ns / NS - t[np.argmax((t > 4) & (ticks >= 0.5))]) < 0.05
