@@ -123,6 +123,8 @@ def _check(
             continue  # a slow stop needs its command running on to be a block
         if not sudden and commanded is not None:
             start = _parting(commanded, start, end)
+            if (t_ns[end - 1] - t_ns[start]) / NS < ctx.t(CAUSE, "min_pinned_s"):
+                continue  # the gap opened only as the joint moved on: no block
         rises = [(_effort_rise(ctx, e, int(t_ns[start]), int(t_ns[end - 1])), e) for e in pushes]
         rises = [(r, e) for r, e in rises if r >= ctx.t(CAUSE, "effort_rise")]
         if rises:
