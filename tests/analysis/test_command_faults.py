@@ -219,3 +219,18 @@ def test_a_clipped_quantised_command_is_confident_its_short_ordinary_holds_do_no
     assert [f.cause for f in found] == ["action_saturation"]
     assert found[0].confidence >= 0.5
     assert abs(found[0].t_start_ns / NS - t[np.argmax((t > 4) & (ticks >= 0.5))]) < 0.05
+
+
+def test_a_stop_split_by_one_noisy_sample_is_judged_as_one_from_where_it_pinned() -> None:
+    rng = np.random.default_rng(11)
+    position = np.sin(T * 1.2) + 0.001 * rng.standard_normal(T.size)
+    effort = 2.0 * np.cos(T * 1.2) + 0.05 * rng.standard_normal(T.size)
+    pinned = (T >= 5.2) & (T < 7.7)  # struck while moving fast
+    position[pinned] = position[np.argmax(pinned)] + 0.001 * rng.standard_normal(int(pinned.sum()))
+    position[np.argmax(T >= 5.9)] += 0.05  # one sample of noise beyond the band
+    # the motor pushes harder against the block, building up after the first 0.7 s
+    effort += np.clip((T - 5.9) / 0.5, 0.0, 1.0) * pinned * 6.0
+    data = make_data({"/joint_states": (ns(T), {"position/a": position, "effort/a": effort})})
+    found = [f for f in _analyze(data) if f.cause == "hard_stop"]
+    assert len(found) == 1 and "effort_rise" in found[0].evidence
+    assert abs(found[0].t_start_ns / NS - 5.2) <= 0.05

@@ -180,6 +180,12 @@ def _stops(ctx: ExplainContext, t_ns: np.ndarray, x: np.ndarray) -> list[tuple[i
         held = np.diff(x[i:end])
         if np.mean(held == 0) > 0.5:
             continue  # exact repeats: a stalled sensor, not a blocked joint
+        last = found[-1] if found else None
+        if last is not None and i <= last[1] + w and abs(float(x[i] - x[last[0]])) <= band:
+            # pinned again at the same place right after: the same stop, held on (a sample of
+            # noise beyond the band split it), judged over the whole span from its start
+            found[-1] = (last[0], max(last[1], end), last[2])
+            continue
         found.append((int(i), end, bool(sudden)))
     return found
 
