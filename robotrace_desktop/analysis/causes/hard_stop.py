@@ -5,7 +5,12 @@ stays within its own noise floor (a sensor that stops updating repeats one value
 that is a stall, not this). A joint stopping where it was told to stop is not a fault, so the
 stop must also show that something still pushed: its position command runs on (the
 command-vs-measured residual grows), or its effort — measured, or the torque commanded — rises
-away from its level before the stop. The onset is the first pinned sample.
+away from its level before the stop. The onset is the first pinned sample. A joint blocked as
+it creeps (no fast arrival) counts only on its command's evidence, dated where the
+command-vs-measured gap leaves its ordinary spread.
+
+The residual is taken at the joint's own settling lag (as tracking_error and drift take it), so
+"how far command and joint ordinarily part" is calibrated on the joint, not inflated by lag.
 
 Judged against the joint's own motion: the speed before the stop relative to how fast the joint
 usually moves, the command's travel relative to its range, the effort's change relative to its
@@ -116,7 +121,7 @@ def _check(
         if command is not None and commanded is None:
             commanded = _commanded(data, ctx, command, t_ns, x)
         if commanded is not None:
-            travel = _command_travel(ctx, commanded, t_ns, x, start, end, sudden)
+            travel = _command_travel(ctx, commanded, t_ns, x, start, end)
             if travel >= ctx.t(CAUSE, "command_travel"):
                 evidence["command_travel"] = round(travel, 3)
         if not sudden and not evidence:
@@ -138,8 +143,9 @@ def _stops(ctx: ExplainContext, t_ns: np.ndarray, x: np.ndarray) -> list[tuple[i
     """(first pinned sample, end, sudden) of every span where the channel holds still within
     its noise floor after moving, in time order; sudden when it was moving fast right before.
     A joint that crept to a halt often waits for its command to pull away (stiction,
-    backlash), so a slow stop counts only with its command running on far beyond how far
-    the two ordinarily part (``_command_travel``)."""
+    backlash), so a slow stop counts only with its command running on beyond how far the two
+    ordinarily part (``_command_travel``), never an effort alone; and only when the joint came
+    there (a run that starts at rest has nothing that stopped)."""
     period = period_ns(t_ns)
     finite = np.isfinite(x)
     if period <= 0 or finite.sum() < 16 or not finite.all():
@@ -175,6 +181,8 @@ def _stops(ctx: ExplainContext, t_ns: np.ndarray, x: np.ndarray) -> list[tuple[i
             and before >= 3.0 * band / w
             and before >= 0.5 * earlier  # not decelerating into it, as a planned stop does
         )
+        if not sudden and abs(float(x[i] - x[max(0, i - m)])) <= band:
+            continue  # at rest all along (a run starting still): nothing came to a stop
         left = np.flatnonzero(np.abs(x[i + m :] - x[i]) > band)
         end = int(i) + m + (int(left[0]) if left.size else n - int(i) - m)
         held = np.diff(x[i:end])
@@ -234,11 +242,9 @@ def _command_travel(
     x: np.ndarray,
     start: int,
     end: int,
-    sudden: bool = True,
 ) -> float:
     """How far the command ran on beyond the pinned position while pinned, as a share of the
-    command's range (after a slow stop, only when it parts from the joint twice as far beyond
-    its ordinary spread as after a sudden one: stiction is ordinary there)."""
+    command's range."""
     held = held_on(commanded.t_ref, commanded.command, t_ns[start:end], commanded.lag_ns)
     gap = np.abs(held - x[start])
     if not np.isfinite(gap).any():
@@ -250,7 +256,7 @@ def _command_travel(
     residual = residual[np.isfinite(residual)]
     if residual.size >= 8:
         usual = float(np.percentile(np.abs(residual - np.median(residual)), 95))
-        if grown < ctx.t(CAUSE, "residual_factor") * usual * (1.0 if sudden else 2.0):
+        if grown < ctx.t(CAUSE, "residual_factor") * usual:
             return 0.0
     return grown / commanded.scale
 
