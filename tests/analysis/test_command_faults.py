@@ -234,3 +234,28 @@ def test_a_stop_split_by_one_noisy_sample_is_judged_as_one_from_where_it_pinned(
     found = [f for f in _analyze(data) if f.cause == "hard_stop"]
     assert len(found) == 1 and "effort_rise" in found[0].evidence
     assert abs(found[0].t_start_ns / NS - 5.2) <= 0.05
+
+
+def test_a_slow_joint_lagging_a_jittery_command_is_not_blocked() -> None:
+    # a policy's command with per-step jitter, a joint following it through a first-order lag
+    # (it smooths the jitter away): near its slow turning points the joint creeps within its
+    # noise band for seconds while the jittery command creeps alike — following, not blocked
+    t = np.arange(0, 13.3, 1 / 30)
+    rng = np.random.default_rng(2)
+    found = []
+    for amplitude, freq in ((0.08, 0.15), (0.2, 0.12), (0.05, 0.3)):
+        command = amplitude * np.sin(2 * np.pi * freq * t) + 0.003 * rng.standard_normal(t.size)
+        joint = np.empty_like(command)
+        joint[0] = command[0]
+        alpha = 1.0 - np.exp(-1.0 / (30 * 0.1))
+        for i in range(1, t.size):
+            joint[i] = joint[i - 1] + alpha * (command[i - 1] - joint[i - 1])
+        joint += 0.0005 * rng.standard_normal(t.size)
+        data = make_data(
+            {
+                "/action": (ns(t), {"joint_position/a": command}),
+                "/joint_states": (ns(t), {"position/a": joint}),
+            }
+        )
+        found += _analyze(data)
+    assert found == []
