@@ -243,18 +243,22 @@ def _command_travel(
 ) -> float:
     """How far the command ran on from the joint while pinned, as a share of the command's
     range."""
-    # the command-vs-measured gap over the span, against the joint where it actually is: a
-    # joint creeping within its noise band while its command creeps alike is following it
-    gap = np.abs(commanded.residual[start:end] - np.median(commanded.residual[start : start + 3]))
+    # the command-vs-measured gap over the span (against where the joint actually is: a joint
+    # creeping within its noise band while its command creeps alike is following it), beyond
+    # the offset they ordinarily keep, and how much wider it grew than at the stop
+    residual = commanded.residual
+    rest = np.delete(residual, np.arange(start, end))
+    rest = rest[np.isfinite(rest)]
+    centre = float(np.median(rest)) if rest.size else 0.0
+    gap = np.abs(residual[start:end] - centre)
     if not np.isfinite(gap).any():
         return 0.0
-    grown = float(np.nanmax(gap))
+    first = gap[:3][np.isfinite(gap[:3])]
+    grown = float(np.nanmax(gap) - (np.median(first) if first.size else 0.0))
     # calibrated on the joint itself: the residual must grow well beyond how far command
     # and measurement ordinarily part (lag, sag, backlash) over the rest of the run
-    residual = np.delete(commanded.residual, np.arange(start, end))
-    residual = residual[np.isfinite(residual)]
-    if residual.size >= 8:
-        usual = float(np.percentile(np.abs(residual - np.median(residual)), 95))
+    if rest.size >= 8:
+        usual = float(np.percentile(np.abs(rest - centre), 95))
         if grown < ctx.t(CAUSE, "residual_factor") * usual:
             return 0.0
     return grown / commanded.scale
