@@ -65,7 +65,9 @@ def test_command_clipped_inside_its_range_is_the_top_finding_from_its_first_flat
     fault.edits["observation.state"] = _edit(JOINT, delta)  # the joint follows its command
     top = _explain(g1, fault)[0]
     assert top.cause == "action_saturation" and top.confidence >= 0.5
-    assert top.channels == [f"action/{JOINT}"]
+    # the clipped command first, then the joint that held at the bound with it
+    assert top.channels == [f"action/{JOINT}", f"observation.state/{JOINT}"]
+    assert top.evidence["state_follows"] is True
     assert abs(top.t_start_ns - onset) <= 0.05 * NS
     assert top.evidence["limit"] == pytest.approx(bound)
 
@@ -156,3 +158,104 @@ def test_a_stalled_command_stream_and_a_sample_and_hold_command_are_not_clipping
     stalled["joint_position/a"] = swing_top
     found = _analyze(make_data({"/action": (ns(T), stalled)}))
     assert [f.channels for f in found] == [["/action/joint_position/a"]]
+
+
+def test_a_clamp_the_joint_obeys_is_named_with_the_joint_and_the_strongest_clip_wins() -> None:
+    swing = np.sin(T * 1.1)
+    rng = np.random.default_rng(3)
+    # a noisy command clipped at 0.7 while it swings up (it moves freely elsewhere), with a
+    # brief exact repeat earlier in the run that is not a clamp worth reporting first
+    noisy = swing + 0.01 * rng.standard_normal(T.size)
+    noisy[150:154] = noisy[150]
+    clipped = np.minimum(noisy, 0.7)
+    follows = clipped + 0.002 * rng.standard_normal(T.size)
+    ignores = noisy + 0.002 * rng.standard_normal(T.size)
+    for measured, obeyed in ((follows, True), (ignores, False)):
+        data = make_data(
+            {
+                "/cmd": (ns(T), {"joint_position/a": clipped}),
+                "/joint_states": (ns(T), {"position/a": measured}),
+            }
+        )
+        found = [f for f in _analyze(data) if f.cause == "action_saturation"]
+        assert len(found) == 1
+        first_at_bound = T[np.argmax(clipped >= 0.7)]
+        assert abs(found[0].t_start_ns / NS - first_at_bound) < 0.05
+        assert found[0].evidence["state_follows"] is obeyed
+        assert ("/joint_states/position/a" in found[0].channels) is obeyed
+
+
+def test_a_joint_blocked_as_it_creeps_is_a_hard_stop_once_its_command_runs_far_on() -> None:
+    rng = np.random.default_rng(5)
+    command = 0.3 * np.sin(0.4 * T)
+    lag = 10  # the joint trails its command by 0.1 s, as a controller does
+    joint = np.concatenate((np.full(lag, command[0]), command[:-lag]))
+    joint = joint + 0.002 * rng.standard_normal(T.size)
+    block = (T >= 4.0) & (T < 7.0)  # at its turning point, barely moving, when blocked
+    blocked = joint.copy()
+    blocked[block] = joint[np.argmax(block)] + 0.002 * rng.standard_normal(int(block.sum()))
+    for measured, fault in ((joint, False), (blocked, True)):
+        data = make_data(
+            {
+                "/cmd": (ns(T), {"joint_position/a": command}),
+                "/joint_states": (ns(T), {"position/a": measured}),
+            }
+        )
+        found = [f for f in _analyze(data) if f.cause == "hard_stop"]
+        assert bool(found) is fault
+        if fault:
+            assert found[0].evidence["command_travel"] >= 0.1
+            assert abs(found[0].t_start_ns / NS - 4.0) <= 0.5
+
+
+def test_a_clipped_quantised_command_is_confident_its_short_ordinary_holds_do_not_count() -> None:
+    # a servo-like command on a 0.01 grid at 30 Hz: near every turning point it repeats one
+    # tick for a few samples (its habit), but it sat at 0.5 for seconds only where clamped
+    t = np.arange(0, 12, 1 / 30)
+    ticks = np.round(np.sin(t * 1.3) / 0.01) * 0.01
+    clipped = np.where((t > 4) & (t < 7), np.minimum(ticks, 0.5), ticks)
+    assert _analyze(make_data({"/action": (ns(t), {"joint_position/a": ticks})})) == []
+    found = _analyze(make_data({"/action": (ns(t), {"joint_position/a": clipped})}))
+    assert [f.cause for f in found] == ["action_saturation"]
+    assert found[0].confidence >= 0.5
+    assert abs(found[0].t_start_ns / NS - t[np.argmax((t > 4) & (ticks >= 0.5))]) < 0.05
+
+
+def test_a_stop_split_by_one_noisy_sample_is_judged_as_one_from_where_it_pinned() -> None:
+    rng = np.random.default_rng(11)
+    position = np.sin(T * 1.2) + 0.001 * rng.standard_normal(T.size)
+    effort = 2.0 * np.cos(T * 1.2) + 0.05 * rng.standard_normal(T.size)
+    pinned = (T >= 5.2) & (T < 7.7)  # struck while moving fast
+    position[pinned] = position[np.argmax(pinned)] + 0.001 * rng.standard_normal(int(pinned.sum()))
+    position[np.argmax(T >= 5.9)] += 0.05  # one sample of noise beyond the band
+    # the motor pushes harder against the block, building up after the first 0.7 s
+    effort += np.clip((T - 5.9) / 0.5, 0.0, 1.0) * pinned * 6.0
+    data = make_data({"/joint_states": (ns(T), {"position/a": position, "effort/a": effort})})
+    found = [f for f in _analyze(data) if f.cause == "hard_stop"]
+    assert len(found) == 1 and "effort_rise" in found[0].evidence
+    assert abs(found[0].t_start_ns / NS - 5.2) <= 0.05
+
+
+def test_a_slow_joint_lagging_a_jittery_command_is_not_blocked() -> None:
+    # a policy's command with per-step jitter, a joint following it through a first-order lag
+    # (it smooths the jitter away): near its slow turning points the joint creeps within its
+    # noise band for seconds while the jittery command creeps alike — following, not blocked
+    t = np.arange(0, 13.3, 1 / 30)
+    rng = np.random.default_rng(2)
+    found = []
+    for amplitude, freq in ((0.08, 0.15), (0.2, 0.12), (0.05, 0.3)):
+        command = amplitude * np.sin(2 * np.pi * freq * t) + 0.003 * rng.standard_normal(t.size)
+        joint = np.empty_like(command)
+        joint[0] = command[0]
+        alpha = 1.0 - np.exp(-1.0 / (30 * 0.1))
+        for i in range(1, t.size):
+            joint[i] = joint[i - 1] + alpha * (command[i - 1] - joint[i - 1])
+        joint += 0.0005 * rng.standard_normal(t.size)
+        data = make_data(
+            {
+                "/action": (ns(t), {"joint_position/a": command}),
+                "/joint_states": (ns(t), {"position/a": joint}),
+            }
+        )
+        found += _analyze(data)
+    assert found == []

@@ -93,7 +93,11 @@ def test_saturate_set_is_flagged_and_baseline_sets_are_not(
             found = [f for f in findings_for(catalog, info.id) if f.cause == "action_saturation"]
             assert len(found) == 1, info.name
             finding = found[0]
-            assert finding.channels == [f"action/{SATURATED_JOINT}"]
+            # the clipped command, and the joint that held at the clip with it
+            assert finding.channels == [
+                f"action/{SATURATED_JOINT}",
+                f"observation.state/{SATURATED_JOINT}",
+            ]
             assert finding.evidence["limit"] == LIMIT and finding.evidence["side"] == "upper"
             assert finding.evidence["duration_s"] >= SATURATION_S
             start, _ = saturation_window(info.seed, round(info.duration_ns * 30 / 1e9))

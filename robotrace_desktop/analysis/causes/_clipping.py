@@ -21,7 +21,9 @@ from robotrace_desktop.analysis import thresholds
 from robotrace_desktop.analysis.causes._series import (
     failed_run,
     field_of,
+    held_on,
     joint_limit,
+    mad_scale,
     period_ns,
     span_s,
 )
@@ -32,7 +34,7 @@ CAUSE = "action_saturation"
 thresholds.register(
     CAUSE,
     clip_min_samples=(4, "undeclared bound: fewest samples exactly at the clipped value"),
-    clip_min_span_s=(0.1, "undeclared bound: shortest clipped span (s)"),
+    clip_min_span_s=(0.05, "undeclared bound: shortest clipped span (s)"),
     clip_arrival=(
         0.15,
         "undeclared bound: the command must arrive at the value at least this share of its "
@@ -62,16 +64,33 @@ def local_clip(
     found = [f for f in found if not _stream_frozen(values, k, f[0], f[1])]
     if not found:
         return None
-    start, end, touches, value, side, arrival = found[0]
-    # a channel holding several different exact values reached at speed, or holding exact
-    # values all along, is a step or quantised command: its holds are what it always does
-    values = {round(f[3], 12) for f in found}
+    # the strongest clipped span (most samples at the bound), the earliest of equals: a short
+    # ordinary hold earlier in the run must not stand in for the clamp
+    # (a noisy command touching its bound leaves several spans at one value: the value with the
+    # most samples at it, from its first span)
+    at_value: dict[float, int] = {}
+    for f in found:
+        at_value[round(f[3], 12)] = at_value.get(round(f[3], 12), 0) + f[2]
+    strongest = max(at_value.values())
+    start, end, touches, value, side, arrival = next(
+        f for f in found if at_value[round(f[3], 12)] == strongest
+    )
+    touches = max(f[2] for f in found if round(f[3], 12) == round(value, 12))
+    # calibrated on the channel's own habit: every other exact hold of the channel at least
+    # half as long as this one (clipped-looking or not) is what it ordinarily does. A step
+    # or quantised command holds many values that long; a freely moving one holds none.
+    comparable = [f for f in found if f[2] >= 0.5 * touches]
+    values = {round(f[3], 12) for f in comparable}
+    rivals = max(0, sum(1 for h in holds if h >= 0.5 * touches) - len(comparable))
     duration = span_s(t_ns, start, end)
     confidence = 0.8 + min(0.1, 0.01 * touches) + (0.05 if failed_run(data) else 0.0)
-    confidence -= 0.2 * (len(values) - 1) + 0.1 * max(0, holds - len(found))
-    if len(values) > 1 or holds - len(found) >= 3:
+    confidence -= 0.2 * (len(values) - 1) + 0.1 * rivals
+    if len(values) > 1 or rivals >= 3:
         confidence = min(confidence, 0.45)
     outside = _joint_breached(data, ctx, stream, channel, int(t_ns[start]), int(t_ns[end - 1]))
+    follower = _follower(data, stream, channel, int(t_ns[start]), int(t_ns[end - 1]), value)
+    if follower is not None:
+        confidence += 0.05  # what the robot did agrees: its state held at the bound too
     if outside:
         confidence = min(confidence, 0.45)
     ref = channel_ref(stream, channel)
@@ -87,7 +106,7 @@ def local_clip(
         severity="high",
         t_start_ns=int(t_ns[start]),
         t_end_ns=int(t_ns[end - 1]),
-        channels=[ref],
+        channels=[ref] + ([follower] if follower is not None else []),
         evidence={
             "limit": value,
             "side": side,
@@ -96,6 +115,8 @@ def local_clip(
             "samples_at_limit": touches,
             "arrival_speed_ratio": round(arrival, 3),
             "clipped_values": len(values),
+            "comparable_holds": rivals,
+            "state_follows": follower is not None,
             "joint_out_of_range": outside,
         },
         next_step=(
@@ -134,6 +155,37 @@ def _joint_breached(
     return False
 
 
+def _follower(
+    data: EpisodeData, stream: str, channel: str, t0: int, t1: int, value: float
+) -> str | None:
+    """The measured channel paired with the command when it sat at the clipped value too: at
+    the command's samples on the bound within ``t0..t1``, the measured value is within its
+    usual distance from the command (the run's robust spread of measured − command) of the
+    bound on most of them — the robot executed the clipped command, so the clamp acted (not
+    a logging artefact). None otherwise."""
+    for (cs, cc), (ms, mc) in data.pairs():
+        if (cs, cc) != (stream, channel):
+            continue
+        cmd, meas = data.signal(cs), data.signal(ms)
+        if cmd is None or meas is None or len(meas.t_ns) < 8:
+            return None
+        command, measured = cmd.column(cc), meas.column(mc)
+        gap = measured - held_on(cmd.t_ns, command, meas.t_ns)
+        gap = gap[np.isfinite(gap)]
+        if gap.size < 8:
+            return None
+        usual, centre = mad_scale(gap), float(np.median(gap))
+        a, b = np.searchsorted(cmd.t_ns, (t0, t1), "left")
+        tol = max(_SAME * abs(value), 1e-12)
+        touch_t = cmd.t_ns[a : b + 1][np.abs(command[a : b + 1] - value) <= tol]
+        if touch_t.size < 3 or usual <= 0:
+            return None
+        at = np.clip(np.searchsorted(meas.t_ns, touch_t, "left"), 0, len(meas.t_ns) - 1)
+        near = np.abs(measured[at] - value - centre) <= 3.0 * usual
+        return channel_ref(ms, mc) if float(np.mean(near)) >= 0.8 else None
+    return None
+
+
 def _stream_frozen(values: np.ndarray, k: int, start: int, end: int) -> bool:
     """Most of the stream's other moving channels repeat their values over ``start:end`` too:
     the whole command stream stalled (a dropped teleoperation link), no clamp on one channel."""
@@ -148,18 +200,18 @@ def _stream_frozen(values: np.ndarray, k: int, start: int, end: int) -> bool:
 
 def clipped_spans(
     ctx: ExplainContext, t_ns: np.ndarray, column: np.ndarray
-) -> tuple[list[tuple[int, int, int, float, str, float]], int]:
+) -> tuple[list[tuple[int, int, int, float, str, float]], list[int]]:
     """(start, end, samples at the value, value, side, arrival speed ratio) of every span that
-    looks clipped, in time order; and how many exact holds the channel has away from its ends
-    (clipped or not: the channel's habit)."""
+    looks clipped, in time order; and the length (samples at the value) of every exact hold
+    the channel has away from its ends, clipped or not: the channel's habit."""
     n = column.size
     finite = np.isfinite(column)
     if n < 8 or finite.sum() < 8:
-        return [], 0
+        return [], []
     lo, hi = np.percentile(column[finite], [1.0, 99.0])
     scale = float(hi - lo)
     if scale <= 0:
-        return [], 0
+        return [], []
     tol = max(_SAME * scale, 1e-12)
     x = np.where(finite, column, np.nan)
     # samples whose exact value recurs at least twice more within ±_GAP samples
@@ -171,7 +223,7 @@ def clipped_spans(
             count[:-o] += same
     flagged = np.flatnonzero(count >= 2)
     if flagged.size == 0:
-        return [], 0
+        return [], []
     breaks = np.flatnonzero((np.diff(flagged) > _GAP) | (np.abs(np.diff(x[flagged])) > tol)) + 1
     period = period_ns(t_ns)
     k = max(2, round(ctx.t(CAUSE, "clip_window_s") * 1e9 / period)) if period > 0 else 2
@@ -181,17 +233,18 @@ def clipped_spans(
     steps = np.abs(np.diff(x))
     steps = steps[np.isfinite(steps) & (steps > tol)]
     if usual <= 0 or steps.size == 0:
-        return [], 0
-    quantum = float(np.percentile(steps, 5))  # the channel's resolution (or noise step)
+        return [], []
+    tick = _resolution(steps)
     min_samples = int(ctx.t(CAUSE, "clip_min_samples"))
-    found, holds = [], 0
+    found: list[tuple[int, int, int, float, str, float]] = []
+    holds: list[int] = []
     for group in np.split(flagged, breaks):
         if group.size < min_samples:
             continue
         start, end = int(group[0]), int(group[-1]) + 1
         if start < 2 * k or end >= n - 1:
             continue  # at rest at the start or the end of the run
-        holds += 1
+        holds.append(int(group.size))
         if span_s(t_ns, start, end) < ctx.t(CAUSE, "clip_min_span_s"):
             continue
         if x[start] == 0.0:
@@ -200,10 +253,22 @@ def clipped_spans(
         if shape is None:
             continue
         side, arrival = shape
-        if arrival / usual < ctx.t(CAUSE, "clip_arrival") or arrival < 3.0 * quantum:
+        if arrival / usual < ctx.t(CAUSE, "clip_arrival") or arrival < 3.0 * tick:
             continue  # decelerated into the value (a planned hold) or crept there by a tick
         found.append((start, end, int(group.size), float(x[start]), side, arrival / usual))
     return found, holds
+
+
+def _resolution(steps: np.ndarray) -> float:
+    """The channel's tick when its values lie on a grid (a quantised command: nearly every
+    step a whole multiple of its smallest common step), else 0 — a continuous command has no
+    tick to creep by, and its slowest steps are motion, not resolution."""
+    tick = float(np.percentile(steps, 5))
+    if tick <= 0:
+        return 0.0
+    multiples = steps / tick
+    on_grid = np.abs(multiples - np.round(multiples)) <= 0.05
+    return tick if float(np.mean(on_grid)) >= 0.9 else 0.0
 
 
 def _clip_shape(

@@ -69,6 +69,9 @@ def _better(bounded: Finding | None, clipped: Finding | None) -> Finding | None:
     )
     if bounded.evidence.get("limit_source") == "declared" or same:
         bounded.confidence = max(bounded.confidence, clipped.confidence)
+        # and what the shape showed: whether the joint held at the bound with its command
+        bounded.channels += [c for c in clipped.channels if c not in bounded.channels]
+        bounded.evidence["state_follows"] = clipped.evidence["state_follows"]
         return bounded
     return max((bounded, clipped), key=lambda f: (f.confidence, -(f.t_start_ns or 0)))
 

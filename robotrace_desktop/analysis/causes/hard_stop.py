@@ -5,7 +5,12 @@ stays within its own noise floor (a sensor that stops updating repeats one value
 that is a stall, not this). A joint stopping where it was told to stop is not a fault, so the
 stop must also show that something still pushed: its position command runs on (the
 command-vs-measured residual grows), or its effort — measured, or the torque commanded — rises
-away from its level before the stop. The onset is the first pinned sample.
+away from its level before the stop. The onset is the first pinned sample. A joint blocked as
+it creeps (no fast arrival) counts only on its command's evidence, dated where the
+command-vs-measured gap leaves its ordinary spread.
+
+The residual is taken at the joint's own settling lag (as tracking_error and drift take it), so
+"how far command and joint ordinarily part" is calibrated on the joint, not inflated by lag.
 
 Judged against the joint's own motion: the speed before the stop relative to how fast the joint
 usually moves, the command's travel relative to its range, the effort's change relative to its
@@ -30,6 +35,7 @@ from robotrace_desktop.analysis.causes._series import (
     robust_range,
     state_signals,
 )
+from robotrace_desktop.analysis.causes.tracking import best_lag_index
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
 from robotrace_desktop.analysis.finding import Finding, channel_ref
 
@@ -49,6 +55,7 @@ thresholds.register(
     effort_beyond=(0.25, "and leaves its band over the rest of the run by this share of it"),
 )
 Effort = tuple[str, str, np.ndarray, np.ndarray]  # stream, channel, t_ns, values
+_LAGS_S = np.arange(0.0, 0.31, 0.05)  # settling lags tried, as tracking_error and drift do
 
 
 def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
@@ -109,14 +116,20 @@ def _check(
     t_ns, x = signal.t_ns, signal.values[:, k]
     stops = _stops(ctx, t_ns, x)
     commanded: _Commanded | None = None
-    for start, end in stops:
+    for start, end, sudden in stops:
         evidence: dict[str, float] = {}
         if command is not None and commanded is None:
             commanded = _commanded(data, ctx, command, t_ns, x)
         if commanded is not None:
-            travel = _command_travel(ctx, commanded, t_ns, x, start, end)
+            travel = _command_travel(ctx, commanded, start, end)
             if travel >= ctx.t(CAUSE, "command_travel"):
                 evidence["command_travel"] = round(travel, 3)
+        if not sudden and not evidence:
+            continue  # a slow stop needs its command running on to be a block
+        if not sudden and commanded is not None:
+            start = _parting(commanded, start, end)
+            if (t_ns[end - 1] - t_ns[start]) / NS < ctx.t(CAUSE, "min_pinned_s"):
+                continue  # the gap opened only as the joint moved on: no block
         rises = [(_effort_rise(ctx, e, int(t_ns[start]), int(t_ns[end - 1])), e) for e in pushes]
         rises = [(r, e) for r, e in rises if r >= ctx.t(CAUSE, "effort_rise")]
         if rises:
@@ -126,11 +139,13 @@ def _check(
     return None
 
 
-def _stops(ctx: ExplainContext, t_ns: np.ndarray, x: np.ndarray) -> list[tuple[int, int]]:
-    """(first pinned sample, end) of every span where the channel holds still within its noise
-    floor right after moving fast, in time order. A joint that crept to a halt is left out: at
-    rest it often waits for its command to pull away (stiction, backlash), so a slow stop is
-    no evidence of a block."""
+def _stops(ctx: ExplainContext, t_ns: np.ndarray, x: np.ndarray) -> list[tuple[int, int, bool]]:
+    """(first pinned sample, end, sudden) of every span where the channel holds still within
+    its noise floor after moving, in time order; sudden when it was moving fast right before.
+    A joint that crept to a halt often waits for its command to pull away (stiction,
+    backlash), so a slow stop counts only with its command running on beyond how far the two
+    ordinarily part (``_command_travel``), never an effort alone; and only when the joint came
+    there (a run that starts at rest has nothing that stopped)."""
     period = period_ns(t_ns)
     finite = np.isfinite(x)
     if period <= 0 or finite.sum() < 16 or not finite.all():
@@ -166,14 +181,20 @@ def _stops(ctx: ExplainContext, t_ns: np.ndarray, x: np.ndarray) -> list[tuple[i
             and before >= 3.0 * band / w
             and before >= 0.5 * earlier  # not decelerating into it, as a planned stop does
         )
-        if not sudden:
-            continue
+        if not sudden and abs(float(x[i] - x[max(0, i - m)])) <= band:
+            continue  # at rest all along (a run starting still): nothing came to a stop
         left = np.flatnonzero(np.abs(x[i + m :] - x[i]) > band)
         end = int(i) + m + (int(left[0]) if left.size else n - int(i) - m)
         held = np.diff(x[i:end])
         if np.mean(held == 0) > 0.5:
             continue  # exact repeats: a stalled sensor, not a blocked joint
-        found.append((int(i), end))
+        last = found[-1] if found else None
+        if last is not None and i <= last[1] + w and abs(float(x[i] - x[last[0]])) <= band:
+            # pinned again at the same place right after: the same stop, held on (a sample of
+            # noise beyond the band split it), judged over the whole span from its start
+            found[-1] = (last[0], max(last[1], end), last[2])
+            continue
+        found.append((int(i), end, bool(sudden)))
     return found
 
 
@@ -185,7 +206,8 @@ class _Commanded:
     t_ref: np.ndarray
     command: np.ndarray
     scale: float
-    residual: np.ndarray  # held command − measured, on the measured times
+    residual: np.ndarray  # held command − measured, on the measured times, at the lag
+    lag_ns: int  # how far the joint ordinarily trails its command (tracking's lag search)
 
 
 def _commanded(
@@ -207,33 +229,59 @@ def _commanded(
         scale = max(scale, float(seen[1] - seen[0]))
     if scale <= 0:
         return None
-    return _Commanded(sig.t_ns, cmd, scale, held_on(sig.t_ns, cmd, t_ns) - x)
+    # compared at the joint's own settling lag: a controller always trails its target, and
+    # that lag (times the joint's speed) is not how far the two "ordinarily part"
+    lag_ns = int(_LAGS_S[best_lag_index(t_ns, x, sig.t_ns, cmd, _LAGS_S)] * NS)
+    return _Commanded(sig.t_ns, cmd, scale, held_on(sig.t_ns, cmd, t_ns, lag_ns) - x, lag_ns)
 
 
 def _command_travel(
     ctx: ExplainContext,
     commanded: _Commanded,
-    t_ns: np.ndarray,
-    x: np.ndarray,
     start: int,
     end: int,
 ) -> float:
-    """How far the command ran on beyond the pinned position while pinned, as a share of the
-    command's range."""
-    held = held_on(commanded.t_ref, commanded.command, t_ns[start:end])
-    gap = np.abs(held - x[start])
+    """How far the command ran on from the joint while pinned, as a share of the command's
+    range."""
+    # the command-vs-measured gap over the span (against where the joint actually is: a joint
+    # creeping within its noise band while its command creeps alike is following it), beyond
+    # the offset they ordinarily keep, and how much wider it grew than at the stop
+    residual = commanded.residual
+    rest = np.delete(residual, np.arange(start, end))
+    rest = rest[np.isfinite(rest)]
+    centre = float(np.median(rest)) if rest.size else 0.0
+    gap = np.abs(residual[start:end] - centre)
     if not np.isfinite(gap).any():
         return 0.0
-    grown = float(np.nanmax(gap) - (gap[0] if np.isfinite(gap[0]) else 0.0))
+    first = gap[:3][np.isfinite(gap[:3])]
+    grown = float(np.nanmax(gap) - (np.median(first) if first.size else 0.0))
     # calibrated on the joint itself: the residual must grow well beyond how far command
     # and measurement ordinarily part (lag, sag, backlash) over the rest of the run
-    residual = np.delete(commanded.residual, np.arange(start, end))
-    residual = residual[np.isfinite(residual)]
-    if residual.size >= 8:
-        usual = float(np.percentile(np.abs(residual - np.median(residual)), 95))
+    if rest.size >= 8:
+        usual = float(np.percentile(np.abs(rest - centre), 95))
         if grown < ctx.t(CAUSE, "residual_factor") * usual:
             return 0.0
     return grown / commanded.scale
+
+
+def _parting(commanded: _Commanded, start: int, end: int) -> int:
+    """Where a joint that crept into its pinned span really stopped following: just after the
+    last sample of the span whose command-vs-measured gap was still within its ordinary spread
+    (the run's p95 around its median) before the gap's peak."""
+    residual = commanded.residual
+    rest = np.delete(residual, np.arange(start, end))
+    rest = rest[np.isfinite(rest)]
+    if rest.size < 8:
+        return start
+    centre = float(np.median(rest))
+    usual = float(np.percentile(np.abs(rest - centre), 95))
+    gap = np.abs(residual[start:end] - centre)
+    if not np.isfinite(gap).any():
+        return start
+    peak = int(np.nanargmax(gap))
+    with np.errstate(invalid="ignore"):
+        calm = np.flatnonzero(gap[: peak + 1] <= usual)
+    return start + (int(calm[-1]) + 1 if calm.size else 0)
 
 
 def _effort_rise(ctx: ExplainContext, effort: Effort, t0: int, t1: int) -> float:
