@@ -155,7 +155,7 @@ def _check(
         title=f"Action pinned at its {side} limit: {channel}",
         explanation=(
             f"{ref} stayed at its {side} limit {limit:.4g} for {duration:.2f} s "
-            f"({share:.0%} of the episode; limit from {source} bounds)"
+            f"(at that limit in {share:.0%} of its samples in all; limit from {source} bounds)"
         ),
         confidence=confidence,
         severity="high",

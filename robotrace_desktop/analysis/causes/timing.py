@@ -155,8 +155,13 @@ def _timeline(name: str, t: np.ndarray, ctx: ExplainContext, signal: Signal | No
     )
     gaps: list[_Gap] = []
     if periodic:
-        limit = gap_limit_ns(dt, median, ctx)
-        idx = np.flatnonzero(dt > limit)
+        idx = np.flatnonzero(dt > gap_limit_ns(dt, median, ctx))
+        if not idx.size:
+            # a stream sent on demand (teleop) pauses so often that its pauses set its own
+            # limit: they are still listed — at low confidence, as bursty (``_gap_finding``)
+            pauses = np.flatnonzero(dt > _pause_limit_ns(median, ctx))
+            if _bursty(dt[pauses], t, ctx):
+                idx = pauses
         gaps = [_Gap(name, int(t[i]), int(dt[i])) for i in idx]
     return _Timeline(name, t, median, periodic, gaps, signal)
 
@@ -172,6 +177,19 @@ def gap_limit_ns(dt: np.ndarray, median: float, ctx: ExplainContext) -> float:
         float(ctx.t(GAP, "over_ordinary")) * ordinary,
         float(ctx.t(GAP, "min_gap_s")) * NS,
     )
+
+
+def _pause_limit_ns(median: float, ctx: ExplainContext) -> float:
+    """A pause: several intervals long, and long enough to be confident as a gap."""
+    return max(
+        float(ctx.t(GAP, "gap_factor")) * median, float(ctx.t(GAP, "confident_gap_s")) * NS
+    )
+
+
+def _bursty(pauses: np.ndarray, t: np.ndarray, ctx: ExplainContext) -> bool:
+    """Sent on demand: 3+ pauses covering much of the stream's span."""
+    span = max(int(t[-1] - t[0]), 1)
+    return len(pauses) >= 3 and float(pauses.sum()) / span > float(ctx.t(GAP, "bursty_share"))
 
 
 def _shared_jumps(
@@ -306,11 +324,8 @@ def _gap_finding(
     first = next((g for g in gaps if strength(g) >= 1), gaps[0])
     total = sum(g.length_ns for g in gaps)
     span = max(int(line.t_ns[-1] - line.t_ns[0]), 1)
-    # sent on demand: pauses of several intervals (not only the ones long enough to be gaps
-    # here) cover much of its span
     dt = np.diff(line.t_ns)
-    pauses = dt[dt > float(ctx.t(GAP, "gap_factor")) * line.median_ns]
-    bursty = len(pauses) >= 3 and float(pauses.sum()) / span > float(ctx.t(GAP, "bursty_share"))
+    bursty = _bursty(dt[dt > _pause_limit_ns(line.median_ns, ctx)], line.t_ns, ctx)
     if bursty:
         confidence = min(confidence, 0.3)
     rate = NS / line.median_ns
