@@ -19,6 +19,7 @@ CAUSE_MODULES = (
     "nan_inf",
     "timing",
     "flatline",
+    "noise_stall",
     "battery",
     "action_saturation",
     "joint_limits",

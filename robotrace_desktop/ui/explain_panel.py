@@ -422,7 +422,7 @@ class ExplainPanel(QWidget):
     def _show_status(self, *, explained: bool) -> None:
         confident = sum(f.confidence >= CONFIDENT for f in self._findings)
         count, history = self._history()
-        self.status.setToolTip(history)
+        self.status.setToolTip(literal_tip(history) if history else "")
         if self._findings:
             against = f" · vs {count} other episode(s)" if count else " · judged alone"
             self.status.setText(

@@ -92,7 +92,7 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
             frozen = _frozen(signal, related, ctx)
         # a freeze the commands cannot vouch for may still be told by the channels' own noise
         sure = frozen if frozen is not None and frozen.confidence >= 0.5 else None
-        kind = _sensor_kind(data, signal.stream)
+        kind = sensor_kind(data, signal.stream)
         paired = _paired_commands(signal, commands, data)
         stuck = _stuck(signal, paired, ctx, sure, kind, bool(related))
         if frozen is not None and not (
@@ -142,7 +142,7 @@ _ESTIMATE_TYPES = re.compile(
 )
 
 
-def _sensor_kind(data: EpisodeData, stream: str) -> str:
+def sensor_kind(data: EpisodeData, stream: str) -> str:
     """ "raw", "estimate" or "other" (the message type does not say)."""
     try:
         kind = data.info.stream(stream).message_type or ""

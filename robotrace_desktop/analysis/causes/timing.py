@@ -181,9 +181,7 @@ def gap_limit_ns(dt: np.ndarray, median: float, ctx: ExplainContext) -> float:
 
 def _pause_limit_ns(median: float, ctx: ExplainContext) -> float:
     """A pause: several intervals long, and long enough to be confident as a gap."""
-    return max(
-        float(ctx.t(GAP, "gap_factor")) * median, float(ctx.t(GAP, "confident_gap_s")) * NS
-    )
+    return max(float(ctx.t(GAP, "gap_factor")) * median, float(ctx.t(GAP, "confident_gap_s")) * NS)
 
 
 def _bursty(pauses: np.ndarray, t: np.ndarray, ctx: ExplainContext) -> bool:
