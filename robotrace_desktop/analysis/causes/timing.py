@@ -19,8 +19,6 @@ not lost samples.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from robotrace_desktop.analysis import thresholds
@@ -30,6 +28,13 @@ from robotrace_desktop.analysis.causes._clocks import (
     clock_steps,
     collapse_interleaves,
 )
+from robotrace_desktop.analysis.causes._gaps import (
+    KEY_ROLES,
+    Timeline,
+    gap_finding,
+    gap_over,
+    stream_timeline,
+)
 from robotrace_desktop.analysis.causes._interleave import doubled_stretches
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
 from robotrace_desktop.analysis.finding import Finding, channel_ref
@@ -37,7 +42,6 @@ from robotrace_desktop.errors import StreamNotFoundError
 
 GAP, JUMP, FRAMES = "timestamp_gap", "clock_jump", "dropped_frames"
 NS = 1_000_000_000
-KEY_ROLES = frozenset({"state", "action", "command"})
 #: share of a clock's periodic streams that must show a doubled stretch for it to be that clock
 INTERLEAVE_SHARE = 2 / 3
 
@@ -80,28 +84,9 @@ thresholds.register(
 )
 
 
-@dataclass(slots=True)
-class _Gap:
-    stream: str
-    start_ns: int
-    length_ns: int
-
-
-@dataclass(slots=True)
-class _Timeline:
-    """One stream's or camera's times, with what the gap test needs."""
-
-    name: str
-    t_ns: np.ndarray
-    median_ns: float
-    periodic: bool
-    gaps: list[_Gap]
-    signal: Signal | None = None
-
-
 def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
     findings: list[Finding] = []
-    timelines: list[_Timeline] = []
+    timelines: list[Timeline] = []
     min_samples = int(ctx.t(GAP, "min_samples"))
     steps: list[ClockStep] = []
     for signal in data.signals():
@@ -110,7 +95,7 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
         jump = _backward_jump(signal, ctx)
         if jump is not None:
             findings.append(jump)
-        timelines.append(_timeline(signal.stream, np.sort(signal.t_ns), ctx, signal))
+        timelines.append(stream_timeline(signal.stream, np.sort(signal.t_ns), ctx, signal))
         steps += _steps(data, signal, ctx)
     timeline_jumps = {
         (s.stream, s.t_ns) for s in steps if s.clock == _timeline_clock(data, s.stream)
@@ -119,7 +104,7 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
     cameras = data.frame_times()
     for name, times in cameras.items():
         if len(times) >= min_samples:
-            timelines.append(_timeline(name, np.sort(np.asarray(times)), ctx, None))
+            timelines.append(stream_timeline(name, np.sort(np.asarray(times)), ctx, None))
 
     shared, shared_finding = _shared_jumps(timelines, ctx)
     if shared_finding is not None:
@@ -135,8 +120,8 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
             and (line.name, g.start_ns) not in timeline_jumps
         ]
         if line.signal is not None and gaps:
-            others = sum(1 for other in timelines if other is not line and _gap_over(other, gaps))
-            findings.append(_gap_finding(line, gaps, ctx, others))
+            others = sum(1 for other in timelines if other is not line and gap_over(other, gaps))
+            findings.append(gap_finding(line, gaps, ctx, others))
     for name, times in cameras.items():
         finding = _dropped_frames(data, name, np.sort(np.asarray(times)), ctx, shared)
         if finding is not None:
@@ -144,54 +129,8 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
     return findings
 
 
-def _timeline(name: str, t: np.ndarray, ctx: ExplainContext, signal: Signal | None) -> _Timeline:
-    dt = np.diff(t)
-    positive = dt[dt > 0]
-    if len(positive) < 2:
-        return _Timeline(name, t, 0.0, False, [], signal)
-    median = float(np.median(positive))
-    periodic = float(np.mean(np.abs(dt - median) <= 0.5 * median)) >= float(
-        ctx.t(GAP, "regular_fraction")
-    )
-    gaps: list[_Gap] = []
-    if periodic:
-        idx = np.flatnonzero(dt > gap_limit_ns(dt, median, ctx))
-        if not idx.size:
-            # a stream sent on demand (teleop) pauses so often that its pauses set its own
-            # limit: they are still listed — at low confidence, as bursty (``_gap_finding``)
-            pauses = np.flatnonzero(dt > _pause_limit_ns(median, ctx))
-            if _bursty(dt[pauses], t, ctx):
-                idx = pauses
-        gaps = [_Gap(name, int(t[i]), int(dt[i])) for i in idx]
-    return _Timeline(name, t, median, periodic, gaps, signal)
-
-
-def gap_limit_ns(dt: np.ndarray, median: float, ctx: ExplainContext) -> float:
-    """How long an interval must be to be a gap in this stream: several times its median,
-    several times the longest intervals it ordinarily has (jitter, a slow callback now and
-    then), and never under ``min_gap_s``. Relative to the stream's own behaviour, so a steady
-    500 Hz stream missing 0.1 s counts and a jittery 10 Hz one does not."""
-    ordinary = float(np.percentile(dt, 98)) if dt.size else 0.0
-    return max(
-        float(ctx.t(GAP, "gap_factor")) * median,
-        float(ctx.t(GAP, "over_ordinary")) * ordinary,
-        float(ctx.t(GAP, "min_gap_s")) * NS,
-    )
-
-
-def _pause_limit_ns(median: float, ctx: ExplainContext) -> float:
-    """A pause: several intervals long, and long enough to be confident as a gap."""
-    return max(float(ctx.t(GAP, "gap_factor")) * median, float(ctx.t(GAP, "confident_gap_s")) * NS)
-
-
-def _bursty(pauses: np.ndarray, t: np.ndarray, ctx: ExplainContext) -> bool:
-    """Sent on demand: 3+ pauses covering much of the stream's span."""
-    span = max(int(t[-1] - t[0]), 1)
-    return len(pauses) >= 3 and float(pauses.sum()) / span > float(ctx.t(GAP, "bursty_share"))
-
-
 def _shared_jumps(
-    timelines: list[_Timeline], ctx: ExplainContext
+    timelines: list[Timeline], ctx: ExplainContext
 ) -> tuple[set[tuple[int, int]], Finding | None]:
     """Gaps that every stream active at that moment shows together: a clock jump."""
     min_forward = float(ctx.t(JUMP, "min_forward_s")) * NS
@@ -277,91 +216,6 @@ def _backward_jump(signal: Signal, ctx: ExplainContext) -> Finding | None:
         next_step=(
             "Check which clock stamps this stream (header vs. record time, sim time resets) "
             "and whether the publisher reorders messages."
-        ),
-    )
-
-
-def _gap_over(line: _Timeline, gaps: list[_Gap]) -> bool:
-    """Whether another stream has a gap overlapping one of these (the same silence)."""
-    return any(
-        g.start_ns < mine.start_ns + mine.length_ns and mine.start_ns < g.start_ns + g.length_ns
-        for g in line.gaps
-        for mine in gaps
-    )
-
-
-def _gap_finding(
-    line: _Timeline, gaps: list[_Gap], ctx: ExplainContext, others: int = 0
-) -> Finding:
-    """``others``: how many other streams fall silent at the same time — independent
-    publishers missing together is the recorder or the bus dropping data, not chance."""
-    assert line.signal is not None
-    longest = max(gaps, key=lambda g: g.length_ns)
-    min_gap = float(ctx.t(GAP, "min_gap_s"))
-    limit = gap_limit_ns(np.diff(line.t_ns), line.median_ns, ctx)
-
-    def strength(gap: _Gap) -> float:
-        """≥ 1: a gap of confident_gap_s or more, or one far beyond the stream's own longest
-        ordinary intervals."""
-        return max(
-            gap.length_ns / NS / float(ctx.t(GAP, "confident_gap_s")),
-            gap.length_ns / limit / 2.0,
-        )
-
-    ratio = strength(longest)
-    confidence = 0.55 + 0.35 * float(np.clip((ratio - 1) / 3, 0.0, 1.0))
-    if ratio < 1:
-        confidence = 0.45 * ratio
-    if others >= 2:
-        confidence = min(confidence + 0.15, 0.95)
-    key = line.signal.role in KEY_ROLES
-    if not key:
-        confidence -= 0.1
-    # dated by the first gap that is itself strong: a short ordinary pause before it is not
-    # when the stream started dropping out
-    first = next((g for g in gaps if strength(g) >= 1), gaps[0])
-    total = sum(g.length_ns for g in gaps)
-    span = max(int(line.t_ns[-1] - line.t_ns[0]), 1)
-    dt = np.diff(line.t_ns)
-    bursty = _bursty(dt[dt > _pause_limit_ns(line.median_ns, ctx)], line.t_ns, ctx)
-    if bursty:
-        confidence = min(confidence, 0.3)
-    rate = NS / line.median_ns
-    plural = f"{len(gaps)} gaps, {total / NS:.2f} s in all; " if len(gaps) > 1 else ""
-    return Finding(
-        cause=GAP,
-        title=f"{line.name} has a {longest.length_ns / NS:.2f} s gap",
-        explanation=(
-            f"{line.name} (normally every {line.median_ns / 1e6:.1f} ms, {rate:.0f} Hz) sent "
-            f"nothing for {longest.length_ns / NS:.2f} s from {longest.start_ns / NS:.2f} s "
-            f"({plural}{longest.length_ns / line.median_ns:.0f}× its usual interval)"
-            + (
-                f"; gaps cover {100 * total / span:.0f} % of its span, so it looks sent on "
-                "demand rather than dropping out."
-                if bursty
-                else "."
-            )
-        ),
-        confidence=confidence,
-        severity="low" if bursty else "high" if key else "medium",
-        t_start_ns=first.start_ns,
-        t_end_ns=longest.start_ns + longest.length_ns,
-        channels=[channel_ref(line.name)],
-        evidence={
-            "gaps": [{"t_ns": g.start_ns, "length_ns": g.length_ns} for g in gaps[:20]],
-            "gap_count": len(gaps),
-            "longest_gap_ns": longest.length_ns,
-            "longest_gap_at_ns": longest.start_ns,
-            "median_interval_ns": line.median_ns,
-            "gap_factor": float(ctx.t(GAP, "gap_factor")),
-            "min_gap_s": min_gap,
-            "gap_share": round(total / span, 3),
-            "streams_silent_together": others + 1,
-            "bursty": bursty,
-        },
-        next_step=(
-            f"Check the publisher of {line.name} and the recorder around "
-            f"{longest.start_ns / NS:.1f} s (CPU load, network, a blocked callback)."
         ),
     )
 
@@ -581,7 +435,7 @@ def _role(data: EpisodeData, stream: str) -> str:
 
 
 def _interleave_finding(
-    data: EpisodeData, timelines: list[_Timeline], explained: set[str], ctx: ExplainContext
+    data: EpisodeData, timelines: list[Timeline], explained: set[str], ctx: ExplainContext
 ) -> Finding | None:
     """Streams whose rows interleave over a stretch (``_interleave``): their clock stepped back
     where the stretch ends. Streams whose other clocks already explained a step are skipped;
@@ -644,7 +498,7 @@ def _interleave_finding(
 
 
 def _all_streams_of_the_clock(
-    data: EpisodeData, cluster: list[tuple[int, int, str]], eligible: list[_Timeline]
+    data: EpisodeData, cluster: list[tuple[int, int, str]], eligible: list[Timeline]
 ) -> bool:
     """At least two streams, and most periodic streams on the same clock that record on both
     sides of the step show it (a teleop command sent on key presses may have nothing there;
