@@ -20,24 +20,21 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.analysis.heldout.kinds import ACCEPTED
-from tests.analysis.heldout.robots import FOLDS, load_robots
-from tests.analysis.heldout.scoring import (
-    Case,
-    RobotData,
-    _row,
-    default_thresholds,
-    false_alarms,
-    run,
-    summary,
-    table,
+from tests.analysis.heldout.report import (
+    evaluate,
+    fold_parts,
+    print_closing,
+    print_false_alarms,
+    print_header,
 )
+from tests.analysis.heldout.robots import FOLDS
+from tests.analysis.heldout.scoring import Case, _row, table
 from tests.analysis.independent.cases import KINDS, applicable, build_cases, style
 
 DEFAULT_DATA = Path(
@@ -56,68 +53,21 @@ def main() -> int:
     parser.add_argument("--verbose", action="store_true", help="one line per case")
     args = parser.parse_args()
 
-    folds = ("heldout", "tune") if args.fold == "all" else (args.fold,)
-    names = tuple(r for f in folds for r in FOLDS[f])
-    start = time.perf_counter()
-    robots = {n: RobotData(r) for n, r in load_robots(args.data, names, all_g1=args.all_g1).items()}
-    loaded = time.perf_counter()
-    cells = {
-        (n, k) for n in sorted(robots) for k in args.kinds if applicable(robots[n], k, args.seed)
-    }
-    limits = default_thresholds()
-    cases = [
-        c
-        for c in build_cases(robots, args.seed, args.per_cell, args.kinds)
-        if (c.robot, c.kind) in cells
-    ]
-    for case in cases:
-        run(case, robots[case.robot], limits)
-    alarms = {
-        base.name: false_alarms(base, robot, limits)
-        for robot in robots.values()
-        for base in robot.robot.bases
-    }
-    elapsed = time.perf_counter() - start
-
-    print(
-        f"{len(cases)} cases of {len({k for _, k in cells})} kinds on {len(robots)} robots "
-        f"({args.per_cell} per applicable robot×kind), {len(alarms)} untouched "
-        f"episodes/windows, seed {args.seed}"
+    result = evaluate(
+        args.data,
+        args.fold,
+        args.kinds,
+        seed=args.seed,
+        per_cell=args.per_cell,
+        all_g1=args.all_g1,
+        build_cases=build_cases,
+        applicable=applicable,
     )
-    missing: dict[str, list[str]] = defaultdict(list)
-    for n in sorted(robots):
-        for k in args.kinds:
-            if (n, k) not in cells:
-                missing[n].append(k)
-    print("not applicable: " + "; ".join(f"{n}: {', '.join(ks)}" for n, ks in missing.items()))
-    closing: list[str] = []
-    for fold in folds:
-        members = FOLDS[fold]
-        mine = [c for c in cases if c.robot in members]
-        fold_alarms = {k: v for k, v in alarms.items() if _robot_of(k) in members}
-        _print_fold(fold, members, mine, fold_alarms)
-        closing += summary(f"[{fold}]", mine, fold_alarms)
-    if args.verbose:
-        print("\ncases:")
-        for c in cases:
-            top = c.found[0] if c.found else None
-            got = "nothing" if top is None else f"{top[0]} {top[2]:.2f} @ {_s(top[1])}"
-            print(f"  {'ok ' if c.hit(1) else 'BAD'} {c.base.name:34} {c.describe():100} -> {got}")
-    print()
-    print("\n".join(closing))
-    print(
-        f"(evaluation took {elapsed:.1f} s: loading {loaded - start:.1f} s, "
-        f"explaining {len(cases) + len(alarms)} episodes {elapsed - (loaded - start):.1f} s)"
-    )
+    print_header(result, args.seed)
+    for fold in result.folds:
+        _print_fold(fold, FOLDS[fold], *fold_parts(result, fold))
+    print_closing(result, verbose=args.verbose, name_width=34, case_width=100)
     return 0
-
-
-def _robot_of(base_name: str) -> str:
-    return base_name.split("#")[0].split(":")[0]
-
-
-def _s(t: int | None) -> str:
-    return "-" if t is None else f"{t / 1e9:.2f} s"
 
 
 def _by_style(cases: list[Case]) -> list[str]:
@@ -180,15 +130,7 @@ def _print_fold(fold: str, members: tuple[str, ...], cases: list[Case], alarms: 
     print("\n".join(table(cases, "robot")))
     print("by variant (outcome label, ERROR line logged after the fault):")
     print("\n".join(table(cases, "variant")))
-    print("false alarms by robot (episodes/windows with any finding ≥ 0.5):")
-    for robot in members:
-        mine = {k: v for k, v in alarms.items() if _robot_of(k) == robot}
-        flagged = {k: v for k, v in mine.items() if v}
-        rate = len(flagged) / len(mine) if mine else 0.0
-        print(f"  {robot:10} {len(flagged)}/{len(mine)} = {rate:.0%}")
-        for name, found in flagged.items():
-            what = ", ".join(f"{f.cause} {f.confidence:.2f} @ {_s(f.t_start_ns)}" for f in found)
-            print(f"      {name}: {what}")
+    print_false_alarms(members, alarms)
 
 
 if __name__ == "__main__":
