@@ -5,13 +5,12 @@ those episodes stray beyond each other.
 Hitting a hard stop stalls the arm and can damage it; leaving the range every good run stayed
 in is the first sign the policy went somewhere it was never shown.
 
-Only a declared limit is a *limit*. Without one the finding is a range excursion, judged
-against the robot's other episodes leave one out (``_calibration``): each of them is scored by
-how far it strays beyond all the rest on its most unusual channel, and the excursion's p-value
-is the share of them that stray at least as far (an extrapolated tail beyond the largest). The
-confidence maps that p-value so that 0.5 means about one clean episode in a hundred
-(``false_alarm_rate``) on every robot, whatever its number of joints. With fewer than
-``min_peers`` other episodes nothing is calibrated and the finding stays unconfident.
+Only a declared limit is a *limit*. Without one the finding is a range excursion, and how sure
+it is depends on how much history there is: with N other episodes, a clean new one exceeds all
+of them on a given channel about 2/(N+1) of the time. So the margin is calibrated leave one
+out — how far each other episode goes beyond the rest — and confidence grows with N (a
+conformal p-value, 1/(N+1) at best). With a single other episode nothing is calibrated and the
+finding stays unconfident.
 """
 
 from __future__ import annotations
@@ -21,12 +20,6 @@ import re
 import numpy as np
 
 from robotrace_desktop.analysis import thresholds
-from robotrace_desktop.analysis.causes._calibration import (
-    ExcursionScores,
-    Range,
-    loo_excess,
-)
-from robotrace_desktop.analysis.causes._calibration import confidence as calibrated_confidence
 from robotrace_desktop.analysis.causes._series import (
     failed_run,
     field_of,
@@ -43,24 +36,10 @@ EXCURSION = "range_excursion"
 thresholds.register(
     EXCURSION,
     min_excess=(0.08, "peak beyond the other episodes' range, as a fraction of it, at least"),
-    over_normal=(
-        2.0,
-        "and this many times the most any other episode strays beyond the rest (confident: "
-        "this many times the farthest stray of any other episode, on any channel)",
-    ),
+    over_normal=(2.0, "and this many times the most any other episode strays beyond the rest"),
     min_duration_s=(0.25, "shortest excursion that counts (s)"),
     min_peers=(4, "fewer other episodes than this: the excursion is reported unconfident"),
     many_channels=(2, "this many channels beyond at once: a different set-up, not one fault"),
-    false_alarm_rate=(
-        0.01,
-        "confidence 0.5 = an ordinary episode strays this far on one of its channels with "
-        "this probability (calibrated on the robot's other episodes, leave one out)",
-    ),
-    tail_scale_min=(
-        0.02,
-        "beyond every other episode's stray, the tail falls off no faster than this scale "
-        "(fraction of the range) when the others barely stray",
-    ),
 )
 thresholds.register(
     CAUSE,
@@ -81,10 +60,8 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
     findings: list[Finding] = []
     for signal in state_signals(data):
         positions = [c for c in signal.channels if field_of(signal.stream, c) == "position"]
-        # every channel tested is a chance for an ordinary run to look unusual by luck: the
-        # other episodes are scored on all of them (``_calibration``)
-        tested = [c for c in positions if joint_limit(data, c) is None and _positional(c)]
-        scores = _scores(ctx, signal.stream, tested) if _has_peer_ranges(ctx) else None
+        # every channel tested is a chance for an ordinary run to look unusual by luck
+        tested = sum(1 for c in positions if joint_limit(data, c) is None and _positional(c))
         for k, channel in enumerate(signal.channels):
             if channel not in positions:
                 continue
@@ -92,7 +69,9 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
             if joint_limit(data, channel) is None and _has_peer_ranges(ctx):
                 if not _positional(channel):
                     continue
-                found = _excursion(data, ctx, signal.stream, channel, signal.t_ns, column, scores)
+                found = _excursion(
+                    data, ctx, signal.stream, channel, signal.t_ns, column, max(tested, 1)
+                )
             else:
                 found = _check(data, ctx, signal.stream, channel, signal.t_ns, column)
             if found is not None:
@@ -241,18 +220,25 @@ def _has_peer_ranges(ctx: ExplainContext) -> bool:
     return ctx.history is not None and callable(getattr(ctx.history, "each", None))
 
 
-def _peer_ranges(ctx: ExplainContext, stream: str, channel: str) -> tuple[list[Range], str]:
-    """The other episodes' (min, max): the successful ones when there are two or more."""
-    each = ctx.history.each  # type: ignore[union-attr]
-    ranges = each(stream, channel, True)
-    if len(ranges) >= 2:
-        return ranges, "successful "
-    return each(stream, channel, False), ""
-
-
-def _scores(ctx: ExplainContext, stream: str, tested: list[str]) -> ExcursionScores:
-    per_channel = {c: _peer_ranges(ctx, stream, c)[0] for c in tested}
-    return ExcursionScores({c: r for c, r in per_channel.items() if r})
+def _normal_excess(ranges: list[tuple[float, float]]) -> list[float]:
+    """Leave one out: how far each other episode strays beyond all the rest, as a fraction of
+    the rest's range (vectorised: the rest's extremes are the overall ones unless the episode
+    left out holds them)."""
+    if len(ranges) < 2:
+        return []
+    lo = np.array([r[0] for r in ranges], dtype=np.float64)
+    hi = np.array([r[1] for r in ranges], dtype=np.float64)
+    lo_order = np.argsort(lo, kind="stable")
+    hi_order = np.argsort(-hi, kind="stable")
+    rest_lo = np.full(len(lo), lo[lo_order[0]])
+    rest_lo[lo_order[0]] = lo[lo_order[1]]
+    rest_hi = np.full(len(hi), hi[hi_order[0]])
+    rest_hi[hi_order[0]] = hi[hi_order[1]]
+    span = rest_hi - rest_lo
+    beyond = np.maximum(np.maximum(hi - rest_hi, rest_lo - lo), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        excess = np.where(span > 1e-12, beyond / span, 0.0)
+    return [float(e) for e in excess]
 
 
 def _typical_stray(normal: list[float]) -> float:
@@ -271,24 +257,26 @@ def _excursion(
     channel: str,
     t_ns: np.ndarray,
     column: np.ndarray,
-    scores: ExcursionScores | None,
+    tested: int,
 ) -> Finding | None:
-    ranges, source = _peer_ranges(ctx, stream, channel)
-    if not ranges or column.size == 0 or scores is None:
+    each = ctx.history.each  # type: ignore[union-attr]
+    ranges = each(stream, channel, True)
+    source = "successful "
+    if len(ranges) < 2:
+        ranges, source = each(stream, channel, False), ""
+    if not ranges or column.size == 0:
         return None
     lo = min(r[0] for r in ranges)
     hi = max(r[1] for r in ranges)
     span = hi - lo
     if span <= 1e-12:
         return None
-    normal = [float(e) for e in loo_excess(ranges)]
+    normal = _normal_excess(ranges)
     typical = _typical_stray(normal)
     allowed = max(ctx.t(EXCURSION, "min_excess"), ctx.t(EXCURSION, "over_normal") * typical)
-    # a NaN or an Inf is no position (nan_inf names it): only finite values can stray
-    finite = np.isfinite(column)
     with np.errstate(invalid="ignore"):
-        over = finite & (column > hi + allowed * span)
-        under = finite & (column < lo - allowed * span)
+        over = column > hi + allowed * span
+        under = column < lo - allowed * span
     spans = sustained_runs(over | under, t_ns, ctx.t(EXCURSION, "min_duration_s"), 2)
     if not spans:
         return None
@@ -299,28 +287,20 @@ def _excursion(
     start = first
     while start > 0 and outside[start - 1]:
         start -= 1
-    region = column[first:last][finite[first:last]]
-    peak = float(np.max(region)) if side_over else float(np.min(region))
+    region = column[first:last]
+    peak = float(np.nanmax(region)) if side_over else float(np.nanmin(region))
     limit = hi if side_over else lo
     relative = abs(peak - limit) / span
     n = len(ranges)
     beaten = sum(e >= relative for e in normal)
     p_value = (1 + beaten) / (n + 1)
-    # chance that an ordinary run strays this far on ANY of the stream's tested channels
-    floor = ctx.t(EXCURSION, "tail_scale_min")
-    p_episode = scores.p_value(channel, relative, floor)
-    confidence = calibrated_confidence(p_episode, ctx.t(EXCURSION, "false_alarm_rate"))
-    tested = scores.channels
-    farthest = scores.largest(channel)
-    if relative < ctx.t(EXCURSION, "over_normal") * farthest:
-        # the tail beyond the other episodes is a model; within twice the farthest stray of
-        # any of them, a heavier tail than the model's would make this ordinary
-        confidence = min(confidence, 0.45)
+    # chance that ANY of the stream's tested channels of an ordinary run strays this far
+    p_episode = min(1.0, p_value * tested)
+    strength = min(1.0, (relative / max(allowed, 1e-9) - 1.0))
+    confidence = float(np.clip(0.75 - p_episode + 0.1 * strength, 0.2, 0.9))
     calibrated = len(normal) >= ctx.t(EXCURSION, "min_peers")
     from_start = start == 0
-    if not calibrated:  # a p-value from one to three other episodes means little
-        confidence = min(confidence, 0.3)
-    if from_start:
+    if not calibrated or from_start:
         confidence = min(confidence, 0.45)
     if failed_run(data):
         confidence += 0.05
@@ -335,7 +315,7 @@ def _excursion(
             f"{ref} went {where} the range of {n} other {source}episode(s) of this robot "
             f"({lo:.4g}..{hi:.4g}) to {peak:.4g}, {relative:.0%} of that range beyond it "
             f"(other episodes typically stray {typical:.0%}; an ordinary run strays this far on "
-            f"one of its {tested} channels with p ≈ {p_episode:.2g}){caveat}"
+            f"one of its {tested} channels with p ≈ {p_episode:.2f}){caveat}"
         ),
         confidence=confidence,
         severity="high" if calibrated and not from_start else "medium",
@@ -351,8 +331,7 @@ def _excursion(
             "normal_excess_fraction": round(typical, 3),
             "other_episodes": n,
             "p_value": round(p_value, 3),
-            "p_value_any_channel": float(f"{p_episode:.3g}"),
-            "largest_other_stray": round(scores.largest(channel), 3),
+            "p_value_any_channel": round(p_episode, 3),
             "channels_tested": tested,
             "duration_s": round(duration, 3),
             "from_episode_start": from_start,
