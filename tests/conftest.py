@@ -111,6 +111,21 @@ def gui_thread_garbage(request: pytest.FixtureRequest):  # type: ignore[no-untyp
     collector.deleteLater()
 
 
+@pytest.fixture(scope="session")
+def triage_catalog(
+    tmp_path_factory: pytest.TempPathFactory,
+    scanned_shared_data: tuple[Path, dict[str, object]],
+    shared_data: Path,
+) -> Path:
+    """The scanned real recordings plus a never-explained copy of a dataset (what
+    ``list --sort anomaly`` and the browser's Anomaly column must put last); read-only:
+    tests copy it (``copy_catalog``)."""
+    from tests.catalog_files import with_unexplained_dataset
+
+    folder = tmp_path_factory.mktemp("triage")
+    return with_unexplained_dataset(scanned_shared_data[0], shared_data, folder)
+
+
 #: Session fixtures that cost tens of seconds to build: the files that use one run on one worker
 #: process (xdist group named after it), so it is built once, not once per worker.
 SHARED_SETUPS = ("shared_policy_catalog", "scanned_shared_data")

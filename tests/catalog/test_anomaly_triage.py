@@ -18,20 +18,10 @@ from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.cli import main
 from robotrace_desktop.commands import common
 from tests import real_data
-from tests.catalog_files import copy_catalog, with_unexplained_dataset
+from tests.catalog_files import copy_catalog
 from tests.made_up_findings import finding
 
 UNEXPLAINED = 3  # the Reachy 2 copy's episodes, scanned with --no-explain
-
-
-@pytest.fixture(scope="module")
-def triage_catalog(
-    tmp_path_factory: pytest.TempPathFactory,
-    scanned_shared_data: tuple[Path, dict],
-    shared_data: Path,
-) -> Path:
-    folder = tmp_path_factory.mktemp("triage")
-    return with_unexplained_dataset(scanned_shared_data[0], shared_data, folder)
 
 
 @pytest.fixture

@@ -18,20 +18,10 @@ from robotrace_desktop.catalog.anomaly import anomaly_scores
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.ui.catalog_browser import CatalogBrowser
 from robotrace_desktop.ui.catalog_model import COLUMN_KEYS, NODE_ROLE
-from tests.catalog_files import copy_catalog, with_unexplained_dataset
+from tests.catalog_files import copy_catalog
 
 ANOMALY = COLUMN_KEYS.index("anomaly")
 TOOLTIP = Qt.ItemDataRole.ToolTipRole
-
-
-@pytest.fixture(scope="module")
-def triage_catalog(
-    tmp_path_factory: pytest.TempPathFactory,
-    scanned_shared_data: tuple[Path, dict],
-    shared_data: Path,
-) -> Path:
-    folder = tmp_path_factory.mktemp("triage_ui")
-    return with_unexplained_dataset(scanned_shared_data[0], shared_data, folder)
 
 
 @pytest.fixture
