@@ -36,6 +36,10 @@ class Timeline:
     periodic: bool
     gaps: list[Gap]
     signal: Signal | None = None
+    #: the interval beyond which this stream has a gap (``gap_limit_ns``), and whether it is
+    #: sent on demand: worked out once, with its gaps
+    limit_ns: float = 0.0
+    bursty: bool = False
 
 
 def stream_timeline(
@@ -49,17 +53,18 @@ def stream_timeline(
     periodic = float(np.mean(np.abs(dt - median) <= 0.5 * median)) >= float(
         ctx.t(GAP, "regular_fraction")
     )
-    gaps: list[Gap] = []
-    if periodic:
-        idx = np.flatnonzero(dt > gap_limit_ns(dt, median, ctx))
-        if not idx.size:
-            # a stream sent on demand (teleop) pauses so often that its pauses set its own
-            # limit: they are still listed — at low confidence, as bursty (``_gap_finding``)
-            pauses = np.flatnonzero(dt > _pause_limit_ns(median, ctx))
-            if _bursty(dt[pauses], t, ctx):
-                idx = pauses
-        gaps = [Gap(name, int(t[i]), int(dt[i])) for i in idx]
-    return Timeline(name, t, median, periodic, gaps, signal)
+    if not periodic:
+        return Timeline(name, t, median, periodic, [], signal)
+    limit = gap_limit_ns(dt, median, ctx)
+    pauses = np.flatnonzero(dt > _pause_limit_ns(median, ctx))
+    bursty = _bursty(dt[pauses], t, ctx)
+    idx = np.flatnonzero(dt > limit)
+    if not idx.size and bursty:
+        # a stream sent on demand (teleop) pauses so often that its pauses set its own
+        # limit: they are still listed — at low confidence, as bursty (``gap_finding``)
+        idx = pauses
+    gaps = [Gap(name, int(t[i]), int(dt[i])) for i in idx]
+    return Timeline(name, t, median, periodic, gaps, signal, limit, bursty)
 
 
 def gap_limit_ns(dt: np.ndarray, median: float, ctx: ExplainContext) -> float:
@@ -101,7 +106,7 @@ def gap_finding(line: Timeline, gaps: list[Gap], ctx: ExplainContext, others: in
     assert line.signal is not None
     longest = max(gaps, key=lambda g: g.length_ns)
     min_gap = float(ctx.t(GAP, "min_gap_s"))
-    limit = gap_limit_ns(np.diff(line.t_ns), line.median_ns, ctx)
+    limit = line.limit_ns
 
     def strength(gap: Gap) -> float:
         """≥ 1: a gap of confident_gap_s or more, or one far beyond the stream's own longest
@@ -125,8 +130,7 @@ def gap_finding(line: Timeline, gaps: list[Gap], ctx: ExplainContext, others: in
     first = next((g for g in gaps if strength(g) >= 1), gaps[0])
     total = sum(g.length_ns for g in gaps)
     span = max(int(line.t_ns[-1] - line.t_ns[0]), 1)
-    dt = np.diff(line.t_ns)
-    bursty = _bursty(dt[dt > _pause_limit_ns(line.median_ns, ctx)], line.t_ns, ctx)
+    bursty = line.bursty
     if bursty:
         confidence = min(confidence, 0.3)
     rate = NS / line.median_ns

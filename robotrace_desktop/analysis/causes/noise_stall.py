@@ -68,9 +68,11 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
 class _Blocks:
     """A signal's usable channels' noise level per block of ``w`` samples."""
 
-    def __init__(self, t: np.ndarray, cols: np.ndarray, w: int, signed: np.ndarray) -> None:
+    def __init__(
+        self, t: np.ndarray, cols: np.ndarray, w: int, rate: float, signed: np.ndarray
+    ) -> None:
         blocks = signed.shape[0] // w
-        self.t, self.cols, self.w = t, cols, w
+        self.cols, self.w, self.rate = cols, w, rate
         self.signed = signed[: blocks * w]
         self.changes = np.abs(self.signed)
         self.level = np.median(self.changes.reshape(blocks, w, cols.size), axis=1)
@@ -107,7 +109,7 @@ def _levels(signal: Signal, ctx: ExplainContext) -> _Blocks | None:
     cols = np.flatnonzero(usable)
     if not cols.size:
         return None
-    return _Blocks(t, cols, w, np.diff(signal.values[:, cols], axis=0))
+    return _Blocks(t, cols, w, rate, np.diff(signal.values[:, cols], axis=0))
 
 
 def _others_active(run: dict, own: _Blocks, levels: list[_Blocks | None]) -> bool:
@@ -134,9 +136,8 @@ def _at_an_end(run: dict, signal: Signal) -> bool:
 def _collapsed(signal: Signal, blocks: _Blocks, ctx: ExplainContext) -> list[dict]:
     """Per usable channel, its longest collapsed stretch (if any)."""
     t, w = signal.t_ns, blocks.w
-    rate = NS / float(np.median(np.diff(t)[np.diff(t) > 0]))
     collapse = ctx.t(CAUSE, "noise_collapse")
-    need = max(2, int(np.ceil(ctx.t(CAUSE, "noise_min_s") * rate / w)))
+    need = max(2, int(np.ceil(ctx.t(CAUSE, "noise_min_s") * blocks.rate / w)))
     found = []
     for j, k in enumerate(blocks.cols):
         run = _quiet_run(blocks.level[:, j], collapse, need)
