@@ -133,13 +133,9 @@ SHARED_SETUPS = ("shared_policy_catalog", "scanned_shared_data")
 
 @pytest.hookimpl(tryfirst=True)  # before xdist appends the group to the node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With ``--dist loadgroup`` (addopts): each test file is meant to be one unit of work for
-    a worker (its module fixtures built once), and the files that share an expensive session
-    fixture one unit together, scheduled first (the longest units start first).
-
-    Not in effect yet: with pytest 9.2 and xdist 3.8 no node id gets the ``@group`` suffix the
-    scheduler reads (checked with ``-v``: one file's tests land on both workers), so the tests
-    are spread one by one and the verify policy sets are built on both workers (issue 12)."""
+    """With ``--dist loadgroup`` (addopts): each test file is one unit of work for a worker (its
+    module fixtures built once), and the files that share an expensive session fixture are one
+    unit together, scheduled first (the longest units start first)."""
     group_of: dict[str, str] = {}
     for item in items:
         file = item.nodeid.split("::", 1)[0]
@@ -148,6 +144,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             group_of[file] = shared
         group_of.setdefault(file, file)
     for item in items:
-        item.add_marker(pytest.mark.xdist_group(group_of[item.nodeid.split("::", 1)[0]]))
+        group = group_of[item.nodeid.split("::", 1)[0]]
+        item.add_marker(pytest.mark.xdist_group(group))
+        if config.getoption("loadgroup", default=False):
+            _append_group_to_node_id(item, group)
     first = {g: i for i, g in enumerate(SHARED_SETUPS)}
     items.sort(key=lambda i: first.get(group_of[i.nodeid.split("::", 1)[0]], len(first)))
+
+
+def _append_group_to_node_id(item: pytest.Item, group: str) -> None:
+    """The ``@group`` suffix is what xdist's scheduler groups by. xdist 3.8 writes it into
+    ``item._nodeid``, which pytest 9.2 no longer reads (node ids live in ``item._id``), so the
+    groups were silently ignored and the tests spread one by one; on such a pytest the suffix is
+    written here. Older pytest versions keep xdist's own write."""
+    node_id = getattr(item, "_id", None)
+    if node_id is None or "@" in item.nodeid:
+        return
+    item._id = type(node_id).parse(f"{item.nodeid}@{group}")
