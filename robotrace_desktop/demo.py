@@ -375,9 +375,11 @@ def render_wrist_frames(count: int = round(DURATION_S * WRIST_FPS)) -> Iterable[
 def yuv420p_frame(rgb: np.ndarray) -> av.VideoFrame:
     """RGB → BT.601 limited-range yuv420p in numpy, as FFmpeg's default conversion does.
 
-    Not left to swscale: it reads the uninitialised row padding of a PyAV rgb24 frame (rows of
-    240 px) and runs threaded, so the same pixels could encode to different bytes from run to
-    run. Odd sizes (which yuv420p cannot hold exactly) fall back to swscale."""
+    Not left to swscale, and not ``VideoFrame.from_ndarray``: both leave the row padding of a
+    plane uninitialised (the wrist camera's 120-px chroma rows sit in 128-byte lines), and x264
+    reads that padding, so the same pixels encoded to different bytes depending on what the
+    process had allocated before. Every byte of every plane, padding included, is written here.
+    Odd sizes (which yuv420p cannot hold exactly) fall back to swscale."""
     height, width = rgb.shape[:2]
     if height % 2 or width % 2:
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
@@ -390,9 +392,12 @@ def yuv420p_frame(rgb: np.ndarray) -> av.VideoFrame:
     def half(plane: np.ndarray) -> np.ndarray:
         return plane.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3))
 
-    planes = [y, half(u), half(v)]
-    packed = np.concatenate([np.clip(np.rint(p), 0, 255).astype(np.uint8).ravel() for p in planes])
-    return av.VideoFrame.from_ndarray(packed.reshape(height * 3 // 2, width), format="yuv420p")
+    frame = av.VideoFrame(width, height, "yuv420p")
+    for target, plane in zip(frame.planes, (y, half(u), half(v)), strict=True):
+        lines = np.zeros((target.height, target.line_size), dtype=np.uint8)
+        lines[:, : target.width] = np.clip(np.rint(plane), 0, 255).astype(np.uint8)
+        target.update(lines)
+    return frame
 
 
 def encode_video(path: Path, frames: Iterable[np.ndarray], fps: int = VIDEO_FPS) -> Path:

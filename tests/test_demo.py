@@ -179,6 +179,25 @@ def test_same_seed_same_values(tmp_path: Path, demo: Path) -> None:
         assert (demo / name).read_bytes() == (again / name).read_bytes()
 
 
+def test_frames_handed_to_the_encoder_have_no_stale_bytes_in_their_row_padding() -> None:
+    """The wrist camera's 120-px chroma rows sit in 128-byte lines; x264 reads the padding, so
+    stale bytes there (left by frames freed earlier) made the same demo encode to different
+    bytes in a process that had done other work first (the suite's byte-equality check failed
+    on a busy worker)."""
+    import av
+
+    for _ in range(20):  # freed frames full of 0xFF, which the next allocation may reuse
+        stale = av.VideoFrame(demo_module.WRIST_WIDTH, demo_module.WRIST_HEIGHT, "yuv420p")
+        for plane in stale.planes:
+            plane.update(np.full(plane.buffer_size, 255, np.uint8))
+        del stale
+        rgb = np.full((demo_module.WRIST_HEIGHT, demo_module.WRIST_WIDTH, 3), 90, np.uint8)
+        frame = demo_module.yuv420p_frame(rgb)
+        for plane in frame.planes:
+            lines = np.frombuffer(bytes(plane), np.uint8).reshape(plane.height, plane.line_size)
+            assert not lines[:, plane.width :].any()
+
+
 def test_rewrite_replaces_only_a_bundle(tmp_path: Path) -> None:
     dest = demo_copy(tmp_path / "d")  # an earlier demo (a write's exact bytes); then rewrite it
     (dest / "stale.txt").write_text("old")
