@@ -14,9 +14,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core import jsonsafe
+from robotrace_desktop.core.finding import Finding
 
 #: findings at or above this confidence are "a real fault a user should look at"
 CONFIDENT = 0.5

@@ -15,11 +15,11 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.catalog.findings import explainable_ids, findings_for, store_findings
 from robotrace_desktop.catalog.peers import history_line
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.commands.common import open_catalog, print_json, progress_bar
+from robotrace_desktop.core.finding import Finding
 from robotrace_desktop.core.timebase import format_seconds
 from robotrace_desktop.episodes import ResolvedEpisode, resolve
 from robotrace_desktop.errors import ValidationError

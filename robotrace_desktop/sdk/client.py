@@ -45,9 +45,9 @@ from robotrace_desktop.sdk.fields import (
 )
 
 if TYPE_CHECKING:
-    from robotrace_desktop.analysis.finding import Finding
     from robotrace_desktop.catalog.store import Catalog
     from robotrace_desktop.core.episode import EpisodeInfo, LogEvent
+    from robotrace_desktop.core.finding import Finding
     from robotrace_desktop.sdk.inputs import Inputs
     from robotrace_desktop.sdk.recorder import Recorder
     from robotrace_desktop.sinks.base import Sink

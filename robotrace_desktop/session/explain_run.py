@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.catalog.findings import store_findings
 from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.core.finding import Finding
 from robotrace_desktop.episodes import ResolvedEpisode
 
 

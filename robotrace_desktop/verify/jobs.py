@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from robotrace_desktop.analysis.data import EpisodeData
-from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.catalog.findings import CONFIDENT, findings_of
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo
+from robotrace_desktop.core.finding import Finding
 from robotrace_desktop.episodes import ResolvedEpisode
 from robotrace_desktop.verify.model import EpisodeMetrics
 
