@@ -23,7 +23,7 @@ def explain_and_store(catalog_path: Path | None, resolved: ResolvedEpisode) -> l
     Without a catalog (a file opened from disk with no library) Explain runs without history.
     Raises what the reader or the catalog raise; the caller shows it."""
     # imported here: the analyzers (numpy-heavy) load when the first run starts, not with the view
-    from robotrace_desktop.analysis.runner import explain_resolved
+    from robotrace_desktop.library.explain_runner import explain_resolved
 
     if catalog_path is None:
         return explain_resolved(resolved, None)

@@ -13,9 +13,9 @@ from PySide6.QtCore import Qt
 from robotrace_desktop.analysis import explain as explain_module
 from robotrace_desktop.analysis import registry
 from robotrace_desktop.catalog.findings import findings_for, was_explained
-from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.episodes import resolve
+from robotrace_desktop.library.scanner import scan
 from robotrace_desktop.session import EpisodeSession
 from robotrace_desktop.ui.episode_view import EpisodeView
 from robotrace_desktop.ui.explain_panel import (
