@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from robotrace_desktop.catalog.findings import explainable_among
 from robotrace_desktop.catalog.store import Catalog
@@ -27,6 +27,9 @@ from robotrace_desktop.library.indexing import Recording, index_recording
 from robotrace_desktop.readers.base import Reader
 from robotrace_desktop.readers.permission import PERMISSION_DENIED, RECORDING_SUFFIXES, denied
 from robotrace_desktop.readers.registry import readers, sniff
+
+if TYPE_CHECKING:  # the rows the catalog hands back; the SQL itself stays in catalog/
+    import sqlite3
 
 log = logging.getLogger(__name__)
 
