@@ -232,9 +232,9 @@ def main() -> None:
 
         bag_figures(args.bag, args.runs, parse_time_ns(args.t))
         return
-    from robotrace_desktop.catalog.scanner import scan
     from robotrace_desktop.catalog.store import Catalog
     from robotrace_desktop.demo import write_demo_bundle
+    from robotrace_desktop.library.scanner import scan
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["ROBOTRACE_HOME"] = tmp

@@ -21,7 +21,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.catalog.findings import store_many_findings
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import (
@@ -32,6 +31,7 @@ from robotrace_desktop.core.episode import (
     StreamKind,
     episode_id,
 )
+from robotrace_desktop.core.finding import Finding
 
 ROBOTS = ("so101", "aloha", "g1", "reachy2", "koch")
 OUTCOMES = (Outcome.SUCCESS,) * 6 + (Outcome.FAILURE,) * 3 + (Outcome.UNKNOWN,)

@@ -10,11 +10,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo, EpisodeSource
 from robotrace_desktop.core.links import is_link, parse_link
 from robotrace_desktop.errors import EpisodeNotFoundError, RecordingError
+
+if TYPE_CHECKING:  # only looked up through: naming an episode needs no catalog code loaded,
+    # and the catalog and episode resolution are independent layers
+    from robotrace_desktop.catalog.store import Catalog
 
 _INDEX_SUFFIX = re.compile(r"^(?P<path>.+)#(?P<index>\d+)$")
 MIN_ID_PREFIX = 6

@@ -3,7 +3,7 @@ its Qt-free session): the evidence times are chosen by the test, not by an analy
 
 from __future__ import annotations
 
-from robotrace_desktop.analysis.finding import Finding
+from robotrace_desktop.core.finding import Finding
 
 S = 1_000_000_000
 

@@ -19,9 +19,9 @@ import av
 import numpy as np
 import pytest
 
-from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.cli import main
+from robotrace_desktop.library.scanner import scan
 from robotrace_desktop.video.images import decode_image_bytes
 
 G1 = "lerobot/g1_pick_bottle_v21"

@@ -28,7 +28,7 @@ def non_ui_modules() -> list[str]:
 
 def test_core_modules_never_import_qt() -> None:
     modules = non_ui_modules()
-    assert "robotrace_desktop.catalog.scanner" in modules
+    assert "robotrace_desktop.library.scanner" in modules
     code = (
         "import importlib, sys\n"
         f"for name in {modules!r}:\n"

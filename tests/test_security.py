@@ -23,12 +23,12 @@ import pytest
 
 import robotrace_desktop as rt
 from robotrace_desktop.catalog.bookmarks import add_bookmark
-from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.cli import main as cli
 from robotrace_desktop.core.episode import StreamKind
 from robotrace_desktop.episodes import resolve
 from robotrace_desktop.errors import EpisodeNotFoundError, RobotraceError, ValidationError
+from robotrace_desktop.library.scanner import scan
 from robotrace_desktop.readers.bundle.reader import BundleReader
 from tests.demo_cache import demo_copy
 from tests.sdk.sdk_fixtures import catalog_ids

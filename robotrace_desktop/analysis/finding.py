@@ -1,40 +1,16 @@
-"""What an analyzer reports. Findings are stored in the catalog and shown, ranked, to the user;
-the first one is the most likely reason the run failed and carries the estimated failure time."""
+"""What an analyzer reports, as the analyzers name it: ``Finding`` and how a finding names a
+channel (``channel_ref``).
+
+``Finding`` itself is defined in ``core.finding`` — the catalog stores findings and may not
+import Explain — and re-exported here because it is the analyzers' vocabulary: a cause module
+imports everything it reports from this one module.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from robotrace_desktop.core.finding import SEVERITIES, Finding
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
-
-
-@dataclass(slots=True)
-class Finding:
-    cause: str  # stable id: "action_saturation", "raised_exception", …
-    title: str  # short, e.g. "Gripper closed on nothing"
-    explanation: str  # one line in plain words, with the numbers that matter
-    confidence: float  # 0..1: how sure the analyzer is that this happened AND matters
-    severity: str  # one of SEVERITIES
-    t_start_ns: int | None = None  # episode time of the evidence (None: not tied to a time)
-    t_end_ns: int | None = None
-    channels: list[str] = field(default_factory=list)  # "stream/channel" or "stream"
-    evidence: dict[str, Any] = field(default_factory=dict)  # values and thresholds used
-    next_step: str = ""  # what to look at or try next
-    rank: int = 0  # 1 = most likely root cause; set by ranking
-
-    def __post_init__(self) -> None:
-        self.confidence = float(min(max(self.confidence, 0.0), 1.0))
-        if self.severity not in SEVERITIES:
-            raise ValueError(f"severity must be one of {SEVERITIES}, not {self.severity!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Finding:
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+__all__ = ["SEVERITIES", "Finding", "channel_ref"]
 
 
 def channel_ref(stream: str, channel: str | None = None) -> str:

@@ -1,11 +1,12 @@
 """Explain one episode against an explicit list of the robot's other episodes (its peers).
 
 This is the seam the held-out evaluation (``benchmarks/eval_explain_heldout.py``) measures
-Explain through. The product finds a robot's history in the catalog (``history.history_for``,
-``history.baseline_for``); an evaluation has no catalog, only episodes held in memory, and must
-be sure that the episode under test never counts as its own history. So the evaluation calls
-``explain_with_peers`` with the robot's OTHER clean episodes, and this module answers the
-``ExplainContext`` callables from them exactly as ``history.py`` answers them from the catalog:
+Explain through. The product finds a robot's history in the catalog
+(``library.peer_history.history_for`` and ``baseline_for``); an evaluation has no catalog, only
+episodes held in memory, and must be sure that the episode under test never counts as its own
+history. So the evaluation calls ``explain_with_peers`` with the robot's OTHER clean episodes,
+and this module answers the ``ExplainContext`` callables from them exactly as
+``library.peer_history`` answers them from the catalog:
 
 - ``history(stream, channel, successful_only)`` — the (min, max) the channel reaches across the
   peers (only the successful ones when asked), NaN/Inf ignored, ``None`` when no peer has it;
@@ -57,7 +58,7 @@ class PeerRanges:
         return min(lo for lo, _ in found), max(hi for _, hi in found)
 
     def each(self, stream: str, channel: str, successful_only: bool) -> list[Range]:
-        """Every peer's own (min, max), as ``history._Ranges.each``."""
+        """Every peer's own (min, max), as ``library.peer_history._Ranges.each``."""
         found: list[Range] = []
         for k, peer in enumerate(self.peers):
             if successful_only and _outcome(peer.info) != Outcome.SUCCESS.value:
@@ -95,7 +96,7 @@ def _signal_ranges(peer: EpisodeData, stream: str) -> dict[str, Range] | None:
 def nearest_successful_peer(
     target: EpisodeInfo, peers: Sequence[EpisodeData]
 ) -> EpisodeData | None:
-    """As ``history.nearest_successful``: same task, env_version and robot, outcome success,
+    """As ``catalog.peers.nearest_successful``: same task, env_version and robot, outcome success,
     duration closest to the target's (ties: the first peer)."""
     if target.task is None:
         return None

@@ -21,11 +21,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from robotrace_desktop.analysis.ranking import RECORDED_OUTCOME
 from robotrace_desktop.catalog.episode_filter import EpisodeFilter, where_sql
 from robotrace_desktop.catalog.episode_rows import LIST_COLUMNS, episode_from_row
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo
+from robotrace_desktop.core.finding import RECORDED_OUTCOME
 
 #: causes that are not evidence of abnormal signals (see the module docstring)
 NOT_ANOMALIES: tuple[str, ...] = (RECORDED_OUTCOME,)

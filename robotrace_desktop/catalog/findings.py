@@ -14,9 +14,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core import jsonsafe
+from robotrace_desktop.core.finding import Finding
 
 #: findings at or above this confidence are "a real fault a user should look at"
 CONFIDENT = 0.5
@@ -34,8 +34,8 @@ def store_findings(
 ) -> None:
     """Replace the findings of ``episode_id`` (ranked order is kept through ``rank``).
 
-    ``key`` is the ``analysis.reuse.explain_key`` they were computed under (None: unknown, so
-    they are never reused)."""
+    ``key`` is the ``library.explain_reuse.explain_key`` they were computed under (None:
+    unknown, so they are never reused)."""
     store_many_findings(catalog, {episode_id: findings}, keys={episode_id: key})
 
 
@@ -116,9 +116,9 @@ class EpisodeState(NamedTuple):
 
 
 def episode_states(catalog: Catalog, episode_ids: Sequence[str]) -> dict[str, EpisodeState]:
-    """For ``analysis.reuse.explain_key``: each episode's recording fingerprint (size + mtime of
-    its files), the indexed row's content hash and status, the user's overrides and stream
-    offsets — in a few queries, so deciding what ``explain --all`` must recompute costs
+    """For ``library.explain_reuse.explain_key``: each episode's recording fingerprint (size +
+    mtime of its files), the indexed row's content hash and status, the user's overrides and
+    stream offsets — in a few queries, so deciding what ``explain --all`` must recompute costs
     milliseconds, not an open per episode. Unknown ids are left out."""
     states: dict[str, EpisodeState] = {}
     for chunk in _chunks(list(dict.fromkeys(episode_ids))):
@@ -213,6 +213,21 @@ def explainable_ids(catalog: Catalog) -> list[str]:
            ORDER BY e.path, e.episode_index"""
     )
     return [r["id"] for r in rows]
+
+
+def explainable_among(catalog: Catalog, ids: Sequence[str]) -> list[str]:
+    """The episodes among ``ids`` Explain can read (as ``explainable_ids``), in the given order:
+    what a scan hands to Explain from the recordings it found unchanged."""
+    readable: set[str] = set()
+    for chunk in _chunks(list(dict.fromkeys(ids))):
+        marks = ", ".join("?" * len(chunk))
+        rows = catalog.conn.execute(
+            f"SELECT e.id FROM episodes e JOIN recordings r ON r.path = e.recording "
+            f"WHERE e.id IN ({marks}) AND e.missing_since IS NULL AND r.status = 'ok'",
+            chunk,
+        )
+        readable.update(r[0] for r in rows)
+    return [e for e in ids if e in readable]
 
 
 def _finding(row: sqlite3.Row) -> Finding:

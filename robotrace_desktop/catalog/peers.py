@@ -15,7 +15,7 @@ from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo, Outcome
 
 #: how many of a robot's newest other episodes Explain compares an episode with (its history);
-#: here, not in ``analysis.history``, so the reuse check of stored findings loads no numpy
+#: here, not in ``library.peer_history``, so the reuse check of stored findings loads no numpy
 MAX_PEERS = 50
 
 

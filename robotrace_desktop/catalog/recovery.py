@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +29,6 @@ from robotrace_desktop.catalog.backups import (
 )
 from robotrace_desktop.catalog.journal import Journal
 from robotrace_desktop.catalog.journal_sync import replay, replay_pending
-from robotrace_desktop.catalog.scanner import ScanSummary, scan
 from robotrace_desktop.catalog.storage_errors import (
     CatalogDamagedError,
     sqlite_error,
@@ -103,7 +103,11 @@ class Replaced:
     reapplied: int = 0  # user changes re-applied from the journal
     scanned: list[Path] = field(default_factory=list)
     gone: list[Path] = field(default_factory=list)  # known recordings no longer on disk
-    summary: ScanSummary | None = None
+
+
+#: indexes the given recordings into a catalog: how recordings are read and indexed is the
+#: scan's business (``library.scanner``), a layer above the catalog, so rebuild is handed it
+Reindex = Callable[[Catalog, list[Path]], None]
 
 
 def restore(catalog: Path, source: Path | None = None) -> Replaced:
@@ -137,9 +141,9 @@ def restore(catalog: Path, source: Path | None = None) -> Replaced:
     return result
 
 
-def rebuild(catalog: Path, *, explain: bool = False) -> Replaced:
-    """A new catalog from scratch: rescan every recording known to the journal, the backups or
-    the old catalog, and re-apply the whole journal."""
+def rebuild(catalog: Path, reindex: Reindex) -> Replaced:
+    """A new catalog from scratch: ``reindex`` every recording known to the journal, the
+    backups or the old catalog into it, and re-apply the whole journal."""
     result = Replaced(catalog)
     known = known_recordings(catalog)
     result.scanned = [p for p in known if p.exists()]
@@ -148,15 +152,12 @@ def rebuild(catalog: Path, *, explain: bool = False) -> Replaced:
     try:
         with Catalog(temp, journal_of=catalog) as rebuilt:
             if result.scanned:
-                result.summary = scan(rebuilt, result.scanned)
+                reindex(rebuilt, result.scanned)
             result.reapplied = _replay_all(rebuilt)
         _verify(temp)
         result.moved_aside = _install(temp, catalog)
     finally:
         _remove(temp)
-    if explain and result.scanned:  # on the installed catalog: the workers open it by path
-        with Catalog(catalog) as installed:
-            result.summary = scan(installed, result.scanned, explain=True)
     return result
 
 

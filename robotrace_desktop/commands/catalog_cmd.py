@@ -14,6 +14,7 @@ from robotrace_desktop import paths
 from robotrace_desktop.catalog import recovery
 from robotrace_desktop.commands.common import print_json
 from robotrace_desktop.commands.terminal_text import terminal_safe as safe
+from robotrace_desktop.library.catalog_rebuild import rebuild_catalog
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -115,8 +116,8 @@ def run_restore(args: argparse.Namespace) -> int:
 
 
 def run_rebuild(args: argparse.Namespace) -> int:
-    done = recovery.rebuild(catalog_of(args), explain=args.explain)
-    summary = done.summary
+    rebuilt = rebuild_catalog(catalog_of(args), explain=args.explain)
+    done, summary = rebuilt.replaced, rebuilt.summary
     indexed = 0 if summary is None else summary.indexed
     print(
         f"rebuilt {safe(str(done.catalog))}: rescanned {len(done.scanned)} known path(s), "

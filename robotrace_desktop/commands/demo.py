@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.commands import episode_cmds
 from robotrace_desktop.commands.common import open_catalog, print_json
 from robotrace_desktop.core.episode import StreamKind
@@ -14,6 +13,7 @@ from robotrace_desktop.core.links import EpisodeLink
 from robotrace_desktop.core.timebase import format_ms, format_seconds
 from robotrace_desktop.episodes import resolve
 from robotrace_desktop.errors import RobotraceError
+from robotrace_desktop.library.scanner import scan
 from robotrace_desktop.video.images import write_png
 
 

@@ -2,10 +2,10 @@
 
 A catalog episode is explained and its findings stored with their reuse key; asked again while
 nothing they depend on changed (recording, catalog fields, thresholds, analyzers, normal model:
-``analysis.reuse``), the stored findings are printed without opening the recording. ``--force``
-recomputes. A recording that was never scanned is explained directly from disk and nothing is
-written. ``--all`` runs over the whole catalog on every core (or ``--engine ray``) with a
-progress bar on a terminal.
+``library.explain_reuse``), the stored findings are printed without opening the recording.
+``--force`` recomputes. A recording that was never scanned is explained directly from disk and
+nothing is written. ``--all`` runs over the whole catalog on every core (or ``--engine ray``)
+with a progress bar on a terminal.
 """
 
 from __future__ import annotations
@@ -15,17 +15,17 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.catalog.findings import explainable_ids, findings_for, store_findings
 from robotrace_desktop.catalog.peers import history_line
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.commands.common import open_catalog, print_json, progress_bar
+from robotrace_desktop.core.finding import Finding
 from robotrace_desktop.core.timebase import format_seconds
 from robotrace_desktop.episodes import ResolvedEpisode, resolve
 from robotrace_desktop.errors import ValidationError
 
 if TYPE_CHECKING:  # the analyzers (numpy…) load only when something is explained
-    from robotrace_desktop.analysis.runner import ExplainRun
+    from robotrace_desktop.library.explain_runner import ExplainRun
 
 #: the keys of each finding in ``--json`` output, in this order
 JSON_KEYS = (
@@ -112,7 +112,7 @@ def _run_one(args: argparse.Namespace) -> int:
 def _stored(catalog: Catalog, episode_id: str) -> list[Finding] | None:
     """The stored findings when their reuse key is current (None: compute). Needs neither the
     analyzers nor the recording: a few catalog queries and a file read."""
-    from robotrace_desktop.analysis.reuse import current_keys, thresholds_file
+    from robotrace_desktop.library.explain_reuse import current_keys, thresholds_file
 
     if not thresholds_file(catalog.path).is_file():
         return None  # the first Explain writes the thresholds file, which changes the key
@@ -121,8 +121,8 @@ def _stored(catalog: Catalog, episode_id: str) -> list[Finding] | None:
 
 
 def _compute(catalog: Catalog, resolved: ResolvedEpisode) -> list[Finding]:
-    from robotrace_desktop.analysis.reuse import current_keys
-    from robotrace_desktop.analysis.runner import ensure_thresholds_file, explain_resolved
+    from robotrace_desktop.library.explain_reuse import current_keys
+    from robotrace_desktop.library.explain_runner import ensure_thresholds_file, explain_resolved
 
     ensure_thresholds_file(catalog.path)
     episode = resolved.info.id
@@ -134,7 +134,7 @@ def _compute(catalog: Catalog, resolved: ResolvedEpisode) -> list[Finding]:
 
 
 def _run_all(args: argparse.Namespace) -> int:
-    from robotrace_desktop.analysis.runner import explain_many
+    from robotrace_desktop.library.explain_runner import explain_many
 
     with open_catalog(args) as catalog:
         path = catalog.path

@@ -16,10 +16,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.catalog.findings import findings_for
 from robotrace_desktop.commands.common import open_catalog, print_json, progress_bar
 from robotrace_desktop.core.episode import EpisodeInfo
+from robotrace_desktop.core.finding import Finding
 from robotrace_desktop.episodes import resolve
 from robotrace_desktop.errors import ConfigurationError, RobotraceError
 from robotrace_desktop.sinks.base import Sink, call_safely, make_sink

@@ -149,7 +149,7 @@ def _index(
     import itself succeeded)."""
     if args.no_index or not results:
         return set(), []
-    from robotrace_desktop.catalog.scanner import scan
+    from robotrace_desktop.library.scanner import scan
 
     try:
         summary = scan(catalog, [r.folder for r in results], explain=not args.no_explain)

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from robotrace_desktop.catalog.scanner import ScanSummary, scan
 from robotrace_desktop.commands.common import open_catalog, print_json, progress_bar
+from robotrace_desktop.library.scanner import ScanSummary, scan
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -45,9 +45,9 @@ from robotrace_desktop.sdk.fields import (
 )
 
 if TYPE_CHECKING:
-    from robotrace_desktop.analysis.finding import Finding
     from robotrace_desktop.catalog.store import Catalog
     from robotrace_desktop.core.episode import EpisodeInfo, LogEvent
+    from robotrace_desktop.core.finding import Finding
     from robotrace_desktop.sdk.inputs import Inputs
     from robotrace_desktop.sdk.recorder import Recorder
     from robotrace_desktop.sinks.base import Sink
@@ -296,22 +296,19 @@ class Client:
         )
 
     def _index(self, folder: Path) -> EpisodeInfo:
-        """Index the bundle and upsert it; on failure the bundle is removed (all or nothing)."""
+        """Index the bundle as a scan would (``index_recording``, with its fingerprint); if it
+        cannot be read back or stored, the bundle is removed (all or nothing)."""
         from robotrace_desktop.bundle.writer import remove_bundle, storage_error
-        from robotrace_desktop.catalog.scanner import Recording, fingerprint
         from robotrace_desktop.catalog.store import Catalog
+        from robotrace_desktop.library.indexing import Recording, index_recording
         from robotrace_desktop.readers.bundle.reader import BundleReader
 
-        reader = BundleReader()
         folder = folder.resolve()
         catalog_path = self.catalog
         try:
-            info = next(iter(reader.index(folder)))
-            stamp = fingerprint(Recording(folder, reader))
             with Catalog(catalog_path) as catalog:
-                with catalog.transaction():
-                    catalog.upsert_episode(str(folder), info)
-                    catalog.set_recording_state(str(folder), reader.kind, stamp, "ok", None)
+                recording = Recording(folder, BundleReader())
+                info = index_recording(catalog, recording, force=True, strict=True).episodes[0]
                 _remember(catalog, folder)
         except RecordingError as exc:
             remove_bundle(folder)
@@ -331,7 +328,7 @@ class Client:
         if not self.explain:
             return []
         try:
-            from robotrace_desktop.analysis.runner import explain_many
+            from robotrace_desktop.library.explain_runner import explain_many
 
             run = explain_many(self.catalog, [info.id], workers=1)
         except Exception as exc:  # the episode is stored; Explain failing must not undo it

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from robotrace_desktop.analysis.finding import Finding
     from robotrace_desktop.core.episode import EpisodeInfo
+    from robotrace_desktop.core.finding import Finding
 
 
 @dataclass(frozen=True, slots=True)

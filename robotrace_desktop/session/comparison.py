@@ -14,12 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.catalog.findings import findings_for
 from robotrace_desktop.catalog.guard import storage_errors
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.channels import default_selection, stream_role
 from robotrace_desktop.core.episode import EpisodeInfo, StreamKind
+from robotrace_desktop.core.finding import Finding
 from robotrace_desktop.session.alignment import (
     ALIGN_LABELS,
     alignment_offset,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.catalog import bookmarks as bookmark_store
 from robotrace_desktop.catalog.bookmarks import Bookmark
 from robotrace_desktop.catalog.findings import findings_for, was_explained
@@ -20,6 +19,7 @@ from robotrace_desktop.catalog.guard import storage_errors
 from robotrace_desktop.catalog.peers import history_line
 from robotrace_desktop.catalog.store import Catalog, layout_key
 from robotrace_desktop.core.episode import EpisodeInfo, StreamInfo
+from robotrace_desktop.core.finding import Finding
 from robotrace_desktop.errors import UsageError
 from robotrace_desktop.session.events import Event
 

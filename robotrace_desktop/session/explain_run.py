@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.catalog.findings import store_findings
 from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.core.finding import Finding
 from robotrace_desktop.episodes import ResolvedEpisode
 
 
@@ -23,7 +23,7 @@ def explain_and_store(catalog_path: Path | None, resolved: ResolvedEpisode) -> l
     Without a catalog (a file opened from disk with no library) Explain runs without history.
     Raises what the reader or the catalog raise; the caller shows it."""
     # imported here: the analyzers (numpy-heavy) load when the first run starts, not with the view
-    from robotrace_desktop.analysis.runner import explain_resolved
+    from robotrace_desktop.library.explain_runner import explain_resolved
 
     if catalog_path is None:
         return explain_resolved(resolved, None)

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from robotrace_desktop.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from robotrace_desktop.analysis.finding import Finding
     from robotrace_desktop.core.episode import EpisodeInfo
+    from robotrace_desktop.core.finding import Finding
     from robotrace_desktop.verify.model import VerifyResult
 
 log = logging.getLogger(__name__)

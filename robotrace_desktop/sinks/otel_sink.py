@@ -29,8 +29,8 @@ from robotrace_desktop.sinks.base import Sink
 if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer, TracerProvider
 
-    from robotrace_desktop.analysis.finding import Finding
     from robotrace_desktop.core.episode import EpisodeInfo
+    from robotrace_desktop.core.finding import Finding
     from robotrace_desktop.verify.model import VerifyResult
 
 #: regressed pairs exported per verify run, worst first (a trace view is not a table)

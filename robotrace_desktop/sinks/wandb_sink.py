@@ -33,8 +33,8 @@ from robotrace_desktop.core.links import EpisodeLink
 from robotrace_desktop.sinks.base import Sink
 
 if TYPE_CHECKING:
-    from robotrace_desktop.analysis.finding import Finding
     from robotrace_desktop.core.episode import EpisodeInfo
+    from robotrace_desktop.core.finding import Finding
     from robotrace_desktop.verify.model import VerifyResult
 
 log = logging.getLogger(__name__)

@@ -42,10 +42,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from robotrace_desktop.catalog.scanner import ScanSummary
 from robotrace_desktop.catalog.selections import save_selection
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.errors import RobotraceError
+from robotrace_desktop.library.scanner import ScanSummary
 from robotrace_desktop.ui.catalog_filter_bar import FilterBar
 from robotrace_desktop.ui.catalog_model import ID_ROLE, NODE_ROLE, CatalogModel
 from robotrace_desktop.ui.catalog_proxy import CatalogFilterProxy

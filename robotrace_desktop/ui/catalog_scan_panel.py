@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
-from robotrace_desktop.catalog.scanner import ScanSummary
+from robotrace_desktop.library.scanner import ScanSummary
 from robotrace_desktop.ui.plain_text import literal_tip
 from robotrace_desktop.ui.scan_worker import ScanWorker
 

@@ -30,11 +30,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core import colors
 from robotrace_desktop.core.channels import default_selection
 from robotrace_desktop.core.episode import StreamInfo, StreamKind
+from robotrace_desktop.core.finding import Finding
 from robotrace_desktop.core.markers import Marker
 from robotrace_desktop.core.signal_store import SignalStore
 from robotrace_desktop.episodes import ResolvedEpisode

@@ -49,10 +49,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.analysis.sections import finding_sections
 from robotrace_desktop.core import colors
 from robotrace_desktop.core.episode import EpisodeInfo, StreamKind
+from robotrace_desktop.core.finding import Finding
 from robotrace_desktop.core.markers import Marker
 from robotrace_desktop.episodes import ResolvedEpisode
 from robotrace_desktop.errors import RobotraceError

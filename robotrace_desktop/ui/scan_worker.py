@@ -14,8 +14,8 @@ from pathlib import Path
 
 from PySide6.QtCore import Signal, Slot
 
-from robotrace_desktop.catalog.scanner import ScanSummary, scan
 from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.library.scanner import ScanSummary, scan
 from robotrace_desktop.ui.thread_worker import ThreadWorker
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from robotrace_desktop.analysis.finding import SEVERITIES
+from robotrace_desktop.core.finding import SEVERITIES
 from robotrace_desktop.errors import ConfigurationError
 from robotrace_desktop.verify import stats
 from robotrace_desktop.verify.model import (

@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from robotrace_desktop.analysis.data import EpisodeData
-from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.catalog.findings import CONFIDENT, findings_of
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo
+from robotrace_desktop.core.finding import Finding
 from robotrace_desktop.episodes import ResolvedEpisode
+from robotrace_desktop.library.indexing import Recording, index_recording
+from robotrace_desktop.readers.bundle.reader import BundleReader
 from robotrace_desktop.verify.model import EpisodeMetrics
 
 _catalogs: dict[str, Catalog] = {}
@@ -66,7 +68,7 @@ def metrics_job(context: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]
             moments = action_moments(data)
         if item.get("explain"):
             from robotrace_desktop.analysis.explain import explain
-            from robotrace_desktop.analysis.runner import context_for
+            from robotrace_desktop.library.explain_runner import context_for
 
             findings = [f.to_dict() for f in explain(data, context_for(catalog, info))]
     return {"metrics": metrics.to_dict(), "moments": moments, "findings": findings}
@@ -163,9 +165,8 @@ def merge_findings(metrics: EpisodeMetrics, findings: Sequence[StoredFinding]) -
 
 
 def index_replays(catalog: Catalog, replays: Sequence[EpisodeInfo]) -> None:
-    """Upsert replay episodes (one transaction); their recordings are marked scanned so a scan
-    of the library folder later treats them as known."""
-    with catalog.transaction():
-        for info in replays:
-            catalog.upsert_episode(info.path, info)
-            catalog.set_recording_state(info.path, "bundle", None, "ok", None)
+    """Index the replay bundles the workers wrote, as a scan would (``index_recording``): with
+    their fingerprints, so a scan of the library folder later skips them as unchanged."""
+    reader = BundleReader()
+    for info in replays:
+        index_recording(catalog, Recording(Path(info.path), reader), force=True)

@@ -15,10 +15,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.catalog.findings import explained_ids, store_findings
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo
+from robotrace_desktop.core.finding import Finding
 from robotrace_desktop.errors import ValidationError
 from robotrace_desktop.verify import jobs
 from robotrace_desktop.verify.compare import compare_metrics, pair_diffs

@@ -20,10 +20,11 @@ from robotrace_desktop.analysis.causes import (
 )
 from robotrace_desktop.analysis.data import EpisodeData
 from robotrace_desktop.analysis.explain import explain_source
-from robotrace_desktop.analysis.history import baseline_for, history_for, nearest_successful
-from robotrace_desktop.catalog.scanner import scan
+from robotrace_desktop.catalog.peers import nearest_successful
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.episodes import resolve
+from robotrace_desktop.library.peer_history import baseline_for, history_for
+from robotrace_desktop.library.scanner import scan
 from tests.analysis.fakes import context, make_data, ns
 from tests.demo_cache import demo_copy
 

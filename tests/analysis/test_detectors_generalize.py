@@ -15,9 +15,9 @@ import pytest
 from robotrace_desktop.analysis.data import EpisodeData
 from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.analysis.peer_explain import explain_with_peers
-from robotrace_desktop.analysis.runner import explain_resolved
 from robotrace_desktop.core.episode import SignalChunk
 from robotrace_desktop.episodes import resolve
+from robotrace_desktop.library.explain_runner import explain_resolved
 from tests.analysis.faults import Fault, FaultySource
 from tests.analysis.heldout import signals as sig
 from tests.analysis.heldout.robots import Base, load_robots

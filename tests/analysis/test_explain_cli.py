@@ -12,10 +12,10 @@ from robotrace_desktop.analysis import explain as explain_module
 from robotrace_desktop.analysis import registry
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext
 from robotrace_desktop.analysis.finding import Finding
-from robotrace_desktop.analysis.runner import explain_episode_id, explain_many
 from robotrace_desktop.catalog.findings import findings_for, was_explained
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.cli import main
+from robotrace_desktop.library.explain_runner import explain_episode_id, explain_many
 from tests.demo_cache import demo_copy
 
 S = 1_000_000_000

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from robotrace_desktop.analysis.runner import explain_many
 from robotrace_desktop.catalog.findings import findings_for
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.cli import main
+from robotrace_desktop.library.explain_runner import explain_many
 from robotrace_desktop.workers import ray_engine
 from tests.demo_cache import demo_copy
 from tests.verify.test_ray_engine import REPO, _require_ray, _stop_any

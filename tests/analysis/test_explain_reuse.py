@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from robotrace_desktop.analysis.reuse import current_keys, explain_key
-from robotrace_desktop.analysis.runner import explain_many
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.cli import main
 from robotrace_desktop.episodes import ResolvedEpisode
 from robotrace_desktop.errors import RecordingError
+from robotrace_desktop.library.explain_reuse import current_keys, explain_key
+from robotrace_desktop.library.explain_runner import explain_many
 from tests.demo_cache import demo_copy
 
 

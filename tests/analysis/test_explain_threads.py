@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from robotrace_desktop.analysis import runner
-from robotrace_desktop.analysis.runner import explain_many
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.cli import main
+from robotrace_desktop.library import explain_runner
+from robotrace_desktop.library.explain_runner import explain_many
 from tests.demo_cache import demo_copy
 
 
@@ -30,4 +30,4 @@ def test_inline_runs_from_two_threads(tmp_path: Path, capsys: pytest.CaptureFixt
         thread.join()
     assert [set(r.explained) for r in runs] == [set(ids)] * 2
     assert all(not r.errors for r in runs)
-    assert not runner._catalogs  # the inline runs closed what they opened
+    assert not explain_runner._catalogs  # the inline runs closed what they opened

@@ -18,9 +18,9 @@ from robotrace_desktop.catalog.findings import (
     top_findings,
     was_explained,
 )
-from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog, EpisodeFilter
 from robotrace_desktop.cli import main
+from robotrace_desktop.library.scanner import scan
 from tests.demo_cache import demo_copy
 
 S = 1_000_000_000

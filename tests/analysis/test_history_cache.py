@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from robotrace_desktop.analysis import history
-from robotrace_desktop.analysis.runner import compute_episode_id
-from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.library import peer_history
+from robotrace_desktop.library.explain_runner import compute_episode_id
+from robotrace_desktop.library.scanner import scan
 from tests.hardening.trees import many_recordings
 
 
@@ -32,14 +32,14 @@ def test_peers_are_read_once_and_findings_are_unchanged(
     scan(catalog, [tmp_path / "tree"])
     ids = [e.id for e in catalog.list_episodes()]
     reads: Counter[tuple[str, str]] = Counter()
-    real_read = history._Ranges._read
+    real_read = peer_history._Ranges._read
 
     def counting_read(self, peer, stream):  # type: ignore[no-untyped-def]
         reads[(peer.id, stream)] += 1
         return real_read(self, peer, stream)
 
-    monkeypatch.setattr(history._Ranges, "_read", counting_read)
-    history._PEER_RANGES.clear()
+    monkeypatch.setattr(peer_history._Ranges, "_read", counting_read)
+    peer_history._PEER_RANGES.clear()
     cached = _findings(catalog, ids)
     assert reads, "no history was read: the test would prove nothing"
     assert max(reads.values()) == 1  # each (peer, stream) once across all nine episodes
@@ -47,7 +47,7 @@ def test_peers_are_read_once_and_findings_are_unchanged(
     # the same findings as explaining each episode with nothing cached
     uncached = {}
     for episode in ids:
-        history._PEER_RANGES.clear()
+        peer_history._PEER_RANGES.clear()
         uncached.update(_findings(catalog, [episode]))
     assert cached == uncached
 
@@ -57,12 +57,12 @@ def test_a_changed_peer_is_read_again(tmp_path: Path, monkeypatch: pytest.Monkey
     catalog = Catalog(tmp_path / "catalog.sqlite")
     scan(catalog, [tmp_path / "tree"])
     ids = [e.id for e in catalog.list_episodes()]
-    history._PEER_RANGES.clear()
+    peer_history._PEER_RANGES.clear()
     _findings(catalog, ids)
-    keys = set(history._PEER_RANGES)
+    keys = set(peer_history._PEER_RANGES)
     # the catalog now says one peer's recording changed, as a re-scan of a modified file does
     with catalog.transaction() as conn:
         conn.execute("UPDATE episodes SET content_hash = 'changed' WHERE id = ?", (ids[0],))
     _findings(catalog, ids)
-    stale = {k for k in history._PEER_RANGES if k[0] == ids[0]} - keys
+    stale = {k for k in peer_history._PEER_RANGES if k[0] == ids[0]} - keys
     assert stale, "a peer whose catalog row changed must be read again"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from robotrace_desktop.analysis import thresholds
-from robotrace_desktop.analysis.runner import ensure_thresholds_file
+from robotrace_desktop.library.explain_runner import ensure_thresholds_file
 
 
 def test_a_write_cut_short_leaves_no_file_and_no_temp(

@@ -29,11 +29,11 @@ from robotrace_desktop.catalog.bookmarks import (
     list_bookmarks,
     update_note,
 )
-from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo
 from robotrace_desktop.core.links import parse_link
 from robotrace_desktop.errors import ValidationError
+from robotrace_desktop.library.scanner import scan
 from tests.demo_cache import demo_copy
 
 MS = 1_000_000

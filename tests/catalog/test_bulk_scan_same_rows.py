@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from robotrace_desktop.catalog import scanner, store
+from robotrace_desktop.catalog import store
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core import jsonsafe
 from robotrace_desktop.core.episode import EpisodeInfo
+from robotrace_desktop.library import scanner
 from tests.readers.lerobot_fixtures import EpisodeSpec, write_v2
 
 

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from robotrace_desktop.catalog import db, scanner
+from robotrace_desktop.catalog import db
 from robotrace_desktop.catalog.schema import MIGRATIONS
 from robotrace_desktop.catalog.store import Catalog, EpisodeFilter
 from robotrace_desktop.errors import StorageError, ValidationError
+from robotrace_desktop.library import scanner
 from tests.catalog.toy_reader import ToyReader
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from robotrace_desktop.catalog.peers import PeerSnapshot, nearest_successful, peer_episodes
-from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.library.scanner import scan
 from tests.demo_cache import demo_copy
 
 

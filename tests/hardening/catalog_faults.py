@@ -122,8 +122,8 @@ class Engine:
 
     def _prepare(self) -> None:
         from robotrace_desktop.catalog.backups import take_backup
-        from robotrace_desktop.catalog.scanner import scan
         from robotrace_desktop.catalog.store import Catalog
+        from robotrace_desktop.library.scanner import scan
 
         many_recordings(self.recordings, 3)
         self.template.mkdir(parents=True)

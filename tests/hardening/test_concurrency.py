@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 
 from robotrace_desktop.catalog.bookmarks import list_bookmarks
-from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.episodes import resolve
 from robotrace_desktop.errors import StorageError
+from robotrace_desktop.library.scanner import scan
 from robotrace_desktop.readers.registry import reader_by_kind
 from robotrace_desktop.ui.catalog_model import load_rows
 from robotrace_desktop.ui.episode_view import EpisodeView

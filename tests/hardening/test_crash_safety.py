@@ -20,10 +20,10 @@ import pytest
 from robotrace_desktop.catalog.bookmarks import get_bookmark
 from robotrace_desktop.catalog.db import _statements
 from robotrace_desktop.catalog.findings import store_findings
-from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.schema import MIGRATIONS
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.errors import StorageError
+from robotrace_desktop.library.scanner import scan
 from tests.hardening.trees import (
     alive,
     big_dataset,

@@ -7,7 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
-from robotrace_desktop.catalog.scanner import superseding_recording
+from robotrace_desktop.library.scanner import superseding_recording
 from tests.hostile.cli_run import run_cli
 
 

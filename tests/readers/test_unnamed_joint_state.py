@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from robotrace_desktop.analysis.runner import explain_resolved
 from robotrace_desktop.core.episode import EpisodeInfo, Status
 from robotrace_desktop.episodes import resolve
+from robotrace_desktop.library.explain_runner import explain_resolved
 from robotrace_desktop.readers.rosbag.reader import Rosbag1Reader, Rosbag2Reader
 from robotrace_desktop.readers.sanity import check_episode
 from tests.readers import ros_fixtures as fx

@@ -16,9 +16,9 @@ import robotrace_desktop as rt
 from robotrace_desktop import paths
 from robotrace_desktop.bundle import writer as bundle_writer
 from robotrace_desktop.bundle.manifest import MANIFEST_NAME, read_manifest
-from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.errors import RecordingError, StorageError
+from robotrace_desktop.library.scanner import scan
 from robotrace_desktop.sdk import store
 from tests.sdk.sdk_fixtures import (
     READER,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from robotrace_desktop.catalog.findings import store_findings
-from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.library.scanner import scan
 from robotrace_desktop.session import Alignment, ComparisonSession
 from robotrace_desktop.session.alignment import comparison_pair
 from tests.demo_cache import demo_copy

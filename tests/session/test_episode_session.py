@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.catalog.bookmarks import list_bookmarks
 from robotrace_desktop.catalog.findings import store_findings
-from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.core.finding import Finding
 from robotrace_desktop.errors import StorageError, UsageError, ValidationError
+from robotrace_desktop.library.scanner import scan
 from robotrace_desktop.session import EpisodeSession, Event
 from tests.demo_cache import demo_copy
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from robotrace_desktop.catalog.findings import findings_for, was_explained
-from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.episodes import ResolvedEpisode, resolve
+from robotrace_desktop.library.scanner import scan
 from robotrace_desktop.session.explain_run import explain_and_store
 from tests.demo_cache import demo_copy
 

@@ -17,9 +17,9 @@ from typing import ClassVar
 import pytest
 
 from robotrace_desktop.catalog.findings import findings_for
-from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.cli import main
+from robotrace_desktop.library.scanner import scan
 from robotrace_desktop.sinks.mlflow_sink import MlflowSink
 from tests.sinks.test_mlflow_sink import MLFLOW_ENV, artifact_text, mlflow_tracking, runs_of
 from tests.sinks.test_wandb_sink import offline_runs, read_run, use_offline_wandb, wandb

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.bundle.manifest import MANIFEST_NAME
 from robotrace_desktop.core.episode import EpisodeInfo, Outcome, StreamInfo, StreamKind
+from robotrace_desktop.core.finding import Finding
 from robotrace_desktop.errors import ConfigurationError
 from robotrace_desktop.sinks.base import make_sink, make_sinks_safely
 from robotrace_desktop.sinks.mlflow_sink import MlflowSink, metric_key

@@ -23,12 +23,12 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
-from robotrace_desktop.analysis.finding import Finding
-from robotrace_desktop.analysis.runner import explain_resolved
 from robotrace_desktop.core.episode import EpisodeInfo, Outcome, Status
+from robotrace_desktop.core.finding import Finding
 from robotrace_desktop.core.otel import trace_context
 from robotrace_desktop.episodes import resolve
 from robotrace_desktop.errors import ConfigurationError
+from robotrace_desktop.library.explain_runner import explain_resolved
 from robotrace_desktop.sinks.base import call_safely, make_sink
 from robotrace_desktop.sinks.otel_sink import MAX_PAIRS, OtelSink
 from robotrace_desktop.verify.model import GateCheck, MetricComparison, PairDiff, VerifyResult
@@ -455,7 +455,7 @@ def test_with_only_the_api_spans_are_no_ops() -> None:
         "sys.modules['opentelemetry.sdk'] = None\n"
         "from opentelemetry import trace\n"
         "from robotrace_desktop.core.episode import EpisodeInfo\n"
-        "from robotrace_desktop.analysis.finding import Finding\n"
+        "from robotrace_desktop.core.finding import Finding\n"
         "from robotrace_desktop.sinks.base import call_safely, make_sink\n"
         "from robotrace_desktop.verify.model import VerifyResult\n"
         "sink = make_sink('otel')\n"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.library.scanner import scan
 from tests.demo_cache import demo_copy
 
 

@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QGuiApplication
 
-from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.cli import main
 from robotrace_desktop.core.frame_lookup import frame_index_at
 from robotrace_desktop.core.links import EpisodeLink, parse_link
 from robotrace_desktop.demo import read_frame_number
+from robotrace_desktop.library.scanner import scan
 from robotrace_desktop.readers.bundle.reader import BundleReader
 from robotrace_desktop.session import EpisodeSession
 from robotrace_desktop.ui.bookmarks_panel import NOTE_COL, TIME_COL, BookmarksPanel

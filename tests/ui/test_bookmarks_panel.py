@@ -18,11 +18,11 @@ from PySide6.QtWidgets import QDialog, QLineEdit
 
 from robotrace_desktop import paths
 from robotrace_desktop.catalog.bookmarks import list_bookmarks
-from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo
 from robotrace_desktop.core.links import parse_link
 from robotrace_desktop.demo import read_frame_number
+from robotrace_desktop.library.scanner import scan
 from robotrace_desktop.readers.bundle.reader import BundleReader
 from robotrace_desktop.session import EpisodeSession
 from robotrace_desktop.ui import bookmarks_panel

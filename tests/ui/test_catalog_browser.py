@@ -15,11 +15,12 @@ from PySide6.QtCore import QMimeData, QModelIndex, QPoint, QPointF, Qt, QTimer, 
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import QApplication, QStyleOptionViewItem
 
-from robotrace_desktop.analysis.finding import Finding
-from robotrace_desktop.catalog import db, scanner
+from robotrace_desktop.catalog import db
 from robotrace_desktop.catalog.findings import store_findings
-from robotrace_desktop.catalog.scanner import ScanSummary, scan
 from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.core.finding import Finding
+from robotrace_desktop.library import scanner
+from robotrace_desktop.library.scanner import ScanSummary, scan
 from robotrace_desktop.ui import scan_worker
 from robotrace_desktop.ui.catalog_browser import CatalogBrowser
 from robotrace_desktop.ui.catalog_model import (

@@ -16,10 +16,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
 from robotrace_desktop.catalog.findings import store_findings
-from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.demo import read_frame_number
 from robotrace_desktop.episodes import ResolvedEpisode
+from robotrace_desktop.library.scanner import scan
 from robotrace_desktop.readers.registry import reader_by_kind
 from robotrace_desktop.ui.comparison_plots import SIDE_COLORS
 from robotrace_desktop.ui.comparison_view import ComparisonView, alignment_offset

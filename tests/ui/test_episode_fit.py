@@ -14,9 +14,9 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF
 from PySide6.QtGui import QColor, QFontMetrics, QImage
 
-from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core import colors
+from robotrace_desktop.core.finding import Finding
 from robotrace_desktop.episodes import resolve
 from robotrace_desktop.ui.episode_view import EpisodeView
 from robotrace_desktop.ui.explain_panel import COL_CONFIDENCE, TEXT_COLOR, confidence_rects

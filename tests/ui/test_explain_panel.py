@@ -13,9 +13,9 @@ from PySide6.QtCore import Qt
 from robotrace_desktop.analysis import explain as explain_module
 from robotrace_desktop.analysis import registry
 from robotrace_desktop.catalog.findings import findings_for, was_explained
-from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.episodes import resolve
+from robotrace_desktop.library.scanner import scan
 from robotrace_desktop.session import EpisodeSession
 from robotrace_desktop.ui.episode_view import EpisodeView
 from robotrace_desktop.ui.explain_panel import (
@@ -159,8 +159,8 @@ def test_finding_channel_names_map_to_plot_refs(demo) -> None:
 
 
 def test_catalog_browser_shows_the_top_finding_and_filters_by_cause(qtbot, demo, tmp_path) -> None:
-    from robotrace_desktop.analysis.finding import Finding
     from robotrace_desktop.catalog.findings import store_findings
+    from robotrace_desktop.core.finding import Finding
     from robotrace_desktop.ui.catalog_browser import CatalogBrowser
     from robotrace_desktop.ui.catalog_model import COLUMN_KEYS
 

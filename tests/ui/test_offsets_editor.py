@@ -12,9 +12,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDoubleSpinBox
 
-from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo
+from robotrace_desktop.library.scanner import scan
 from robotrace_desktop.session import EpisodeSession
 from robotrace_desktop.ui.offsets_editor import OffsetsEditor, clock_hint
 from tests.demo_cache import demo_copy

@@ -17,9 +17,9 @@ from PySide6.QtCore import QPoint
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QInputDialog
 
-from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.selections import save_selection, selection_ids, selections
 from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.library.scanner import scan
 from robotrace_desktop.ui import verify_worker
 from robotrace_desktop.ui.catalog_browser import CatalogBrowser
 from robotrace_desktop.ui.regression_panel import RegressionPanel

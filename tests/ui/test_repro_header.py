@@ -14,9 +14,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
-from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo, Outcome, Status
+from robotrace_desktop.library.scanner import scan
 from robotrace_desktop.ui.qimage import qimage_to_rgb
 from robotrace_desktop.ui.repro_header import NEUTRAL, OUTCOME_COLORS, ReproHeader
 from tests.demo_cache import demo_copy

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QObject, Qt
 
-from robotrace_desktop.catalog.scanner import ScanSummary
 from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.library.scanner import ScanSummary
 from robotrace_desktop.ui.scan_worker import ScanWorker, summary_text
 from tests.readers import ros_fixtures as fx
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from robotrace_desktop.catalog.scanner import scan
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.cli import main
+from robotrace_desktop.library.scanner import scan
 from robotrace_desktop.ui.timeline import TimelineStrip
 from robotrace_desktop.video.images import decode_image_bytes
 from tests.demo_cache import demo_copy

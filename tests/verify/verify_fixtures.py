@@ -195,14 +195,14 @@ def write_policy_set(
     )
 
 
-def scan_sets(catalog_path: Path, roots: Sequence[Path]):  # -> catalog.scanner.ScanSummary
+def scan_sets(catalog_path: Path, roots: Sequence[Path]):  # -> library.scanner.ScanSummary
     """Index ``roots`` into the catalog in ONE scan with Explain (the scanner's explain hook),
     so every episode's history includes the other sets, as in a user's catalog. Episodes of
     ``roots`` that Explain never ran on (a scan interrupted earlier) are explained too."""
-    from robotrace_desktop.analysis.runner import explain_many
     from robotrace_desktop.catalog.findings import explained_ids
-    from robotrace_desktop.catalog.scanner import scan
     from robotrace_desktop.catalog.store import Catalog
+    from robotrace_desktop.library.explain_runner import explain_many
+    from robotrace_desktop.library.scanner import scan
 
     with Catalog(Path(catalog_path)) as catalog:
         summary = scan(catalog, [Path(r) for r in roots], explain=True)
@@ -237,7 +237,7 @@ SHARED_VERSIONS = {
 }
 
 
-def write_shared_sets(root: Path):  # -> (catalog path, catalog.scanner.ScanSummary)
+def write_shared_sets(root: Path):  # -> (catalog path, library.scanner.ScanSummary)
     """Write every effect's set under ``root`` and scan them, explained, into
     ``root/home/catalog.sqlite``."""
     sets = [

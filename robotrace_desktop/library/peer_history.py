@@ -8,6 +8,10 @@ the same task and environment for the divergence analyzer.
 Both are bounded: at most ``max_episodes`` other episodes (newest first) and a time budget per
 history; only per-channel (min, max) pairs are kept in memory. LeRobot datasets answer from
 ``meta/episodes_stats.jsonl`` (per-episode min/max) without reading any data file.
+
+Why here and not in ``analysis``: finding the peers takes the catalog and reading them takes
+the readers; Explain only receives the answers, as ``ExplainContext.history`` and
+``ExplainContext.baseline``, and stays pure.
 """
 
 from __future__ import annotations

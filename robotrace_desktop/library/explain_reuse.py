@@ -26,8 +26,15 @@ from robotrace_desktop.catalog.findings import episode_states, explained_ids
 from robotrace_desktop.catalog.peers import MAX_PEERS, history_versions
 from robotrace_desktop.catalog.store import Catalog
 
-#: the packages whose code decides the findings (reading the streams, analyzing them)
-_CODE_PACKAGES = ("analysis", "readers", "core")
+#: the code that decides the findings: reading the streams, analyzing them, and the context
+#: Explain is given (thresholds, the robot's other episodes) — packages and single modules
+_CODE_PARTS = (
+    "analysis",
+    "readers",
+    "core",
+    "library/peer_history.py",
+    "library/explain_runner.py",
+)
 
 
 def explain_key(
@@ -80,7 +87,7 @@ def code_version() -> str:
     falls back to the package version."""
     root = Path(robotrace_desktop.__file__).resolve().parent
     digest = hashlib.sha256()
-    files = sorted(p for package in _CODE_PACKAGES for p in (root / package).rglob("*.py"))
+    files = sorted(file for part in _CODE_PARTS for file in _sources(root / part))
     if not files:
         return f"version:{getattr(robotrace_desktop, '__version__', '0')}"
     for file in files:
@@ -88,6 +95,11 @@ def code_version() -> str:
         name = str(file.relative_to(root))
         digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:32]
+
+
+def _sources(part: Path) -> list[Path]:
+    """The source files of one package (every ``.py`` under it) or of one module."""
+    return list(part.rglob("*.py")) if part.is_dir() else [part] if part.is_file() else []
 
 
 class KeyCheck(NamedTuple):
@@ -153,5 +165,5 @@ def stale(
 
 
 def thresholds_file(catalog_path: Path) -> Path:
-    """``explain.toml`` next to the catalog (``analysis.runner`` writes the defaults there)."""
+    """``explain.toml`` next to the catalog (``explain_runner`` writes the defaults there)."""
     return Path(catalog_path).parent / FILE_NAME

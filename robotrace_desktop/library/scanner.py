@@ -1,39 +1,39 @@
-"""Scanning: find every recording under the given paths and index new or changed ones.
+"""Scanning: find every recording under the given paths, index new or changed ones, and
+(optionally) explain what changed.
 
 A recording is re-indexed only when the size or mtime of one of its files changed (its
-fingerprint). Vanished recordings are marked missing only after a second look confirms they
-are gone; their rows and bookmarks stay. Nothing is ever written into the scanned folders.
+fingerprint, ``indexing``). Vanished recordings are marked missing only after a second look
+confirms they are gone; their rows and bookmarks stay. Nothing is ever written into the
+scanned folders. Scan-time Explain runs here, above both the catalog and Explain, because it
+needs both: what the scan indexed, and the analyzers' runner.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from robotrace_desktop.catalog.findings import explainable_among
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.catalog.user_data import note_recordings
-from robotrace_desktop.core.episode import EpisodeInfo, Outcome, Status, episode_id
-from robotrace_desktop.errors import RecordingError, RobotraceError
+from robotrace_desktop.core.episode import EpisodeInfo
+from robotrace_desktop.errors import RecordingError
+from robotrace_desktop.library.indexing import Recording, index_recording
 from robotrace_desktop.readers.base import Reader
 from robotrace_desktop.readers.permission import PERMISSION_DENIED, RECORDING_SUFFIXES, denied
-from robotrace_desktop.readers.permission import REASON as DENIED
 from robotrace_desktop.readers.registry import readers, sniff
+
+if TYPE_CHECKING:  # the rows the catalog hands back; the SQL itself stays in catalog/
+    import sqlite3
 
 log = logging.getLogger(__name__)
 
 SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", ".cache"}
-
-
-@dataclass(frozen=True, slots=True)
-class Recording:
-    path: Path
-    reader: Reader
 
 
 @dataclass(slots=True)
@@ -136,23 +136,6 @@ def _denied_recording(entry: os.DirEntry[str]) -> Reader | None:
     return None
 
 
-def fingerprint(recording: Recording) -> str:
-    """Hash of (relative name, size, mtime_ns) of the files that make up the recording."""
-    digest = hashlib.sha256()
-    base = recording.path if recording.path.is_dir() else recording.path.parent
-    for file in recording.reader.fingerprint_files(recording.path):
-        try:
-            stat = file.stat()
-        except OSError:
-            digest.update(f"{file}\0missing\n".encode("utf-8", "surrogateescape"))
-            continue
-        name = os.path.relpath(file, base)
-        digest.update(
-            f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode("utf-8", "surrogateescape")
-        )
-    return digest.hexdigest()[:32]
-
-
 def scan(
     catalog: Catalog,
     roots: Sequence[Path],
@@ -195,40 +178,23 @@ def scan(
     if not summary.cancelled:
         summary.missing = _mark_vanished(catalog, abs_roots, found_paths)
     if explain and not summary.cancelled:
-        pending = [*summary.changed, *_to_explain(catalog, _readable(catalog, unchanged_ids))]
+        pending = [*summary.changed, *_to_explain(catalog, unchanged_ids)]
         if pending:
             _explain(catalog, pending, summary, explain_progress, cancel)
     return summary
 
 
-def _readable(catalog: Catalog, ids: Sequence[str]) -> list[str]:
-    """The episodes among ``ids`` Explain can read — present on disk, from a recording that
-    indexed cleanly (as ``findings.explainable_ids``; a run whose outcome failed counts) — in
-    order."""
-    if not ids:
-        return []
-    readable: set[str] = set()
-    for start in range(0, len(ids), 500):
-        chunk = list(ids[start : start + 500])
-        marks = ", ".join("?" * len(chunk))
-        rows = catalog.conn.execute(
-            f"SELECT e.id FROM episodes e JOIN recordings r ON r.path = e.recording "
-            f"WHERE e.id IN ({marks}) AND e.missing_since IS NULL AND r.status = 'ok'",
-            chunk,
-        )
-        readable.update(r[0] for r in rows)
-    return [e for e in ids if e in readable]
-
-
 def _to_explain(catalog: Catalog, ids: list[str]) -> list[str]:
-    """Unchanged episodes whose stored findings cannot be reused: never explained (a scan
-    killed after indexing them) or explained under another reuse key (the catalog's fields,
-    the thresholds or the analyzers changed) — the key ``explain EPISODE`` uses. Findings
-    stored without a key count as current, as every explained episode did before keys."""
+    """Unchanged episodes Explain can read (present, from a recording that indexed cleanly)
+    whose stored findings cannot be reused: never explained (a scan killed after indexing
+    them) or explained under another reuse key (the catalog's fields, the thresholds or the
+    analyzers changed) — the key ``explain EPISODE`` uses. Findings stored without a key count
+    as current, as every explained episode did before keys."""
+    ids = explainable_among(catalog, ids)
     if not ids:
         return []
     # imported here: a re-scan of an unchanged tree reaches this with nothing changed
-    from robotrace_desktop.analysis.reuse import stale
+    from robotrace_desktop.library.explain_reuse import stale
 
     return stale(catalog, list(dict.fromkeys(ids)), keyless_is_fresh=True)
 
@@ -241,7 +207,7 @@ def _explain(
     cancel: threading.Event | None,
 ) -> None:
     # imported here: the analyzers (and numpy-heavy causes) are not needed to index
-    from robotrace_desktop.analysis.runner import explain_many
+    from robotrace_desktop.library.explain_runner import explain_many
 
     try:
         run = explain_many(catalog.path, ids, progress=progress, cancel=cancel)
@@ -262,72 +228,18 @@ def _scan_one(
     force: bool,
     unchanged_ids: list[str],
 ) -> None:
-    path = str(recording.path)
-    reader = recording.reader
-    try:
-        print_ = fingerprint(recording)
-    except OSError as exc:
-        print_ = None
-        log.warning("cannot stat %s: %s", path, exc)
-    state = catalog.recording_state(path)
-    if (
-        not force
-        and state is not None
-        and print_ is not None
-        and state["fingerprint"] == print_
-        and state["status"] == "ok"
-    ):
-        ids = catalog.episode_ids_of_recording(path)
-        summary.unchanged += len(ids)
-        unchanged_ids.extend(ids)
-        return
-    try:
-        episodes = list(reader.index(recording.path))
-        if not episodes:
-            raise RecordingError(path, "no episodes found")
-        error = None
-    except RobotraceError as exc:
-        episodes = [_failed_episode(recording, str(exc))]
-        error = str(exc)
-    except Exception as exc:  # a reader bug must not stop the scan or show a traceback
-        log.exception("internal error indexing %s", path)
-        message = f"{path}: could not be read ({type(exc).__name__}: {exc})"
-        episodes = [_failed_episode(recording, message)]
-        error = message
-    with catalog.transaction():
-        # read inside the write transaction: another scanner may have indexed it meanwhile
-        before = set(catalog.episode_ids_of_recording(path))
-        results = catalog.upsert_episodes(path, episodes)
-        for info, result in zip(episodes, results, strict=True):
-            if not error:  # a failed recording counts once, as an error
-                setattr(summary, result, getattr(summary, result) + 1)
-                if result == "unchanged":
-                    unchanged_ids.append(info.id)  # re-read, same content: explained yet?
-                elif info.status != Status.MISSING:
-                    summary.changed.append(info.id)
-        gone = before - {e.id for e in episodes}
-        catalog.mark_missing(gone, f"{path}: episode no longer present in the recording")
-        catalog.set_recording_state(path, reader.kind, print_, "error" if error else "ok", error)
-    if error:
+    """Index one recording and add what happened to ``summary``."""
+    done = index_recording(catalog, recording, force=force)
+    unchanged_ids.extend(done.unchanged_ids)
+    if done.error:  # a failed recording counts once, as an error
         summary.errors += 1
-        summary.problems.append(error)
-    else:  # files inside a readable recording that this user may not read, each named once
-        denied_lines = {p for e in episodes for p in e.problems if p.startswith(DENIED)}
-        summary.problems.extend(f"{path}: {p}" for p in sorted(denied_lines))
-
-
-def _failed_episode(recording: Recording, message: str) -> EpisodeInfo:
-    path = str(recording.path)
-    return EpisodeInfo(
-        id=episode_id(path),
-        kind=recording.reader.kind,
-        path=path,
-        episode_index=None,
-        name=recording.path.stem if recording.path.is_file() else recording.path.name,
-        outcome=Outcome.UNKNOWN,
-        status=Status.FAILED,
-        problems=[message],
-    )
+        summary.problems.append(done.error)
+        return
+    summary.new += done.new
+    summary.updated += done.updated
+    summary.unchanged += done.unchanged
+    summary.changed.extend(done.changed)
+    summary.problems.extend(f"{done.path}: {p}" for p in done.denied)
 
 
 def _mark_vanished(catalog: Catalog, roots: Sequence[Path], found: set[str]) -> int:

@@ -6,13 +6,12 @@ analyzers are numpy-heavy Python, so threads would share one core), or Ray tasks
 computes the findings and returns them as plain dicts; the parent alone writes them, so no two
 processes race on the findings table. A failing episode is reported and the others go on.
 
-Episodes whose stored findings carry the current reuse key (``analysis.reuse``) are not
+Episodes whose stored findings carry the current reuse key (``explain_reuse``) are not
 recomputed unless ``force``: their stored findings are the result.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 import uuid
@@ -24,14 +23,15 @@ from typing import Any
 from robotrace_desktop.analysis import thresholds
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext
 from robotrace_desktop.analysis.explain import explain
-from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.analysis.registry import analyzers
-from robotrace_desktop.analysis.reuse import current_keys
 from robotrace_desktop.catalog.findings import findings_of, store_findings
 from robotrace_desktop.catalog.peers import PeerSnapshot
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo
+from robotrace_desktop.core.finding import Finding
 from robotrace_desktop.episodes import ResolvedEpisode
+from robotrace_desktop.library import peer_history
+from robotrace_desktop.library.explain_reuse import current_keys, thresholds_file
 from robotrace_desktop.workers import Engine, JobError, map_jobs
 
 log = logging.getLogger(__name__)
@@ -59,13 +59,9 @@ class ExplainRun:
         return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def thresholds_path(catalog_path: Path) -> Path:
-    return Path(catalog_path).parent / thresholds.FILE_NAME
-
-
 def ensure_thresholds_file(catalog_path: Path) -> Path:
     """Write the documented defaults next to the catalog the first time (never overwrite)."""
-    path = thresholds_path(catalog_path)
+    path = thresholds_file(catalog_path)
     if not path.exists():
         analyzers()  # registers every analyzer's thresholds
         try:
@@ -82,24 +78,18 @@ def context_for(
     with_history: bool = True,
     peers: PeerSnapshot | None = None,
 ) -> ExplainContext:
-    """Thresholds from the catalog folder; history and baseline (the robot's other episodes)
-    when ``analysis.history`` exists and ``with_history``; ``peers``: the snapshot of the
-    robot's other episodes a run over many episodes shares."""
+    """Thresholds from the catalog folder; history and baseline (the robot's other episodes,
+    ``peer_history``) when ``with_history``; ``peers``: the snapshot of the robot's other
+    episodes a run over many episodes shares."""
     analyzers()
-    path = thresholds_path(catalog.path) if catalog is not None else None
+    path = thresholds_file(catalog.path) if catalog is not None else None
     ctx = ExplainContext(thresholds=thresholds.load(path))
     if catalog is None or not with_history:
         return ctx
-    try:
-        history = importlib.import_module("robotrace_desktop.analysis.history")
-    except ModuleNotFoundError as exc:
-        if exc.name != "robotrace_desktop.analysis.history":
-            raise
-        return ctx
-    for name in ("history", "baseline"):
-        factory = getattr(history, f"{name}_for", None)
-        if factory is None:
-            continue
+    for name, factory in (
+        ("history", peer_history.history_for),
+        ("baseline", peer_history.baseline_for),
+    ):
         try:
             setattr(ctx, name, factory(catalog, info, peers=peers))
         except Exception:  # history is a help, never a reason to skip the episode
