@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 import logging
 import re
-import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from robotrace_desktop import __version__
+from robotrace_desktop.catalog.storage_errors import CatalogDatabaseError
 from robotrace_desktop.errors import RobotraceError, UsageError
 
 PROG = "robotrace-desktop"
@@ -117,7 +117,7 @@ def _run(args: argparse.Namespace) -> int:
     except BrokenPipeError:  # `robotrace-desktop list | head`: the reader left, not an error
         sys.stderr.close()
         return EXIT_OK
-    except sqlite3.DatabaseError as exc:  # a read that met a damaged page of the catalog
+    except CatalogDatabaseError as exc:  # a read that met a damaged page of the catalog
         from robotrace_desktop.catalog.advice import damaged_message
 
         if "locked" in str(exc) or "busy" in str(exc):

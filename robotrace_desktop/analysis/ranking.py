@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from robotrace_desktop.core.finding import RECORDED_OUTCOME, SEVERITIES, Finding
+from robotrace_desktop.core.finding import CONFIDENT, RECORDED_OUTCOME, SEVERITIES, Finding
 
 #: findings that describe what a joint did wrong, not why: a clipped or pinned command, a stuck
 #: sensor or a hard stop on the same joint, starting no later, is the cause they follow from
@@ -22,7 +22,6 @@ SYMPTOMS = frozenset({RECORDED_OUTCOME, "raised_exception"})
 #: RECORDED_OUTCOME, what the recording itself says about the run, ranks after every symptom
 #: that shows *how* it failed (a raised exception names the error and its time; "the run
 #: failed" names neither)
-CONFIDENT = 0.5
 #: a cause may be seen slightly after the logged failure (sensor latency, coarse logs)
 AFTER_FAILURE_SLACK_NS = 500_000_000
 _SEVERITY_WEIGHT = {s: 1.0 - 0.15 * i for i, s in enumerate(SEVERITIES)}

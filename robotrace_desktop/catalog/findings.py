@@ -16,10 +16,7 @@ from typing import NamedTuple
 
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core import jsonsafe
-from robotrace_desktop.core.finding import Finding
-
-#: findings at or above this confidence are "a real fault a user should look at"
-CONFIDENT = 0.5
+from robotrace_desktop.core.finding import CONFIDENT, Finding
 
 
 class TopFinding(NamedTuple):

@@ -21,6 +21,11 @@ _IOERR = 10  # SQLITE_IOERR
 _CANTOPEN = 14  # SQLITE_CANTOPEN
 
 
+#: what SQLite raises: callers outside the catalog catch these names, never sqlite3's own
+CatalogDatabaseError = sqlite3.DatabaseError
+CatalogSQLiteError = sqlite3.Error
+
+
 class CatalogReadOnlyError(StorageError):
     """A write was asked of a catalog this process may only read."""
 

@@ -15,6 +15,9 @@ SEVERITIES = ("critical", "high", "medium", "low", "info")
 #: the cause id of "the recording itself says the run failed": ranked after the symptoms that
 #: show how it failed, and left out of the anomaly score (it restates a label, not a signal)
 RECORDED_OUTCOME = "outcome_failed"
+#: findings at or above this confidence are "a real fault a user should look at": what the
+#: catalog filters and counts, the ranking puts first, the panels draw solid and verify compares
+CONFIDENT = 0.5
 
 
 @dataclass(slots=True)

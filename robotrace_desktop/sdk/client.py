@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import sqlite3
 import sys
 import threading
 import time
@@ -299,6 +298,7 @@ class Client:
         """Index the bundle as a scan would (``index_recording``, with its fingerprint); if it
         cannot be read back or stored, the bundle is removed (all or nothing)."""
         from robotrace_desktop.bundle.writer import remove_bundle, storage_error
+        from robotrace_desktop.catalog.storage_errors import CatalogSQLiteError
         from robotrace_desktop.catalog.store import Catalog
         from robotrace_desktop.library.indexing import Recording, index_recording
         from robotrace_desktop.readers.bundle.reader import BundleReader
@@ -316,7 +316,7 @@ class Client:
         except StorageError:
             remove_bundle(folder)
             raise
-        except sqlite3.Error as exc:
+        except CatalogSQLiteError as exc:
             remove_bundle(folder)
             raise StorageError(f"{catalog_path}: cannot record the episode ({exc})") from exc
         except OSError as exc:

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from robotrace_desktop.catalog.findings import CONFIDENT
 from robotrace_desktop.core.episode import EpisodeInfo
-from robotrace_desktop.core.finding import Finding
+from robotrace_desktop.core.finding import CONFIDENT, Finding
 
 NS = 1_000_000_000
 ALIGN_LABELS = {

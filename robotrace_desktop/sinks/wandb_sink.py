@@ -26,9 +26,9 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from robotrace_desktop.catalog.findings import CONFIDENT
 from robotrace_desktop.core import jsonsafe
 from robotrace_desktop.core.episode import Outcome
+from robotrace_desktop.core.finding import CONFIDENT
 from robotrace_desktop.core.links import EpisodeLink
 from robotrace_desktop.sinks.base import Sink
 

@@ -52,7 +52,7 @@ from PySide6.QtWidgets import (
 from robotrace_desktop.analysis.sections import finding_sections
 from robotrace_desktop.core import colors
 from robotrace_desktop.core.episode import EpisodeInfo, StreamKind
-from robotrace_desktop.core.finding import Finding
+from robotrace_desktop.core.finding import CONFIDENT, Finding
 from robotrace_desktop.core.markers import Marker
 from robotrace_desktop.episodes import ResolvedEpisode
 from robotrace_desktop.errors import RobotraceError
@@ -66,7 +66,6 @@ ChannelRef = tuple[str, str]
 
 # Not red: red is the playhead (core.colors).
 SEVERITY_COLORS = colors.SEVERITY
-CONFIDENT = 0.5
 TEXT_COLOR = "#263238"  # the confidence figure: dark on the light row, never on the bar
 SECTION_COLOR = "#546e7a"
 EMPTY_TEXT = "No findings — nothing unusual detected"

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from robotrace_desktop.analysis.data import EpisodeData
-from robotrace_desktop.catalog.findings import CONFIDENT, findings_of
+from robotrace_desktop.catalog.findings import findings_of
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo
-from robotrace_desktop.core.finding import Finding
+from robotrace_desktop.core.finding import CONFIDENT, RECORDED_OUTCOME, Finding
 from robotrace_desktop.episodes import ResolvedEpisode
 from robotrace_desktop.library.indexing import Recording, index_recording
 from robotrace_desktop.readers.bundle.reader import BundleReader
@@ -125,7 +125,7 @@ def confident_findings(
 
 
 #: findings that restate the outcome (already compared as the success rate), not a cause
-OUTCOME_ONLY_CAUSES = frozenset({"outcome_failed"})
+OUTCOME_ONLY_CAUSES = frozenset({RECORDED_OUTCOME})
 
 
 def stored(findings: Sequence[Finding]) -> list[StoredFinding]:
