@@ -194,8 +194,34 @@ def _stops(ctx: ExplainContext, t_ns: np.ndarray, x: np.ndarray) -> list[tuple[i
             # noise beyond the band split it), judged over the whole span from its start
             found[-1] = (last[0], max(last[1], end), last[2])
             continue
+        knee = _knee(x, int(i), w, m, ctx.t(CAUSE, "arrival") * usual)
+        if knee is not None and (not found or knee > found[-1][1]):
+            i, sudden = knee, True
         found.append((int(i), end, bool(sudden)))
     return found
+
+
+def _knee(x: np.ndarray, i: int, w: int, m: int, fast: float) -> int | None:
+    """Where a joint that reached its pinned band at ``i`` by creeping really stopped: a
+    compliant stop (a padded obstacle, a flexible link, a controller's integral winding up)
+    gives way a little as the push builds, so the position creeps on slowly after the block
+    before it settles. The block is the knee before ``i`` where the joint's speed collapsed
+    at once — from moving (``fast``, the arrival speed a sudden stop needs) to a creep under a
+    quarter of it, over the next ``w`` samples and all the way to ``i`` alike. A planned stop
+    decelerates over several windows and has no such knee; a joint that backs off after its
+    move was not pushed on. None when there is none."""
+    best: tuple[float, int] | None = None
+    for j in range(i - w, max(w, i - 2 * m) - 1, -1):
+        pre = abs(float(x[j] - x[j - w])) / w
+        if pre < fast:
+            continue
+        if (x[i] - x[j]) * (x[j] - x[j - w]) < 0:
+            continue  # backed off: the creep of a stop goes on the way the joint was pushed
+        # the fastest the joint moved over any window from the knee to the band
+        slow = float(np.max(np.abs(x[j + w : i + 1] - x[j : i + 1 - w]))) / w
+        if slow <= 0.25 * pre and (best is None or pre / max(slow, 1e-300) > best[0]):
+            best = (pre / max(slow, 1e-300), j)
+    return best[1] if best is not None else None
 
 
 @dataclass(frozen=True, slots=True)
