@@ -9,8 +9,10 @@ bound needs to be known.
 
 Calibrated on the channel's own habit: a trajectory made of straight segments (linear
 interpolation between waypoints, a generated ramp) holds many different slopes that long; a
-limiter hits the same slope (or its mirror) each time. The onset is the first sample of the
-first ramp at the limiting slope.
+limiter hits the same slope (or its mirror) each time. A ramp from rest is a planned move (or a
+step eased in on purpose), not a motion the limit cut into; a quantised channel repeats a few
+ticks a sample by rounding. The onset is the first sample of the first ramp at the limiting
+slope.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from robotrace_desktop.analysis import thresholds
+from robotrace_desktop.analysis.causes._clipping import _resolution
 from robotrace_desktop.analysis.causes._series import NS, failed_run, robust_range, span_s
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext
 from robotrace_desktop.analysis.finding import Finding, channel_ref
@@ -29,7 +32,8 @@ thresholds.register(
     rate_min_steps=(4, "rate limit: fewest consecutive equal steps in that ramp"),
     rate_travel=(0.1, "rate limit: the ramp covers at least this share of the channel's range"),
 )
-#: steps (or speeds) this close, relative to their size, are "the same" (float storage)
+#: ramps whose slopes differ by less than this share are at the same limit (a limit per
+#: second sampled on a jittery clock, rounded on storage)
 _REL = 2e-3
 
 
@@ -116,13 +120,17 @@ def _ramps(ctx: ExplainContext, t_ns: np.ndarray, x: np.ndarray) -> list[tuple[i
         return []
     speed = step / (dt / NS)
     tiny = 1e-6 * scale
+    # "the same step" is exact up to storage rounding (a few float32 ulps of the values, the
+    # coarsest common storage): a limiter repeats its step to the last bit, while even the
+    # straightest stretch of free motion (a sine through its zero) bends by more than that
+    ulp = 4.0 * np.spacing(np.abs(x).astype(np.float32)).astype(np.float64) + 1e-12 * scale
+    off = ulp[1:] + ulp[:-1]  # how far one step may be off
+    moving = np.abs(step)
+    tick = _resolution(moving[moving > tiny]) if np.any(moving > tiny) else 0.0
     found: list[tuple[int, int, float]] = []
     min_steps = int(ctx.t(CAUSE, "rate_min_steps"))
-    for series in (step, speed):
-        size = np.abs(series)
-        same = (np.abs(np.diff(series)) <= _REL * np.maximum(size[1:], size[:-1])) & (
-            np.abs(step[1:]) > tiny
-        )
+    for series, slack in ((step, off), (speed, off / (dt / NS))):
+        same = (np.abs(np.diff(series)) <= slack[1:] + slack[:-1]) & (np.abs(step[1:]) > tiny)
         # runs of equal consecutive steps: k equal pairs = k + 1 steps = k + 2 samples
         edges = np.diff(np.concatenate(([0], same.astype(np.int8), [0])))
         for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
@@ -131,6 +139,12 @@ def _ramps(ctx: ExplainContext, t_ns: np.ndarray, x: np.ndarray) -> list[tuple[i
                 continue
             if abs(float(x[end - 1] - x[start])) < ctx.t(CAUSE, "rate_travel") * scale:
                 continue
+            ramp_step = abs(float(x[end - 1] - x[start])) / (end - 1 - start)
+            if tick > 0 and ramp_step <= 10.0 * tick:
+                continue  # a few ticks a sample on a quantised channel: equal by rounding
+            lead = np.abs(step[max(0, start - (end - start)) : start])
+            if lead.size == 0 or float(np.mean(lead)) < 0.1 * ramp_step:
+                continue  # a ramp from rest: a planned move (or a step eased in), no motion cut
             slope = float(x[end - 1] - x[start]) / (float(t_ns[end - 1] - t_ns[start]) / NS)
             if not any(s <= start < e or start <= s < end for s, e, _ in found):
                 found.append((start, end, slope))

@@ -12,7 +12,9 @@ Two kinds of evidence, one finding per channel:
   exactly one value held, every other sample of the span on one side of it, reached at speed.
   That is evidence whatever the outcome, declared bounds or history;
 - a capped rate of change (``_rate_limit``): a fast move turned into a ramp at one constant
-  slope, the command lagging what was asked for.
+  slope, the command lagging what was asked for;
+- a soft limit (``_soft_limit``): the command squeezed against a bound it never reaches, its
+  steps collapsed while the rest of the command moves on.
 
 A planned hold decelerates smoothly into its value and is not clipping. Gripper / hand
 open-close commands sit at their ends by nature and are never reported.
@@ -33,6 +35,7 @@ from robotrace_desktop.analysis.causes._series import (
     span_s,
     sustained_runs,
 )
+from robotrace_desktop.analysis.causes._soft_limit import soft_limited
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext
 from robotrace_desktop.analysis.finding import Finding, channel_ref
 
@@ -57,13 +60,16 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
             bounded = _check(data, ctx, signal.stream, channel, signal.t_ns, column)
             clipped = local_clip(data, ctx, signal.stream, channel, signal.t_ns, signal.values, k)
             found = _better(bounded, clipped)
-            ramp = rate_limited(data, ctx, signal.stream, channel, signal.t_ns, column)
-            if ramp is not None and (
-                found is None
-                or (ramp.confidence, -(ramp.t_start_ns or 0))
-                > (found.confidence, -(found.t_start_ns or 0))
+            for other in (
+                rate_limited(data, ctx, signal.stream, channel, signal.t_ns, column),
+                soft_limited(data, ctx, signal, k),
             ):
-                found = ramp  # a capped rate rather than a capped value
+                if other is not None and (
+                    found is None
+                    or (other.confidence, -(other.t_start_ns or 0))
+                    > (found.confidence, -(found.t_start_ns or 0))
+                ):
+                    found = other  # a capped rate, or a squeezed value, rather than a clip
             if found is not None:
                 findings.append(found)
     return findings

@@ -178,7 +178,11 @@ def _stops(
     if command is not None and command.shape == x.shape and np.isfinite(command).all():
         runs = np.lib.stride_tricks.sliding_window_view(command, m)[:, ::every]
         run_on = np.max(np.abs(runs - command[: n - m + 1, None]), axis=1)
-        pinned |= reach <= _GIVE * run_on
+        # a command running on moves on steadily; one that jumps (a reset, a released clamp)
+        # drags the lagged comparison with it for a moment
+        leaps = np.lib.stride_tricks.sliding_window_view(np.abs(np.diff(command)), m - 1)
+        steady = np.max(leaps, axis=1)[: n - m + 1] <= 0.5 * run_on
+        pinned |= (reach <= _GIVE * run_on) & steady
     speed = np.abs(x[w:] - x[:-w]) / w
     usual = float(np.percentile(speed, 90))
     if usual <= 0:
@@ -199,7 +203,9 @@ def _stops(
             continue  # at rest all along (a run starting still): nothing came to a stop
         left = np.flatnonzero(np.abs(x[i + m :] - x[i]) > band)
         end = int(i) + m + (int(left[0]) if left.size else n - int(i) - m)
-        loose = np.flatnonzero(~pinned[i:])  # a yielding joint: held while it gives way little
+        # held on while the next windows stay pinned too (a joint giving way little, or
+        # settling within its band window after window)
+        loose = np.flatnonzero(~pinned[i:])
         end = max(end, min(n, int(i) + (int(loose[0]) if loose.size else n) + m - 1))
         held = np.diff(x[i:end])
         if np.mean(held == 0) > 0.5:
@@ -233,6 +239,8 @@ def _knee(x: np.ndarray, i: int, w: int, m: int, fast: float) -> int | None:
             continue
         if (x[i] - x[j]) * (x[j] - x[j - w]) < 0:
             continue  # backed off: the creep of a stop goes on the way the joint was pushed
+        if float(np.max(np.abs(np.diff(x[j - w : j + 1])))) > 0.5 * pre * w:
+            continue  # a leap, not a motion: a joint moving into a stop travels steadily
         # the fastest the joint moved over any window from the knee to the band
         slow = float(np.max(np.abs(x[j + w : i + 1] - x[j : i + 1 - w]))) / w
         if slow <= 0.25 * pre and (best is None or pre / max(slow, 1e-300) > best[0]):
