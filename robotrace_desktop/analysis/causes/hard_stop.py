@@ -117,7 +117,9 @@ def _check(
         return None  # nothing could tell a blocked joint from one told to stop
     t_ns, x = signal.t_ns, signal.values[:, k]
     commanded = _commanded(data, ctx, command, t_ns, x) if command is not None else None
-    stops = _stops(ctx, t_ns, x, None if commanded is None else commanded.residual + x)
+    with np.errstate(invalid="ignore"):  # a NaN/Inf run is nan_inf's; _stops skips it
+        lagged = None if commanded is None else commanded.residual + x
+    stops = _stops(ctx, t_ns, x, lagged)
     for start, end, sudden in stops:
         evidence: dict[str, float] = {}
         if commanded is not None:
