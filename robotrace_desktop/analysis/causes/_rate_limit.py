@@ -111,41 +111,47 @@ def _ramps(ctx: ExplainContext, t_ns: np.ndarray, x: np.ndarray) -> list[tuple[i
     n = x.size
     if n < 8 or t_ns.size != n or not np.isfinite(x).all():
         return []
-    scale = robust_range(x)
-    if scale <= 0:
-        return []
     step = np.diff(x)
     dt = np.diff(t_ns).astype(np.float64)
     if (dt <= 0).any():
         return []
     speed = step / (dt / NS)
-    tiny = 1e-6 * scale
     # "the same step" is exact up to storage rounding (a few float32 ulps of the values, the
     # coarsest common storage): a limiter repeats its step to the last bit, while even the
     # straightest stretch of free motion (a sine through its zero) bends by more than that
-    ulp = 4.0 * np.spacing(np.abs(x).astype(np.float32)).astype(np.float64) + 1e-12 * scale
+    ulp = 4.0 * np.spacing(np.abs(x).astype(np.float32)).astype(np.float64)
     off = ulp[1:] + ulp[:-1]  # how far one step may be off
-    moving = np.abs(step)
-    tick = _resolution(moving[moving > tiny]) if np.any(moving > tiny) else 0.0
-    found: list[tuple[int, int, float]] = []
     min_steps = int(ctx.t(CAUSE, "rate_min_steps"))
+    runs: list[tuple[int, int]] = []
     for series, slack in ((step, off), (speed, off / (dt / NS))):
-        same = (np.abs(np.diff(series)) <= slack[1:] + slack[:-1]) & (np.abs(step[1:]) > tiny)
+        same = (np.abs(np.diff(series)) <= slack[1:] + slack[:-1]) & (step[1:] != 0)
         # runs of equal consecutive steps: k equal pairs = k + 1 steps = k + 2 samples
         edges = np.diff(np.concatenate(([0], same.astype(np.int8), [0])))
         for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
-            start, end = int(a), int(b) + 2  # samples a .. b + 1
-            if end - start - 1 < min_steps or span_s(t_ns, start, end) < ctx.t(CAUSE, "rate_min_s"):
-                continue
-            if abs(float(x[end - 1] - x[start])) < ctx.t(CAUSE, "rate_travel") * scale:
-                continue
-            ramp_step = abs(float(x[end - 1] - x[start])) / (end - 1 - start)
-            if tick > 0 and ramp_step <= 10.0 * tick:
-                continue  # a few ticks a sample on a quantised channel: equal by rounding
-            lead = np.abs(step[max(0, start - (end - start)) : start])
-            if lead.size == 0 or float(np.mean(lead)) < 0.1 * ramp_step:
-                continue  # a ramp from rest: a planned move (or a step eased in), no motion cut
-            slope = float(x[end - 1] - x[start]) / (float(t_ns[end - 1] - t_ns[start]) / NS)
-            if not any(s <= start < e or start <= s < end for s, e, _ in found):
-                found.append((start, end, slope))
+            if b + 1 - a >= min_steps:
+                runs.append((int(a), int(b) + 2))  # samples a .. b + 1
+    if not runs:
+        return []  # nearly every channel: no step repeats itself for long
+    scale = robust_range(x)
+    if scale <= 0:
+        return []
+    moving = np.abs(step)
+    moving = moving[moving > 1e-6 * scale]
+    tick = _resolution(moving) if moving.size else 0.0
+    found: list[tuple[int, int, float]] = []
+    for start, end in runs:
+        if span_s(t_ns, start, end) < ctx.t(CAUSE, "rate_min_s"):
+            continue
+        travel = abs(float(x[end - 1] - x[start]))
+        if travel < ctx.t(CAUSE, "rate_travel") * scale:
+            continue
+        ramp_step = travel / (end - 1 - start)
+        if tick > 0 and ramp_step <= 10.0 * tick:
+            continue  # a few ticks a sample on a quantised channel: equal by rounding
+        lead = np.abs(step[max(0, start - (end - start)) : start])
+        if lead.size == 0 or float(np.mean(lead)) < 0.1 * ramp_step:
+            continue  # a ramp from rest: a planned move (or a step eased in), no motion cut
+        slope = float(x[end - 1] - x[start]) / (float(t_ns[end - 1] - t_ns[start]) / NS)
+        if not any(s <= start < e or start <= s < end for s, e, _ in found):
+            found.append((start, end, slope))
     return sorted(found)

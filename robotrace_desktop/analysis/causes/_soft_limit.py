@@ -108,7 +108,7 @@ def _squeezed(ctx: ExplainContext, signal: Signal, k: int) -> list[tuple[int, in
         return []
     pace = _window_mean(steps, m)  # pace[i]: mean step over steps i .. i + m - 1
     quiet = pace <= ctx.t(CAUSE, "soft_squeeze") * usual
-    others = _siblings(signal, k, scale)
+    others: list[tuple[np.ndarray, float]] | None = None  # worked out for a candidate only
     found: list[tuple[int, int, int, float]] = []
     edges = np.diff(np.concatenate(([0], quiet.astype(np.int8), [0])))
     for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
@@ -127,6 +127,8 @@ def _squeezed(ctx: ExplainContext, signal: Signal, k: int) -> list[tuple[int, in
         edge = float(before.max() if side > 0 else before.min())
         if side == 0 or side * (float(np.median(held)) - edge) < 0:
             continue  # not the extreme of the move into it: a pause on the way
+        if others is None:
+            others = _siblings(signal, k)
         pace_others = _others_pace(others, start, end)
         if pace_others < ctx.t(CAUSE, "soft_others"):
             continue  # the whole stream slowed together: a hold, not a limit
@@ -157,7 +159,7 @@ def _window_mean(steps: np.ndarray, m: int) -> np.ndarray:
     return (csum[m:] - csum[:-m]) / m
 
 
-def _siblings(signal: Signal, k: int, scale: float) -> list[tuple[np.ndarray, float]]:
+def _siblings(signal: Signal, k: int) -> list[tuple[np.ndarray, float]]:
     """(step sizes, usual step) of the stream's other moving, non-gripper channels."""
     found = []
     for j, name in enumerate(signal.channels):

@@ -234,20 +234,25 @@ def _knee(x: np.ndarray, i: int, w: int, m: int, fast: float) -> int | None:
     quarter of it, over the next ``w`` samples and all the way to ``i`` alike. A planned stop
     decelerates over several windows and has no such knee; a joint that backs off after its
     move was not pushed on. None when there is none."""
-    best: tuple[float, int] | None = None
-    for j in range(i - w, max(w, i - 2 * m) - 1, -1):
-        pre = abs(float(x[j] - x[j - w])) / w
-        if pre < fast:
-            continue
-        if (x[i] - x[j]) * (x[j] - x[j - w]) < 0:
-            continue  # backed off: the creep of a stop goes on the way the joint was pushed
-        if float(np.max(np.abs(np.diff(x[j - w : j + 1])))) > 0.5 * pre * w:
-            continue  # a leap, not a motion: a joint moving into a stop travels steadily
-        # the fastest the joint moved over any window from the knee to the band
-        slow = float(np.max(np.abs(x[j + w : i + 1] - x[j : i + 1 - w]))) / w
-        if slow <= 0.25 * pre and (best is None or pre / max(slow, 1e-300) > best[0]):
-            best = (pre / max(slow, 1e-300), j)
-    return best[1] if best is not None else None
+    lo = max(w, i - 2 * m)
+    if i - w < lo:
+        return None
+    js = np.arange(lo, i - w + 1)
+    pre = np.abs(x[js] - x[js - w]) / w
+    # the fastest the joint moved over any window from each knee to the band
+    speed = np.abs(x[lo + w : i + 1] - x[lo : i + 1 - w]) / w  # window starting at lo + k
+    slow = np.maximum.accumulate(speed[::-1])[::-1][: js.size]
+    # a leap, not a motion, into the knee: a joint moving into a stop travels steadily
+    leaps = np.lib.stride_tricks.sliding_window_view(np.abs(np.diff(x[lo - w : i + 1])), w)
+    steady = np.max(leaps, axis=1)[: js.size] <= 0.5 * pre * w
+    # backed off: the creep of a stop goes on the way the joint was pushed
+    onward = (x[i] - x[js]) * (x[js] - x[js - w]) >= 0
+    ok = (pre >= fast) & steady & onward & (slow <= 0.25 * pre)
+    if not ok.any():
+        return None
+    ratio = np.where(ok, pre / np.maximum(slow, 1e-300), -np.inf)
+    # the sharpest knee; of equals, the latest (the search ran back from the band)
+    return int(js[js.size - 1 - int(np.argmax(ratio[::-1]))])
 
 
 @dataclass(frozen=True, slots=True)
