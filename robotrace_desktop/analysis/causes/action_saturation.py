@@ -10,7 +10,11 @@ Two kinds of evidence, one finding per channel:
   historical one when the bounds come from history) and reached at speed;
 - the clipped shape alone (``_clipping``): a bound nobody declared, anywhere in the range —
   exactly one value held, every other sample of the span on one side of it, reached at speed.
-  That is evidence whatever the outcome, declared bounds or history.
+  That is evidence whatever the outcome, declared bounds or history;
+- a capped rate of change (``_rate_limit``): a fast move turned into a ramp at one constant
+  slope, the command lagging what was asked for;
+- a soft limit (``_soft_limit``): the command squeezed against a bound it never reaches, its
+  steps collapsed while the rest of the command moves on.
 
 A planned hold decelerates smoothly into its value and is not clipping. Gripper / hand
 open-close commands sit at their ends by nature and are never reported.
@@ -22,6 +26,7 @@ import numpy as np
 
 from robotrace_desktop.analysis import thresholds
 from robotrace_desktop.analysis.causes._clipping import local_clip
+from robotrace_desktop.analysis.causes._rate_limit import rate_limited
 from robotrace_desktop.analysis.causes._series import (
     action_signals,
     declared_bounds,
@@ -30,6 +35,7 @@ from robotrace_desktop.analysis.causes._series import (
     span_s,
     sustained_runs,
 )
+from robotrace_desktop.analysis.causes._soft_limit import soft_limited
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext
 from robotrace_desktop.analysis.finding import Finding, channel_ref
 
@@ -54,6 +60,16 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
             bounded = _check(data, ctx, signal.stream, channel, signal.t_ns, column)
             clipped = local_clip(data, ctx, signal.stream, channel, signal.t_ns, signal.values, k)
             found = _better(bounded, clipped)
+            for other in (
+                rate_limited(data, ctx, signal.stream, channel, signal.t_ns, column),
+                soft_limited(data, ctx, signal, k),
+            ):
+                if other is not None and (
+                    found is None
+                    or (other.confidence, -(other.t_start_ns or 0))
+                    > (found.confidence, -(found.t_start_ns or 0))
+                ):
+                    found = other  # a capped rate, or a squeezed value, rather than a clip
             if found is not None:
                 findings.append(found)
     return findings

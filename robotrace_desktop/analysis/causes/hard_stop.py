@@ -56,6 +56,8 @@ thresholds.register(
 )
 Effort = tuple[str, str, np.ndarray, np.ndarray]  # stream, channel, t_ns, values
 _LAGS_S = np.arange(0.0, 0.31, 0.05)  # settling lags tried, as tracking_error and drift do
+#: a joint held by an obstacle gives way by at most this share of its command's run-on
+_GIVE = 0.25
 
 
 def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
@@ -114,12 +116,12 @@ def _check(
     if command is None and not pushes:
         return None  # nothing could tell a blocked joint from one told to stop
     t_ns, x = signal.t_ns, signal.values[:, k]
-    stops = _stops(ctx, t_ns, x)
-    commanded: _Commanded | None = None
+    commanded = _commanded(data, ctx, command, t_ns, x) if command is not None else None
+    with np.errstate(invalid="ignore"):  # a NaN/Inf run is nan_inf's; _stops skips it
+        lagged = None if commanded is None else commanded.residual + x
+    stops = _stops(ctx, t_ns, x, lagged)
     for start, end, sudden in stops:
         evidence: dict[str, float] = {}
-        if command is not None and commanded is None:
-            commanded = _commanded(data, ctx, command, t_ns, x)
         if commanded is not None:
             travel = _command_travel(ctx, commanded, start, end)
             if travel >= ctx.t(CAUSE, "command_travel"):
@@ -130,6 +132,8 @@ def _check(
             start = _parting(commanded, start, end)
             if (t_ns[end - 1] - t_ns[start]) / NS < ctx.t(CAUSE, "min_pinned_s"):
                 continue  # the gap opened only as the joint moved on: no block
+        if "command_travel" in evidence and commanded is not None:
+            start = _contact(commanded, start, end, _reach(ctx, t_ns))
         rises = [(_effort_rise(ctx, e, int(t_ns[start]), int(t_ns[end - 1])), e) for e in pushes]
         rises = [(r, e) for r, e in rises if r >= ctx.t(CAUSE, "effort_rise")]
         if rises:
@@ -139,9 +143,15 @@ def _check(
     return None
 
 
-def _stops(ctx: ExplainContext, t_ns: np.ndarray, x: np.ndarray) -> list[tuple[int, int, bool]]:
+def _stops(
+    ctx: ExplainContext, t_ns: np.ndarray, x: np.ndarray, command: np.ndarray | None = None
+) -> list[tuple[int, int, bool]]:
     """(first pinned sample, end, sudden) of every span where the channel holds still within
     its noise floor after moving, in time order; sudden when it was moving fast right before.
+    With its position ``command`` (at the joint's lag, on its times), a joint giving way by
+    under a quarter of how far its command runs on counts as held too: an obstacle is rarely
+    rigid (padding, a flexible link, the object pushed), but a joint following its command
+    moves as far as the command does.
     A joint that crept to a halt often waits for its command to pull away (stiction,
     backlash), so a slow stop counts only with its command running on beyond how far the two
     ordinarily part (``_command_travel``), never an effort alone; and only when the joint came
@@ -163,8 +173,18 @@ def _stops(ctx: ExplainContext, t_ns: np.ndarray, x: np.ndarray) -> list[tuple[i
         return []
     # the next m samples stay within ±band of sample i (every few of them at high rates: a
     # blocked joint does not leave its band for a sample or two)
-    windows = np.lib.stride_tricks.sliding_window_view(x, m)[:, :: max(1, m // 24)]
-    pinned = np.max(np.abs(windows - x[: n - m + 1, None]), axis=1) <= band
+    every = max(1, m // 24)
+    windows = np.lib.stride_tricks.sliding_window_view(x, m)[:, ::every]
+    reach = np.max(np.abs(windows - x[: n - m + 1, None]), axis=1)
+    pinned = reach <= band
+    if command is not None and command.shape == x.shape and np.isfinite(command).all():
+        runs = np.lib.stride_tricks.sliding_window_view(command, m)[:, ::every]
+        run_on = np.max(np.abs(runs - command[: n - m + 1, None]), axis=1)
+        # a command running on moves on steadily; one that jumps (a reset, a released clamp)
+        # drags the lagged comparison with it for a moment
+        leaps = np.lib.stride_tricks.sliding_window_view(np.abs(np.diff(command)), m - 1)
+        steady = np.max(leaps, axis=1)[: n - m + 1] <= 0.5 * run_on
+        pinned |= (reach <= _GIVE * run_on) & steady
     speed = np.abs(x[w:] - x[:-w]) / w
     usual = float(np.percentile(speed, 90))
     if usual <= 0:
@@ -185,6 +205,10 @@ def _stops(ctx: ExplainContext, t_ns: np.ndarray, x: np.ndarray) -> list[tuple[i
             continue  # at rest all along (a run starting still): nothing came to a stop
         left = np.flatnonzero(np.abs(x[i + m :] - x[i]) > band)
         end = int(i) + m + (int(left[0]) if left.size else n - int(i) - m)
+        # held on while the next windows stay pinned too (a joint giving way little, or
+        # settling within its band window after window)
+        loose = np.flatnonzero(~pinned[i:])
+        end = max(end, min(n, int(i) + (int(loose[0]) if loose.size else n) + m - 1))
         held = np.diff(x[i:end])
         if np.mean(held == 0) > 0.5:
             continue  # exact repeats: a stalled sensor, not a blocked joint
@@ -194,8 +218,41 @@ def _stops(ctx: ExplainContext, t_ns: np.ndarray, x: np.ndarray) -> list[tuple[i
             # noise beyond the band split it), judged over the whole span from its start
             found[-1] = (last[0], max(last[1], end), last[2])
             continue
+        knee = _knee(x, int(i), w, m, ctx.t(CAUSE, "arrival") * usual)
+        if knee is not None and (not found or knee > found[-1][1]):
+            i, sudden = knee, True
         found.append((int(i), end, bool(sudden)))
     return found
+
+
+def _knee(x: np.ndarray, i: int, w: int, m: int, fast: float) -> int | None:
+    """Where a joint that reached its pinned band at ``i`` by creeping really stopped: a
+    compliant stop (a padded obstacle, a flexible link, a controller's integral winding up)
+    gives way a little as the push builds, so the position creeps on slowly after the block
+    before it settles. The block is the knee before ``i`` where the joint's speed collapsed
+    at once — from moving (``fast``, the arrival speed a sudden stop needs) to a creep under a
+    quarter of it, over the next ``w`` samples and all the way to ``i`` alike. A planned stop
+    decelerates over several windows and has no such knee; a joint that backs off after its
+    move was not pushed on. None when there is none."""
+    lo = max(w, i - 2 * m)
+    if i - w < lo:
+        return None
+    js = np.arange(lo, i - w + 1)
+    pre = np.abs(x[js] - x[js - w]) / w
+    # the fastest the joint moved over any window from each knee to the band
+    speed = np.abs(x[lo + w : i + 1] - x[lo : i + 1 - w]) / w  # window starting at lo + k
+    slow = np.maximum.accumulate(speed[::-1])[::-1][: js.size]
+    # a leap, not a motion, into the knee: a joint moving into a stop travels steadily
+    leaps = np.lib.stride_tricks.sliding_window_view(np.abs(np.diff(x[lo - w : i + 1])), w)
+    steady = np.max(leaps, axis=1)[: js.size] <= 0.5 * pre * w
+    # backed off: the creep of a stop goes on the way the joint was pushed
+    onward = (x[i] - x[js]) * (x[js] - x[js - w]) >= 0
+    ok = (pre >= fast) & steady & onward & (slow <= 0.25 * pre)
+    if not ok.any():
+        return None
+    ratio = np.where(ok, pre / np.maximum(slow, 1e-300), -np.inf)
+    # the sharpest knee; of equals, the latest (the search ran back from the band)
+    return int(js[js.size - 1 - int(np.argmax(ratio[::-1]))])
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +319,44 @@ def _command_travel(
         if grown < ctx.t(CAUSE, "residual_factor") * usual:
             return 0.0
     return grown / commanded.scale
+
+
+def _reach(ctx: ExplainContext, t_ns: np.ndarray) -> int:
+    """How many samples before its pinned span a stop's contact may be dated: one shortest
+    pinned span."""
+    period = period_ns(t_ns)
+    return max(3, round(ctx.t(CAUSE, "min_pinned_s") * NS / period)) if period > 0 else 3
+
+
+def _contact(commanded: _Commanded, start: int, end: int, reach: int) -> int:
+    """When the joint met the obstacle: where the command-vs-measured gap, growing as the
+    command runs on past the held joint, extrapolates back to its ordinary level. The gap
+    crosses its ordinary spread (p95) only some time after the contact — the later the slower
+    the command — and a yielding obstacle slows the joint over a few samples, so the time the
+    joint settled is late too; the growth itself dates the contact. At most ``reach`` samples
+    before ``start``, never after it."""
+    residual = commanded.residual
+    rest = np.delete(residual, np.arange(start, end))
+    rest = rest[np.isfinite(rest)]
+    lo = max(0, start - reach)
+    if rest.size < 8 or end - lo < 4:
+        return start
+    centre = float(np.median(rest))
+    usual = float(np.percentile(np.abs(rest - centre), 95))
+    span = residual[lo:end] - centre
+    if usual <= 0 or not np.isfinite(span).all():
+        return start
+    peak = int(np.argmax(np.abs(span)))
+    gap = span * np.sign(span[peak])  # grows positive towards its peak
+    calm = np.flatnonzero(gap[: peak + 1] < usual)
+    a = int(calm[-1]) + 1 if calm.size else 0
+    high = np.flatnonzero(gap[a : peak + 1] >= 2.0 * usual)
+    b = a + (int(high[0]) if high.size else peak - a)
+    if b <= a or gap[b] <= gap[a]:
+        return min(start, lo + a)
+    slope = float(gap[b] - gap[a]) / (b - a)
+    back = int(np.ceil(float(gap[a]) / slope))
+    return min(start, lo + max(0, a - back))
 
 
 def _parting(commanded: _Commanded, start: int, end: int) -> int:
