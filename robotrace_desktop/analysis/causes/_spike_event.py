@@ -22,6 +22,8 @@ A burst — several such excursions a few samples apart — is one event, dated 
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 #: how many times the baseline is re-estimated with the excursions found so far masked out
@@ -118,8 +120,11 @@ def find_event(
     while last + 1 < len(runs) and runs[last + 1][0] - runs[last][1] - 1 <= burst_gap:
         last += 1
     members = runs[first : last + 1]
-    if len(members) > max_members or any(r[2] != runs[lead][2] for r in members):
-        return None  # departures flipping side one after another: a jolt ringing, not glitches
+    if len(members) > max_members:
+        return None
+    for (_, b, side), (a, _, other) in itertools.pairwise(members):
+        if side != other and a - b - 1 < max(2, h // 2):
+            return None  # swinging straight through the baseline to the other side: a jolt
     for a, b, _ in members:
         if b - a + 1 > max_width or a < 1 or b + 1 >= residual.size:
             return None

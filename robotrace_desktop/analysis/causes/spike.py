@@ -82,7 +82,7 @@ _QUATERNION = re.compile(r"(orientation|rotation|quat)", re.IGNORECASE)
 def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
     hits: list[dict] = []
     for signal in data.signals():
-        if signal.role not in ("state", "other") or signal.t_ns.size < _MIN_SAMPLES:
+        if signal.role not in ("state", "other", "command") or signal.t_ns.size < _MIN_SAMPLES:
             continue
         hits += _signal_hits(ctx, signal)
     if not hits:
