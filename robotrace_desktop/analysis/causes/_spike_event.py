@@ -22,8 +22,6 @@ A burst — several such excursions a few samples apart — is one event, dated 
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
 #: how many times the baseline is re-estimated with the excursions found so far masked out
@@ -109,7 +107,8 @@ def find_event(
         return None
     member = max(k_noise * noise, member_share * abs(peak))
     low = max(return_share * abs(peak), 3.0 * noise)
-    runs = [r for r in _runs(residual, low) if np.max(np.abs(residual[r[0] : r[1] + 1])) >= member]
+    every = _runs(residual, low)
+    runs = [r for r in every if np.max(np.abs(residual[r[0] : r[1] + 1])) >= member]
     lead = next((k for k, r in enumerate(runs) if r[0] <= lead_at <= r[1]), None)
     if lead is None:
         return None
@@ -122,9 +121,13 @@ def find_event(
     members = runs[first : last + 1]
     if len(members) > max_members:
         return None
-    for (_, b, side), (a, _, other) in itertools.pairwise(members):
-        if side != other and a - b - 1 < max(2, h // 2):
-            return None  # swinging straight through the baseline to the other side: a jolt
+    # swinging straight through the baseline to the other side (even to a smaller lobe): a
+    # jolt ringing, not glitches — a glitch comes back and stays back for a moment
+    close = max(2, h // 2)
+    for a, b, side in members:
+        for c, d, other in every:
+            if other != side and (0 <= c - b - 1 < close or 0 <= a - d - 1 < close):
+                return None
     for a, b, _ in members:
         if b - a + 1 > max_width or a < 1 or b + 1 >= residual.size:
             return None

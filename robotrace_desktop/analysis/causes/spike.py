@@ -1,15 +1,21 @@
-"""Sensor spikes: an isolated one-to-few-sample departure from a channel's local trend that
-comes back — a glitched reading, a bit flip, a torn message, an electrical kick.
+"""Sensor spikes: a short departure (1 to ~6 samples, square or ramped up and down)
+from a channel's local trend that comes back — a glitched reading, a bit flip, a torn message,
+an electrical kick — or a burst of them close together (reported once, at its first spike).
 
-Why it works: a running median over 9 samples follows the channel's motion (ramps, curves) and
-its steps (a new level is the median as soon as it holds for 5 samples), but ignores up to 4
+Why it works: a running median follows the channel's motion (ramps, curves) and its steps (a
+new level is the median as soon as it holds for more than half the window), but ignores a few
 wild samples; the residual from it is therefore ~0 except at short excursions that return.
-That residual is sized against the channel's OWN behaviour, never a fixed unit: its noise floor
-(robust spread of the residual), its normal range (p1..p99), and — what keeps untouched
-recordings quiet — the largest residual the same channel shows anywhere else in the episode:
-a real spike stands out from the channel's ordinary maximum by a clear factor, while a
-channel that is naturally jumpy (bumps on an IMU, a GPS fix) has many departures of the same
-size. Departures beyond anything the robot's other runs reached add confidence.
+Two window widths are searched: the narrow one follows curved motion closely, the wide one
+still ignores spikes up to 6 samples wide; around a candidate the baseline is re-estimated
+with the excursions masked out, so a burst denser than the window cannot drag it along
+(``_spike_event``). The residual is sized against the channel's OWN behaviour, never a fixed
+unit: its noise floor (robust spread of the residual), its normal range (p1..p99), and — what
+keeps untouched recordings quiet — the largest residual the same channel shows anywhere
+outside the event: a real spike stands out from the channel's ordinary maximum by a clear
+factor, while a channel that is naturally jumpy (bumps on an IMU, a GPS fix) has many
+departures of the same size. A spike is sharp in and out, or — ramped up and down — bends
+far more sharply than the channel ever moves elsewhere, with calm around it. Departures
+beyond anything the robot's other runs reached add confidence.
 
 What needs care:
 - wrapped angles (a heading crossing ±π, a yaw in degrees crossing ±180°) are unwrapped
@@ -82,7 +88,7 @@ _QUATERNION = re.compile(r"(orientation|rotation|quat)", re.IGNORECASE)
 def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
     hits: list[dict] = []
     for signal in data.signals():
-        if signal.role not in ("state", "other", "command") or signal.t_ns.size < _MIN_SAMPLES:
+        if signal.role not in ("state", "other") or signal.t_ns.size < _MIN_SAMPLES:
             continue
         hits += _signal_hits(ctx, signal)
     if not hits:
@@ -425,12 +431,15 @@ def _finding(data: EpisodeData, ctx: ExplainContext, group: list[dict]) -> Findi
     effort = lead["field"] == "effort" or "wrench" in lead["channel"].lower()
     cause = EFFORT_CAUSE if effort else CAUSE
     width = lead["width"]
+    spikes = lead.get("spikes", 1)
+    kind = "Effort" if effort else "Sensor"
+    burst = f" (the first of a burst of {spikes} spikes)" if spikes > 1 else ""
     return Finding(
         cause=cause,
-        title=f"{'Effort' if effort else 'Sensor'} spike: {lead['channel']}",
+        title=f"{kind} spike{'s' if spikes > 1 else ''}: {lead['channel']}",
         explanation=(
             f"{refs[0]} jumped to {lead['value']:.4g} for {width} sample{'s' if width > 1 else ''}"
-            f" and came back ("
+            f" and came back{burst} ("
             f"{_times(lead['over_ordinary'], 'its largest departure elsewhere', 'alone in it')}"
             f", {_times(lead['over_noise'], 'its noise floor', 'on a noiseless channel')})"
             + (f"; {len(group) - 1} more channel(s) at the same moment" if len(group) > 1 else "")
@@ -452,10 +461,11 @@ def _finding(data: EpisodeData, ctx: ExplainContext, group: list[dict]) -> Findi
             "normal_range": lead["span"],
             "beyond_history": bool(beyond),
             "channels_together": len(group),
+            "spikes_in_burst": spikes,
             "flagged_by": flagged,
         },
         next_step=(
-            "A single wild reading: check the sensor, its cable and the driver's messages at "
+            "A wild reading: check the sensor, its cable and the driver's messages at "
             "that time before trusting the values around it."
         ),
     )
