@@ -4,10 +4,14 @@ A slipping encoder, a creeping calibration offset, a joint sagging under a load 
 the command-vs-measured residual (command held onto the measured times at the best small lag,
 like tracking_error) leaves its usual level and grows along a ramp over seconds. The onset is
 the change point of a flat-then-ramp fit of the residual — a threshold crossing would date it
-late in the ramp. Judged relative to the joint's commanded range (any units), and only when the
-ramp explains most of the residual's variation and stands out from how the episode's other
-joints track (a robot whose every joint drifts the same way has a model or clock problem, not
-one failing joint).
+late in the ramp. A divergence that starts slowly and accelerates (a creeping offset running
+away) is fitted with its own exponential shape when that fits clearly better than a straight
+ramp: a straight ramp would date it where it became steep, seconds late. Judged relative to the
+joint's commanded range (any units), and only when the growth explains most of the residual's
+variation and stands out from how the episode's other joints track (a robot whose every joint
+drifts the same way has a model or clock problem, not one failing joint). Finger and gripper
+joints are judged like the others; a residual that grew because the command walked away from a
+joint that stayed put (fingers closed on an object, a joint against a stop) is not a drift.
 """
 
 from __future__ import annotations
@@ -129,7 +133,7 @@ def _fit_pair(
     if _frozen_during(measured, t_meas, int(t_meas[keep[i]]), ramp_s):
         return None  # a joint that stopped dead is a stop or a stuck sensor, not a slow walk
     rise = slope * float(growth(np.array(ramp_s), tau))
-    if _held_still(measured, t_meas, int(t_meas[keep[i]]), ramp_s, rise):
+    if _held_still(measured[keep], r, t_s, (float(t_s[i]), ramp_s)):
         return None  # the command moved on, the joint stayed: blocked (a grasp, a stop)
     shape = growth(np.clip(t_s - t_s[i], 0.0, duration), tau)
     basis = np.column_stack((np.ones_like(t_s), nuisance, shape))
@@ -150,19 +154,21 @@ def _fit_pair(
 
 
 def _held_still(
-    measured: np.ndarray, t_ns: np.ndarray, onset_ns: int, ramp_s: float, rise: float
+    measured: np.ndarray, residual: np.ndarray, t_s: np.ndarray, ramp: tuple[float, float]
 ) -> bool:
-    """Whether the joint itself barely moved over the ramp while the residual grew by
-    ``rise``: then the command walked away from a joint held in place — fingers closed on an
-    object, a joint against a stop — not a measurement drifting from its command."""
-    lo, hi = np.searchsorted(t_ns, [onset_ns, onset_ns + int(ramp_s * NS)])
-    window = measured[lo:hi]
-    window = window[np.isfinite(window)]
-    if window.size < 4:
+    """Whether the joint itself barely moved over the second half of the ramp (where most of
+    a growth builds up) while the residual grew: then the command walked away from a joint
+    held in place — fingers closed on an object, a joint against a stop — not a measurement
+    drifting from its command. ``ramp``: (start, duration) in seconds."""
+    start, duration = ramp
+    late = np.flatnonzero((t_s >= start + 0.5 * duration) & (t_s <= start + duration))
+    if late.size < 8:
         return False
-    edge = max(1, window.size // 10)
-    moved = abs(float(np.median(window[-edge:]) - np.median(window[:edge])))
-    return moved < 0.25 * abs(rise)
+    edge = max(2, late.size // 5)
+    head, tail = late[:edge], late[-edge:]
+    moved = abs(float(np.median(measured[tail]) - np.median(measured[head])))
+    grew = abs(float(np.median(residual[tail]) - np.median(residual[head])))
+    return moved < 0.25 * grew
 
 
 def _frozen_during(measured: np.ndarray, t_ns: np.ndarray, onset_ns: int, ramp_s: float) -> bool:
