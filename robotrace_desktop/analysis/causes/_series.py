@@ -245,9 +245,35 @@ def hinge_fit(
     y's variance about its mean the fit leaves unexplained). ``t_s`` in seconds, sorted; y
     finite. ``nuisance`` (N, M): other regressors fitted alongside (what y ordinarily depends
     on), so the ramp is judged on what they leave."""
+    i, b, d, _, left = bend_fit(t_s, y, candidates, durations, nuisance)
+    return i, b, d, left
+
+
+def growth(ramp_s: np.ndarray, time_constant: float) -> np.ndarray:
+    """The shape of a divergence ``ramp_s`` seconds after it started: a straight ramp
+    (``time_constant`` 0) or an exponential one, e^(t/τ) − 1 — slow at first, then faster and
+    faster, already growing at its start."""
+    if time_constant <= 0:
+        return ramp_s
+    return np.expm1(np.minimum(ramp_s / time_constant, 50.0))
+
+
+def bend_fit(
+    t_s: np.ndarray,
+    y: np.ndarray,
+    candidates: int = 150,
+    durations: tuple[float, ...] = (np.inf,),
+    nuisance: np.ndarray | None = None,
+    growths: tuple[float, ...] = (0.0,),
+) -> tuple[int, float, float, float, float]:
+    """``hinge_fit`` with a growth that may accelerate: ``y ≈ a + b·g(clip(t − t[i], 0, d))``
+    with g one of ``growths`` (``growth``: 0 a straight ramp, τ > 0 an exponential e^(t/τ) − 1).
+    A divergence that starts slowly and accelerates, fitted with a straight ramp, is dated
+    where it became steep, not where it started; fitting its own shape dates its start.
+    Returns (change point index, coefficient b, duration d, growth τ, unexplained share)."""
     n = y.size
     if n < 4:
-        return 0, 0.0, float("inf"), 1.0
+        return 0, 0.0, float("inf"), 0.0, 1.0
     basis = np.ones((n, 1))
     if nuisance is not None:
         basis = np.column_stack((basis, nuisance))
@@ -255,15 +281,15 @@ def hinge_fit(
     yc = y - q @ (q.T @ y)
     total = float(yc @ yc)
     if total <= 0:
-        return 0, 0.0, float("inf"), 1.0
+        return 0, 0.0, float("inf"), 0.0, 1.0
     # coarse to fine: a sparse grid of change points first, then every point around the best
     coarse = max(2, candidates // 4)
     step = max(1, (n - 2) // coarse)
-    best = _best_hinge(t_s, yc, q, total, np.arange(0, n - 2, step), durations)
+    best = _best_hinge(t_s, yc, q, total, np.arange(0, n - 2, step), durations, growths)
     fine = max(1, (n - 2) // candidates)
     around = np.arange(max(0, best[0] - step), min(n - 2, best[0] + step + 1), fine)
-    refined = _best_hinge(t_s, yc, q, total, around, (best[2],))
-    return refined if refined[3] <= best[3] else best
+    refined = _best_hinge(t_s, yc, q, total, around, (best[2],), (best[3],))
+    return refined if refined[4] <= best[4] else best
 
 
 def _best_hinge(
@@ -273,20 +299,23 @@ def _best_hinge(
     total: float,
     idx: np.ndarray,
     durations: tuple[float, ...],
-) -> tuple[int, float, float, float]:
-    best = (0, 0.0, float("inf"), 1.0)
+    growths: tuple[float, ...],
+) -> tuple[int, float, float, float, float]:
+    best = (0, 0.0, float("inf"), 0.0, 1.0)
     ramp = np.maximum(t_s[None, :] - t_s[idx][:, None], 0.0)  # (K, N)
     for d in durations:
-        h = np.minimum(ramp, d) if np.isfinite(d) else ramp
-        hc = h - (h @ q) @ q.T
-        shh = np.einsum("kn,kn->k", hc, hc)
-        shy = hc @ yc
-        with np.errstate(divide="ignore", invalid="ignore"):
-            b = np.where(shh > 0, shy / shh, 0.0)
-        left = (total - b * shy) / total  # unexplained share per change point
-        k = int(np.argmin(left))
-        if left[k] < best[3]:
-            best = (int(idx[k]), float(b[k]), float(d), float(max(left[k], 0.0)))
+        clipped = np.minimum(ramp, d) if np.isfinite(d) else ramp
+        for p in growths:
+            h = growth(clipped, p)
+            hc = h - (h @ q) @ q.T
+            shh = np.einsum("kn,kn->k", hc, hc)
+            shy = hc @ yc
+            with np.errstate(divide="ignore", invalid="ignore"):
+                b = np.where(shh > 0, shy / shh, 0.0)
+            left = (total - b * shy) / total  # unexplained share per change point
+            k = int(np.argmin(left))
+            if left[k] < best[4]:
+                best = (int(idx[k]), float(b[k]), float(d), float(p), float(max(left[k], 0.0)))
     return best
 
 

@@ -4,10 +4,14 @@ A slipping encoder, a creeping calibration offset, a joint sagging under a load 
 the command-vs-measured residual (command held onto the measured times at the best small lag,
 like tracking_error) leaves its usual level and grows along a ramp over seconds. The onset is
 the change point of a flat-then-ramp fit of the residual — a threshold crossing would date it
-late in the ramp. Judged relative to the joint's commanded range (any units), and only when the
-ramp explains most of the residual's variation and stands out from how the episode's other
-joints track (a robot whose every joint drifts the same way has a model or clock problem, not
-one failing joint).
+late in the ramp. A divergence that starts slowly and accelerates (a creeping offset running
+away) is fitted with its own exponential shape when that fits clearly better than a straight
+ramp: a straight ramp would date it where it became steep, seconds late. Judged relative to the
+joint's commanded range (any units), and only when the growth explains most of the residual's
+variation and stands out from how the episode's other joints track (a robot whose every joint
+drifts the same way has a model or clock problem, not one failing joint). Finger and gripper
+joints are judged like the others; a residual that grew because the command walked away from a
+joint that stayed put (fingers closed on an object, a joint against a stop) is not a drift.
 """
 
 from __future__ import annotations
@@ -17,11 +21,11 @@ import numpy as np
 from robotrace_desktop.analysis import thresholds
 from robotrace_desktop.analysis.causes._series import (
     NS,
+    bend_fit,
     failed_run,
     field_of,
+    growth,
     held_on,
-    hinge_fit,
-    is_gripper_name,
     mad_scale,
     robust_range,
 )
@@ -41,10 +45,18 @@ thresholds.register(
         "and this many times the next most clearly ramping joint's rise over noise",
     ),
     max_points=(600, "the fit uses at most this many evenly spaced samples"),
+    convex_gain=(
+        0.3,
+        "an accelerating (exponential) growth is preferred to a straight ramp when it leaves "
+        "this share less of the residual unexplained",
+    ),
 )
 _LAGS_S = np.arange(0.0, 0.31, 0.05)
 #: ramp durations tried (s): a drift may stop growing before the run ends
 _RAMPS_S = (2.0, 4.0, 6.0, 9.0, np.inf)
+#: exponential growths tried (``_series.growth``), time constants (s): divergences that start
+#: slowly and accelerate
+_GROWTHS = (1.0, 2.0, 4.0)
 
 
 def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
@@ -81,8 +93,6 @@ def _fit_pair(
     meas_stream: str,
     meas_channel: str,
 ) -> dict[str, float] | None:
-    if is_gripper_name(cmd_channel) or is_gripper_name(meas_channel):
-        return None
     cmd_field, meas_field = field_of(cmd_stream, cmd_channel), field_of(meas_stream, meas_channel)
     if cmd_field != meas_field or meas_field == "effort":
         return None
@@ -111,12 +121,21 @@ def _fit_pair(
         target = np.where(np.isfinite(target), target, np.nanmean(target))
     speed = np.gradient(target, t_s) if np.ptp(t_s) > 0 else np.zeros_like(target)
     nuisance = (speed / scale)[:, None]
-    i, slope, duration, unexplained = hinge_fit(t_s, r, durations=_RAMPS_S, nuisance=nuisance)
+    fit = bend_fit(t_s, r, durations=_RAMPS_S, nuisance=nuisance)
+    # a divergence that starts slowly and accelerates: a straight ramp dates it where it
+    # became steep — its own (exponential) shape dates its start, when that shape fits the
+    # residual clearly better than a straight ramp does (not just by absorbing a wobble)
+    convex = bend_fit(t_s, r, durations=_RAMPS_S, nuisance=nuisance, growths=_GROWTHS)
+    if convex[4] <= (1.0 - ctx.t(CAUSE, "convex_gain")) * fit[4]:
+        fit = convex
+    i, slope, duration, tau, unexplained = fit
     ramp_s = float(min(t_s[-1] - t_s[i], duration))
     if _frozen_during(measured, t_meas, int(t_meas[keep[i]]), ramp_s):
         return None  # a joint that stopped dead is a stop or a stuck sensor, not a slow walk
-    rise = slope * ramp_s
-    shape = np.clip(t_s - t_s[i], 0.0, duration)
+    rise = slope * float(growth(np.array(ramp_s), tau))
+    if _held_still(measured[keep], r, t_s, (float(t_s[i]), ramp_s)):
+        return None  # the command moved on, the joint stayed: blocked (a grasp, a stop)
+    shape = growth(np.clip(t_s - t_s[i], 0.0, duration), tau)
     basis = np.column_stack((np.ones_like(t_s), nuisance, shape))
     coef = np.linalg.lstsq(basis, r, rcond=None)[0]
     noise = mad_scale(r - basis @ coef)
@@ -130,7 +149,26 @@ def _fit_pair(
         "z": abs(rise) / max(noise, 1e-12 * scale),
         "scale": scale,
         "lag_s": float(lag),
+        "growth_s": tau,
     }
+
+
+def _held_still(
+    measured: np.ndarray, residual: np.ndarray, t_s: np.ndarray, ramp: tuple[float, float]
+) -> bool:
+    """Whether the joint itself barely moved over the second half of the ramp (where most of
+    a growth builds up) while the residual grew: then the command walked away from a joint
+    held in place — fingers closed on an object, a joint against a stop — not a measurement
+    drifting from its command. ``ramp``: (start, duration) in seconds."""
+    start, duration = ramp
+    late = np.flatnonzero((t_s >= start + 0.5 * duration) & (t_s <= start + duration))
+    if late.size < 8:
+        return False
+    edge = max(2, late.size // 5)
+    head, tail = late[:edge], late[-edge:]
+    moved = abs(float(np.median(measured[tail]) - np.median(measured[head])))
+    grew = abs(float(np.median(residual[tail]) - np.median(residual[head])))
+    return moved < 0.25 * grew
 
 
 def _frozen_during(measured: np.ndarray, t_ns: np.ndarray, onset_ns: int, ramp_s: float) -> bool:

@@ -1,15 +1,21 @@
-"""Sensor spikes: an isolated one-to-few-sample departure from a channel's local trend that
-comes back — a glitched reading, a bit flip, a torn message, an electrical kick.
+"""Sensor spikes: a short departure (1 to ~6 samples, square or ramped up and down)
+from a channel's local trend that comes back — a glitched reading, a bit flip, a torn message,
+an electrical kick — or a burst of them close together (reported once, at its first spike).
 
-Why it works: a running median over 9 samples follows the channel's motion (ramps, curves) and
-its steps (a new level is the median as soon as it holds for 5 samples), but ignores up to 4
+Why it works: a running median follows the channel's motion (ramps, curves) and its steps (a
+new level is the median as soon as it holds for more than half the window), but ignores a few
 wild samples; the residual from it is therefore ~0 except at short excursions that return.
-That residual is sized against the channel's OWN behaviour, never a fixed unit: its noise floor
-(robust spread of the residual), its normal range (p1..p99), and — what keeps untouched
-recordings quiet — the largest residual the same channel shows anywhere else in the episode:
-a real spike stands out from the channel's ordinary maximum by a clear factor, while a
-channel that is naturally jumpy (bumps on an IMU, a GPS fix) has many departures of the same
-size. Departures beyond anything the robot's other runs reached add confidence.
+Two window widths are searched: the narrow one follows curved motion closely, the wide one
+still ignores spikes up to 6 samples wide; around a candidate the baseline is re-estimated
+with the excursions masked out, so a burst denser than the window cannot drag it along
+(``_spike_event``). The residual is sized against the channel's OWN behaviour, never a fixed
+unit: its noise floor (robust spread of the residual), its normal range (p1..p99), and — what
+keeps untouched recordings quiet — the largest residual the same channel shows anywhere
+outside the event: a real spike stands out from the channel's ordinary maximum by a clear
+factor, while a channel that is naturally jumpy (bumps on an IMU, a GPS fix) has many
+departures of the same size. A spike is sharp in and out, or — ramped up and down — bends
+far more sharply than the channel ever moves elsewhere, with calm around it. Departures
+beyond anything the robot's other runs reached add confidence.
 
 What needs care:
 - wrapped angles (a heading crossing ±π, a yaw in degrees crossing ±180°) are unwrapped
@@ -40,6 +46,13 @@ from robotrace_desktop.analysis.causes._series import (
     is_gripper_name,
     unwrapped_columns,
 )
+from robotrace_desktop.analysis.causes._spike_event import (
+    find_event,
+    on_trend,
+    running_median,
+    sharp_bend,
+    sharp_edges,
+)
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
 from robotrace_desktop.analysis.finding import Finding, channel_ref
 
@@ -47,14 +60,20 @@ CAUSE = "sensor_spike"
 EFFORT_CAUSE = "effort_spike"
 thresholds.register(
     CAUSE,
-    half_window=(4, "running-median half window (samples): spikes up to this wide are seen"),
-    max_width=(4, "widest departure (samples) that is still a spike, not a new level"),
+    narrow_window=(4, "narrow running-median half window (samples): follows curved motion"),
+    half_window=(6, "wide running-median half window (samples): spikes up to this wide are seen"),
+    max_width=(6, "widest excursion (samples) that is still a spike, not a new level"),
     k_noise=(8.0, "departure ≥ this × the channel's noise floor (robust spread of residuals)"),
     rel_range=(0.15, "and ≥ this share of the channel's p1..p99 range"),
     over_ordinary=(5.0, "and ≥ this × the largest departure anywhere else in the episode"),
-    sharpness=(0.6, "the first and last spike samples stand ≥ this share of it off the trend"),
+    sharpness=(0.6, "sharp: the spike's first and last samples stand ≥ this share of it off"),
+    over_bend=(2.0, "or it bends ≥ this × the channel's sharpest bend anywhere else (a ramp)"),
     step_share=(0.25, "samples either side stay within this share of it from their trend line"),
     isolation=(0.35, "residuals within 2 windows around it stay below this share of it"),
+    return_share=(0.15, "an excursion ends where it is back within this share of the baseline"),
+    member_share=(0.3, "a burst's spikes are each ≥ this share of its largest"),
+    burst_s=(0.5, "a burst's spikes are at most this far apart (s)"),
+    max_members=(6, "a burst has at most this many spikes"),
     group_s=(0.05, "spikes on several channels this close in time are one finding"),
 )
 
@@ -81,23 +100,44 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
 
 
 def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
+    """A signal's spikes, searched at two baseline widths: the narrow one follows curved motion
+    closely (its ordinary departures stay small, so 1-4 sample spikes stand out), the wide one
+    still ignores spikes up to ``half_window`` samples wide. Per channel the scale where the
+    spike stands out more from the channel's ordinary departures is kept."""
     keep, distinct = _usable(signal)
     if not keep.size:
         return []
-    h = int(ctx.t(CAUSE, "half_window"))
     x = _continuous(signal, keep)
     finite = np.isfinite(x)
     x = _filled(x, finite)
-    residual = x - _running_median(x, h)
+    # a channel holding a few levels jumps between them by design: only departures to values
+    # that are none of its levels can be spikes
+    few = (distinct <= 4 * _MAX_LEVELS) | (distinct <= 0.05 * x.shape[0])
+    levels = [_levels(x[:, j]) if few[j] else None for j in range(len(keep))]
+    dt_s = float(np.median(np.diff(signal.t_ns))) / NS if signal.t_ns.size > 1 else 0.0
+    best: dict[int, dict] = {}
+    scales = (int(ctx.t(CAUSE, "narrow_window")), int(ctx.t(CAUSE, "half_window")))
+    for h in sorted(set(scales)):
+        for j, hit in _scale_hits(ctx, signal, (keep, x, finite, levels), h, dt_s).items():
+            if j not in best or hit["over_ordinary"] > best[j]["over_ordinary"]:
+                best[j] = hit
+    return [best[j] for j in sorted(best)]
+
+
+def _scale_hits(
+    ctx: ExplainContext,
+    signal: Signal,
+    prepared: tuple[np.ndarray, np.ndarray, np.ndarray, list],
+    h: int,
+    dt_s: float,
+) -> dict[int, dict]:
+    keep, x, finite, levels = prepared
+    residual = x - running_median(x, h, _FRAME_BUDGET)
     residual[~finite] = 0.0  # holes are nan_inf's; the samples next to them are judged as usual
     size = np.abs(residual)
     # the first and last h samples have no full window around them: not judged
     size[:h] = 0.0
     size[-h:] = 0.0
-    # a channel holding a few levels jumps between them by design: only departures to values
-    # that are none of its levels can be spikes
-    few = (distinct <= 4 * _MAX_LEVELS) | (distinct <= 0.05 * x.shape[0])
-    levels = [_levels(x[:, j]) if few[j] else None for j in range(len(keep))]
     for j, lv in enumerate(levels):
         if lv is not None:
             size[np.isin(x[:, j], lv), j] = 0.0
@@ -107,8 +147,12 @@ def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
     peak_i = np.argmax(size, axis=0)
     cols = np.arange(len(keep))
     peak = size[peak_i, cols]
-    # the channel's ordinary maximum: its largest departure away from the peak
-    away = np.abs(np.arange(size.shape[0])[:, None] - peak_i[None, :]) > h
+    # a burst's spikes are close in time, whatever the rate
+    gap = max(h, round(ctx.t(CAUSE, "burst_s") / dt_s)) if dt_s > 0 else h
+    # the channel's ordinary maximum: its largest departure away from the peak (and from the
+    # burst it may lead — the event's own extent is settled per channel below)
+    reach = int(ctx.t(CAUSE, "max_members")) * (int(ctx.t(CAUSE, "max_width")) + gap)
+    away = np.abs(np.arange(size.shape[0])[:, None] - peak_i[None, :]) > reach
     ordinary = np.where(away, size, 0.0).max(axis=0)
     k_noise = ctx.t(CAUSE, "k_noise")
     over = ctx.t(CAUSE, "over_ordinary")
@@ -119,19 +163,81 @@ def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
         big = peak[candidates] >= ctx.t(CAUSE, "rel_range") * (high - low)
         spans = dict(zip(candidates[big].tolist(), (high - low)[big].tolist(), strict=True))
         candidates = candidates[big]
-    hits = []
+    hits = {}
     for j in candidates:
         where = (signal, int(keep[j]))
-        hit = _channel_hit(ctx, where, x[:, j], residual[:, j], size[:, j], levels[j])
-        if hit is not None:
-            hit["span"] = spans[int(j)]
-            hit["noise"] = float(noise[j])
-            hit["ordinary"] = float(ordinary[j])
-            hit["over_noise"] = float(peak[j] / noise[j]) if noise[j] > 0 else np.inf
-            hit["over_ordinary"] = float(peak[j] / ordinary[j]) if ordinary[j] > 0 else np.inf
-            hit["flagged_by"] = _flagged_by(signal, hit)
-            hits.append(hit)
+        if levels[j] is None:
+            hit = _event_hit(ctx, where, x[:, j], size[:, j], (float(noise[j]), h, gap))
+        elif h == int(ctx.t(CAUSE, "narrow_window")):
+            hit = _channel_hit(ctx, where, x[:, j], residual[:, j], size[:, j], levels[j])
+        else:
+            continue
+        if hit is None or abs(hit["departure"]) < ctx.t(CAUSE, "rel_range") * spans[int(j)]:
+            continue
+        hit["span"] = spans[int(j)]
+        hit["noise"] = float(noise[j])
+        hit.setdefault("ordinary", float(ordinary[j]))
+        magnitude = abs(hit["departure"])
+        hit["over_noise"] = magnitude / noise[j] if noise[j] > 0 else np.inf
+        hit["over_ordinary"] = magnitude / hit["ordinary"] if hit["ordinary"] > 0 else np.inf
+        if hit["over_ordinary"] <= over or hit["over_noise"] <= k_noise:
+            continue
+        hit["flagged_by"] = _flagged_by(signal, hit)
+        hits[int(j)] = hit
     return hits
+
+
+def _event_hit(
+    ctx: ExplainContext,
+    where: tuple[Signal, int],
+    column: np.ndarray,
+    size: np.ndarray,
+    scale: tuple[float, int, int],
+) -> dict | None:
+    """The largest departure of a continuous channel if it is a spike or a burst of spikes
+    (``_spike_event``): short excursions that come back to the trend they left — sharp in and
+    out, or bending far more sharply than the channel ever moves (a ramped, triangular spike)
+    — and far above its ordinary departures outside the event. Dated at the event's first
+    sample (a burst: its first spike). ``scale``: (noise floor, half window, burst gap)."""
+    signal, k = where
+    noise, h, gap = scale
+    event = find_event(
+        column,
+        int(np.argmax(size)),
+        noise,
+        h=h,
+        max_width=int(ctx.t(CAUSE, "max_width")),
+        burst_gap=gap,
+        member_share=ctx.t(CAUSE, "member_share"),
+        return_share=ctx.t(CAUSE, "return_share"),
+        k_noise=ctx.t(CAUSE, "k_noise"),
+        max_members=int(ctx.t(CAUSE, "max_members")),
+        isolation=ctx.t(CAUSE, "isolation"),
+    )
+    if event is None or not on_trend(column, event, h, ctx.t(CAUSE, "step_share")):
+        return None
+    if not sharp_edges(column, event, h, ctx.t(CAUSE, "sharpness")):
+        # ramped in and out: only a bend the channel never makes, with calm around it (the
+        # lobe of a jolt swinging through the baseline has its other lobe next to it)
+        own, usual = sharp_bend(column, event, h)
+        calm = event["nearby"] <= 0.5 * ctx.t(CAUSE, "isolation") * abs(event["departure"])
+        if own < ctx.t(CAUSE, "over_bend") * usual or not calm:
+            return None
+    outside = np.ones(size.size, dtype=bool)
+    outside[max(0, event["first"] - h) : event["last"] + h + 1] = False
+    members = event["members"]
+    return {
+        "stream": signal.stream,
+        "channel": signal.channels[k],
+        "field": field_of(signal.stream, signal.channels[k]),
+        "t_ns": int(signal.t_ns[event["first"]]),
+        "end_ns": int(signal.t_ns[event["last"]]),
+        "width": event["lead_last"] - event["lead_first"] + 1,
+        "spikes": members,
+        "value": float(signal.values[event["peak_i"], k]),
+        "departure": event["departure"],
+        "ordinary": float(np.max(size[outside])) if outside.any() else 0.0,
+    }
 
 
 def _flagged_by(signal: Signal, hit: dict) -> str | None:
@@ -237,41 +343,22 @@ def _filled(x: np.ndarray, finite: np.ndarray) -> np.ndarray:
     return out
 
 
-def _running_median(x: np.ndarray, h: int) -> np.ndarray:
-    """Median of the 2h+1 samples centred on each row (the ends reflect the data); a few
-    columns at a time so the (rows × columns × window) copy stays a few MB."""
-    padded = np.pad(x, ((h, h), (0, 0)), mode="reflect")
-    out = np.empty_like(x)
-    step = max(1, _FRAME_BUDGET // max(1, x.shape[0] * (2 * h + 1)))
-    for j in range(0, x.shape[1], step):
-        frames = np.lib.stride_tricks.sliding_window_view(
-            padded[:, j : j + step], 2 * h + 1, axis=0
-        )
-        out[:, j : j + step] = np.partition(frames, h, axis=-1)[..., h]
-    return out
-
-
 def _channel_hit(
     ctx: ExplainContext,
     where: tuple[Signal, int],
     column: np.ndarray,
     residual: np.ndarray,
     size: np.ndarray,
-    levels: np.ndarray | None,
+    levels: np.ndarray,
 ) -> dict | None:
-    """The largest departure (``size``: |residual| where it may be a spike) if it is short,
-    returns, and is large for the channel. ``levels``: the few levels the channel holds (its
-    trend is those levels, not a line; the departure is a value that is none of them)."""
+    """The largest departure of a channel that holds a few ``levels`` (its trend is those
+    levels, not a line): a run of samples that are none of its levels, short, not a nearby
+    tick of a quantised channel, and alone."""
     signal, k = where
     peak_i = int(np.argmax(size))
     channel = signal.channels[k]
     peak = float(residual[peak_i])
-    # the spike's samples: same side, at least half the peak, contiguous with it — on a
-    # channel of levels, the samples that are none of its levels (its trend jumps by design)
-    if levels is None:
-        strong = (residual * np.sign(peak)) >= 0.5 * abs(peak)
-    else:
-        strong = ~np.isin(column, levels)
+    strong = ~np.isin(column, levels)
     first = last = peak_i
     while first > 0 and strong[first - 1]:
         first -= 1
@@ -280,10 +367,7 @@ def _channel_hit(
     h = int(ctx.t(CAUSE, "half_window"))
     if last - first + 1 > int(ctx.t(CAUSE, "max_width")) or first < 1 or last + 1 >= column.size:
         return None
-    # back on the trend it left, sharp in and out (a level channel's trend is its levels)
-    if levels is None and not _on_trend(ctx, column, first, last, peak_i):
-        return None
-    if levels is not None and _on_lattice(levels, float(column[peak_i])):
+    if _on_lattice(levels, float(column[peak_i])):
         return None
     around = np.concatenate(
         (size[max(0, first - 2 * h) : first], size[last + 1 : last + 1 + 2 * h])
@@ -312,25 +396,6 @@ def _on_lattice(levels: np.ndarray, value: float) -> bool:
     steps = (value - float(levels[0])) / quantum
     near = float(np.min(np.abs(levels - value))) < 3.0 * quantum
     return bool(abs(steps - round(steps)) < 0.1 and near)
-
-
-def _on_trend(ctx: ExplainContext, column: np.ndarray, first: int, last: int, peak_i: int) -> bool:
-    """The local trend is a line through the h samples either side of the spike. Those samples
-    must sit on it (the channel returns to the trend it left: not a step, and the spike's
-    neighbours are not part of a wider hump — a fast move, a bump), and the spike's first and
-    last samples must stand off it (sharp in and out: a reading, not a motion)."""
-    h = int(ctx.t(CAUSE, "half_window"))
-    side = np.r_[max(0, first - h) : first, last + 1 : min(column.size, last + 1 + h)]
-    if side.size < 4:
-        return False
-    slope, level = np.polyfit(side - peak_i, column[side], 1)
-    departure = abs(float(column[peak_i] - level))
-    off_trend = np.abs(column[side] - (level + slope * (side - peak_i)))
-    if np.max(off_trend) > ctx.t(CAUSE, "step_share") * departure:
-        return False
-    ends = np.array([first, last])
-    edges = np.abs(column[ends] - (level + slope * (ends - peak_i)))
-    return bool(np.min(edges) >= ctx.t(CAUSE, "sharpness") * departure)
 
 
 # ---------------------------------------------------------------- grouping and findings
@@ -366,12 +431,15 @@ def _finding(data: EpisodeData, ctx: ExplainContext, group: list[dict]) -> Findi
     effort = lead["field"] == "effort" or "wrench" in lead["channel"].lower()
     cause = EFFORT_CAUSE if effort else CAUSE
     width = lead["width"]
+    spikes = lead.get("spikes", 1)
+    kind = "Effort" if effort else "Sensor"
+    burst = f" (the first of a burst of {spikes} spikes)" if spikes > 1 else ""
     return Finding(
         cause=cause,
-        title=f"{'Effort' if effort else 'Sensor'} spike: {lead['channel']}",
+        title=f"{kind} spike{'s' if spikes > 1 else ''}: {lead['channel']}",
         explanation=(
             f"{refs[0]} jumped to {lead['value']:.4g} for {width} sample{'s' if width > 1 else ''}"
-            f" and came back ("
+            f" and came back{burst} ("
             f"{_times(lead['over_ordinary'], 'its largest departure elsewhere', 'alone in it')}"
             f", {_times(lead['over_noise'], 'its noise floor', 'on a noiseless channel')})"
             + (f"; {len(group) - 1} more channel(s) at the same moment" if len(group) > 1 else "")
@@ -393,10 +461,11 @@ def _finding(data: EpisodeData, ctx: ExplainContext, group: list[dict]) -> Findi
             "normal_range": lead["span"],
             "beyond_history": bool(beyond),
             "channels_together": len(group),
+            "spikes_in_burst": spikes,
             "flagged_by": flagged,
         },
         next_step=(
-            "A single wild reading: check the sensor, its cable and the driver's messages at "
+            "A wild reading: check the sensor, its cable and the driver's messages at "
             "that time before trusting the values around it."
         ),
     )
