@@ -396,7 +396,7 @@ def yuv420p_frame(rgb: np.ndarray) -> av.VideoFrame:
     for target, plane in zip(frame.planes, (y, half(u), half(v)), strict=True):
         lines = np.zeros((target.height, target.line_size), dtype=np.uint8)
         lines[:, : target.width] = np.clip(np.rint(plane), 0, 255).astype(np.uint8)
-        target.update(lines)
+        target.update(lines)  # type: ignore[arg-type]  # PyAV takes any buffer; its stub says bytes
     return frame
 
 

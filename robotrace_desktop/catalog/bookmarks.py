@@ -12,7 +12,7 @@ import operator
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from robotrace_desktop.catalog.journal import new_record
 from robotrace_desktop.catalog.store import Catalog
@@ -20,6 +20,17 @@ from robotrace_desktop.catalog.user_data import bookmark_dict, record_change
 from robotrace_desktop.errors import ValidationError
 
 MAX_NOTE_CHARS = 10_000
+
+
+class _BookmarkFields(TypedDict):
+    """A new bookmark as the journal records it (Bookmark's fields; the id is set on insert)."""
+
+    id: int
+    episode_id: str
+    t_ns: int
+    t_end_ns: int | None
+    note: str
+    created_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +64,8 @@ def add_bookmark(
     text = _note(note)
     if not isinstance(episode_id, str) or not episode_id:
         raise ValidationError(f"episode_id must be a non-empty string, not {episode_id!r}")
-    mark = {"id": 0, "episode_id": episode_id, "t_ns": t, "t_end_ns": end, "note": text,
-            "created_at": time.time()}  # fmt: skip
+    mark: _BookmarkFields = {"id": 0, "episode_id": episode_id, "t_ns": t, "t_end_ns": end,
+                             "note": text, "created_at": time.time()}  # fmt: skip
     record = new_record("bookmark.put", bookmark=mark)
 
     def new_id(conn: sqlite3.Connection) -> bool:

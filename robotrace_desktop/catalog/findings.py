@@ -12,7 +12,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core import jsonsafe
@@ -23,7 +23,9 @@ class TopFinding(NamedTuple):
     cause: str
     title: str
     confidence: float
-    count: int  # findings stored for the episode (all confidences)
+    # findings stored for the episode (all confidences). The field shadows tuple.count, which
+    # mypy rejects; it stays: callers read .count and compare TopFindings with plain tuples.
+    count: int  # type: ignore[assignment]
 
 
 def store_findings(
@@ -228,6 +230,8 @@ def explainable_among(catalog: Catalog, ids: Sequence[str]) -> list[str]:
 
 
 def _finding(row: sqlite3.Row) -> Finding:
+    no_channels: list[object] = []
+    no_evidence: dict[str, object] = {}
     return Finding(
         cause=row["cause"],
         title=row["title"],
@@ -236,14 +240,18 @@ def _finding(row: sqlite3.Row) -> Finding:
         severity=row["severity"],
         t_start_ns=row["t_start_ns"],
         t_end_ns=row["t_end_ns"],
-        channels=[str(c) for c in _json(row["channels"], [])],
-        evidence=dict(_json(row["evidence"], {})),
+        channels=[str(c) for c in _json(row["channels"], no_channels)],
+        evidence=dict(_json(row["evidence"], no_evidence)),
         next_step=row["next_step"],
         rank=int(row["rank"]),
     )
 
 
-def _json(text: str | None, default: object) -> object:
+_T = TypeVar("_T")
+
+
+def _json(text: str | None, default: _T) -> _T:
+    """The JSON value of ``text`` when it has the type of ``default``, else ``default``."""
     try:
         value = json.loads(text or "null")
     except ValueError:

@@ -129,7 +129,7 @@ def raw_stream(stream: TextIO) -> TextIO:
 def safe_terminal() -> Iterator[None]:
     """stdout and stderr wrapped in ``SafeStream`` while a command runs."""
     saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = SafeStream(saved[0]), SafeStream(saved[1])  # type: ignore[assignment]
+    sys.stdout, sys.stderr = SafeStream(saved[0]), SafeStream(saved[1])
     try:
         yield
     finally:

@@ -24,6 +24,7 @@ import shutil
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import av
 import numpy as np
@@ -33,6 +34,10 @@ from robotrace_desktop.bundle.tables import write_frame_times
 from robotrace_desktop.core.episode import EpisodeSource
 from robotrace_desktop.errors import RecordingError
 from robotrace_desktop.video.frames import FrameSource
+
+if TYPE_CHECKING:
+    from av.container import OutputContainer
+    from av.video.stream import VideoStream
 
 PTS_TIME_BASE = Fraction(1, 90_000)  # the usual video clock; the .npy holds the exact times
 _NS = 1_000_000_000
@@ -152,6 +157,9 @@ class _LosslessWriter:
     """Lossless RGB video: libx264rgb qp 0 in mp4, else ffv1 in mkv. pts follow the source
     times on a 90 kHz clock (strictly increasing), so other players show a sensible timing."""
 
+    _container: OutputContainer | None  # None once closed
+    _stream: VideoStream
+
     def __init__(self, folder: Path, stem: str, width: int, height: int, times: np.ndarray):
         self.width, self.height = width, height
         self._t0 = int(times[0])
@@ -172,7 +180,9 @@ class _LosslessWriter:
             self._pix_fmt = "bgr0"
         self._stream.pix_fmt = self._pix_fmt
 
-    def _open(self, folder: Path, stem: str, codec: str, ext: str, rate: int) -> None:
+    def _open(
+        self, folder: Path, stem: str, codec: Literal["libx264rgb", "ffv1"], ext: str, rate: int
+    ) -> None:
         self.rel = f"video/{stem}{ext}"
         self._container = av.open(str(folder / self.rel), "w")
         self._stream = self._container.add_stream(codec, rate=rate)
@@ -187,6 +197,8 @@ class _LosslessWriter:
         pts = max(pts, self._last_pts + 1)
         self._last_pts = pts
         frame.pts, frame.time_base = pts, PTS_TIME_BASE
+        if self._container is None:
+            raise RuntimeError(f"{self.rel}: frame added after the video was closed")
         self._container.mux(self._stream.encode(frame))
 
     def close(self) -> None:

@@ -227,11 +227,11 @@ def _measured_for(
     family, joint = split_channel(channel)
     indexed = _INDEXED.match(channel) if family is None else None
     if indexed:  # Float64MultiArray data[i]: joint order of the JointState field the topic names
-        field = _field_of(command.name) or "position"
+        command_field = _field_of(command.name) or "position"
         index = int(indexed.group("index"))
         width = len(command.channels)
         for state in states:
-            joints = [c for c in state.channels if split_channel(c)[0] == field]
+            joints = [c for c in state.channels if split_channel(c)[0] == command_field]
             if len(joints) == width and _INDEXED.match(joints[0]) is None:
                 return state.name, joints[index]
         return None

@@ -176,7 +176,7 @@ def _one_of(choices: tuple[str, ...]) -> Callable[[object], str]:
         text = value.strip().lower() if isinstance(value, str) else None
         if text not in choices:
             raise FieldValueError(wants)
-        return text  # type: ignore[return-value]
+        return text
 
     return rule
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 FACTOR = 8
 
@@ -56,22 +57,23 @@ class _Units:
     base: int = 0
 
 
-def _reduce_block(u: _Units, group: int, index_dtype: type) -> _Units:
+def _reduce_block(u: _Units, group: int, index_dtype: npt.DTypeLike) -> _Units:
     """Merge consecutive runs of ``group`` units; ``len(u.lo)`` is a multiple of ``group``."""
     rows = np.arange(len(u.lo) // group)
     lo2, hi2 = u.lo.reshape(-1, group), u.hi.reshape(-1, group)
     amin, amax = lo2.argmin(axis=1), hi2.argmax(axis=1)
     if u.imin is None or u.imax is None:
-        start = (rows * group + u.base).astype(index_dtype)
+        start: np.ndarray = (rows * group + u.base).astype(index_dtype)
         imin, imax = start + amin.astype(index_dtype), start + amax.astype(index_dtype)
     else:
         imin = u.imin.reshape(-1, group)[rows, amin]
         imax = u.imax.reshape(-1, group)[rows, amax]
-    nan = None if u.nan is None else u.nan.reshape(-1, group).any(axis=1)
+    # asarray: ``any(axis=1)`` of a 2-D array is always an array (the stubs also allow a scalar)
+    nan = None if u.nan is None else np.asarray(u.nan.reshape(-1, group).any(axis=1))
     return _Units(lo2[rows, amin], hi2[rows, amax], imin, imax, nan)
 
 
-def _reduce(u: _Units, group: int, index_dtype: type) -> _Units:
+def _reduce(u: _Units, group: int, index_dtype: npt.DTypeLike) -> _Units:
     """Merge runs of ``group`` units; a shorter last run becomes one unit of its own."""
     count = len(u.lo)
     full = count // group * group
@@ -83,12 +85,14 @@ def _reduce(u: _Units, group: int, index_dtype: type) -> _Units:
     if len(parts) == 1:
         return parts[0]
     a, b = parts
+    if a.imin is None or a.imax is None or b.imin is None or b.imax is None:
+        raise AssertionError("_reduce_block always returns bucket units with their indices")
     nan = None if a.nan is None or b.nan is None else np.concatenate([a.nan, b.nan])
     return _Units(
         np.concatenate([a.lo, b.lo]),
         np.concatenate([a.hi, b.hi]),
-        np.concatenate([a.imin, b.imin]),  # type: ignore[list-item]
-        np.concatenate([a.imax, b.imax]),  # type: ignore[list-item]
+        np.concatenate([a.imin, b.imin]),
+        np.concatenate([a.imax, b.imax]),
         nan,
     )
 
@@ -124,7 +128,7 @@ class MinMaxPyramid:
         self.t_ns = np.asarray(t_ns, dtype=np.int64)
         self.y = np.asarray(y, dtype=np.float64)
         self.factor = factor
-        self._index_dtype: type = np.int32 if len(y) < 2**31 - 1 else np.int64
+        self._index_dtype: npt.DTypeLike = np.int32 if len(y) < 2**31 - 1 else np.int64
         self.levels: list[Level] = self._build()
 
     def __len__(self) -> int:

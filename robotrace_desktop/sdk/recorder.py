@@ -41,7 +41,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from robotrace_desktop.bundle.writer import storage_error
 from robotrace_desktop.errors import ValidationError
@@ -327,7 +327,7 @@ class Recorder:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> bool:
+    ) -> Literal[False]:
         if self._done:
             return False
         if exc is None:

@@ -9,7 +9,7 @@ object references, external links or virtual datasets.
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from robotrace_desktop.bundle.tables import NPZ_NAMES_KEY, NPZ_TIME_KEY, SignalD
 from robotrace_desktop.errors import ConfigurationError, ValidationError
 from robotrace_desktop.sdk.inputs import (
     TIME_CANDIDATES,
+    Loader,
     SignalInput,
     load_error,
     pick_time_column,
@@ -146,7 +147,7 @@ def _npz_data(path: Path, prefix: str, time_key: str) -> SignalData:
                     fields[rest] = arr
     except _NPZ_ERRORS as exc:
         raise load_error(origin, exc) from exc
-    names: dict[str, list[str]] = {}
+    names: dict[str, Sequence[str]] = {}
     common = strings.get(NPZ_NAMES_KEY)
     for fname, arr in fields.items():
         own = strings.get(f"{NPZ_NAMES_KEY}/{fname}")
@@ -155,6 +156,10 @@ def _npz_data(path: Path, prefix: str, time_key: str) -> SignalData:
                 names[fname] = candidate
                 break
     return SignalData(t_ns, fields, names)
+
+
+def _npz_loader(path: Path, prefix: str, time_key: str) -> Loader:
+    return lambda: _npz_data(path, prefix, time_key)
 
 
 def npz_streams(path: Path, role: str) -> list[SignalInput]:
@@ -174,7 +179,7 @@ def npz_streams(path: Path, role: str) -> list[SignalInput]:
                 name=stream,
                 role=role,
                 origin=origin,
-                load=lambda s=stream, k=key: _npz_data(path, f"{s}/", k),
+                load=_npz_loader(path, f"{stream}/", key),
                 source=path,
                 format="npz",
                 t_start_ns=start,
@@ -282,7 +287,7 @@ def _hdf5_data(path: Path, time_path: str, fields: list[str]) -> SignalData:
         with h5py.File(path, "r", locking=False) as f:
             t_ns = times_to_ns(f[time_path][()], origin, time_path)
             data: dict[str, np.ndarray] = {}
-            names: dict[str, list[str]] = {}
+            names: dict[str, Sequence[str]] = {}
             for dataset in fields:
                 ds = f[dataset]
                 if not _numeric(ds) or ds.ndim not in (1, 2) or ds.shape[0] != len(t_ns):
@@ -302,6 +307,10 @@ def _hdf5_data(path: Path, time_path: str, fields: list[str]) -> SignalData:
     return SignalData(t_ns, data, names)
 
 
+def _hdf5_loader(path: Path, time_path: str, fields: tuple[str, ...]) -> Loader:
+    return lambda: _hdf5_data(path, time_path, list(fields))
+
+
 def hdf5_streams(path: Path, role: str) -> list[SignalInput]:
     import h5py
 
@@ -318,7 +327,7 @@ def hdf5_streams(path: Path, role: str) -> list[SignalInput]:
                         name=name,
                         role=role,
                         origin=f"{origin}:{time_path.rsplit('/', 1)[0] or '/'}",
-                        load=lambda t=time_path, d=tuple(fields): _hdf5_data(path, t, list(d)),
+                        load=_hdf5_loader(path, time_path, tuple(fields)),
                         t_start_ns=start,
                         t_end_ns=end,
                     )

@@ -12,8 +12,14 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from robotrace_desktop.errors import RobotraceError
+
+if TYPE_CHECKING:  # PySide6 is imported when a window is made, not with the command line
+    from PySide6.QtCore import QCoreApplication
+
+    from robotrace_desktop.ui.main_window import MainWindow
 
 SETTLE_TIMEOUT_S = 30.0
 
@@ -33,7 +39,8 @@ def has_display() -> bool:
     return True
 
 
-def _application():  # type: ignore[no-untyped-def]
+def _application() -> QCoreApplication:
+    """The process's QApplication, made on first use (a running one is reused)."""
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
@@ -82,7 +89,7 @@ def run(catalog_path: Path, requests: list[OpenRequest], *, new_window: bool = F
     return int(code)
 
 
-def _open_all(window, requests: list[OpenRequest]) -> None:  # type: ignore[no-untyped-def]
+def _open_all(window: MainWindow, requests: list[OpenRequest]) -> None:
     for request in requests:
         window.open_episode(request.argument, request.t_ns)
 

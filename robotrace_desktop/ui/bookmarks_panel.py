@@ -96,7 +96,8 @@ class AddBookmarkDialog(QDialog):
 
 class BookmarksPanel(QWidget):
     # ns need 64 bits: a plain Signal(int) is a C int and overflows after 2.147 s.
-    jumpRequested = Signal("qint64")  # t_ns (a range's start)
+    # t_ns (a range's start)
+    jumpRequested = Signal("qint64")  # type: ignore[arg-type]  # stub: no C++ type names
     bookmarksChanged = Signal()
     statusMessage = Signal(str)
 
@@ -273,7 +274,10 @@ class BookmarksPanel(QWidget):
         for row, mark in enumerate(self._marks):
             if mark.id == bookmark_id:
                 self.table.selectRow(row)
-                self.table.scrollToItem(self.table.item(row, TIME_COL))
+                item = self.table.item(row, TIME_COL)
+                if item is None:  # every row is filled with its cells
+                    raise RuntimeError(f"bookmark row {row} has no time cell")
+                self.table.scrollToItem(item)
                 return
 
     # --- actions ----------------------------------------------------------------------------

@@ -91,7 +91,7 @@ class _ComparisonTransport(TransportBar):
 class ComparisonView(QWidget):
     """Baseline and candidate on one aligned timeline (see module doc)."""
 
-    offsetChanged = Signal("qint64")
+    offsetChanged = Signal("qint64")  # type: ignore[arg-type]  # stub: no C++ type names
 
     def __init__(
         self,
@@ -235,9 +235,10 @@ class ComparisonView(QWidget):
         for camera in names:
             for name in SIDES:
                 side = self.sides[name]
-                stream = cameras[name].get(camera)
+                camera_stream = cameras[name].get(camera)
                 label = f"{name} · {camera}"
-                if stream is None:
+                problem: str | None
+                if camera_stream is None:
                     problem = f"the {name} has no camera {camera}"
                     if name == "candidate" and replay_of(side.info):
                         problem = (
@@ -246,7 +247,7 @@ class ComparisonView(QWidget):
                         )
                     opener = None
                 else:
-                    problem = camera_problem(side.info, stream)
+                    problem = camera_problem(side.info, camera_stream)
                     opener = None if problem else camera_opener(self.resolved[name].open, camera)
                 pane = VideoPane(
                     label, opener, offset_ns=self._pane_offset(name, camera), problem=problem

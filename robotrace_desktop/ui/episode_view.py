@@ -337,7 +337,8 @@ class EpisodeView(QWidget):
         if image is None or image.isNull():
             raise RobotraceError(f"no frame is shown for camera {name!r} at this time")
         path.parent.mkdir(parents=True, exist_ok=True)
-        if not image.save(str(path), "PNG"):
+        # PySide6 6.11 takes the format as str and rejects bytes, which its stub asks for
+        if not image.save(str(path), "PNG"):  # type: ignore[call-overload]
             raise RobotraceError(f"{path}: could not write the PNG")
         return path
 

@@ -147,8 +147,8 @@ class _ConfidenceDelegate(QStyledItemDelegate):
         if not isinstance(finding, Finding):
             super().paint(painter, option, index)
             return
-        cell: QRect = option.rect  # type: ignore[attr-defined]
-        text, track = confidence_rects(cell, QFontMetrics(option.font))  # type: ignore[attr-defined]
+        cell: QRect = option.rect
+        text, track = confidence_rects(cell, QFontMetrics(option.font))
         painter.save()
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor("#dfe4e8"))
@@ -368,6 +368,10 @@ class ExplainPanel(QWidget):
         rows: list[str | Finding] = []
         for i in range(self.list.topLevelItemCount()):
             item = self.list.topLevelItem(i)
+            if item is None:  # in range: Qt types the lookup as Optional
+                raise RuntimeError(
+                    f"the findings table has no row {i} of {self.list.topLevelItemCount()}"
+                )
             finding = item.data(COL_RANK, FINDING_ROLE)
             rows.append(finding if isinstance(finding, Finding) else item.text(0))
         return rows

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QInputDialog,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QTabWidget,
     QWidget,
@@ -52,6 +54,15 @@ def _is_a(widget: object, *kinds: tuple[str, str]) -> bool:
         if cls is not None and isinstance(widget, cls):
             return True
     return False
+
+
+def _is_episode_view(widget: object) -> TypeGuard[EpisodeView]:
+    return _is_a(widget, _EPISODE_VIEW)
+
+
+def _is_view_tab(widget: object) -> TypeGuard[EpisodeView | ComparisonView | RegressionPanel]:
+    """A tab that holds resources (readers, workers) until ``shutdown``."""
+    return _is_a(widget, _EPISODE_VIEW, _COMPARISON_VIEW, _REGRESSION_PANEL)
 
 
 class MainWindow(QMainWindow):
@@ -103,7 +114,13 @@ class MainWindow(QMainWindow):
         self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, "F1")
         self._action(help_menu, "&About", self._about)
 
-    def _action(self, menu, text, slot, shortcut=None) -> QAction:  # type: ignore[no-untyped-def]
+    def _action(
+        self,
+        menu: QMenu,
+        text: str,
+        slot: Callable[[], object],
+        shortcut: str | QKeySequence.StandardKey | None = None,
+    ) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
@@ -132,7 +149,7 @@ class MainWindow(QMainWindow):
         start = t_ns if t_ns is not None else resolved.t_ns
         for index in range(1, self.tabs.count()):
             view = self.tabs.widget(index)
-            if _is_a(view, _EPISODE_VIEW) and view.info.id == resolved.info.id:
+            if _is_episode_view(view) and view.info.id == resolved.info.id:
                 self.tabs.setCurrentIndex(index)
                 if start is not None:
                     view.timeline.set_time(start)
@@ -221,7 +238,7 @@ class MainWindow(QMainWindow):
 
     def current_view(self) -> EpisodeView | None:
         widget = self.tabs.currentWidget()
-        return widget if _is_a(widget, _EPISODE_VIEW) else None  # type: ignore[return-value]
+        return widget if _is_episode_view(widget) else None
 
     def show_error(self, text: str) -> None:
         log.info("shown to the user: %s", text)
@@ -258,7 +275,7 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getSaveFileName(self, title, suggestion, filters)
         return Path(path) if path else None
 
-    def _with_view(self, action) -> None:  # type: ignore[no-untyped-def]
+    def _with_view(self, action: Callable[[EpisodeView], object]) -> None:
         view = self.current_view()
         if view is None:
             self.statusBar().showMessage("Open an episode first", 5000)
@@ -354,7 +371,7 @@ class MainWindow(QMainWindow):
 
     def close_tab(self, index: int) -> None:
         view = self.tabs.widget(index)
-        if _is_a(view, _EPISODE_VIEW, _COMPARISON_VIEW, _REGRESSION_PANEL):
+        if _is_view_tab(view):
             view.shutdown()
             self.tabs.removeTab(index)
             # Hand the view to Python to free: a deleteLater() racing the window's own

@@ -33,7 +33,8 @@ NS = 1_000_000_000
 class PlotStack(QWidget):
     """The shared half of the plot widgets (see module doc); subclasses build the rows."""
 
-    timeClicked = Signal("qint64")  # ns (qint64: ns overflow a 32-bit int past 2.1 s)
+    # ns (qint64: ns overflow a 32-bit int past 2.1 s)
+    timeClicked = Signal("qint64")  # type: ignore[arg-type]  # stub: no C++ type names
     loaded = Signal()  # every requested stream is loaded and drawn
 
     def __init__(self, parent: QWidget | None = None) -> None:

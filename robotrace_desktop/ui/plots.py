@@ -277,7 +277,7 @@ class PlotPanel(PlotStack):
         playhead (the whole episode is on screen: any part of it shows the plots filling) —
         or nothing (one whole read) when ``fill_around_playhead`` is off."""
         duration = max(self.store.info.duration_ns, 0)
-        x0, x1 = self._x_range if not self._rows else self._current_x_range()
+        x0, x1 = self._current_x_range()  # the kept range until rows exist
         t0, t1 = max(math.floor(x0 * NS), 0), min(math.ceil(x1 * NS), duration)
         if t1 - t0 < 0.9 * duration:
             return t0, t1
@@ -290,7 +290,8 @@ class PlotPanel(PlotStack):
         return self._hover_text
 
     def problems(self) -> dict[str, str]:
-        return dict(self._errors)
+        # a panel's load keys are stream names (the comparison's are (run, stream) pairs)
+        return {key: error for key, error in self._errors.items() if isinstance(key, str)}
 
     def shutdown(self, timeout_s: float = 30.0) -> None:
         """Cancel pending loads and wait for the one reading now (call before closing the
@@ -370,7 +371,7 @@ class PlotPanel(PlotStack):
             first = self._rows[0].viewbox
             pad = 0.05 * self._duration_s
             first.setLimits(xMin=-pad, xMax=self._duration_s + pad, minXRange=1e-5)
-            self._set_x_range(*self._x_range)
+            self._set_x_range(*(self._x_range or self._default_x_range()))
             first.sigXRangeChanged.connect(self._schedule_refresh)
             self._ensure_time_axis().setXLink(self._rows[0].plot)
             self._splitter.setSizes([1000] * len(self._rows))

@@ -68,7 +68,8 @@ class RegressionPanel(QWidget):
     """Baseline vs candidate verification (see module doc)."""
 
     openPair = Signal(str, str)  # baseline id, candidate (or replay) id
-    openEpisode = Signal(str, "qint64")  # episode id, episode time (ns)
+    # episode id, episode time (ns)
+    openEpisode = Signal(str, "qint64")  # type: ignore[arg-type]  # stub: no C++ type names
     resultShown = Signal(object)  # VerifyResult
     progressed = Signal(str, int, int)  # stage, done, total (in the UI thread)
 
@@ -89,7 +90,10 @@ class RegressionPanel(QWidget):
         combo.setEditable(True)
         combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         combo.setMinimumContentsLength(22)
-        combo.lineEdit().setPlaceholderText(placeholder)
+        line = combo.lineEdit()
+        if line is None:  # an editable combo box always has one
+            raise RuntimeError("the editable combo box has no line edit")
+        line.setPlaceholderText(placeholder)
         combo.setToolTip(
             "A policy_version (v1.2 or policy:v1.2), a saved selection (selection:NAME) or a "
             "tag (tag:NAME)"

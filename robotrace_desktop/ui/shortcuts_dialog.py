@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QHeaderView,
     QLabel,
+    QMenu,
     QMenuBar,
     QTableWidget,
     QTableWidgetItem,
@@ -36,7 +37,7 @@ def shortcut_rows(menu_bar: QMenuBar | None = None) -> list[tuple[str, str, str]
     if menu_bar is not None:
         for menu_action in menu_bar.actions():
             menu = menu_action.menu()
-            if menu is None:
+            if not isinstance(menu, QMenu):  # None: a plain action (Qt types it as QObject)
                 continue
             title = menu_action.text().replace("&", "")
             for action in menu.actions():
@@ -76,7 +77,11 @@ class ShortcutsDialog(QDialog):
 
     def rows(self) -> list[tuple[str, str, str]]:
         """(key, does, where) as shown."""
-        return [
-            tuple(self.table.item(r, c).text() for c in range(3))  # type: ignore[misc]
-            for r in range(self.table.rowCount())
-        ]
+
+        def cell(row: int, column: int) -> str:
+            item = self.table.item(row, column)
+            if item is None:  # every row is filled with its three cells
+                raise RuntimeError(f"shortcut row {row} has no cell {column}")
+            return item.text()
+
+        return [(cell(r, 0), cell(r, 1), cell(r, 2)) for r in range(self.table.rowCount())]

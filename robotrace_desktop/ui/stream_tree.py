@@ -29,6 +29,26 @@ ChannelRef = tuple[str, str]
 _REF_ROLE = Qt.ItemDataRole.UserRole
 
 
+def _stream_items(tree: QTreeWidget) -> list[QTreeWidgetItem]:
+    """The top-level (stream) items; Qt types an in-range lookup as Optional."""
+    items = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())]
+    return [_exists(item) for item in items]
+
+
+def _children(parent: QTreeWidgetItem) -> list[QTreeWidgetItem]:
+    return [_exists(parent.child(j)) for j in range(parent.childCount())]
+
+
+def _stream_of(channel_item: QTreeWidgetItem) -> QTreeWidgetItem:
+    return _exists(channel_item.parent())
+
+
+def _exists(item: QTreeWidgetItem | None) -> QTreeWidgetItem:
+    if item is None:
+        raise RuntimeError("the stream tree has no item where Qt counts one")
+    return item
+
+
 class StreamTree(QWidget):
     """Checkable tree of signal streams and their channels."""
 
@@ -105,17 +125,13 @@ class StreamTree(QWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
 
     def _channel_items(self) -> list[QTreeWidgetItem]:
-        items = []
-        for i in range(self.tree.topLevelItemCount()):
-            parent = self.tree.topLevelItem(i)
-            items.extend(parent.child(j) for j in range(parent.childCount()))
-        return items
+        return [child for parent in _stream_items(self.tree) for child in _children(parent)]
 
     # ------------------------------------------------------------------ selection
 
     def selection(self) -> list[ChannelRef]:
         return [
-            tuple(item.data(0, _REF_ROLE))  # type: ignore[misc]
+            tuple(item.data(0, _REF_ROLE))
             for item in self._channel_items()
             if item.checkState(0) == Qt.CheckState.Checked
         ]
@@ -141,7 +157,7 @@ class StreamTree(QWidget):
         self._bulk = True
         try:
             for item in self._channel_items():
-                if not item.isHidden() and not item.parent().isDisabled():
+                if not item.isHidden() and not _stream_of(item).isDisabled():
                     item.setCheckState(0, state)
         finally:
             self._bulk = False
@@ -163,11 +179,9 @@ class StreamTree(QWidget):
     def set_filter(self, text: str) -> None:
         """Show channels whose "stream/channel" contains ``text`` (case-insensitive)."""
         needle = text.strip().lower()
-        for i in range(self.tree.topLevelItemCount()):
-            parent = self.tree.topLevelItem(i)
+        for parent in _stream_items(self.tree):
             visible = 0
-            for j in range(parent.childCount()):
-                child = parent.child(j)
+            for child in _children(parent):
                 stream, channel = child.data(0, _REF_ROLE)
                 match = not needle or needle in f"{stream}/{channel}".lower()
                 child.setHidden(not match)
@@ -179,7 +193,7 @@ class StreamTree(QWidget):
 
     def visible_channels(self) -> list[ChannelRef]:
         return [
-            tuple(item.data(0, _REF_ROLE))  # type: ignore[misc]
+            tuple(item.data(0, _REF_ROLE))
             for item in self._channel_items()
-            if not item.isHidden() and not item.parent().isHidden()
+            if not item.isHidden() and not _stream_of(item).isHidden()
         ]

@@ -45,7 +45,8 @@ TICK_MS = 16
 
 
 class TimelineController(QObject):
-    timeChanged = Signal("qint64", bool)  # t_ns (64-bit: a plain int overflows at 2.1 s)
+    # t_ns (64-bit: a plain int overflows at 2.1 s)
+    timeChanged = Signal("qint64", bool)  # type: ignore[arg-type]  # stub: no C++ type names
     playingChanged = Signal(bool)
     speedChanged = Signal(float)
     loopChanged = Signal(object)  # (start_ns, end_ns) or None

@@ -126,9 +126,9 @@ class TracingCard(QFrame):
         row.addWidget(self.template_warning)
         # the flow layout top-aligns items: give the plain labels the row's height, centred
         height = max(w.sizeHint().height() for w in [*self.fields.values(), self.open_button])
-        for label in (self.title, self.state, self.template_warning):
-            label.setMinimumHeight(height)
-            label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        for plain in (self.title, self.state, self.template_warning):
+            plain.setMinimumHeight(height)
+            plain.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self._show_state(self.context)
         self._prepare_url(os.environ if env is None else env)
         policy = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)

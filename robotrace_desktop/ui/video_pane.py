@@ -87,9 +87,11 @@ class VideoPane(QWidget):
     """One camera. See the module docstring for behaviour; signatures are the shared contract."""
 
     # ns values need 64 bits: a plain Signal(int) is a C int in Qt and overflows after 2.147 s
-    frameShown = Signal(int, "qint64", bool)  # frame index, frame t_ns (episode time), exact
+    # frame index, frame t_ns (episode time), exact
+    frameShown = Signal(int, "qint64", bool)  # type: ignore[arg-type]  # stub: no C++ type names
     ready = Signal()  # frame times known (index built), in the UI thread
-    noFrame = Signal("qint64")  # the playhead (episode ns) lies outside this video
+    # the playhead (episode ns) lies outside this video
+    noFrame = Signal("qint64")  # type: ignore[arg-type]  # stub: no C++ type names
     failed = Signal(str)  # the camera could not be opened: the placeholder's text
 
     def __init__(

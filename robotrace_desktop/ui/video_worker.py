@@ -109,7 +109,8 @@ class VideoWorker(QThread):
     opened = Signal(object)  # OpenedVideo
     failed = Signal(str)  # the camera could not be opened: the reason (names the file)
     frameReady = Signal(object)  # DecodedFrame
-    frameFailed = Signal("qint64", str)  # requested index, reason — nothing could be shown for it
+    # requested index, reason — nothing could be shown for it
+    frameFailed = Signal("qint64", str)  # type: ignore[arg-type]  # stub: no C++ type names
 
     def __init__(self, opener: Opener, name: str) -> None:
         super().__init__()

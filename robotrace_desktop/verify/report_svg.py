@@ -11,6 +11,7 @@ import html
 import math
 import re
 from collections.abc import Callable, Sequence
+from typing import TypeGuard
 
 from robotrace_desktop.verify.model import MetricComparison
 
@@ -34,7 +35,7 @@ def esc(value: object) -> str:
 # ---------------------------------------------------------------- number formatting
 
 
-def finite(value: object) -> bool:
+def finite(value: object) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -109,7 +110,7 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
     first = math.floor(low / step + 1e-9) * step
-    ticks = []
+    ticks: list[float] = []
     value = first
     while value < high - 1e-9 * step or not ticks:
         ticks.append(round(value, 12))

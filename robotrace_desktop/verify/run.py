@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from robotrace_desktop.catalog.findings import explained_ids, store_findings
 from robotrace_desktop.catalog.store import Catalog
@@ -105,7 +106,7 @@ def _measure(
     Episodes Explain never ran on are explained on the way (their findings are stored), so
     cause rates never silently read as zero."""
     want_moments = bool(spec.policy)
-    items = [
+    items: list[dict[str, Any]] = [  # jobs.metrics_job's item
         {"id": i.id, "moments": want_moments and side == "b", "explain": i.id not in explained}
         for side, infos in (("b", baseline), ("c", candidate))
         for i in infos

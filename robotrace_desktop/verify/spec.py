@@ -39,7 +39,7 @@ class Selector:
         if sep and prefix in _PREFIXES:
             if not rest.strip():
                 raise ValidationError(f"{text!r}: nothing after {prefix}:")
-            return cls(prefix, rest.strip())  # type: ignore[arg-type]
+            return cls(prefix, rest.strip())
         return cls("policy", text)
 
     def __str__(self) -> str:

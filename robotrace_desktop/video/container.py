@@ -507,18 +507,18 @@ class ContainerVideo(FrameSource):
         pts = av_frame.pts if av_frame.pts is not None else av_frame.dts
         if pts is None:
             return None
-        fi = self._frame_of_pts.get(int(pts))
-        if fi is None:
+        found = self._frame_of_pts.get(int(pts))
+        if found is None:
             return None
         following = self._last_out + 1
         # duplicate pts in the file: the next frame in presentation order carries it too
         if (
-            fi <= self._last_out
+            found <= self._last_out
             and following < index.frame_count
             and int(index.frame_pts[following]) == int(pts)
         ):
             return following
-        return fi
+        return found
 
     def _dec_pos(self, packet: av.Packet) -> int | None:
         if self._dec_of_pts is None:

@@ -6,7 +6,7 @@ Used for ROS CompressedImage messages, JPEG-compressed HDF5 camera frames and PN
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from robotrace_desktop.errors import CorruptRecordingError
 
@@ -17,7 +17,7 @@ _JPEG_MAGIC = b"\xff\xd8"
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def _codec_for(data: bytes, format_hint: str) -> str:
+def _codec_for(data: bytes, format_hint: str) -> Literal["png", "mjpeg"]:
     if data.startswith(_PNG_MAGIC):
         return "png"
     if data.startswith(_JPEG_MAGIC):
@@ -30,7 +30,9 @@ def _codec_for(data: bytes, format_hint: str) -> str:
     raise ValueError(f"unsupported compressed image format {format_hint!r}")
 
 
-def decode_image_bytes(data: bytes, format_hint: str = "", *, origin: str = "image") -> np.ndarray:
+def decode_image_bytes(
+    data: bytes | bytearray, format_hint: str = "", *, origin: str = "image"
+) -> np.ndarray:
     """Decode one JPEG or PNG image to an (H, W, 3) uint8 RGB array.
 
     ``origin`` names where the bytes came from (file and topic) for the error message.

@@ -30,7 +30,8 @@ from robotrace_desktop.orphans import exit_with_parent
 
 log = logging.getLogger(__name__)
 
-Job = Callable[[dict[str, Any], Any], dict[str, Any]]
+#: job(context, item) -> a picklable result (verify's jobs return dicts, Explain's a list)
+Job = Callable[[dict[str, Any], Any], Any]
 #: progress(done, total)
 JobProgress = Callable[[int, int], None]
 Engine = Literal["process", "ray", "inline"]

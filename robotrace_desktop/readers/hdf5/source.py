@@ -135,7 +135,8 @@ def _robomimic_plan(f: h5py.File, path: Path, number: int) -> Plan:
     if not isinstance(demo, h5py.Group):
         raise RecordingError(path, f"robomimic dataset has no /data/demo_{number}")
     env_args = _env_args(data)
-    kwargs = env_args.get("env_kwargs") if isinstance(env_args.get("env_kwargs"), dict) else {}
+    env_kwargs = env_args.get("env_kwargs")
+    kwargs = env_kwargs if isinstance(env_kwargs, dict) else {}
     actions = demo.get("actions")
     count = safe_attr(demo, "num_samples")
     if not isinstance(count, int) or count < 0:

@@ -78,9 +78,14 @@ def chunks_size(value: object, problems: list[str]) -> int:
     else LeRobot's default 1000 and a problem (zero would divide by zero, a string crashed v3)."""
     if value is None:
         return DEFAULT_CHUNKS_SIZE
-    numeric = isinstance(value, int | float) and not isinstance(value, bool)
-    if numeric and value == value and 0 < value < 2**63 and float(value).is_integer():  # type: ignore[operator]
-        return int(value)  # type: ignore[arg-type]
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and value == value
+        and 0 < value < 2**63
+        and float(value).is_integer()
+    ):
+        return int(value)
     problems.append(
         f"meta/info.json: chunks_size {value!r} is not a positive integer; "
         f"{DEFAULT_CHUNKS_SIZE} assumed"

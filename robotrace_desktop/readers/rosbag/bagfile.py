@@ -25,6 +25,7 @@ import numpy as np
 from rosbags.interfaces import Connection, ConnectionExtRosbag2
 from rosbags.rosbag2 import Reader as Reader2
 from rosbags.rosbag2 import ReaderError as ReaderError2
+from rosbags.rosbag2.reader import DirectoryReader
 from rosbags.rosbag2.storage_mcap import McapReader
 from rosbags.rosbag2.storage_sqlite3 import Sqlite3Reader
 
@@ -52,6 +53,12 @@ def _reader_errors() -> tuple[type[Exception], ...]:
     from rosbags.rosbag1 import ReaderError as ReaderError1
 
     return (ReaderError1, ReaderError2)
+
+
+def _stream_errors() -> tuple[type[Exception], ...]:
+    """What reading a bag's messages raises on a damaged file (rosbags' errors, truncated
+    structs, I/O), evaluated like ``_reader_errors`` only when an exception is matched."""
+    return (*_reader_errors(), AssertionError, struct.error, OSError)
 
 
 _NO_TIME = 2**63 - 1
@@ -94,7 +101,7 @@ class BagFile:
     ) -> Iterator[tuple[Connection, int, bytes]]:
         try:
             yield from it
-        except (*_reader_errors(), AssertionError, struct.error, OSError) as exc:
+        except _stream_errors() as exc:
             raise _messages_error(self.path, exc) from exc
 
     def first_message(self, connections: Sequence[Connection]) -> tuple[Connection, int, bytes]:
@@ -313,9 +320,14 @@ def _open_rosbag2_dir(path: Path) -> BagFile:
     reader.open()
     try:
         directory = reader.storage
+        if not isinstance(directory, DirectoryReader):  # rosbags picks it for any folder
+            raise TypeError(f"rosbags opened {path} as {type(directory).__name__}, not a folder")
         meta = directory.metadata
         first, last = _range(meta.message_count, meta.start_time, meta.end_time)
-        storages = list(directory.storages)
+        # rosbags' two storage plugins; ReaderProtocol does not declare their ``path``
+        storages = [s for s in directory.storages if isinstance(s, McapReader | Sqlite3Reader)]
+        if len(storages) != len(directory.storages):
+            raise TypeError(f"{path}: a storage file rosbags opened with an unknown plugin")
         storage_id = "sqlite3" if storages and isinstance(storages[0], Sqlite3Reader) else "mcap"
         custom, custom_problems = _clean_custom(path, meta.custom)
         compression = None
@@ -329,7 +341,7 @@ def _open_rosbag2_dir(path: Path) -> BagFile:
             message_count=int(meta.message_count),
             first_ns=first,
             last_ns=last,
-            files=[Path(s.path).name for s in storages],
+            files=[Path(str(s.path)).name for s in storages],  # rosbags types it as RPath
             ros_distro=meta.ros_distro or None,
             custom_data=custom,
             problems=custom_problems,

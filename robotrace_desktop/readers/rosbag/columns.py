@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from rosbags.interfaces import Nodetype
@@ -35,9 +35,12 @@ from rosbags.serde.utils import SIZEMAP, align, align_after
 from robotrace_desktop.readers.rosbag.flatten import Flattener, stamp_ns
 from robotrace_desktop.readers.rosbag.typestore import Decoder
 
+if TYPE_CHECKING:
+    from rosbags.interfaces.typing import Basename
+
 _TIME_TYPES = frozenset({"builtin_interfaces/msg/Time", "builtin_interfaces/msg/Duration"})
 #: numpy dtypes of CDR primitives (little-endian); float128 and strings are not columns
-_DTYPES = {
+_DTYPES: dict[str, np.dtype[Any]] = {
     "bool": np.dtype("u1"),
     "byte": np.dtype("i1"),
     "char": np.dtype("u1"),
@@ -233,7 +236,7 @@ class _Walker:
                     aligned = following
         return pos
 
-    def _leaf(self, path: Path, pos: int, base: str, count: int | None) -> None:
+    def _leaf(self, path: Path, pos: int, base: Basename, count: int | None) -> None:
         size = SIZEMAP[base] * (1 if count is None else count)
         if pos + size > len(self.payload):
             raise _NotColumnarError

@@ -24,8 +24,8 @@ try:
     import yaml
     from yaml import CSafeLoader
 except ImportError:  # PyYAML or its C extension absent: rosbags keeps ruamel
-    yaml = None  # type: ignore[assignment]
-    CSafeLoader = None  # type: ignore[assignment,misc]
+    yaml = None
+    CSafeLoader = None
 
 _AMBIGUOUS = "tag:robotrace,2024:ambiguous"
 
@@ -36,7 +36,7 @@ class _AmbiguousError(Exception):
 
 if CSafeLoader is not None:
 
-    class _Yaml12Loader(CSafeLoader):  # type: ignore[misc,valid-type]
+    class _Yaml12Loader(CSafeLoader):
         """libyaml's parser with YAML 1.2 core-schema resolution of plain scalars."""
 
         yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {}

@@ -40,6 +40,7 @@ def first_times(
     """Each group's earliest record time and the key of the chunk holding it, from indexes."""
     result: list[First] = [None] * len(groups)
     for n_storage, storage in enumerate(storages):
+        per_id: dict[int, tuple[int, Any]] | None
         if storage_kind == "rosbag1":
             per_id = _ros1_firsts(storage)
         elif storage_kind == "sqlite3":

@@ -22,7 +22,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -173,10 +173,11 @@ Getter = Callable[[Any], Any]
 
 def _getter(path: Sequence[Step]) -> Getter:
     steps = tuple(path)
-    if steps and all(isinstance(step, str) for step in steps):
+    names = tuple(step for step in steps if isinstance(step, str))
+    if steps and len(names) == len(steps):
         # attribute steps only: the same lookups, done in C (this runs once per channel and
         # message: ~150,000 times for a 4 MB bag)
-        return operator.attrgetter(".".join(steps))
+        return operator.attrgetter(".".join(names))
 
     def get(msg: Any) -> Any:
         value = msg
@@ -354,7 +355,12 @@ class JointStateFlattener(Flattener):
     values) are channels by index, ``position[3]``, read positionally: a JointState is never
     dropped for lack of names. Each field is as wide as in the first message."""
 
-    FIELDS = (("position", "position"), ("velocity", "velocity"), ("effort", "effort"))
+    #: (message attribute, channel prefix) of each field, in channel order
+    FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("position", "position"),
+        ("velocity", "velocity"),
+        ("effort", "effort"),
+    )
 
     def __init__(self, first: Any, names_attr: str = "name", source: Getter | None = None) -> None:
         self._names_attr = names_attr

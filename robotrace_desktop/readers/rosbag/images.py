@@ -12,9 +12,10 @@ CompressedImage: JPEG/PNG through ``decode_image_bytes``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 from rosbags.interfaces import Connection
 
 from robotrace_desktop.errors import (
@@ -35,7 +36,7 @@ _BAYER = {
 }
 
 
-def _rows(msg: Any, channels: int, dtype: np.dtype[Any]) -> np.ndarray:
+def _rows(msg: Any, channels: int, dtype: npt.DTypeLike) -> np.ndarray:
     height, width = int(msg.height), int(msg.width)
     itemsize = np.dtype(dtype).itemsize
     step = int(msg.step) or width * channels * itemsize
@@ -43,7 +44,7 @@ def _rows(msg: Any, channels: int, dtype: np.dtype[Any]) -> np.ndarray:
     if raw.size < step * height:
         raise ValueError(f"image data has {raw.size} bytes, expected {step * height}")
     rows = raw[: step * height].reshape(height, step)[:, : width * channels * itemsize]
-    order = ">" if msg.is_bigendian else "<"
+    order: Literal[">", "<"] = ">" if msg.is_bigendian else "<"
     pixels = np.ascontiguousarray(rows).view(np.dtype(dtype).newbyteorder(order))
     return pixels.reshape(height, width, channels)
 
@@ -71,6 +72,10 @@ def _bayer(img: np.ndarray, encoding: str) -> np.ndarray:
     return np.repeat(np.repeat(half, 2, axis=0), 2, axis=1)
 
 
+def _bayer_of(encoding: str) -> Callable[[Any], np.ndarray]:
+    return lambda m: _bayer(_rows(m, 1, np.uint8), encoding)
+
+
 _RAW: dict[str, Callable[[Any], np.ndarray]] = {
     "rgb8": lambda m: _rows(m, 3, np.uint8),
     "bgr8": lambda m: _rows(m, 3, np.uint8)[:, :, ::-1],
@@ -83,7 +88,7 @@ _RAW: dict[str, Callable[[Any], np.ndarray]] = {
     "mono16": lambda m: _gray((_rows(m, 1, np.uint16) >> 8).astype(np.uint8)),
     "16UC1": lambda m: _gray(_scaled(_rows(m, 1, np.uint16))),
     "32FC1": lambda m: _gray(_scaled(_rows(m, 1, np.float32))),
-    **{enc: (lambda m, e=enc: _bayer(_rows(m, 1, np.uint8), e)) for enc in _BAYER},
+    **{enc: _bayer_of(enc) for enc in _BAYER},
 }
 
 

@@ -14,7 +14,7 @@ time, so a lazy Msgdef is a drop-in for the nested lookups as well.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rosbags.interfaces import Nodetype
 from rosbags.serde.cdr import (
@@ -32,6 +32,10 @@ from rosbags.serde.ros1 import (
 from rosbags.typesys import Stores, get_typestore
 from rosbags.typesys.base import normalize_fieldname
 from rosbags.typesys.store import Typestore
+
+if TYPE_CHECKING:
+    from rosbags.interfaces import Msgdef
+    from rosbags.interfaces.typing import Fielddefs
 
 _Make = Callable[["LazyMsgdef"], dict[str, Any]]
 
@@ -94,6 +98,12 @@ _MAKERS: dict[str, _Make] = {
 class LazyMsgdef:
     """rosbags' Msgdef with the same attributes, each function generated when first read."""
 
+    # declared here: the generator lambdas above read them before the class body is analysed
+    typestore: Typestore
+    name: str
+    fields: Fielddefs
+    cls: type
+
     def __init__(self, typestore: Typestore, name: str) -> None:
         self.typestore = typestore
         self.name = name
@@ -115,10 +125,12 @@ class LazyTypestore(Typestore):
 
     def get_msgdef(self, typename: str) -> Any:
         got = self.cache.get(typename)
-        if got is None:
-            got = LazyMsgdef(self, typename)
-            self.cache[typename] = got  # type: ignore[assignment]
-        return got
+        if got is not None:
+            return got
+        lazy = LazyMsgdef(self, typename)
+        # the cache holds rosbags' Msgdef; a LazyMsgdef has the same attributes (duck-typed)
+        self.cache[typename] = cast("Msgdef[object]", lazy)
+        return lazy
 
 
 def lazy_typestore(name: Stores) -> LazyTypestore:

@@ -50,7 +50,6 @@ from robotrace_desktop.readers.rosbag.flatten import stamp_ns
 from robotrace_desktop.readers.rosbag.images import RosImageFrames
 from robotrace_desktop.readers.rosbag.topics import (
     HEADER_TOLERANCE_NS,
-    BagPlan,
     TopicPlan,
     plan_bag,
 )
@@ -81,7 +80,7 @@ class _Opened:
                 self.decoders = build_decoders(
                     self.bag.connections, ros1=ros1, ros_distro=self.bag.ros_distro
                 )
-                self.plan: BagPlan = plan_bag(self.bag, self.decoders)
+                self.plan = plan_bag(self.bag, self.decoders)
                 plan_cache.put(key, self.decoders, self.plan)
         except RecordingError:
             self.bag.close()
@@ -97,8 +96,11 @@ class _Opened:
 
     def info(self) -> EpisodeInfo:
         bag, path = self.bag, self.path
-        empty = bag.first_ns is None or bag.last_ns is None
-        duration = 0 if empty else max(0, int(bag.last_ns) - int(bag.first_ns))  # type: ignore[operator]
+        first_ns, last_ns = bag.first_ns, bag.last_ns
+        empty = first_ns is None or last_ns is None
+        duration = 0
+        if first_ns is not None and last_ns is not None:
+            duration = max(0, int(last_ns) - int(first_ns))
         problems = [*bag.problems, *self.plan.problems]
         if empty:
             problems.insert(0, f"{path}: no messages (empty bag)")
