@@ -306,7 +306,7 @@ class _Unreadable(Reader):
             raise RecordingError(path, "empty file (0 bytes)")
         raise RecordingError(path, "not a recording format RoboTrace can read")
 
-    def open(self, path: Path, episode_index: int | None = None):  # type: ignore[override]
+    def open(self, path: Path, episode_index: int | None = None):
         raise RecordingError(path, "not a recording format RoboTrace can read")
 
     def fingerprint_files(self, path: Path) -> list[Path]:

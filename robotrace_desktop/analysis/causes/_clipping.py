@@ -80,12 +80,12 @@ def local_clip(
     # half as long as this one (clipped-looking or not) is what it ordinarily does. A step
     # or quantised command holds many values that long; a freely moving one holds none.
     comparable = [f for f in found if f[2] >= 0.5 * touches]
-    values = {round(f[3], 12) for f in comparable}
+    held_values = {round(f[3], 12) for f in comparable}
     rivals = max(0, sum(1 for h in holds if h >= 0.5 * touches) - len(comparable))
     duration = span_s(t_ns, start, end)
     confidence = 0.8 + min(0.1, 0.01 * touches) + (0.05 if failed_run(data) else 0.0)
-    confidence -= 0.2 * (len(values) - 1) + 0.1 * rivals
-    if len(values) > 1 or rivals >= 3:
+    confidence -= 0.2 * (len(held_values) - 1) + 0.1 * rivals
+    if len(held_values) > 1 or rivals >= 3:
         confidence = min(confidence, 0.45)
     outside = _joint_breached(data, ctx, stream, channel, int(t_ns[start]), int(t_ns[end - 1]))
     follower = _follower(data, stream, channel, int(t_ns[start]), int(t_ns[end - 1]), value)
@@ -114,7 +114,7 @@ def local_clip(
             "duration_s": round(duration, 3),
             "samples_at_limit": touches,
             "arrival_speed_ratio": round(arrival, 3),
-            "clipped_values": len(values),
+            "clipped_values": len(held_values),
             "comparable_holds": rivals,
             "state_follows": follower is not None,
             "joint_out_of_range": outside,

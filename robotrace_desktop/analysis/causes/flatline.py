@@ -242,7 +242,7 @@ def _frozen(signal: Signal, commands: list[Signal], ctx: ExplainContext) -> Find
     # Every channel that varies at all must be unchanged (a turtle turning on the spot keeps
     # x/y but not theta); live channels only show that the stream normally changes.
     varying = span > 0
-    still = ~changed[:, varying].any(axis=1)  # interval i: samples i and i+1 identical
+    still = np.asarray(~changed[:, varying].any(axis=1))  # interval i: samples i, i+1 equal
     runs = _runs(still)
     if not len(runs):
         return None

@@ -189,7 +189,7 @@ def _stops(
     usual = float(np.percentile(speed, 90))
     if usual <= 0:
         return []
-    found = []
+    found: list[tuple[int, int, bool]] = []
     candidates = np.flatnonzero(pinned[w:]) + w
     # only the first sample of each pinned run
     candidates = candidates[~np.isin(candidates - 1, candidates)]

@@ -164,7 +164,7 @@ def _scale_hits(
         spans = dict(zip(candidates[big].tolist(), (high - low)[big].tolist(), strict=True))
         candidates = candidates[big]
     hits = {}
-    for j in candidates:
+    for j in candidates.tolist():
         where = (signal, int(keep[j]))
         if levels[j] is None:
             hit = _event_hit(ctx, where, x[:, j], size[:, j], (float(noise[j]), h, gap))
