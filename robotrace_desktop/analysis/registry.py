@@ -20,6 +20,7 @@ CAUSE_MODULES = (
     "timing",
     "flatline",
     "noise_stall",
+    "level_stall",
     "battery",
     "action_saturation",
     "joint_limits",
