@@ -25,6 +25,7 @@ import numpy as np
 
 from robotrace_desktop.analysis import thresholds
 from robotrace_desktop.analysis.causes._series import NS, binary_like_columns, column_summary
+from robotrace_desktop.analysis.causes.flatline import sensor_kind
 from robotrace_desktop.analysis.causes.noise_stall import _Blocks, _levels, _others_active
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
 from robotrace_desktop.analysis.finding import Finding, channel_ref
@@ -59,6 +60,13 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
             for run in _collapsed(signal, ctx)
             if _others_active(run, block, levels) and int(signal.t_ns[0]) + NS <= run["start_ns"]
         ]
+        if runs and sensor_kind(data, signal.stream) == "estimate":
+            # odometry or a GNSS fix holds, and steps by its update's quantum, one part at a
+            # time (the heading while going straight, the position while turning slowly): only
+            # the whole estimate going stale at once — position, heading and speed — says more
+            lead = max(runs, key=lambda r: r["end_ns"] - r["start_ns"])
+            if sum(abs(r["start_ns"] - lead["start_ns"]) <= NS // 2 for r in runs) < 3:
+                runs = []
         if runs:
             findings.append(_finding(signal, runs, ctx))
     return findings
