@@ -327,6 +327,7 @@ def _candidate(
     ):
         return None
     onset = _onset(t_ns, narrow, first, amplitude, rate, freq)
+    onset = _rise_start(column, rate, freq, onset, lo_row - size)
     stop = max(onset + 1, int(np.searchsorted(t_ns, last, "right")))
     return {
         "stream": signal.stream,
@@ -403,6 +404,27 @@ def _onset(
     rms = np.sqrt(np.maximum(_moving_mean(narrow[lo : i + p] ** 2, p), 0.0))
     reached = np.flatnonzero(rms * np.sqrt(2.0) >= 0.5 * amplitude)
     return lo + int(reached[0]) if reached.size else i
+
+
+def _rise_start(column: np.ndarray, rate: float, freq: float, onset: int, before: int) -> int:
+    """Where a growing oscillation began: back from the onset, the start of the stretch where
+    the narrow band's one-period envelope stays clear of the channel's own baseline in that
+    band — 4× its median and above its 98th percentile over the few seconds before the
+    oscillation (ordinary motion leaks into the band now and then: only a level it never
+    reaches by itself marks the rise). A growing vibration crosses "half its amplitude" long
+    after it started; an abrupt one moves by a fraction of a period."""
+    p = max(3, round(rate / freq))
+    lo = max(0, before - round(3.0 * rate))
+    if before - lo < 4 * p or onset - lo < 4 * p:
+        return onset
+    narrow = _bandpass(column[lo : onset + p, None], rate, 0.6 * freq, 1.6 * freq)[:, 0]
+    envelope = np.sqrt(2.0 * np.maximum(_moving_mean(narrow * narrow, p), 0.0))
+    baseline = envelope[: before - lo]
+    level = max(4.0 * float(np.median(baseline)), float(np.percentile(baseline, 98)))
+    below = np.flatnonzero(envelope[: onset - lo + 1] <= level)
+    if not below.size:
+        return onset
+    return min(onset, lo + int(below[-1]) + 1)
 
 
 # ---------------------------------------------------------------- grouping and findings
