@@ -25,7 +25,12 @@ import numpy as np
 
 from robotrace_desktop.analysis import thresholds
 from robotrace_desktop.analysis.causes._series import NS, binary_like_columns, column_summary
-from robotrace_desktop.analysis.causes.flatline import sensor_kind
+from robotrace_desktop.analysis.causes.flatline import (
+    COMMAND_ROLES,
+    _moving_pairs,
+    _paired_commands,
+    sensor_kind,
+)
 from robotrace_desktop.analysis.causes.noise_stall import _Blocks, _levels, _others_active
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
 from robotrace_desktop.analysis.finding import Finding, channel_ref
@@ -54,6 +59,7 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
     measured = [s for s in data.signals() if s.role in ("state", "other")]
     levels: list[_Blocks | None] = [_levels(signal, ctx) for signal in measured]
     findings = []
+    commands = [s for s in data.signals() if s.role in COMMAND_ROLES]
     for signal, block in zip(measured, levels, strict=True):
         runs = [
             run
@@ -68,7 +74,8 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
             if sum(abs(r["start_ns"] - lead["start_ns"]) <= NS // 2 for r in runs) < 3:
                 runs = []
         if runs:
-            findings.append(_finding(signal, runs, ctx))
+            paired = _paired_commands(signal, commands, data)
+            findings.append(_finding(signal, runs, ctx, paired))
     return findings
 
 
@@ -105,6 +112,8 @@ def _collapsed(signal: Signal, ctx: ExplainContext) -> list[dict]:
         lo, hi = a * hop, min(t.size - 1, (b - 1) * hop + w - 1)
         column = signal.values[:, k]
         stale = np.unique(column[lo : hi + 1])
+        if stale.size > 1 and np.median(np.diff(stale)) <= 1.5 * _quantum(column, lo, hi):
+            continue  # a quantised reading at rest or creeping: it steps to neighbouring levels
         onset = lo
         while onset > 0 and np.isin(column[onset - 1], stale):
             onset -= 1
@@ -121,6 +130,14 @@ def _collapsed(signal: Signal, ctx: ExplainContext) -> list[dict]:
             }
         )
     return found
+
+
+def _quantum(column: np.ndarray, lo: int, hi: int) -> float:
+    """The channel's smallest step outside [lo, hi] (5th percentile of its non-zero changes):
+    its resolution, when it is quantised."""
+    steps = np.abs(np.diff(np.concatenate((column[:lo], column[hi + 1 :]))))
+    steps = steps[steps > 0]
+    return float(np.percentile(steps, 5)) if steps.size else 0.0
 
 
 def _low_run(
@@ -152,7 +169,12 @@ def _low_run(
     return a, b, float(np.median(share[a:b])), float(np.median(outside))
 
 
-def _finding(signal: Signal, runs: list[dict], ctx: ExplainContext) -> Finding:
+def _finding(
+    signal: Signal,
+    runs: list[dict],
+    ctx: ExplainContext,
+    paired: dict[str, list[tuple[Signal, str]]],
+) -> Finding:
     lead = max(runs, key=lambda r: r["end_ns"] - r["start_ns"])
     together = [r for r in runs if abs(r["start_ns"] - lead["start_ns"]) <= NS // 2]
     names = [r["channel"] for r in together]
@@ -161,6 +183,12 @@ def _finding(signal: Signal, runs: list[dict], ctx: ExplainContext) -> Finding:
     confidence = 0.5 + 0.2 * float(np.clip((duration / min_s - 1) / 3, 0.0, 1.0))
     if len(together) > 1:
         confidence += 0.1  # the whole message went stale, not one channel
+    pairs = [p for n in names for p in paired.get(n, [])]
+    movers = _moving_pairs(pairs, lead["start_ns"], lead["end_ns"], ctx)
+    if movers:
+        # a joint that stops following its own moving command is the tracking error's (or a
+        # blocked joint's) story as much as a stall's: it stays below them, as flatline's does
+        confidence = min(confidence, 0.55)
     shown = ", ".join(names[:4]) + ("…" if len(names) > 4 else "")
     return Finding(
         cause=CAUSE,
@@ -184,6 +212,8 @@ def _finding(signal: Signal, runs: list[dict], ctx: ExplainContext) -> Finding:
             "distinct_share_in_stall": round(lead["held_share"], 3),
             "distinct_share_elsewhere": round(lead["elsewhere_share"], 3),
             "channels_together": len(names),
+            "commands_moving": movers[:10],
+            "same_story_as": "tracking_error" if movers else None,
         },
         next_step=(
             f"The values from {lead['start_ns'] / NS:.2f} s look republished, not measured: "
