@@ -327,7 +327,7 @@ def _candidate(
     ):
         return None
     onset = _onset(t_ns, narrow, first, amplitude, rate, freq)
-    onset = _rise_start(column, rate, freq, onset, lo_row - size)
+    onset = _rise_start(column, rate, freq, onset, lo_row - size, amplitude)
     stop = max(onset + 1, int(np.searchsorted(t_ns, last, "right")))
     return {
         "stream": signal.stream,
@@ -406,25 +406,39 @@ def _onset(
     return lo + int(reached[0]) if reached.size else i
 
 
-def _rise_start(column: np.ndarray, rate: float, freq: float, onset: int, before: int) -> int:
-    """Where a growing oscillation began: back from the onset, the start of the stretch where
-    the narrow band's one-period envelope stays clear of the channel's own baseline in that
-    band — 4× its median and above its 98th percentile over the few seconds before the
-    oscillation (ordinary motion leaks into the band now and then: only a level it never
-    reaches by itself marks the rise). A growing vibration crosses "half its amplitude" long
-    after it started; an abrupt one moves by a fraction of a period."""
+def _rise_start(
+    column: np.ndarray, rate: float, freq: float, onset: int, before: int, amplitude: float
+) -> int:
+    """Where a growing oscillation began, from the narrow band's one-period envelope: its rise
+    (from a fifth of the amplitude to nine tenths, back from where it is full) fitted with a
+    straight line and followed back to the channel's own baseline level in that band (the
+    envelope's median over the seconds before). A growing vibration crosses "half its
+    amplitude" long after it started; the rise's foot does not depend on how slowly it grows,
+    and an abrupt one's rise is a period long. Never before the envelope's last dip to the
+    baseline."""
     p = max(3, round(rate / freq))
     lo = max(0, before - round(3.0 * rate))
+    hi = min(column.size, onset + round(3.0 * rate))
     if before - lo < 4 * p or onset - lo < 4 * p:
         return onset
-    narrow = _bandpass(column[lo : onset + p, None], rate, 0.6 * freq, 1.6 * freq)[:, 0]
+    narrow = _bandpass(column[lo:hi, None], rate, 0.6 * freq, 1.6 * freq)[:, 0]
     envelope = np.sqrt(2.0 * np.maximum(_moving_mean(narrow * narrow, p), 0.0))
-    baseline = envelope[: before - lo]
-    level = max(4.0 * float(np.median(baseline)), float(np.percentile(baseline, 98)))
-    below = np.flatnonzero(envelope[: onset - lo + 1] <= level)
-    if not below.size:
+    base = float(np.median(envelope[: before - lo]))
+    full = np.flatnonzero(envelope[onset - lo :] >= 0.9 * amplitude)
+    if not full.size or base >= 0.2 * amplitude:
         return onset
-    return min(onset, lo + int(below[-1]) + 1)
+    top = onset - lo + int(full[0])
+    foot = np.flatnonzero(envelope[:top] <= 0.2 * amplitude)
+    if not foot.size or top - int(foot[-1]) < 3:
+        return onset
+    rise = np.arange(int(foot[-1]) + 1, top + 1)
+    slope, offset = np.polyfit(rise.astype(np.float64), envelope[rise], 1)
+    if slope <= 0:
+        return onset
+    start = int(np.floor((base - offset) / slope))
+    dips = np.flatnonzero(envelope[: int(foot[-1]) + 1] <= base)
+    floor = int(dips[-1]) if dips.size else 0
+    return min(onset, lo + max(start, floor))
 
 
 # ---------------------------------------------------------------- grouping and findings
