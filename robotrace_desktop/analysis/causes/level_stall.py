@@ -27,8 +27,10 @@ from robotrace_desktop.analysis import thresholds
 from robotrace_desktop.analysis.causes._series import NS, binary_like_columns, column_summary
 from robotrace_desktop.analysis.causes.flatline import (
     COMMAND_ROLES,
+    _moving_commands,
     _moving_pairs,
     _paired_commands,
+    _related_commands,
     sensor_kind,
 )
 from robotrace_desktop.analysis.causes.noise_stall import _Blocks, _levels, _others_active
@@ -61,10 +63,22 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
     findings = []
     commands = [s for s in data.signals() if s.role in COMMAND_ROLES]
     for signal, block in zip(measured, levels, strict=True):
+        found = _collapsed(signal, ctx)
+        if not found:
+            continue
+        # the others of this message are judged without any of its stale channels
+        stale = {r["channel"] for r in found}
+        skip = (
+            set()
+            if block is None
+            else {j for j, k in enumerate(block.cols) if signal.channels[k] in stale}
+        )
+        related = _related_commands(signal, commands, data)
         runs = [
             run
-            for run in _collapsed(signal, ctx)
-            if _others_active(run, block, levels) and int(signal.t_ns[0]) + NS <= run["start_ns"]
+            for run in found
+            if int(signal.t_ns[0]) + NS <= run["start_ns"]
+            and _robot_moving(dict(run, columns=skip), block, levels, related, ctx)
         ]
         if runs and sensor_kind(data, signal.stream) == "estimate":
             # odometry or a GNSS fix holds, and steps by its update's quantum, one part at a
@@ -77,6 +91,21 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
             paired = _paired_commands(signal, commands, data)
             findings.append(_finding(signal, runs, ctx, paired))
     return findings
+
+
+def _robot_moving(
+    run: dict,
+    own: _Blocks | None,
+    levels: list[_Blocks | None],
+    commands: list[Signal],
+    ctx: ExplainContext,
+) -> bool:
+    """A sensor at rest because the robot rests is not a stall: meanwhile the recording's other
+    live channels keep their usual activity — or, when nothing else is measured (the whole
+    message went stale), the commands that drive this stream keep moving."""
+    if _others_active(run, own, levels):
+        return True
+    return bool(_moving_commands(commands, run["start_ns"], run["end_ns"], ctx))
 
 
 def _collapsed(signal: Signal, ctx: ExplainContext) -> list[dict]:
