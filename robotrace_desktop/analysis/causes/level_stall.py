@@ -179,6 +179,9 @@ def _low_run(
     if live.size < _MIN_WINDOWS // 2:
         return None
     first, last = int(live[0]), int(live[-1]) + 1  # before and after: not started, or done
+    if first > 0.25 * share.size and last - first < 0.5 * share.size:
+        # live late and briefly (an unrelated disturbance made it so): no normal to depart from
+        return None
     low = share <= ctx.t(CAUSE, "levels_collapse_share")
     low[:first] = False
     edges = np.flatnonzero(np.diff(np.concatenate(([0], low.astype(np.int8), [0]))))

@@ -5,7 +5,7 @@ ONE narrow band (a few Hz to a few tens of Hz) where a robot's ordinary motion h
 — a reach or a turn lasts a second or more, so its energy sits below ~2 Hz. Each measured
 channel (joint positions, poses, efforts, wrenches, and sensors such as an IMU — which need
 twice the margin, since terrain and motors shake them now and then; streams sampled at
-≥ ~20 Hz) gets a sliding
+≥ ~8 Hz: a 10 Hz odometry still shows a 2.5–4.5 Hz line) gets a sliding
 spectrum (1 s Hann windows); each window's power in each bin is compared with the channel's
 OWN median power in that bin over the episode. A candidate must then
 - be a line, not broadband: most of the window's band power sits at that frequency;
@@ -19,7 +19,9 @@ OWN median power in that bin over the episode. A candidate must then
 What is ruled out: ordinary motion (below the band; a fast move is a broadband burst of a
 cycle or two), a vibration present all along (it is the channel's normal spectrum) and noise
 (not a line, not regular). The onset is refined with a one-period envelope of the narrow-band
-signal: the first time it reaches half the oscillation's amplitude. Channels oscillating
+signal: the first time it reaches half the oscillation's amplitude, then — a growing vibration
+reaches that long after it began — the foot of its rise (the rise fitted with a line, followed
+back to the channel's own baseline level in the band). Channels oscillating
 together at one frequency (a joint's position and its effort) are one finding, more
 confident. Velocity channels are not searched (they differentiate the position's noise; the
 position itself is); fast streams are averaged down first so the cost stays small.
@@ -47,7 +49,7 @@ from robotrace_desktop.analysis.finding import Finding, channel_ref
 CAUSE = "oscillation"
 thresholds.register(
     CAUSE,
-    min_rate_hz=(20.0, "streams sampled slower than this are not searched"),
+    min_rate_hz=(8.0, "streams sampled slower than this are not searched"),
     band_low_hz=(2.5, "lowest oscillation frequency (ordinary motion sits below it)"),
     band_high_hz=(25.0, "highest oscillation frequency (capped at 0.45 × the sample rate)"),
     window_s=(1.0, "sliding spectrum window (s)"),
