@@ -1,6 +1,7 @@
 """A growing oscillation — its amplitude rising from nothing over a few seconds, the way an
 unstable loop starts — is dated where it leaves the channel's own baseline in its band, not
-where it reaches half its final amplitude; an abrupt one keeps its onset."""
+where it reaches half its final amplitude; an abrupt one keeps its onset; a 10 Hz stream (a
+wheeled base's odometry) is searched too."""
 
 from __future__ import annotations
 
@@ -56,3 +57,16 @@ def test_an_abrupt_oscillation_keeps_its_onset() -> None:
     position = motion + 0.04 * np.sin(2 * np.pi * 8.0 * (t - 6.0)) * on
     onsets = _onsets(make_data({"/joint_states": (ns(t), {"position/j1": position})}))
     assert len(onsets) == 1 and abs(onsets[0] - 6.0) <= 0.15
+
+
+def test_an_oscillation_on_a_10_hz_odometry_is_found() -> None:
+    t = np.arange(0, 15, 0.1)  # 10 Hz, as a wheeled base's odometry publishes
+    rng = np.random.default_rng(4)
+    speed = 0.5 + 0.2 * np.sin(2 * np.pi * 0.1 * t) + rng.normal(0, 0.003, t.size)
+    on = (t >= 7.0) & (t < 11.0)
+    twist = {
+        "twist.linear.x": speed + 0.08 * np.sin(2 * np.pi * 3.5 * (t - 7.0)) * on,
+        "twist.angular.z": 0.1 * np.sin(2 * np.pi * 0.07 * t) + rng.normal(0, 0.003, t.size),
+    }
+    onsets = _onsets(make_data({"/odom": (ns(t), twist)}))
+    assert len(onsets) == 1 and abs(onsets[0] - 7.0) <= 0.5, onsets
