@@ -21,6 +21,7 @@ CAUSE_MODULES = (
     "flatline",
     "noise_stall",
     "level_stall",
+    "still_message",
     "battery",
     "action_saturation",
     "joint_limits",
