@@ -27,13 +27,13 @@ from robotrace_desktop.analysis import thresholds
 from robotrace_desktop.analysis.causes._series import NS, binary_like_columns, column_summary
 from robotrace_desktop.analysis.causes.flatline import (
     COMMAND_ROLES,
-    _moving_commands,
-    _moving_pairs,
-    _paired_commands,
-    _related_commands,
+    moving_commands,
+    moving_pairs,
+    paired_commands,
+    related_commands,
     sensor_kind,
 )
-from robotrace_desktop.analysis.causes.noise_stall import _Blocks, _levels, _others_active
+from robotrace_desktop.analysis.causes.noise_stall import NoiseBlocks, noise_blocks, others_active
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
 from robotrace_desktop.analysis.finding import Finding, channel_ref
 
@@ -59,7 +59,7 @@ _QUIET_SHARE = 0.6
 
 def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
     measured = [s for s in data.signals() if s.role in ("state", "other")]
-    levels: list[_Blocks | None] = [_levels(signal, ctx) for signal in measured]
+    levels: list[NoiseBlocks | None] = [noise_blocks(signal, ctx) for signal in measured]
     findings = []
     commands = [s for s in data.signals() if s.role in COMMAND_ROLES]
     for signal, block in zip(measured, levels, strict=True):
@@ -73,7 +73,7 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
             if block is None
             else {j for j, k in enumerate(block.cols) if signal.channels[k] in stale}
         )
-        related = _related_commands(signal, commands, data)
+        related = related_commands(signal, commands, data)
         runs = [
             run
             for run in found
@@ -88,24 +88,24 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
             if sum(abs(r["start_ns"] - lead["start_ns"]) <= NS // 2 for r in runs) < 3:
                 runs = []
         if runs:
-            paired = _paired_commands(signal, commands, data)
+            paired = paired_commands(signal, commands, data)
             findings.append(_finding(signal, runs, ctx, paired))
     return findings
 
 
 def _robot_moving(
     run: dict,
-    own: _Blocks | None,
-    levels: list[_Blocks | None],
+    own: NoiseBlocks | None,
+    levels: list[NoiseBlocks | None],
     commands: list[Signal],
     ctx: ExplainContext,
 ) -> bool:
     """A sensor at rest because the robot rests is not a stall: meanwhile the recording's other
     live channels keep their usual activity — or, when nothing else is measured (the whole
     message went stale), the commands that drive this stream keep moving."""
-    if _others_active(run, own, levels):
+    if others_active(run, own, levels):
         return True
-    return bool(_moving_commands(commands, run["start_ns"], run["end_ns"], ctx))
+    return bool(moving_commands(commands, run["start_ns"], run["end_ns"], ctx))
 
 
 def _collapsed(signal: Signal, ctx: ExplainContext) -> list[dict]:
@@ -216,7 +216,7 @@ def _finding(
     if len(together) > 1:
         confidence += 0.1  # the whole message went stale, not one channel
     pairs = [p for n in names for p in paired.get(n, [])]
-    movers = _moving_pairs(pairs, lead["start_ns"], lead["end_ns"], ctx)
+    movers = moving_pairs(pairs, lead["start_ns"], lead["end_ns"], ctx)
     if movers:
         # a joint that stops following its own moving command is the tracking error's (or a
         # blocked joint's) story as much as a stall's: it stays below them, as flatline's does

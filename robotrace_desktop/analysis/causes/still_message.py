@@ -24,8 +24,8 @@ from robotrace_desktop.analysis import thresholds
 from robotrace_desktop.analysis.causes._series import NS
 from robotrace_desktop.analysis.causes.flatline import (
     COMMAND_ROLES,
-    _moving_commands,
-    _related_commands,
+    moving_commands,
+    related_commands,
 )
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
 from robotrace_desktop.analysis.finding import Finding, channel_ref
@@ -49,7 +49,7 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
     for signal in data.signals():
         if signal.role != "state":
             continue
-        related = _related_commands(signal, commands, data)
+        related = related_commands(signal, commands, data)
         if not related:
             continue  # nothing says the robot should have moved
         found = _still(signal, related, ctx)
@@ -93,7 +93,7 @@ def _still(signal: Signal, commands: list[Signal], ctx: ExplainContext) -> Findi
     spans = [(a, b) for a, b in spans if b - a >= need and a > 0 and t[a] - t[0] >= NS]
     for a, b in spans:
         lo, hi = a, min(t.size - 1, b - 1 + w - 1)
-        movers = _moving_commands(commands, int(t[lo]), int(t[hi]), ctx)
+        movers = moving_commands(commands, int(t[lo]), int(t[hi]), ctx)
         if not movers:
             continue  # told to hold still
         onset = _onset(signal.values[:, cols], lo, usual * ctx.t(CAUSE, "still_share"))
