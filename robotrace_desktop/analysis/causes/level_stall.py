@@ -141,8 +141,14 @@ def _collapsed(signal: Signal, ctx: ExplainContext) -> list[dict]:
         lo, hi = a * hop, min(t.size - 1, (b - 1) * hop + w - 1)
         column = signal.values[:, k]
         stale = np.unique(column[lo : hi + 1])
-        if stale.size > 1 and np.median(np.diff(stale)) <= 1.5 * _quantum(column, lo, hi):
-            continue  # a quantised reading at rest or creeping: it steps to neighbouring levels
+        step = _quantum(column, lo, hi)
+        if stale.size > 1 and np.median(np.diff(stale)) <= 1.5 * step:
+            moves = np.sign(np.diff(column[lo : hi + 1]))
+            moves = moves[moves != 0]
+            creeping = abs(float(moves.sum())) >= 0.8 * moves.size
+            low, high = np.percentile(column[lo : hi + 1], [5.0, 95.0])
+            if creeping or high - low <= 8.0 * step:
+                continue  # a quantised reading at rest, or creeping one level at a time
         onset = lo
         while onset > 0 and np.isin(column[onset - 1], stale):
             onset -= 1

@@ -115,7 +115,8 @@ def _onset(values: np.ndarray, lo: int, tol: np.ndarray) -> int:
 
 def _finding(signal: Signal, names: list[str], t0: int, t1: int, movers: list[str]) -> Finding:
     duration = (t1 - t0) / NS
-    confidence = 0.6 + 0.25 * float(np.clip((duration - 1.0) / 3.0, 0.0, 1.0))
+    # every live channel at once while driven: stronger than any one joint's hard stop
+    confidence = 0.75 + 0.15 * float(np.clip((duration - 1.0) / 3.0, 0.0, 1.0))
     return Finding(
         cause=CAUSE,
         title=f"{signal.stream}: all {len(names)} live channels stopped at once",
