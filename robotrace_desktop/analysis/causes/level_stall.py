@@ -14,9 +14,17 @@ distinct values. A channel qualifies when, outside the candidate stretch, its wi
 almost all new values (median share ≥ ``live_share``, and even its quieter windows keep a fair
 share: it never rests long enough to repeat itself). A stretch of windows whose share stays
 below ``collapse_share`` for at least ``min_s`` is the stall, if the robot's other live channels
-keep their usual activity meanwhile (a robot at rest is not a stall). It is dated by walking
-back from the stretch while the samples still take one of the stretch's few values (the last
+keep their usual activity meanwhile — or, the whole message stale and nothing else measured,
+the commands driving it move (a robot at rest is not a stall). It is dated by walking back
+from the stretch while the samples still take one of the stretch's few values (the last
 genuine reading is the first one republished).
+
+Not stalls: a quantised reading at rest or settling, stepping between neighbouring levels (few
+distinct values by resolution, not by staleness); a channel live only late and briefly (a
+disturbance made it so: no normal to depart from); one part of an estimate (odometry, a GNSS
+fix) — it holds and steps by its update's quantum one part at a time, so only its whole
+message going stale counts. A joint whose own command moves meanwhile is the tracking error's
+story too: the stall stays just confident, below it.
 """
 
 from __future__ import annotations
