@@ -58,6 +58,7 @@ thresholds.register(
 )
 
 _MIN_RATE_HZ = 10.0
+_FRAME_BUDGET = 2_000_000  # window samples sorted at once
 _MIN_WINDOW = 8
 _MIN_WINDOWS = 12  # windows in the run: fewer cannot show what is normal for the channel
 _MIN_DISTINCT = 32  # fewer distinct values in the run: a level, a flag, a quantised reading
@@ -137,8 +138,15 @@ def _collapsed(signal: Signal, ctx: ExplainContext) -> list[dict]:
     if not cols.size:
         return []
     frames = np.lib.stride_tricks.sliding_window_view(signal.values[:, cols], w, axis=0)[::hop]
-    ordered = np.sort(frames, axis=-1)  # (windows, channels, w)
-    share = (1 + np.count_nonzero(np.diff(ordered, axis=-1), axis=-1)) / w
+    # a few channels at a time: the sorted (windows × channels × window) copy stays a few MB
+    step = max(1, _FRAME_BUDGET // max(1, frames.shape[0] * w))
+    share = np.concatenate(
+        [
+            (1 + np.count_nonzero(np.diff(np.sort(frames[:, j : j + step], axis=-1)), axis=-1)) / w
+            for j in range(0, cols.size, step)
+        ],
+        axis=1,
+    )
     need = max(2, int(np.ceil((ctx.t(CAUSE, "levels_min_s") * rate - w) / hop)) + 1)
     found = []
     for j, k in enumerate(cols):

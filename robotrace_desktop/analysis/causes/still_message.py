@@ -81,18 +81,19 @@ def _still(signal: Signal, commands: list[Signal], ctx: ExplainContext) -> Findi
     if cols.size < int(ctx.t(CAUSE, "still_min_channels")):
         return None
     w = max(_MIN_WINDOW, round(_WINDOW_S * rate))
-    frames = np.lib.stride_tricks.sliding_window_view(signal.values[:, cols], w, axis=0)
-    spread = frames.max(axis=-1) - frames.min(axis=-1)  # (windows, channels), hop 1
+    hop = max(1, w // 4)  # a quarter window: the onset is found to the sample afterwards
+    frames = np.lib.stride_tricks.sliding_window_view(signal.values[:, cols], w, axis=0)[::hop]
+    spread = frames.max(axis=-1) - frames.min(axis=-1)  # (windows, channels)
     usual = np.percentile(spread, 90, axis=0)
     if np.any(usual <= 0):
         return None
     still = (spread <= ctx.t(CAUSE, "still_share") * usual).all(axis=1)
     edges = np.flatnonzero(np.diff(np.concatenate(([0], still.astype(np.int8), [0]))))
-    need = max(1, round(ctx.t(CAUSE, "still_min_s") * rate) - w + 1)
+    need = max(1, int(np.ceil((ctx.t(CAUSE, "still_min_s") * rate - w) / hop)) + 1)
     spans = [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
-    spans = [(a, b) for a, b in spans if b - a >= need and a > 0 and t[a] - t[0] >= NS]
+    spans = [(a, b) for a, b in spans if b - a >= need and a > 0 and t[a * hop] - t[0] >= NS]
     for a, b in spans:
-        lo, hi = a, min(t.size - 1, b - 1 + w - 1)
+        lo, hi = a * hop, min(t.size - 1, (b - 1) * hop + w - 1)
         movers = moving_commands(commands, int(t[lo]), int(t[hi]), ctx)
         if not movers:
             continue  # told to hold still
