@@ -156,7 +156,11 @@ def _collapsed(signal: Signal, ctx: ExplainContext) -> list[dict]:
         a, b, held, elsewhere = run
         lo, hi = a * hop, min(t.size - 1, (b - 1) * hop + w - 1)
         column = signal.values[:, k]
-        stale = np.unique(column[lo : hi + 1])
+        # a collapsed window may still begin (or end) with a few genuine readings — up to
+        # ``collapse_share`` of it: the stale values are those of the stretch's core
+        edge = int(np.ceil(ctx.t(CAUSE, "levels_collapse_share") * w))
+        core = column[min(lo + edge, hi) : max(lo + edge, hi - edge) + 1]
+        stale = np.unique(core)
         step = _quantum(column, lo, hi)
         if stale.size > 1 and np.median(np.diff(stale)) <= 1.5 * step:
             moves = np.sign(np.diff(column[lo : hi + 1]))
@@ -165,7 +169,7 @@ def _collapsed(signal: Signal, ctx: ExplainContext) -> list[dict]:
             low, high = np.percentile(column[lo : hi + 1], [5.0, 95.0])
             if creeping or high - low <= 8.0 * step:
                 continue  # a quantised reading at rest, or creeping one level at a time
-        onset = lo
+        onset = min(lo + edge, hi)
         while onset > 0 and np.isin(column[onset - 1], stale):
             onset -= 1
         found.append(
