@@ -93,8 +93,16 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
             # odometry or a GNSS fix holds, and steps by its update's quantum, one part at a
             # time (the heading while going straight, the position while turning slowly): only
             # the whole estimate going stale at once — position, heading and speed — says more
+            # — while the robot is told to move (at rest, the whole estimate holds by physics),
+            # or with no command recorded, before the recording ends (a robot parked at the end)
             lead = max(runs, key=lambda r: r["end_ns"] - r["start_ns"])
-            if sum(abs(r["start_ns"] - lead["start_ns"]) <= NS // 2 for r in runs) < 3:
+            together = sum(abs(r["start_ns"] - lead["start_ns"]) <= NS // 2 for r in runs)
+            told = (
+                bool(moving_commands(related, lead["start_ns"], lead["end_ns"], ctx))
+                if related
+                else lead["end_ns"] < int(signal.t_ns[-1]) - NS // 2
+            )
+            if together < 3 or not told:
                 runs = []
         if runs:
             paired = paired_commands(signal, commands, data)
