@@ -20,6 +20,8 @@ CAUSE_MODULES = (
     "timing",
     "flatline",
     "noise_stall",
+    "level_stall",
+    "still_message",
     "battery",
     "action_saturation",
     "joint_limits",

@@ -86,14 +86,14 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
         stopped = _stopped(signal, signals, cameras, ctx)
         if stopped is not None:
             findings.append(stopped)
-        related = _related_commands(signal, commands, data)
+        related = related_commands(signal, commands, data)
         frozen = None
         if signal.role == "state":  # a colour sensor over a still background is frozen by physics
             frozen = _frozen(signal, related, ctx)
         # a freeze the commands cannot vouch for may still be told by the channels' own noise
         sure = frozen if frozen is not None and frozen.confidence >= 0.5 else None
         kind = sensor_kind(data, signal.stream)
-        paired = _paired_commands(signal, commands, data)
+        paired = paired_commands(signal, commands, data)
         stuck = _stuck(signal, paired, ctx, sure, kind, bool(related))
         if frozen is not None and not (
             sure is None and any(_within(frozen, f.t_start_ns or 0) for f in stuck)
@@ -103,7 +103,7 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
     return findings
 
 
-def _related_commands(signal: Signal, commands: list[Signal], data: EpisodeData) -> list[Signal]:
+def related_commands(signal: Signal, commands: list[Signal], data: EpisodeData) -> list[Signal]:
     """The commands that drive this stream: the ones paired with its channels by joint name,
     else those in the same namespace (``/turtle1/cmd_vel`` for ``/turtle1/pose``), else all.
     Another robot's moving commands say nothing about this one holding still."""
@@ -118,7 +118,7 @@ def _related_commands(signal: Signal, commands: list[Signal], data: EpisodeData)
     return commands
 
 
-def _paired_commands(
+def paired_commands(
     signal: Signal, commands: list[Signal], data: EpisodeData
 ) -> dict[str, list[tuple[Signal, str]]]:
     """Channel -> the command channels of the same joint: only a joint's own command moving
@@ -256,7 +256,7 @@ def _frozen(signal: Signal, commands: list[Signal], ctx: ExplainContext) -> Find
     live_names = [c for c, ok in zip(signal.channels, varying, strict=True) if ok]
     moving: list[tuple[int, int, list[str]]] = []
     for a, b in zip(starts[keep], stops[keep], strict=True):
-        movers = _moving_commands(commands, int(t[a]), int(t[b]), ctx)
+        movers = moving_commands(commands, int(t[a]), int(t[b]), ctx)
         if movers or not commands:
             moving.append((int(a), int(b), movers))
     if not moving:
@@ -334,7 +334,7 @@ def _runs(flags: np.ndarray) -> np.ndarray:
     return np.column_stack([starts, ends]) if len(starts) else np.empty((0, 2), dtype=np.int64)
 
 
-def _moving_commands(commands: list[Signal], t0: int, t1: int, ctx: ExplainContext) -> list[str]:
+def moving_commands(commands: list[Signal], t0: int, t1: int, ctx: ExplainContext) -> list[str]:
     """Command channels that span a meaningful share of their own range within [t0, t1]."""
     fraction = float(ctx.t(CAUSE, "move_fraction"))
     movers: list[str] = []
@@ -471,7 +471,7 @@ def _stuck_finding(
     names = [signal.channels[c] for c, _, _ in members]
     noisy = any(n for _, _, n in members)
     paired = [p for n in names for p in commands.get(n, [])]
-    movers = _moving_pairs(paired, t0, t1, ctx)
+    movers = moving_pairs(paired, t0, t1, ctx)
     growth = float(np.clip((duration / float(ctx.t(CAUSE, "min_freeze_s")) - 1) / 4, 0.0, 1.0))
     outlasts = duration / other_holds_s if other_holds_s > 0 else float("inf")
     longest = float(ctx.t(CAUSE, "stuck_outlasts"))
@@ -541,7 +541,7 @@ def _stuck_finding(
     )
 
 
-def _moving_pairs(
+def moving_pairs(
     pairs: list[tuple[Signal, str]], t0: int, t1: int, ctx: ExplainContext
 ) -> list[str]:
     """Of the given command channels, those that moved within [t0, t1]."""

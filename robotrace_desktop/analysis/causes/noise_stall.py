@@ -45,7 +45,7 @@ _NOISE_FLIPS = 0.4
 
 def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
     measured = [s for s in data.signals() if s.role in ("state", "other")]
-    levels = [_levels(signal, ctx) for signal in measured]
+    levels = [noise_blocks(signal, ctx) for signal in measured]
     findings = []
     for signal, block in zip(measured, levels, strict=True):
         if block is None:
@@ -56,7 +56,7 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
         runs = [
             run
             for run in _collapsed(signal, block, ctx)
-            if _others_active(run, block, levels)
+            if others_active(run, block, levels)
             and not _at_an_end(run, signal)
             and not (can_hold and run["quiet"] == 0)
         ]
@@ -65,7 +65,7 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
     return findings
 
 
-class _Blocks:
+class NoiseBlocks:
     """A signal's usable channels' noise level per block of ``w`` samples."""
 
     def __init__(
@@ -91,7 +91,7 @@ class _Blocks:
         return active, len(judged)
 
 
-def _levels(signal: Signal, ctx: ExplainContext) -> _Blocks | None:
+def noise_blocks(signal: Signal, ctx: ExplainContext) -> NoiseBlocks | None:
     t = signal.t_ns
     if t.size < 2:
         return None
@@ -109,10 +109,10 @@ def _levels(signal: Signal, ctx: ExplainContext) -> _Blocks | None:
     cols = np.flatnonzero(usable)
     if not cols.size:
         return None
-    return _Blocks(t, cols, w, rate, np.diff(signal.values[:, cols], axis=0))
+    return NoiseBlocks(t, cols, w, rate, np.diff(signal.values[:, cols], axis=0))
 
 
-def _others_active(run: dict, own: _Blocks, levels: list[_Blocks | None]) -> bool:
+def others_active(run: dict, own: NoiseBlocks, levels: list[NoiseBlocks | None]) -> bool:
     """A sensor at rest because the robot rests is not stalled: during the collapse, most of
     the recording's other live channels (this message's others included) keep their usual
     activity."""
@@ -133,7 +133,7 @@ def _at_an_end(run: dict, signal: Signal) -> bool:
     return run["start_ns"] - int(t[0]) < NS or int(t[-1]) - run["end_ns"] < NS // 2
 
 
-def _collapsed(signal: Signal, blocks: _Blocks, ctx: ExplainContext) -> list[dict]:
+def _collapsed(signal: Signal, blocks: NoiseBlocks, ctx: ExplainContext) -> list[dict]:
     """Per usable channel, its longest collapsed stretch (if any)."""
     t, w = signal.t_ns, blocks.w
     collapse = ctx.t(CAUSE, "noise_collapse")
@@ -191,7 +191,7 @@ def _quiet_run(
     return a, b, held, elsewhere
 
 
-def _noise_like(blocks: _Blocks, j: int, a: int, b: int) -> bool:
+def _noise_like(blocks: NoiseBlocks, j: int, a: int, b: int) -> bool:
     """Whether the channel's quietest blocks outside [a, b) are noise — changes flipping sign
     from sample to sample — and not a slow, smooth motion (a high-resolution encoder shows no
     noise at all: then nothing says it should keep changing at rest)."""

@@ -5,7 +5,7 @@ ONE narrow band (a few Hz to a few tens of Hz) where a robot's ordinary motion h
 — a reach or a turn lasts a second or more, so its energy sits below ~2 Hz. Each measured
 channel (joint positions, poses, efforts, wrenches, and sensors such as an IMU — which need
 twice the margin, since terrain and motors shake them now and then; streams sampled at
-≥ ~20 Hz) gets a sliding
+≥ ~8 Hz: a 10 Hz odometry still shows a 2.5–4.5 Hz line) gets a sliding
 spectrum (1 s Hann windows); each window's power in each bin is compared with the channel's
 OWN median power in that bin over the episode. A candidate must then
 - be a line, not broadband: most of the window's band power sits at that frequency;
@@ -19,7 +19,9 @@ OWN median power in that bin over the episode. A candidate must then
 What is ruled out: ordinary motion (below the band; a fast move is a broadband burst of a
 cycle or two), a vibration present all along (it is the channel's normal spectrum) and noise
 (not a line, not regular). The onset is refined with a one-period envelope of the narrow-band
-signal: the first time it reaches half the oscillation's amplitude. Channels oscillating
+signal: the first time it reaches half the oscillation's amplitude, then — a growing vibration
+reaches that long after it began — the foot of its rise (the rise fitted with a line, followed
+back to the channel's own baseline level in the band). Channels oscillating
 together at one frequency (a joint's position and its effort) are one finding, more
 confident. Velocity channels are not searched (they differentiate the position's noise; the
 position itself is); fast streams are averaged down first so the cost stays small.
@@ -47,7 +49,7 @@ from robotrace_desktop.analysis.finding import Finding, channel_ref
 CAUSE = "oscillation"
 thresholds.register(
     CAUSE,
-    min_rate_hz=(20.0, "streams sampled slower than this are not searched"),
+    min_rate_hz=(8.0, "streams sampled slower than this are not searched"),
     band_low_hz=(2.5, "lowest oscillation frequency (ordinary motion sits below it)"),
     band_high_hz=(25.0, "highest oscillation frequency (capped at 0.45 × the sample rate)"),
     window_s=(1.0, "sliding spectrum window (s)"),
@@ -327,6 +329,7 @@ def _candidate(
     ):
         return None
     onset = _onset(t_ns, narrow, first, amplitude, rate, freq)
+    onset = _rise_start(column, rate, freq, onset, lo_row - size, amplitude)
     stop = max(onset + 1, int(np.searchsorted(t_ns, last, "right")))
     return {
         "stream": signal.stream,
@@ -403,6 +406,41 @@ def _onset(
     rms = np.sqrt(np.maximum(_moving_mean(narrow[lo : i + p] ** 2, p), 0.0))
     reached = np.flatnonzero(rms * np.sqrt(2.0) >= 0.5 * amplitude)
     return lo + int(reached[0]) if reached.size else i
+
+
+def _rise_start(
+    column: np.ndarray, rate: float, freq: float, onset: int, before: int, amplitude: float
+) -> int:
+    """Where a growing oscillation began, from the narrow band's one-period envelope: its rise
+    (from a fifth of the amplitude to nine tenths, back from where it is full) fitted with a
+    straight line and followed back to the channel's own baseline level in that band (the
+    envelope's median over the seconds before). A growing vibration crosses "half its
+    amplitude" long after it started; the rise's foot does not depend on how slowly it grows,
+    and an abrupt one's rise is a period long. Never before the envelope's last dip to the
+    baseline."""
+    p = max(3, round(rate / freq))
+    lo = max(0, before - round(3.0 * rate))
+    hi = min(column.size, onset + round(3.0 * rate))
+    if before - lo < 4 * p or onset - lo < 4 * p:
+        return onset
+    narrow = _bandpass(column[lo:hi, None], rate, 0.6 * freq, 1.6 * freq)[:, 0]
+    envelope = np.sqrt(2.0 * np.maximum(_moving_mean(narrow * narrow, p), 0.0))
+    base = float(np.median(envelope[: before - lo]))
+    full = np.flatnonzero(envelope[onset - lo :] >= 0.9 * amplitude)
+    if not full.size or base >= 0.2 * amplitude:
+        return onset
+    top = onset - lo + int(full[0])
+    foot = np.flatnonzero(envelope[:top] <= 0.2 * amplitude)
+    if not foot.size or top - int(foot[-1]) < 3:
+        return onset
+    rise = np.arange(int(foot[-1]) + 1, top + 1)
+    slope, offset = np.polyfit(rise.astype(np.float64), envelope[rise], 1)
+    if slope <= 0:
+        return onset
+    start = int(np.floor((base - offset) / slope))
+    dips = np.flatnonzero(envelope[: int(foot[-1]) + 1] <= base)
+    floor = int(dips[-1]) if dips.size else 0
+    return min(onset, lo + max(start, floor))
 
 
 # ---------------------------------------------------------------- grouping and findings
