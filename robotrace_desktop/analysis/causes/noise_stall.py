@@ -112,7 +112,7 @@ def noise_blocks(signal: Signal, ctx: ExplainContext) -> NoiseBlocks | None:
     return NoiseBlocks(t, cols, w, rate, np.diff(signal.values[:, cols], axis=0))
 
 
-def others_active(run: dict, own: NoiseBlocks, levels: list[NoiseBlocks | None]) -> bool:
+def others_active(run: dict, own: NoiseBlocks | None, levels: list[NoiseBlocks | None]) -> bool:
     """A sensor at rest because the robot rests is not stalled: during the collapse, most of
     the recording's other live channels (this message's others included) keep their usual
     activity."""
