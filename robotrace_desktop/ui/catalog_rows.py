@@ -1,11 +1,12 @@
 """The browser's rows as plain Python objects: episodes, and datasets that group them.
 
-Why plain objects and not a QSqlTableModel or per-row queries: the catalog may hold 10,000
-episodes and the browser filters on every keystroke, so rows are loaded with one query (no
-metadata, no streams) and each row's search text is precomputed. Why groups: a 100-episode
-LeRobot dataset would otherwise push every rosbag off the first screen; its episodes sit under
-one expandable row that summarises them (count, total duration, worst status and outcome, how
-many have findings). No Qt here: the model in ``catalog_model`` renders these.
+Why groups: a 100-episode LeRobot dataset would otherwise push every rosbag off the first
+screen; its episodes sit under one expandable row that summarises them (count, total duration,
+worst status and outcome, how many have findings). Why lazily: a catalog may hold 1,000,000
+episodes, which as Python objects cost a minute and gigabytes; the top level (``load_top``) is
+the groups' SQL aggregates plus the episodes of their own, and a group's episodes are read
+(``load_group``: a few queries, each row's search text precomputed) when it is expanded or
+searched. No Qt here: the model in ``catalog_model`` renders these.
 """
 
 from __future__ import annotations
@@ -13,15 +14,28 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Sequence
+import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import PurePath
 from typing import Any
 
-from robotrace_desktop.catalog.anomaly import Anomaly, anomaly_scores
-from robotrace_desktop.catalog.browse import browse_rows
-from robotrace_desktop.catalog.findings import CONFIDENT, TopFinding, top_findings
+from robotrace_desktop.catalog.anomaly import Anomaly
+from robotrace_desktop.catalog.browse import (
+    COMMON_FIELDS,
+    LOOSE_SCOPE,
+    filter_values,
+    group_scope,
+    group_summaries,
+    ids_scope,
+    most_abnormal_ids,
+    scope_anomalies,
+    scope_paths,
+    scope_rows,
+    scope_top_findings,
+)
+from robotrace_desktop.catalog.findings import CONFIDENT, TopFinding
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import REPRODUCIBILITY_FIELDS
 
@@ -136,10 +150,13 @@ class CatalogRow:
 
 @dataclass(slots=True)
 class CatalogGroup:
-    """A dataset's episodes under one row; its fields summarise them (worst first)."""
+    """A dataset's episodes under one row. Its fields summarise them (worst first) and come
+    from one aggregate query over the whole catalog (``browse.group_summaries``); the episodes
+    themselves (``children``) are read only when someone needs them (the dataset is expanded,
+    a search looks inside it): None until then."""
 
-    recording: str
-    children: list[CatalogRow]
+    recording: str  # the group key: a dataset's recording, or REPLAY_GROUP + candidate
+    count: int
     name: str = ""
     kind: str = ""
     duration_ns: int = 0
@@ -148,42 +165,22 @@ class CatalogGroup:
     with_findings: int = 0  # episodes whose top finding is confident
     with_problems: int = 0
     unreproducible: int = 0  # episodes missing a reproducibility field
+    unscored: int = 0  # episodes never explained
+    best_confidence: float = -1.0  # the highest top-finding confidence (-1: no finding)
     most_abnormal: CatalogRow | None = None  # the explained episode with the highest score
     common: dict[str, Any] = field(default_factory=dict)  # field -> shared value or VARIOUS
     folder: str = ""  # where its episodes are (the dataset folder; the replays' library)
-
-    def __post_init__(self) -> None:
-        self.summarise()
-
-    def summarise(self) -> None:
-        """Recompute the summary from the children (after they were replaced)."""
-        kids = self.children
-        if self.recording.startswith(REPLAY_GROUP):
-            candidate = self.recording[len(REPLAY_GROUP) :]
-            self.name = f"replays of {candidate}" if candidate else "replays"
-            self.folder = os.path.commonpath([r.path for r in kids]) if kids else ""
-        else:
-            self.name = PurePath(self.recording).name or self.recording
-            self.folder = self.recording
-        self.kind = _common(r.kind for r in kids) or ""
-        self.duration_ns = sum(r.duration_ns for r in kids)
-        self.status = _worst((r.status for r in kids), STATUS_SEVERITY)
-        self.outcome = _worst((r.outcome for r in kids), OUTCOME_SEVERITY)
-        self.with_findings = sum(
-            1 for r in kids if r.top is not None and r.top.confidence >= CONFIDENT
-        )
-        self.with_problems = sum(1 for r in kids if r.problems)
-        scored = [r for r in kids if r.anomaly is not None]
-        self.most_abnormal = max(scored, key=_score, default=None)
-        self.unreproducible = sum(1 for r in kids if r.missing)
-        self.common = {
-            key: _common(getattr(r, key) for r in kids)
-            for key in ("robot", "source", "task", *REPRODUCIBILITY_FIELDS)
-        }
+    status_counts: dict[str, int] = field(default_factory=dict)
+    outcome_counts: dict[str, int] = field(default_factory=dict)
+    children: list[CatalogRow] | None = None
 
     @property
     def id(self) -> str:
         return "dataset:" + self.recording
+
+    @property
+    def is_replays(self) -> bool:
+        return self.recording.startswith(REPLAY_GROUP)
 
     def short_name(self, row: CatalogRow) -> str:
         """An episode's name under this row: 'g1_pick_bottle_v21 #4' shows as '#4' (the row
@@ -197,36 +194,36 @@ class CatalogGroup:
 
     def counts(self, key: str) -> dict[str, int]:
         """How many episodes have each status/outcome (for the group's tooltip)."""
-        counted: dict[str, int] = {}
-        for row in self.children:
-            value = str(getattr(row, key))
-            counted[value] = counted.get(value, 0) + 1
-        return counted
+        counted = self.status_counts if key == "status" else self.outcome_counts
+        return {value: n for value, n in counted.items() if n}
 
 
 Node = CatalogRow | CatalogGroup
 
 
-def _common(values: Iterable[Any]) -> Any:
-    """The one value every episode shares; VARIOUS when they differ; None when all unset."""
-    distinct = set(values)  # one C-level pass: a dataset's 10,000 episodes usually agree
-    seen = {None if v == "" else v for v in distinct}
-    return VARIOUS if len(seen) > 1 else next(iter(seen), None)
-
-
-def _worst(values: Iterable[str], severity: Sequence[str]) -> str:
-    rank = {name: n for n, name in enumerate(severity)}
-    best: str | None = None
-    for value in values:
-        if best is None or rank.get(value, len(rank)) < rank.get(best, len(rank)):
-            best = value
-    return best or severity[-1]
-
-
 def load_rows(catalog: Catalog) -> list[CatalogRow]:
-    """Every catalog episode with one query (the browser's only read of the episode table)."""
-    top = top_findings(catalog)
-    scores = anomaly_scores(catalog)
+    """Every catalog episode (what ``list`` shows; the browser reads them a dataset at a
+    time with ``scope``)."""
+    return load_scope(catalog, "1", [])
+
+
+def load_group(catalog: Catalog, group: CatalogGroup) -> list[CatalogRow]:
+    """A dataset's episodes, in (path, index) order."""
+    return load_scope(catalog, *group_scope(group.recording))
+
+
+def load_scope(catalog: Catalog, scope: str, params: Sequence[Any]) -> list[CatalogRow]:
+    """The episodes the ``episode_view`` WHERE clause ``scope`` selects, with their top finding
+    and anomaly score: three queries however many rows."""
+    top = {}
+    for r in scope_top_findings(catalog, scope, params):
+        top.setdefault(
+            r["episode_id"], TopFinding(r["cause"], r["title"], float(r["confidence"]), r["n"])
+        )
+    scores = {
+        r["episode_id"]: _anomaly(r["confidence"], r["cause"], r["title"], r["t_start_ns"])
+        for r in scope_anomalies(catalog, scope, params)
+    }
     return [
         CatalogRow(
             id=r["id"],
@@ -251,25 +248,106 @@ def load_rows(catalog: Catalog) -> list[CatalogRow]:
             anomaly=scores.get(r["id"]),
             recording=r["recording"] or "",
         )
-        for r in browse_rows(catalog)
+        for r in scope_rows(catalog, scope, params)
     ]
 
 
-def group_rows(rows: Sequence[CatalogRow]) -> list[Node]:
-    """Top-level nodes: a group per dataset (where its first episode was), other episodes as
-    they are."""
-    order: list[CatalogRow | str] = []
-    members: dict[str, list[CatalogRow]] = {}
-    for row in rows:
-        key = row.group_key
-        if key is None:
-            order.append(row)
-        else:
-            if key not in members:
-                members[key] = []
-                order.append(key)
-            members[key].append(row)
-    return [CatalogGroup(n, members[n]) if isinstance(n, str) else n for n in order]
+def _anomaly(score: float | None, cause: str | None, title: str | None, t: int | None) -> Anomaly:
+    if cause is None:
+        return Anomaly(0.0)
+    return Anomaly(float(score or 0.0), cause, title, t)
+
+
+@dataclass(slots=True)
+class CatalogTop:
+    """What the browser's top level shows: the groups (summaries, no episodes), the episodes
+    of their own, and what the filter bar and the count need — without reading the episodes
+    of any dataset."""
+
+    nodes: list[Node]
+    total: int  # every episode, replays included
+    replays: int
+    filter_values: dict[str, set[str]]
+    filled: frozenset[str]  # the reproducibility columns at least one episode sets
+
+
+def load_top(catalog: Catalog) -> CatalogTop:
+    """The top level in a handful of queries, however many episodes the datasets hold."""
+    loose = load_scope(catalog, LOOSE_SCOPE, [])
+    summaries = group_summaries(catalog)
+    worst_ids = most_abnormal_ids(catalog)
+    worst = {r.id: r for r in load_scope(catalog, *ids_scope(list(worst_ids.values())))}
+    groups = [_group(s, worst.get(worst_ids.get(s["grp"], ""))) for s in summaries]
+    for group in groups:  # a candidate's replays: the folder their episodes share
+        if group.is_replays:
+            paths = scope_paths(catalog, *group_scope(group.recording))
+            group.folder = os.path.commonpath(paths) if paths else ""
+    # where the group's first episode is in (path, index) order, as a listing shows them
+    order: list[tuple[str, int, Node]] = [
+        (s["first_path"], 0, g) for s, g in zip(summaries, groups, strict=True)
+    ]
+    order += [(r.path, -1, r) for r in loose]
+    order.sort(key=lambda item: (item[0], item[1]))
+    nodes: list[Node] = [item[2] for item in order]
+    filled = {
+        key
+        for key in REPRODUCIBILITY_FIELDS
+        if any(g.common.get(key) is not None for g in groups)
+        or any(getattr(r, key) not in (None, "") for r in loose)
+    }
+    found = filter_values(catalog)
+    values = {
+        key: {NONE_VALUE if v in (None, "") else str(v) for v in raw}
+        for key, raw in found.items()
+        if key != "cause"
+    }
+    values["cause"] = {str(v) for v in found["cause"]}
+    return CatalogTop(
+        nodes=nodes,
+        total=len(loose) + sum(g.count for g in groups),
+        replays=sum(g.count for g in groups if g.is_replays),
+        filter_values=values,
+        filled=frozenset(filled),
+    )
+
+
+def _group(summary: sqlite3.Row, worst: CatalogRow | None) -> CatalogGroup:
+    """A group row from its aggregate (``browse.group_summaries``)."""
+    key = summary["grp"]
+    common = {f: summary["common_" + f] for f in COMMON_FIELDS}
+    if key.startswith(REPLAY_GROUP):
+        candidate = key[len(REPLAY_GROUP) :]
+        name = f"replays of {candidate}" if candidate else "replays"
+        folder = ""  # filled in by load_top from the episodes' paths
+    else:
+        name = PurePath(key).name or key
+        folder = key
+    return CatalogGroup(
+        recording=key,
+        count=int(summary["n"]),
+        name=name,
+        kind=common.pop("kind") or "",
+        duration_ns=int(summary["duration_ns"] or 0),
+        outcome=OUTCOME_SEVERITY[summary["outcome_rank"]]
+        if summary["outcome_rank"] is not None
+        else OUTCOME_SEVERITY[-1],
+        status=STATUS_SEVERITY[summary["status_rank"]]
+        if summary["status_rank"] is not None
+        else STATUS_SEVERITY[-1],
+        with_findings=int(summary["with_findings"] or 0),
+        with_problems=int(summary["with_problems"] or 0),
+        unreproducible=int(summary["unreproducible"] or 0),
+        unscored=int(summary["n"]) - int(summary["scored"] or 0),
+        best_confidence=-1.0
+        if summary["best_confidence"] is None
+        else float(summary["best_confidence"]),
+        most_abnormal=worst,
+        common=common,
+        folder=folder,
+        # worst first: a tooltip lists equal counts in that order
+        status_counts={v: int(summary["status_" + v] or 0) for v in STATUS_SEVERITY},
+        outcome_counts={v: int(summary["outcome_" + v] or 0) for v in OUTCOME_SEVERITY},
+    )
 
 
 def _problems(text: str | None) -> list[str]:
@@ -352,8 +430,7 @@ def _group_key(group: CatalogGroup, key: str) -> tuple[Any, ...]:
         worst = group.most_abnormal
         return (0, -1.0 if worst is None else _score(worst), _natural(group.name))
     if key == "findings":
-        best = max((r.top.confidence for r in group.children if r.top is not None), default=-1.0)
-        return (0, best, "")
+        return (0, group.best_confidence, "")
     if key == "path":
         return (0, _natural(group.recording), -1)
     if key in ("kind", "status", "outcome"):
