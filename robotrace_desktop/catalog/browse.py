@@ -15,6 +15,7 @@ read again.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -65,38 +66,52 @@ def _marks(values: Sequence[Any]) -> str:
     return ", ".join("?" * len(values))
 
 
-def _scored_sql() -> str:
-    """A CTE ``scored``: per episode, its top finding's confidence (the lowest rank; NULL: no
-    finding) and its anomaly score (NULL: never explained; 0.0: explained, nothing specific)."""
+def _scored_sql(recordings: str) -> str:
+    """A CTE ``scored``: the episodes of the recordings ``recordings`` (a ``?`` list) with
+    their group, their top finding's confidence (the lowest rank; NULL: no finding) and their
+    anomaly score (NULL: never explained; 0.0: explained, nothing specific)."""
+    ids = f"SELECT id FROM episodes WHERE recording IN ({recordings})"
     return f"""
       top AS (SELECT episode_id, min(rank) AS best, confidence FROM findings
-              GROUP BY episode_id),
+              WHERE episode_id IN ({ids}) GROUP BY episode_id),
       specific AS (SELECT episode_id, max(confidence) AS score FROM findings
-                   WHERE cause NOT IN ({_marks(NOT_ANOMALIES)}) GROUP BY episode_id),
+                   WHERE cause NOT IN ({_marks(NOT_ANOMALIES)}) AND episode_id IN ({ids})
+                   GROUP BY episode_id),
       scored AS (
         SELECT v.*, {GROUP_SQL} AS grp, top.confidence AS top_confidence,
                CASE WHEN x.episode_id IS NULL THEN NULL ELSE COALESCE(specific.score, 0.0) END
-                   AS score
+                   AS score,
+               specific.score IS NOT NULL AS has_specific
         FROM episode_view v
         LEFT JOIN top ON top.episode_id = v.id
         LEFT JOIN explained x ON x.episode_id = v.id
-        LEFT JOIN specific ON specific.episode_id = v.id)"""
+        LEFT JOIN specific ON specific.episode_id = v.id
+        WHERE v.recording IN ({recordings}))"""
 
 
-def group_summaries(catalog: Catalog) -> list[sqlite3.Row]:
-    """One row per group (dataset, a candidate's replays), summarising its episodes, in the
-    order of their first episode (path, index). Columns: grp, first_path, n, duration_ns,
-    status_rank, outcome_rank, with_findings, best_confidence, with_problems, unreproducible,
-    scored, max_score, common_<field>, and a count per status and outcome value."""
+STATUSES = ("ready", "failed", "missing")
+OUTCOMES = ("success", "failure", "unknown")
+#: the fields whose distinct values the filter combos offer
+VALUE_FIELDS = ("kind", "status", "outcome", "robot", "policy_version", "env_version")
+_SUMS = ("n", "duration_ns", "with_findings", "with_problems", "unreproducible", "scored",
+         "specific", *(f"status_{v}" for v in STATUSES),
+         *(f"outcome_{v}" for v in OUTCOMES))  # fmt: skip
+_MINS = ("first_path", "status_rank", "outcome_rank")
+_MAXES = ("best_confidence", "max_score")
+
+
+def _partials_sql(recordings: str) -> str:
+    """Per (recording, group): what ``merge`` adds up into a group's summary."""
     commons = ", ".join(_common_sql(c) for c in COMMON_FIELDS)
     counts = ", ".join(
         f"sum({key} = '{value}') AS {key}_{value}"
         for key, values in (("status", STATUSES), ("outcome", OUTCOMES))
         for value in values
     )
-    sql = f"""
-        WITH {_scored_sql()}
-        SELECT grp, min(path) AS first_path, count(*) AS n,
+    values = ", ".join(f"json_group_array(DISTINCT {f}) AS values_{f}" for f in VALUE_FIELDS)
+    return f"""
+        WITH {_scored_sql(recordings)}
+        SELECT recording, grp, min(path) AS first_path, count(*) AS n,
                sum(duration_ns) AS duration_ns,
                min({_STATUS_RANK}) AS status_rank, min({_OUTCOME_RANK}) AS outcome_rank,
                sum(top_confidence >= 0.5) AS with_findings,
@@ -106,27 +121,155 @@ def group_summaries(catalog: Catalog) -> list[sqlite3.Row]:
                    OR env_version = '' OR git_sha IS NULL OR git_sha = '' OR seed IS NULL
                    OR seed = '') AS unreproducible,
                count(score) AS scored, max(score) AS max_score,
-               {commons}, {counts}
-        FROM scored WHERE grp IS NOT NULL GROUP BY grp
-        ORDER BY first_path, grp"""
-    return catalog.conn.execute(sql, list(NOT_ANOMALIES)).fetchall()
+               sum(has_specific) AS specific,
+               {commons}, {counts}, {values},
+               (SELECT json_group_array(DISTINCT f.cause) FROM findings f
+                 WHERE f.confidence >= 0.5 AND f.episode_id IN
+                       (SELECT e.id FROM episodes e WHERE e.recording = scored.recording))
+                   AS causes
+        FROM scored WHERE grp IS NOT NULL GROUP BY recording, grp"""
 
 
-STATUSES = ("ready", "failed", "missing")
-OUTCOMES = ("success", "failure", "unknown")
+def _partials(catalog: Catalog, recordings: Sequence[str]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(recordings), 400):  # SQLite's limit on ? in one statement
+        chunk = list(recordings[start : start + 400])
+        marks = _marks(chunk)
+        params = [*chunk, *NOT_ANOMALIES, *chunk, *chunk]
+        found += [dict(row) for row in catalog.conn.execute(_partials_sql(marks), params)]
+    return found
 
 
-def most_abnormal_ids(catalog: Catalog) -> dict[str, str]:
-    """{group key: the id of its explained episode with the highest score}; ties go to the
-    first episode in (path, index) order. Groups with no explained episode are absent."""
+def _recordings(catalog: Catalog) -> list[str]:
+    """Every recording with episodes: a seek per recording on its index, not a table walk."""
+    rows = catalog.conn.execute(
+        """WITH RECURSIVE r(x) AS (
+               SELECT min(recording) FROM episodes
+               UNION ALL
+               SELECT (SELECT min(recording) FROM episodes WHERE recording > r.x)
+               FROM r WHERE r.x IS NOT NULL)
+           SELECT x FROM r WHERE x IS NOT NULL"""
+    )
+    return [r[0] for r in rows]
+
+
+def group_summaries(catalog: Catalog) -> list[dict[str, Any]]:
+    """One summary per group (dataset, a candidate's replays) in the order of their first
+    episode (path): grp, first_path, n, duration_ns, status_rank, outcome_rank,
+    with_findings, best_confidence, with_problems, unreproducible, scored, max_score,
+    specific (explained episodes with a specific finding), common_<field>, a count per status
+    and outcome value, values_<field> and causes (what the filter combos offer).
+
+    Read from ``browse_groups`` for the recordings nothing changed since they were summarised;
+    the others are summarised now and stored when the catalog can be written without waiting
+    (otherwise just used: the next reader tries again)."""
+    with catalog.snapshot():
+        recordings = _recordings(catalog)
+        clean = {r[0] for r in catalog.conn.execute("SELECT recording FROM browse_clean")}
+        dirty = [r for r in recordings if r not in clean]
+        stored = [] if len(dirty) == len(recordings) else _stored(catalog, set(recordings))
+    if dirty and not _store_now(catalog, dirty):
+        with catalog.snapshot():
+            stored = _stored(catalog, set(recordings) - set(dirty)) + _partials(catalog, dirty)
+    elif dirty:  # stored: read everything back in one snapshot
+        with catalog.snapshot():
+            stored = _stored(catalog, set(_recordings(catalog)))
+    return merge(stored)
+
+
+def _stored(catalog: Catalog, recordings: set[str]) -> list[dict[str, Any]]:
+    rows = catalog.conn.execute(
+        "SELECT g.recording, g.summary FROM browse_groups g "
+        "JOIN browse_clean c ON c.recording = g.recording"
+    )
+    return [json.loads(r[1]) for r in rows if r[0] in recordings]
+
+
+def _store_now(catalog: Catalog, dirty: list[str]) -> bool:
+    """Summarise ``dirty`` and store it, inside one write transaction so no scan commits
+    between the reading and the writing. False when the catalog cannot be written now (read
+    only, damaged, another program writing): nothing stored."""
+    if catalog.read_only or catalog.damage is not None or catalog.conn.in_transaction:
+        return False
+    conn = catalog.conn
+    timeout = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
+    try:
+        dirty = [r for r in dirty if not _is_clean(catalog, r)]  # re-read under the lock
+        parts = _partials(catalog, dirty)
+        marks_rows = [(r,) for r in dirty]
+        conn.executemany("DELETE FROM browse_groups WHERE recording = ?", marks_rows)
+        conn.executemany(
+            "INSERT INTO browse_groups (recording, grp, summary) VALUES (?, ?, ?)",
+            [(p["recording"], p["grp"], json.dumps(p)) for p in parts],
+        )
+        conn.executemany("INSERT OR IGNORE INTO browse_clean (recording) VALUES (?)", marks_rows)
+        conn.execute("COMMIT")
+        return True
+    except sqlite3.Error:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        return False
+
+
+def _is_clean(catalog: Catalog, recording: str) -> bool:
+    sql = "SELECT 1 FROM browse_clean WHERE recording = ?"
+    return catalog.conn.execute(sql, [recording]).fetchone() is not None
+
+
+def merge(parts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add the per-recording partial summaries of each group up (a candidate's replays may
+    come from several recordings), ordered by first path."""
+    groups: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        into = groups.get(part["grp"])
+        if into is None:
+            groups[part["grp"]] = into = dict(part)
+            for key in (*(f"values_{f}" for f in VALUE_FIELDS), "causes"):
+                into[key] = set(json.loads(part[key] or "[]"))
+            continue
+        for key in _SUMS:
+            into[key] = (into[key] or 0) + (part[key] or 0)
+        for key in _MINS:
+            into[key] = _pick(min, into[key], part[key])
+        for key in _MAXES:
+            into[key] = _pick(max, into[key], part[key])
+        for field in COMMON_FIELDS:
+            a, b = into["common_" + field], part["common_" + field]
+            into["common_" + field] = a if a == b else VARIOUS
+        for key in (*(f"values_{f}" for f in VALUE_FIELDS), "causes"):
+            into[key] |= set(json.loads(part[key] or "[]"))
+    return sorted(groups.values(), key=lambda g: (g["first_path"], g["grp"]))
+
+
+def _pick(choose: Any, a: Any, b: Any) -> Any:
+    """min/max ignoring NULL (as SQL does)."""
+    if a is None:
+        return b
+    return a if b is None else choose(a, b)
+
+
+def most_abnormal_id(catalog: Catalog, key: str) -> str | None:
+    """The id of group ``key``'s explained episode with the highest score; ties go to the
+    first in (path, index) order. None when none is explained. Asked for one group (its
+    tooltip), so only that group's episodes are read."""
+    scope, params = group_scope(key)
     sql = f"""
-        WITH {_scored_sql()}
-        SELECT grp, id FROM (
-            SELECT grp, id, row_number() OVER (PARTITION BY grp
-                                               ORDER BY score DESC, path, episode_index) AS k
-            FROM scored WHERE grp IS NOT NULL AND score IS NOT NULL)
-        WHERE k = 1"""
-    return {r["grp"]: r["id"] for r in catalog.conn.execute(sql, list(NOT_ANOMALIES))}
+        SELECT v.id FROM episode_view v JOIN explained x ON x.episode_id = v.id
+        WHERE {scope}
+        ORDER BY COALESCE((SELECT max(confidence) FROM findings f
+                           WHERE f.episode_id = v.id
+                             AND f.cause NOT IN ({_marks(NOT_ANOMALIES)})), 0.0) DESC,
+                 v.path, v.episode_index
+        LIMIT 1"""
+    row = catalog.conn.execute(sql, [*params, *NOT_ANOMALIES]).fetchone()
+    return None if row is None else str(row[0])
 
 
 def group_scope(key: str) -> tuple[str, list[Any]]:
@@ -193,23 +336,6 @@ def scope_anomalies(catalog: Catalog, scope: str, params: Sequence[Any]) -> list
         FROM explained x LEFT JOIN best b ON b.episode_id = x.episode_id
         WHERE x.episode_id IN (SELECT id FROM ids)"""
     return catalog.conn.execute(sql, [*params, *NOT_ANOMALIES]).fetchall()
-
-
-def filter_values(catalog: Catalog) -> dict[str, set[Any]]:
-    """Every value the filter combos offer: the distinct kind, status, outcome, robot, policy
-    and env of the episodes, and the causes found with confidence >= 0.5."""
-    keys = ("kind", "status", "outcome", "robot", "policy_version", "env_version")
-    found: dict[str, set[Any]] = {key: set() for key in (*keys, "cause")}
-    rows = catalog.conn.execute(f"SELECT DISTINCT {', '.join(keys)} FROM episode_view")
-    for row in rows:
-        for key, value in zip(keys, row, strict=True):
-            found[key].add(value)
-    causes = catalog.conn.execute(
-        """SELECT DISTINCT cause FROM findings f WHERE confidence >= 0.5
-           AND EXISTS (SELECT 1 FROM episodes e WHERE e.id = f.episode_id)"""
-    )
-    found["cause"] = {r[0] for r in causes}
-    return found
 
 
 def browse_rows(catalog: Catalog) -> list[sqlite3.Row]:

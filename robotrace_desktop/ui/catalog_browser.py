@@ -57,6 +57,7 @@ from robotrace_desktop.ui.catalog_rows import (
     CatalogRow,
     CatalogTop,
     load_group,
+    load_most_abnormal,
     load_scope,
     load_top,
 )
@@ -219,7 +220,7 @@ class CatalogBrowser(QWidget):
             return
         anchor = self._top_visible_id()
         self._top = top
-        self.model.set_top(top.nodes, self._read_group)
+        self.model.set_top(top.nodes, self._read_group, self._read_most_abnormal)
         for key in self.filter_bar.fill(top.filter_values):  # the chosen value vanished
             self.proxy.set_column_filter(key, None)
         self.stack.setCurrentWidget(self.empty_label if not top.total else self.table)
@@ -234,6 +235,9 @@ class CatalogBrowser(QWidget):
 
     def _read_group(self, group: CatalogGroup) -> list[CatalogRow]:
         return load_group(self.catalog(), group)
+
+    def _read_most_abnormal(self, group: CatalogGroup) -> CatalogRow | None:
+        return load_most_abnormal(self.catalog(), group)
 
     def _on_catalog_changed(self) -> None:
         """Another connection committed. Reload now if the user can see the table; behind an

@@ -152,6 +152,7 @@ class CatalogModel(QAbstractItemModel):
         super().__init__(parent)
         self._top: list[Node] = []
         self._loader: Callable[[CatalogGroup], list[CatalogRow]] = lambda group: []
+        self._most_abnormal: Callable[[CatalogGroup], CatalogRow | None] = lambda group: None
         self._fetched: set[str] = set()  # keys of the groups whose episodes the view shows
         self._sort: tuple[int, Qt.SortOrder] | None = None
         self._italic = QFont()
@@ -162,12 +163,17 @@ class CatalogModel(QAbstractItemModel):
     # --- data in -------------------------------------------------------------------------
 
     def set_top(
-        self, nodes: Sequence[Node], loader: Callable[[CatalogGroup], list[CatalogRow]]
+        self,
+        nodes: Sequence[Node],
+        loader: Callable[[CatalogGroup], list[CatalogRow]],
+        most_abnormal: Callable[[CatalogGroup], CatalogRow | None],
     ) -> None:
         """Replace every row with ``nodes`` (the top level); ``loader`` reads a group's
-        episodes. Groups the view had expanded are read again at once; persistent indexes
-        (selection, expansion) follow their ids."""
+        episodes, ``most_abnormal`` its most abnormal one (for a tooltip). Groups the view had
+        expanded are read again at once; persistent indexes (selection, expansion) follow
+        their ids."""
         self._loader = loader
+        self._most_abnormal = most_abnormal
         if not self._top:
             self.beginResetModel()
             self._install(nodes)
@@ -309,9 +315,15 @@ class CatalogModel(QAbstractItemModel):
             return QModelIndex()
         if not parent.isValid():
             return self.createIndex(row, column, 0) if row < len(self._top) else QModelIndex()
-        group = self._shown(parent)
-        if group is not None and row < len(self._read(group)):
-            return self.createIndex(row, column, parent.row() + 1)
+        if parent.internalId():  # an episode has no children
+            return QModelIndex()
+        # the proxy asks this for every shown episode and column: few calls into Qt
+        top = parent.row()
+        node = self._top[top]
+        if type(node) is CatalogGroup and node.recording in self._fetched:
+            children = node.children
+            if children is not None and row < len(children):
+                return self.createIndex(row, column, top + 1)
         return QModelIndex()
 
     def parent(self, child: QModelIndex | QPersistentModelIndex = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # noqa: B008
@@ -409,6 +421,8 @@ class CatalogModel(QAbstractItemModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self._group_display(group, key)
         if role == Qt.ItemDataRole.ToolTipRole:
+            if key == "anomaly" and group.most_abnormal is None and group.max_score is not None:
+                group.most_abnormal = self._most_abnormal(group)
             return literal_tip(self._group_tooltip(group, key))
         if role == Qt.ItemDataRole.ForegroundRole:
             if key == "status":
@@ -418,8 +432,11 @@ class CatalogModel(QAbstractItemModel):
             if key == "findings" and group.with_findings:
                 return QBrush(QColor(FINDING_RED))
             if key == "anomaly":
-                worst = group.most_abnormal
-                return anomaly_brush(None if worst is None else worst.anomaly)
+                if group.max_score is None:
+                    return anomaly_brush(None)
+                # the most abnormal episode's cause is None when nothing specific was found
+                cause = "specific" if group.specific else None
+                return anomaly_brush(Anomaly(group.max_score, cause))
             if group.common.get(key) in (None, VARIOUS) and key in group.common:
                 return QBrush(QColor(GREY))
             return None
@@ -466,8 +483,7 @@ class CatalogModel(QAbstractItemModel):
         if key == "findings":
             return f"{group.with_findings} with findings" if group.with_findings else ""
         if key == "anomaly":
-            worst = group.most_abnormal
-            return "—" if worst is None or worst.anomaly is None else f"{worst.anomaly.score:.2f}"
+            return "—" if group.max_score is None else f"{group.max_score:.2f}"
         if key == "problems":
             return f"{group.with_problems} with problems" if group.with_problems else ""
         if key in ("kind", "status", "outcome"):
@@ -489,7 +505,7 @@ class CatalogModel(QAbstractItemModel):
         if key == "findings":
             return f"{group.with_findings} of {group.count} episodes have a confident finding"
         if key == "anomaly":
-            return group_anomaly_tip(group)
+            return group_anomaly_tip(group)  # (most_abnormal read by _group_data)
         lines = [
             group.path,
             f"{group.count} episodes, {group.duration_ns / 1e9:.1f} s in total",

@@ -14,8 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import PurePath
@@ -25,11 +24,11 @@ from robotrace_desktop.catalog.anomaly import Anomaly
 from robotrace_desktop.catalog.browse import (
     COMMON_FIELDS,
     LOOSE_SCOPE,
-    filter_values,
+    VALUE_FIELDS,
     group_scope,
     group_summaries,
     ids_scope,
-    most_abnormal_ids,
+    most_abnormal_id,
     scope_anomalies,
     scope_paths,
     scope_rows,
@@ -167,7 +166,10 @@ class CatalogGroup:
     unreproducible: int = 0  # episodes missing a reproducibility field
     unscored: int = 0  # episodes never explained
     best_confidence: float = -1.0  # the highest top-finding confidence (-1: no finding)
-    most_abnormal: CatalogRow | None = None  # the explained episode with the highest score
+    max_score: float | None = None  # the highest anomaly score (None: none explained)
+    specific: int = 0  # explained episodes with a specific finding
+    #: the explained episode with the highest score, read when its tooltip is asked for
+    most_abnormal: CatalogRow | None = None
     common: dict[str, Any] = field(default_factory=dict)  # field -> shared value or VARIOUS
     folder: str = ""  # where its episodes are (the dataset folder; the replays' library)
     status_counts: dict[str, int] = field(default_factory=dict)
@@ -272,12 +274,11 @@ class CatalogTop:
 
 
 def load_top(catalog: Catalog) -> CatalogTop:
-    """The top level in a handful of queries, however many episodes the datasets hold."""
+    """The top level in a handful of queries, however many episodes the datasets hold (the
+    groups' summaries are kept in the catalog per recording: see ``browse.group_summaries``)."""
     loose = load_scope(catalog, LOOSE_SCOPE, [])
     summaries = group_summaries(catalog)
-    worst_ids = most_abnormal_ids(catalog)
-    worst = {r.id: r for r in load_scope(catalog, *ids_scope(list(worst_ids.values())))}
-    groups = [_group(s, worst.get(worst_ids.get(s["grp"], ""))) for s in summaries]
+    groups = [_group(s) for s in summaries]
     for group in groups:  # a candidate's replays: the folder their episodes share
         if group.is_replays:
             paths = scope_paths(catalog, *group_scope(group.recording))
@@ -295,13 +296,14 @@ def load_top(catalog: Catalog) -> CatalogTop:
         if any(g.common.get(key) is not None for g in groups)
         or any(getattr(r, key) not in (None, "") for r in loose)
     }
-    found = filter_values(catalog)
-    values = {
-        key: {NONE_VALUE if v in (None, "") else str(v) for v in raw}
-        for key, raw in found.items()
-        if key != "cause"
-    }
-    values["cause"] = {str(v) for v in found["cause"]}
+    raw: dict[str, set[Any]] = {key: {getattr(r, key) for r in loose} for key in VALUE_FIELDS}
+    causes: set[str] = set().union(*(r.causes for r in loose))
+    for summary in summaries:
+        for key in VALUE_FIELDS:
+            raw[key] |= summary["values_" + key]
+        causes |= summary["causes"]
+    values = {key: {NONE_VALUE if v in (None, "") else str(v) for v in raw[key]} for key in raw}
+    values["cause"] = {str(c) for c in causes}
     return CatalogTop(
         nodes=nodes,
         total=len(loose) + sum(g.count for g in groups),
@@ -311,7 +313,14 @@ def load_top(catalog: Catalog) -> CatalogTop:
     )
 
 
-def _group(summary: sqlite3.Row, worst: CatalogRow | None) -> CatalogGroup:
+def load_most_abnormal(catalog: Catalog, group: CatalogGroup) -> CatalogRow | None:
+    """The group's explained episode with the highest score (its Anomaly tooltip)."""
+    found = most_abnormal_id(catalog, group.recording)
+    rows = [] if found is None else load_scope(catalog, *ids_scope([found]))
+    return rows[0] if rows else None
+
+
+def _group(summary: Mapping[str, Any]) -> CatalogGroup:
     """A group row from its aggregate (``browse.group_summaries``)."""
     key = summary["grp"]
     common = {f: summary["common_" + f] for f in COMMON_FIELDS}
@@ -341,7 +350,8 @@ def _group(summary: sqlite3.Row, worst: CatalogRow | None) -> CatalogGroup:
         best_confidence=-1.0
         if summary["best_confidence"] is None
         else float(summary["best_confidence"]),
-        most_abnormal=worst,
+        max_score=None if summary["max_score"] is None else float(summary["max_score"]),
+        specific=int(summary["specific"] or 0),
         common=common,
         folder=folder,
         # worst first: a tooltip lists equal counts in that order
@@ -383,7 +393,7 @@ def sort_nodes(nodes: list[Any], key: str, reverse: bool) -> None:
 
 def _empty(node: Node, key: str) -> bool:
     if isinstance(node, CatalogGroup):
-        return node.most_abnormal is None
+        return node.max_score is None
     return getattr(node, key) is None
 
 
@@ -427,8 +437,8 @@ def _group_key(group: CatalogGroup, key: str) -> tuple[Any, ...]:
     if key == "name":
         return (0, _natural(group.name), group.recording, -1)
     if key == "anomaly":
-        worst = group.most_abnormal
-        return (0, -1.0 if worst is None else _score(worst), _natural(group.name))
+        score = group.max_score
+        return (0, -1.0 if score is None else score, _natural(group.name))
     if key == "findings":
         return (0, group.best_confidence, "")
     if key == "path":
