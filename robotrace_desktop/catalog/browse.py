@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from robotrace_desktop.catalog.anomaly import NOT_ANOMALIES
@@ -285,6 +285,32 @@ def group_scope(key: str) -> tuple[str, list[Any]]:
         "AND (recording = ? OR (recording = '' AND path = ?))",
         [key, key],
     )
+
+
+#: the filter combos' columns and how an empty field shows in them (``catalog_rows``)
+FILTER_FIELDS = ("kind", "status", "outcome", "robot", "policy_version", "env_version")
+
+
+def filter_where(filters: Mapping[str, str], none_value: str) -> tuple[str, list[Any]]:
+    """The browser's column filters as a WHERE clause on episode_view (``none_value``: the
+    combo's word for an empty field; "cause": a confident finding of that cause), so a
+    filtered dataset's episodes are read already narrowed."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for key, value in sorted(filters.items()):
+        if key == "cause":
+            clauses.append(
+                "id IN (SELECT episode_id FROM findings WHERE cause = ? AND confidence >= 0.5)"
+            )
+            params.append(value)
+        elif key not in FILTER_FIELDS:
+            raise KeyError(key)
+        elif value == none_value:
+            clauses.append(f"({key} IS NULL OR {key} = '')")
+        else:
+            clauses.append(f"CAST({key} AS TEXT) = ?")
+            params.append(value)
+    return " AND ".join(clauses) or "1", params
 
 
 def ids_scope(ids: Sequence[str]) -> tuple[str, list[Any]]:

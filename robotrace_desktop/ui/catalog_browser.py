@@ -222,7 +222,7 @@ class CatalogBrowser(QWidget):
         self._top = top
         self.model.set_top(top.nodes, self._read_group, self._read_most_abnormal)
         for key in self.filter_bar.fill(top.filter_values):  # the chosen value vanished
-            self.proxy.set_column_filter(key, None)
+            self._set_column_filter(key, None)
         self.stack.setCurrentWidget(self.empty_label if not top.total else self.table)
         self.table.hide_empty_columns(top.filled if top.total else None)
         if self.proxy.is_narrowed():
@@ -233,8 +233,8 @@ class CatalogBrowser(QWidget):
         self._stale = False
         self.watcher.mark_seen(time.perf_counter() - began)
 
-    def _read_group(self, group: CatalogGroup) -> list[CatalogRow]:
-        return load_group(self.catalog(), group)
+    def _read_group(self, group: CatalogGroup, filters: dict[str, str]) -> list[CatalogRow]:
+        return load_group(self.catalog(), group, filters)
 
     def _read_most_abnormal(self, group: CatalogGroup) -> CatalogRow | None:
         return load_most_abnormal(self.catalog(), group)
@@ -326,7 +326,18 @@ class CatalogBrowser(QWidget):
         self.filter_bar.choose(key, value)
 
     def _on_filter(self, key: str, value: str) -> None:
-        self._narrow(lambda: self.proxy.set_column_filter(key, value or None))
+        self._narrow(lambda: self._set_column_filter(key, value or None))
+
+    def _set_column_filter(self, key: str, value: str | None) -> None:
+        """The model reads the datasets' episodes through the filter (SQL), the proxy hides
+        what does not pass (and applies the search, in Python, to what was read)."""
+        filters = self.proxy.column_filters()
+        if value is None:
+            filters.pop(key, None)
+        else:
+            filters[key] = value
+        self.model.set_filters(filters)
+        self.proxy.set_column_filter(key, value)
 
     def _on_show_replays(self, show: bool) -> None:
         self.proxy.set_show_replays(show)

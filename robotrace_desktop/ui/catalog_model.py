@@ -40,6 +40,9 @@ from robotrace_desktop.ui.catalog_rows import (
 )
 from robotrace_desktop.ui.plain_text import literal_tip
 
+#: reads a group's episodes that pass the column filters
+Loader = Callable[[CatalogGroup, dict[str, str]], list[CatalogRow]]
+
 __all__ = [
     "AMBER",
     "COLUMN_KEYS",
@@ -151,7 +154,8 @@ class CatalogModel(QAbstractItemModel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._top: list[Node] = []
-        self._loader: Callable[[CatalogGroup], list[CatalogRow]] = lambda group: []
+        self._loader: Loader = lambda group, filters: []
+        self._filters: dict[str, str] = {}  # the filter bar's: a group reads only matches
         self._most_abnormal: Callable[[CatalogGroup], CatalogRow | None] = lambda group: None
         self._fetched: set[str] = set()  # keys of the groups whose episodes the view shows
         self._sort: tuple[int, Qt.SortOrder] | None = None
@@ -165,13 +169,13 @@ class CatalogModel(QAbstractItemModel):
     def set_top(
         self,
         nodes: Sequence[Node],
-        loader: Callable[[CatalogGroup], list[CatalogRow]],
+        loader: Loader,
         most_abnormal: Callable[[CatalogGroup], CatalogRow | None],
     ) -> None:
         """Replace every row with ``nodes`` (the top level); ``loader`` reads a group's
-        episodes, ``most_abnormal`` its most abnormal one (for a tooltip). Groups the view had
-        expanded are read again at once; persistent indexes (selection, expansion) follow
-        their ids."""
+        episodes that pass the column filters, ``most_abnormal`` its most abnormal one (for
+        a tooltip). Groups the view had expanded are read again at once; persistent indexes
+        (selection, expansion) follow their ids."""
         self._loader = loader
         self._most_abnormal = most_abnormal
         if not self._top:
@@ -183,6 +187,25 @@ class CatalogModel(QAbstractItemModel):
         persistent = self.persistentIndexList()
         keys = [(self.node(i).id, i.column()) for i in persistent]
         self._install(nodes)
+        self._remap(persistent, keys)
+        self.layoutChanged.emit()
+
+    def set_filters(self, filters: dict[str, str]) -> None:
+        """The filter bar's choices (column -> value): a group's episodes are read again,
+        only those that pass (SQL), so a filter never loads a whole dataset of non-matches.
+        One layout change, like a reload: the selection and expanded datasets follow ids."""
+        if filters == self._filters:
+            return
+        self._filters = dict(filters)
+        if not self._top:
+            return
+        self.layoutAboutToBeChanged.emit()
+        persistent = self.persistentIndexList()
+        keys = [(self.node(i).id, i.column()) for i in persistent]
+        for node in self._top:
+            if isinstance(node, CatalogGroup):
+                node.children = None
+        self._install(self._top)
         self._remap(persistent, keys)
         self.layoutChanged.emit()
 
@@ -198,7 +221,7 @@ class CatalogModel(QAbstractItemModel):
 
     def _read(self, group: CatalogGroup) -> list[CatalogRow]:
         if group.children is None:
-            group.children = self._loader(group)
+            group.children = self._loader(group, self._filters)
             if self._sort is not None:
                 key, reverse = self._sort_key()
                 sort_nodes(group.children, key, reverse)
@@ -237,12 +260,13 @@ class CatalogModel(QAbstractItemModel):
         return self._top
 
     def episodes_of(self, group: CatalogGroup) -> list[CatalogRow]:
-        """A group's episodes, read from the catalog on first use (without showing them)."""
+        """A group's episodes that pass the column filters, read from the catalog on first
+        use (without showing them)."""
         return self._read(group)
 
     def rows(self) -> list[CatalogRow]:
-        """Every episode, reading every group's: for a small catalog or a test, not for the
-        browser's own use on a large one."""
+        """Every episode that passes the column filters, reading every group's: for a small
+        catalog or a test, not for the browser's own use on a large one."""
         rows: list[CatalogRow] = []
         for node in self._top:
             rows.extend(self._read(node) if isinstance(node, CatalogGroup) else [node])

@@ -25,6 +25,7 @@ from robotrace_desktop.catalog.browse import (
     COMMON_FIELDS,
     LOOSE_SCOPE,
     VALUE_FIELDS,
+    filter_where,
     group_scope,
     group_summaries,
     ids_scope,
@@ -209,9 +210,16 @@ def load_rows(catalog: Catalog) -> list[CatalogRow]:
     return load_scope(catalog, "1", [])
 
 
-def load_group(catalog: Catalog, group: CatalogGroup) -> list[CatalogRow]:
-    """A dataset's episodes, in (path, index) order."""
-    return load_scope(catalog, *group_scope(group.recording))
+def load_group(
+    catalog: Catalog, group: CatalogGroup, filters: Mapping[str, str] | None = None
+) -> list[CatalogRow]:
+    """A dataset's episodes, in (path, index) order; with ``filters`` (the filter bar's
+    choices) only those that pass them."""
+    scope, params = group_scope(group.recording)
+    if filters:
+        where, more = filter_where(filters, NONE_VALUE)
+        scope, params = f"({scope}) AND {where}", [*params, *more]
+    return load_scope(catalog, scope, params)
 
 
 def load_scope(catalog: Catalog, scope: str, params: Sequence[Any]) -> list[CatalogRow]:

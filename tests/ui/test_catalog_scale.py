@@ -145,3 +145,21 @@ def test_a_change_from_another_program_updates_only_that_datasets_summary(
     assert [
         browser.proxy.index(r, 0, index).data() for r in range(browser.proxy.rowCount(index))
     ] == ["#5"]
+
+
+def test_a_filter_reads_only_the_matching_episodes(browser: CatalogBrowser) -> None:
+    browser.set_filter("robot", "g1")  # datasets 2 and 7 (of 10) are the G1's
+    proxy = browser.proxy
+    names = [proxy.index(r, 0).data() for r in range(proxy.rowCount())]
+    assert names == ["dataset_0002  (2000 episodes)", "dataset_0007  (2000 episodes)"]
+    in_memory = sum(len(g.children or []) for g in groups(browser))
+    assert in_memory == 4000  # the other datasets' 16,000 episodes were never made rows
+    browser.set_filter("outcome", "unknown")  # narrower: each dataset read again, narrowed
+    assert sum(len(g.children or []) for g in groups(browser)) == 400
+    assert browser.count_label.text() == "400 of 20000 episodes"
+    index = proxy.index(0, 0)
+    assert browser.table.isExpanded(index)  # narrowed: the datasets open on their matches
+    shown = [proxy.index(r, 0, index).data(NODE_ROLE) for r in range(proxy.rowCount(index))]
+    assert {(r.robot, r.outcome) for r in shown} == {("g1", "unknown")} and len(shown) == 200
+    browser.clear_filters()
+    assert proxy.rowCount() == 10 and browser.count_label.text() == "20000 episodes"
