@@ -233,8 +233,10 @@ class CatalogBrowser(QWidget):
         self._stale = False
         self.watcher.mark_seen(time.perf_counter() - began)
 
-    def _read_group(self, group: CatalogGroup, filters: dict[str, str]) -> list[CatalogRow]:
-        return load_group(self.catalog(), group, filters)
+    def _read_group(
+        self, group: CatalogGroup, filters: dict[str, str], needle: str
+    ) -> list[CatalogRow]:
+        return load_group(self.catalog(), group, filters, needle)
 
     def _read_most_abnormal(self, group: CatalogGroup) -> CatalogRow | None:
         return load_most_abnormal(self.catalog(), group)
@@ -319,7 +321,7 @@ class CatalogBrowser(QWidget):
         self.search.setText(text)  # textChanged applies it
 
     def _on_search(self, text: str) -> None:
-        self._narrow(lambda: self.proxy.set_search(text))
+        self._narrow(lambda: self._set_search(text))
 
     def set_filter(self, key: str, value: str | None) -> None:
         """Programmatic column filter (``None``/"any" clears it); updates the combo box."""
@@ -329,15 +331,20 @@ class CatalogBrowser(QWidget):
         self._narrow(lambda: self._set_column_filter(key, value or None))
 
     def _set_column_filter(self, key: str, value: str | None) -> None:
-        """The model reads the datasets' episodes through the filter (SQL), the proxy hides
-        what does not pass (and applies the search, in Python, to what was read)."""
+        """The model reads the datasets' episodes through the filters and the search (SQL),
+        the proxy hides the top-level rows that do not pass."""
         filters = self.proxy.column_filters()
         if value is None:
             filters.pop(key, None)
         else:
             filters[key] = value
-        self.model.set_filters(filters)
+        self.model.set_narrowing(filters, self.proxy.search())
         self.proxy.set_column_filter(key, value)
+
+    def _set_search(self, text: str) -> None:
+        """As ``_set_column_filter``, for the search text."""
+        self.model.set_narrowing(self.proxy.column_filters(), text.strip().casefold())
+        self.proxy.set_search(text)
 
     def _on_show_replays(self, show: bool) -> None:
         self.proxy.set_show_replays(show)

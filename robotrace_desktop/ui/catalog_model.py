@@ -41,7 +41,7 @@ from robotrace_desktop.ui.catalog_rows import (
 from robotrace_desktop.ui.plain_text import literal_tip
 
 #: reads a group's episodes that pass the column filters
-Loader = Callable[[CatalogGroup, dict[str, str]], list[CatalogRow]]
+Loader = Callable[[CatalogGroup, dict[str, str], str], list[CatalogRow]]
 
 __all__ = [
     "AMBER",
@@ -154,8 +154,9 @@ class CatalogModel(QAbstractItemModel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._top: list[Node] = []
-        self._loader: Loader = lambda group, filters: []
+        self._loader: Loader = lambda group, filters, needle: []
         self._filters: dict[str, str] = {}  # the filter bar's: a group reads only matches
+        self._needle = ""  # the case-folded search: likewise
         self._most_abnormal: Callable[[CatalogGroup], CatalogRow | None] = lambda group: None
         self._fetched: set[str] = set()  # keys of the groups whose episodes the view shows
         self._sort: tuple[int, Qt.SortOrder] | None = None
@@ -190,13 +191,16 @@ class CatalogModel(QAbstractItemModel):
         self._remap(persistent, keys)
         self.layoutChanged.emit()
 
-    def set_filters(self, filters: dict[str, str]) -> None:
-        """The filter bar's choices (column -> value): a group's episodes are read again,
-        only those that pass (SQL), so a filter never loads a whole dataset of non-matches.
-        One layout change, like a reload: the selection and expanded datasets follow ids."""
-        if filters == self._filters:
+    def set_narrowing(self, filters: dict[str, str], needle: str) -> None:
+        """The filter bar's choices (column -> value) and the case-folded search: a group's
+        episodes are read again, only those that pass (SQL), so a search or filter never
+        makes rows of a whole dataset of non-matches. Typing on (the new search holds the
+        old one, same filters) narrows what is in memory instead of reading again. One
+        layout change, like a reload: the selection and expanded datasets follow ids."""
+        if filters == self._filters and needle == self._needle:
             return
-        self._filters = dict(filters)
+        narrower = filters == self._filters and self._needle in needle
+        self._filters, self._needle = dict(filters), needle
         if not self._top:
             return
         self.layoutAboutToBeChanged.emit()
@@ -204,7 +208,10 @@ class CatalogModel(QAbstractItemModel):
         keys = [(self.node(i).id, i.column()) for i in persistent]
         for node in self._top:
             if isinstance(node, CatalogGroup):
-                node.children = None
+                if narrower and node.children is not None:
+                    node.children = [r for r in node.children if needle in r.haystack]
+                else:
+                    node.children = None
         self._install(self._top)
         self._remap(persistent, keys)
         self.layoutChanged.emit()
@@ -221,7 +228,7 @@ class CatalogModel(QAbstractItemModel):
 
     def _read(self, group: CatalogGroup) -> list[CatalogRow]:
         if group.children is None:
-            group.children = self._loader(group, self._filters)
+            group.children = self._loader(group, self._filters, self._needle)
             if self._sort is not None:
                 key, reverse = self._sort_key()
                 sort_nodes(group.children, key, reverse)

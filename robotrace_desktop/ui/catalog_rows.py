@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import PurePath
@@ -115,7 +115,7 @@ class CatalogRow:
         parts += [self.tags, *self.problems, *self.causes]
         if self.top is not None:
             parts.append(self.top.title)
-        self.haystack = "\n".join(p for p in parts if p).casefold()
+        self.haystack = haystack(parts)
 
     @property
     def findings(self) -> str:
@@ -204,6 +204,31 @@ class CatalogGroup:
 Node = CatalogRow | CatalogGroup
 
 
+def haystack(parts: Iterable[str | None]) -> str:
+    """What the search box matches against: the row's texts, one a line, case-folded."""
+    return "\n".join(p for p in parts if p).casefold()
+
+
+def _sql_haystack(
+    name: str, path: str, task: str | None, robot: str | None, policy: str | None, id_: str,
+    tags: str | None, problems: str | None, causes: str | None, title: str | None,
+) -> str:  # fmt: skip
+    """``haystack`` of an episode_view row inside SQLite (the search read from the catalog
+    matches exactly what the rows in memory match)."""
+    return haystack([name, path, task, robot, policy, id_, tags or "", *_problems(problems),
+                     *(causes.split(",") if causes else ()), title])  # fmt: skip
+
+
+#: the search as a WHERE clause on episode_view (parameter: the case-folded needle)
+SEARCH_SQL = """instr(rt_haystack(name, path, task, robot, policy_version, id,
+    (SELECT group_concat(tag, ' ') FROM tags WHERE tags.episode_id = episode_view.id),
+    problems,
+    (SELECT group_concat(DISTINCT cause) FROM findings
+      WHERE findings.episode_id = episode_view.id AND confidence >= 0.5),
+    (SELECT title FROM findings WHERE findings.episode_id = episode_view.id
+      ORDER BY rank, id LIMIT 1)), ?) > 0"""
+
+
 def load_rows(catalog: Catalog) -> list[CatalogRow]:
     """Every catalog episode (what ``list`` shows; the browser reads them a dataset at a
     time with ``scope``)."""
@@ -211,14 +236,21 @@ def load_rows(catalog: Catalog) -> list[CatalogRow]:
 
 
 def load_group(
-    catalog: Catalog, group: CatalogGroup, filters: Mapping[str, str] | None = None
+    catalog: Catalog,
+    group: CatalogGroup,
+    filters: Mapping[str, str] | None = None,
+    needle: str = "",
 ) -> list[CatalogRow]:
     """A dataset's episodes, in (path, index) order; with ``filters`` (the filter bar's
-    choices) only those that pass them."""
+    choices) only those that pass them, with ``needle`` (the case-folded search) only those
+    whose text holds it."""
     scope, params = group_scope(group.recording)
     if filters:
         where, more = filter_where(filters, NONE_VALUE)
         scope, params = f"({scope}) AND {where}", [*params, *more]
+    if needle:
+        catalog.conn.create_function("rt_haystack", 10, _sql_haystack, deterministic=True)
+        scope, params = f"({scope}) AND {SEARCH_SQL}", [*params, needle]
     return load_scope(catalog, scope, params)
 
 

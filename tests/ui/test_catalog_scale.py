@@ -163,3 +163,17 @@ def test_a_filter_reads_only_the_matching_episodes(browser: CatalogBrowser) -> N
     assert {(r.robot, r.outcome) for r in shown} == {("g1", "unknown")} and len(shown) == 200
     browser.clear_filters()
     assert proxy.rowCount() == 10 and browser.count_label.text() == "20000 episodes"
+
+
+def test_a_search_reads_only_the_episodes_it_finds(browser: CatalogBrowser) -> None:
+    browser.set_search("dataset_0004 #19")  # #19 and #190..#199, #1900..#1999
+    assert sum(len(g.children or []) for g in groups(browser)) == 111
+    assert browser.count_label.text() == "111 of 20000 episodes"
+    browser.set_search("dataset_0004 #199")  # typing on narrows what is in memory
+    index = dataset_index(browser, "dataset_0004")
+    names = [browser.proxy.index(r, 0, index).data() for r in range(browser.proxy.rowCount(index))]
+    assert names == ["#199", *(f"#{n}" for n in range(1990, 2000))]
+    browser.set_search("ACTION SATURATED")  # the top finding's title, any case
+    assert browser.count_label.text() == "2000 of 20000 episodes"  # every tenth
+    browser.set_search("")
+    assert browser.proxy.rowCount() == 10 and browser.count_label.text() == "20000 episodes"
