@@ -338,13 +338,27 @@ class CatalogBrowser(QWidget):
             filters.pop(key, None)
         else:
             filters[key] = value
-        self.model.set_narrowing(filters, self.proxy.search())
-        self.proxy.set_column_filter(key, value)
+        self._narrow_to(
+            filters, self.proxy.search(), lambda: self.proxy.set_column_filter(key, value)
+        )
 
     def _set_search(self, text: str) -> None:
         """As ``_set_column_filter``, for the search text."""
-        self.model.set_narrowing(self.proxy.column_filters(), text.strip().casefold())
-        self.proxy.set_search(text)
+        needle = text.strip().casefold()
+        self._narrow_to(self.proxy.column_filters(), needle, lambda: self.proxy.set_search(text))
+
+    def _narrow_to(self, filters: dict[str, str], needle: str, proxy: Callable[[], None]) -> None:
+        """Narrowed: the model reads the matches before the proxy asks for them (else it would
+        read whole datasets under the old narrowing); cleared: the proxy first stops asking."""
+        if filters or needle:
+            self.model.set_narrowing(filters, needle)
+            proxy()
+        else:  # the datasets collapse: only those holding the selection keep their rows
+            proxy()
+            chosen = [*self.table.selectionModel().selectedRows(), self.table.currentIndex()]
+            keep = {str(i.parent().data(ID_ROLE)) for i in chosen if i.parent().isValid()}
+            keys = {key[len("dataset:") :] for key in keep}
+            self.model.set_narrowing(filters, needle, keys)
 
     def _on_show_replays(self, show: bool) -> None:
         self.proxy.set_show_replays(show)

@@ -4,8 +4,10 @@ Lazy: the top level is the datasets' summaries and the episodes of their own
 (``catalog_rows.load_top``); a dataset's episodes are read from the catalog when the view
 expands it (Qt's ``canFetchMore``/``fetchMore``: ``rowCount`` is 0 until then, while
 ``hasChildren`` says there is something to expand), so a catalog of 1,000,000 episodes in
-100 datasets opens with 100 rows in memory. A search or filter may read a dataset's episodes
-to decide whether it matches (``episodes_of``) without showing them.
+100 datasets opens with 100 rows in memory. A search or a column filter is pushed into the SQL
+that reads a dataset's episodes (``set_narrowing``): the proxy asks for them
+(``episodes_of``) to decide whether the dataset matches, and only the matching ones are made
+rows.
 
 Sorting happens here with a Python key sort (one pass per level, not a ``lessThan`` call per
 comparison): the top level, and each dataset whose episodes are read. The proxy in
@@ -191,12 +193,15 @@ class CatalogModel(QAbstractItemModel):
         self._remap(persistent, keys)
         self.layoutChanged.emit()
 
-    def set_narrowing(self, filters: dict[str, str], needle: str) -> None:
+    def set_narrowing(
+        self, filters: dict[str, str], needle: str, keep: set[str] | None = None
+    ) -> None:
         """The filter bar's choices (column -> value) and the case-folded search: a group's
         episodes are read again, only those that pass (SQL), so a search or filter never
         makes rows of a whole dataset of non-matches. Typing on (the new search holds the
         old one, same filters) narrows what is in memory instead of reading again. One
-        layout change, like a reload: the selection and expanded datasets follow ids."""
+        layout change, like a reload: the selection and expanded datasets follow ids. Cleared,
+        only the groups in ``keep`` go on showing their episodes (the view collapses all)."""
         if filters == self._filters and needle == self._needle:
             return
         narrower = filters == self._filters and self._needle in needle
@@ -206,6 +211,8 @@ class CatalogModel(QAbstractItemModel):
         self.layoutAboutToBeChanged.emit()
         persistent = self.persistentIndexList()
         keys = [(self.node(i).id, i.column()) for i in persistent]
+        if not (filters or needle):
+            self._fetched &= keep or set()
         for node in self._top:
             if isinstance(node, CatalogGroup):
                 if narrower and node.children is not None:
@@ -263,8 +270,7 @@ class CatalogModel(QAbstractItemModel):
         self.changePersistentIndexList(persistent, new)
 
     def top_nodes(self) -> list[Node]:
-        """The top level: datasets (their episodes maybe not read) and episodes of their own."""
-        return self._top
+        return self._top  # datasets (their episodes maybe not read), episodes of their own
 
     def episodes_of(self, group: CatalogGroup) -> list[CatalogRow]:
         """A group's episodes that pass the column filters, read from the catalog on first
@@ -280,8 +286,7 @@ class CatalogModel(QAbstractItemModel):
         return rows
 
     def is_read(self, group: CatalogGroup) -> bool:
-        """Whether the group's episodes are in memory."""
-        return group.children is not None
+        return group.children is not None  # whether the group's episodes are in memory
 
     def node(self, index: QModelIndex | QPersistentModelIndex) -> Node:
         parent = index.internalId()
@@ -301,8 +306,7 @@ class CatalogModel(QAbstractItemModel):
         return self._read(group)[row]
 
     def row_at(self, row: int) -> Node:
-        """The top-level node at ``row`` (an episode or a dataset)."""
-        return self._top[row]
+        return self._top[row]  # the top-level node at ``row`` (an episode or a dataset)
 
     def _shown(self, parent: QModelIndex | QPersistentModelIndex) -> CatalogGroup | None:
         """The group at top-level index ``parent`` if the view was given its episodes."""

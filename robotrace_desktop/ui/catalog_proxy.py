@@ -6,6 +6,8 @@ passes hides the whole dataset. Qt's recursive filtering would do the same with 
 of ``filterAcceptsRow`` over every episode; a Python ``any`` over the group's rows is cheaper.
 With nothing narrowed, a dataset is shown without reading its episodes (the model reads them
 lazily): none of a dataset's episodes is a replay, and a replay group is only replays.
+Narrowed, the model has read only the episodes that pass (the browser gives it the same search
+and filters as SQL), so the ``any`` walks the matches, not the dataset.
 Sorting is delegated to the source model (see ``catalog_model``).
 """
 

@@ -177,3 +177,14 @@ def test_a_search_reads_only_the_episodes_it_finds(browser: CatalogBrowser) -> N
     assert browser.count_label.text() == "2000 of 20000 episodes"  # every tenth
     browser.set_search("")
     assert browser.proxy.rowCount() == 10 and browser.count_label.text() == "20000 episodes"
+
+
+def test_clearing_a_broad_search_does_not_read_every_dataset(browser: CatalogBrowser) -> None:
+    browser.set_search("dataset_")  # every episode matches: every dataset is read and opened
+    assert browser.count_label.text() == "20000 episodes"
+    index = dataset_index(browser, "dataset_0005")
+    child = browser.proxy.index(7, 0, index)
+    browser.table.setCurrentIndex(child)  # an episode the user picked among the results
+    browser.set_search("")
+    assert sum(len(g.children or []) for g in groups(browser)) == 2000  # only its dataset
+    assert browser.selected_ids() == [child.data(NODE_ROLE).id]
