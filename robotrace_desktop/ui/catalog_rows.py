@@ -211,22 +211,29 @@ def haystack(parts: Iterable[str | None]) -> str:
 
 def _sql_haystack(
     name: str, path: str, task: str | None, robot: str | None, policy: str | None, id_: str,
-    tags: str | None, problems: str | None, causes: str | None, title: str | None,
+    problems: str | None,
 ) -> str:  # fmt: skip
-    """``haystack`` of an episode_view row inside SQLite (the search read from the catalog
-    matches exactly what the rows in memory match)."""
-    return haystack([name, path, task, robot, policy, id_, tags or "", *_problems(problems),
-                     *(causes.split(",") if causes else ()), title])  # fmt: skip
+    """The part of ``haystack`` an episode_view row holds itself, inside SQLite."""
+    return haystack([name, path, task, robot, policy, id_, *_problems(problems)])
 
 
-#: the search as a WHERE clause on episode_view (parameter: the case-folded needle)
-SEARCH_SQL = """instr(rt_haystack(name, path, task, robot, policy_version, id,
-    (SELECT group_concat(tag, ' ') FROM tags WHERE tags.episode_id = episode_view.id),
-    problems,
-    (SELECT group_concat(DISTINCT cause) FROM findings
-      WHERE findings.episode_id = episode_view.id AND confidence >= 0.5),
-    (SELECT title FROM findings WHERE findings.episode_id = episode_view.id
-      ORDER BY rank, id LIMIT 1)), ?) > 0"""
+def _fold(text: str | None) -> str:
+    return text.casefold() if text else ""
+
+
+#: The search as a WHERE clause on episode_view (parameters: the case-folded needle, four
+#: times). A needle holds no line break, so it is in the haystack exactly when it is in one
+#: of its lines: the row's own texts (a Python function per row: str.casefold, not SQLite's
+#: ASCII lower()), its tags, a confident cause, its top finding's title — the last three
+#: answered once for the whole table, not per row.
+SEARCH_SQL = """(instr(rt_haystack(name, path, task, robot, policy_version, id, problems), ?) > 0
+    OR id IN (SELECT episode_id FROM tags GROUP BY episode_id
+              HAVING instr(rt_fold(group_concat(tag, ' ')), ?) > 0)
+    OR id IN (SELECT episode_id FROM findings
+              WHERE confidence >= 0.5 AND instr(rt_fold(cause), ?) > 0)
+    OR id IN (SELECT f.episode_id FROM findings f WHERE instr(rt_fold(f.title), ?) > 0
+              AND f.id = (SELECT g.id FROM findings g WHERE g.episode_id = f.episode_id
+                          ORDER BY g.rank, g.id LIMIT 1)))"""
 
 
 def load_rows(catalog: Catalog) -> list[CatalogRow]:
@@ -248,23 +255,31 @@ def load_group(
     if filters:
         where, more = filter_where(filters, NONE_VALUE)
         scope, params = f"({scope}) AND {where}", [*params, *more]
-    if needle:
-        catalog.conn.create_function("rt_haystack", 10, _sql_haystack, deterministic=True)
-        scope, params = f"({scope}) AND {SEARCH_SQL}", [*params, needle]
+    if needle and "\n" not in needle:  # (a search box holds one line)
+        catalog.conn.create_function("rt_haystack", 7, _sql_haystack, deterministic=True)
+        catalog.conn.create_function("rt_fold", 1, _fold, deterministic=True)
+        scope, params = f"({scope}) AND {SEARCH_SQL}", [*params, *[needle] * 4]
     return load_scope(catalog, scope, params)
 
 
 def load_scope(catalog: Catalog, scope: str, params: Sequence[Any]) -> list[CatalogRow]:
     """The episodes the ``episode_view`` WHERE clause ``scope`` selects, with their top finding
-    and anomaly score: three queries however many rows."""
+    and anomaly score: three queries however many rows, in one read snapshot. The scope (a
+    search may cost a Python call per row) is evaluated once: the findings are read for the
+    ids it selected."""
+    with catalog.snapshot():
+        rows = scope_rows(catalog, scope, params)
+        chosen = ("id IN (SELECT value FROM json_each(?))", [json.dumps([r["id"] for r in rows])])
+        found = scope_top_findings(catalog, *chosen)
+        best = scope_anomalies(catalog, *chosen)
     top = {}
-    for r in scope_top_findings(catalog, scope, params):
+    for r in found:
         top.setdefault(
             r["episode_id"], TopFinding(r["cause"], r["title"], float(r["confidence"]), r["n"])
         )
     scores = {
         r["episode_id"]: _anomaly(r["confidence"], r["cause"], r["title"], r["t_start_ns"])
-        for r in scope_anomalies(catalog, scope, params)
+        for r in best
     }
     return [
         CatalogRow(
@@ -290,7 +305,7 @@ def load_scope(catalog: Catalog, scope: str, params: Sequence[Any]) -> list[Cata
             anomaly=scores.get(r["id"]),
             recording=r["recording"] or "",
         )
-        for r in scope_rows(catalog, scope, params)
+        for r in rows
     ]
 
 
