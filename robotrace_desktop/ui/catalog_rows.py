@@ -25,6 +25,7 @@ from robotrace_desktop.catalog.browse import (
     COMMON_FIELDS,
     LOOSE_SCOPE,
     VALUE_FIELDS,
+    change_counter,
     filter_where,
     group_scope,
     group_summaries,
@@ -217,23 +218,53 @@ def _sql_haystack(
     return haystack([name, path, task, robot, policy, id_, *_problems(problems)])
 
 
-def _fold(text: str | None) -> str:
-    return text.casefold() if text else ""
-
-
-#: The search as a WHERE clause on episode_view (parameters: the case-folded needle, four
-#: times). A needle holds no line break, so it is in the haystack exactly when it is in one
-#: of its lines: the row's own texts (a Python function per row: str.casefold, not SQLite's
-#: ASCII lower()), its tags, a confident cause, its top finding's title — the last three
-#: answered once for the whole table, not per row.
+#: The search as a WHERE clause on episode_view (parameters: the case-folded needle, and the
+#: ids ``_side_matches`` found). A needle holds no line break, so it is in the haystack exactly
+#: when it is in one of its lines: the row's own texts (a Python function per row:
+#: str.casefold, not SQLite's ASCII lower()), or its tags, a confident cause, its top
+#: finding's title — those three looked up once per search, not per row or per dataset.
 SEARCH_SQL = """(instr(rt_haystack(name, path, task, robot, policy_version, id, problems), ?) > 0
-    OR id IN (SELECT episode_id FROM tags GROUP BY episode_id
-              HAVING instr(rt_fold(group_concat(tag, ' ')), ?) > 0)
-    OR id IN (SELECT episode_id FROM findings
-              WHERE confidence >= 0.5 AND instr(rt_fold(cause), ?) > 0)
-    OR id IN (SELECT f.episode_id FROM findings f WHERE instr(rt_fold(f.title), ?) > 0
-              AND f.id = (SELECT g.id FROM findings g WHERE g.episode_id = f.episode_id
-                          ORDER BY g.rank, g.id LIMIT 1)))"""
+    OR id IN (SELECT value FROM json_each(?)))"""
+
+_side: dict[str, Any] = {}  # the last _side_matches: {"key": ..., "ids": json text}
+
+
+def _side_matches(catalog: Catalog, needle: str) -> str:
+    """The ids (a JSON list) of the episodes whose tags, confident causes or top finding's
+    title hold ``needle``: the distinct causes and titles are few, so they are folded in
+    Python and looked up by value. Kept while the catalog is unchanged (every dataset of a
+    search asks the same)."""
+    conn = catalog.conn
+    key = (id(conn), needle, change_counter(catalog), conn.total_changes)
+    if _side.get("key") == key:
+        return str(_side["ids"])
+    causes = [
+        c for (c,) in conn.execute("SELECT DISTINCT cause FROM findings") if needle in c.casefold()
+    ]
+    titles = [
+        t for (t,) in conn.execute("SELECT DISTINCT title FROM findings") if needle in t.casefold()
+    ]
+    ids = {
+        episode
+        for episode, tags in conn.execute(
+            "SELECT episode_id, group_concat(tag, ' ') FROM tags GROUP BY episode_id"
+        )
+        if needle in (tags or "").casefold()
+    }
+    ids.update(r[0] for r in conn.execute(
+        """SELECT DISTINCT episode_id FROM findings
+           WHERE confidence >= 0.5 AND cause IN (SELECT value FROM json_each(?))""",
+        [json.dumps(causes)],
+    ))  # fmt: skip
+    ids.update(r[0] for r in conn.execute(
+        """SELECT f.episode_id FROM findings f
+           WHERE f.title IN (SELECT value FROM json_each(?))
+             AND f.id = (SELECT g.id FROM findings g WHERE g.episode_id = f.episode_id
+                         ORDER BY g.rank, g.id LIMIT 1)""",
+        [json.dumps(titles)],
+    ))  # fmt: skip
+    _side.update(key=key, ids=json.dumps(sorted(ids)))
+    return str(_side["ids"])
 
 
 def load_rows(catalog: Catalog) -> list[CatalogRow]:
@@ -257,8 +288,8 @@ def load_group(
         scope, params = f"({scope}) AND {where}", [*params, *more]
     if needle and "\n" not in needle:  # (a search box holds one line)
         catalog.conn.create_function("rt_haystack", 7, _sql_haystack, deterministic=True)
-        catalog.conn.create_function("rt_fold", 1, _fold, deterministic=True)
-        scope, params = f"({scope}) AND {SEARCH_SQL}", [*params, *[needle] * 4]
+        side = _side_matches(catalog, needle)
+        scope, params = f"({scope}) AND {SEARCH_SQL}", [*params, needle, side]
     return load_scope(catalog, scope, params)
 
 
