@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from robotrace_desktop.catalog.anomaly import NOT_ANOMALIES
@@ -362,6 +362,86 @@ def scope_anomalies(catalog: Catalog, scope: str, params: Sequence[Any]) -> list
         FROM explained x LEFT JOIN best b ON b.episode_id = x.episode_id
         WHERE x.episode_id IN (SELECT id FROM ids)"""
     return catalog.conn.execute(sql, [*params, *NOT_ANOMALIES]).fetchall()
+
+
+def parse_problems(text: str | None) -> list[str]:
+    """An episode's ``problems`` column as its list of sentences."""
+    if not text or text == "[]":  # most rows: skip the JSON parser
+        return []
+    try:
+        value = json.loads(text or "[]")
+    except ValueError:
+        return [str(text)]
+    return [str(p) for p in value] if isinstance(value, list) else [str(value)]
+
+
+def haystack(parts: Iterable[str | None]) -> str:
+    """What the search box matches against: the row's texts, one a line, case-folded."""
+    return "\n".join(p for p in parts if p).casefold()
+
+
+def _sql_haystack(
+    name: str, path: str, task: str | None, robot: str | None, policy: str | None, id_: str,
+    problems: str | None,
+) -> str:  # fmt: skip
+    """The part of ``haystack`` an episode_view row holds itself, inside SQLite."""
+    return haystack([name, path, task, robot, policy, id_, *parse_problems(problems)])
+
+
+#: The search as a WHERE clause on episode_view (parameters: the case-folded needle, and the
+#: ids ``_side_matches`` found). A needle holds no line break, so it is in the haystack exactly
+#: when it is in one of its lines: the row's own texts (a Python function per row:
+#: str.casefold, not SQLite's ASCII lower()), or its tags, a confident cause, its top
+#: finding's title — those three looked up once per search, not per row or per dataset.
+SEARCH_SQL = """(instr(rt_haystack(name, path, task, robot, policy_version, id, problems), ?) > 0
+    OR id IN (SELECT value FROM json_each(?)))"""
+
+_side: dict[str, Any] = {}  # the last _side_matches: {"key": ..., "ids": json text}
+
+
+def _side_matches(catalog: Catalog, needle: str) -> str:
+    """The ids (a JSON list) of the episodes whose tags, confident causes or top finding's
+    title hold ``needle``: the distinct causes and titles are few, so they are folded in
+    Python and looked up by value. Kept while the catalog is unchanged (every dataset of a
+    search asks the same)."""
+    conn = catalog.conn
+    key = (id(conn), needle, change_counter(catalog), conn.total_changes)
+    if _side.get("key") == key:
+        return str(_side["ids"])
+    causes = [
+        c for (c,) in conn.execute("SELECT DISTINCT cause FROM findings") if needle in c.casefold()
+    ]
+    titles = [
+        t for (t,) in conn.execute("SELECT DISTINCT title FROM findings") if needle in t.casefold()
+    ]
+    ids = {
+        episode
+        for episode, tags in conn.execute(
+            "SELECT episode_id, group_concat(tag, ' ') FROM tags GROUP BY episode_id"
+        )
+        if needle in (tags or "").casefold()
+    }
+    ids.update(r[0] for r in conn.execute(
+        """SELECT DISTINCT episode_id FROM findings
+           WHERE confidence >= 0.5 AND cause IN (SELECT value FROM json_each(?))""",
+        [json.dumps(causes)],
+    ))  # fmt: skip
+    ids.update(r[0] for r in conn.execute(
+        """SELECT f.episode_id FROM findings f
+           WHERE f.title IN (SELECT value FROM json_each(?))
+             AND f.id = (SELECT g.id FROM findings g WHERE g.episode_id = f.episode_id
+                         ORDER BY g.rank, g.id LIMIT 1)""",
+        [json.dumps(titles)],
+    ))  # fmt: skip
+    _side.update(key=key, ids=json.dumps(sorted(ids)))
+    return str(_side["ids"])
+
+
+def search_where(catalog: Catalog, needle: str) -> tuple[str, list[Any]]:
+    """The search (``needle`` case-folded, one line) as a WHERE clause on episode_view and its
+    parameters; registers the row function on the connection."""
+    catalog.conn.create_function("rt_haystack", 7, _sql_haystack, deterministic=True)
+    return SEARCH_SQL, [needle, _side_matches(catalog, needle)]
 
 
 def browse_rows(catalog: Catalog) -> list[sqlite3.Row]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import PurePath
@@ -25,16 +25,18 @@ from robotrace_desktop.catalog.browse import (
     COMMON_FIELDS,
     LOOSE_SCOPE,
     VALUE_FIELDS,
-    change_counter,
     filter_where,
     group_scope,
     group_summaries,
+    haystack,
     ids_scope,
     most_abnormal_id,
+    parse_problems,
     scope_anomalies,
     scope_paths,
     scope_rows,
     scope_top_findings,
+    search_where,
 )
 from robotrace_desktop.catalog.findings import CONFIDENT, TopFinding
 from robotrace_desktop.catalog.store import Catalog
@@ -205,68 +207,6 @@ class CatalogGroup:
 Node = CatalogRow | CatalogGroup
 
 
-def haystack(parts: Iterable[str | None]) -> str:
-    """What the search box matches against: the row's texts, one a line, case-folded."""
-    return "\n".join(p for p in parts if p).casefold()
-
-
-def _sql_haystack(
-    name: str, path: str, task: str | None, robot: str | None, policy: str | None, id_: str,
-    problems: str | None,
-) -> str:  # fmt: skip
-    """The part of ``haystack`` an episode_view row holds itself, inside SQLite."""
-    return haystack([name, path, task, robot, policy, id_, *_problems(problems)])
-
-
-#: The search as a WHERE clause on episode_view (parameters: the case-folded needle, and the
-#: ids ``_side_matches`` found). A needle holds no line break, so it is in the haystack exactly
-#: when it is in one of its lines: the row's own texts (a Python function per row:
-#: str.casefold, not SQLite's ASCII lower()), or its tags, a confident cause, its top
-#: finding's title — those three looked up once per search, not per row or per dataset.
-SEARCH_SQL = """(instr(rt_haystack(name, path, task, robot, policy_version, id, problems), ?) > 0
-    OR id IN (SELECT value FROM json_each(?)))"""
-
-_side: dict[str, Any] = {}  # the last _side_matches: {"key": ..., "ids": json text}
-
-
-def _side_matches(catalog: Catalog, needle: str) -> str:
-    """The ids (a JSON list) of the episodes whose tags, confident causes or top finding's
-    title hold ``needle``: the distinct causes and titles are few, so they are folded in
-    Python and looked up by value. Kept while the catalog is unchanged (every dataset of a
-    search asks the same)."""
-    conn = catalog.conn
-    key = (id(conn), needle, change_counter(catalog), conn.total_changes)
-    if _side.get("key") == key:
-        return str(_side["ids"])
-    causes = [
-        c for (c,) in conn.execute("SELECT DISTINCT cause FROM findings") if needle in c.casefold()
-    ]
-    titles = [
-        t for (t,) in conn.execute("SELECT DISTINCT title FROM findings") if needle in t.casefold()
-    ]
-    ids = {
-        episode
-        for episode, tags in conn.execute(
-            "SELECT episode_id, group_concat(tag, ' ') FROM tags GROUP BY episode_id"
-        )
-        if needle in (tags or "").casefold()
-    }
-    ids.update(r[0] for r in conn.execute(
-        """SELECT DISTINCT episode_id FROM findings
-           WHERE confidence >= 0.5 AND cause IN (SELECT value FROM json_each(?))""",
-        [json.dumps(causes)],
-    ))  # fmt: skip
-    ids.update(r[0] for r in conn.execute(
-        """SELECT f.episode_id FROM findings f
-           WHERE f.title IN (SELECT value FROM json_each(?))
-             AND f.id = (SELECT g.id FROM findings g WHERE g.episode_id = f.episode_id
-                         ORDER BY g.rank, g.id LIMIT 1)""",
-        [json.dumps(titles)],
-    ))  # fmt: skip
-    _side.update(key=key, ids=json.dumps(sorted(ids)))
-    return str(_side["ids"])
-
-
 def load_rows(catalog: Catalog) -> list[CatalogRow]:
     """Every catalog episode (what ``list`` shows; the browser reads them a dataset at a
     time with ``scope``)."""
@@ -287,9 +227,8 @@ def load_group(
         where, more = filter_where(filters, NONE_VALUE)
         scope, params = f"({scope}) AND {where}", [*params, *more]
     if needle and "\n" not in needle:  # (a search box holds one line)
-        catalog.conn.create_function("rt_haystack", 7, _sql_haystack, deterministic=True)
-        side = _side_matches(catalog, needle)
-        scope, params = f"({scope}) AND {SEARCH_SQL}", [*params, needle, side]
+        where, more = search_where(catalog, needle)
+        scope, params = f"({scope}) AND {where}", [*params, *more]
     return load_scope(catalog, scope, params)
 
 
@@ -329,7 +268,7 @@ def load_scope(catalog: Catalog, scope: str, params: Sequence[Any]) -> list[Cata
             task=r["task"],
             outcome=r["outcome"],
             status=r["status"],
-            problems=_problems(r["problems"]),
+            problems=parse_problems(r["problems"]),
             tags=r["tags"] or "",
             causes=frozenset(r["causes"].split(",")) if r["causes"] else frozenset(),
             top=top.get(r["id"]),
@@ -444,16 +383,6 @@ def _group(summary: Mapping[str, Any]) -> CatalogGroup:
         status_counts={v: int(summary["status_" + v] or 0) for v in STATUS_SEVERITY},
         outcome_counts={v: int(summary["outcome_" + v] or 0) for v in OUTCOME_SEVERITY},
     )
-
-
-def _problems(text: str | None) -> list[str]:
-    if not text or text == "[]":  # most rows: skip the JSON parser
-        return []
-    try:
-        value = json.loads(text or "[]")
-    except ValueError:
-        return [str(text)]
-    return [str(p) for p in value] if isinstance(value, list) else [str(value)]
 
 
 _DIGITS = re.compile(r"(\d+)")
