@@ -198,3 +198,70 @@ MIGRATIONS.append(
     );
     """
 )
+
+# next: what the catalog browser's top level shows, kept per recording (issue 16: a browser
+# that opens on 1,000,000 episodes in 2 s cannot aggregate them on every open — one pass over
+# that many rows reads ~800 MB). ``browse_groups`` holds each recording's partial group
+# summaries (catalog/browse.py computes and merges them); a recording is current while it is
+# in ``browse_clean``, and every write that can change a summary — an episode indexed,
+# updated, marked missing or deleted, an override, a finding, an Explain run — takes its
+# recording out, so the next reader recomputes just that one. The partial index finds the
+# episodes that are rows of their own (no dataset) without walking the table.
+MIGRATIONS.append(
+    """
+    CREATE TABLE browse_groups (
+        recording  TEXT NOT NULL,
+        grp        TEXT NOT NULL,
+        summary    TEXT NOT NULL,      -- JSON: counts, sums, worst ranks, common values
+        PRIMARY KEY (recording, grp)
+    );
+    CREATE TABLE browse_clean (recording TEXT PRIMARY KEY);
+    CREATE INDEX episodes_loose ON episodes(path) WHERE episode_index IS NULL;
+
+    CREATE TRIGGER browse_episode_added AFTER INSERT ON episodes BEGIN
+        DELETE FROM browse_clean WHERE recording = NEW.recording;
+    END;
+    CREATE TRIGGER browse_episode_changed AFTER UPDATE ON episodes BEGIN
+        DELETE FROM browse_clean WHERE recording IN (OLD.recording, NEW.recording);
+    END;
+    CREATE TRIGGER browse_episode_removed AFTER DELETE ON episodes BEGIN
+        DELETE FROM browse_clean WHERE recording = OLD.recording;
+    END;
+    CREATE TRIGGER browse_override_added AFTER INSERT ON episode_overrides BEGIN
+        DELETE FROM browse_clean
+         WHERE recording = (SELECT recording FROM episodes WHERE id = NEW.episode_id);
+    END;
+    CREATE TRIGGER browse_override_changed AFTER UPDATE ON episode_overrides BEGIN
+        DELETE FROM browse_clean WHERE recording IN
+            (SELECT recording FROM episodes WHERE id IN (OLD.episode_id, NEW.episode_id));
+    END;
+    CREATE TRIGGER browse_override_removed AFTER DELETE ON episode_overrides BEGIN
+        DELETE FROM browse_clean
+         WHERE recording = (SELECT recording FROM episodes WHERE id = OLD.episode_id);
+    END;
+    CREATE TRIGGER browse_finding_added AFTER INSERT ON findings BEGIN
+        DELETE FROM browse_clean
+         WHERE recording = (SELECT recording FROM episodes WHERE id = NEW.episode_id);
+    END;
+    CREATE TRIGGER browse_finding_changed AFTER UPDATE ON findings BEGIN
+        DELETE FROM browse_clean WHERE recording IN
+            (SELECT recording FROM episodes WHERE id IN (OLD.episode_id, NEW.episode_id));
+    END;
+    CREATE TRIGGER browse_finding_removed AFTER DELETE ON findings BEGIN
+        DELETE FROM browse_clean
+         WHERE recording = (SELECT recording FROM episodes WHERE id = OLD.episode_id);
+    END;
+    CREATE TRIGGER browse_explained_added AFTER INSERT ON explained BEGIN
+        DELETE FROM browse_clean
+         WHERE recording = (SELECT recording FROM episodes WHERE id = NEW.episode_id);
+    END;
+    CREATE TRIGGER browse_explained_changed AFTER UPDATE ON explained BEGIN
+        DELETE FROM browse_clean WHERE recording IN
+            (SELECT recording FROM episodes WHERE id IN (OLD.episode_id, NEW.episode_id));
+    END;
+    CREATE TRIGGER browse_explained_removed AFTER DELETE ON explained BEGIN
+        DELETE FROM browse_clean
+         WHERE recording = (SELECT recording FROM episodes WHERE id = OLD.episode_id);
+    END;
+    """
+)

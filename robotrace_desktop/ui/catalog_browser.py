@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from robotrace_desktop.catalog.browse import ids_scope
 from robotrace_desktop.catalog.selections import save_selection
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.errors import RobotraceError
@@ -54,7 +55,11 @@ from robotrace_desktop.ui.catalog_rows import (
     COLUMN_KEYS,
     CatalogGroup,
     CatalogRow,
-    load_rows,
+    CatalogTop,
+    load_group,
+    load_most_abnormal,
+    load_scope,
+    load_top,
 )
 from robotrace_desktop.ui.catalog_scan_panel import ScanPanel
 from robotrace_desktop.ui.catalog_status import StatusLine
@@ -84,6 +89,7 @@ class CatalogBrowser(QWidget):
         super().__init__(parent)
         self.catalog_path = Path(catalog_path)
         self._catalog: Catalog | None = None
+        self._top = CatalogTop([], 0, 0, {}, frozenset())
         self.setAcceptDrops(True)
 
         self.model = CatalogModel(self)
@@ -154,6 +160,7 @@ class CatalogBrowser(QWidget):
         self.table.sortByColumn(COLUMN_KEYS.index("path"), Qt.SortOrder.AscendingOrder)
         self.table.fit_columns()
         self.table.elide_middle(COLUMN_KEYS.index("path"))
+        self.table.expanded.connect(self._on_expanded)
         self.table.doubleClicked.connect(self._on_double_click)
         self.table.openPressed.connect(self._emit_open)
         self.table.saveSelectionPressed.connect(self.prompt_save_selection)
@@ -202,20 +209,22 @@ class CatalogBrowser(QWidget):
         return self._catalog
 
     def refresh(self) -> None:
-        """Re-read every row with one query and update the tree in place: selection, expanded
-        datasets, filters and the row at the top of the view are kept."""
+        """Re-read the top level (dataset summaries, episodes of their own) and the episodes
+        of the expanded datasets, and update the tree in place: selection, expanded datasets,
+        filters and the row at the top of the view are kept."""
         began = time.perf_counter()
         try:
-            rows = load_rows(self.catalog())
+            top = load_top(self.catalog())
         except RobotraceError as exc:
             self._set_status(f"Cannot read the catalog: {exc}", level="error")
             return
         anchor = self._top_visible_id()
-        self.model.set_rows(rows)
-        for key in self.filter_bar.fill(rows):  # the chosen value vanished: drop the filter
-            self.proxy.set_column_filter(key, None)
-        self.stack.setCurrentWidget(self.empty_label if not rows else self.table)
-        self.table.hide_empty_columns(rows)
+        self._top = top
+        self.model.set_top(top.nodes, self._read_group, self._read_most_abnormal)
+        for key in self.filter_bar.fill(top.filter_values):  # the chosen value vanished
+            self._set_column_filter(key, None)
+        self.stack.setCurrentWidget(self.empty_label if not top.total else self.table)
+        self.table.hide_empty_columns(top.filled if top.total else None)
         if self.proxy.is_narrowed():
             self.table.expandAll()
         if anchor is not None:
@@ -223,6 +232,14 @@ class CatalogBrowser(QWidget):
         self._update_count()
         self._stale = False
         self.watcher.mark_seen(time.perf_counter() - began)
+
+    def _read_group(
+        self, group: CatalogGroup, filters: dict[str, str], needle: str
+    ) -> list[CatalogRow]:
+        return load_group(self.catalog(), group, filters, needle)
+
+    def _read_most_abnormal(self, group: CatalogGroup) -> CatalogRow | None:
+        return load_most_abnormal(self.catalog(), group)
 
     def _on_catalog_changed(self) -> None:
         """Another connection committed. Reload now if the user can see the table; behind an
@@ -241,7 +258,7 @@ class CatalogBrowser(QWidget):
     def reload(self) -> None:
         """View ▸ Reload (F5): read the catalog again now."""
         self.refresh()
-        self._set_status(f"Reloaded the catalog: {len(self.model.rows())} episodes")
+        self._set_status(f"Reloaded the catalog: {self._top.total} episodes")
 
     def _top_visible_id(self) -> str | None:
         """The episode at the top of a scrolled view (None when not scrolled: new rows at the
@@ -272,15 +289,26 @@ class CatalogBrowser(QWidget):
         super().resizeEvent(event)
         self.table.fit_columns()
 
-    def _rows_by_id(self) -> dict[str, CatalogRow]:
-        return {r.id: r for r in self.model.rows()}
+    def _rows_by_id(self, ids: Sequence[str]) -> dict[str, CatalogRow]:
+        """The episodes ``ids`` names that are in the catalog (the Recent menu's labels)."""
+        if not ids:
+            return {}
+        return {r.id: r for r in load_scope(self.catalog(), *ids_scope(ids))}
 
     def _update_count(self) -> None:
-        rows = self.model.rows()
-        replays = sum(1 for r in rows if r.is_replay)
-        hidden = 0 if self.proxy.shows_replays() else replays
-        total = len(rows) - hidden
-        shown = sum(1 for r in rows if self.proxy.accepts(r))
+        """'N episodes' or 'M of N episodes': without a search or filter, from the groups'
+        counts (no episode read); narrowed, by testing the episodes of every dataset (the
+        filter reads them anyway to decide which datasets match)."""
+        hidden = 0 if self.proxy.shows_replays() else self._top.replays
+        total = self._top.total - hidden
+        shown = total
+        if self.proxy.is_narrowed():
+            shown = 0
+            for node in self.model.top_nodes():
+                if isinstance(node, CatalogGroup):
+                    shown += sum(map(self.proxy.accepts, self.model.episodes_of(node)))
+                else:
+                    shown += self.proxy.accepts(node)
         noun = "episode" if total == 1 else "episodes"
         text = f"{total} {noun}" if shown == total else f"{shown} of {total} {noun}"
         if hidden:
@@ -293,14 +321,44 @@ class CatalogBrowser(QWidget):
         self.search.setText(text)  # textChanged applies it
 
     def _on_search(self, text: str) -> None:
-        self._narrow(lambda: self.proxy.set_search(text))
+        self._narrow(lambda: self._set_search(text))
 
     def set_filter(self, key: str, value: str | None) -> None:
         """Programmatic column filter (``None``/"any" clears it); updates the combo box."""
         self.filter_bar.choose(key, value)
 
     def _on_filter(self, key: str, value: str) -> None:
-        self._narrow(lambda: self.proxy.set_column_filter(key, value or None))
+        self._narrow(lambda: self._set_column_filter(key, value or None))
+
+    def _set_column_filter(self, key: str, value: str | None) -> None:
+        """The model reads the datasets' episodes through the filters and the search (SQL),
+        the proxy hides the top-level rows that do not pass."""
+        filters = self.proxy.column_filters()
+        if value is None:
+            filters.pop(key, None)
+        else:
+            filters[key] = value
+        self._narrow_to(
+            filters, self.proxy.search(), lambda: self.proxy.set_column_filter(key, value)
+        )
+
+    def _set_search(self, text: str) -> None:
+        """As ``_set_column_filter``, for the search text."""
+        needle = text.strip().casefold()
+        self._narrow_to(self.proxy.column_filters(), needle, lambda: self.proxy.set_search(text))
+
+    def _narrow_to(self, filters: dict[str, str], needle: str, proxy: Callable[[], None]) -> None:
+        """Narrowed: the model reads the matches before the proxy asks for them (else it would
+        read whole datasets under the old narrowing); cleared: the proxy first stops asking."""
+        if filters or needle:
+            self.model.set_narrowing(filters, needle)
+            proxy()
+        else:  # the datasets collapse: only those holding the selection keep their rows
+            proxy()
+            chosen = [*self.table.selectionModel().selectedRows(), self.table.currentIndex()]
+            keep = {str(i.parent().data(ID_ROLE)) for i in chosen if i.parent().isValid()}
+            keys = {key[len("dataset:") :] for key in keep}
+            self.model.set_narrowing(filters, needle, keys)
 
     def _on_show_replays(self, show: bool) -> None:
         self.proxy.set_show_replays(show)
@@ -334,6 +392,8 @@ class CatalogBrowser(QWidget):
         ids: list[str] = []
         for index in sorted(indexes, key=order):
             if isinstance(index.data(NODE_ROLE), CatalogGroup):
+                if self.proxy.canFetchMore(index):  # never expanded: read its episodes
+                    self.proxy.fetchMore(index)
                 children = range(self.proxy.rowCount(index))
                 ids.extend(str(self.proxy.index(c, 0, index).data(ID_ROLE)) for c in children)
             else:
@@ -347,6 +407,12 @@ class CatalogBrowser(QWidget):
             for i in self.table.selectionModel().selectedRows()
             if isinstance(i.data(NODE_ROLE), CatalogRow)
         ]
+
+    def _on_expanded(self, index: QModelIndex) -> None:
+        """Read a dataset's episodes as it opens (Qt would too, at its next layout; now, so
+        the rows are there when ``expand`` returns)."""
+        if self.proxy.canFetchMore(index):
+            self.proxy.fetchMore(index)
 
     def _on_double_click(self, index: QModelIndex) -> None:
         if not isinstance(index.data(NODE_ROLE), CatalogGroup):  # the tree expands groups

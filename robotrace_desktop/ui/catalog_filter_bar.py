@@ -7,12 +7,12 @@ choices; the browser applies them to its proxy.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Set
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QToolButton, QWidget
 
-from robotrace_desktop.ui.catalog_rows import FILTER_COLUMNS, NONE_VALUE, CatalogRow
+from robotrace_desktop.ui.catalog_rows import FILTER_COLUMNS
 
 ANY = "any"
 FILTER_LABELS = {
@@ -24,14 +24,6 @@ FILTER_LABELS = {
     "env_version": "Env",
     "cause": "Cause",
 }
-
-
-def values_of(rows: Sequence[CatalogRow], key: str) -> set[str]:
-    """Every value a filter combo offers for ``key`` (one set pass: 10,000 rows per reload)."""
-    if key == "cause":
-        return set().union(*(r.causes for r in rows))
-    raw = {getattr(r, key) for r in rows}
-    return {NONE_VALUE if v in (None, "") else str(v) for v in raw}
 
 
 #: combos whose values are long names (characters shown)
@@ -82,12 +74,12 @@ class FilterBar(QWidget):
         # "Show replays" and Clear sit beside the search box (the browser places them): seven
         # combos already fill a 1280 px row.
 
-    def fill(self, rows: Sequence[CatalogRow]) -> list[str]:
-        """Offer the values the rows have; returns the keys whose chosen value vanished (their
-        filter is dropped)."""
+    def fill(self, offered: Mapping[str, Set[str]]) -> list[str]:
+        """Offer the values the catalog has (``catalog_rows.load_top`` reads them with SQL);
+        returns the keys whose chosen value vanished (their filter is dropped)."""
         dropped: list[str] = []
         for key, combo in self.filters.items():
-            values = sorted(values_of(rows, key), key=str.casefold)
+            values = sorted(offered.get(key, ()), key=str.casefold)
             if [combo.itemText(i) for i in range(combo.count())] == [ANY, *values]:
                 continue
             current = combo.currentText()

@@ -1,15 +1,25 @@
 """Tree model of the catalog for the browser: datasets as expandable rows, episodes under them.
 
+Lazy: the top level is the datasets' summaries and the episodes of their own
+(``catalog_rows.load_top``); a dataset's episodes are read from the catalog when the view
+expands it (Qt's ``canFetchMore``/``fetchMore``: ``rowCount`` is 0 until then, while
+``hasChildren`` says there is something to expand), so a catalog of 1,000,000 episodes in
+100 datasets opens with 100 rows in memory. A search or a column filter is pushed into the SQL
+that reads a dataset's episodes (``set_narrowing``): the proxy asks for them
+(``episodes_of``) to decide whether the dataset matches, and only the matching ones are made
+rows.
+
 Sorting happens here with a Python key sort (one pass per level, not a ``lessThan`` call per
-comparison); the proxy in ``catalog_proxy`` only filters. A reload while the user works (a scan
-committing rows, Explain storing findings, a CLI scan in another process) replaces the rows as
-one *layout change* whose persistent indexes are re-pointed by episode id: selection, expanded
-datasets and the view's anchor row survive, where a model reset would drop all three.
+comparison): the top level, and each dataset whose episodes are read. The proxy in
+``catalog_proxy`` only filters. A reload while the user works (a scan committing rows, Explain
+storing findings, a CLI scan in another process) replaces the rows as one *layout change* whose
+persistent indexes are re-pointed by episode id: selection, expanded datasets and the view's
+anchor row survive, where a model reset would drop all three.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
@@ -27,11 +37,13 @@ from robotrace_desktop.ui.catalog_rows import (
     CatalogGroup,
     CatalogRow,
     Node,
-    group_rows,
     load_rows,
     sort_nodes,
 )
 from robotrace_desktop.ui.plain_text import literal_tip
+
+#: reads a group's episodes that pass the column filters
+Loader = Callable[[CatalogGroup, dict[str, str], str], list[CatalogRow]]
 
 __all__ = [
     "AMBER",
@@ -122,7 +134,7 @@ def anomaly_tip(row: CatalogRow) -> str:
 
 def group_anomaly_tip(group: CatalogGroup) -> str:
     """Which episode of the dataset is the most abnormal, and how many are not scored."""
-    unscored = sum(1 for r in group.children if r.anomaly is None)
+    unscored = group.unscored
     worst = group.most_abnormal
     lines = []
     if worst is not None and worst.anomaly is not None:
@@ -131,7 +143,7 @@ def group_anomaly_tip(group: CatalogGroup) -> str:
         if found.cause is not None:
             lines.append(anomaly_tip(worst).split("\n")[0])
     if unscored:
-        lines.append(f"{unscored} of {len(group.children)} episodes not explained (no score)")
+        lines.append(f"{unscored} of {group.count} episodes not explained (no score)")
     return "\n".join(lines) or "No episode explained yet"
 
 
@@ -143,8 +155,12 @@ class CatalogModel(QAbstractItemModel):
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
-        self._rows: list[CatalogRow] = []
         self._top: list[Node] = []
+        self._loader: Loader = lambda group, filters, needle: []
+        self._filters: dict[str, str] = {}  # the filter bar's: a group reads only matches
+        self._needle = ""  # the case-folded search: likewise
+        self._most_abnormal: Callable[[CatalogGroup], CatalogRow | None] = lambda group: None
+        self._fetched: set[str] = set()  # keys of the groups whose episodes the view shows
         self._sort: tuple[int, Qt.SortOrder] | None = None
         self._italic = QFont()
         self._italic.setItalic(True)
@@ -153,41 +169,97 @@ class CatalogModel(QAbstractItemModel):
 
     # --- data in -------------------------------------------------------------------------
 
-    def set_rows(self, rows: Sequence[CatalogRow]) -> None:
-        """Replace every row; persistent indexes (selection, expansion) follow their ids."""
+    def set_top(
+        self,
+        nodes: Sequence[Node],
+        loader: Loader,
+        most_abnormal: Callable[[CatalogGroup], CatalogRow | None],
+    ) -> None:
+        """Replace every row with ``nodes`` (the top level); ``loader`` reads a group's
+        episodes that pass the column filters, ``most_abnormal`` its most abnormal one (for
+        a tooltip). Groups the view had expanded are read again at once; persistent indexes
+        (selection, expansion) follow their ids."""
+        self._loader = loader
+        self._most_abnormal = most_abnormal
         if not self._top:
             self.beginResetModel()
-            self._install(rows)
+            self._install(nodes)
             self.endResetModel()
             return
         self.layoutAboutToBeChanged.emit()
         persistent = self.persistentIndexList()
         keys = [(self.node(i).id, i.column()) for i in persistent]
-        self._install(rows)
+        self._install(nodes)
         self._remap(persistent, keys)
         self.layoutChanged.emit()
 
-    def _install(self, rows: Sequence[CatalogRow]) -> None:
-        self._rows = list(rows)
-        self._top = group_rows(self._rows)
+    def set_narrowing(
+        self, filters: dict[str, str], needle: str, keep: set[str] | None = None
+    ) -> None:
+        """The filter bar's choices (column -> value) and the case-folded search: a group's
+        episodes are read again, only those that pass (SQL), so a search or filter never
+        makes rows of a whole dataset of non-matches. Typing on (the new search holds the
+        old one, same filters) narrows what is in memory instead of reading again. One
+        layout change, like a reload: the selection and expanded datasets follow ids. Cleared,
+        only the groups in ``keep`` go on showing their episodes (the view collapses all)."""
+        if filters == self._filters and needle == self._needle:
+            return
+        narrower = filters == self._filters and self._needle in needle
+        self._filters, self._needle = dict(filters), needle
+        if not self._top:
+            return
+        self.layoutAboutToBeChanged.emit()
+        persistent = self.persistentIndexList()
+        keys = [(self.node(i).id, i.column()) for i in persistent]
+        if not (filters or needle):
+            self._fetched &= keep or set()
+        for node in self._top:
+            if isinstance(node, CatalogGroup):
+                if narrower and node.children is not None:
+                    node.children = [r for r in node.children if needle in r.haystack]
+                else:
+                    node.children = None
+        self._install(self._top)
+        self._remap(persistent, keys)
+        self.layoutChanged.emit()
+
+    def _install(self, nodes: Sequence[Node]) -> None:
+        self._top = list(nodes)
+        fetched = self._fetched
+        self._fetched = set()
+        for node in self._top:
+            if isinstance(node, CatalogGroup) and node.recording in fetched:
+                self._read(node)
+                self._fetched.add(node.recording)
         self._sort_nodes()
+
+    def _read(self, group: CatalogGroup) -> list[CatalogRow]:
+        if group.children is None:
+            group.children = self._loader(group, self._filters, self._needle)
+            if self._sort is not None:
+                key, reverse = self._sort_key()
+                sort_nodes(group.children, key, reverse)
+        return group.children
+
+    def _sort_key(self) -> tuple[str, bool]:
+        assert self._sort is not None
+        return COLUMN_KEYS[self._sort[0]], self._sort[1] == Qt.SortOrder.DescendingOrder
 
     def _sort_nodes(self) -> None:
         if self._sort is None:
             return
-        key = COLUMN_KEYS[self._sort[0]]
-        reverse = self._sort[1] == Qt.SortOrder.DescendingOrder
+        key, reverse = self._sort_key()
         sort_nodes(self._top, key, reverse)
         for node in self._top:
-            if isinstance(node, CatalogGroup):
+            if isinstance(node, CatalogGroup) and node.children is not None:
                 sort_nodes(node.children, key, reverse)
 
     def _remap(self, persistent: list[QModelIndex], keys: list[tuple[str, int]]) -> None:
         where: dict[str, tuple[int, int]] = {}  # id -> (internal id, row)
         for top, node in enumerate(self._top):
             where[node.id] = (0, top)
-            if isinstance(node, CatalogGroup):
-                for child, row in enumerate(node.children):
+            if isinstance(node, CatalogGroup) and node.recording in self._fetched:
+                for child, row in enumerate(self._read(node)):
                     where[row.id] = (top + 1, child)
         new: list[QModelIndex] = []
         for node_id, column in keys:
@@ -197,9 +269,24 @@ class CatalogModel(QAbstractItemModel):
             )
         self.changePersistentIndexList(persistent, new)
 
+    def top_nodes(self) -> list[Node]:
+        return self._top  # datasets (their episodes maybe not read), episodes of their own
+
+    def episodes_of(self, group: CatalogGroup) -> list[CatalogRow]:
+        """A group's episodes that pass the column filters, read from the catalog on first
+        use (without showing them)."""
+        return self._read(group)
+
     def rows(self) -> list[CatalogRow]:
-        """Every episode (groups flattened), in load order."""
-        return self._rows
+        """Every episode that passes the column filters, reading every group's: for a small
+        catalog or a test, not for the browser's own use on a large one."""
+        rows: list[CatalogRow] = []
+        for node in self._top:
+            rows.extend(self._read(node) if isinstance(node, CatalogGroup) else [node])
+        return rows
+
+    def is_read(self, group: CatalogGroup) -> bool:
+        return group.children is not None  # whether the group's episodes are in memory
 
     def node(self, index: QModelIndex | QPersistentModelIndex) -> Node:
         parent = index.internalId()
@@ -207,7 +294,7 @@ class CatalogModel(QAbstractItemModel):
             return self._top[index.row()]
         group = self._top[parent - 1]
         assert isinstance(group, CatalogGroup)
-        return group.children[index.row()]
+        return self._read(group)[index.row()]
 
     def node_at(self, row: int, parent: QModelIndex | QPersistentModelIndex) -> Node:
         """The node at ``row`` under ``parent`` (what ``node(index(row, 0, parent))`` gives,
@@ -216,11 +303,40 @@ class CatalogModel(QAbstractItemModel):
             return self._top[row]
         group = self._top[parent.row()]
         assert isinstance(group, CatalogGroup)
-        return group.children[row]
+        return self._read(group)[row]
 
     def row_at(self, row: int) -> Node:
-        """The top-level node at ``row`` (an episode or a dataset)."""
-        return self._top[row]
+        return self._top[row]  # the top-level node at ``row`` (an episode or a dataset)
+
+    def _shown(self, parent: QModelIndex | QPersistentModelIndex) -> CatalogGroup | None:
+        """The group at top-level index ``parent`` if the view was given its episodes."""
+        if not parent.isValid() or parent.internalId() != 0 or parent.column() != 0:
+            return None
+        node = self._top[parent.row()]
+        if isinstance(node, CatalogGroup) and node.recording in self._fetched:
+            return node
+        return None
+
+    def canFetchMore(self, parent: QModelIndex | QPersistentModelIndex) -> bool:
+        if not parent.isValid() or parent.internalId() != 0:
+            return False
+        node = self._top[parent.row()]
+        return isinstance(node, CatalogGroup) and node.recording not in self._fetched
+
+    def fetchMore(self, parent: QModelIndex | QPersistentModelIndex) -> None:
+        """Read the group's episodes (in the current sort order) and show them under it."""
+        if not self.canFetchMore(parent):
+            return
+        group = self._top[parent.row()]
+        assert isinstance(group, CatalogGroup)
+        children = self._read(group)
+        if not children:
+            self._fetched.add(group.recording)
+            return
+        first = self.index(parent.row(), 0)
+        self.beginInsertRows(first, 0, len(children) - 1)
+        self._fetched.add(group.recording)
+        self.endInsertRows()
 
     # --- QAbstractItemModel -----------------------------------------------------------------
 
@@ -234,11 +350,15 @@ class CatalogModel(QAbstractItemModel):
             return QModelIndex()
         if not parent.isValid():
             return self.createIndex(row, column, 0) if row < len(self._top) else QModelIndex()
-        if parent.internalId() != 0:
+        if parent.internalId():  # an episode has no children
             return QModelIndex()
-        group = self._top[parent.row()]
-        if isinstance(group, CatalogGroup) and row < len(group.children):
-            return self.createIndex(row, column, parent.row() + 1)
+        # the proxy asks this for every shown episode and column: few calls into Qt
+        top = parent.row()
+        node = self._top[top]
+        if type(node) is CatalogGroup and node.recording in self._fetched:
+            children = node.children
+            if children is not None and row < len(children):
+                return self.createIndex(row, column, top + 1)
         return QModelIndex()
 
     def parent(self, child: QModelIndex | QPersistentModelIndex = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # noqa: B008
@@ -249,13 +369,16 @@ class CatalogModel(QAbstractItemModel):
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
         if not parent.isValid():
             return len(self._top)
-        if parent.internalId() != 0 or parent.column() != 0:
-            return 0
-        node = self._top[parent.row()]
-        return len(node.children) if isinstance(node, CatalogGroup) else 0
+        group = self._shown(parent)
+        return 0 if group is None else len(self._read(group))
 
     def hasChildren(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> bool:  # noqa: B008
-        return self.rowCount(parent) > 0
+        if not parent.isValid():
+            return bool(self._top)
+        if parent.internalId() != 0 or parent.column() != 0:
+            return False
+        node = self._top[parent.row()]
+        return isinstance(node, CatalogGroup) and node.count > 0
 
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
         return len(COLUMNS)
@@ -333,6 +456,8 @@ class CatalogModel(QAbstractItemModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self._group_display(group, key)
         if role == Qt.ItemDataRole.ToolTipRole:
+            if key == "anomaly" and group.most_abnormal is None and group.max_score is not None:
+                group.most_abnormal = self._most_abnormal(group)
             return literal_tip(self._group_tooltip(group, key))
         if role == Qt.ItemDataRole.ForegroundRole:
             if key == "status":
@@ -342,8 +467,11 @@ class CatalogModel(QAbstractItemModel):
             if key == "findings" and group.with_findings:
                 return QBrush(QColor(FINDING_RED))
             if key == "anomaly":
-                worst = group.most_abnormal
-                return anomaly_brush(None if worst is None else worst.anomaly)
+                if group.max_score is None:
+                    return anomaly_brush(None)
+                # the most abnormal episode's cause is None when nothing specific was found
+                cause = "specific" if group.specific else None
+                return anomaly_brush(Anomaly(group.max_score, cause))
             if group.common.get(key) in (None, VARIOUS) and key in group.common:
                 return QBrush(QColor(GREY))
             return None
@@ -382,7 +510,7 @@ class CatalogModel(QAbstractItemModel):
 
     @staticmethod
     def _group_display(group: CatalogGroup, key: str) -> str:
-        count = len(group.children)
+        count = group.count
         if key == "name":
             return f"{group.name}  ({count} episode{'' if count == 1 else 's'})"
         if key == "duration":
@@ -390,8 +518,7 @@ class CatalogModel(QAbstractItemModel):
         if key == "findings":
             return f"{group.with_findings} with findings" if group.with_findings else ""
         if key == "anomaly":
-            worst = group.most_abnormal
-            return "—" if worst is None or worst.anomaly is None else f"{worst.anomaly.score:.2f}"
+            return "—" if group.max_score is None else f"{group.max_score:.2f}"
         if key == "problems":
             return f"{group.with_problems} with problems" if group.with_problems else ""
         if key in ("kind", "status", "outcome"):
@@ -407,17 +534,16 @@ class CatalogModel(QAbstractItemModel):
     def _group_tooltip(group: CatalogGroup, key: str) -> str:
         if key in ("status", "outcome"):
             counts = group.counts(key)
-            return f"{key} of the {len(group.children)} episodes: " + ", ".join(
+            return f"{key} of the {group.count} episodes: " + ", ".join(
                 f"{n} {value}" for value, n in sorted(counts.items(), key=lambda kv: -kv[1])
             )
         if key == "findings":
-            count = len(group.children)
-            return f"{group.with_findings} of {count} episodes have a confident finding"
+            return f"{group.with_findings} of {group.count} episodes have a confident finding"
         if key == "anomaly":
-            return group_anomaly_tip(group)
+            return group_anomaly_tip(group)  # (most_abnormal read by _group_data)
         lines = [
             group.path,
-            f"{len(group.children)} episodes, {group.duration_ns / 1e9:.1f} s in total",
+            f"{group.count} episodes, {group.duration_ns / 1e9:.1f} s in total",
             f"{group.with_findings} with findings, {group.with_problems} with problems",
         ]
         if group.unreproducible:

@@ -4,6 +4,10 @@ A dataset row never matches by itself: it is shown when one of its episodes matc
 search for an episode finds it under its dataset, and a filter that no episode of a dataset
 passes hides the whole dataset. Qt's recursive filtering would do the same with a second pass
 of ``filterAcceptsRow`` over every episode; a Python ``any`` over the group's rows is cheaper.
+With nothing narrowed, a dataset is shown without reading its episodes (the model reads them
+lazily): none of a dataset's episodes is a replay, and a replay group is only replays.
+Narrowed, the model has read only the episodes that pass (the browser gives it the same search
+and filters as SQL), so the ``any`` walks the matches, not the dataset.
 Sorting is delegated to the source model (see ``catalog_model``).
 """
 
@@ -89,7 +93,9 @@ class CatalogFilterProxy(QSortFilterProxyModel):
             return True
         node = model.node_at(source_row, source_parent)  # no QModelIndex: 10,000 calls
         if isinstance(node, CatalogGroup):  # shown when one of its episodes is
-            return any(self.accepts(row) for row in node.children)
+            if not self.is_narrowed():
+                return self._show_replays or not node.is_replays
+            return any(self.accepts(row) for row in model.episodes_of(node))
         return self.accepts(node)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:

@@ -6,7 +6,7 @@ and the CLI), so it is never stale; an episode no longer in the catalog shows di
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction
@@ -28,7 +28,7 @@ class RecentMenu(QMenu):
     def __init__(
         self,
         catalog: Callable[[], Catalog],
-        rows: Callable[[], Mapping[str, CatalogRow]],
+        rows: Callable[[Sequence[str]], Mapping[str, CatalogRow]],  # the rows of these ids
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -45,7 +45,7 @@ class RecentMenu(QMenu):
         except Exception as exc:  # sqlite busy...: a convenience, never an error dialog
             self.addAction(literal_mnemonic(f"Recent items unavailable: {exc}")).setEnabled(False)
             return
-        names = self._rows()
+        names = self._rows(episodes[:SHOWN])
         self.addSection("Episodes")
         for episode in episodes[:SHOWN]:
             row = names.get(episode)

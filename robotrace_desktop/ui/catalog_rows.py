@@ -1,11 +1,12 @@
 """The browser's rows as plain Python objects: episodes, and datasets that group them.
 
-Why plain objects and not a QSqlTableModel or per-row queries: the catalog may hold 10,000
-episodes and the browser filters on every keystroke, so rows are loaded with one query (no
-metadata, no streams) and each row's search text is precomputed. Why groups: a 100-episode
-LeRobot dataset would otherwise push every rosbag off the first screen; its episodes sit under
-one expandable row that summarises them (count, total duration, worst status and outcome, how
-many have findings). No Qt here: the model in ``catalog_model`` renders these.
+Why groups: a 100-episode LeRobot dataset would otherwise push every rosbag off the first
+screen; its episodes sit under one expandable row that summarises them (count, total duration,
+worst status and outcome, how many have findings). Why lazily: a catalog may hold 1,000,000
+episodes, which as Python objects cost a minute and gigabytes; the top level (``load_top``) is
+the groups' SQL aggregates plus the episodes of their own, and a group's episodes are read
+(``load_group``: a few queries, each row's search text precomputed) when it is expanded or
+searched. No Qt here: the model in ``catalog_model`` renders these.
 """
 
 from __future__ import annotations
@@ -13,15 +14,31 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import PurePath
 from typing import Any
 
-from robotrace_desktop.catalog.anomaly import Anomaly, anomaly_scores
-from robotrace_desktop.catalog.browse import browse_rows
-from robotrace_desktop.catalog.findings import CONFIDENT, TopFinding, top_findings
+from robotrace_desktop.catalog.anomaly import Anomaly
+from robotrace_desktop.catalog.browse import (
+    COMMON_FIELDS,
+    LOOSE_SCOPE,
+    VALUE_FIELDS,
+    filter_where,
+    group_scope,
+    group_summaries,
+    haystack,
+    ids_scope,
+    most_abnormal_id,
+    parse_problems,
+    scope_anomalies,
+    scope_paths,
+    scope_rows,
+    scope_top_findings,
+    search_where,
+)
+from robotrace_desktop.catalog.findings import CONFIDENT, TopFinding
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import REPRODUCIBILITY_FIELDS
 
@@ -101,7 +118,7 @@ class CatalogRow:
         parts += [self.tags, *self.problems, *self.causes]
         if self.top is not None:
             parts.append(self.top.title)
-        self.haystack = "\n".join(p for p in parts if p).casefold()
+        self.haystack = haystack(parts)
 
     @property
     def findings(self) -> str:
@@ -136,10 +153,13 @@ class CatalogRow:
 
 @dataclass(slots=True)
 class CatalogGroup:
-    """A dataset's episodes under one row; its fields summarise them (worst first)."""
+    """A dataset's episodes under one row. Its fields summarise them (worst first) and come
+    from one aggregate query over the whole catalog (``browse.group_summaries``); the episodes
+    themselves (``children``) are read only when someone needs them (the dataset is expanded,
+    a search looks inside it): None until then."""
 
-    recording: str
-    children: list[CatalogRow]
+    recording: str  # the group key: a dataset's recording, or REPLAY_GROUP + candidate
+    count: int
     name: str = ""
     kind: str = ""
     duration_ns: int = 0
@@ -148,42 +168,25 @@ class CatalogGroup:
     with_findings: int = 0  # episodes whose top finding is confident
     with_problems: int = 0
     unreproducible: int = 0  # episodes missing a reproducibility field
-    most_abnormal: CatalogRow | None = None  # the explained episode with the highest score
+    unscored: int = 0  # episodes never explained
+    best_confidence: float = -1.0  # the highest top-finding confidence (-1: no finding)
+    max_score: float | None = None  # the highest anomaly score (None: none explained)
+    specific: int = 0  # explained episodes with a specific finding
+    #: the explained episode with the highest score, read when its tooltip is asked for
+    most_abnormal: CatalogRow | None = None
     common: dict[str, Any] = field(default_factory=dict)  # field -> shared value or VARIOUS
     folder: str = ""  # where its episodes are (the dataset folder; the replays' library)
-
-    def __post_init__(self) -> None:
-        self.summarise()
-
-    def summarise(self) -> None:
-        """Recompute the summary from the children (after they were replaced)."""
-        kids = self.children
-        if self.recording.startswith(REPLAY_GROUP):
-            candidate = self.recording[len(REPLAY_GROUP) :]
-            self.name = f"replays of {candidate}" if candidate else "replays"
-            self.folder = os.path.commonpath([r.path for r in kids]) if kids else ""
-        else:
-            self.name = PurePath(self.recording).name or self.recording
-            self.folder = self.recording
-        self.kind = _common(r.kind for r in kids) or ""
-        self.duration_ns = sum(r.duration_ns for r in kids)
-        self.status = _worst((r.status for r in kids), STATUS_SEVERITY)
-        self.outcome = _worst((r.outcome for r in kids), OUTCOME_SEVERITY)
-        self.with_findings = sum(
-            1 for r in kids if r.top is not None and r.top.confidence >= CONFIDENT
-        )
-        self.with_problems = sum(1 for r in kids if r.problems)
-        scored = [r for r in kids if r.anomaly is not None]
-        self.most_abnormal = max(scored, key=_score, default=None)
-        self.unreproducible = sum(1 for r in kids if r.missing)
-        self.common = {
-            key: _common(getattr(r, key) for r in kids)
-            for key in ("robot", "source", "task", *REPRODUCIBILITY_FIELDS)
-        }
+    status_counts: dict[str, int] = field(default_factory=dict)
+    outcome_counts: dict[str, int] = field(default_factory=dict)
+    children: list[CatalogRow] | None = None
 
     @property
     def id(self) -> str:
         return "dataset:" + self.recording
+
+    @property
+    def is_replays(self) -> bool:
+        return self.recording.startswith(REPLAY_GROUP)
 
     def short_name(self, row: CatalogRow) -> str:
         """An episode's name under this row: 'g1_pick_bottle_v21 #4' shows as '#4' (the row
@@ -197,36 +200,57 @@ class CatalogGroup:
 
     def counts(self, key: str) -> dict[str, int]:
         """How many episodes have each status/outcome (for the group's tooltip)."""
-        counted: dict[str, int] = {}
-        for row in self.children:
-            value = str(getattr(row, key))
-            counted[value] = counted.get(value, 0) + 1
-        return counted
+        counted = self.status_counts if key == "status" else self.outcome_counts
+        return {value: n for value, n in counted.items() if n}
 
 
 Node = CatalogRow | CatalogGroup
 
 
-def _common(values: Iterable[Any]) -> Any:
-    """The one value every episode shares; VARIOUS when they differ; None when all unset."""
-    distinct = set(values)  # one C-level pass: a dataset's 10,000 episodes usually agree
-    seen = {None if v == "" else v for v in distinct}
-    return VARIOUS if len(seen) > 1 else next(iter(seen), None)
-
-
-def _worst(values: Iterable[str], severity: Sequence[str]) -> str:
-    rank = {name: n for n, name in enumerate(severity)}
-    best: str | None = None
-    for value in values:
-        if best is None or rank.get(value, len(rank)) < rank.get(best, len(rank)):
-            best = value
-    return best or severity[-1]
-
-
 def load_rows(catalog: Catalog) -> list[CatalogRow]:
-    """Every catalog episode with one query (the browser's only read of the episode table)."""
-    top = top_findings(catalog)
-    scores = anomaly_scores(catalog)
+    """Every catalog episode (what ``list`` shows; the browser reads them a dataset at a
+    time with ``scope``)."""
+    return load_scope(catalog, "1", [])
+
+
+def load_group(
+    catalog: Catalog,
+    group: CatalogGroup,
+    filters: Mapping[str, str] | None = None,
+    needle: str = "",
+) -> list[CatalogRow]:
+    """A dataset's episodes, in (path, index) order; with ``filters`` (the filter bar's
+    choices) only those that pass them, with ``needle`` (the case-folded search) only those
+    whose text holds it."""
+    scope, params = group_scope(group.recording)
+    if filters:
+        where, more = filter_where(filters, NONE_VALUE)
+        scope, params = f"({scope}) AND {where}", [*params, *more]
+    if needle and "\n" not in needle:  # (a search box holds one line)
+        where, more = search_where(catalog, needle)
+        scope, params = f"({scope}) AND {where}", [*params, *more]
+    return load_scope(catalog, scope, params)
+
+
+def load_scope(catalog: Catalog, scope: str, params: Sequence[Any]) -> list[CatalogRow]:
+    """The episodes the ``episode_view`` WHERE clause ``scope`` selects, with their top finding
+    and anomaly score: three queries however many rows, in one read snapshot. The scope (a
+    search may cost a Python call per row) is evaluated once: the findings are read for the
+    ids it selected."""
+    with catalog.snapshot():
+        rows = scope_rows(catalog, scope, params)
+        chosen = ("id IN (SELECT value FROM json_each(?))", [json.dumps([r["id"] for r in rows])])
+        found = scope_top_findings(catalog, *chosen)
+        best = scope_anomalies(catalog, *chosen)
+    top: dict[str, TopFinding] = {}
+    for r in found:
+        top.setdefault(
+            r["episode_id"], TopFinding(r["cause"], r["title"], float(r["confidence"]), r["n"])
+        )
+    scores = {
+        r["episode_id"]: _anomaly(r["confidence"], r["cause"], r["title"], r["t_start_ns"])
+        for r in best
+    }
     return [
         CatalogRow(
             id=r["id"],
@@ -244,42 +268,121 @@ def load_rows(catalog: Catalog) -> list[CatalogRow]:
             task=r["task"],
             outcome=r["outcome"],
             status=r["status"],
-            problems=_problems(r["problems"]),
+            problems=parse_problems(r["problems"]),
             tags=r["tags"] or "",
             causes=frozenset(r["causes"].split(",")) if r["causes"] else frozenset(),
             top=top.get(r["id"]),
             anomaly=scores.get(r["id"]),
             recording=r["recording"] or "",
         )
-        for r in browse_rows(catalog)
+        for r in rows
     ]
 
 
-def group_rows(rows: Sequence[CatalogRow]) -> list[Node]:
-    """Top-level nodes: a group per dataset (where its first episode was), other episodes as
-    they are."""
-    order: list[CatalogRow | str] = []
-    members: dict[str, list[CatalogRow]] = {}
-    for row in rows:
-        key = row.group_key
-        if key is None:
-            order.append(row)
-        else:
-            if key not in members:
-                members[key] = []
-                order.append(key)
-            members[key].append(row)
-    return [CatalogGroup(n, members[n]) if isinstance(n, str) else n for n in order]
+def _anomaly(score: float | None, cause: str | None, title: str | None, t: int | None) -> Anomaly:
+    if cause is None:
+        return Anomaly(0.0)
+    return Anomaly(float(score or 0.0), cause, title, t)
 
 
-def _problems(text: str | None) -> list[str]:
-    if not text or text == "[]":  # most rows: skip the JSON parser
-        return []
-    try:
-        value = json.loads(text or "[]")
-    except ValueError:
-        return [str(text)]
-    return [str(p) for p in value] if isinstance(value, list) else [str(value)]
+@dataclass(slots=True)
+class CatalogTop:
+    """What the browser's top level shows: the groups (summaries, no episodes), the episodes
+    of their own, and what the filter bar and the count need — without reading the episodes
+    of any dataset."""
+
+    nodes: list[Node]
+    total: int  # every episode, replays included
+    replays: int
+    filter_values: dict[str, set[str]]
+    filled: frozenset[str]  # the reproducibility columns at least one episode sets
+
+
+def load_top(catalog: Catalog) -> CatalogTop:
+    """The top level in a handful of queries, however many episodes the datasets hold (the
+    groups' summaries are kept in the catalog per recording: see ``browse.group_summaries``)."""
+    loose = load_scope(catalog, LOOSE_SCOPE, [])
+    summaries = group_summaries(catalog)
+    groups = [_group(s) for s in summaries]
+    for group in groups:  # a candidate's replays: the folder their episodes share
+        if group.is_replays:
+            paths = scope_paths(catalog, *group_scope(group.recording))
+            group.folder = os.path.commonpath(paths) if paths else ""
+    # where the group's first episode is in (path, index) order, as a listing shows them
+    order: list[tuple[str, int, Node]] = [
+        (s["first_path"], 0, g) for s, g in zip(summaries, groups, strict=True)
+    ]
+    order += [(r.path, -1, r) for r in loose]
+    order.sort(key=lambda item: (item[0], item[1]))
+    nodes: list[Node] = [item[2] for item in order]
+    filled = {
+        key
+        for key in REPRODUCIBILITY_FIELDS
+        if any(g.common.get(key) is not None for g in groups)
+        or any(getattr(r, key) not in (None, "") for r in loose)
+    }
+    raw: dict[str, set[Any]] = {key: {getattr(r, key) for r in loose} for key in VALUE_FIELDS}
+    causes: set[str] = set().union(*(r.causes for r in loose))
+    for summary in summaries:
+        for key in VALUE_FIELDS:
+            raw[key] |= summary["values_" + key]
+        causes |= summary["causes"]
+    values = {key: {NONE_VALUE if v in (None, "") else str(v) for v in raw[key]} for key in raw}
+    values["cause"] = {str(c) for c in causes}
+    return CatalogTop(
+        nodes=nodes,
+        total=len(loose) + sum(g.count for g in groups),
+        replays=sum(g.count for g in groups if g.is_replays),
+        filter_values=values,
+        filled=frozenset(filled),
+    )
+
+
+def load_most_abnormal(catalog: Catalog, group: CatalogGroup) -> CatalogRow | None:
+    """The group's explained episode with the highest score (its Anomaly tooltip)."""
+    found = most_abnormal_id(catalog, group.recording)
+    rows = [] if found is None else load_scope(catalog, *ids_scope([found]))
+    return rows[0] if rows else None
+
+
+def _group(summary: Mapping[str, Any]) -> CatalogGroup:
+    """A group row from its aggregate (``browse.group_summaries``)."""
+    key = summary["grp"]
+    common = {f: summary["common_" + f] for f in COMMON_FIELDS}
+    if key.startswith(REPLAY_GROUP):
+        candidate = key[len(REPLAY_GROUP) :]
+        name = f"replays of {candidate}" if candidate else "replays"
+        folder = ""  # filled in by load_top from the episodes' paths
+    else:
+        name = PurePath(key).name or key
+        folder = key
+    return CatalogGroup(
+        recording=key,
+        count=int(summary["n"]),
+        name=name,
+        kind=common.pop("kind") or "",
+        duration_ns=int(summary["duration_ns"] or 0),
+        outcome=OUTCOME_SEVERITY[summary["outcome_rank"]]
+        if summary["outcome_rank"] is not None
+        else OUTCOME_SEVERITY[-1],
+        status=STATUS_SEVERITY[summary["status_rank"]]
+        if summary["status_rank"] is not None
+        else STATUS_SEVERITY[-1],
+        with_findings=int(summary["with_findings"] or 0),
+        with_problems=int(summary["with_problems"] or 0),
+        unreproducible=int(summary["unreproducible"] or 0),
+        unscored=int(summary["n"]) - int(summary["scored"] or 0),
+        best_confidence=-1.0
+        if summary["best_confidence"] is None
+        else float(summary["best_confidence"]),
+        max_score=None if summary["max_score"] is None else float(summary["max_score"]),
+        specific=int(summary["specific"] or 0),
+        common=common,
+        folder=folder,
+        # worst first: a tooltip lists equal counts in that order
+        status_counts={v: int(summary["status_" + v] or 0) for v in STATUS_SEVERITY},
+        outcome_counts={v: int(summary["outcome_" + v] or 0) for v in OUTCOME_SEVERITY},
+    )
 
 
 _DIGITS = re.compile(r"(\d+)")
@@ -305,7 +408,7 @@ def sort_nodes(nodes: list[Any], key: str, reverse: bool) -> None:
 
 def _empty(node: Node, key: str) -> bool:
     if isinstance(node, CatalogGroup):
-        return node.most_abnormal is None
+        return node.max_score is None
     return getattr(node, key) is None
 
 
@@ -349,11 +452,10 @@ def _group_key(group: CatalogGroup, key: str) -> tuple[Any, ...]:
     if key == "name":
         return (0, _natural(group.name), group.recording, -1)
     if key == "anomaly":
-        worst = group.most_abnormal
-        return (0, -1.0 if worst is None else _score(worst), _natural(group.name))
+        score = group.max_score
+        return (0, -1.0 if score is None else score, _natural(group.name))
     if key == "findings":
-        best = max((r.top.confidence for r in group.children if r.top is not None), default=-1.0)
-        return (0, best, "")
+        return (0, group.best_confidence, "")
     if key == "path":
         return (0, _natural(group.recording), -1)
     if key in ("kind", "status", "outcome"):

@@ -7,7 +7,7 @@ save the selection, compare two) through signals.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Set
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, Signal
@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from robotrace_desktop.ui.catalog_rows import COLUMN_KEYS, CatalogRow
+from robotrace_desktop.ui.catalog_rows import COLUMN_KEYS
 
 LAST_COLUMN_MIN = 170  # px the path column keeps when the window is narrow
 #: (preferred, minimum) width in px of each column; the path column takes the rest.
@@ -99,15 +99,16 @@ class EpisodeTree(QTreeView):
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._menu)
 
-    def hide_empty_columns(self, rows: Sequence[CatalogRow]) -> None:
-        """Hide the reproducibility columns no episode fills (unless the user chose)."""
+    def hide_empty_columns(self, filled: Set[str] | None) -> None:
+        """Hide the reproducibility columns no episode fills (unless the user chose);
+        ``filled``: the columns some episode sets (None: no episodes, hide nothing)."""
         header = self.header()
         changed = False
         for key in HIDE_WHEN_EMPTY:
             column = COLUMN_KEYS.index(key)
             if column in self._user_columns:
                 continue
-            empty = bool(rows) and all(getattr(r, key) in (None, "") for r in rows)
+            empty = filled is not None and key not in filled
             if header.isSectionHidden(column) != empty:
                 header.setSectionHidden(column, empty)
                 changed = True

@@ -55,6 +55,7 @@ def dataset(browser: CatalogBrowser, name: str) -> Any:
     proxy = browser.proxy
     for row in range(proxy.rowCount()):
         if proxy.index(row, 0).data().startswith(name + "  ("):
+            browser.table.expand(proxy.index(row, 0))  # its episodes are read when expanded
             return proxy.index(row, 0)
     raise AssertionError(f"no dataset row {name}")
 

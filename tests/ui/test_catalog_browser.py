@@ -95,11 +95,14 @@ def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
 
 def shown_indexes(browser: CatalogBrowser, column: int = 0) -> list[QModelIndex]:
     """Every episode the filters let through, in view order: top-level episodes and the
-    episodes under each dataset row (whether or not the dataset is expanded)."""
+    episodes under each dataset row (whether or not the dataset is expanded: a dataset's
+    episodes are read as expanding it would)."""
     proxy, found = browser.proxy, []
     for row in range(proxy.rowCount()):
         index = proxy.index(row, column)
         parent = proxy.index(row, 0)
+        if proxy.canFetchMore(parent):
+            proxy.fetchMore(parent)
         if proxy.rowCount(parent):
             found += [proxy.index(c, column, parent) for c in range(proxy.rowCount(parent))]
         else:
@@ -205,6 +208,7 @@ def test_a_datasets_episodes_group_under_one_expandable_row(
     assert cell["path"] == str(shared_data.resolve() / "lerobot" / "g1_pick_bottle_v21")
     assert cell["status"] == "ready" and cell["outcome"] == "unknown"
     assert cell["problems"] == "96 with problems"  # 96 episodes lack their video
+    browser.proxy.fetchMore(g1)  # its episodes (read when the dataset is first expanded)
     children = [browser.proxy.index(r, col("duration"), g1) for r in range(100)]
     total = sum(float(i.data()) for i in children)
     assert abs(float(cell["duration"]) - total) < 0.01 * 100  # the total of its episodes
@@ -314,6 +318,7 @@ def test_sorting_by_duration_is_numeric_and_sorts_within_datasets(
     top = [float(d) for d in top_rows(browser, "duration")]
     assert top == sorted(top)  # datasets sort by their total among the bags
     g1 = browser.proxy.index(top_rows(browser).index("g1_pick_bottle_v21  (100 episodes)"), 0)
+    browser.table.expand(g1)
     inside = [float(browser.proxy.index(r, col("duration"), g1).data()) for r in range(100)]
     assert inside == sorted(inside) and inside[0] < inside[-1]
     shown = top_rows(browser, "duration")
@@ -903,6 +908,7 @@ def test_changes_made_while_the_catalog_tab_is_hidden_load_when_it_shows(
     browser = make_browser(catalog_copy)
     browser.show()
     qtbot.waitExposed(browser)
+    assert "act-v4" not in shown_column(browser, "policy_version")  # every dataset read
     browser.hide()  # the user is on an episode tab
     with Catalog(catalog_copy) as other:
         other.set_overrides([other.list_episodes()[0].id], {"policy_version": "act-v4"})
