@@ -24,6 +24,7 @@ from robotrace_desktop.analysis import thresholds
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext
 from robotrace_desktop.analysis.explain import explain
 from robotrace_desktop.analysis.registry import analyzers
+from robotrace_desktop.catalog.browse import refresh_group_summaries
 from robotrace_desktop.catalog.findings import findings_of, store_findings
 from robotrace_desktop.catalog.peers import PeerSnapshot
 from robotrace_desktop.catalog.store import Catalog
@@ -220,6 +221,8 @@ def explain_many(
                 run.explained[episode] = findings
             tick(episode)
         run.cancelled = done < len(ids) and cancel is not None and cancel.is_set()
+        if len(run.explained) > len(run.reused):  # new findings: the browser's summaries too
+            refresh_group_summaries(catalog)
     _release_inline(catalog_path)
     return run
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from robotrace_desktop.catalog.browse import refresh_group_summaries
 from robotrace_desktop.catalog.findings import explainable_among
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.catalog.user_data import note_recordings
@@ -181,6 +182,8 @@ def scan(
         pending = [*summary.changed, *_to_explain(catalog, unchanged_ids)]
         if pending:
             _explain(catalog, pending, summary, explain_progress, cancel)
+    if summary.new or summary.updated or summary.missing or summary.explained:
+        refresh_group_summaries(catalog)  # the browser opens on them, not on a re-count
     return summary
 
 
