@@ -372,13 +372,18 @@ def render_wrist_frames(count: int = round(DURATION_S * WRIST_FPS)) -> Iterable[
         yield img
 
 
+#: zero bytes after each frame's last plane: x264's SIMD copies read past a plane's end
+_SLACK_BYTES = 4096
+
+
 def yuv420p_frame(rgb: np.ndarray) -> av.VideoFrame:
     """RGB → BT.601 limited-range yuv420p in numpy, as FFmpeg's default conversion does.
 
-    Not left to swscale, and not ``VideoFrame.from_ndarray``: both leave the row padding of a
-    plane uninitialised (the wrist camera's 120-px chroma rows sit in 128-byte lines), and x264
-    reads that padding, so the same pixels encoded to different bytes depending on what the
-    process had allocated before. Every byte of every plane, padding included, is written here.
+    Not left to swscale, nor to a frame PyAV allocates: x264 reads bytes it does not use —
+    the row padding of a plane (the wrist camera's 120-px chroma rows sit in 128-byte lines)
+    and past the last plane's end — and an allocated frame leaves those uninitialised, so the
+    same pixels encoded to different bytes depending on what the process had freed before.
+    The frame wraps one packed I420 buffer of ours, with zeroed slack after it.
     Odd sizes (which yuv420p cannot hold exactly) fall back to swscale."""
     height, width = rgb.shape[:2]
     if height % 2 or width % 2:
@@ -392,24 +397,31 @@ def yuv420p_frame(rgb: np.ndarray) -> av.VideoFrame:
     def half(plane: np.ndarray) -> np.ndarray:  # 2×2 mean; slices, 20× faster than .mean
         return (plane[0::2, 0::2] + plane[0::2, 1::2] + plane[1::2, 0::2] + plane[1::2, 1::2]) / 4
 
-    frame = av.VideoFrame(width, height, "yuv420p")
-    for target, plane in zip(frame.planes, (y, half(u), half(v)), strict=True):
-        lines = np.zeros((target.height, target.line_size), dtype=np.uint8)
-        lines[:, : target.width] = np.clip(np.rint(plane), 0, 255).astype(np.uint8)
-        target.update(lines)  # type: ignore[arg-type]  # PyAV takes any buffer; its stub says bytes
+    size = height * width * 3 // 2
+    packed = np.zeros(size + _SLACK_BYTES, dtype=np.uint8)
+    packed[:size] = np.concatenate(
+        [np.clip(np.rint(p), 0, 255).astype(np.uint8).ravel() for p in (y, half(u), half(v))]
+    )
+    frame = av.VideoFrame.from_numpy_buffer(
+        packed[:size].reshape(height * 3 // 2, width), format="yuv420p"
+    )
     return frame
 
 
 def encode_video(path: Path, frames: Iterable[np.ndarray], fps: int = VIDEO_FPS) -> Path:
     """H.264 (yuv420p) in mp4, frame i at i/fps; MPEG-4 Part 2 if FFmpeg lacks libx264.
-    Single-threaded x264, so the same frames always give the same bytes."""
+    Single-threaded x264 without macroblock-tree rate control, every input byte ours: the same
+    frames give the same bytes, whatever the process did before."""
     path.parent.mkdir(parents=True, exist_ok=True)
     stream_of = iter(frames)
     first = next(stream_of)
     with av.open(str(path), "w", format="mp4") as container:
         try:
             stream = container.add_stream("libx264", rate=fps)
-            stream.options = {"crf": "18", "preset": "veryfast", "g": str(fps), "threads": "1"}
+            # mbtree off: with it, x264 encoded the same frames to different bytes in a process
+            # whose heap had held other frames (its rate control reads memory it never set)
+            options = {"crf": "18", "preset": "veryfast", "g": str(fps), "threads": "1"}
+            stream.options = {**options, "x264-params": "mbtree=0"}
         except (av.FFmpegError, ValueError):
             stream = container.add_stream("mpeg4", rate=fps)
             stream.options = {"qscale": "2", "g": str(fps)}
