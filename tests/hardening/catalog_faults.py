@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from tests.hardening.trees import REPO, many_recordings
 
@@ -214,7 +215,9 @@ class Engine:
         lines: list[str] = [writer.stdout.readline()]
         if kill_after is not None:
             if during is not None:
-                time.sleep(kill_after / 2)
+                # the fault strikes once the writer has saved a few rows, not at a wall-clock
+                # moment a busy machine may reach before the writer wrote anything
+                _read_saved(writer.stdout, lines, count=5)
                 during()
                 time.sleep(kill_after / 2)
             else:
@@ -353,3 +356,15 @@ def _python(*args: str) -> subprocess.Popen[str]:
         env=env,
         cwd=REPO,
     )
+
+
+def _read_saved(stream: IO[str], lines: list[str], *, count: int) -> None:
+    """Read the writer's lines into ``lines`` until ``count`` of them report a saved row (or
+    the writer stops)."""
+    saved = 0
+    while saved < count:
+        line = stream.readline()
+        if not line:
+            return
+        lines.append(line)
+        saved += '"bookmark"' in line or '"tag"' in line
