@@ -118,11 +118,13 @@ def test_a_scan_killed_at_several_points_resumes(
 
 
 def test_explain_resumes_after_a_scan_killed_while_explaining(tmp_path: Path) -> None:
-    recordings = many_recordings(tmp_path / "few", 12)
+    # enough recordings that Explain is still running when the first findings are seen: with
+    # 12 a fast machine had stored them all between the poll and the kill
+    recordings = many_recordings(tmp_path / "few", 30)
     catalog = tmp_path / "catalog.sqlite"
     scan = cli(catalog, "scan", str(tmp_path / "few"))
     wait_for(
-        lambda: count(catalog, "explained") >= 3 or scan.poll() is not None,
+        lambda: count(catalog, "explained") >= 1 or scan.poll() is not None,
         what="Explain to store its first findings",
     )
     workers = children(scan.pid)  # the Explain pool (and its resource tracker)
