@@ -303,10 +303,12 @@ def _best_hinge(
 ) -> tuple[int, float, float, float, float]:
     best = (0, 0.0, float("inf"), 0.0, 1.0)
     ramp = np.maximum(t_s[None, :] - t_s[idx][:, None], 0.0)  # (K, N)
+    # growth is monotone, so growing the ramp once and capping it at g(d) per duration gives
+    # g(min(ramp, d)) without an expm1 over the whole grid per duration
+    grown = {p: growth(ramp, p) for p in growths}
     for d in durations:
-        clipped = np.minimum(ramp, d) if np.isfinite(d) else ramp
         for p in growths:
-            h = growth(clipped, p)
+            h = np.minimum(grown[p], growth(np.array(d), p)) if np.isfinite(d) else grown[p]
             hc = h - (h @ q) @ q.T
             shh = np.einsum("kn,kn->k", hc, hc)
             shy = hc @ yc

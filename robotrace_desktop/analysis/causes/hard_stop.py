@@ -304,7 +304,7 @@ def _command_travel(
     # creeping within its noise band while its command creeps alike is following it), beyond
     # the offset they ordinarily keep, and how much wider it grew than at the stop
     residual = commanded.residual
-    rest = np.delete(residual, np.arange(start, end))
+    rest = np.concatenate((residual[:start], residual[end:]))  # all but the span
     rest = rest[np.isfinite(rest)]
     centre = float(np.median(rest)) if rest.size else 0.0
     gap = np.abs(residual[start:end] - centre)
@@ -336,7 +336,7 @@ def _contact(commanded: _Commanded, start: int, end: int, reach: int) -> int:
     joint settled is late too; the growth itself dates the contact. At most ``reach`` samples
     before ``start``, never after it."""
     residual = commanded.residual
-    rest = np.delete(residual, np.arange(start, end))
+    rest = np.concatenate((residual[:start], residual[end:]))  # all but the span
     rest = rest[np.isfinite(rest)]
     lo = max(0, start - reach)
     if rest.size < 8 or end - lo < 4:
@@ -364,7 +364,7 @@ def _parting(commanded: _Commanded, start: int, end: int) -> int:
     last sample of the span whose command-vs-measured gap was still within its ordinary spread
     (the run's p95 around its median) before the gap's peak."""
     residual = commanded.residual
-    rest = np.delete(residual, np.arange(start, end))
+    rest = np.concatenate((residual[:start], residual[end:]))  # all but the span
     rest = rest[np.isfinite(rest)]
     if rest.size < 8:
         return start
