@@ -100,6 +100,19 @@ def test_a_tampered_packet_index_cache_is_not_unpickled(tmp_path: Path) -> None:
 # --------------------------------------------------------------------- deep links
 
 
+def test_no_code_asks_numpy_for_pickles() -> None:
+    """Every array the app reads or writes goes through numpy with allow_pickle=False: a cache
+    or bundle written with pickles allowed would hold objects the next read must refuse."""
+    package = Path(rt.__file__).parent
+    offenders = [
+        f"{path.relative_to(package)}:{n}"
+        for path in sorted(package.rglob("*.py"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "allow_pickle=True" in line.replace(" ", "")
+    ]
+    assert offenders == []
+
+
 def test_a_link_opens_catalog_ids_only_never_a_path(tmp_path: Path, monkeypatch) -> None:
     bundle = demo_copy(tmp_path / "demo")
     catalog = Catalog(tmp_path / "catalog.sqlite")

@@ -382,8 +382,8 @@ def _save(cache_file: Path, index: PacketIndex) -> None:
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache_file.with_name(f"{cache_file.stem}.{os.getpid()}.tmp.npz")
-        # allow_pickle=True is numpy's default, spelled out: the stub would take an array for it
-        np.savez(tmp, allow_pickle=True, **index.to_arrays())
+        # numeric arrays only: an object array must fail here, never be pickled into the cache
+        np.savez(tmp, allow_pickle=False, **index.to_arrays())
         os.replace(tmp, cache_file)
     except OSError:
         pass
