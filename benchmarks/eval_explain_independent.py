@@ -17,8 +17,6 @@ repository to "faults the project has never seen".
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -27,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.analysis.heldout.kinds import ACCEPTED
 from tests.analysis.heldout.report import (
+    arguments,
     evaluate,
     fold_parts,
     print_closing,
@@ -37,20 +36,9 @@ from tests.analysis.heldout.robots import FOLDS
 from tests.analysis.heldout.scoring import Case, _row, table
 from tests.analysis.independent.cases import KINDS, applicable, build_cases, style
 
-DEFAULT_DATA = Path(
-    os.environ.get("ROBOTRACE_TEST_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
-)
-
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--per-cell", type=int, default=7, help="cases per robot×kind")
-    parser.add_argument("--fold", choices=("heldout", "tune", "all"), default="all")
-    parser.add_argument("--all-g1", action="store_true", help="all 100 G1 episodes (default 20)")
-    parser.add_argument("--kinds", nargs="*", choices=KINDS, default=list(KINDS))
-    parser.add_argument("--verbose", action="store_true", help="one line per case")
+    parser = arguments(__doc__.splitlines()[0], KINDS)
     args = parser.parse_args()
 
     result = evaluate(

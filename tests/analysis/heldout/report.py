@@ -6,7 +6,9 @@ they print."""
 
 from __future__ import annotations
 
+import argparse
 import math
+import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -41,6 +43,25 @@ class Evaluation:
     per_cell: int = 0
     loading_s: float = 0.0
     elapsed_s: float = 0.0
+
+
+#: the real recordings: $ROBOTRACE_TEST_DATA, else ../shared/data beside the repository
+DEFAULT_DATA = Path(
+    os.environ.get("ROBOTRACE_TEST_DATA") or Path(__file__).resolve().parents[4] / "shared" / "data"
+)
+
+
+def arguments(description: str, kinds: Sequence[str]) -> argparse.ArgumentParser:
+    """The options both fault-set benchmarks take (data, seed, cases per cell, fold, kinds)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--per-cell", type=int, default=7, help="cases per robot×kind")
+    parser.add_argument("--fold", choices=("heldout", "tune", "all"), default="all")
+    parser.add_argument("--all-g1", action="store_true", help="all 100 G1 episodes (default 20)")
+    parser.add_argument("--kinds", nargs="*", choices=kinds, default=list(kinds))
+    parser.add_argument("--verbose", action="store_true", help="one line per case")
+    return parser
 
 
 def evaluate(
