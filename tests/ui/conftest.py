@@ -8,7 +8,10 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,3 +30,20 @@ def demo_catalog(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
         scan(catalog, [bundle])
         (episode,) = catalog.list_episodes()
     return path, episode.id
+
+
+@contextmanager
+def shown_browser(qtbot: Any, catalog: Path) -> Iterator[Any]:
+    """The catalog browser on ``catalog``, shown at 1600×1000 as a person sees it, shut down
+    after (its workers and file watcher stopped)."""
+    from robotrace_desktop.ui.catalog_browser import CatalogBrowser
+
+    made = CatalogBrowser(catalog)
+    qtbot.addWidget(made)
+    made.resize(1600, 1000)
+    made.show()
+    qtbot.waitExposed(made)
+    try:
+        yield made
+    finally:
+        made.shutdown()

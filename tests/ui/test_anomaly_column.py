@@ -19,6 +19,7 @@ from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.ui.catalog_browser import CatalogBrowser
 from robotrace_desktop.ui.catalog_model import COLUMN_KEYS, NODE_ROLE
 from tests.catalog_files import copy_catalog
+from tests.ui.conftest import shown_browser
 
 ANOMALY = COLUMN_KEYS.index("anomaly")
 TOOLTIP = Qt.ItemDataRole.ToolTipRole
@@ -26,13 +27,8 @@ TOOLTIP = Qt.ItemDataRole.ToolTipRole
 
 @pytest.fixture
 def browser(qtbot: Any, triage_catalog: Path, tmp_path: Path) -> Iterator[CatalogBrowser]:
-    made = CatalogBrowser(copy_catalog(triage_catalog, tmp_path / "catalog.sqlite"))
-    qtbot.addWidget(made)
-    made.resize(1600, 1000)
-    made.show()
-    qtbot.waitExposed(made)
-    yield made
-    made.shutdown()
+    with shown_browser(qtbot, copy_catalog(triage_catalog, tmp_path / "catalog.sqlite")) as made:
+        yield made
 
 
 def column(browser: CatalogBrowser, parent: Any = None) -> list[str]:

@@ -20,6 +20,7 @@ from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.ui.catalog_browser import CatalogBrowser
 from robotrace_desktop.ui.catalog_model import COLUMN_KEYS, NODE_ROLE
 from robotrace_desktop.ui.catalog_rows import CatalogGroup, CatalogRow
+from tests.ui.conftest import shown_browser
 
 EPISODES, PER_DATASET = 20_000, 2_000
 TOOLTIP = Qt.ItemDataRole.ToolTipRole
@@ -40,13 +41,8 @@ def big_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def browser(qtbot: Any, big_catalog: Path, tmp_path: Path) -> Iterator[CatalogBrowser]:
     copy = tmp_path / "catalog.sqlite"
     shutil.copy(big_catalog, copy)
-    made = CatalogBrowser(copy)
-    qtbot.addWidget(made)
-    made.resize(1600, 1000)
-    made.show()
-    qtbot.waitExposed(made)
-    yield made
-    made.shutdown()
+    with shown_browser(qtbot, copy) as made:
+        yield made
 
 
 def groups(browser: CatalogBrowser) -> list[CatalogGroup]:
