@@ -117,17 +117,39 @@ def test_a_scan_killed_at_several_points_resumes(
         assert {e.id for e in opened.list_episodes()} == expected_ids(recordings)
 
 
+PAUSE_AFTER_FIRST_FINDINGS = """
+import sys, time
+from robotrace_desktop.cli import main
+from robotrace_desktop.library import explain_runner
+
+store, map_jobs = explain_runner.store_findings, explain_runner.map_jobs
+
+
+def store_then_wait(*args, **kwargs):  # the first episode's findings committed: wait there
+    store(*args, **kwargs)
+    print("stored the first findings", flush=True)
+    time.sleep(3600)
+
+
+def two_workers(*args, **kwargs):  # a pool even on a one-core machine
+    return map_jobs(*args, **{**kwargs, "workers": 2})
+
+
+explain_runner.store_findings, explain_runner.map_jobs = store_then_wait, two_workers
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def test_explain_resumes_after_a_scan_killed_while_explaining(tmp_path: Path) -> None:
-    # enough recordings that Explain is still running when the first findings are seen: with
-    # 12 a fast machine had stored them all between the poll and the kill
-    recordings = many_recordings(tmp_path / "few", 30)
+    """The scan is killed while its Explain pool is running, right after the first episode's
+    findings were stored (it waits there, so the point does not depend on the machine)."""
+    recordings = many_recordings(tmp_path / "few", 12)
     catalog = tmp_path / "catalog.sqlite"
-    scan = cli(catalog, "scan", str(tmp_path / "few"))
-    wait_for(
-        lambda: count(catalog, "explained") >= 1 or scan.poll() is not None,
-        what="Explain to store its first findings",
-    )
-    workers = children(scan.pid)  # the Explain pool (and its resource tracker)
+    scan = python("-c", PAUSE_AFTER_FIRST_FINDINGS, "--catalog", str(catalog), "scan",
+                  str(tmp_path / "few"))  # fmt: skip
+    assert scan.stdout is not None
+    assert "stored the first findings\n" in iter(scan.stdout.readline, ""), finish(scan)
+    workers = children(scan.pid)  # the Explain pool's two workers (and its resource tracker)
     kill9(scan)
     assert scan.returncode == -9
     assert len(workers) >= 2
@@ -136,7 +158,7 @@ def test_explain_resumes_after_a_scan_killed_while_explaining(tmp_path: Path) ->
     with healthy(catalog) as opened:
         explained_before = count(catalog, "explained")
         assert opened.count() == len(recordings)
-    assert explained_before < len(recordings)
+    assert explained_before == 1
     summary = scan_json(catalog, str(tmp_path / "few"))
     assert summary["unchanged"] == len(recordings) and summary["new"] == 0
     assert summary["explained"] == len(recordings) - explained_before
