@@ -84,6 +84,11 @@ class EpisodeData:
                 found.append(signal)
         return found
 
+    def loaded_signals(self) -> list[Signal]:
+        """The signals read so far (reads nothing): what an explained episode can hand on
+        without another pass over its recording."""
+        return [s for s in self._signals.values() if s is not None and len(s.t_ns)]
+
     def signals_with_role(self, role: str) -> list[Signal]:
         """``role`` as stream_role names it; "action" is accepted for "command"."""
         wanted = "command" if role == "action" else role

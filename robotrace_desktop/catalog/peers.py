@@ -50,6 +50,23 @@ def history_line(catalog: Catalog, info: EpisodeInfo) -> tuple[int, str]:
     return count, f"compared with {count} other episode{plural} of {whose}{few}"
 
 
+def signal_streams(catalog: Catalog, ids: Sequence[str]) -> dict[str, set[str]]:
+    """{episode id: the names of its indexed signal streams}: which peers can answer for a
+    stream at all, known without opening their recordings."""
+    found: dict[str, set[str]] = {i: set() for i in ids}
+    for start in range(0, len(ids), 500):
+        batch = list(ids[start : start + 500])
+        marks = ", ".join("?" * len(batch))
+        rows = catalog.conn.execute(
+            "SELECT episode_id, name FROM streams "
+            f"WHERE kind = 'signal' AND episode_id IN ({marks})",
+            batch,
+        )
+        for episode, name in rows:
+            found[episode].add(name)
+    return found
+
+
 def _infos(catalog: Catalog, ids: Sequence[str]) -> list[EpisodeInfo]:
     if not ids:
         return []

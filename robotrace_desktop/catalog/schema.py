@@ -265,3 +265,26 @@ MIGRATIONS.append(
     END;
     """
 )
+
+# next: the robot's normal channel ranges, stored (issue 13: "never rebuilt from peers on each
+# call"). Explain judges a channel against the (min, max) each other episode of the robot
+# reached; reading those peers again for every episode explained — in every process — was a
+# third of a cold ``explain`` of a bag. Each episode's per-stream ranges are stored once, with
+# the content hash of the episode they were computed from and the method that computed them:
+# a re-indexed recording or a new method makes the row stale (it is then recomputed and
+# replaced), a deleted episode takes its rows with it. The robot's ranges are these rows over
+# its other episodes, so the model grows by one episode's rows when one is added.
+MIGRATIONS.append(
+    """
+    CREATE TABLE channel_ranges (
+        episode_id    TEXT NOT NULL REFERENCES episodes(id) ON DELETE CASCADE,
+        stream        TEXT NOT NULL,
+        content_hash  TEXT NOT NULL,   -- episodes.content_hash the ranges were computed from
+        method        TEXT NOT NULL,   -- how they were computed (catalog.channel_ranges)
+        channels      TEXT NOT NULL,   -- JSON list, one name per column
+        lo            BLOB NOT NULL,   -- float64 little-endian, one per channel (NaN: none)
+        hi            BLOB NOT NULL,
+        PRIMARY KEY (episode_id, stream)
+    );
+    """
+)

@@ -25,6 +25,7 @@ from robotrace_desktop.analysis.data import EpisodeData, ExplainContext
 from robotrace_desktop.analysis.explain import explain
 from robotrace_desktop.analysis.registry import analyzers
 from robotrace_desktop.catalog.browse import refresh_group_summaries
+from robotrace_desktop.catalog.channel_ranges import StoredRanges, store_ranges
 from robotrace_desktop.catalog.findings import findings_of, store_findings
 from robotrace_desktop.catalog.peers import PeerSnapshot
 from robotrace_desktop.catalog.store import Catalog
@@ -36,6 +37,10 @@ from robotrace_desktop.library.explain_reuse import current_keys, thresholds_fil
 from robotrace_desktop.workers import Engine, JobError, map_jobs
 
 log = logging.getLogger(__name__)
+
+#: learned channel ranges are stored this many rows at a time (derived data: a killed run
+#: loses at most one batch, which the next run reads again)
+_RANGES_BATCH = 500
 
 #: progress(done, total, episode id just finished)
 ExplainProgress = Callable[[int, int, str], None]
@@ -98,36 +103,60 @@ def context_for(
     return ctx
 
 
+@dataclass(slots=True)
+class Computed:
+    """One episode explained: its findings, and the channel ranges learned on the way (its
+    own, and those of any peer that had to be read) for the catalog to keep
+    (``catalog.channel_ranges``) so the robot's next episode reads neither again."""
+
+    findings: list[Finding]
+    ranges: list[StoredRanges] = field(default_factory=list)
+
+
 def explain_resolved(
     resolved: ResolvedEpisode, catalog: Catalog | None, peers: PeerSnapshot | None = None
 ) -> list[Finding]:
     """Ranked findings of an episode (in the catalog or opened from disk); stores nothing."""
+    return _compute(resolved, catalog, peers).findings
+
+
+def _compute(
+    resolved: ResolvedEpisode, catalog: Catalog | None, peers: PeerSnapshot | None
+) -> Computed:
     info = resolved.info
     in_catalog = catalog is not None and resolved.in_catalog
     offsets = catalog.stream_offsets(info.id) if in_catalog and catalog is not None else {}
     ctx = context_for(catalog, info, peers=peers)
     with resolved.open() as source:
-        return explain(EpisodeData(info, source, offsets), ctx)
+        data = EpisodeData(info, source, offsets)
+        findings = explain(data, ctx)
+        if not in_catalog or catalog is None:
+            return Computed(findings)
+        digest = catalog.indexed_hashes([info.id]).get(info.id)
+        own = [] if digest is None else peer_history.own_ranges(data, digest)
+    learned = getattr(ctx.history, "learned", None)
+    return Computed(findings, own + (learned() if callable(learned) else []))
 
 
 def compute_episode_id(
     catalog: Catalog, episode_id: str, peers: PeerSnapshot | None = None
-) -> list[Finding]:
+) -> Computed:
     info = catalog.get(episode_id)
-    return explain_resolved(ResolvedEpisode(info, True), catalog, peers)
+    return _compute(ResolvedEpisode(info, True), catalog, peers)
 
 
 def explain_episode_id(
     catalog_path: Path, episode_id: str, *, model_version: str | None = None
 ) -> list[Finding]:
     """Explain one catalog episode (always computed) and store its findings with their reuse
-    key. Returns them, ranked."""
+    key, and the channel ranges learned on the way. Returns the findings, ranked."""
     with Catalog(Path(catalog_path)) as catalog:
         keys = current_keys(catalog, [episode_id], model_versions={episode_id: model_version})
-        findings = compute_episode_id(catalog, episode_id)
+        computed = compute_episode_id(catalog, episode_id)
         check = keys.get(episode_id)
-        store_findings(catalog, episode_id, findings, None if check is None else check.key)
-    return findings
+        store_findings(catalog, episode_id, computed.findings, None if check is None else check.key)
+        store_ranges(catalog, computed.ranges)
+    return computed.findings
 
 
 #: catalog connections a worker keeps between the items of a run, by (path, thread): an
@@ -138,10 +167,11 @@ _catalogs: dict[tuple[str, int], Catalog] = {}
 _snapshots: dict[tuple[str, int], tuple[str, PeerSnapshot]] = {}
 
 
-def explain_job(context: dict[str, Any], episode_id: str) -> list[dict[str, Any]]:
+def explain_job(context: dict[str, Any], episode_id: str) -> dict[str, Any]:
     """Pool / Ray entry point (top level, so spawn and Ray can import it): compute one
-    episode's findings as plain dicts; store nothing. The episodes of one run (``context["run"]``)
-    share one snapshot of their robots' other episodes."""
+    episode's findings as plain dicts and the ranges learned (``Computed``); store nothing.
+    The episodes of one run (``context["run"]``) share one snapshot of their robots' other
+    episodes."""
     key = (str(context["catalog"]), threading.get_ident())
     catalog = _catalogs.get(key)
     if catalog is None:
@@ -150,7 +180,11 @@ def explain_job(context: dict[str, Any], episode_id: str) -> list[dict[str, Any]
     kept = _snapshots.get(key)
     if kept is None or kept[0] != run or kept[1].catalog is not catalog:
         kept = _snapshots[key] = (run, PeerSnapshot(catalog))
-    return [f.to_dict() for f in compute_episode_id(catalog, episode_id, kept[1])]
+    computed = compute_episode_id(catalog, episode_id, kept[1])
+    return {
+        "findings": [f.to_dict() for f in computed.findings],
+        "ranges": [tuple(r) for r in computed.ranges],
+    }
 
 
 def _release_inline(path: Path) -> None:
@@ -209,17 +243,23 @@ def explain_many(
             address=address,
             cancel=cancel,
         )
+        learned: list[StoredRanges] = []
         for index, result in results:
             episode = todo[index]
             if isinstance(result, JobError):
                 run.errors[episode] = _error_text(result)
                 log.warning("explain %s failed: %s", episode, run.errors[episode])
             else:
-                findings = [Finding.from_dict(d) for d in result]
+                findings = [Finding.from_dict(d) for d in result["findings"]]
                 check = keys.get(episode)
                 store_findings(catalog, episode, findings, None if check is None else check.key)
                 run.explained[episode] = findings
+                learned += [StoredRanges(*r) for r in result["ranges"]]
+                if len(learned) >= _RANGES_BATCH:
+                    store_ranges(catalog, learned)
+                    learned = []
             tick(episode)
+        store_ranges(catalog, learned)
         run.cancelled = done < len(ids) and cancel is not None and cancel.is_set()
         if len(run.explained) > len(run.reused):  # new findings: the browser's summaries too
             refresh_group_summaries(catalog)

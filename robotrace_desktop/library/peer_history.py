@@ -7,7 +7,10 @@ the same task and environment for the divergence analyzer.
 
 Both are bounded: at most ``max_episodes`` other episodes (newest first) and a time budget per
 history; only per-channel (min, max) pairs are kept in memory. LeRobot datasets answer from
-``meta/episodes_stats.jsonl`` (per-episode min/max) without reading any data file.
+``meta/episodes_stats.jsonl`` (per-episode min/max) without reading any data file; every other
+peer from the ranges the catalog stores for it (``catalog.channel_ranges``), read from its
+recording only when none are stored for its current content — and what was read, or learned
+from the episode just explained, is handed back (``learned_ranges``) for the caller to store.
 
 Why here and not in ``analysis``: finding the peers takes the catalog and reading them takes
 the readers; Explain only receives the answers, as ``ExplainContext.history`` and
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,12 +30,14 @@ from pathlib import Path
 import numpy as np
 
 from robotrace_desktop.analysis.data import EpisodeData
+from robotrace_desktop.catalog.channel_ranges import StoredRanges, stored_ranges
 from robotrace_desktop.catalog.episode_rows import content_hash
 from robotrace_desktop.catalog.peers import (
     MAX_PEERS,
     PeerSnapshot,
     nearest_successful,
     peer_episodes,
+    signal_streams,
 )
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo, Outcome
@@ -101,10 +107,19 @@ class _Ranges:
         # the hashes stored at indexing, one query: hashing 50 peers afresh for every episode
         # explained was a tenth of ``explain --all``
         self._hashes = catalog.indexed_hashes([p.id for p in self.peers])
+        # which peers have which signal streams, as indexed: opening a bag to learn that it
+        # lacks a topic cost 40 ms a peer and stream
+        self._signal_streams = signal_streams(catalog, [p.id for p in self.peers])
         self.budget_s = budget_s
         self._answers: dict[tuple[str, str, bool], tuple[float, float] | None] = {}
         self._each: dict[tuple[str, str, bool], list[tuple[float, float]]] = {}
         self._tables: dict[str, _PeerTable] = {}
+        self._learned: list[StoredRanges] = []
+
+    def learned(self) -> list[StoredRanges]:
+        """The peers' ranges this history had to read from their recordings (none were stored
+        for their current content): what the catalog should keep so no one reads them again."""
+        return list(self._learned)
 
     def __call__(
         self, stream: str, channel: str, successful_only: bool
@@ -151,6 +166,7 @@ class _Ranges:
         stream (analyzers ask channel by channel: thousands of questions an episode)."""
         if stream not in self._tables:
             rows: list[tuple[EpisodeInfo, Ranges]] = []
+            stored = self._stored(stream)
             deadline = time.monotonic() + self.budget_s
             for peer in self.peers:
                 if time.monotonic() > deadline:
@@ -158,13 +174,28 @@ class _Ranges:
                         "history of %s: time budget reached after %d episodes", stream, len(rows)
                     )
                     break
-                found = self._episode_ranges(peer, stream)
+                found = self._episode_ranges(peer, stream, stored.get(peer.id))
                 if found is not None:
                     rows.append((peer, found))
             self._tables[stream] = _PeerTable.of(rows)
         return self._tables[stream]
 
-    def _episode_ranges(self, peer: EpisodeInfo, stream: str) -> Ranges | None:
+    def _stored(self, stream: str) -> dict[str, Ranges]:
+        """The peers' ranges of ``stream`` the catalog holds for their current content."""
+        try:
+            rows = stored_ranges(self.catalog, [p.id for p in self.peers], stream)
+        except RobotraceError as exc:  # a damaged or locked catalog: read the peers instead
+            log.info("stored ranges of %s unavailable: %s", stream, exc)
+            return {}
+        return {
+            episode: (row.channels, *as_arrays(row))
+            for episode, row in rows.items()
+            if row.content_hash == self._hashes.get(episode)
+        }
+
+    def _episode_ranges(
+        self, peer: EpisodeInfo, stream: str, stored: Ranges | None = None
+    ) -> Ranges | None:
         # the channel names label LeRobot stats, so they are part of the key
         digest = self._hashes.get(peer.id) or content_hash(peer)
         key = (peer.id, stream, digest, self._channels_of(stream))
@@ -173,7 +204,11 @@ class _Ranges:
             return _PEER_RANGES[key]
         found = self._from_lerobot_stats(peer, stream) if peer.kind == "lerobot" else None
         if found is None:
+            found = stored
+        if found is None and stream in self._signal_streams.get(peer.id, {stream}):
             found = self._read(peer, stream)
+            if found is not None and peer.id in self._hashes:
+                self._learned.append(as_stored(peer.id, stream, self._hashes[peer.id], found))
         _PEER_RANGES[key] = found
         while len(_PEER_RANGES) > _PEER_RANGES_SIZE:
             _PEER_RANGES.popitem(last=False)
@@ -213,15 +248,49 @@ class _Ranges:
         except RobotraceError as exc:
             log.debug("history: %s skipped (%s)", peer.id, exc)
             return None
-        values = np.asarray(chunk.values, dtype=np.float64)
-        if values.ndim == 1:
-            values = values[:, None]
-        if values.shape[0] == 0:
-            return None
-        with np.errstate(all="ignore"):
-            finite = np.where(np.isfinite(values), values, np.nan)
-            lo, hi = np.nanmin(finite, axis=0), np.nanmax(finite, axis=0)
-        return tuple(chunk.channels), lo, hi
+        return ranges_of(tuple(chunk.channels), chunk.values)
+
+
+def ranges_of(channels: tuple[str, ...], values: np.ndarray) -> Ranges | None:
+    """Per-channel min and max of the finite samples (NaN for a channel with none); None for
+    no samples. The method ``catalog.channel_ranges.METHOD`` names."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 1:
+        values = values[:, None]
+    if values.shape[0] == 0:
+        return None
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN channel: NaN, said so
+        finite = np.where(np.isfinite(values), values, np.nan)
+        lo, hi = np.nanmin(finite, axis=0), np.nanmax(finite, axis=0)
+    return channels, lo, hi
+
+
+def as_stored(episode_id: str, stream: str, digest: str, ranges: Ranges) -> StoredRanges:
+    channels, lo, hi = ranges
+    return StoredRanges(
+        episode_id,
+        stream,
+        digest,
+        channels,
+        np.asarray(lo, dtype="<f8").tobytes(),
+        np.asarray(hi, dtype="<f8").tobytes(),
+    )
+
+
+def as_arrays(row: StoredRanges) -> tuple[np.ndarray, np.ndarray]:
+    return np.frombuffer(row.lo, dtype="<f8"), np.frombuffer(row.hi, dtype="<f8")
+
+
+def own_ranges(data: EpisodeData, digest: str) -> list[StoredRanges]:
+    """The ranges of every signal an explained episode loaded: stored, they spare the next
+    episode of the robot a read of this one."""
+    found = []
+    for signal in data.loaded_signals():
+        ranges = ranges_of(signal.channels, signal.values)
+        if ranges is not None:
+            found.append(as_stored(data.info.id, signal.stream, digest, ranges))
+    return found
 
 
 #: indexed episodes_stats.jsonl files, keyed by (path, size, mtime): a worker explaining the

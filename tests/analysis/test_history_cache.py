@@ -20,7 +20,7 @@ def _findings(catalog: Catalog, ids: list[str]) -> dict[str, list[tuple]]:
     return {
         i: [(f.cause, round(f.confidence, 9), f.t_start_ns, f.explanation) for f in found]
         for i in ids
-        if (found := compute_episode_id(catalog, i)) is not None
+        if (found := compute_episode_id(catalog, i).findings) is not None
     }
 
 
