@@ -382,8 +382,48 @@ def bench_speed(runs: int, big: int, bytecode: bool = True) -> None:
         cold = _median_cli(runs, "explain", "--force", str(bag), env=env)
         print("cougars_auv SO_lastbag_mcap (3.8 MB MCAP, 33 topics):")
         _line("explain --force BAG (a new process each run)", cold, floor, "target <= 0.5 s")
+        bench_stored_ranges(Path(tmp), runs, base)
         if big:
             bench_big(big, Path(tmp), runs, base)
+
+
+def bench_stored_ranges(tmp: Path, runs: int, base: dict[str, str], peers: int = 50) -> None:
+    """A new episode among ``peers`` bags of the same folder: ``explain --force`` of it in a new
+    process with the peers' channel ranges stored in the catalog (as any earlier Explain leaves
+    them) against the same with that table emptied (every peer's recording read), interleaved."""
+    import sqlite3
+
+    folder = tmp / "peers"
+    subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/gen_rosbag.py"), "many", "--n", str(peers + 1),
+         str(folder)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    env = {**base, "ROBOTRACE_HOME": str(tmp / "peers_home")}
+    cli("scan", str(folder), env=env)  # with Explain: every episode leaves its ranges
+    catalog = tmp / "peers_home" / "catalog.sqlite"
+    ids = _ids(catalog)
+    with sqlite3.connect(catalog) as conn:
+        kept = conn.execute("SELECT * FROM channel_ranges").fetchall()
+    marks = ", ".join("?" * len(kept[0])) if kept else ""
+    walls: dict[bool, list[float]] = {True: [], False: []}
+    cpus: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(runs):
+        for table in (True, False):
+            with sqlite3.connect(catalog) as conn:
+                conn.execute("DELETE FROM channel_ranges")
+                if table:
+                    conn.executemany(f"INSERT INTO channel_ranges VALUES ({marks})", kept)
+            walls[table].append(_median_cli(1, "explain", "--force", ids[-1], env=env))
+            cpus[table].append(_LAST_CPU[0])
+    print(f"a new episode among {peers} bags of its folder ({len(kept)} stored stream ranges):")
+    _LAST_CPU[0] = statistics.median(cpus[True])
+    _line("explain --force EPISODE, peers' ranges stored", statistics.median(walls[True]),
+          statistics.median(walls[False]), "")  # fmt: skip
+    print(
+        "    (floor here: the same with no ranges stored, every peer's recording read: "
+        f"CPU {statistics.median(cpus[False]):.2f} s)"
+    )
 
 
 def bench_big(episodes: int, tmp: Path, runs: int, base: dict[str, str]) -> None:
