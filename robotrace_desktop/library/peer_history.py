@@ -166,7 +166,7 @@ class _Ranges:
         stream (analyzers ask channel by channel: thousands of questions an episode)."""
         if stream not in self._tables:
             rows: list[tuple[EpisodeInfo, Ranges]] = []
-            stored = self._stored(stream)
+            stored: list[dict[str, Ranges]] = []  # fetched when a peer first needs it
             deadline = time.monotonic() + self.budget_s
             for peer in self.peers:
                 if time.monotonic() > deadline:
@@ -174,7 +174,7 @@ class _Ranges:
                         "history of %s: time budget reached after %d episodes", stream, len(rows)
                     )
                     break
-                found = self._episode_ranges(peer, stream, stored.get(peer.id))
+                found = self._episode_ranges(peer, stream, stored)
                 if found is not None:
                     rows.append((peer, found))
             self._tables[stream] = _PeerTable.of(rows)
@@ -194,8 +194,10 @@ class _Ranges:
         }
 
     def _episode_ranges(
-        self, peer: EpisodeInfo, stream: str, stored: Ranges | None = None
+        self, peer: EpisodeInfo, stream: str, stored: list[dict[str, Ranges]]
     ) -> Ranges | None:
+        """``stored``: the peers' stored ranges of ``stream``, once fetched (a one-item list
+        filled on first need: LeRobot peers answer from their stats and never ask)."""
         # the channel names label LeRobot stats, so they are part of the key
         digest = self._hashes.get(peer.id) or content_hash(peer)
         key = (peer.id, stream, digest, self._channels_of(stream))
@@ -204,7 +206,9 @@ class _Ranges:
             return _PEER_RANGES[key]
         found = self._from_lerobot_stats(peer, stream) if peer.kind == "lerobot" else None
         if found is None:
-            found = stored
+            if not stored:
+                stored.append(self._stored(stream))
+            found = stored[0].get(peer.id)
         if found is None and stream in self._signal_streams.get(peer.id, {stream}):
             found = self._read(peer, stream)
             if found is not None and peer.id in self._hashes:
