@@ -82,10 +82,13 @@ class _PeerTable:
                 columns.setdefault(name, len(columns))
         lo = np.full((len(rows), len(columns)), np.nan)
         hi = np.full((len(rows), len(columns)), np.nan)
+        index: dict[tuple[str, ...], list[int]] = {}  # peers of one robot share their channels
         for i, (_, (channels, low, high)) in enumerate(rows):
-            index = [columns[c] for c in channels]
-            lo[i, index] = low
-            hi[i, index] = high
+            where = index.get(channels)
+            if where is None:
+                where = index[channels] = [columns[c] for c in channels]
+            lo[i, where] = low
+            hi[i, where] = high
         successful = np.array([_outcome(p) == Outcome.SUCCESS.value for p, _ in rows], dtype=bool)
         return cls(columns, lo, hi, successful)
 
@@ -159,7 +162,7 @@ class _Ranges:
         keep = np.isfinite(lo) & np.isfinite(hi)
         if successful_only:
             keep &= table.successful
-        return [(float(a), float(b)) for a, b in zip(lo[keep], hi[keep], strict=True)]
+        return list(zip(lo[keep].tolist(), hi[keep].tolist(), strict=True))
 
     def _stream_table(self, stream: str) -> _PeerTable:
         """Every peer's ranges of ``stream`` as one (peer × channel) table, built once per
