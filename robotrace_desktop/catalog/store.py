@@ -216,10 +216,11 @@ class Catalog:
     # --- scan state -----------------------------------------------------------------------
 
     def recording_state(self, path: str) -> sqlite3.Row | None:
-        return self.conn.execute(
+        row: sqlite3.Row | None = self.conn.execute(  # rows are sqlite3.Row (row_factory)
             "SELECT path, kind, fingerprint, status, error FROM recordings WHERE path = ?",
             (path,),
         ).fetchone()
+        return row
 
     def recordings_under(self, root: str) -> list[sqlite3.Row]:
         prefix = root.rstrip("/\\")
