@@ -84,7 +84,7 @@ def add_bookmark(
 
 def list_bookmarks(catalog: Catalog, episode_id: str) -> list[Bookmark]:
     """The episode's bookmarks in time order (ties: oldest first)."""
-    rows = catalog.conn.execute(
+    rows = catalog._conn.execute(
         "SELECT * FROM bookmarks WHERE episode_id = ? ORDER BY t_ns, id", (episode_id,)
     ).fetchall()
     return [_from_row(r) for r in rows]
@@ -93,12 +93,12 @@ def list_bookmarks(catalog: Catalog, episode_id: str) -> list[Bookmark]:
 def all_bookmarks(catalog: Catalog) -> list[Bookmark]:
     """Every bookmark in the catalog, by episode then time (``bookmark list`` without EPISODE).
     Includes bookmarks of episodes the index lost: what a person typed outlives the index."""
-    rows = catalog.conn.execute("SELECT * FROM bookmarks ORDER BY episode_id, t_ns, id").fetchall()
+    rows = catalog._conn.execute("SELECT * FROM bookmarks ORDER BY episode_id, t_ns, id").fetchall()
     return [_from_row(r) for r in rows]
 
 
 def get_bookmark(catalog: Catalog, bookmark_id: int) -> Bookmark:
-    row = catalog.conn.execute(
+    row = catalog._conn.execute(
         "SELECT * FROM bookmarks WHERE id = ?", (_id(bookmark_id),)
     ).fetchone()
     if row is None:
