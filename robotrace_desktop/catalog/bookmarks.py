@@ -12,7 +12,7 @@ import operator
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, SupportsIndex, TypedDict
 
 from robotrace_desktop.catalog.journal import new_record
 from robotrace_desktop.catalog.store import Catalog
@@ -148,10 +148,10 @@ def _from_row(row: Any) -> Bookmark:
 
 def _integer(field: str, value: object, what: str) -> int:
     """A Python int (numpy ints welcome; floats and bools are refused, naming the field)."""
-    if not isinstance(value, bool):
+    if not isinstance(value, bool) and isinstance(value, SupportsIndex):
         try:
-            return operator.index(value)  # type: ignore[arg-type]
-        except TypeError:
+            return operator.index(value)
+        except TypeError:  # an __index__ that refuses
             pass
     raise ValidationError(f"{field} must be {what}, not {value!r}")
 

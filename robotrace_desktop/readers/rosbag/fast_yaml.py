@@ -111,5 +111,6 @@ def install() -> None:
         return
     from rosbags.rosbag2 import metadata, reader
 
+    # replacing rosbags' class with a look-alike of ours: not the type its modules declare
     metadata.YAML = FastYAML  # type: ignore[misc,assignment]
     reader.YAML = FastYAML  # type: ignore[misc,assignment]
