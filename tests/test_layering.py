@@ -57,12 +57,16 @@ CONNECTION_ATTRIBUTES = {"conn", "_conn", "_write_transaction"}
 
 def test_only_the_catalog_reaches_its_connection() -> None:
     """One owner for the catalog's tables: every query lives in robotrace_desktop/catalog, so a
-    schema change is made (and tested) in one place. The tests too check what was stored with
-    their own read-only connection (tests/catalog_files.read_only), as another program would."""
-    tests = Path(__file__).parent
+    schema change is made (and tested) in one place. The tests and scripts too: they check what
+    was stored with their own read-only connection (tests/catalog_files.read_only), as another
+    program would."""
+    repo = PACKAGE.parent
     files = [f for f in PACKAGE.rglob("*.py") if f.relative_to(PACKAGE).parts[0] != "catalog"]
+    for outside in ("tests", "benchmarks", "examples"):
+        files += (repo / outside).rglob("*.py")
+    assert len(files) > 400  # the package, the tests and the scripts were all found
     users = []
-    for file in [*files, *tests.rglob("*.py")]:
+    for file in files:
         tree = ast.parse(file.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and node.attr in CONNECTION_ATTRIBUTES:
