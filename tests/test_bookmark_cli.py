@@ -23,6 +23,7 @@ from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.cli import main
 from robotrace_desktop.library.scanner import scan
 from robotrace_desktop.video.images import decode_image_bytes
+from tests.catalog_files import writer
 
 G1 = "lerobot/g1_pick_bottle_v21"
 SO101 = "lerobot/so101_v30"
@@ -231,7 +232,7 @@ def test_bookmarks_of_an_episode_the_index_lost_are_still_listed_and_exported(
     """User data outlives the index: a bookmark whose episode row is gone (a rebuilt catalog)
     is listed and exported under its episode id, with a warning saying to rescan."""
     path = tmp_path / "rebuilt.sqlite"
-    with Catalog(path) as opened, opened.transaction() as conn:
+    with Catalog(path), writer(path) as conn:
         conn.execute(
             "INSERT INTO bookmarks (episode_id, t_ns, t_end_ns, note, created_at) "
             "VALUES ('0123456789abcdef', 8033333333, NULL, 'kept', 0)"

@@ -4,11 +4,13 @@ display, and scripts using the core must not pay for Qt."""
 from __future__ import annotations
 
 import ast
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import robotrace_desktop
+from robotrace_desktop.catalog.store import Catalog
 
 PACKAGE = Path(robotrace_desktop.__file__).parent
 
@@ -48,18 +50,38 @@ def test_core_modules_never_import_qt() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_only_the_catalog_runs_sql_on_its_connection() -> None:
+#: how code reaches a catalog's connection: ``Catalog._conn`` and the transaction that yields it
+#: (``conn`` too, so a public alias cannot come back)
+CONNECTION_ATTRIBUTES = {"conn", "_conn", "_write_transaction"}
+
+
+def test_only_the_catalog_reaches_its_connection() -> None:
     """One owner for the catalog's tables: every query lives in robotrace_desktop/catalog, so a
-    schema change is made (and tested) in one place."""
+    schema change is made (and tested) in one place. The tests and scripts too: they check what
+    was stored with their own read-only connection (tests/catalog_files.read_only), as another
+    program would."""
+    repo = PACKAGE.parent
+    files = [f for f in PACKAGE.rglob("*.py") if f.relative_to(PACKAGE).parts[0] != "catalog"]
+    for outside in ("tests", "benchmarks", "examples"):
+        files += (repo / outside).rglob("*.py")
+    assert len(files) > 400  # the package, the tests and the scripts were all found
     users = []
-    for file in PACKAGE.rglob("*.py"):
-        if file.relative_to(PACKAGE).parts[0] == "catalog":
-            continue
+    for file in files:
         tree = ast.parse(file.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            if isinstance(node, ast.Attribute) and node.attr == "conn":
+            if isinstance(node, ast.Attribute) and node.attr in CONNECTION_ATTRIBUTES:
                 users.append(f"{file.relative_to(PACKAGE.parent)}:{node.lineno}")
     assert users == []
+
+
+def test_a_catalog_hands_out_no_connection(tmp_path: Path) -> None:
+    """No public attribute holds the connection and a transaction yields none: what other code
+    can do with the catalog is what its functions offer."""
+    with Catalog(tmp_path / "catalog.sqlite") as catalog:
+        public = {name: getattr(catalog, name) for name in dir(catalog) if name[0] != "_"}
+        assert [n for n, v in public.items() if isinstance(v, sqlite3.Connection)] == []
+        with catalog.transaction() as handed:
+            assert handed is None
 
 
 #: the one cycle left inside the readers: LeRobot's metadata loader hands v3.0 datasets to

@@ -73,7 +73,7 @@ def anomaly_scores(catalog: Catalog) -> dict[str, Anomaly]:
     """{episode id: Anomaly} for every explained episode, in one query (the browser's
     Anomaly column). Episodes never explained are absent."""
     best, params = _best_sql()
-    rows = catalog.conn.execute(
+    rows = catalog._conn.execute(
         f"""WITH {best}
             SELECT x.episode_id, b.confidence, b.cause, b.title, b.t_start_ns
             FROM explained x LEFT JOIN best b ON b.episode_id = x.episode_id""",
@@ -90,7 +90,7 @@ def iter_by_anomaly(
     --sort anomaly`` streams like ``list`` does."""
     best, params = _best_sql()
     where, where_params = where_sql(flt or EpisodeFilter())
-    cursor = catalog.conn.execute(
+    cursor = catalog._conn.execute(
         f"""WITH {best}
             SELECT v.*, x.episode_id IS NOT NULL AS explained, b.confidence AS a_score,
                    b.cause AS a_cause, b.title AS a_title, b.t_start_ns AS a_t

@@ -12,7 +12,7 @@ import operator
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, SupportsIndex, TypedDict
 
 from robotrace_desktop.catalog.journal import new_record
 from robotrace_desktop.catalog.store import Catalog
@@ -84,7 +84,7 @@ def add_bookmark(
 
 def list_bookmarks(catalog: Catalog, episode_id: str) -> list[Bookmark]:
     """The episode's bookmarks in time order (ties: oldest first)."""
-    rows = catalog.conn.execute(
+    rows = catalog._conn.execute(
         "SELECT * FROM bookmarks WHERE episode_id = ? ORDER BY t_ns, id", (episode_id,)
     ).fetchall()
     return [_from_row(r) for r in rows]
@@ -93,12 +93,12 @@ def list_bookmarks(catalog: Catalog, episode_id: str) -> list[Bookmark]:
 def all_bookmarks(catalog: Catalog) -> list[Bookmark]:
     """Every bookmark in the catalog, by episode then time (``bookmark list`` without EPISODE).
     Includes bookmarks of episodes the index lost: what a person typed outlives the index."""
-    rows = catalog.conn.execute("SELECT * FROM bookmarks ORDER BY episode_id, t_ns, id").fetchall()
+    rows = catalog._conn.execute("SELECT * FROM bookmarks ORDER BY episode_id, t_ns, id").fetchall()
     return [_from_row(r) for r in rows]
 
 
 def get_bookmark(catalog: Catalog, bookmark_id: int) -> Bookmark:
-    row = catalog.conn.execute(
+    row = catalog._conn.execute(
         "SELECT * FROM bookmarks WHERE id = ?", (_id(bookmark_id),)
     ).fetchone()
     if row is None:
@@ -148,10 +148,10 @@ def _from_row(row: Any) -> Bookmark:
 
 def _integer(field: str, value: object, what: str) -> int:
     """A Python int (numpy ints welcome; floats and bools are refused, naming the field)."""
-    if not isinstance(value, bool):
+    if not isinstance(value, bool) and isinstance(value, SupportsIndex):
         try:
-            return operator.index(value)  # type: ignore[arg-type]
-        except TypeError:
+            return operator.index(value)
+        except TypeError:  # an __index__ that refuses
             pass
     raise ValidationError(f"{field} must be {what}, not {value!r}")
 

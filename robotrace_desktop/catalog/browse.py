@@ -136,13 +136,13 @@ def _partials(catalog: Catalog, recordings: Sequence[str]) -> list[dict[str, Any
         chunk = list(recordings[start : start + 400])
         marks = _marks(chunk)
         params = [*chunk, *NOT_ANOMALIES, *chunk, *chunk]
-        found += [dict(row) for row in catalog.conn.execute(_partials_sql(marks), params)]
+        found += [dict(row) for row in catalog._conn.execute(_partials_sql(marks), params)]
     return found
 
 
 def _recordings(catalog: Catalog) -> list[str]:
     """Every recording with episodes: a seek per recording on its index, not a table walk."""
-    rows = catalog.conn.execute(
+    rows = catalog._conn.execute(
         """WITH RECURSIVE r(x) AS (
                SELECT min(recording) FROM episodes
                UNION ALL
@@ -192,12 +192,12 @@ def refresh_group_summaries(catalog: Catalog) -> int:
 def _recordings_and_stale(catalog: Catalog) -> tuple[list[str], list[str]]:
     """Every recording with episodes, and those of them whose stored summary is stale."""
     recordings = _recordings(catalog)
-    clean = {r[0] for r in catalog.conn.execute("SELECT recording FROM browse_clean")}
+    clean = {r[0] for r in catalog._conn.execute("SELECT recording FROM browse_clean")}
     return recordings, [r for r in recordings if r not in clean]
 
 
 def _stored(catalog: Catalog, recordings: set[str]) -> list[dict[str, Any]]:
-    rows = catalog.conn.execute(
+    rows = catalog._conn.execute(
         "SELECT g.recording, g.summary FROM browse_groups g "
         "JOIN browse_clean c ON c.recording = g.recording"
     )
@@ -208,9 +208,9 @@ def _store_now(catalog: Catalog, dirty: list[str]) -> bool:
     """Summarise ``dirty`` and store it, inside one write transaction so no scan commits
     between the reading and the writing. False when the catalog cannot be written now (read
     only, damaged, another program writing): nothing stored."""
-    if catalog.read_only or catalog.damage is not None or catalog.conn.in_transaction:
+    if catalog.read_only or catalog.damage is not None or catalog._conn.in_transaction:
         return False
-    conn = catalog.conn
+    conn = catalog._conn
     timeout = conn.execute("PRAGMA busy_timeout").fetchone()[0]
     conn.execute("PRAGMA busy_timeout = 0")
     try:
@@ -239,7 +239,7 @@ def _store_now(catalog: Catalog, dirty: list[str]) -> bool:
 
 def _is_clean(catalog: Catalog, recording: str) -> bool:
     sql = "SELECT 1 FROM browse_clean WHERE recording = ?"
-    return catalog.conn.execute(sql, [recording]).fetchone() is not None
+    return catalog._conn.execute(sql, [recording]).fetchone() is not None
 
 
 def merge(parts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -287,7 +287,7 @@ def most_abnormal_id(catalog: Catalog, key: str) -> str | None:
                              AND f.cause NOT IN ({_marks(NOT_ANOMALIES)})), 0.0) DESC,
                  v.path, v.episode_index
         LIMIT 1"""
-    row = catalog.conn.execute(sql, [*params, *NOT_ANOMALIES]).fetchone()
+    row = catalog._conn.execute(sql, [*params, *NOT_ANOMALIES]).fetchone()
     return None if row is None else str(row[0])
 
 
@@ -340,13 +340,13 @@ def scope_rows(catalog: Catalog, scope: str, params: Sequence[Any]) -> list[sqli
     """The episodes ``scope`` selects as the browser lists them (overrides applied; no
     metadata, no streams), in (path, index) order."""
     sql = f"SELECT {_ROW_COLUMNS} FROM episode_view WHERE {scope} ORDER BY path, episode_index"
-    return catalog.conn.execute(sql, list(params)).fetchall()
+    return catalog._conn.execute(sql, list(params)).fetchall()
 
 
 def scope_paths(catalog: Catalog, scope: str, params: Sequence[Any]) -> list[str]:
     """The distinct paths of the scoped episodes (where a candidate's replays are)."""
     sql = f"SELECT DISTINCT path FROM episode_view WHERE {scope}"
-    return [r[0] for r in catalog.conn.execute(sql, list(params))]
+    return [r[0] for r in catalog._conn.execute(sql, list(params))]
 
 
 def scope_top_findings(catalog: Catalog, scope: str, params: Sequence[Any]) -> list[sqlite3.Row]:
@@ -360,7 +360,7 @@ def scope_top_findings(catalog: Catalog, scope: str, params: Sequence[Any]) -> l
               GROUP BY episode_id) c
           ON c.episode_id = f.episode_id AND f.rank = c.best
         ORDER BY f.episode_id, f.id"""
-    return catalog.conn.execute(sql, list(params)).fetchall()
+    return catalog._conn.execute(sql, list(params)).fetchall()
 
 
 def scope_anomalies(catalog: Catalog, scope: str, params: Sequence[Any]) -> list[sqlite3.Row]:
@@ -380,7 +380,7 @@ def scope_anomalies(catalog: Catalog, scope: str, params: Sequence[Any]) -> list
         SELECT x.episode_id, b.confidence, b.cause, b.title, b.t_start_ns
         FROM explained x LEFT JOIN best b ON b.episode_id = x.episode_id
         WHERE x.episode_id IN (SELECT id FROM ids)"""
-    return catalog.conn.execute(sql, [*params, *NOT_ANOMALIES]).fetchall()
+    return catalog._conn.execute(sql, [*params, *NOT_ANOMALIES]).fetchall()
 
 
 def parse_problems(text: str | None) -> list[str]:
@@ -423,7 +423,7 @@ def _side_matches(catalog: Catalog, needle: str) -> str:
     title hold ``needle``: the distinct causes and titles are few, so they are folded in
     Python and looked up by value. Kept while the catalog is unchanged (every dataset of a
     search asks the same)."""
-    conn = catalog.conn
+    conn = catalog._conn
     key = (id(conn), needle, change_counter(catalog), conn.total_changes)
     if _side.get("key") == key:
         return str(_side["ids"])
@@ -459,7 +459,7 @@ def _side_matches(catalog: Catalog, needle: str) -> str:
 def search_where(catalog: Catalog, needle: str) -> tuple[str, list[Any]]:
     """The search (``needle`` case-folded, one line) as a WHERE clause on episode_view and its
     parameters; registers the row function on the connection."""
-    catalog.conn.create_function("rt_haystack", 7, _sql_haystack, deterministic=True)
+    catalog._conn.create_function("rt_haystack", 7, _sql_haystack, deterministic=True)
     return SEARCH_SQL, [needle, _side_matches(catalog, needle)]
 
 
@@ -471,4 +471,4 @@ def browse_rows(catalog: Catalog) -> list[sqlite3.Row]:
 def change_counter(catalog: Catalog) -> int:
     """A number that changes when another connection commits to the catalog (a scan, a tag,
     Explain storing findings). Changes made through ``catalog`` itself do not move it."""
-    return int(catalog.conn.execute("PRAGMA data_version").fetchone()[0])
+    return int(catalog._conn.execute("PRAGMA data_version").fetchone()[0])

@@ -45,11 +45,6 @@ class Opened:
     created: bool = False  # the file did not exist and was created by this open
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """Open (creating if needed) and migrate the catalog at ``path``: see ``open_catalog``."""
-    return open_catalog(path).conn
-
-
 def open_catalog(path: Path) -> Opened:
     """Open the catalog at ``path``, creating it when missing.
 

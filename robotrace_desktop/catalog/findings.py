@@ -67,7 +67,7 @@ def store_many_findings(
         for position, f in enumerate(findings, start=1)
     ]
     ids = [(episode_id,) for episode_id in found]
-    with catalog.transaction() as conn:
+    with catalog._write_transaction() as conn:
         conn.executemany("DELETE FROM findings WHERE episode_id = ?", ids)
         conn.executemany(
             "INSERT INTO explained (episode_id, explained_at, key) VALUES (?, ?, ?) "
@@ -85,7 +85,7 @@ def store_many_findings(
 
 def findings_for(catalog: Catalog, episode_id: str) -> list[Finding]:
     """The stored findings of one episode, best first (empty: none found or never explained)."""
-    rows = catalog.conn.execute(
+    rows = catalog._conn.execute(
         "SELECT * FROM findings WHERE episode_id = ? ORDER BY rank, id", (episode_id,)
     ).fetchall()
     return [_finding(r) for r in rows]
@@ -97,7 +97,7 @@ def findings_of(catalog: Catalog, episode_ids: Sequence[str]) -> dict[str, list[
     found: dict[str, list[Finding]] = {e: [] for e in episode_ids}
     for chunk in _chunks(list(found)):
         marks = ", ".join("?" * len(chunk))
-        rows = catalog.conn.execute(
+        rows = catalog._conn.execute(
             f"SELECT * FROM findings WHERE episode_id IN ({marks}) ORDER BY episode_id, rank, id",
             chunk,
         )
@@ -122,7 +122,7 @@ def episode_states(catalog: Catalog, episode_ids: Sequence[str]) -> dict[str, Ep
     states: dict[str, EpisodeState] = {}
     for chunk in _chunks(list(dict.fromkeys(episode_ids))):
         marks = ", ".join("?" * len(chunk))
-        rows = catalog.conn.execute(
+        rows = catalog._conn.execute(
             f"""SELECT e.id, e.content_hash, e.status, e.missing_since IS NULL AS present,
                    r.fingerprint, r.status AS recording_status,
                    o.source, o.robot, o.policy_version, o.env_version, o.git_sha, o.seed,
@@ -150,7 +150,7 @@ def _chunks(ids: list[str], size: int = 500) -> list[list[str]]:
 
 def was_explained(catalog: Catalog, episode_id: str) -> bool:
     """Whether Explain ever ran on the episode (even if it found nothing)."""
-    row = catalog.conn.execute(
+    row = catalog._conn.execute(
         "SELECT 1 FROM explained WHERE episode_id = ?", (episode_id,)
     ).fetchone()
     return row is not None
@@ -158,14 +158,14 @@ def was_explained(catalog: Catalog, episode_id: str) -> bool:
 
 def explained_ids(catalog: Catalog) -> set[str]:
     """Every episode Explain has run on, in one query (verify explains the others first)."""
-    return {r["episode_id"] for r in catalog.conn.execute("SELECT episode_id FROM explained")}
+    return {r["episode_id"] for r in catalog._conn.execute("SELECT episode_id FROM explained")}
 
 
 def episodes_with_cause(
     catalog: Catalog, cause: str, min_confidence: float = CONFIDENT
 ) -> list[str]:
     """Ids of the episodes with a finding of ``cause`` at least that confident."""
-    rows = catalog.conn.execute(
+    rows = catalog._conn.execute(
         "SELECT DISTINCT episode_id FROM findings WHERE cause = ? AND confidence >= ? "
         "ORDER BY episode_id",
         (cause, float(min_confidence)),
@@ -175,7 +175,7 @@ def episodes_with_cause(
 
 def causes_present(catalog: Catalog, min_confidence: float = CONFIDENT) -> list[str]:
     """Every cause that some episode has (confidently), sorted: what the filter offers."""
-    rows = catalog.conn.execute(
+    rows = catalog._conn.execute(
         "SELECT DISTINCT cause FROM findings WHERE confidence >= ? ORDER BY cause",
         (float(min_confidence),),
     )
@@ -185,7 +185,7 @@ def causes_present(catalog: Catalog, min_confidence: float = CONFIDENT) -> list[
 def top_findings(catalog: Catalog) -> dict[str, TopFinding]:
     """{episode id: (top cause, title, confidence, count)} for every explained episode, in one
     query (the browser's findings column)."""
-    rows = catalog.conn.execute(
+    rows = catalog._conn.execute(
         """
         SELECT f.episode_id, f.cause, f.title, f.confidence, c.n
         FROM findings f
@@ -206,7 +206,7 @@ def top_findings(catalog: Catalog) -> dict[str, TopFinding]:
 def explainable_ids(catalog: Catalog) -> list[str]:
     """Episodes Explain can read: present on disk, from a recording that indexed cleanly
     (a run whose *outcome* failed is explainable; a file that could not be read is not)."""
-    rows = catalog.conn.execute(
+    rows = catalog._conn.execute(
         """SELECT e.id FROM episodes e JOIN recordings r ON r.path = e.recording
            WHERE e.missing_since IS NULL AND r.status = 'ok'
            ORDER BY e.path, e.episode_index"""
@@ -220,7 +220,7 @@ def explainable_among(catalog: Catalog, ids: Sequence[str]) -> list[str]:
     readable: set[str] = set()
     for chunk in _chunks(list(dict.fromkeys(ids))):
         marks = ", ".join("?" * len(chunk))
-        rows = catalog.conn.execute(
+        rows = catalog._conn.execute(
             f"SELECT e.id FROM episodes e JOIN recordings r ON r.path = e.recording "
             f"WHERE e.id IN ({marks}) AND e.missing_since IS NULL AND r.status = 'ok'",
             chunk,

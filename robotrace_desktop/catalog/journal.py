@@ -29,7 +29,7 @@ from typing import Any
 from robotrace_desktop.catalog.storage_errors import storage_error
 
 try:  # advisory locks: POSIX only; on Windows the catalog's write lock alone serialises appends
-    import fcntl
+    import fcntl as fcntl  # re-exported: backups shares this platform guard
 except ImportError:  # pragma: no cover - not on Linux
     fcntl = None  # type: ignore[assignment]
 

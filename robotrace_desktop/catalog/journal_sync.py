@@ -42,10 +42,10 @@ def catch_up(catalog: Catalog) -> int:
     try:
         size = catalog.journal.size()
         if size == 0:
-            if has_user_data(catalog.conn):
+            if has_user_data(catalog._conn):
                 _seed(catalog)
             return 0
-        current = state(catalog.conn)
+        current = state(catalog._conn)
         if current is not None and current.offset == size:
             return 0
         applied = replay_pending(catalog)
@@ -64,7 +64,7 @@ def catch_up(catalog: Catalog) -> int:
 def replay_pending(catalog: Catalog) -> int:
     """Apply the journal records after the database's last one (all of them when the database
     has none or its last one is not in the journal); returns the user changes applied."""
-    with catalog.transaction() as conn:
+    with catalog._write_transaction() as conn:
         current = state(conn)
         records, ends = _pending(catalog.journal, current)
         applied = replay(conn, records)
@@ -120,7 +120,7 @@ def _record_before(journal: Journal, offset: int) -> str | None:
 def _seed(catalog: Catalog) -> None:
     """A catalog with user data and no journal (older than the journal, or the journal was
     deleted): write its user data to the journal now."""
-    with catalog.transaction() as conn:
+    with catalog._write_transaction() as conn:
         if catalog.journal.size():
             return
         records = snapshot_records(conn)

@@ -71,7 +71,7 @@ def _infos(catalog: Catalog, ids: Sequence[str]) -> list[EpisodeInfo]:
     if not ids:
         return []
     marks = ", ".join("?" * len(ids))
-    rows = catalog.conn.execute(f"SELECT * FROM episode_view WHERE id IN ({marks})", ids)
+    rows = catalog._conn.execute(f"SELECT * FROM episode_view WHERE id IN ({marks})", ids)
     by_id = {r["id"]: episode_from_row(r) for r in rows}
     return [by_id[e] for e in ids if e in by_id]
 
@@ -96,7 +96,7 @@ def nearest_successful(
         return None
     if snapshot is not None:
         return snapshot.nearest_successful(info)
-    row = catalog.conn.execute(
+    row = catalog._conn.execute(
         "SELECT * FROM episode_view WHERE robot IS ? AND env_version IS ? AND task = ? "
         "AND outcome = ? AND id != ? ORDER BY abs(duration_ns - ?), id LIMIT 1",
         (info.robot, info.env_version, info.task, Outcome.SUCCESS.value, info.id, info.duration_ns),
@@ -137,7 +137,7 @@ class PeerSnapshot:
             return None
         key = (info.robot, info.env_version, info.task)
         if key not in self._successful:
-            rows = self.catalog.conn.execute(
+            rows = self.catalog._conn.execute(
                 "SELECT id, duration_ns FROM episode_view WHERE robot IS ? AND env_version IS ? "
                 "AND task = ? AND outcome = ?",
                 (*key, Outcome.SUCCESS.value),
@@ -155,7 +155,7 @@ class PeerSnapshot:
         )
         if best is None:
             return None
-        row = self.catalog.conn.execute(
+        row = self.catalog._conn.execute(
             "SELECT * FROM episode_view WHERE id = ?", (best[1],)
         ).fetchone()
         return None if row is None else episode_from_row(row)
@@ -171,7 +171,7 @@ def history_versions(catalog: Catalog, episode_ids: Sequence[str], limit: int) -
     for start in range(0, len(unique), 500):
         chunk = unique[start : start + 500]
         marks = ", ".join("?" * len(chunk))
-        for row in catalog.conn.execute(
+        for row in catalog._conn.execute(
             f"SELECT id, robot, kind, path, metadata FROM episode_view WHERE id IN ({marks})",
             chunk,
         ):
@@ -196,14 +196,14 @@ def history_versions(catalog: Catalog, episode_ids: Sequence[str], limit: int) -
 def _newest_of(catalog: Catalog, key: tuple[object, ...], limit: int) -> list[str]:
     newest = "ORDER BY (start_time_ns IS NULL), start_time_ns DESC, id"
     if key[0] == "robot":
-        rows = catalog.conn.execute(
+        rows = catalog._conn.execute(
             f"SELECT id FROM episode_view WHERE robot = ? AND kind = ? AND status != 'missing' "
             f"{newest} LIMIT ?",
             (key[1], key[2], limit),
         )
         return [r["id"] for r in rows]
     home = str(key[2])
-    rows = catalog.conn.execute(
+    rows = catalog._conn.execute(
         "SELECT id, path, metadata FROM episode_view WHERE robot IS NULL AND kind = ? "
         f"AND status != 'missing' AND (path = ? OR path LIKE ? ESCAPE '\\') {newest}",
         (key[1], home, escape_like(str(Path(home))) + "%"),

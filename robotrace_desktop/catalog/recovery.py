@@ -86,7 +86,7 @@ def backup_now(catalog: Path) -> Path:
         if opened.damage is not None:
             raise CatalogDamagedError(damaged_message(catalog, opened.damage))
         try:
-            return take_backup(opened.conn, catalog)
+            return take_backup(opened._conn, catalog)
         except OSError as exc:
             raise storage_error(exc, backup_folder(catalog), "cannot write the backup") from exc
         except sqlite3.Error as exc:
@@ -227,7 +227,7 @@ def _missing_changes(catalog: Path, journal: Journal) -> int | None:
 
 def _replay_all(catalog: Catalog) -> int:
     """The whole journal, in order (idempotent), then the position at its end."""
-    with catalog.transaction() as conn:
+    with catalog._write_transaction() as conn:
         read = catalog.journal.read()
         applied = replay(conn, read.records)
         if read.records:

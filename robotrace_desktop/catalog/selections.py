@@ -37,10 +37,10 @@ def save_selection(catalog: Catalog, name: str, episode_ids: Sequence[str], note
 
 def selection_ids(catalog: Catalog, name: str) -> list[str]:
     """The ids of a saved selection, in the order they were saved."""
-    if catalog.conn.execute("SELECT 1 FROM selections WHERE name = ?", (name,)).fetchone() is None:
+    if catalog._conn.execute("SELECT 1 FROM selections WHERE name = ?", (name,)).fetchone() is None:
         known = ", ".join(n for n, _ in selections(catalog)) or "none saved yet"
         raise EpisodeNotFoundError(f"no saved selection {name!r} in {catalog.path} ({known})")
-    rows = catalog.conn.execute(
+    rows = catalog._conn.execute(
         "SELECT episode_id FROM selection_episodes WHERE name = ? ORDER BY position", (name,)
     )
     return [r["episode_id"] for r in rows]
@@ -48,7 +48,7 @@ def selection_ids(catalog: Catalog, name: str) -> list[str]:
 
 def selections(catalog: Catalog) -> list[tuple[str, int]]:
     """(name, episode count) of every saved selection, by name."""
-    rows = catalog.conn.execute(
+    rows = catalog._conn.execute(
         "SELECT s.name, count(e.episode_id) AS n FROM selections s "
         "LEFT JOIN selection_episodes e ON e.name = s.name GROUP BY s.name ORDER BY s.name"
     )

@@ -65,7 +65,8 @@ class Catalog:
     def __init__(self, path: Path | None = None, *, journal_of: Path | None = None) -> None:
         self.path = Path(path) if path is not None else paths.catalog_path()
         opened = open_catalog(self.path)
-        self.conn = opened.conn
+        #: the catalog package's alone (tests/test_layering.py): everyone else calls its functions
+        self._conn = opened.conn
         self.read_only, self.damage = opened.read_only, opened.damage
         self.journal = Journal(journal_of or self.path)
         self.auto_backup = journal_of is None
@@ -75,7 +76,7 @@ class Catalog:
             write_guard.tidy(self.path)
 
     def close(self) -> None:
-        self.conn.close()
+        self._conn.close()
 
     def __enter__(self) -> Catalog:
         return self
@@ -83,31 +84,45 @@ class Catalog:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open on this catalog: after a write fails it must not be
+        (every other writer would wait for it)."""
+        return self._conn.in_transaction
+
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[None]:
+        """Several catalog calls (an indexed recording's episodes and its state) committed
+        together or not at all. Hands out no connection: SQL stays in the catalog package."""
+        with self._write_transaction():
+            yield
+
+    @contextmanager
+    def _write_transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, taken up front (BEGIN IMMEDIATE) so it never has to upgrade
         a read lock, which SQLite refuses at once instead of waiting. Keep it short: every
-        other writer (a GUI scan, a CLI scan, a bookmark) waits for it."""
+        other writer (a GUI scan, a CLI scan, a bookmark) waits for it. The connection it
+        yields is for the modules of the catalog package only."""
         write_guard.before_write(self)
         self._begin()
         try:
-            yield self.conn
+            yield self._conn
         except sqlite3.Error as exc:  # disk full, read-only, damage found mid-way: plain words
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
             mapped = write_guard.as_storage_error(self, exc)
             if mapped is None:
                 raise
             raise mapped from exc
         except BaseException:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
             raise
         try:
-            self.conn.execute("COMMIT")
+            self._conn.execute("COMMIT")
         except sqlite3.Error as exc:  # disk full, I/O error: never leave the connection stuck
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
             mapped = write_guard.as_storage_error(self, exc)
             raise mapped or StorageError(f"{self.path}: could not save ({exc})") from exc
 
@@ -117,7 +132,7 @@ class Catalog:
         error: sqlite3.OperationalError | None = None
         for attempt in range(BEGIN_ATTEMPTS):
             try:
-                self.conn.execute("BEGIN IMMEDIATE")
+                self._conn.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
                 if not is_busy(exc):
@@ -163,9 +178,9 @@ class Catalog:
             rows.append(episode_row(recording, info, digest, now))
         if not rows:
             return results
-        self.conn.executemany(_UPSERT_EPISODE, rows)
-        self.conn.executemany("DELETE FROM streams WHERE episode_id = ?", [(e,) for e in changed])
-        self.conn.executemany(
+        self._conn.executemany(_UPSERT_EPISODE, rows)
+        self._conn.executemany("DELETE FROM streams WHERE episode_id = ?", [(e,) for e in changed])
+        self._conn.executemany(
             _INSERT_STREAM,
             [
                 stream_row(info.id, position, stream)
@@ -182,7 +197,7 @@ class Catalog:
         for start in range(0, len(unique), _IN_CHUNK):
             chunk = unique[start : start + _IN_CHUNK]
             marks = ", ".join("?" * len(chunk))
-            for row in self.conn.execute(
+            for row in self._conn.execute(
                 f"SELECT id, content_hash, missing_since FROM episodes WHERE id IN ({marks})",
                 chunk,
             ):
@@ -199,13 +214,13 @@ class Catalog:
         now = time.time()
         count = 0
         for episode in episode_ids:
-            row = self.conn.execute(
+            row = self._conn.execute(
                 "SELECT problems FROM episodes WHERE id = ? AND missing_since IS NULL", (episode,)
             ).fetchone()
             if row is None:
                 continue
             problems = [*json.loads(row["problems"]), reason]
-            self.conn.execute(
+            self._conn.execute(
                 "UPDATE episodes SET status = ?, missing_since = ?, problems = ?, "
                 "content_hash = NULL WHERE id = ?",
                 (Status.MISSING.value, now, json_text(problems), episode),
@@ -216,14 +231,15 @@ class Catalog:
     # --- scan state -----------------------------------------------------------------------
 
     def recording_state(self, path: str) -> sqlite3.Row | None:
-        return self.conn.execute(
+        row: sqlite3.Row | None = self._conn.execute(  # rows are sqlite3.Row (row_factory)
             "SELECT path, kind, fingerprint, status, error FROM recordings WHERE path = ?",
             (path,),
         ).fetchone()
+        return row
 
     def recordings_under(self, root: str) -> list[sqlite3.Row]:
         prefix = root.rstrip("/\\")
-        return self.conn.execute(
+        return self._conn.execute(
             "SELECT path, kind, fingerprint, status FROM recordings "
             "WHERE path = ? OR substr(path, 1, ?) = ?",
             (prefix, len(prefix) + 1, prefix + "/"),
@@ -232,7 +248,7 @@ class Catalog:
     def set_recording_state(
         self, path: str, kind: str | None, fingerprint: str | None, status: str, error: str | None
     ) -> None:
-        self.conn.execute(
+        self._conn.execute(
             """INSERT INTO recordings (path, kind, fingerprint, status, error, scanned_at)
                VALUES (?, ?, ?, ?, ?, ?)
                ON CONFLICT(path) DO UPDATE SET kind = excluded.kind,
@@ -242,7 +258,7 @@ class Catalog:
         )
 
     def episode_ids_of_recording(self, path: str) -> list[str]:
-        rows = self.conn.execute("SELECT id FROM episodes WHERE recording = ?", (path,))
+        rows = self._conn.execute("SELECT id FROM episodes WHERE recording = ?", (path,))
         return [r["id"] for r in rows]
 
     # --- reading ------------------------------------------------------------------------------
@@ -259,7 +275,7 @@ class Catalog:
         shows it): every other field is the same as ``list_episodes``'s."""
         where, params = where_sql(flt or EpisodeFilter())
         columns = "*" if metadata else LIST_COLUMNS
-        cursor = self.conn.execute(
+        cursor = self._conn.execute(
             f"SELECT {columns} FROM episode_view {where} ORDER BY path, episode_index", params
         )
         for row in cursor:
@@ -269,21 +285,21 @@ class Catalog:
     def snapshot(self) -> Iterator[None]:
         """One read transaction: several queries (a listing's two passes) see the same rows
         even while a scan commits. A no-op inside a transaction already open."""
-        if self.conn.in_transaction:
+        if self._conn.in_transaction:
             yield
             return
-        self.conn.execute("BEGIN")
+        self._conn.execute("BEGIN")
         try:
             yield
         finally:
-            if self.conn.in_transaction:
-                self.conn.execute("COMMIT")
+            if self._conn.in_transaction:
+                self._conn.execute("COMMIT")
 
     def count_matching(self, flt: EpisodeFilter) -> int:
         """How many episodes ``flt`` selects (e.g. the replays a default listing hides)."""
         where, params = where_sql(flt)
         return int(
-            self.conn.execute(f"SELECT count(*) FROM episode_view {where}", params).fetchone()[0]
+            self._conn.execute(f"SELECT count(*) FROM episode_view {where}", params).fetchone()[0]
         )
 
     def known_values(self, field: str) -> list[str]:
@@ -296,11 +312,13 @@ class Catalog:
             sql = f"SELECT DISTINCT {field} AS v FROM episode_view WHERE {field} IS NOT NULL"
         else:
             raise ValidationError(f"unknown filter field {field!r}")
-        values = {str(r["v"]) for r in self.conn.execute(sql)}
+        values = {str(r["v"]) for r in self._conn.execute(sql)}
         return sorted(values, key=str.casefold)
 
     def get(self, episode_id: str) -> EpisodeInfo:
-        row = self.conn.execute("SELECT * FROM episode_view WHERE id = ?", (episode_id,)).fetchone()
+        row = self._conn.execute(
+            "SELECT * FROM episode_view WHERE id = ?", (episode_id,)
+        ).fetchone()
         if row is None:
             raise EpisodeNotFoundError(f"no episode with id {episode_id!r} in {self.path}")
         return episode_from_row(row, self._streams(episode_id))
@@ -308,24 +326,24 @@ class Catalog:
     def find(self, path: str, episode_index: int | None) -> EpisodeInfo | None:
         """The catalog row for a recording path (+ index), if it was scanned."""
         if episode_index is None:
-            row = self.conn.execute(
+            row = self._conn.execute(
                 "SELECT id FROM episodes WHERE path = ? AND episode_index IS NULL", (path,)
             ).fetchone()
         else:
-            row = self.conn.execute(
+            row = self._conn.execute(
                 "SELECT id FROM episodes WHERE path = ? AND episode_index = ?",
                 (path, episode_index),
             ).fetchone()
         return None if row is None else self.get(row["id"])
 
     def ids_with_prefix(self, prefix: str) -> list[str]:
-        rows = self.conn.execute(
+        rows = self._conn.execute(
             "SELECT id FROM episodes WHERE substr(id, 1, ?) = ? LIMIT 3", (len(prefix), prefix)
         )
         return [r["id"] for r in rows]
 
     def _streams(self, episode_id: str) -> list[StreamInfo]:
-        rows = self.conn.execute(
+        rows = self._conn.execute(
             "SELECT * FROM streams WHERE episode_id = ? ORDER BY position", (episode_id,)
         ).fetchall()
         return [
@@ -347,7 +365,7 @@ class Catalog:
     def policy_versions(self) -> list[tuple[str, int]]:
         """(policy_version, episode count) of recorded runs as the user sees them (overrides
         applied); replays are left out, as verify's selectors leave them out."""
-        rows = self.conn.execute(
+        rows = self._conn.execute(
             "SELECT policy_version, count(*) AS n FROM episode_view "
             "WHERE policy_version IS NOT NULL AND (source IS NULL OR source != 'replay') "
             "GROUP BY policy_version ORDER BY policy_version"
@@ -355,7 +373,7 @@ class Catalog:
         return [(r["policy_version"], int(r["n"])) for r in rows]
 
     def count(self) -> int:
-        return int(self.conn.execute("SELECT count(*) FROM episodes").fetchone()[0])
+        return int(self._conn.execute("SELECT count(*) FROM episodes").fetchone()[0])
 
     # --- user edits ---------------------------------------------------------------------
 
@@ -384,7 +402,7 @@ class Catalog:
 
     def episodes_tagged(self, tag: str) -> list[str]:
         """Ids of the episodes carrying ``tag`` (exact match), sorted."""
-        rows = self.conn.execute(
+        rows = self._conn.execute(
             "SELECT episode_id FROM tags WHERE tag = ? ORDER BY episode_id", (tag,)
         )
         return [r["episode_id"] for r in rows]
@@ -395,7 +413,7 @@ class Catalog:
         if field not in ("robot", "task"):
             raise ValueError(f"policy versions group by robot or task, not {field!r}")
         recent = "MAX(COALESCE(start_time_ns, CAST(indexed_at * 1000000000 AS INTEGER)))"
-        rows = self.conn.execute(
+        rows = self._conn.execute(
             f"SELECT {field} AS grp, policy_version, {recent} AS latest FROM episode_view "
             f"WHERE policy_version IS NOT NULL AND {field} IS NOT NULL "
             "AND (source IS NULL OR source != 'replay') "
@@ -404,7 +422,7 @@ class Catalog:
         return [(r["grp"], r["policy_version"]) for r in rows]
 
     def tags(self, episode_id: str) -> list[str]:
-        rows = self.conn.execute(
+        rows = self._conn.execute(
             "SELECT tag FROM tags WHERE episode_id = ? ORDER BY tag", (episode_id,)
         )
         return [r["tag"] for r in rows]
@@ -424,7 +442,7 @@ class Catalog:
         record_change(self, record, current)
 
     def stream_offsets(self, episode_id: str) -> dict[str, int]:
-        rows = self.conn.execute(
+        rows = self._conn.execute(
             "SELECT stream, offset_ns FROM stream_offsets WHERE episode_id = ?", (episode_id,)
         )
         return {r["stream"]: int(r["offset_ns"]) for r in rows}
@@ -435,7 +453,7 @@ class Catalog:
         record_change(self, new_record("layout.set", key=key, layout=jsonsafe.to_jsonable(layout)))
 
     def layout(self, key: str) -> dict[str, Any] | None:
-        row = self.conn.execute("SELECT layout FROM layouts WHERE key = ?", (key,)).fetchone()
+        row = self._conn.execute("SELECT layout FROM layouts WHERE key = ?", (key,)).fetchone()
         return None if row is None else json.loads(row["layout"])
 
     def touch_recent(self, item: str, kind: str, *, keep: int = 20) -> None:
@@ -443,7 +461,7 @@ class Catalog:
         A convenience, not the user's data: a catalog that cannot be written remembers nothing."""
         if self.read_only or self.damage is not None:
             return
-        with self.transaction() as conn:
+        with self._write_transaction() as conn:
             conn.execute(
                 "INSERT INTO recent (item, kind, opened_at) VALUES (?, ?, ?) "
                 "ON CONFLICT(item) DO UPDATE SET opened_at = excluded.opened_at",
@@ -458,9 +476,9 @@ class Catalog:
     def recent(self, kind: str | None = None) -> list[tuple[str, str]]:
         """(item, kind), newest first."""
         if kind is None:
-            rows = self.conn.execute("SELECT item, kind FROM recent ORDER BY opened_at DESC")
+            rows = self._conn.execute("SELECT item, kind FROM recent ORDER BY opened_at DESC")
         else:
-            rows = self.conn.execute(
+            rows = self._conn.execute(
                 "SELECT item, kind FROM recent WHERE kind = ? ORDER BY opened_at DESC", (kind,)
             )
         return [(r["item"], r["kind"]) for r in rows]

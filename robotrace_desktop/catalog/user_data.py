@@ -45,7 +45,7 @@ def record_change(catalog: Catalog, record: Record, prepare: Prepare | None = No
     returns False when there is nothing to do. Returns whether the change was saved."""
     journaled = False
     try:
-        with catalog.transaction() as conn:
+        with catalog._write_transaction() as conn:
             if prepare is not None and not prepare(conn):
                 return False
             _attach_recordings(conn, record)

@@ -78,7 +78,7 @@ def before_write(catalog: Catalog) -> None:
     key = str(catalog.path.resolve())
     if catalog.auto_backup and key not in _backed_up:
         _backed_up.add(key)
-        maybe_backup(catalog.conn, catalog.path)
+        maybe_backup(catalog._conn, catalog.path)
 
 
 def as_storage_error(catalog: Catalog, exc: sqlite3.Error) -> StorageError | None:

@@ -9,8 +9,9 @@ from dataclasses import replace
 from typing import Any
 
 from robotrace_desktop.catalog.anomaly import Anomaly, iter_by_anomaly
+from robotrace_desktop.catalog.episode_filter import EpisodeFilter
 from robotrace_desktop.catalog.selections import delete_selection, save_selection, selections
-from robotrace_desktop.catalog.store import Catalog, EpisodeFilter
+from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.commands.common import (
     catalog_for_reading,
     duration_text,

@@ -77,7 +77,7 @@ class _Loaded:
 
     def column(self, channel: str) -> np.ndarray:
         try:
-            return self.columns[self.channels.index(channel)]
+            return self.columns[self.channels.index(channel), :]
         except ValueError:
             raise StreamNotFoundError(
                 f"stream {self.stream!r} has no channel {channel!r}"

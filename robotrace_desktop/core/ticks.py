@@ -14,7 +14,7 @@ def nice_step(span_s: float, max_ticks: int) -> float:
     if span_s <= 0 or max_ticks < 1:
         return 1.0
     raw = span_s / max_ticks
-    magnitude = 10 ** math.floor(math.log10(raw))
+    magnitude = 10.0 ** math.floor(math.log10(raw))  # float: int ** int may be a float
     for factor in (1, 2, 5, 10):
         if factor * magnitude >= raw:
             return factor * magnitude

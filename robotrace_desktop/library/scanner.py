@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from robotrace_desktop.catalog.browse import refresh_group_summaries
 from robotrace_desktop.catalog.findings import explainable_among
@@ -309,7 +309,7 @@ class _Unreadable(Reader):
             raise RecordingError(path, "empty file (0 bytes)")
         raise RecordingError(path, "not a recording format RoboTrace can read")
 
-    def open(self, path: Path, episode_index: int | None = None):
+    def open(self, path: Path, episode_index: int | None = None) -> NoReturn:
         raise RecordingError(path, "not a recording format RoboTrace can read")
 
     def fingerprint_files(self, path: Path) -> list[Path]:

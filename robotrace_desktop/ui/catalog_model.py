@@ -26,8 +26,8 @@ from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
 
 from robotrace_desktop.catalog.anomaly import Anomaly
-from robotrace_desktop.catalog.findings import CONFIDENT
 from robotrace_desktop.core.episode import REPRODUCIBILITY_FIELDS
+from robotrace_desktop.core.finding import CONFIDENT
 from robotrace_desktop.ui.catalog_rows import (
     COLUMN_KEYS,
     COLUMNS,

@@ -38,9 +38,10 @@ from robotrace_desktop.catalog.browse import (
     scope_top_findings,
     search_where,
 )
-from robotrace_desktop.catalog.findings import CONFIDENT, TopFinding
+from robotrace_desktop.catalog.findings import TopFinding
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import REPRODUCIBILITY_FIELDS
+from robotrace_desktop.core.finding import CONFIDENT
 
 #: (key, header) in display order; the key is the CatalogRow attribute shown in the column.
 COLUMNS: tuple[tuple[str, str], ...] = (

@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from robotrace_desktop.catalog.episode_filter import EpisodeFilter
 from robotrace_desktop.catalog.selections import selection_ids
-from robotrace_desktop.catalog.store import Catalog, EpisodeFilter
+from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import EpisodeInfo
 from robotrace_desktop.errors import EpisodeNotFoundError, ValidationError
 

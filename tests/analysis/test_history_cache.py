@@ -13,6 +13,7 @@ from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.library import peer_history
 from robotrace_desktop.library.explain_runner import compute_episode_id
 from robotrace_desktop.library.scanner import scan
+from tests.catalog_files import writer
 from tests.hardening.trees import many_recordings
 
 
@@ -61,7 +62,7 @@ def test_a_changed_peer_is_read_again(tmp_path: Path, monkeypatch: pytest.Monkey
     _findings(catalog, ids)
     keys = set(peer_history._PEER_RANGES)
     # the catalog now says one peer's recording changed, as a re-scan of a modified file does
-    with catalog.transaction() as conn:
+    with writer(catalog.path) as conn:
         conn.execute("UPDATE episodes SET content_hash = 'changed' WHERE id = ?", (ids[0],))
     _findings(catalog, ids)
     stale = {k for k in peer_history._PEER_RANGES if k[0] == ids[0]} - keys

@@ -18,7 +18,7 @@ from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.cli import main
 from robotrace_desktop.commands import common
 from tests import real_data
-from tests.catalog_files import copy_catalog
+from tests.catalog_files import copy_catalog, read_only
 from tests.made_up_findings import finding
 
 UNEXPLAINED = 3  # the Reachy 2 copy's episodes, scanned with --no-explain
@@ -41,9 +41,8 @@ def expected_scores(path: Path) -> dict[str, float | None]:
     other than a recorded failed outcome; 0.0 when explained and none; None never explained."""
     with Catalog(path) as catalog:
         ids = [e.id for e in catalog.list_episodes()]
-        explained = {
-            r[0] for r in catalog.conn.execute("SELECT episode_id FROM explained").fetchall()
-        }
+        with read_only(path) as conn:
+            explained = {r[0] for r in conn.execute("SELECT episode_id FROM explained").fetchall()}
         stored = findings_of(catalog, ids)
     return {
         i: (

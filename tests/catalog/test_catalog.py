@@ -15,6 +15,7 @@ from robotrace_desktop.catalog.store import Catalog, EpisodeFilter
 from robotrace_desktop.errors import StorageError, ValidationError
 from robotrace_desktop.library import scanner
 from tests.catalog.toy_reader import ToyReader
+from tests.catalog_files import read_only, writer
 
 
 @pytest.fixture
@@ -29,10 +30,10 @@ def write_toy(path: Path, episodes: list[dict]) -> Path:
 
 
 def test_new_catalog_is_wal_and_migrated(tmp_path: Path) -> None:
-    with Catalog(tmp_path / "c.sqlite") as catalog:
-        assert catalog.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.schema_version(catalog.conn) == len(MIGRATIONS)
-        assert catalog.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    with Catalog(tmp_path / "c.sqlite") as catalog, read_only(catalog.path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.schema_version(conn) == len(MIGRATIONS)
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 def test_migration_backs_up_existing_catalog_and_keeps_its_rows(
@@ -40,14 +41,15 @@ def test_migration_backs_up_existing_catalog_and_keeps_its_rows(
 ) -> None:
     path = tmp_path / "c.sqlite"
     monkeypatch.setattr(db, "MIGRATIONS", MIGRATIONS[:1])  # a catalog from the first release
-    with Catalog(path) as old:
-        old.conn.execute(
+    with Catalog(path), writer(path) as old:
+        old.execute(
             "INSERT INTO bookmarks (episode_id, t_ns, note, created_at) VALUES ('e1', 5, 'x', 0)"
         )
     monkeypatch.setattr(db, "MIGRATIONS", MIGRATIONS)
     with Catalog(path) as catalog:
-        assert db.schema_version(catalog.conn) == len(MIGRATIONS)
-        assert catalog.conn.execute("SELECT note FROM bookmarks").fetchone()[0] == "x"
+        with read_only(path) as conn:
+            assert db.schema_version(conn) == len(MIGRATIONS)
+            assert conn.execute("SELECT note FROM bookmarks").fetchone()[0] == "x"
         catalog.save_layout("bundle:arm", {"cameras": ["front"]})
         assert catalog.layout("bundle:arm") == {"cameras": ["front"]}
     backups = list(tmp_path.glob("c.sqlite.v1.*.bak"))
@@ -105,17 +107,19 @@ def test_vanished_recording_is_marked_missing_and_keeps_user_data(tmp_path: Path
         scanner.scan(catalog, [data])
         (episode,) = catalog.list_episodes()
         catalog.set_overrides([episode.id], {"policy_version": "v2", "seed": 3})
-        catalog.conn.execute(
-            "INSERT INTO bookmarks (episode_id, t_ns, note, created_at) VALUES (?, ?, ?, 0)",
-            (episode.id, 12_840_000_000, "gripper slips"),
-        )
+        with writer(catalog.path) as other:
+            other.execute(
+                "INSERT INTO bookmarks (episode_id, t_ns, note, created_at) VALUES (?, ?, ?, 0)",
+                (episode.id, 12_840_000_000, "gripper slips"),
+            )
         path.unlink()
         summary = scanner.scan(catalog, [data])
         assert summary.missing == 1
         row = catalog.get(episode.id)
         assert row.status.value == "missing"
         assert row.policy_version == "v2"
-        assert catalog.conn.execute("SELECT count(*) FROM bookmarks").fetchone()[0] == 1
+        with read_only(catalog.path) as conn:
+            assert conn.execute("SELECT count(*) FROM bookmarks").fetchone()[0] == 1
 
         write_toy(data / "a.toy", [{"name": "a", "policy_version": "v1"}])
         scanner.scan(catalog, [data])

@@ -125,13 +125,15 @@ class Engine:
         from robotrace_desktop.catalog.backups import take_backup
         from robotrace_desktop.catalog.store import Catalog
         from robotrace_desktop.library.scanner import scan
+        from tests.catalog_files import read_only
 
         many_recordings(self.recordings, 3)
         self.template.mkdir(parents=True)
         with Catalog(self.template / "catalog.sqlite") as catalog:
             scan(catalog, [self.recordings])
             self.episodes = sorted(e.id for e in catalog.list_episodes())
-            take_backup(catalog.conn, catalog.path)
+            with read_only(catalog.path) as conn:
+                take_backup(conn, catalog.path)
 
     def _fresh(self, folder: Path) -> Path:
         shutil.copytree(self.template, folder)

@@ -27,6 +27,7 @@ from robotrace_desktop.catalog.journal import Journal
 from robotrace_desktop.catalog.selections import delete_selection, save_selection, selection_ids
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.cli import main
+from tests.catalog_files import read_only, writer
 from tests.demo_cache import demo_copy
 from tests.hardening.test_crash_safety import v1_catalog
 
@@ -79,12 +80,12 @@ def annotate(catalog_path: Path, episode: str) -> None:
 
 
 def user_data(catalog_path: Path, episode: str) -> dict[str, object]:
-    with Catalog(catalog_path) as catalog:
+    with Catalog(catalog_path) as catalog, read_only(catalog_path) as conn:
         info = catalog.get(episode) if catalog.count() else None
         return {
             "outcome": None if info is None else info.outcome.value,
             "overrides": tuple(
-                catalog.conn.execute(
+                conn.execute(
                     "SELECT outcome, task FROM episode_overrides WHERE episode_id = ?", (episode,)
                 ).fetchone()
                 or ()
@@ -184,7 +185,8 @@ def test_restore_takes_the_newest_good_backup_and_the_journal_written_since(
         notes = [b.note for b in list_bookmarks(opened, episode)]
         assert notes == ["before the backup", "after the backup"]
         assert opened.tags(episode) == ["late"]
-        assert opened.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        with read_only(catalog) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 def test_restore_from_a_named_file_and_without_any_backup(
@@ -199,7 +201,8 @@ def test_restore_from_a_named_file_and_without_any_backup(
     copy = tmp_path / "elsewhere.sqlite"
     with Catalog(catalog) as opened:
         add_bookmark(opened, episode, 5 * MS, "kept")
-        opened.conn.execute("VACUUM INTO ?", (str(copy),))
+        with read_only(catalog) as conn:
+            conn.execute("VACUUM INTO ?", (str(copy),))
         add_bookmark(opened, episode, 6 * MS, "journal only")
     code, out, _ = cli(capsys, catalog, "catalog", "restore", str(copy))
     assert code == 0 and "re-applied 1 change(s)" in out
@@ -217,8 +220,9 @@ def test_a_catalog_older_than_the_journal_is_written_to_it_on_open(tmp_path: Pat
     Catalog(catalog).close()
     for suffix in ("", "-wal", "-shm"):
         Path(f"{catalog}{suffix}").unlink(missing_ok=True)
-    with Catalog(catalog) as fresh:  # a new, empty catalog catches up from the journal
-        rows = fresh.conn.execute("SELECT t_ns, note FROM bookmarks ORDER BY t_ns").fetchall()
+    # a new, empty catalog catches up from the journal
+    with Catalog(catalog), read_only(catalog) as conn:
+        rows = conn.execute("SELECT t_ns, note FROM bookmarks ORDER BY t_ns").fetchall()
     assert [tuple(r) for r in rows] == [(k * 1000, f"note {k}") for k in range(50)]
 
 
@@ -273,7 +277,8 @@ def test_a_damaged_catalog_is_never_written_and_every_command_says_what_to_do(
     episode = scanned(capsys, catalog, bundle)
     with Catalog(catalog) as opened:
         add_bookmark(opened, episode, 10 * MS, "precious")
-        opened.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        with writer(catalog) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     size = catalog.stat().st_size
     if damage == "truncate":
         os.truncate(catalog, size // 2 + 1000)

@@ -16,6 +16,7 @@ import pytest
 
 from robotrace_desktop.catalog.storage_errors import DiskFullError
 from robotrace_desktop.catalog.store import Catalog
+from tests.catalog_files import read_only
 from tests.demo_cache import demo_copy
 from tests.hardening.catalog_faults import fill, small_disk
 from tests.hardening.trees import cli, finish
@@ -41,8 +42,8 @@ def test_a_catalog_created_on_a_full_disk_is_whole_or_absent(tmp_path: Path) -> 
                 assert f"free on the drive holding {disk}" in str(exc)
             (disk / "filler").unlink()
             assert not [p.name for p in disk.iterdir() if p.name.startswith(".")]  # no debris
-            with Catalog(catalog) as opened:  # space freed: a good catalog, never a broken one
-                assert opened.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            with Catalog(catalog) as opened, read_only(catalog) as conn:  # a good catalog again
+                assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
                 assert opened.count() == 0
             for leftover in disk.iterdir():
                 shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from robotrace_desktop.catalog import db
 from robotrace_desktop.catalog.bookmarks import list_bookmarks
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.episodes import resolve
@@ -29,6 +30,7 @@ from robotrace_desktop.ui.main_window import MainWindow
 from robotrace_desktop.ui.qimage import qimage_to_rgb
 from robotrace_desktop.ui.scan_worker import ScanWorker
 from tests import real_data
+from tests.catalog_files import read_only
 from tests.hardening.trees import (
     big_dataset,
     cli,
@@ -98,11 +100,13 @@ def test_two_cli_scans_of_overlapping_trees(tree: tuple[Path, list[Path]], tmp_p
         ids = [e.id for e in opened.list_episodes()]
         assert sorted(ids) == sorted(expected_ids(recordings))  # each episode once
         assert count(catalog, "recordings") == len(recordings)
-        streams = opened.conn.execute("SELECT episode_id, name, count FROM streams").fetchall()
+        with read_only(catalog) as conn:
+            streams = conn.execute("SELECT episode_id, name, count FROM streams").fetchall()
     # the same rows as one scanner alone writes
     with Catalog(tmp_path / "alone.sqlite") as alone:
         scan(alone, [root])
-        reference = alone.conn.execute("SELECT episode_id, name, count FROM streams").fetchall()
+        with read_only(alone.path) as conn:
+            reference = conn.execute("SELECT episode_id, name, count FROM streams").fetchall()
     assert sorted(map(tuple, streams)) == sorted(map(tuple, reference))
 
 
@@ -153,7 +157,7 @@ def test_two_windows_on_one_catalog_see_each_others_writes(
     for window in windows:
         qtbot.addWidget(window)
         window.show()
-    assert windows[0].catalog.conn is not windows[1].catalog.conn
+    assert windows[0].catalog is not windows[1].catalog  # each Catalog opens its own connection
     episode = sorted(expected_ids(recordings[:45]))[0]
     views = [w.open_episode(episode, 1 * S) for w in windows]
     assert all(v is not None and v.bookmarks is not None for v in views)
@@ -237,10 +241,12 @@ def hold_write_lock(path: Path) -> sqlite3.Connection:
     return other
 
 
-def test_a_writer_waits_for_the_lock_and_retries(tmp_path: Path) -> None:
+def test_a_writer_waits_for_the_lock_and_retries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "catalog.sqlite"
+    monkeypatch.setattr(db, "BUSY_TIMEOUT_MS", 200)  # each try waits 0.2 s, not 15 s
     with Catalog(path) as catalog:
-        catalog.conn.execute("PRAGMA busy_timeout = 200")  # each try waits 0.2 s, not 15 s
         other = hold_write_lock(path)
         release = threading.Timer(0.25, other.rollback)  # gone after the first try gave up
         release.start()
@@ -250,14 +256,16 @@ def test_a_writer_waits_for_the_lock_and_retries(tmp_path: Path) -> None:
         other.close()
 
 
-def test_a_lock_that_never_goes_gives_a_clear_error(tmp_path: Path) -> None:
+def test_a_lock_that_never_goes_gives_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "catalog.sqlite"
+    monkeypatch.setattr(db, "BUSY_TIMEOUT_MS", 20)
     with Catalog(path) as catalog:
-        catalog.conn.execute("PRAGMA busy_timeout = 20")
         other = hold_write_lock(path)
         with pytest.raises(StorageError, match=r"catalog\.sqlite: the catalog stayed locked"):
             catalog.touch_recent("/data/run.bag", "path")
-        assert not catalog.conn.in_transaction
+        assert not catalog.in_transaction
         other.rollback()
         catalog.touch_recent("/data/run.bag", "path")  # the connection is still usable
         assert catalog.recent() == [("/data/run.bag", "path")]

@@ -24,6 +24,7 @@ from robotrace_desktop.catalog.schema import MIGRATIONS
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.errors import StorageError
 from robotrace_desktop.library.scanner import scan
+from tests.catalog_files import read_only, writer
 from tests.hardening.trees import (
     alive,
     big_dataset,
@@ -35,7 +36,6 @@ from tests.hardening.trees import (
     kill9,
     many_recordings,
     python,
-    read_only,
     wait_for,
 )
 
@@ -49,10 +49,11 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
 
 
 def healthy(catalog: Path) -> Catalog:
-    """The catalog opens with connect() and the database is intact."""
+    """The catalog opens and the database is intact."""
     opened = Catalog(catalog)
-    assert opened.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert opened.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    with read_only(catalog) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
     return opened
 
 
@@ -74,7 +75,7 @@ original = Catalog.set_recording_state
 
 def set_state(self, *args, **kwargs):  # the at-th recording written, not yet committed: wait
     original(self, *args, **kwargs)
-    if self.conn.execute("SELECT COUNT(*) FROM recordings").fetchone()[0] >= at:
+    if len(self.recordings_under("/")) >= at:  # every recording: their paths are absolute
         print("inside the transaction", flush=True)
         time.sleep(3600)
 
@@ -100,8 +101,8 @@ def test_a_scan_killed_at_several_points_resumes(
         assert scan.stdout.readline() == "inside the transaction\n", finish(scan)
         kill9(scan)
         assert scan.returncode == -9
-        with healthy(catalog) as opened:
-            rows = opened.conn.execute("SELECT path, status FROM recordings").fetchall()
+        with healthy(catalog) as opened, read_only(catalog, named=True) as conn:
+            rows = conn.execute("SELECT path, status FROM recordings").fetchall()
             ids = {e.id for e in opened.list_episodes()}
         # a recording's state is committed with its episode, never before or without it; the
         # killed transaction's recording is not there at all
@@ -266,7 +267,8 @@ def test_no_bookmark_reported_saved_is_lost(tree: tuple[Path, list[Path]], tmp_p
             assert (mark.episode_id, mark.t_ns, mark.t_end_ns, mark.note) == (
                 episode, t, t + 5, note
             )  # fmt: skip
-        stored = opened.conn.execute("SELECT count(*) FROM bookmarks").fetchone()[0]
+        with read_only(catalog) as conn:
+            stored = conn.execute("SELECT count(*) FROM bookmarks").fetchone()[0]
     # at most one write per round committed after its "saved" line could be printed
     assert len(saved) <= stored <= len(saved) + 6
 
@@ -332,25 +334,35 @@ def test_a_migration_killed_midway_loses_nothing(tmp_path: Path) -> None:
         for backup in backups:  # a backup is whole or absent, never half-written
             assert bookmarks_in(backup) == expected
         assert not list(folder.glob("*.partial")) or not backups
-        with healthy(catalog) as opened:  # the next start finishes the upgrade
-            assert opened.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        with healthy(catalog), read_only(catalog) as conn:  # the next start finishes the upgrade
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         assert bookmarks_in(catalog) == expected
     assert versions <= set(range(1, len(MIGRATIONS) + 1))
+
+
+#: another program's trigger: each new recent item adds a row whose episode does not exist,
+#: which the deferred foreign key refuses only at COMMIT (the catalog enforces foreign keys)
+REFUSED_AT_COMMIT = """
+CREATE TABLE dangling (episode_id TEXT REFERENCES episodes(id) DEFERRABLE INITIALLY DEFERRED);
+CREATE TRIGGER refuse_at_commit AFTER INSERT ON recent
+BEGIN INSERT INTO dangling VALUES ('no-such-episode'); END;
+"""
 
 
 def test_a_commit_that_fails_leaves_nothing_and_the_catalog_usable(tmp_path: Path) -> None:
     """A COMMIT refused by SQLite (here a deferred foreign-key check; a full disk looks the
     same) becomes a StorageError naming the catalog, with the transaction rolled back."""
-    with Catalog(tmp_path / "catalog.sqlite") as catalog:
+    path = tmp_path / "catalog.sqlite"
+    with Catalog(path) as catalog:
+        with writer(path) as other:  # from now on a recent item writes a row no episode owns
+            other.executescript(REFUSED_AT_COMMIT)
         refused = pytest.raises(StorageError, match=r"catalog\.sqlite: could not save")
-        with refused, catalog.transaction() as conn:
-            conn.execute("PRAGMA defer_foreign_keys = ON")
-            conn.execute(
-                "INSERT INTO streams (episode_id, position, name, kind, count) "
-                "VALUES ('no-such-episode', 0, '/x', 'signal', 1)"
-            )
-        assert not catalog.conn.in_transaction
-        assert count(tmp_path / "catalog.sqlite", "streams") == 0
+        with refused:
+            catalog.touch_recent("/data/run.bag", "path")
+        assert not catalog.in_transaction
+        assert count(path, "dangling") == 0 and catalog.recent() == []
+        with writer(path) as other:
+            other.execute("DROP TRIGGER refuse_at_commit")
         catalog.touch_recent("/data/run.bag", "path")
         assert catalog.recent() == [("/data/run.bag", "path")]
 

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from robotrace_desktop.core.episode import episode_id
+from tests.catalog_files import read_only
 from tests.readers.lerobot_fixtures import EpisodeSpec, write_v3
 from tests.readers.ros_fixtures import write_rosbag1, write_rosbag2
 
@@ -80,11 +81,6 @@ def big_dataset(root: Path, episodes: int) -> Path:
 def expected_ids(recordings: Sequence[Path]) -> set[str]:
     """Episode ids of single-episode recordings, as the readers compute them."""
     return {episode_id(str(p.resolve()), None) for p in recordings}
-
-
-def read_only(catalog: Path) -> sqlite3.Connection:
-    """A connection that can never write (or create) anything."""
-    return sqlite3.connect(f"file:{catalog}?mode=ro", uri=True, timeout=15)
 
 
 def count(catalog: Path, table: str = "episodes") -> int:

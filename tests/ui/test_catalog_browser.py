@@ -15,7 +15,6 @@ from PySide6.QtCore import QMimeData, QModelIndex, QPoint, QPointF, Qt, QTimer, 
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import QApplication, QStyleOptionViewItem
 
-from robotrace_desktop.catalog import db
 from robotrace_desktop.catalog.findings import store_findings
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.finding import Finding
@@ -30,6 +29,7 @@ from robotrace_desktop.ui.catalog_model import (
     NODE_ROLE,
     STATUS_COLORS,
 )
+from tests.catalog_files import copy_catalog
 
 SHOTS = Path(os.environ.get("ROBOTRACE_SHOT_DIR", tempfile.gettempdir())) / "robotrace_shots"
 WAIT_MS = 60_000
@@ -53,9 +53,7 @@ def real_catalog(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) ->
 @pytest.fixture
 def catalog_copy(real_catalog: Path, tmp_path: Path) -> Path:
     dest = tmp_path / "catalog.sqlite"
-    with Catalog(real_catalog) as catalog:
-        db.backup(catalog.conn, dest)
-    return dest
+    return copy_catalog(real_catalog, dest)
 
 
 @pytest.fixture

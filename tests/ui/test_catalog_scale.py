@@ -20,6 +20,7 @@ from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.ui.catalog_browser import CatalogBrowser
 from robotrace_desktop.ui.catalog_model import COLUMN_KEYS, NODE_ROLE
 from robotrace_desktop.ui.catalog_rows import CatalogGroup, CatalogRow
+from tests.catalog_files import read_only
 from tests.ui.conftest import shown_browser
 
 EPISODES, PER_DATASET = 20_000, 2_000
@@ -95,8 +96,8 @@ def test_expanding_a_dataset_reads_only_its_episodes_in_the_sorted_order(
     rows: list[CatalogRow] = [browser.proxy.index(r, 0, index).data(NODE_ROLE) for r in range(2000)]
     durations = [r.duration_ns for r in rows]
     assert durations == sorted(durations, reverse=True)
-    with Catalog(browser.catalog_path) as other:
-        longest = other.conn.execute(
+    with read_only(browser.catalog_path) as other:
+        longest = other.execute(
             "SELECT max(duration_ns) FROM episodes WHERE recording = ?", [dataset_root(3)]
         ).fetchone()[0]
     assert durations[0] == longest
@@ -124,12 +125,14 @@ def test_a_datasets_summary_agrees_with_its_episodes(browser: CatalogBrowser) ->
 def test_a_change_from_another_program_updates_only_that_datasets_summary(
     qtbot: Any, browser: CatalogBrowser
 ) -> None:
-    with Catalog(browser.catalog_path) as other:
-        (one,) = other.conn.execute(
+    with read_only(browser.catalog_path) as conn:
+        (one,) = conn.execute(
             "SELECT id FROM episodes WHERE recording = ? AND episode_index = 5", [dataset_root(2)]
         ).fetchone()
+    with Catalog(browser.catalog_path) as other:
         other.set_overrides([one], {"robot": "spot"})
-        clean = {r[0] for r in other.conn.execute("SELECT recording FROM browse_clean")}
+    with read_only(browser.catalog_path) as conn:
+        clean = {r[0] for r in conn.execute("SELECT recording FROM browse_clean")}
     assert dataset_root(2) not in clean and len(clean) == 9  # the others stay summarised
     browser.refresh()
     index = dataset_index(browser, "dataset_0002")

@@ -24,6 +24,7 @@ from robotrace_desktop.ui.explain_panel import (
     ExplainPanel,
     finding_refs,
 )
+from tests.catalog_files import copy_catalog
 from tests.demo_cache import demo_copy
 
 WAIT_MS = 30_000
@@ -42,9 +43,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def view(qtbot, demo, tmp_path):  # type: ignore[no-untyped-def]
     source = demo[0]
     path = tmp_path / "catalog.sqlite"
-    with Catalog(source) as original, Catalog(path) as copy:
-        original.conn.backup(copy.conn)
-    catalog = Catalog(path)
+    catalog = Catalog(copy_catalog(source, path))
     widget = EpisodeView(resolve(str(demo[1]), catalog), catalog)
     qtbot.addWidget(widget)
     widget.resize(1400, 900)
@@ -114,9 +113,7 @@ def test_empty_state_and_rerun_off_the_ui_thread(
     monkeypatch.setattr(registry, "analyzers", lambda: ())
     monkeypatch.setattr(explain_module, "analyzers", lambda: ())
     path = tmp_path / "c.sqlite"
-    with Catalog(demo[0]) as original, Catalog(path) as copy:
-        original.conn.backup(copy.conn)
-    catalog = Catalog(path)
+    catalog = Catalog(copy_catalog(demo[0], path))
     info = resolve(str(demo[1]), catalog).info
     panel = ExplainPanel(EpisodeSession(catalog, info), auto_run=False)
     qtbot.addWidget(panel)
@@ -166,8 +163,7 @@ def test_catalog_browser_shows_the_top_finding_and_filters_by_cause(qtbot, demo,
 
     path = tmp_path / "c.sqlite"
     other = demo_copy(tmp_path / "other", seed=5)
-    with Catalog(demo[0]) as original, Catalog(path) as copy:
-        original.conn.backup(copy.conn)
+    with Catalog(copy_catalog(demo[0], path)) as copy:
         scan(copy, [other])
         first, second = (e.id for e in copy.list_episodes())
         found = Finding("action_saturation", "joint_2 pinned", "at its limit", 0.8, "high", 10)

@@ -32,6 +32,7 @@ from robotrace_desktop.verify.model import (
     RerollResult,
     VerifyResult,
 )
+from tests.catalog_files import copy_catalog
 from tests.readers.lerobot_fixtures import EPISODES, EpisodeSpec, write_v2
 
 SHOTS = Path(os.environ.get("ROBOTRACE_SHOT_DIR", tempfile.gettempdir())) / "robotrace_shots"
@@ -246,12 +247,8 @@ def versions_catalog(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, di
 
 @pytest.fixture
 def catalog_copy(versions_catalog, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
-    from robotrace_desktop.catalog import db
-
     dest = tmp_path / "catalog.sqlite"
-    with Catalog(versions_catalog[0]) as catalog:
-        db.backup(catalog.conn, dest)
-    return dest
+    return copy_catalog(versions_catalog[0], dest)
 
 
 @pytest.fixture

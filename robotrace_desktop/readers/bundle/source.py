@@ -75,7 +75,7 @@ class _Description:
 
 def _load_timestamps(file: Path) -> np.ndarray:
     try:
-        times = np.load(file, allow_pickle=False)
+        times = np.asarray(np.load(file, allow_pickle=False))  # an .npz archive: 0-d, refused below
     except (ValueError, OSError, EOFError) as exc:
         raise RecordingError(file, f"cannot read frame timestamps: {exc}") from exc
     if times.ndim != 1 or times.dtype.kind not in "iu":

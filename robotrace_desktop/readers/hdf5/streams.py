@@ -12,6 +12,7 @@ from typing import Any
 
 import h5py
 import numpy as np
+import numpy.typing as npt
 
 from robotrace_desktop.core.episode import EpisodeInfo, StreamInfo, StreamKind
 from robotrace_desktop.errors import RecordingError
@@ -66,7 +67,8 @@ class Clock:
 
     def times(self, f: h5py.File) -> np.ndarray:
         if self.dataset is None:
-            return np.rint(np.arange(self.count) * (self.period_ns or 0.0)).astype(np.int64)
+            steps = np.arange(self.count, dtype=np.float64)
+            return np.rint(steps * (self.period_ns or 0.0)).astype(np.int64)
         raw = np.asarray(f[self.dataset][()])
         if raw.dtype.kind in "iu" and self.scale == 1:
             return raw.astype(np.int64) - np.int64(raw[0])
@@ -90,7 +92,7 @@ def _quantum_ns(magnitude: float, scale: float) -> int:
     return 1 if step <= 1 else int(10 ** math.ceil(math.log10(step)))
 
 
-def _quantize(values_ns: np.ndarray, quantum_ns: int) -> np.ndarray:
+def _quantize(values_ns: npt.NDArray[np.float64], quantum_ns: int) -> npt.NDArray[np.int64]:
     if quantum_ns <= 1:
         return np.rint(values_ns).astype(np.int64)
     return (np.rint(values_ns / quantum_ns) * quantum_ns).astype(np.int64)

@@ -127,7 +127,7 @@ class BagFile:
         except (OSError, struct.error, sqlite3.Error, AttributeError, KeyError, IndexError):
             firsts = [None] * len(groups)  # a damaged index: the full pass decides
         for cluster in clusters(firsts):
-            times = {n: firsts[n][0] for n in cluster}  # type: ignore[index]
+            times = {n: first[0] for n in cluster if (first := firsts[n]) is not None}
             start, stop = min(times.values()), max(times.values()) + 1
             self._take_firsts(groups, cluster, found, start, stop)
             for n in cluster:  # trust a window only for the message the index promised

@@ -302,7 +302,7 @@ def _column(data: bytes, length: int, n: int, offset: int, base: str, count: int
         (n, count), dtype, buffer=data, offset=offset, strides=(length, dtype.itemsize)
     )
     if base == "bool":
-        return (view != 0).astype(np.float64)
+        return view.astype(np.bool_).astype(np.float64)  # any non-zero byte is True
     return view.astype(np.float64)
 
 

@@ -36,7 +36,7 @@ class _AmbiguousError(Exception):
 
 if CSafeLoader is not None:
 
-    class _Yaml12Loader(CSafeLoader):
+    class _Yaml12Loader(CSafeLoader):  # type: ignore[misc]  # PyYAML ships no types: Any base
         """libyaml's parser with YAML 1.2 core-schema resolution of plain scalars."""
 
         yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {}
@@ -46,7 +46,8 @@ if CSafeLoader is not None:
             hashable = [k for k in keys if isinstance(k, str | int | float | bool) or k is None]
             if len(hashable) != len(keys) or len(set(hashable)) != len(hashable) or "<<" in keys:
                 raise _AmbiguousError("duplicate, complex or merge keys")
-            return super().construct_mapping(node, deep=deep)
+            mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+            return mapping
 
     def _ambiguous(loader: Any, node: Any) -> Any:
         raise _AmbiguousError(node.value)
@@ -110,5 +111,6 @@ def install() -> None:
         return
     from rosbags.rosbag2 import metadata, reader
 
+    # replacing rosbags' class with a look-alike of ours: not the type its modules declare
     metadata.YAML = FastYAML  # type: ignore[misc,assignment]
     reader.YAML = FastYAML  # type: ignore[misc,assignment]

@@ -124,7 +124,9 @@ def _message_index_times(bio: Any, offset: int) -> list[int] | None:
 def clusters(firsts: Sequence[First]) -> list[list[int]]:
     """Group numbers whose first messages share a chunk (or a time), earliest cluster first."""
     by_key: dict[Any, list[int]] = {}
+    times: dict[int, int] = {}
     for n, first in enumerate(firsts):
         if first is not None:
             by_key.setdefault(first[1], []).append(n)
-    return sorted(by_key.values(), key=lambda ns: min(firsts[n][0] for n in ns))  # type: ignore[index]
+            times[n] = first[0]
+    return sorted(by_key.values(), key=lambda ns: min(times[n] for n in ns))

@@ -210,9 +210,10 @@ class _Block:
 
 
 def _block(path: Sequence[Step], width: int) -> _Block:
-    plain = bool(path) and all(isinstance(step, str) for step in path)
     steps = tuple(path)
-    return _Block(_getter(steps), width, ".".join(path) if plain else None, steps)  # type: ignore[arg-type]
+    names = [step for step in steps if isinstance(step, str)]
+    plain = bool(steps) and len(names) == len(steps)
+    return _Block(_getter(steps), width, ".".join(names) if plain else None, steps)
 
 
 class Flattener:
@@ -224,9 +225,9 @@ class Flattener:
         #: every channel a plain numeric attribute (Imu, Odometry, BatteryState, custom
         #: messages…): one C-level call fetches the whole row
         self._row: Getter | None = None
-        paths = [b.path for b in self._blocks]
-        if paths and all(b.width == 0 for b in self._blocks) and None not in paths:
-            get = operator.attrgetter(*paths)  # type: ignore[arg-type]
+        paths = [b.path for b in self._blocks if b.path is not None]
+        if paths and all(b.width == 0 for b in self._blocks) and len(paths) == len(self._blocks):
+            get = operator.attrgetter(*paths)
             self._row = get if len(paths) > 1 else (lambda msg: (get(msg),))
 
     @property

@@ -224,6 +224,8 @@ def _decoder_for(
         last: Exception | None = None
         for typestore in (shared, lazy_typestore(Stores.EMPTY)):
             try:
+                # the parsed definitions are rosbags' Typesdict, held as plain dict[str, object]
+                # (our cross-process parse cache stores them as JSON values)
                 typestore.register(_unknown(typestore, types))  # type: ignore[arg-type]
                 prepare_deserializer(typestore, conn.msgtype, ros1=ros1)
             except Exception as exc:

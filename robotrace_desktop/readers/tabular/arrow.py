@@ -36,7 +36,7 @@ class _ArrowColumn:
 
 
 def _is_number(typ: pa.DataType) -> bool:
-    return pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_boolean(typ)
+    return bool(pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_boolean(typ))
 
 
 def _field_names(fld: pa.Field) -> tuple[str, ...] | None:
@@ -68,7 +68,8 @@ def _values_numpy(column: pa.ChunkedArray | pa.Array, col: _ArrowColumn, path: P
         column = column.combine_chunks()
     n = len(column)
     if col.width is None:
-        return pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False).reshape(n, 1)
+        values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+        return np.asarray(values, dtype=np.float64).reshape(n, 1)
     out = np.full((n, col.width), np.nan)
     valid = column.is_valid().to_numpy(zero_copy_only=False)
     lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False)
