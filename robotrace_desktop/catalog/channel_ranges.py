@@ -43,7 +43,7 @@ def stored_ranges(
     for start in range(0, len(ids), 500):
         batch = ids[start : start + 500]
         marks = ", ".join("?" * len(batch))
-        rows = catalog.conn.execute(
+        rows = catalog._conn.execute(
             "SELECT episode_id, stream, content_hash, channels, lo, hi FROM channel_ranges "
             f"WHERE stream = ? AND method = ? AND episode_id IN ({marks})",
             (stream, METHOD, *batch),
@@ -61,7 +61,7 @@ def store_ranges(catalog: Catalog, rows: Iterable[StoredRanges]) -> int:
     wanted = [r for r in rows if len(r.lo) == len(r.hi) == _WIDTH * len(r.channels)]
     if not wanted:
         return 0
-    with catalog.transaction() as conn:
+    with catalog._write_transaction() as conn:
         before = conn.total_changes
         conn.executemany(
             "INSERT INTO channel_ranges (episode_id, stream, content_hash, method, channels, "

@@ -57,7 +57,7 @@ def signal_streams(catalog: Catalog, ids: Sequence[str]) -> dict[str, set[str]]:
     for start in range(0, len(ids), 500):
         batch = list(ids[start : start + 500])
         marks = ", ".join("?" * len(batch))
-        rows = catalog.conn.execute(
+        rows = catalog._conn.execute(
             "SELECT episode_id, name FROM streams "
             f"WHERE kind = 'signal' AND episode_id IN ({marks})",
             batch,

@@ -4,7 +4,6 @@ of its peers without reading their recordings again — in any process, with the
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from pathlib import Path
 
@@ -16,11 +15,12 @@ from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.library import peer_history
 from robotrace_desktop.library.explain_runner import compute_episode_id, explain_many
 from robotrace_desktop.library.scanner import scan
+from tests.catalog_files import read_only, writer
 from tests.hardening.trees import many_recordings
 
 
 def _rows(path: Path) -> list[tuple[str, str, str]]:
-    with sqlite3.connect(path) as conn:
+    with read_only(path) as conn:
         return conn.execute(
             "SELECT episode_id, stream, method FROM channel_ranges ORDER BY 1, 2"
         ).fetchall()
@@ -89,7 +89,7 @@ def test_a_changed_or_damaged_row_is_not_trusted(
         target = next(e for e in catalog.list_episodes() if e.kind == "rosbag2")
         changed, damaged = (p.id for p in peer_episodes(catalog, target, 50))
     explain_many(path, ids, engine="inline")
-    with sqlite3.connect(path) as conn:
+    with writer(path) as conn:
         # the recording behind one peer changed (a re-scan stores its new content hash) ...
         conn.execute("UPDATE episodes SET content_hash = 'changed' WHERE id = ?", (changed,))
         # ... and another's stored bytes no longer match its channel list
@@ -113,7 +113,7 @@ def test_a_deleted_episode_takes_its_ranges_with_it(tmp_path: Path) -> None:
         scan(catalog, [tmp_path / "tree"])
         ids = sorted(e.id for e in catalog.list_episodes())
     explain_many(path, ids, engine="inline")
-    with sqlite3.connect(path) as conn:
+    with writer(path) as conn:
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("DELETE FROM episodes WHERE id = ?", (ids[0],))
     assert ids[0] not in {episode for episode, _, _ in _rows(path)}
