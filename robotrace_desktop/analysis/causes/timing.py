@@ -54,6 +54,11 @@ thresholds.register(
         "…and longer than this × the stream's own ordinary long interval (its 98th percentile)",
     ),
     confident_gap_s=(0.25, "a gap this long (or longer) is confident on a key stream"),
+    beyond_jitter=(
+        10.0,
+        "…as is one whose missing time is this × the stream's own jitter (its longest "
+        "ordinary interval past its median)",
+    ),
     min_samples=(10, "streams with fewer samples have no nominal rate and are skipped"),
     regular_fraction=(
         0.8,
