@@ -62,6 +62,10 @@ thresholds.register(
     regularity=(0.35, "half-periods' relative spread (MAD/median) must stay below this"),
     group_s=(0.5, "channels whose onsets are this close and frequencies alike are one finding"),
     sensor_bar=(2.0, "a sensor stream (IMU, estimates) needs this × the ratio to be confident"),
+    sensor_pure=(
+        0.95,
+        "…unless its line holds this share of the band's power (less margin from 0.15 under)",
+    ),
 )
 
 _MIN_SAMPLES = 64
@@ -468,7 +472,9 @@ def _finding(data: EpisodeData, ctx: ExplainContext, group: list[dict]) -> Findi
     # a sensor beside the joints (an IMU on a wheeled base, a velocity estimate) vibrates with
     # the terrain and the motors now and then: it needs twice the margin over its ordinary
     # level that a joint state needs to be confident on its own
-    bar = ctx.t(CAUSE, "ratio") * (1.0 if lead["role"] == "state" else ctx.t(CAUSE, "sensor_bar"))
+    # — unless nearly all the band's power sits in its one line: the terrain and the motors
+    # shake a sensor over a spread of frequencies, an unstable loop or a resonance rings at one
+    bar = ctx.t(CAUSE, "ratio") * (1.0 if lead["role"] == "state" else _sensor_margin(ctx, lead))
     confidence = 0.45 + min(0.25, 0.05 * (lead["ratio"] - bar))
     confidence += min(0.05, 0.01 * (lead["cycles"] - ctx.t(CAUSE, "min_cycles")))
     if len(group) > 1:
@@ -507,6 +513,15 @@ def _finding(data: EpisodeData, ctx: ExplainContext, group: list[dict]) -> Findi
             "resonance) around the onset; compare with a run where it was steady."
         ),
     )
+
+
+def _sensor_margin(ctx: ExplainContext, hit: dict) -> float:
+    """The sensor's extra margin: ``sensor_bar`` for a line sharing the band with other
+    frequencies, falling to a joint's (1) as the line's share of the band's power rises from
+    0.15 under ``sensor_pure`` to ``sensor_pure``."""
+    pure = float(ctx.t(CAUSE, "sensor_pure"))
+    share = float(np.clip((pure - hit["purity"]) / 0.15, 0.0, 1.0))
+    return 1.0 + (float(ctx.t(CAUSE, "sensor_bar")) - 1.0) * share
 
 
 def _beyond_history(ctx: ExplainContext, hit: dict) -> float:
