@@ -23,8 +23,10 @@ signal: the first time it reaches half the oscillation's amplitude, then — a g
 reaches that long after it began — the foot of its rise (the rise fitted with a line, followed
 back to the channel's own baseline level in the band). Channels oscillating
 together at one frequency (a joint's position and its effort) are one finding, more
-confident. Velocity channels are not searched (they differentiate the position's noise; the
-position itself is); fast streams are averaged down first so the cost stays small.
+confident. A velocity is searched only beside its joint's position, and its line kept only
+where the position's rate of change lacks it: a joint really vibrating is the position's
+finding, a velocity estimate ringing on its own is the velocity's. Fast streams are averaged
+down first so the cost stays small.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from robotrace_desktop.analysis.causes._series import (
 )
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
 from robotrace_desktop.analysis.finding import Finding, channel_ref
+from robotrace_desktop.core.channels import split_channel
 
 CAUSE = "oscillation"
 thresholds.register(
@@ -95,7 +98,7 @@ def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
     rate = NS / period
     if rate < ctx.t(CAUSE, "min_rate_hz"):
         return []
-    keep = _usable(signal)
+    keep, partners = _usable(signal)
     if not keep.size:
         return []
     values = _filled(unwrapped_columns(signal.values[:, keep]))
@@ -152,6 +155,8 @@ def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
         spectra = (power[:, j], pure[:, j], score[:, j], freqs, centres)
         levels = (noise[j], floors[j], rate)
         hit = _channel_hit(ctx, signal, t_ns, int(keep[j]), values[:, j], spectra, levels)
+        if hit is not None and int(keep[j]) in partners:
+            hit = _velocity_alone(signal, hit, partners[int(keep[j])])
         if hit is not None:
             hits.append(hit)
     return hits
@@ -178,16 +183,53 @@ def _spectrogram(
     return power, raw.sum(axis=-1), freqs[band], centres
 
 
-def _usable(signal: Signal) -> np.ndarray:
-    """Columns worth searching: moving, not binary (a gripper, a flag), not a velocity (it
-    differentiates the position's noise; the position itself is searched)."""
+def _usable(signal: Signal) -> tuple[np.ndarray, dict[int, int]]:
+    """Columns worth searching: moving, not binary (a gripper, a flag). A velocity only beside
+    its joint's position (``velocity/j`` with ``position/j``), returned with it: a bare velocity
+    differentiates its position's noise, and a joint really vibrating shows in its position —
+    a velocity line is kept only where the position's rate of change lacks it
+    (``_velocity_alone``)."""
     summary = column_summary(signal.values)
     with np.errstate(invalid="ignore"):
         moving = (summary["finite"] >= _MIN_SAMPLES) & (summary["max"] > summary["min"])
     usable = moving & ~binary_like_columns(signal.channels, summary)
+    positions = {}
+    for k, channel in enumerate(signal.channels):
+        family, joint = split_channel(channel)
+        if family is not None and field_of(signal.stream, channel) == "position":
+            positions[joint] = k
+    partners: dict[int, int] = {}
     for k in np.flatnonzero(usable):
-        usable[k] = field_of(signal.stream, signal.channels[k]) != "velocity"
-    return np.flatnonzero(usable)
+        channel = signal.channels[k]
+        if field_of(signal.stream, channel) != "velocity":
+            continue
+        family, joint = split_channel(channel)
+        partner = positions.get(joint) if family is not None else None
+        if partner is None:
+            usable[k] = False
+        else:
+            partners[int(k)] = partner
+    return np.flatnonzero(usable), partners
+
+
+def _velocity_alone(signal: Signal, hit: dict, partner: int) -> dict | None:
+    """The velocity's line, unless its position's rate of change carries it too (at least half
+    its amplitude in the same band and time): then the joint really moved so, and its position
+    is the channel that tells it. A velocity oscillating alone is its estimate or its sensor."""
+    t_ns = signal.t_ns
+    lo = int(np.searchsorted(t_ns, hit["onset_ns"]))
+    hi = int(np.searchsorted(t_ns, hit["end_ns"], "right"))
+    if hi - lo < 8 or np.any(np.diff(t_ns[lo:hi]) <= 0):
+        return None
+    position = _filled(unwrapped_columns(signal.values[:, [partner]]))[:, 0]
+    rate = np.gradient(position, t_ns / NS)
+    freq = hit["freq_hz"]
+    sample_rate = NS / max(1.0, float(np.median(np.diff(t_ns[lo:hi]))))
+    pad = max(8, int(2 * sample_rate / freq))
+    a, b = max(0, lo - pad), min(t_ns.size, hi + pad)
+    narrow = _bandpass(rate[a:b, None], sample_rate, 0.6 * freq, 1.6 * freq)[lo - a : hi - a, 0]
+    moved = float(np.sqrt(2.0 * np.mean(narrow * narrow)))
+    return None if moved >= 0.5 * hit["amplitude"] else hit
 
 
 def _filled(values: np.ndarray) -> np.ndarray:
