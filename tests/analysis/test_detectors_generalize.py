@@ -236,3 +236,34 @@ def test_one_pure_line_on_a_real_imu_is_confident_its_ordinary_shaking_is_not(
     assert top.channels[0] == f"/imu/data/{channel}"
     assert abs(top.t_start_ns - fault.t0_ns) <= NS // 2
     assert top.evidence["power_share_at_frequency"] >= 0.9
+
+
+def _drop(chunk: SignalChunk, t0: int, length_s: float) -> Fault:
+    """``chunk``'s stream without its samples in [t0, t0 + length_s)."""
+    end = t0 + int(length_s * NS)
+    fault = Fault("gap", t0, chunk.stream)
+    fault.edits[chunk.stream] = lambda c: sig.keep_rows(c, (c.t_ns < t0) | (c.t_ns >= end))
+    return fault
+
+
+def _gaps_on(found: list[Finding], stream: str) -> list[Finding]:
+    return [f for f in found if f.cause == "timestamp_gap" and f.channels == [stream]]
+
+
+def test_three_samples_missing_from_a_steady_real_imu_are_a_gap_one_from_odometry_is_not(
+    robots: dict[str, RobotData],
+) -> None:
+    """The Husky's 30 Hz IMU never strays from its interval: three samples missing (a 0.13 s
+    interval, 4× its usual) is a dropout. Its 10 Hz odometry wanders by a tenth of its
+    interval: one sample missing there is nothing to report."""
+    husky = robots["Husky"]
+    base = husky.robot.bases[2]
+    assert not _gaps_on(_explain(husky, base, None), "/imu/data")
+    imu = base.source.signals["/imu/data"]
+    t0 = int(imu.t_ns[imu.t_ns >= imu.t_ns[0] + 6 * NS][0]) + NS // 100
+    found = _gaps_on(_explain(husky, base, _drop(imu, t0, 0.1)), "/imu/data")
+    assert len(found) == 1 and found[0].confidence >= 0.5
+    assert abs(found[0].t_start_ns - t0) <= NS // 20
+    odom = base.source.signals[ODOM]
+    t0 = int(odom.t_ns[odom.t_ns >= odom.t_ns[0] + 6 * NS][0]) + NS // 100
+    assert not _gaps_on(_explain(husky, base, _drop(odom, t0, 0.1)), ODOM)

@@ -77,8 +77,21 @@ def gap_limit_ns(dt: np.ndarray, median: float, ctx: ExplainContext) -> float:
     then), and never under ``min_gap_s``. Relative to the stream's own behaviour, so a steady
     500 Hz stream missing 0.1 s counts and a jittery 10 Hz one does not."""
     ordinary = float(np.percentile(dt, 98)) if dt.size else 0.0
+    factor = float(ctx.t(GAP, "gap_factor")) * median
+    # a steady stream misses samples at fewer intervals: from ``steady_factor`` × its median
+    # when that is also ``beyond_jitter`` × its jitter (how far its longest ordinary interval
+    # reaches past the median, at least a tenth of it) past the median — a stream whose
+    # intervals wander by 40 % of the median or more keeps ``gap_factor``
+    usual = dt[(dt > 0) & (dt < 2.0 * median)]
+    if usual.size:
+        jitter = max(float(usual.max()) - median, 0.1 * median)
+        steady = max(
+            float(ctx.t(GAP, "steady_factor")) * median,
+            median + float(ctx.t(GAP, "beyond_jitter")) * jitter,
+        )
+        factor = min(factor, steady)
     return max(
-        float(ctx.t(GAP, "gap_factor")) * median,
+        factor,
         float(ctx.t(GAP, "over_ordinary")) * ordinary,
         float(ctx.t(GAP, "min_gap_s")) * NS,
     )

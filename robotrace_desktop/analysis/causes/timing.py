@@ -48,6 +48,10 @@ INTERLEAVE_SHARE = 2 / 3
 thresholds.register(
     GAP,
     gap_factor=(5.0, "an interval longer than this × the stream's median interval is a gap"),
+    steady_factor=(
+        3.0,
+        "…or this × on a steady stream, if also beyond_jitter × its jitter past the median",
+    ),
     min_gap_s=(0.08, "…and at least this long (seconds)"),
     over_ordinary=(
         3.0,
