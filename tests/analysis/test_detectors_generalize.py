@@ -267,3 +267,42 @@ def test_three_samples_missing_from_a_steady_real_imu_are_a_gap_one_from_odometr
     odom = base.source.signals[ODOM]
     t0 = int(odom.t_ns[odom.t_ns >= odom.t_ns[0] + 6 * NS][0]) + NS // 100
     assert not _gaps_on(_explain(husky, base, _drop(odom, t0, 0.1)), ODOM)
+
+
+def _frozen_message(found: list[Finding]) -> list[Finding]:
+    """The findings of a whole message held bit for bit (flatline's freeze)."""
+    return [f for f in found if f.cause == "sensor_stall" and "frozen_spans" in f.evidence]
+
+
+def test_odometry_frozen_while_its_own_twist_says_it_moves_is_a_stall(
+    robots: dict[str, RobotData],
+) -> None:
+    """No command stream says the Husky was told to move, but a whole odometry message held
+    bit for bit with its twist at a cruising speed contradicts itself: a stale message. The
+    same hold with the twist at zero is a robot standing still as far as the message goes:
+    only a hint."""
+    husky = robots["Husky"]
+    base = _moving_window(husky, "pose.pose.position.x")
+    chunk = base.source.signals[ODOM]
+    speed = np.abs(chunk.channel("twist.twist.linear.x"))
+    hi = float(np.percentile(speed, 99))
+    t0 = int(chunk.t_ns[np.argmax((chunk.t_ns > chunk.t_ns[0] + 4 * NS) & (speed > 0.5 * hi))])
+    fault = _stall(chunk, list(chunk.channels), t0, 2 * NS)
+    frozen = _frozen_message(_explain(husky, base, fault))
+    assert len(frozen) == 1 and frozen[0].confidence >= 0.5
+    assert abs(frozen[0].t_start_ns - t0) <= NS // 5
+    assert "said it was moving" in frozen[0].explanation
+
+    twists = [c for c in chunk.channels if "twist" in c]
+    edit = fault.edits[ODOM]
+
+    def at_rest(c: SignalChunk) -> SignalChunk:
+        held = edit(c)
+        values = held.values.copy()
+        span = (c.t_ns >= t0) & (c.t_ns < t0 + 2 * NS)
+        values[np.ix_(span, [c.channels.index(x) for x in twists])] = 0.0
+        return sig.with_values(held, values)
+
+    fault.edits[ODOM] = at_rest
+    frozen = _frozen_message(_explain(husky, base, fault))
+    assert len(frozen) == 1 and frozen[0].confidence < 0.5
