@@ -306,3 +306,38 @@ def test_odometry_frozen_while_its_own_twist_says_it_moves_is_a_stall(
     fault.edits[ODOM] = at_rest
     frozen = _frozen_message(_explain(husky, base, fault))
     assert len(frozen) == 1 and frozen[0].confidence < 0.5
+
+
+def _sample_hold(t0: int, length: int, every: int, zero: list[str] | None = None) -> sig.Edit:
+    """The stream's whole message held in [t0, t0 + length), refreshed every ``every``
+    samples (with the ``zero`` channels at 0 inside: a robot that stopped)."""
+
+    def edit(c: SignalChunk) -> SignalChunk:
+        values = c.values.copy()
+        rows = np.flatnonzero((c.t_ns >= t0) & (c.t_ns < t0 + length))
+        for i in rows:
+            values[i] = values[rows[0] + (i - rows[0]) // every * every]
+        if zero:
+            values[np.ix_(rows, [c.channels.index(x) for x in zero])] = 0.0
+        return sig.with_values(c, values)
+
+    return edit
+
+
+def test_odometry_held_and_refreshed_while_reporting_a_speed_is_a_stale_message(
+    robots: dict[str, RobotData],
+) -> None:
+    """Sample-and-hold on the Husky's odometry while it drives: three samples in four repeat
+    the last one while the twist in them says the base moves — a stale message, dated where
+    the holding began. Held the same way with the twist at zero it is a base at rest."""
+    husky = robots["Husky"]
+    base = _moving_window(husky, "pose.pose.position.x")
+    chunk = base.source.signals[ODOM]
+    t0 = int(chunk.t_ns[np.argmax(chunk.t_ns > chunk.t_ns[0] + 5 * NS)])
+    fault = Fault("sensor_stall", t0, ODOM, None, {ODOM: _sample_hold(t0, 3 * NS, 4)})
+    stale = [f for f in _explain(husky, base, fault) if "repeat_share_in_stall" in f.evidence]
+    assert len(stale) == 1 and stale[0].cause == "sensor_stall"
+    assert stale[0].confidence >= 0.5 and abs(stale[0].t_start_ns - t0) <= NS // 5
+    twists = [c for c in chunk.channels if "twist" in c]
+    fault.edits[ODOM] = _sample_hold(t0, 3 * NS, 4, zero=twists)
+    assert not [f for f in _explain(husky, base, fault) if "repeat_share_in_stall" in f.evidence]

@@ -16,7 +16,7 @@ from robotrace_desktop.analysis.causes._series import field_of
 from robotrace_desktop.analysis.data import Signal
 
 #: a held speed counts when it is at least this share of the channel's own 1-99 % range
-_SPEED_SHARE = 0.1
+SPEED_SHARE = 0.1
 
 
 def is_speed(stream: str, channel: str) -> bool:
@@ -39,6 +39,6 @@ def held_speeds(signal: Signal, row: int) -> list[str]:
             continue
         lo, hi = np.percentile(finite, [1.0, 99.0])
         held = float(column[row])
-        if hi > lo and np.isfinite(held) and abs(held) >= _SPEED_SHARE * (hi - lo):
+        if hi > lo and np.isfinite(held) and abs(held) >= SPEED_SHARE * (hi - lo):
             found.append(f"{signal.channels[k]} = {held:.3g}")
     return found
