@@ -219,17 +219,20 @@ def _velocity_alone(signal: Signal, hit: dict, partner: int) -> dict | None:
     t_ns = signal.t_ns
     lo = int(np.searchsorted(t_ns, hit["onset_ns"]))
     hi = int(np.searchsorted(t_ns, hit["end_ns"], "right"))
-    if hi - lo < 8 or np.any(np.diff(t_ns[lo:hi]) <= 0):
-        return None
-    position = _filled(unwrapped_columns(signal.values[:, [partner]]))[:, 0]
-    rate = np.gradient(position, t_ns / NS)
     freq = hit["freq_hz"]
+    if hi - lo < 8:
+        return None
     sample_rate = NS / max(1.0, float(np.median(np.diff(t_ns[lo:hi]))))
     pad = max(8, int(2 * sample_rate / freq))
     a, b = max(0, lo - pad), min(t_ns.size, hi + pad)
-    narrow = _bandpass(rate[a:b, None], sample_rate, 0.6 * freq, 1.6 * freq)[lo - a : hi - a, 0]
+    times = (t_ns[a:b] - t_ns[a]) / NS
+    if np.any(np.diff(times) <= 0):
+        return None  # repeated times: no rate of change to compare with, say nothing
+    position = _filled(unwrapped_columns(signal.values[a:b, [partner]]))[:, 0]
+    rate = np.gradient(position, times)
+    narrow = _bandpass(rate[:, None], sample_rate, 0.6 * freq, 1.6 * freq)[lo - a : hi - a, 0]
     moved = float(np.sqrt(2.0 * np.mean(narrow * narrow)))
-    return None if moved >= 0.5 * hit["amplitude"] else hit
+    return None if not np.isfinite(moved) or moved >= 0.5 * hit["amplitude"] else hit
 
 
 def _filled(values: np.ndarray) -> np.ndarray:
