@@ -22,6 +22,7 @@ CAUSE_MODULES = (
     "noise_stall",
     "level_stall",
     "still_message",
+    "held_message",
     "battery",
     "action_saturation",
     "joint_limits",

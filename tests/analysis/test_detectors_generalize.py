@@ -201,3 +201,143 @@ def test_a_heading_held_while_driving_straight_is_not_a_stall(
         assert np.any(np.diff(theta) == 0)  # the recording does hold its heading
         stalls = [f for f in _explain(turtles, base, None) if f.cause == "sensor_stall"]
         assert [f for f in stalls if f.confidence >= 0.5] == []
+
+
+def _imu_line(chunk: SignalChunk, channel: str, t0: int, amplitude: float) -> Fault:
+    """A line growing over 0.5 s to ``amplitude`` at 8 Hz for 3 s: one frequency alone."""
+
+    def edit(c: SignalChunk) -> SignalChunk:
+        rel = (c.t_ns - t0) / NS
+        envelope = np.clip(rel / 0.5, 0.0, 1.0) * (rel < 3.0)
+        return sig.add_to_channel(c, channel, amplitude * envelope * np.sin(16 * np.pi * rel))
+
+    first = int(chunk.t_ns[chunk.t_ns >= t0][0])
+    return Fault("oscillation", first, chunk.stream, channel, {chunk.stream: edit})
+
+
+def test_one_pure_line_on_a_real_imu_is_confident_its_ordinary_shaking_is_not(
+    robots: dict[str, RobotData],
+) -> None:
+    """The Husky's IMU shakes at a few Hz now and then (terrain, motors): never confident
+    there. A vibration a few times that shaking but in one frequency alone — an unstable loop,
+    a resonance — needs only a joint's margin."""
+    husky = robots["Husky"]
+    for base in husky.robot.bases:
+        found = _explain(husky, base, None)
+        assert not [f for f in _confident(found) if f.cause == "oscillation"], base.name
+    base = husky.robot.bases[6]
+    chunk = base.source.signals["/imu/data"]
+    channel = "linear_acceleration.y"
+    column = chunk.channel(channel)
+    spread = float(np.std(np.diff(column))) / np.sqrt(2.0)
+    fault = _imu_line(chunk, channel, int(chunk.t_ns[0] + 8 * NS), 3.0 * spread)
+    top = _explain(husky, base, fault)[0]
+    assert top.cause == "oscillation" and top.confidence >= 0.5
+    assert top.channels[0] == f"/imu/data/{channel}"
+    assert abs(top.t_start_ns - fault.t0_ns) <= NS // 2
+    assert top.evidence["power_share_at_frequency"] >= 0.9
+
+
+def _drop(chunk: SignalChunk, t0: int, length_s: float) -> Fault:
+    """``chunk``'s stream without its samples in [t0, t0 + length_s)."""
+    end = t0 + int(length_s * NS)
+    fault = Fault("gap", t0, chunk.stream)
+    fault.edits[chunk.stream] = lambda c: sig.keep_rows(c, (c.t_ns < t0) | (c.t_ns >= end))
+    return fault
+
+
+def _gaps_on(found: list[Finding], stream: str) -> list[Finding]:
+    return [f for f in found if f.cause == "timestamp_gap" and f.channels == [stream]]
+
+
+def test_three_samples_missing_from_a_steady_real_imu_are_a_gap_one_from_odometry_is_not(
+    robots: dict[str, RobotData],
+) -> None:
+    """The Husky's 30 Hz IMU never strays from its interval: three samples missing (a 0.13 s
+    interval, 4× its usual) is a dropout. Its 10 Hz odometry wanders by a tenth of its
+    interval: one sample missing there is nothing to report."""
+    husky = robots["Husky"]
+    base = husky.robot.bases[2]
+    assert not _gaps_on(_explain(husky, base, None), "/imu/data")
+    imu = base.source.signals["/imu/data"]
+    t0 = int(imu.t_ns[imu.t_ns >= imu.t_ns[0] + 6 * NS][0]) + NS // 100
+    found = _gaps_on(_explain(husky, base, _drop(imu, t0, 0.1)), "/imu/data")
+    assert len(found) == 1 and found[0].confidence >= 0.5
+    assert abs(found[0].t_start_ns - t0) <= NS // 20
+    odom = base.source.signals[ODOM]
+    t0 = int(odom.t_ns[odom.t_ns >= odom.t_ns[0] + 6 * NS][0]) + NS // 100
+    assert not _gaps_on(_explain(husky, base, _drop(odom, t0, 0.1)), ODOM)
+
+
+def _frozen_message(found: list[Finding]) -> list[Finding]:
+    """The findings of a whole message held bit for bit (flatline's freeze)."""
+    return [f for f in found if f.cause == "sensor_stall" and "frozen_spans" in f.evidence]
+
+
+def test_odometry_frozen_while_its_own_twist_says_it_moves_is_a_stall(
+    robots: dict[str, RobotData],
+) -> None:
+    """No command stream says the Husky was told to move, but a whole odometry message held
+    bit for bit with its twist at a cruising speed contradicts itself: a stale message. The
+    same hold with the twist at zero is a robot standing still as far as the message goes:
+    only a hint."""
+    husky = robots["Husky"]
+    base = _moving_window(husky, "pose.pose.position.x")
+    chunk = base.source.signals[ODOM]
+    speed = np.abs(chunk.channel("twist.twist.linear.x"))
+    hi = float(np.percentile(speed, 99))
+    t0 = int(chunk.t_ns[np.argmax((chunk.t_ns > chunk.t_ns[0] + 4 * NS) & (speed > 0.5 * hi))])
+    fault = _stall(chunk, list(chunk.channels), t0, 2 * NS)
+    frozen = _frozen_message(_explain(husky, base, fault))
+    assert len(frozen) == 1 and frozen[0].confidence >= 0.5
+    assert abs(frozen[0].t_start_ns - t0) <= NS // 5
+    assert "said it was moving" in frozen[0].explanation
+
+    twists = [c for c in chunk.channels if "twist" in c]
+    edit = fault.edits[ODOM]
+
+    def at_rest(c: SignalChunk) -> SignalChunk:
+        held = edit(c)
+        values = held.values.copy()
+        span = (c.t_ns >= t0) & (c.t_ns < t0 + 2 * NS)
+        values[np.ix_(span, [c.channels.index(x) for x in twists])] = 0.0
+        return sig.with_values(held, values)
+
+    fault.edits[ODOM] = at_rest
+    frozen = _frozen_message(_explain(husky, base, fault))
+    assert len(frozen) == 1 and frozen[0].confidence < 0.5
+
+
+def _sample_hold(t0: int, length: int, every: int, zero: list[str] | None = None) -> sig.Edit:
+    """The stream's whole message held in [t0, t0 + length), refreshed every ``every``
+    samples (with the ``zero`` channels at 0 inside: a robot that stopped)."""
+
+    def edit(c: SignalChunk) -> SignalChunk:
+        values = c.values.copy()
+        rows = np.flatnonzero((c.t_ns >= t0) & (c.t_ns < t0 + length))
+        for i in rows:
+            values[i] = values[rows[0] + (i - rows[0]) // every * every]
+        if zero:
+            values[np.ix_(rows, [c.channels.index(x) for x in zero])] = 0.0
+        return sig.with_values(c, values)
+
+    return edit
+
+
+def test_odometry_held_and_refreshed_while_reporting_a_speed_is_a_stale_message(
+    robots: dict[str, RobotData],
+) -> None:
+    """Sample-and-hold on the Husky's odometry while it drives: three samples in four repeat
+    the last one while the twist in them says the base moves — a stale message, dated where
+    the holding began. Held the same way with the twist at zero it is a base at rest."""
+    husky = robots["Husky"]
+    base = _moving_window(husky, "pose.pose.position.x")
+    chunk = base.source.signals[ODOM]
+    t0 = int(chunk.t_ns[np.argmax(chunk.t_ns > chunk.t_ns[0] + 5 * NS)])
+    fault = Fault("sensor_stall", t0, ODOM, None, {ODOM: _sample_hold(t0, 3 * NS, 4)})
+    stale = [f for f in _explain(husky, base, fault) if "repeat_share_in_stall" in f.evidence]
+    assert len(stale) == 1 and stale[0].cause == "sensor_stall"
+    assert stale[0].confidence >= 0.5 and abs(stale[0].t_start_ns - t0) <= NS // 5
+    twists = [c for c in chunk.channels if "twist" in c]
+    fault.edits[ODOM] = _sample_hold(t0, 3 * NS, 4, zero=twists)
+    assert not [f for f in _explain(husky, base, fault) if "repeat_share_in_stall" in f.evidence]

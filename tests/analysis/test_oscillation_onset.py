@@ -1,7 +1,9 @@
 """A growing oscillation — its amplitude rising from nothing over a few seconds, the way an
 unstable loop starts — is dated where it leaves the channel's own baseline in its band, not
 where it reaches half its final amplitude; an abrupt one keeps its onset; a 10 Hz stream (a
-wheeled base's odometry) is searched too."""
+wheeled base's odometry) is searched too; a joint's velocity oscillating on its own (its
+estimate ringing) is found, a velocity that only follows its vibrating position is left to
+the position."""
 
 from __future__ import annotations
 
@@ -70,3 +72,37 @@ def test_an_oscillation_on_a_10_hz_odometry_is_found() -> None:
     }
     onsets = _onsets(make_data({"/odom": (ns(t), twist)}))
     assert len(onsets) == 1 and abs(onsets[0] - 7.0) <= 0.5, onsets
+
+
+def _iiwa_with(
+    shared_data: Path, joint: str, amplitude: float, *, position: bool, t0: float
+) -> tuple[object, int]:
+    """The real iiwa recording with a 9 Hz line of ``amplitude`` for 2.5 s on ``joint``'s
+    velocity — and, with ``position``, the position that velocity integrates to (the joint
+    really vibrating)."""
+    resolved = resolve(str(shared_data / IIWA), None)
+    streams = streams_of(resolved.info, resolved.open())
+    t_ns, channels = streams["/joint_states"]
+    rel = (t_ns - t_ns[0]) / NS - t0
+    on = (rel >= 0) & (rel < 2.5)
+    w = 2 * np.pi * 9.0
+    line = amplitude * np.sin(w * rel) * on
+    channels[f"velocity/{joint}"] = channels[f"velocity/{joint}"] + line
+    if position:
+        moved = amplitude / w * (1 - np.cos(w * rel)) * on
+        channels[f"position/{joint}"] = channels[f"position/{joint}"] + moved
+    return make_data(streams, base=resolved.info), int(t_ns[0] + t0 * NS)
+
+
+def test_a_velocity_oscillating_alone_is_found_one_following_its_position_is_the_position_s(
+    shared_data: Path,
+) -> None:
+    data, onset = _iiwa_with(shared_data, "joint_a3", 0.15, position=False, t0=6.0)
+    found = [f for f in oscillation.analyze(data, context()) if f.confidence >= 0.5]
+    assert [f.channels for f in found] == [["/joint_states/velocity/joint_a3"]]
+    assert abs(found[0].t_start_ns - onset) <= NS // 2
+    # the joint really vibrating, its position swinging ±0.02 rad: the position tells it
+    data, onset = _iiwa_with(shared_data, "joint_a3", 1.0, position=True, t0=6.0)
+    found = [f for f in oscillation.analyze(data, context()) if f.confidence >= 0.5]
+    assert found and found[0].channels[0] == "/joint_states/position/joint_a3"
+    assert all(c != "/joint_states/velocity/joint_a3" for f in found for c in f.channels[:1])

@@ -40,6 +40,8 @@ class Timeline:
     #: sent on demand: worked out once, with its gaps
     limit_ns: float = 0.0
     bursty: bool = False
+    #: the longest interval that is not a gap: how far this stream's own jitter reaches
+    longest_ns: float = 0.0
 
 
 def stream_timeline(
@@ -64,7 +66,9 @@ def stream_timeline(
         # limit: they are still listed — at low confidence, as bursty (``gap_finding``)
         idx = pauses
     gaps = [Gap(name, int(t[i]), int(dt[i])) for i in idx]
-    return Timeline(name, t, median, periodic, gaps, signal, limit, bursty)
+    ordinary = dt[(dt > 0) & (dt <= limit)]
+    longest = float(ordinary.max()) if ordinary.size else median
+    return Timeline(name, t, median, periodic, gaps, signal, limit, bursty, longest)
 
 
 def gap_limit_ns(dt: np.ndarray, median: float, ctx: ExplainContext) -> float:
@@ -73,8 +77,21 @@ def gap_limit_ns(dt: np.ndarray, median: float, ctx: ExplainContext) -> float:
     then), and never under ``min_gap_s``. Relative to the stream's own behaviour, so a steady
     500 Hz stream missing 0.1 s counts and a jittery 10 Hz one does not."""
     ordinary = float(np.percentile(dt, 98)) if dt.size else 0.0
+    factor = float(ctx.t(GAP, "gap_factor")) * median
+    # a steady stream misses samples at fewer intervals: from ``steady_factor`` × its median
+    # when that is also ``beyond_jitter`` × its jitter (how far its longest ordinary interval
+    # reaches past the median, at least a tenth of it) past the median — a stream whose
+    # intervals wander by 40 % of the median or more keeps ``gap_factor``
+    usual = dt[(dt > 0) & (dt < 2.0 * median)]
+    if usual.size:
+        jitter = max(float(usual.max()) - median, 0.1 * median)
+        steady = max(
+            float(ctx.t(GAP, "steady_factor")) * median,
+            median + float(ctx.t(GAP, "beyond_jitter")) * jitter,
+        )
+        factor = min(factor, steady)
     return max(
-        float(ctx.t(GAP, "gap_factor")) * median,
+        factor,
         float(ctx.t(GAP, "over_ordinary")) * ordinary,
         float(ctx.t(GAP, "min_gap_s")) * NS,
     )
@@ -108,12 +125,20 @@ def gap_finding(line: Timeline, gaps: list[Gap], ctx: ExplainContext, others: in
     min_gap = float(ctx.t(GAP, "min_gap_s"))
     limit = line.limit_ns
 
+    # the stream's own jitter: how far its longest ordinary interval reaches past its median
+    # (never under a tenth of the median: clock resolution, not a promise of perfection)
+    jitter = max(line.longest_ns - line.median_ns, 0.1 * line.median_ns, 1.0)
+    beyond = float(ctx.t(GAP, "beyond_jitter"))
+
     def strength(gap: Gap) -> float:
-        """≥ 1: a gap of confident_gap_s or more, or one far beyond the stream's own longest
-        ordinary intervals."""
+        """≥ 1: a gap of confident_gap_s or more, one far beyond the stream's own longest
+        ordinary intervals, or one whose missing time is many times the stream's own jitter
+        (a 0.1 s hole in a steady 100 Hz stream cannot be a late sample; in a 10 Hz stream
+        whose intervals wander by 50 ms it can)."""
         return max(
             gap.length_ns / NS / float(ctx.t(GAP, "confident_gap_s")),
             gap.length_ns / limit / 2.0,
+            (gap.length_ns - line.median_ns) / jitter / beyond,
         )
 
     ratio = strength(longest)

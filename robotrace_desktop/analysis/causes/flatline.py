@@ -27,6 +27,7 @@ import warnings
 import numpy as np
 
 from robotrace_desktop.analysis import thresholds
+from robotrace_desktop.analysis.causes._claims import held_speeds
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
 from robotrace_desktop.analysis.finding import Finding, channel_ref
 
@@ -256,7 +257,8 @@ def _frozen(signal: Signal, commands: list[Signal], ctx: ExplainContext) -> Find
     live_names = [c for c, ok in zip(signal.channels, varying, strict=True) if ok]
     moving: list[tuple[int, int, list[str]]] = []
     for a, b in zip(starts[keep], stops[keep], strict=True):
-        movers = moving_commands(commands, int(t[a]), int(t[b]), ctx)
+        # a held speed is the message saying it moved: stale, whatever the commands did
+        movers = moving_commands(commands, int(t[a]), int(t[b]), ctx) or held_speeds(signal, a)
         if movers or not commands:
             moving.append((int(a), int(b), movers))
     if not moving:
@@ -265,9 +267,11 @@ def _frozen(signal: Signal, commands: list[Signal], ctx: ExplainContext) -> Find
     longest = max(moving, key=lambda r: t[r[1]] - t[r[0]])
     t0, t1 = int(t[a]), int(t[b])
     duration = (t1 - t0) / NS
-    if commands:
+    if movers:
         confidence = 0.6 + 0.3 * float(np.clip((duration / min_s - 1) / 4, 0.0, 1.0))
         why = f"while {', '.join(movers[:3])} kept changing"
+        if not commands or "=" in movers[0]:
+            why = f"while its own {', '.join(movers[:2])} said it was moving"
     else:
         confidence, why = 0.3, "(no command stream to tell a stall from holding still)"
     ended = b == len(t) - 1
@@ -281,7 +285,7 @@ def _frozen(signal: Signal, commands: list[Signal], ctx: ExplainContext) -> Find
             + f" {why}."
         ),
         confidence=confidence,
-        severity="high" if commands else "low",
+        severity="high" if movers else "low",
         t_start_ns=t0,
         t_end_ns=t1,
         channels=[channel_ref(signal.stream, c) for c in live_names[:12]],

@@ -23,8 +23,10 @@ signal: the first time it reaches half the oscillation's amplitude, then — a g
 reaches that long after it began — the foot of its rise (the rise fitted with a line, followed
 back to the channel's own baseline level in the band). Channels oscillating
 together at one frequency (a joint's position and its effort) are one finding, more
-confident. Velocity channels are not searched (they differentiate the position's noise; the
-position itself is); fast streams are averaged down first so the cost stays small.
+confident. A velocity is searched only beside its joint's position, and its line kept only
+where the position's rate of change lacks it: a joint really vibrating is the position's
+finding, a velocity estimate ringing on its own is the velocity's. Fast streams are averaged
+down first so the cost stays small.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from robotrace_desktop.analysis.causes._series import (
 )
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
 from robotrace_desktop.analysis.finding import Finding, channel_ref
+from robotrace_desktop.core.channels import split_channel
 
 CAUSE = "oscillation"
 thresholds.register(
@@ -62,6 +65,10 @@ thresholds.register(
     regularity=(0.35, "half-periods' relative spread (MAD/median) must stay below this"),
     group_s=(0.5, "channels whose onsets are this close and frequencies alike are one finding"),
     sensor_bar=(2.0, "a sensor stream (IMU, estimates) needs this × the ratio to be confident"),
+    sensor_pure=(
+        0.95,
+        "…unless its line holds this share of the band's power (less margin from 0.15 under)",
+    ),
 )
 
 _MIN_SAMPLES = 64
@@ -91,7 +98,7 @@ def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
     rate = NS / period
     if rate < ctx.t(CAUSE, "min_rate_hz"):
         return []
-    keep = _usable(signal)
+    keep, partners = _usable(signal)
     if not keep.size:
         return []
     values = _filled(unwrapped_columns(signal.values[:, keep]))
@@ -148,6 +155,8 @@ def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
         spectra = (power[:, j], pure[:, j], score[:, j], freqs, centres)
         levels = (noise[j], floors[j], rate)
         hit = _channel_hit(ctx, signal, t_ns, int(keep[j]), values[:, j], spectra, levels)
+        if hit is not None and int(keep[j]) in partners:
+            hit = _velocity_alone(signal, hit, partners[int(keep[j])])
         if hit is not None:
             hits.append(hit)
     return hits
@@ -174,16 +183,56 @@ def _spectrogram(
     return power, raw.sum(axis=-1), freqs[band], centres
 
 
-def _usable(signal: Signal) -> np.ndarray:
-    """Columns worth searching: moving, not binary (a gripper, a flag), not a velocity (it
-    differentiates the position's noise; the position itself is searched)."""
+def _usable(signal: Signal) -> tuple[np.ndarray, dict[int, int]]:
+    """Columns worth searching: moving, not binary (a gripper, a flag). A velocity only beside
+    its joint's position (``velocity/j`` with ``position/j``), returned with it: a bare velocity
+    differentiates its position's noise, and a joint really vibrating shows in its position —
+    a velocity line is kept only where the position's rate of change lacks it
+    (``_velocity_alone``)."""
     summary = column_summary(signal.values)
     with np.errstate(invalid="ignore"):
         moving = (summary["finite"] >= _MIN_SAMPLES) & (summary["max"] > summary["min"])
     usable = moving & ~binary_like_columns(signal.channels, summary)
+    positions = {}
+    for k, channel in enumerate(signal.channels):
+        family, joint = split_channel(channel)
+        if family is not None and field_of(signal.stream, channel) == "position":
+            positions[joint] = k
+    partners: dict[int, int] = {}
     for k in np.flatnonzero(usable):
-        usable[k] = field_of(signal.stream, signal.channels[k]) != "velocity"
-    return np.flatnonzero(usable)
+        channel = signal.channels[k]
+        if field_of(signal.stream, channel) != "velocity":
+            continue
+        family, joint = split_channel(channel)
+        partner = positions.get(joint) if family is not None else None
+        if partner is None:
+            usable[k] = False
+        else:
+            partners[int(k)] = partner
+    return np.flatnonzero(usable), partners
+
+
+def _velocity_alone(signal: Signal, hit: dict, partner: int) -> dict | None:
+    """The velocity's line, unless its position's rate of change carries it too (at least half
+    its amplitude in the same band and time): then the joint really moved so, and its position
+    is the channel that tells it. A velocity oscillating alone is its estimate or its sensor."""
+    t_ns = signal.t_ns
+    lo = int(np.searchsorted(t_ns, hit["onset_ns"]))
+    hi = int(np.searchsorted(t_ns, hit["end_ns"], "right"))
+    freq = hit["freq_hz"]
+    if hi - lo < 8:
+        return None
+    sample_rate = NS / max(1.0, float(np.median(np.diff(t_ns[lo:hi]))))
+    pad = max(8, int(2 * sample_rate / freq))
+    a, b = max(0, lo - pad), min(t_ns.size, hi + pad)
+    times = (t_ns[a:b] - t_ns[a]) / NS
+    if np.any(np.diff(times) <= 0):
+        return None  # repeated times: no rate of change to compare with, say nothing
+    position = _filled(unwrapped_columns(signal.values[a:b, [partner]]))[:, 0]
+    rate = np.gradient(position, times)
+    narrow = _bandpass(rate[:, None], sample_rate, 0.6 * freq, 1.6 * freq)[lo - a : hi - a, 0]
+    moved = float(np.sqrt(2.0 * np.mean(narrow * narrow)))
+    return None if not np.isfinite(moved) or moved >= 0.5 * hit["amplitude"] else hit
 
 
 def _filled(values: np.ndarray) -> np.ndarray:
@@ -468,7 +517,9 @@ def _finding(data: EpisodeData, ctx: ExplainContext, group: list[dict]) -> Findi
     # a sensor beside the joints (an IMU on a wheeled base, a velocity estimate) vibrates with
     # the terrain and the motors now and then: it needs twice the margin over its ordinary
     # level that a joint state needs to be confident on its own
-    bar = ctx.t(CAUSE, "ratio") * (1.0 if lead["role"] == "state" else ctx.t(CAUSE, "sensor_bar"))
+    # — unless nearly all the band's power sits in its one line: the terrain and the motors
+    # shake a sensor over a spread of frequencies, an unstable loop or a resonance rings at one
+    bar = ctx.t(CAUSE, "ratio") * (1.0 if lead["role"] == "state" else _sensor_margin(ctx, lead))
     confidence = 0.45 + min(0.25, 0.05 * (lead["ratio"] - bar))
     confidence += min(0.05, 0.01 * (lead["cycles"] - ctx.t(CAUSE, "min_cycles")))
     if len(group) > 1:
@@ -507,6 +558,15 @@ def _finding(data: EpisodeData, ctx: ExplainContext, group: list[dict]) -> Findi
             "resonance) around the onset; compare with a run where it was steady."
         ),
     )
+
+
+def _sensor_margin(ctx: ExplainContext, hit: dict) -> float:
+    """The sensor's extra margin: ``sensor_bar`` for a line sharing the band with other
+    frequencies, falling to a joint's (1) as the line's share of the band's power rises from
+    0.15 under ``sensor_pure`` to ``sensor_pure``."""
+    pure = float(ctx.t(CAUSE, "sensor_pure"))
+    share = float(np.clip((pure - hit["purity"]) / 0.15, 0.0, 1.0))
+    return 1.0 + (float(ctx.t(CAUSE, "sensor_bar")) - 1.0) * share
 
 
 def _beyond_history(ctx: ExplainContext, hit: dict) -> float:

@@ -48,12 +48,21 @@ INTERLEAVE_SHARE = 2 / 3
 thresholds.register(
     GAP,
     gap_factor=(5.0, "an interval longer than this × the stream's median interval is a gap"),
+    steady_factor=(
+        3.0,
+        "…or this × on a steady stream, if also beyond_jitter × its jitter past the median",
+    ),
     min_gap_s=(0.08, "…and at least this long (seconds)"),
     over_ordinary=(
         3.0,
         "…and longer than this × the stream's own ordinary long interval (its 98th percentile)",
     ),
     confident_gap_s=(0.25, "a gap this long (or longer) is confident on a key stream"),
+    beyond_jitter=(
+        10.0,
+        "…as is one whose missing time is this × the stream's own jitter (its longest "
+        "ordinary interval past its median)",
+    ),
     min_samples=(10, "streams with fewer samples have no nominal rate and are skipped"),
     regular_fraction=(
         0.8,
