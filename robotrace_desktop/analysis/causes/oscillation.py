@@ -199,7 +199,7 @@ def _usable(signal: Signal) -> tuple[np.ndarray, dict[int, int]]:
         if family is not None and field_of(signal.stream, channel) == "position":
             positions[joint] = k
     partners: dict[int, int] = {}
-    for k in np.flatnonzero(usable):
+    for k in np.flatnonzero(usable).tolist():
         channel = signal.channels[k]
         if field_of(signal.stream, channel) != "velocity":
             continue
