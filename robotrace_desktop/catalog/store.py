@@ -147,12 +147,15 @@ class Catalog:
         a few queries and the changed rows go in with one ``executemany`` per table.
         """
         known = self._stored_hashes([info.id for info in infos])
+        # one encoder for the batch: what the episodes share (a dataset's feature table,
+        # channel names) is encoded once, for the hash and for the rows
+        encoder = jsonsafe.BatchEncoder()
         results: list[str] = []
         changed: dict[str, EpisodeInfo] = {}  # id -> the last version written (duplicates)
         rows: list[tuple[Any, ...]] = []
         now = time.time()
         for info in infos:
-            digest = content_hash(info)
+            digest = content_hash(info, encoder)
             before = known.get(info.id)
             if before is not None and before == (digest, None):
                 results.append("unchanged")
@@ -160,7 +163,7 @@ class Catalog:
             results.append("new" if before is None else "updated")
             known[info.id] = (digest, None)
             changed[info.id] = info
-            rows.append(episode_row(recording, info, digest, now))
+            rows.append(episode_row(recording, info, digest, now, encoder))
         if not rows:
             return results
         self.conn.executemany(_UPSERT_EPISODE, rows)
@@ -168,7 +171,7 @@ class Catalog:
         self.conn.executemany(
             _INSERT_STREAM,
             [
-                stream_row(info.id, position, stream)
+                stream_row(info.id, position, stream, encoder)
                 for info in changed.values()
                 for position, stream in enumerate(info.streams)
             ],
