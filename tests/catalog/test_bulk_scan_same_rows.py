@@ -1,9 +1,10 @@
 """A scan writes the same rows as the row-at-a-time, slow-JSON path it replaced (issue 16).
 
 The reference run swaps in what the scanner did before: one ``upsert`` per episode and every
-JSON value through ``to_jsonable`` (no batch encoder sharing a dataset's feature table). Both scan the real recordings in ../shared/data and a
-generated LeRobot dataset (v2.1, numpy-free metadata but with episode extras and a missing
-video); every stored field must match except the time of indexing.
+JSON value through ``to_jsonable`` (no batch encoder sharing a dataset's feature table). Both
+scan the real recordings in ../shared/data and a generated LeRobot dataset (v2.1, numpy-free
+metadata but with episode extras and a missing video); every stored field must match except
+the time of indexing.
 """
 
 from __future__ import annotations
