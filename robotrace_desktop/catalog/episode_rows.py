@@ -11,6 +11,7 @@ import sqlite3
 from collections import OrderedDict
 from typing import Any
 
+from robotrace_desktop.catalog import hash_payload
 from robotrace_desktop.core import jsonsafe
 from robotrace_desktop.core.episode import EpisodeInfo, Outcome, Status, StreamInfo
 
@@ -97,16 +98,26 @@ def content_hash(info: EpisodeInfo, encoder: jsonsafe.BatchEncoder | None = None
     if hit is not None and hit[0] is info and hit[1] == state:
         _HASHES.move_to_end(id(info))
         return hit[2]
-    data = info.to_dict()
     if encoder is None:
-        payload = jsonsafe.dumps(data, sort_keys=True)
+        payload = jsonsafe.dumps(info.to_dict(), sort_keys=True)
     else:
-        payload = encoder.dumps(data, sort_keys=True)
+        payload = _batch_payload(info, encoder)
     digest = hashlib.sha256(payload.encode()).hexdigest()[:32]
     _HASHES[id(info)] = (info, state, digest)
     while len(_HASHES) > _HASHES_SIZE:
         _HASHES.popitem(last=False)
     return digest
+
+
+def _batch_payload(info: EpisodeInfo, encoder: jsonsafe.BatchEncoder) -> str:
+    """``content_hash``'s text in a batch: written from the fields (``hash_payload``) when
+    they are plain, else from ``to_dict`` — the same text either way."""
+    if hash_payload.applies():
+        try:
+            return hash_payload.hash_payload(info, encoder)
+        except TypeError:  # a numpy number, a path...: the general path below
+            pass
+    return encoder.dumps(info.to_dict(), sort_keys=True)
 
 
 #: id(info) -> (info, shallow state, hash); see content_hash

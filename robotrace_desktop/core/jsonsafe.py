@@ -91,6 +91,15 @@ _SCALAR_TEXT: dict[type, Any] = {
 }
 
 
+def scalar_text(value: Any) -> str:
+    """``dumps(value)`` of an exact str, int, float, bool or None (NaN/Inf: ``null``); a
+    TypeError for any other type, so a caller can take ``dumps``'s general path instead."""
+    render = _SCALAR_TEXT.get(type(value))
+    if render is None:
+        raise TypeError(f"not a plain JSON scalar: {type(value).__name__}")
+    return str(render(value))
+
+
 def _refuse(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
