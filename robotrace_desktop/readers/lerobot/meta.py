@@ -293,7 +293,8 @@ def _load_v2_stats(meta: DatasetMeta, *, lazy: bool) -> None:
     if lazy:
         meta.pending_stats = stats
         return
-    for index, found in stats.all(data):
+    bulk = stats.all_bulk(data)  # a large file in one pyarrow call when it reads the same
+    for index, found in bulk.items() if bulk is not None else stats.all(data):
         episode = meta.episodes.get(index)
         if episode is not None:
             episode.stats = found
