@@ -292,7 +292,7 @@ class Catalog:
         tuples ``LISTING_COLUMNS``: a listing of 100,000 episodes spent most of its time
         making full EpisodeInfos (and ``sqlite3.Row``s) of columns it never prints."""
         where, params = where_sql(flt or EpisodeFilter())
-        cursor = self.conn.cursor()
+        cursor = self._conn.cursor()
         cursor.row_factory = None
         yield from cursor.execute(
             f"SELECT {LISTING_COLUMNS} FROM episode_view {where} ORDER BY path, episode_index",

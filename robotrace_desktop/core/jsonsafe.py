@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 from collections import OrderedDict
+from collections.abc import Callable
 from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,7 @@ def _float_text(value: float) -> str:
 
 
 #: what ``dumps`` writes for a value of exactly these types (json's own renderings)
-_SCALAR_TEXT: dict[type, Any] = {
+_SCALAR_TEXT: dict[type, Callable[[Any], str]] = {
     str: encode_basestring,
     int: int.__repr__,
     float: _float_text,
@@ -133,7 +134,7 @@ class BatchEncoder:
         # json's own C encoder, built once per batch (json.dumps builds one per call); its
         # circular-reference markers are emptied again after a failed call
         self._markers: dict[int, Any] = {}
-        make = json.encoder.c_make_encoder
+        make = getattr(json.encoder, "c_make_encoder", None)  # CPython's; absent elsewhere
         self._c = {
             order: None
             if make is None
