@@ -111,7 +111,7 @@ def read_info(root: Path) -> dict[str, Any]:
         raise RecordingError(path, f"cannot read: {exc.strerror or exc}") from exc
     try:
         info = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # nested past the stack
         raise CorruptRecordingError(path, f"not valid JSON ({exc})") from exc
     if not isinstance(info, dict):
         raise CorruptRecordingError(path, "not a JSON object")
@@ -199,7 +199,7 @@ def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], list[str]] | None:
             continue
         try:
             record = json.loads(line)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # nested past the stack
             bad.append(f"line {number} is not JSON ({exc})")
             continue
         if isinstance(record, dict):

@@ -101,7 +101,7 @@ class EpisodeStats:
     def _record(self, line: bytes, number: int | None) -> dict[str, Any] | None:
         try:
             record = json.loads(line)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # nested past the stack
             self._bad(number, f"is not JSON ({exc})")
             return None
         if not isinstance(record, dict):
