@@ -243,14 +243,23 @@ def _saturation(
     return Finding(
         cause=SATURATION,
         title=f"Effort pinned at its maximum: {channel}",
-        explanation=f"{ref} stayed at {level:.4g} ({source}) for {duration:.2f} s",
+        explanation=(
+            f"{ref} stayed at {level:.4g} for {duration:.2f} s — "
+            + (
+                "its declared effort limit"
+                if source == "declared"
+                else "its own peak, exactly flat: a clamp nobody declared"
+            )
+        ),
         confidence=confidence,
         severity="high",
         t_start_ns=int(t_ns[start]),
         t_end_ns=int(t_ns[end - 1]),
         channels=[ref],
         evidence={"level": level, "limit_source": source, "duration_s": round(duration, 3)},
-        next_step="The actuator is at its limit: check for a blocked joint or an excessive load.",
+        next_step=(
+            "The actuator is at what it can give: check for a blocked joint or an excessive load."
+        ),
     )
 
 
