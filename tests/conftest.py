@@ -39,12 +39,25 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def shared_data_before_scan(shared_data: Path) -> dict[str, tuple[str, int, int, str]]:
+    """A byte-exact snapshot (``tests.hardening.snapshot``) of the real recordings taken before
+    the session's scan (``scanned_shared_data``): the read-only test compares against it, so
+    the session's scan with Explain is checked for writes into the recordings too."""
+    from tests.hardening.snapshot import snapshot
+
+    return snapshot(shared_data.resolve())
+
+
+@pytest.fixture(scope="session")
 def scanned_shared_data(
-    tmp_path_factory: pytest.TempPathFactory, shared_data: Path
+    tmp_path_factory: pytest.TempPathFactory,
+    shared_data: Path,
+    shared_data_before_scan: dict[str, tuple[str, int, int, str]],
 ) -> tuple[Path, dict[str, object]]:
     """``robotrace-desktop scan ../shared/data --json`` (Explain included) run once per session:
     the catalog file and the printed summary. Scanning and explaining every real recording is
-    the slowest setup there is; tests that read such a catalog copy it (``copy_catalog``)."""
+    the slowest setup there is; tests that read such a catalog copy it (``copy_catalog``).
+    The recordings are snapshotted first (``shared_data_before_scan``)."""
     import contextlib
     import io
     import json
