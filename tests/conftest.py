@@ -90,6 +90,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "extra(name): needs the optional extra NAME (skipped when it is absent)"
     )
+    worker_basetemp = getattr(config.option, "basetemp", None)
+    if hasattr(config, "workerinput") and worker_basetemp:
+        # an xdist worker: its --basetemp is <the run's base temp>/popen-gwN; the workers
+        # share one build cache there (demo bundles, hardening trees: tests/build_cache.py)
+        from tests.build_cache import share_between_workers
+
+        share_between_workers(Path(worker_basetemp).parent)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
