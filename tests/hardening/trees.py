@@ -68,9 +68,16 @@ def _written_recording(i: int) -> Path:
 
 def big_dataset(root: Path, episodes: int) -> Path:
     """A LeRobot v3.0 dataset of many short episodes and no videos: one recording whose
-    index writes ``episodes`` rows in a single transaction."""
+    index writes ``episodes`` rows in a single transaction. Written once per test run for each
+    size (``tests.build_cache``) and copied to ``root`` with fresh mtimes, as a write."""
     specs = [EpisodeSpec(4 + i % 3, i % 2, i % 3 != 0) for i in range(episodes)]
-    return write_v3(root, episodes=specs, cameras=(), episodes_per_data_file=200)
+    source = built(
+        f"big-{episodes}",
+        "big",
+        lambda path: write_v3(path, episodes=specs, cameras=(), episodes_per_data_file=200),
+    )
+    shutil.copytree(source, root, copy_function=shutil.copyfile)
+    return Path(root)
 
 
 def expected_ids(recordings: Sequence[Path]) -> set[str]:
