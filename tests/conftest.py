@@ -164,7 +164,6 @@ HEAVY_FIRST = (
     "tests/ui/test_catalog_browser.py",
     "tests/verify/test_ray_engine.py",
     "tests/hardening/test_catalog_faults.py",
-    "tests/analysis/test_explain_ray.py",
     "tests/hardening/test_catalog_storage.py",  # ~8 s
     "tests/analysis/test_evaluation.py",
     "tests/test_demo.py",
