@@ -15,16 +15,43 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections import Counter
 from pathlib import Path
 
 from robotrace_desktop.catalog.storage_errors import is_disk_full, sqlite_error
 
 HEADER = b"SQLite format 3\x00"
 _checked: dict[tuple[str, int, int, int], str | None] = {}
+#: catalog files this process has connections open on (``Catalog`` counts them), and how many
+_open_here: Counter[str] = Counter()
+
+
+def connection_opened(path: Path) -> None:
+    _open_here[_name(path)] += 1
+
+
+def connection_closed(path: Path) -> None:
+    name = _name(path)
+    _open_here[name] -= 1
+    if _open_here[name] <= 0:
+        del _open_here[name]
+
+
+def _name(path: Path) -> str:
+    return str(Path(path).resolve())
 
 
 def header_problem(path: Path) -> str | None:
-    """What is wrong with the file's size or 100-byte header, read without SQLite (cheap)."""
+    """What is wrong with the file's size or 100-byte header, read without SQLite (cheap).
+
+    Never while this process has a connection open on the file: closing *any* descriptor of a
+    file drops every POSIX lock the process holds on it, SQLite's included, and a connection
+    in another process (an Explain worker) then believes it is the last one, checkpoints and
+    deletes the WAL under the live connections here ("How To Corrupt An SQLite Database
+    File", 2.2). The file was checked when the first of them opened it; SQLite itself reports
+    what goes wrong after that."""
+    if _open_here.get(_name(path), 0) > 0:
+        return None
     try:
         size = path.stat().st_size
         with open(path, "rb") as handle:
@@ -101,7 +128,7 @@ def forget(path: Path | None = None) -> None:
     if path is None:
         _checked.clear()
         return
-    name = str(Path(path).resolve())
+    name = _name(path)
     for key in [k for k in _checked if k[0] == name]:
         del _checked[key]
 

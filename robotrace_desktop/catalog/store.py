@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from robotrace_desktop import paths
-from robotrace_desktop.catalog import write_guard
+from robotrace_desktop.catalog import health, write_guard
 from robotrace_desktop.catalog.db import is_busy, open_catalog
 from robotrace_desktop.catalog.episode_filter import (
     FILTER_COLUMNS,
@@ -70,16 +70,25 @@ class Catalog:
         opened = open_catalog(self.path)
         #: the catalog package's alone (tests/test_layering.py): everyone else calls its functions
         self._conn = opened.conn
+        health.connection_opened(self.path)
+        self._open = True
         self.read_only, self.damage = opened.read_only, opened.damage
         self.journal = Journal(journal_of or self.path)
         self.auto_backup = journal_of is None
         self.created, self.replayed = opened.created, 0
         if journal_of is None:  # a replacement being built replays explicitly
-            self.replayed = catch_up(self)
-            write_guard.tidy(self.path)
+            try:
+                self.replayed = catch_up(self)
+                write_guard.tidy(self.path)
+            except BaseException:
+                self.close()
+                raise
 
     def close(self) -> None:
         self._conn.close()
+        if self._open:
+            self._open = False
+            health.connection_closed(self.path)
 
     def __enter__(self) -> Catalog:
         return self
