@@ -1,7 +1,9 @@
 """Slow drifts of a joint away from its command, injected into real G1 episodes: one that starts
 slowly and accelerates (exponential) is dated where it starts, not seconds later where it
-became steep; a finger joint that drifts is found like any other joint; a command that walks
-away from fingers closed on an object (the joint stays put) is not a drift."""
+became steep; a finger joint that drifts is found like any other joint; a joint that keeps
+following its command while it drifts is found even where the command swings back and the two
+ends of the stretch meet; a command that walks away from fingers closed on an object (the joint
+stays put) is not a drift."""
 
 from __future__ import annotations
 
@@ -64,6 +66,18 @@ def test_a_finger_joint_drifting_from_its_command_is_a_drift(shared_data: Path, 
     found = _confident(drift.analyze(_drifted(shared_data, 35, joint, 0.0), context()))
     assert [f.channels[0] for f in found] == [f"observation.state/{joint}"]
     assert abs(found[0].t_start_ns / NS - ONSET_S) <= 0.5
+
+
+@pytest.mark.parametrize("joint", ["kRightShoulderRoll", "kRightShoulderYaw"])
+def test_a_drift_while_the_command_swings_back_is_still_a_drift(
+    shared_data: Path, joint: str
+) -> None:
+    """In episode 5 these joints' commands turn back late in the drift, so the joint ends near
+    where that stretch began although it moved all along (the command's way plus the drift):
+    a joint that travelled is not one held still by an object."""
+    found = _confident(drift.analyze(_drifted(shared_data, 5, joint, 0.0), context()))
+    assert [f.channels[0] for f in found] == [f"observation.state/{joint}"]
+    assert abs(found[0].t_start_ns / NS - ONSET_S) <= 0.5, found[0].explanation
 
 
 def test_a_command_closing_on_fingers_held_by_an_object_is_not_a_drift() -> None:

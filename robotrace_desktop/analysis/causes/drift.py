@@ -166,8 +166,12 @@ def _held_still(
         return False
     edge = max(2, late.size // 5)
     head, tail = late[:edge], late[-edge:]
-    moved = abs(float(np.median(measured[tail]) - np.median(measured[head])))
     grew = abs(float(np.median(residual[tail]) - np.median(residual[head])))
+    # how far the joint travelled over that stretch (smoothed over ``edge`` samples so noise
+    # does not count): a blocked joint stays put; a drifting one keeps following its command,
+    # even where the command happens to run back against the drift and the two ends meet
+    path = np.convolve(measured[late[0] : late[-1] + 1], np.ones(edge) / edge, mode="valid")
+    moved = float(np.ptp(path)) if path.size else 0.0
     return moved < 0.25 * grew
 
 
