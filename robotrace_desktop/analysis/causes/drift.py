@@ -145,9 +145,12 @@ def _fit_pair(
     ramp_s, rise, z = described
     if t_s[i] < ctx.t(CAUSE, "min_lead_s"):
         return None  # already growing as the run starts: no usual level it left (settling)
-    if _frozen_during(measured, t_meas, int(t_meas[keep[i]]), ramp_s):
+    # where the second half of the growth builds up: the last half of a straight ramp, the
+    # last stretch of an accelerating one (at least its last third: enough samples to judge)
+    midway_s = ramp_s - max(_half_growth_s(ramp_s, tau), ramp_s / 3.0)
+    if _frozen_during(measured, t_meas, int(t_meas[keep[i]] + midway_s * NS), ramp_s - midway_s):
         return None  # a joint that stopped dead is a stop or a stuck sensor, not a slow walk
-    if _held_still(measured[keep], r, t_s, (float(t_s[i]), ramp_s)):
+    if _held_still(measured[keep], r, t_s, (float(t_s[i]) + midway_s, ramp_s - midway_s)):
         return None  # the command moved on, the joint stayed: blocked (a grasp, a stop)
     return {
         "onset_ns": float(t_meas[keep[i]]),
@@ -189,15 +192,25 @@ def _credible(ctx: ExplainContext, described: tuple[float, float, float]) -> boo
     return ramp_s >= ctx.t(CAUSE, "min_ramp_s") and z >= ctx.t(CAUSE, "min_z")
 
 
+def _half_growth_s(ramp_s: float, tau: float) -> float:
+    """How long the last half of a growth's rise takes: half a straight ramp; the last
+    d − τ·ln(1 + (e^(d/τ) − 1)/2) of an exponential one (``growth``): shorter, the faster it
+    speeds up."""
+    whole = float(growth(np.array(ramp_s), tau))
+    if tau <= 0 or whole <= 0:
+        return 0.5 * ramp_s
+    return ramp_s - tau * float(np.log1p(0.5 * whole))
+
+
 def _held_still(
-    measured: np.ndarray, residual: np.ndarray, t_s: np.ndarray, ramp: tuple[float, float]
+    measured: np.ndarray, residual: np.ndarray, t_s: np.ndarray, late_span: tuple[float, float]
 ) -> bool:
-    """Whether the joint itself barely moved over the second half of the ramp (where most of
-    a growth builds up) while the residual grew: then the command walked away from a joint
-    held in place — fingers closed on an object, a joint against a stop — not a measurement
-    drifting from its command. ``ramp``: (start, duration) in seconds."""
-    start, duration = ramp
-    late = np.flatnonzero((t_s >= start + 0.5 * duration) & (t_s <= start + duration))
+    """Whether the joint itself barely moved while the second half of the growth built up
+    (``late_span``: its start and duration in seconds) although the residual grew: then the
+    command walked away from a joint held in place — fingers closed on an object, a joint
+    against a stop — not a measurement drifting from its command."""
+    start, duration = late_span
+    late = np.flatnonzero((t_s >= start) & (t_s <= start + duration))
     if late.size < 8:
         return False
     edge = max(2, late.size // 5)
@@ -211,10 +224,10 @@ def _held_still(
     return moved < 0.25 * grew
 
 
-def _frozen_during(measured: np.ndarray, t_ns: np.ndarray, onset_ns: int, ramp_s: float) -> bool:
-    """Whether the measured value repeats itself exactly on most samples of the second half of
-    the ramp, where most of a growth builds up (all of an accelerating one's)."""
-    lo, hi = np.searchsorted(t_ns, [onset_ns + int(0.5 * ramp_s * NS), onset_ns + int(ramp_s * NS)])
+def _frozen_during(measured: np.ndarray, t_ns: np.ndarray, start_ns: int, span_s: float) -> bool:
+    """Whether the measured value repeats itself exactly on most samples of ``span_s`` seconds
+    from ``start_ns`` (where the second half of the growth built up)."""
+    lo, hi = np.searchsorted(t_ns, [start_ns, start_ns + int(span_s * NS)])
     window = measured[lo:hi]
     if window.size < 4:
         return False
