@@ -309,11 +309,16 @@ def _best_hinge(
     for d in durations:
         for p in growths:
             h = np.minimum(grown[p], growth(np.array(d), p)) if np.isfinite(d) else grown[p]
-            hc = h - (h @ q) @ q.T
-            shh = np.einsum("kn,kn->k", hc, hc)
-            shy = hc @ yc
+            # h's part orthogonal to the baseline's columns q, without forming it: q is
+            # orthonormal and yc already orthogonal to it, so |hc|² = |h|² − |hᵀq|² and
+            # hc·yc = h·yc
+            hq = h @ q
+            hh = np.einsum("kn,kn->k", h, h)
+            shh = hh - np.einsum("km,km->k", hq, hq)
+            shy = h @ yc
             with np.errstate(divide="ignore", invalid="ignore"):
-                b = np.where(shh > 0, shy / shh, 0.0)
+                # (a shape the baseline explains entirely leaves only rounding: no fit)
+                b = np.where(shh > 1e-12 * hh, shy / shh, 0.0)
             left = (total - b * shy) / total  # unexplained share per change point
             k = int(np.argmin(left))
             if left[k] < best[4]:

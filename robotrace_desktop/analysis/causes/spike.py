@@ -24,7 +24,11 @@ What needs care:
 - a channel holding a few levels (a mode, a speed command echoed back, a binary sensor) jumps
   between them by design: only a value that is none of its levels can be a spike, and on a
   quantised channel (levels a whole number of quanta apart) only one more than 3 quanta away;
-- counters, time stamps, status codes and grippers are skipped;
+- counters, time stamps, status codes and open / close grippers are skipped; a dexterous
+  hand's finger joints, which move continuously, are judged like any joint — on a slow, held
+  finger sensor reading by reading, so a fast V-shaped close-and-open is not a spike;
+- a drop to exactly 0 on a channel that reads exactly 0 elsewhere (before its sensor came up)
+  is the sensor reporting nothing, not a wild reading;
 - velocity channels derived from noisy positions, and joint efforts, are handled like any
   other channel; spikes on efforts are reported as ``effort_spike``.
 """
@@ -66,6 +70,11 @@ thresholds.register(
     k_noise=(8.0, "departure ≥ this × the channel's noise floor (robust spread of residuals)"),
     rel_range=(0.15, "and ≥ this share of the channel's p1..p99 range"),
     over_ordinary=(5.0, "and ≥ this × the largest departure anywhere else in the episode"),
+    reading_over=(
+        3.0,
+        "a hand's held (sample-and-hold) finger sensor: the spike's reading departs ≥ this × as "
+        "much from its neighbouring readings as any other reading does",
+    ),
     sharpness=(0.6, "sharp: the spike's first and last samples stand ≥ this share of it off"),
     over_bend=(2.0, "or it bends ≥ this × the channel's sharpest bend anywhere else (a ramp)"),
     step_share=(0.25, "samples either side stay within this share of it from their trend line"),
@@ -182,6 +191,12 @@ def _scale_hits(
         hit["over_ordinary"] = magnitude / hit["ordinary"] if hit["ordinary"] > 0 else np.inf
         if hit["over_ordinary"] <= over or hit["over_noise"] <= k_noise:
             continue
+        if _hand_named(signal.channels)[keep[j]] and not _stands_out_in_readings(
+            x[:, j], signal.t_ns, hit, ctx.t(CAUSE, "reading_over")
+        ):
+            continue  # a finger's V-shaped turn on a slow, held hand sensor
+        if _placeholder(x[:, j], signal.t_ns, hit):
+            continue
         hit["flagged_by"] = _flagged_by(signal, hit)
         hits[int(j)] = hit
     return hits
@@ -240,6 +255,45 @@ def _event_hit(
     }
 
 
+def _stands_out_in_readings(column: np.ndarray, t_ns: np.ndarray, hit: dict, over: float) -> bool:
+    """A hand's finger joints are often slow sensors logged at a faster rate (sample-and-hold:
+    most samples repeat the previous one), and a finger closing and opening fast makes a
+    V-shaped turn of a reading or two that a running median cannot follow. There a spike is a
+    wild *reading*: judged on the sequence of readings (each held value once), its reading
+    departs from the readings either side of it ≥ ``over`` × as much as any other reading
+    departs from its neighbours. Channels that are not held: True."""
+    steps = np.diff(column)
+    if steps.size < 8 or np.mean(steps == 0) < 0.5:
+        return True
+    starts = np.flatnonzero(np.r_[True, steps != 0])  # the first sample of every reading
+    readings = column[starts]
+    if readings.size < 5:
+        return True
+    first, last = np.searchsorted(t_ns[starts], [hit["t_ns"], hit["end_ns"]], "right") - 1
+    if first < 1 or last + 1 >= readings.size:
+        return True
+    # every reading against the mean of its two neighbours (a bend in the staircase)
+    bend = np.abs(readings[1:-1] - 0.5 * (readings[:-2] + readings[2:]))
+    keep = np.ones(bend.size, dtype=bool)
+    keep[max(0, first - 2) : last + 1] = False  # the event's readings and their neighbours
+    event = readings[first : last + 1]
+    sides = 0.5 * (readings[first - 1] + readings[last + 1])
+    own = float(np.max(np.abs(event - sides)))
+    usual = float(np.max(bend[keep])) if keep.any() else 0.0
+    return own >= over * usual
+
+
+def _placeholder(column: np.ndarray, t_ns: np.ndarray, hit: dict) -> bool:
+    """The excursion went to exactly 0 and the channel sits at exactly 0 elsewhere too (before
+    its sensor came up, say): 0 is what it reports with no reading — a dropout of the sensor,
+    not a wild value it measured."""
+    if hit["value"] != 0.0:
+        return False
+    lo, hi = np.searchsorted(t_ns, [hit["t_ns"], hit["end_ns"]])
+    outside = np.r_[column[:lo], column[hi + 1 :]]
+    return bool(np.any(outside == 0.0))
+
+
 def _flagged_by(signal: Signal, hit: dict) -> str | None:
     """A two-valued channel of the same message that flips at the spike (``valid``,
     ``status``): the sensor itself marked the reading invalid — a reported dropout, not a
@@ -261,12 +315,18 @@ def _flagged_by(signal: Signal, hit: dict) -> str | None:
 
 
 def _usable(signal: Signal) -> tuple[np.ndarray, np.ndarray]:
-    """Columns worth searching (moving; not a counter, a time stamp, a status or a gripper)
-    and their number of distinct values."""
+    """Columns worth searching (moving; not a counter, a time stamp, a status or an open /
+    close gripper) and their number of distinct values."""
     summary = column_summary(signal.values)
     with np.errstate(invalid="ignore"):
         usable = (summary["finite"] >= _MIN_SAMPLES) & (summary["max"] > summary["min"])
     usable &= _named_usable(signal.channels)
+    # a gripper's open / close jumps are what it does; a hand's finger joints that move
+    # continuously (a dexterous hand) are sensors like any other joint
+    with np.errstate(invalid="ignore"):
+        unit = (summary["min"] >= -1e-6) & (summary["max"] <= 1.0 + 1e-6)
+    open_close = (summary["distinct"] <= 3) | (unit & (summary["at_ends"] >= 0.5))
+    usable &= ~(_hand_named(signal.channels) & open_close)
     cand = np.flatnonzero(usable)
     values = signal.values[:, cand]
     finite = np.isfinite(values)
@@ -297,9 +357,15 @@ def _levels(column: np.ndarray) -> np.ndarray | None:
 
 @lru_cache(maxsize=256)
 def _named_usable(channels: tuple[str, ...]) -> np.ndarray:
-    """By name: a gripper's open / close jumps are what it does; counters, stamps and status
-    codes jump by design."""
-    return np.array([not (_SKIP_NAME.search(c) or is_gripper_name(c)) for c in channels])
+    """By name: counters, stamps and status codes jump by design."""
+    return np.array([not _SKIP_NAME.search(c) for c in channels])
+
+
+@lru_cache(maxsize=256)
+def _hand_named(channels: tuple[str, ...]) -> np.ndarray:
+    """Gripper / hand channels by name: skipped when they open and close (``_usable``), judged
+    reading by reading when they move continuously (``_stands_out_in_readings``)."""
+    return np.array([is_gripper_name(c) for c in channels])
 
 
 def _continuous(signal: Signal, keep: np.ndarray) -> np.ndarray:
