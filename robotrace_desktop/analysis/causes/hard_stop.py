@@ -58,6 +58,9 @@ Effort = tuple[str, str, np.ndarray, np.ndarray]  # stream, channel, t_ns, value
 _LAGS_S = np.arange(0.0, 0.31, 0.05)  # settling lags tried, as tracking_error and drift do
 #: a joint held by an obstacle gives way by at most this share of its command's run-on
 _GIVE = 0.25
+#: ... or of the travel its arrival speed would make over the shortest pinned span: a planned
+#: stop decelerates over a good part of that travel, a blocked joint halts within a few %
+_HALT = 0.05
 
 
 def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
@@ -176,7 +179,12 @@ def _stops(
     every = max(1, m // 24)
     windows = np.lib.stride_tricks.sliding_window_view(x, m)[:, ::every]
     reach = np.max(np.abs(windows - x[: n - m + 1, None]), axis=1)
-    pinned = reach <= band
+    # stopped dead from speed: over the next span the joint gives way by under a small share
+    # of what its arrival speed would have carried it (a recording with no noise, as a
+    # simulator's, has a noise floor of nothing: any give of a loaded joint leaves it)
+    halt = np.zeros(n - m + 1)
+    halt[w:] = _HALT * np.abs(x[w : n - m + 1] - x[: n - m + 1 - w]) / w * m
+    pinned = reach <= np.maximum(band, halt)
     if command is not None and command.shape == x.shape and np.isfinite(command).all():
         runs = np.lib.stride_tricks.sliding_window_view(command, m)[:, ::every]
         run_on = np.max(np.abs(runs - command[: n - m + 1, None]), axis=1)
@@ -203,7 +211,8 @@ def _stops(
         )
         if not sudden and abs(float(x[i] - x[max(0, i - m)])) <= band:
             continue  # at rest all along (a run starting still): nothing came to a stop
-        left = np.flatnonzero(np.abs(x[i + m :] - x[i]) > band)
+        held_band = max(band, float(halt[i])) if sudden else band
+        left = np.flatnonzero(np.abs(x[i + m :] - x[i]) > held_band)
         end = int(i) + m + (int(left[0]) if left.size else n - int(i) - m)
         # held on while the next windows stay pinned too (a joint giving way little, or
         # settling within its band window after window)
