@@ -237,3 +237,44 @@ def test_waypoint_ramps_and_a_hold_of_the_whole_arm_are_not_saturation() -> None
     assert [(f.channels, f.evidence["limit_source"]) for f in found] == [
         (["/action/joint_position/a"], "soft_limit")
     ]
+
+
+def test_a_simulated_joint_halted_dead_while_its_torque_rises_is_a_hard_stop(
+    iiwa: RobotData,
+) -> None:
+    """A simulator's joint has no noise floor (it rests on exactly repeated values), so any
+    give of a loaded joint — an encoder's jitter, a compliant contact — is many "noise floors"
+    wide; stopped dead from speed, with its torque pushing on, it is still a hard stop."""
+    base = next(b for b in iiwa.robot.bases if TORQUES in b.source.signals)
+    state = base.source.signals[STATES]
+    t_ns = state.t_ns
+    joint = "joint_a4"
+    x = state.channel(f"position/{joint}")
+    speed = np.abs(np.gradient(x, t_ns / NS))
+    i0 = int(np.argmax(np.where(t_ns > t_ns[0] + 1.5 * NS, speed, 0.0)))
+    onset = int(t_ns[i0])
+    span = float(np.percentile(x, 99) - np.percentile(x, 1))
+    # held within 0.1 % of the joint's range (no creep): a few thousandths of a radian
+    jitter = np.random.default_rng(2).normal(0.0, 3e-4 * span, x.size)
+    held = (t_ns >= onset) & (t_ns < onset + 2 * NS)  # then the obstacle is gone
+    delta = np.where(held, x[i0] + jitter - x, 0.0)
+    after = np.clip((t_ns - onset) / (0.5 * NS), 0.0, 1.0) * held
+    direction = float(np.sign(x[i0] - x[i0 - 5]))
+    torques = base.source.signals[TORQUES]
+    k = int(joint[-1]) - 1
+    # pushing against the stop takes more torque than moving the arm ever did
+    size = 2.5 * float(np.percentile(np.abs(torques.channel(f"data[{k}]")), 99))
+    fault = Fault("hard_stop", onset, STATES, f"position/{joint}", labelled=False)
+    fault.edits[STATES] = _add(f"position/{joint}", delta)
+    fault.edits[TORQUES] = _add(
+        f"data[{k}]", np.interp(torques.t_ns, t_ns, after) * direction * size
+    )
+    source = FaultySource(base.source, fault)
+    found = explain_with_peers(
+        EpisodeData(source.info, source), iiwa.peers(base), default_thresholds()
+    )
+    assert found, "nothing found"
+    top = found[0]
+    assert top.cause == "hard_stop" and top.confidence >= 0.5
+    assert top.channels[:2] == [f"{STATES}/position/{joint}", f"{TORQUES}/data[{k}]"]
+    assert abs(top.t_start_ns - onset) <= 0.1 * NS

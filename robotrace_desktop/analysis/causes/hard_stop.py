@@ -192,7 +192,10 @@ def _stops(
         # drags the lagged comparison with it for a moment
         leaps = np.lib.stride_tricks.sliding_window_view(np.abs(np.diff(command)), m - 1)
         steady = np.max(leaps, axis=1)[: n - m + 1] <= 0.5 * run_on
-        pinned |= (reach <= _GIVE * run_on) & steady
+        held_back = (reach <= _GIVE * run_on) & steady
+        pinned |= held_back
+    else:
+        held_back = np.zeros(n - m + 1, dtype=bool)
     speed = np.abs(x[w:] - x[:-w]) / w
     usual = float(np.percentile(speed, 90))
     if usual <= 0:
@@ -209,8 +212,10 @@ def _stops(
             and before >= 3.0 * band / w
             and before >= 0.5 * earlier  # not decelerating into it, as a planned stop does
         )
-        if not sudden and abs(float(x[i] - x[max(0, i - m)])) <= band:
-            continue  # at rest all along (a run starting still): nothing came to a stop
+        if not sudden and abs(float(x[i] - x[max(0, i - m)])) <= band and not held_back[i]:
+            # at rest all along (a run starting still) and not held back from its command:
+            # nothing came to a stop
+            continue
         held_band = max(band, float(halt[i])) if sudden else band
         left = np.flatnonzero(np.abs(x[i + m :] - x[i]) > held_band)
         end = int(i) + m + (int(left[0]) if left.size else n - int(i) - m)
