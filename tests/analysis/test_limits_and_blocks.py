@@ -278,3 +278,44 @@ def test_a_simulated_joint_halted_dead_while_its_torque_rises_is_a_hard_stop(
     assert top.cause == "hard_stop" and top.confidence >= 0.5
     assert top.channels[:2] == [f"{STATES}/position/{joint}", f"{TORQUES}/data[{k}]"]
     assert abs(top.t_start_ns - onset) <= 0.1 * NS
+
+
+def _stale(movers: list[str], t_s: float, confidence: float) -> Finding:
+    return Finding(
+        cause="sensor_stall",
+        title="all live channels stopped at once",
+        explanation="",
+        confidence=confidence,
+        severity="high",
+        t_start_ns=int(t_s * NS),
+        channels=[f"{STATES}/position/joint_a{k}" for k in range(1, 8)],
+        evidence={"commands_moving": movers, "same_story_as": "hard_stop"},
+    )
+
+
+def test_a_stale_looking_message_driven_only_by_a_pinned_joints_push_follows_the_hard_stop() -> (
+    None
+):
+    """After a joint is pinned, the arm rests while the torque pushing that joint keeps
+    changing: to the whole-message stall rule that looks like a driver republishing its last
+    reading, but the only command still moving is the push on the joint pinned before. The
+    hard stop is the cause and is ranked first (with the stall's confidence: rank and
+    confidence agree); a stall with other commands moving too keeps its own place."""
+    from robotrace_desktop.analysis.ranking import rank
+
+    push = f"{TORQUES}/data[1]"
+    stop = Finding(
+        cause="hard_stop",
+        title="Joint stopped dead while still driven",
+        explanation="",
+        confidence=0.73,
+        severity="high",
+        t_start_ns=int(2.76 * NS),
+        channels=[f"{STATES}/position/joint_a2", push],
+    )
+    ordered = rank([_stale([push], 5.2, 0.88), stop])
+    assert [f.cause for f in ordered] == ["hard_stop", "sensor_stall"]
+    assert ordered[0].confidence == 0.88
+    stop.confidence = 0.73
+    other = rank([_stale([push, f"{TORQUES}/data[3]"], 5.2, 0.88), stop])
+    assert [f.cause for f in other] == ["sensor_stall", "hard_stop"]
