@@ -293,9 +293,7 @@ def _stale(movers: list[str], t_s: float, confidence: float) -> Finding:
     )
 
 
-def test_a_stale_looking_message_driven_only_by_a_pinned_joints_push_follows_the_hard_stop() -> (
-    None
-):
+def test_a_stall_driven_only_by_a_pinned_joints_push_follows_the_hard_stop() -> None:
     """After a joint is pinned, the arm rests while the torque pushing that joint keeps
     changing: to the whole-message stall rule that looks like a driver republishing its last
     reading, but the only command still moving is the push on the joint pinned before. The

@@ -61,6 +61,8 @@ _GIVE = 0.25
 #: ... or of the travel its arrival speed would make over the shortest pinned span: a planned
 #: stop decelerates over a good part of that travel, a blocked joint halts within a few %
 _HALT = 0.05
+#: this much of the run before a stop (the window its level is taken over) gives its band
+_RUN_UP_NS = int(0.5 * NS)
 
 
 def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
@@ -397,21 +399,28 @@ def _effort_rise(ctx: ExplainContext, effort: Effort, t0: int, t1: int) -> float
     """How far the effort departs from its level just before the stop, while pinned, as a
     share of its range — 0 unless it also leaves the band it keeps over the rest of the run
     (pushing against a stop takes more than moving the arm ever does; a joint stopping on
-    command only changes its effort within that band)."""
+    command only changes its effort within that band), or the band it kept over the run
+    before the stop: a push released slowly (an integrator unwinding) leaves the effort high
+    for a while after the span, which widens the rest's band with the push itself."""
     _, _, t_ns, values = effort
     lo, a, b = np.searchsorted(t_ns, (t0 - int(0.5 * NS), t0, t1))
     before, during = values[lo:a], values[a:b]
     before, during = before[np.isfinite(before)], during[np.isfinite(during)]
-    rest = np.concatenate((values[:a], values[b:]))
-    rest = rest[np.isfinite(rest)]
     scale = robust_range(values)
-    if before.size < 2 or during.size < 2 or rest.size < 8 or scale <= 0:
+    if before.size < 2 or during.size < 2 or scale <= 0:
         return 0.0
-    low, high = np.percentile(rest, [1.0, 99.0])
-    beyond = max(float(during.max()) - high, low - float(during.min()))
-    if beyond < ctx.t(CAUSE, "effort_beyond") * max(float(high - low), 1e-12):
-        return 0.0
-    return float(np.max(np.abs(during - np.median(before)))) / scale
+    bands = [np.concatenate((values[:a], values[b:]))]
+    if a > 0 and t_ns[a - 1] - t_ns[0] >= _RUN_UP_NS:
+        bands.append(values[:a])
+    for band in bands:
+        band = band[np.isfinite(band)]
+        if band.size < 8:
+            continue
+        low, high = np.percentile(band, [1.0, 99.0])
+        beyond = max(float(during.max()) - high, low - float(during.min()))
+        if beyond >= ctx.t(CAUSE, "effort_beyond") * max(float(high - low), 1e-12):
+            return float(np.max(np.abs(during - np.median(before)))) / scale
+    return 0.0
 
 
 def _finding(
