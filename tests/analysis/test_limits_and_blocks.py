@@ -239,16 +239,13 @@ def test_waypoint_ramps_and_a_hold_of_the_whole_arm_are_not_saturation() -> None
     ]
 
 
-def test_a_simulated_joint_halted_dead_while_its_torque_rises_is_a_hard_stop(
-    iiwa: RobotData,
-) -> None:
-    """A simulator's joint has no noise floor (it rests on exactly repeated values), so any
-    give of a loaded joint — an encoder's jitter, a compliant contact — is many "noise floors"
-    wide; stopped dead from speed, with its torque pushing on, it is still a hard stop."""
+def _halted(iiwa: RobotData, joint: str, unwind_s: float) -> tuple[Finding, int, str]:
+    """A joint of the simulated arm stopped dead from its fastest swing for 2 s while its
+    torque command pushes on (2.5 times anything moving the arm takes), then released; the
+    push unwinds over ``unwind_s`` after it. The top finding, the stop, the torque's ref."""
     base = next(b for b in iiwa.robot.bases if TORQUES in b.source.signals)
     state = base.source.signals[STATES]
     t_ns = state.t_ns
-    joint = "joint_a4"
     x = state.channel(f"position/{joint}")
     speed = np.abs(np.gradient(x, t_ns / NS))
     i0 = int(np.argmax(np.where(t_ns > t_ns[0] + 1.5 * NS, speed, 0.0)))
@@ -259,10 +256,12 @@ def test_a_simulated_joint_halted_dead_while_its_torque_rises_is_a_hard_stop(
     held = (t_ns >= onset) & (t_ns < onset + 2 * NS)  # then the obstacle is gone
     delta = np.where(held, x[i0] + jitter - x, 0.0)
     after = np.clip((t_ns - onset) / (0.5 * NS), 0.0, 1.0) * held
+    released = (t_ns - onset - 2 * NS) / NS
+    if unwind_s > 0:
+        after = np.where(released >= 0, np.clip(1.0 - released / unwind_s, 0.0, 1.0), after)
     direction = float(np.sign(x[i0] - x[i0 - 5]))
     torques = base.source.signals[TORQUES]
     k = int(joint[-1]) - 1
-    # pushing against the stop takes more torque than moving the arm ever did
     size = 2.5 * float(np.percentile(np.abs(torques.channel(f"data[{k}]")), 99))
     fault = Fault("hard_stop", onset, STATES, f"position/{joint}", labelled=False)
     fault.edits[STATES] = _add(f"position/{joint}", delta)
@@ -274,9 +273,30 @@ def test_a_simulated_joint_halted_dead_while_its_torque_rises_is_a_hard_stop(
         EpisodeData(source.info, source), iiwa.peers(base), default_thresholds()
     )
     assert found, "nothing found"
-    top = found[0]
+    return found[0], onset, f"{TORQUES}/data[{k}]"
+
+
+def test_a_simulated_joint_halted_dead_while_its_torque_rises_is_a_hard_stop(
+    iiwa: RobotData,
+) -> None:
+    """A simulator's joint has no noise floor (it rests on exactly repeated values), so any
+    give of a loaded joint — an encoder's jitter, a compliant contact — is many "noise floors"
+    wide; stopped dead from speed, with its torque pushing on, it is still a hard stop."""
+    top, onset, torque = _halted(iiwa, "joint_a4", 0.0)
     assert top.cause == "hard_stop" and top.confidence >= 0.5
-    assert top.channels[:2] == [f"{STATES}/position/{joint}", f"{TORQUES}/data[{k}]"]
+    assert top.channels[:2] == [f"{STATES}/position/joint_a4", torque]
+    assert abs(top.t_start_ns - onset) <= 0.1 * NS
+
+
+def test_a_push_that_unwinds_slowly_after_the_release_is_still_a_hard_stop(
+    iiwa: RobotData,
+) -> None:
+    """The controller's push stays high for seconds after the obstacle gives (an integrator
+    unwinding): over the rest of the run that looks like the effort's ordinary band, but it
+    is far beyond what the joint took before the stop."""
+    top, onset, torque = _halted(iiwa, "joint_a4", 4.0)
+    assert top.cause == "hard_stop" and top.confidence >= 0.5
+    assert torque in top.channels
     assert abs(top.t_start_ns - onset) <= 0.1 * NS
 
 
