@@ -61,6 +61,8 @@ _GIVE = 0.25
 #: ... or of the travel its arrival speed would make over the shortest pinned span: a planned
 #: stop decelerates over a good part of that travel, a blocked joint halts within a few %
 _HALT = 0.05
+#: ... only in a recording whose noise floor is under this share of the joint's usual speed
+_QUIET = 0.01
 #: this much of the run before a stop (the window its level is taken over) gives its band
 _RUN_UP_NS = int(0.5 * NS)
 
@@ -124,7 +126,7 @@ def _check(
     commanded = _commanded(data, ctx, command, t_ns, x) if command is not None else None
     with np.errstate(invalid="ignore"):  # a NaN/Inf run is nan_inf's; _stops skips it
         lagged = None if commanded is None else commanded.residual + x
-    stops = _stops(ctx, t_ns, x, lagged)
+    stops = _stops(ctx, t_ns, x, lagged, halts=bool(pushes))
     for start, end, sudden in stops:
         evidence: dict[str, float] = {}
         if commanded is not None:
@@ -149,7 +151,12 @@ def _check(
 
 
 def _stops(
-    ctx: ExplainContext, t_ns: np.ndarray, x: np.ndarray, command: np.ndarray | None = None
+    ctx: ExplainContext,
+    t_ns: np.ndarray,
+    x: np.ndarray,
+    command: np.ndarray | None = None,
+    *,
+    halts: bool = False,
 ) -> list[tuple[int, int, bool]]:
     """(first pinned sample, end, sudden) of every span where the channel holds still within
     its noise floor after moving, in time order; sudden when it was moving fast right before.
@@ -182,10 +189,18 @@ def _stops(
     windows = np.lib.stride_tricks.sliding_window_view(x, m)[:, ::every]
     reach = np.max(np.abs(windows - x[: n - m + 1, None]), axis=1)
     # stopped dead from speed: over the next span the joint gives way by under a small share
-    # of what its arrival speed would have carried it (a recording with no noise, as a
-    # simulator's, has a noise floor of nothing: any give of a loaded joint leaves it)
+    # of what its arrival speed would have carried it. Only for a joint whose effort can
+    # show the push (``halts``: a joint stopping abruptly on its own is common, a push is the
+    # evidence), and where the recording has no noise floor to speak of and does not repeat
+    # itself (a simulator's: any give of a loaded joint leaves a band of nothing); a measured
+    # joint's own noise says what "still" is, and a coarse or stale reading — its steps
+    # mostly exactly nil — must not pass for a halt
     halt = np.zeros(n - m + 1)
-    halt[w:] = _HALT * np.abs(x[w : n - m + 1] - x[: n - m + 1 - w]) / w * m
+    moving = np.abs(x[w:] - x[:-w]) / w
+    exact = float(np.mean(steps == 0))  # a quantized or stale reading repeats itself
+    quiet = noise <= _QUIET * float(np.percentile(moving, 90)) and exact < 0.5
+    if halts and quiet:
+        halt[w:] = _HALT * moving[: n - m + 1 - w] * m
     pinned = reach <= np.maximum(band, halt)
     if command is not None and command.shape == x.shape and np.isfinite(command).all():
         runs = np.lib.stride_tricks.sliding_window_view(command, m)[:, ::every]
@@ -218,7 +233,10 @@ def _stops(
             # at rest all along (a run starting still) and not held back from its command:
             # nothing came to a stop
             continue
-        held_band = max(band, float(halt[i])) if sudden else band
+        # a joint halted dead (not one merely held back from its command) stays within its
+        # halt's give, not its noise floor
+        halted = sudden and reach[i] <= halt[i]
+        held_band = max(band, float(halt[i])) if halted else band
         left = np.flatnonzero(np.abs(x[i + m :] - x[i]) > held_band)
         end = int(i) + m + (int(left[0]) if left.size else n - int(i) - m)
         # held on while the next windows stay pinned too (a joint giving way little, or
