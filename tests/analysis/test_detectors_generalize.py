@@ -84,6 +84,7 @@ def test_one_other_episode_cannot_make_an_excursion_confident(
     lonely.peers = lambda b: [husky.data[husky.robot.bases[4].name]]  # type: ignore[method-assign]
     excursions = [f for f in _explain(lonely, base, None) if f.cause == "range_excursion"]
     assert all(f.confidence < 0.5 for f in excursions)
+    assert "0 of the 19 other episodes" not in excursions[0].explanation
     assert all("too few to be sure" in f.explanation for f in excursions)
 
 
@@ -243,6 +244,9 @@ def test_an_excursion_beyond_every_other_episode_of_many_channels_is_confident(
     assert top.channels == [ref]
     assert abs(top.t_start_ns - onset) <= NS // 10
     assert "range of 19 other episode(s) of this robot" in top.explanation
+    assert "0 of the 19 other episodes, each judged against the rest, stray this far" in (
+        top.explanation
+    )
 
 
 def test_an_excursion_other_episodes_of_the_robot_also_make_stays_unconfident(
@@ -255,3 +259,4 @@ def test_an_excursion_other_episodes_of_the_robot_also_make_stays_unconfident(
     excursions = [f for f in found if f.cause == "range_excursion" and f.channels == [ref]]
     assert excursions and abs(excursions[0].t_start_ns - onset) <= NS // 10
     assert all(f.confidence < 0.5 for f in excursions)
+    assert "0 of the 19 other episodes" not in excursions[0].explanation

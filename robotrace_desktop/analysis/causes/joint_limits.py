@@ -343,10 +343,16 @@ def _excursion(
         rivals = int(np.sum(strays >= relative))
         p_episode = (1 + rivals) / (n + 1)
         confidence = float(np.clip(0.65 + 0.1 * strength - 0.3 * rivals, 0.2, 0.9))
+        odds = (
+            f"{rivals} of the {n} other episodes, each judged against the rest, stray this far "
+            f"on one of the {tested} channels"
+        )
     else:
         # chance that ANY of the stream's tested channels of an ordinary run strays this far
         p_episode = min(1.0, p_value * tested)
         confidence = float(np.clip(0.75 - p_episode + 0.1 * strength, 0.2, 0.9))
+        odds = f"an ordinary run strays this far on one of its {tested} channels with p ≈ "
+        odds += f"{p_episode:.2f}"
     calibrated = len(normal) >= ctx.t(EXCURSION, "min_peers")
     from_start = start == 0
     if failed_run(data):
@@ -364,8 +370,7 @@ def _excursion(
         explanation=(
             f"{ref} went {where} the range of {n} other {source}episode(s) of this robot "
             f"({lo:.4g}..{hi:.4g}) to {peak:.4g}, {relative:.0%} of that range beyond it "
-            f"(other episodes typically stray {typical:.0%}; an ordinary run strays this far on "
-            f"one of its {tested} channels with p ≈ {p_episode:.2f}){caveat}"
+            f"(other episodes typically stray {typical:.0%} on it; {odds}){caveat}"
         ),
         confidence=confidence,
         severity="high" if calibrated and not from_start else "medium",
