@@ -84,7 +84,6 @@ def test_one_other_episode_cannot_make_an_excursion_confident(
     lonely.peers = lambda b: [husky.data[husky.robot.bases[4].name]]  # type: ignore[method-assign]
     excursions = [f for f in _explain(lonely, base, None) if f.cause == "range_excursion"]
     assert all(f.confidence < 0.5 for f in excursions)
-    assert "0 of the 19 other episodes" not in excursions[0].explanation
     assert all("too few to be sure" in f.explanation for f in excursions)
 
 
@@ -202,61 +201,3 @@ def test_a_heading_held_while_driving_straight_is_not_a_stall(
         assert np.any(np.diff(theta) == 0)  # the recording does hold its heading
         stalls = [f for f in _explain(turtles, base, None) if f.cause == "sensor_stall"]
         assert [f for f in stalls if f.confidence >= 0.5] == []
-
-
-@pytest.fixture(scope="module")
-def g1(shared_data: Path) -> RobotData:
-    return RobotData(load_robots(shared_data, ("G1",))["G1"])
-
-
-def _bump(base: Base, channel: str, t0_s: float) -> tuple[np.ndarray, SignalChunk, np.ndarray]:
-    """(values, chunk, weight): a rise of 0.4 s from ``t0_s``, a hold of 1.1 s and a return
-    of 0.4 s on one channel of a G1 episode's state."""
-    chunk = base.source.signals["observation.state"]
-    t = (chunk.t_ns - int(t0_s * NS)) / NS
-    weight = np.clip(t / 0.4, 0.0, 1.0) * np.clip((1.9 - t) / 0.4, 0.0, 1.0)
-    return chunk.channel(channel), chunk, weight
-
-
-def _g1_excursion(g1: RobotData, beyond: float) -> tuple[list[Finding], int, str]:
-    """An episode's elbow led ``beyond`` (a share of the other episodes' range) past their
-    range: its findings, the time it left that range, the channel."""
-    base = next(b for b in g1.robot.bases if b.name == "G1#25")
-    channel, stream = "kLeftElbow", "observation.state"
-    lo, hi = g1.peer_range(base)(stream, channel) or (0.0, 0.0)
-    col, chunk, weight = _bump(base, channel, 4.0)
-    delta = weight * (hi + beyond * (hi - lo) - col)
-    onset = int(chunk.t_ns[np.argmax(col + delta > hi)])
-    fault = Fault("range_excursion", onset, stream, channel)
-    fault.edits[stream] = lambda c: sig.add_to_channel(c, channel, delta)
-    return _explain(g1, base, fault), onset, f"{stream}/{channel}"
-
-
-def test_an_excursion_beyond_every_other_episode_of_many_channels_is_confident(
-    g1: RobotData,
-) -> None:
-    """A humanoid has dozens of joints; how far its ordinary runs stray is judged over whole
-    episodes (each other episode left out, its farthest stray on any joint), not a per-joint
-    p-value multiplied by the joint count, which kept every excursion at 0.2."""
-    found, onset, ref = _g1_excursion(g1, 0.8)
-    top = found[0]
-    assert top.cause == "range_excursion" and top.confidence >= 0.5
-    assert top.channels == [ref]
-    assert abs(top.t_start_ns - onset) <= NS // 10
-    assert "range of 19 other episode(s) of this robot" in top.explanation
-    assert "0 of the 19 other episodes, each judged against the rest, stray this far" in (
-        top.explanation
-    )
-
-
-def test_an_excursion_other_episodes_of_the_robot_also_make_stays_unconfident(
-    g1: RobotData,
-) -> None:
-    """Ordinary runs of this humanoid stray a fifth of a joint's range beyond all the others
-    (a hand closing harder, an arm reaching further): one that does the same is found but
-    not called a fault."""
-    found, onset, ref = _g1_excursion(g1, 0.2)
-    excursions = [f for f in found if f.cause == "range_excursion" and f.channels == [ref]]
-    assert excursions and abs(excursions[0].t_start_ns - onset) <= NS // 10
-    assert all(f.confidence < 0.5 for f in excursions)
-    assert "0 of the 19 other episodes" not in excursions[0].explanation

@@ -32,7 +32,6 @@ from robotrace_desktop.analysis.data import EpisodeData, ExplainContext
 from robotrace_desktop.analysis.finding import Finding, channel_ref
 
 CAUSE = "joint_limit_breach"
-Range = tuple[float, float]
 EXCURSION = "range_excursion"
 thresholds.register(
     EXCURSION,
@@ -62,9 +61,7 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
     for signal in state_signals(data):
         positions = [c for c in signal.channels if field_of(signal.stream, c) == "position"]
         # every channel tested is a chance for an ordinary run to look unusual by luck
-        undeclared = [c for c in positions if joint_limit(data, c) is None and _positional(c)]
-        tested = len(undeclared)
-        strays = _peer_strays(ctx, signal.stream, undeclared) if _has_peer_ranges(ctx) else None
+        tested = sum(1 for c in positions if joint_limit(data, c) is None and _positional(c))
         for k, channel in enumerate(signal.channels):
             if channel not in positions:
                 continue
@@ -73,7 +70,7 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
                 if not _positional(channel):
                     continue
                 found = _excursion(
-                    data, ctx, signal.stream, channel, signal.t_ns, column, max(tested, 1), strays
+                    data, ctx, signal.stream, channel, signal.t_ns, column, max(tested, 1)
                 )
             else:
                 found = _check(data, ctx, signal.stream, channel, signal.t_ns, column)
@@ -84,12 +81,9 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
 
 def _different_setup(findings: list[Finding], ctx: ExplainContext) -> list[Finding]:
     """An episode beyond the others on many channels at once differs as a whole (another task,
-    another set-up); one fault moves one joint. Its excursions are kept, unconfident. A channel
-    already beyond when the recording began is a set-up of its own (and unconfident already):
-    it does not make a joint leaving the range mid-run part of a whole-run difference."""
+    another set-up); one fault moves one joint. Its excursions are kept, unconfident."""
     excursions = [f for f in findings if f.cause == EXCURSION]
-    during = [f for f in excursions if not f.evidence.get("from_episode_start")]
-    if len(during) < ctx.t(EXCURSION, "many_channels"):
+    if len(excursions) < ctx.t(EXCURSION, "many_channels"):
         return findings
     for f in excursions:
         f.confidence = min(f.confidence, 0.45)
@@ -256,44 +250,6 @@ def _typical_stray(normal: list[float]) -> float:
     return ordered[-2] if len(ordered) >= 5 else ordered[-1]
 
 
-def _peer_ranges(ctx: ExplainContext, stream: str, channel: str) -> tuple[list[Range], str]:
-    """Every other episode's (min, max) of the channel: the successful ones when there are
-    two or more, else all of them; and the word saying which."""
-    each = ctx.history.each  # type: ignore[union-attr]
-    ranges = each(stream, channel, True)
-    if len(ranges) >= 2:
-        return ranges, "successful "
-    return each(stream, channel, False), ""
-
-
-def _allowed(ctx: ExplainContext, normal: list[float]) -> float:
-    """How far beyond the others' range (a fraction of it) a channel may go and still be
-    ordinary: a fixed floor, or a multiple of how far its other episodes stray."""
-    return max(
-        ctx.t(EXCURSION, "min_excess"), ctx.t(EXCURSION, "over_normal") * _typical_stray(normal)
-    )
-
-
-def _peer_strays(ctx: ExplainContext, stream: str, channels: list[str]) -> np.ndarray | None:
-    """Leave one out over whole episodes: for each other episode, the farthest it strays
-    beyond all the rest on any of ``channels`` past that channel's allowance (0 when within
-    every one). This is the excursion statistic of an ordinary run of this robot, the test's
-    own multiplicity (many channels, each a chance to stray) included, so an episode's
-    excursion is ranked among them directly. None when the episodes do not line up channel
-    by channel (one lacks a channel): then each channel is judged alone."""
-    rows = []
-    for channel in channels:
-        ranges, _ = _peer_ranges(ctx, stream, channel)
-        normal = _normal_excess(ranges)
-        if not normal:
-            continue
-        excess = np.asarray(normal)
-        rows.append(np.where(excess > _allowed(ctx, normal), excess, 0.0))
-    if not rows or len({r.size for r in rows}) != 1:
-        return None
-    return np.max(np.vstack(rows), axis=0)
-
-
 def _excursion(
     data: EpisodeData,
     ctx: ExplainContext,
@@ -302,9 +258,12 @@ def _excursion(
     t_ns: np.ndarray,
     column: np.ndarray,
     tested: int,
-    strays: np.ndarray | None = None,
 ) -> Finding | None:
-    ranges, source = _peer_ranges(ctx, stream, channel)
+    each = ctx.history.each  # type: ignore[union-attr]
+    ranges = each(stream, channel, True)
+    source = "successful "
+    if len(ranges) < 2:
+        ranges, source = each(stream, channel, False), ""
     if not ranges or column.size == 0:
         return None
     lo = min(r[0] for r in ranges)
@@ -314,7 +273,7 @@ def _excursion(
         return None
     normal = _normal_excess(ranges)
     typical = _typical_stray(normal)
-    allowed = _allowed(ctx, normal)
+    allowed = max(ctx.t(EXCURSION, "min_excess"), ctx.t(EXCURSION, "over_normal") * typical)
     with np.errstate(invalid="ignore"):
         over = column > hi + allowed * span
         under = column < lo - allowed * span
@@ -335,24 +294,10 @@ def _excursion(
     n = len(ranges)
     beaten = sum(e >= relative for e in normal)
     p_value = (1 + beaten) / (n + 1)
+    # chance that ANY of the stream's tested channels of an ordinary run strays this far
+    p_episode = min(1.0, p_value * tested)
     strength = min(1.0, (relative / max(allowed, 1e-9) - 1.0))
-    if strays is not None and strays.size == n:
-        # how many other episodes, left out, stray this far on some channel of the stream: a
-        # robot whose ordinary runs often stray (a hand closing harder on another object) has
-        # many, and one is enough to call this run ordinary too
-        rivals = int(np.sum(strays >= relative))
-        p_episode = (1 + rivals) / (n + 1)
-        confidence = float(np.clip(0.65 + 0.1 * strength - 0.3 * rivals, 0.2, 0.9))
-        odds = (
-            f"{rivals} of the {n} other episodes, each judged against the rest, stray this far "
-            f"on one of the {tested} channels"
-        )
-    else:
-        # chance that ANY of the stream's tested channels of an ordinary run strays this far
-        p_episode = min(1.0, p_value * tested)
-        confidence = float(np.clip(0.75 - p_episode + 0.1 * strength, 0.2, 0.9))
-        odds = f"an ordinary run strays this far on one of its {tested} channels with p ≈ "
-        odds += f"{p_episode:.2f}"
+    confidence = float(np.clip(0.75 - p_episode + 0.1 * strength, 0.2, 0.9))
     calibrated = len(normal) >= ctx.t(EXCURSION, "min_peers")
     from_start = start == 0
     if failed_run(data):
@@ -370,7 +315,8 @@ def _excursion(
         explanation=(
             f"{ref} went {where} the range of {n} other {source}episode(s) of this robot "
             f"({lo:.4g}..{hi:.4g}) to {peak:.4g}, {relative:.0%} of that range beyond it "
-            f"(other episodes typically stray {typical:.0%} on it; {odds}){caveat}"
+            f"(other episodes typically stray {typical:.0%}; an ordinary run strays this far on "
+            f"one of its {tested} channels with p ≈ {p_episode:.2f}){caveat}"
         ),
         confidence=confidence,
         severity="high" if calibrated and not from_start else "medium",
