@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Callable
 from functools import lru_cache
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -19,6 +20,11 @@ from robotrace_desktop.analysis.data import EpisodeData, Signal
 from robotrace_desktop.core.channels import split_channel
 
 NS = 1_000_000_000
+#: A detector's candidate record: a spike event, a hit, a stalled run. Named fields of mixed
+#: kinds (sample indices, times in int64 ns, scores, member spans, column arrays) that the
+#: detector reads back by name and copies into ``Finding.evidence``, which is ``dict[str, Any]``
+#: for the same reason.
+Record: TypeAlias = dict[str, Any]
 SCALE_SAMPLES = 5000
 ACTION_ROLES = frozenset({"action", "command"})
 _GRIPPER = re.compile(r"gripper|grip|hand|finger|claw|jaw|pinch|suction", re.IGNORECASE)
@@ -198,7 +204,9 @@ def declared_bounds(data: EpisodeData, stream: str, channel: str) -> tuple[float
     return None
 
 
-def joint_limit(data: EpisodeData, channel: str, key_lo: str = "lower", key_hi: str = "upper"):
+def joint_limit(
+    data: EpisodeData, channel: str, key_lo: str = "lower", key_hi: str = "upper"
+) -> tuple[float, float] | None:
     """(lower, upper) for a joint from metadata["joint_limits"] (URDF), or None."""
     table = data.info.metadata.get("joint_limits")
     if not isinstance(table, dict):
@@ -435,11 +443,13 @@ def binary_like_columns(channels: tuple[str, ...], summary: dict[str, np.ndarray
 
 
 def group_around(
-    hits: list[dict], strength: Callable[[dict], float], together: Callable[[dict, dict], bool]
-) -> list[list[dict]]:
+    hits: list[Record],
+    strength: Callable[[Record], float],
+    together: Callable[[Record, Record], bool],
+) -> list[list[Record]]:
     """Hits grouped around the strongest: each joins the first group whose lead (its strongest
     hit) it goes ``together`` with, else leads a new one. Groups come strongest first."""
-    groups: list[list[dict]] = []
+    groups: list[list[Record]] = []
     for hit in sorted(hits, key=lambda h: -strength(h)):
         for group in groups:
             if together(group[0], hit):

@@ -32,7 +32,12 @@ from __future__ import annotations
 import numpy as np
 
 from robotrace_desktop.analysis import thresholds
-from robotrace_desktop.analysis.causes._series import NS, binary_like_columns, column_summary
+from robotrace_desktop.analysis.causes._series import (
+    NS,
+    Record,
+    binary_like_columns,
+    column_summary,
+)
 from robotrace_desktop.analysis.causes.flatline import (
     COMMAND_ROLES,
     moving_commands,
@@ -111,7 +116,7 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
 
 
 def _robot_moving(
-    run: dict,
+    run: Record,
     own: NoiseBlocks | None,
     levels: list[NoiseBlocks | None],
     commands: list[Signal],
@@ -125,7 +130,7 @@ def _robot_moving(
     return bool(moving_commands(commands, run["start_ns"], run["end_ns"], ctx))
 
 
-def _collapsed(signal: Signal, ctx: ExplainContext) -> list[dict]:
+def _collapsed(signal: Signal, ctx: ExplainContext) -> list[Record]:
     """Per usable channel, its longest stretch of collapsed windows (if any)."""
     t = signal.t_ns
     if t.size < 2:
@@ -237,7 +242,7 @@ def _low_run(
 
 def _finding(
     signal: Signal,
-    runs: list[dict],
+    runs: list[Record],
     ctx: ExplainContext,
     paired: dict[str, list[tuple[Signal, str]]],
 ) -> Finding:
