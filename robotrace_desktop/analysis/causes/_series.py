@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import numpy as np
 
@@ -25,6 +25,8 @@ NS = 1_000_000_000
 #: detector reads back by name and copies into ``Finding.evidence``, which is ``dict[str, Any]``
 #: for the same reason.
 Record: TypeAlias = dict[str, Any]
+#: a detector's hit, whichever record type it is
+H = TypeVar("H")
 SCALE_SAMPLES = 5000
 ACTION_ROLES = frozenset({"action", "command"})
 _GRIPPER = re.compile(r"gripper|grip|hand|finger|claw|jaw|pinch|suction", re.IGNORECASE)
@@ -443,13 +445,11 @@ def binary_like_columns(channels: tuple[str, ...], summary: dict[str, np.ndarray
 
 
 def group_around(
-    hits: list[Record],
-    strength: Callable[[Record], float],
-    together: Callable[[Record, Record], bool],
-) -> list[list[Record]]:
+    hits: list[H], strength: Callable[[H], float], together: Callable[[H, H], bool]
+) -> list[list[H]]:
     """Hits grouped around the strongest: each joins the first group whose lead (its strongest
     hit) it goes ``together`` with, else leads a new one. Groups come strongest first."""
-    groups: list[list[Record]] = []
+    groups: list[list[H]] = []
     for hit in sorted(hits, key=lambda h: -strength(h)):
         for group in groups:
             if together(group[0], hit):
