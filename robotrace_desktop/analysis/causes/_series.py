@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, TypeAlias, TypedDict, TypeVar
 
 import numpy as np
 
@@ -27,6 +27,18 @@ NS = 1_000_000_000
 Record: TypeAlias = dict[str, Any]
 #: a detector's hit, whichever record type it is
 H = TypeVar("H")
+
+
+class ChannelHit(TypedDict):
+    """What every per-channel hit (a spike, an oscillation) names: where it is and until when,
+    so findings can point at the channel and group hits in time."""
+
+    stream: str
+    channel: str
+    field: str  # ``field_of`` the channel
+    end_ns: int
+
+
 SCALE_SAMPLES = 5000
 ACTION_ROLES = frozenset({"action", "command"})
 _GRIPPER = re.compile(r"gripper|grip|hand|finger|claw|jaw|pinch|suction", re.IGNORECASE)

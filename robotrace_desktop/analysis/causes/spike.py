@@ -37,13 +37,14 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import NotRequired, TypedDict
+from typing import NotRequired
 
 import numpy as np
 
 from robotrace_desktop.analysis import thresholds
 from robotrace_desktop.analysis.causes._series import (
     NS,
+    ChannelHit,
     column_summary,
     failed_run,
     field_of,
@@ -95,14 +96,10 @@ _SKIP_NAME = re.compile(r"(^|[^a-z])(stamp|seq|time|count|counter|index|id|statu
 _QUATERNION = re.compile(r"(orientation|rotation|quat)", re.IGNORECASE)
 
 
-class Hit(TypedDict):
+class Hit(ChannelHit):
     """One channel's spike: where and how large, then (``_scale_hits``) how far it stands out."""
 
-    stream: str
-    channel: str
-    field: str
-    t_ns: int  # its first and last sample
-    end_ns: int
+    t_ns: int  # its first sample (``end_ns``: its last)
     width: int  # samples of its largest excursion
     value: float  # the reading at its peak
     departure: float  # signed, from the trend
