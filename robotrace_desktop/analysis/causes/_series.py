@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, TypeAlias, TypedDict, TypeVar
+from typing import TypedDict, TypeVar
 
 import numpy as np
 
@@ -20,12 +20,7 @@ from robotrace_desktop.analysis.data import EpisodeData, Signal
 from robotrace_desktop.core.channels import split_channel
 
 NS = 1_000_000_000
-#: A detector's candidate record: a spike event, a hit, a stalled run. Named fields of mixed
-#: kinds (sample indices, times in int64 ns, scores, member spans, column arrays) that the
-#: detector reads back by name and copies into ``Finding.evidence``, which is ``dict[str, Any]``
-#: for the same reason.
-Record: TypeAlias = dict[str, Any]
-#: a detector's hit, whichever record type it is
+#: a detector's hit, whichever record type it is (``group_around``)
 H = TypeVar("H")
 
 
