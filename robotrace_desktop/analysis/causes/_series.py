@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Callable
 from functools import lru_cache
+from typing import TypedDict, TypeVar
 
 import numpy as np
 
@@ -19,6 +20,20 @@ from robotrace_desktop.analysis.data import EpisodeData, Signal
 from robotrace_desktop.core.channels import split_channel
 
 NS = 1_000_000_000
+#: a detector's hit, whichever record type it is (``group_around``)
+H = TypeVar("H")
+
+
+class ChannelHit(TypedDict):
+    """What every per-channel hit (a spike, an oscillation) names: where it is and until when,
+    so findings can point at the channel and group hits in time."""
+
+    stream: str
+    channel: str
+    field: str  # ``field_of`` the channel
+    end_ns: int
+
+
 SCALE_SAMPLES = 5000
 ACTION_ROLES = frozenset({"action", "command"})
 _GRIPPER = re.compile(r"gripper|grip|hand|finger|claw|jaw|pinch|suction", re.IGNORECASE)
@@ -198,7 +213,9 @@ def declared_bounds(data: EpisodeData, stream: str, channel: str) -> tuple[float
     return None
 
 
-def joint_limit(data: EpisodeData, channel: str, key_lo: str = "lower", key_hi: str = "upper"):
+def joint_limit(
+    data: EpisodeData, channel: str, key_lo: str = "lower", key_hi: str = "upper"
+) -> tuple[float, float] | None:
     """(lower, upper) for a joint from metadata["joint_limits"] (URDF), or None."""
     table = data.info.metadata.get("joint_limits")
     if not isinstance(table, dict):
@@ -435,11 +452,11 @@ def binary_like_columns(channels: tuple[str, ...], summary: dict[str, np.ndarray
 
 
 def group_around(
-    hits: list[dict], strength: Callable[[dict], float], together: Callable[[dict, dict], bool]
-) -> list[list[dict]]:
+    hits: list[H], strength: Callable[[H], float], together: Callable[[H, H], bool]
+) -> list[list[H]]:
     """Hits grouped around the strongest: each joins the first group whose lead (its strongest
     hit) it goes ``together`` with, else leads a new one. Groups come strongest first."""
-    groups: list[list[dict]] = []
+    groups: list[list[H]] = []
     for hit in sorted(hits, key=lambda h: -strength(h)):
         for group in groups:
             if together(group[0], hit):

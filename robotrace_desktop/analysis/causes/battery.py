@@ -76,7 +76,8 @@ def _smooth(values: np.ndarray, width: int) -> np.ndarray:
         return values
     padded = np.pad(values, (width // 2, width - 1 - width // 2), mode="edge")
     windows = np.lib.stride_tricks.sliding_window_view(padded, width)
-    return np.median(windows, axis=1)
+    smoothed: np.ndarray = np.median(windows, axis=1)
+    return smoothed
 
 
 def _sustained(below: np.ndarray, t: np.ndarray, min_ns: int) -> int | None:

@@ -189,7 +189,7 @@ def _credible(ctx: ExplainContext, described: tuple[float, float, float]) -> boo
     """Whether a fitted growth is slow and large enough to be a drift (``_finding``'s bars on
     its duration and its rise over what the fit leaves)."""
     ramp_s, _, z = described
-    return ramp_s >= ctx.t(CAUSE, "min_ramp_s") and z >= ctx.t(CAUSE, "min_z")
+    return bool(ramp_s >= ctx.t(CAUSE, "min_ramp_s") and z >= ctx.t(CAUSE, "min_z"))
 
 
 def _half_growth_s(ramp_s: float, tau: float) -> float:

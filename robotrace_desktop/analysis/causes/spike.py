@@ -37,12 +37,14 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import NotRequired
 
 import numpy as np
 
 from robotrace_desktop.analysis import thresholds
 from robotrace_desktop.analysis.causes._series import (
     NS,
+    ChannelHit,
     column_summary,
     failed_run,
     field_of,
@@ -94,8 +96,24 @@ _SKIP_NAME = re.compile(r"(^|[^a-z])(stamp|seq|time|count|counter|index|id|statu
 _QUATERNION = re.compile(r"(orientation|rotation|quat)", re.IGNORECASE)
 
 
+class Hit(ChannelHit):
+    """One channel's spike: where and how large, then (``_scale_hits``) how far it stands out."""
+
+    t_ns: int  # its first sample (``end_ns``: its last)
+    width: int  # samples of its largest excursion
+    value: float  # the reading at its peak
+    departure: float  # signed, from the trend
+    spikes: NotRequired[int]  # a burst's spikes (a levels channel's hit: one)
+    ordinary: NotRequired[float]  # the largest departure elsewhere
+    span: NotRequired[float]  # the channel's p1..p99 range
+    noise: NotRequired[float]
+    over_noise: NotRequired[float]
+    over_ordinary: NotRequired[float]
+    flagged_by: NotRequired[str | None]  # the validity flag that flipped with it, if any
+
+
 def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
-    hits: list[dict] = []
+    hits: list[Hit] = []
     for signal in data.signals():
         if signal.role not in ("state", "other") or signal.t_ns.size < _MIN_SAMPLES:
             continue
@@ -108,7 +126,7 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
 # ---------------------------------------------------------------- per signal
 
 
-def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
+def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[Hit]:
     """A signal's spikes, searched at two baseline widths: the narrow one follows curved motion
     closely (its ordinary departures stay small, so 1-4 sample spikes stand out), the wide one
     still ignores spikes up to ``half_window`` samples wide. Per channel the scale where the
@@ -124,7 +142,7 @@ def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
     few = (distinct <= 4 * _MAX_LEVELS) | (distinct <= 0.05 * x.shape[0])
     levels = [_levels(x[:, j]) if few[j] else None for j in range(len(keep))]
     dt_s = float(np.median(np.diff(signal.t_ns))) / NS if signal.t_ns.size > 1 else 0.0
-    best: dict[int, dict] = {}
+    best: dict[int, Hit] = {}
     scales = (int(ctx.t(CAUSE, "narrow_window")), int(ctx.t(CAUSE, "half_window")))
     for h in sorted(set(scales)):
         for j, hit in _scale_hits(ctx, signal, (keep, x, finite, levels), h, dt_s).items():
@@ -136,10 +154,10 @@ def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
 def _scale_hits(
     ctx: ExplainContext,
     signal: Signal,
-    prepared: tuple[np.ndarray, np.ndarray, np.ndarray, list],
+    prepared: tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray | None]],
     h: int,
     dt_s: float,
-) -> dict[int, dict]:
+) -> dict[int, Hit]:
     keep, x, finite, levels = prepared
     residual = x - running_median(x, h, _FRAME_BUDGET)
     residual[~finite] = 0.0  # holes are nan_inf's; the samples next to them are judged as usual
@@ -175,10 +193,11 @@ def _scale_hits(
     hits = {}
     for j in candidates.tolist():
         where = (signal, int(keep[j]))
-        if levels[j] is None:
+        held = levels[j]
+        if held is None:
             hit = _event_hit(ctx, where, x[:, j], size[:, j], (float(noise[j]), h, gap))
         elif h == int(ctx.t(CAUSE, "narrow_window")):
-            hit = _channel_hit(ctx, where, x[:, j], residual[:, j], size[:, j], levels[j])
+            hit = _channel_hit(ctx, where, x[:, j], residual[:, j], size[:, j], held)
         else:
             continue
         if hit is None or abs(hit["departure"]) < ctx.t(CAUSE, "rel_range") * spans[int(j)]:
@@ -208,7 +227,7 @@ def _event_hit(
     column: np.ndarray,
     size: np.ndarray,
     scale: tuple[float, int, int],
-) -> dict | None:
+) -> Hit | None:
     """The largest departure of a continuous channel if it is a spike or a burst of spikes
     (``_spike_event``): short excursions that come back to the trend they left — sharp in and
     out, or bending far more sharply than the channel ever moves (a ramped, triangular spike)
@@ -255,7 +274,7 @@ def _event_hit(
     }
 
 
-def _stands_out_in_readings(column: np.ndarray, t_ns: np.ndarray, hit: dict, over: float) -> bool:
+def _stands_out_in_readings(column: np.ndarray, t_ns: np.ndarray, hit: Hit, over: float) -> bool:
     """A hand's finger joints are often slow sensors logged at a faster rate (sample-and-hold:
     most samples repeat the previous one), and a finger closing and opening fast makes a
     V-shaped turn of a reading or two that a running median cannot follow. There a spike is a
@@ -283,7 +302,7 @@ def _stands_out_in_readings(column: np.ndarray, t_ns: np.ndarray, hit: dict, ove
     return own >= over * usual
 
 
-def _placeholder(column: np.ndarray, t_ns: np.ndarray, hit: dict) -> bool:
+def _placeholder(column: np.ndarray, t_ns: np.ndarray, hit: Hit) -> bool:
     """The excursion went to exactly 0 and the channel sits at exactly 0 elsewhere too (before
     its sensor came up, say): 0 is what it reports with no reading — a dropout of the sensor,
     not a wild value it measured."""
@@ -294,7 +313,7 @@ def _placeholder(column: np.ndarray, t_ns: np.ndarray, hit: dict) -> bool:
     return bool(np.any(outside == 0.0))
 
 
-def _flagged_by(signal: Signal, hit: dict) -> str | None:
+def _flagged_by(signal: Signal, hit: Hit) -> str | None:
     """A two-valued channel of the same message that flips at the spike (``valid``,
     ``status``): the sensor itself marked the reading invalid — a reported dropout, not a
     glitch the data hides. A flag is steady: the state it flips to at the spike is a rare one
@@ -352,7 +371,8 @@ def _levels(column: np.ndarray) -> np.ndarray | None:
     held = counts >= max(4, 0.01 * finite.size)
     if held.sum() > _MAX_LEVELS or counts[held].sum() < 0.99 * finite.size:
         return None
-    return values[held]
+    levels: np.ndarray = values[held]
+    return levels
 
 
 @lru_cache(maxsize=256)
@@ -416,7 +436,7 @@ def _channel_hit(
     residual: np.ndarray,
     size: np.ndarray,
     levels: np.ndarray,
-) -> dict | None:
+) -> Hit | None:
     """The largest departure of a channel that holds a few ``levels`` (its trend is those
     levels, not a line): a run of samples that are none of its levels, short, not a nearby
     tick of a quantised channel, and alone."""
@@ -467,7 +487,7 @@ def _on_lattice(levels: np.ndarray, value: float) -> bool:
 # ---------------------------------------------------------------- grouping and findings
 
 
-def _groups(ctx: ExplainContext, hits: list[dict]) -> list[list[dict]]:
+def _groups(ctx: ExplainContext, hits: list[Hit]) -> list[list[Hit]]:
     """Spikes at the same moment on several channels (a torn message) are one finding."""
     gap = ctx.t(CAUSE, "group_s") * NS
     return group_around(
@@ -475,7 +495,7 @@ def _groups(ctx: ExplainContext, hits: list[dict]) -> list[list[dict]]:
     )
 
 
-def _finding(data: EpisodeData, ctx: ExplainContext, group: list[dict]) -> Finding:
+def _finding(data: EpisodeData, ctx: ExplainContext, group: list[Hit]) -> Finding:
     lead = group[0]
     refs = [channel_ref(h["stream"], h["channel"]) for h in group]
     over = ctx.t(CAUSE, "over_ordinary")
@@ -546,7 +566,7 @@ def _finite(ratio: float, digits: int) -> float | None:
     return round(ratio, digits) if np.isfinite(ratio) else None
 
 
-def _beyond_history(ctx: ExplainContext, hit: dict) -> float:
+def _beyond_history(ctx: ExplainContext, hit: Hit) -> float:
     """1 when the spike's value lies outside what the robot's other runs reached."""
     if ctx.history is None:
         return 0.0
