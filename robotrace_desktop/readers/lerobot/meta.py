@@ -75,7 +75,7 @@ class DatasetMeta:
     problems: list[str]  # dataset-wide, repeated on every episode
     episodes: dict[int, EpisodeMeta]
     tasks: dict[int, str]
-    #: v2.1 stats still to parse, episode by episode (``load_dataset(lazy_stats=True)``)
+    #: v2.1 stats still to parse, episode by episode (``load.load_dataset(lazy_stats=True)``)
     pending_stats: EpisodeStats | None = None
 
     def stats_of(self, episode: EpisodeMeta) -> dict[str, Any]:
@@ -118,10 +118,9 @@ def read_info(root: Path) -> dict[str, Any]:
     return info
 
 
-def load_dataset(root: Path, *, lazy_stats: bool = False) -> DatasetMeta:
-    """Every episode's metadata, without touching row data (one parquet read for v3).
-    Opening episodes goes through a per-process cache of this (``readers/lerobot/reader.py``), with
-    ``lazy_stats``: v2.1 stats are then parsed per episode, as each is opened."""
+def read_dataset_header(root: Path) -> DatasetMeta:
+    """The dataset's ``info.json`` checked and parsed — version, rate, features, path
+    templates — with no episode yet (``load.load_dataset`` fills them in by version)."""
     root = root.resolve()
     info_path = root / INFO_REL
     info = read_info(root)
@@ -151,7 +150,7 @@ def load_dataset(root: Path, *, lazy_stats: bool = False) -> DatasetMeta:
     ):
         if not isinstance(info.get(name), str) or not info[name]:
             raise CorruptRecordingError(info_path, f"no {name!r} template")
-    meta = DatasetMeta(
+    return DatasetMeta(
         root=root,
         info=info,
         version=version,
@@ -162,13 +161,6 @@ def load_dataset(root: Path, *, lazy_stats: bool = False) -> DatasetMeta:
         episodes={},
         tasks={},
     )
-    if meta.is_v3:
-        from robotrace_desktop.readers.lerobot.meta_v3 import load_v3
-
-        load_v3(meta)
-    else:
-        _load_v2(meta, lazy_stats=lazy_stats)
-    return meta
 
 
 def format_rel(meta_root: Path, template: str, **values: Any) -> str:
@@ -219,7 +211,7 @@ def extra_fields(record: dict[str, Any]) -> dict[str, Any]:
     return {k: record[k] for k in EXTRA_KEYS if record.get(k) not in (None, "")}
 
 
-def _load_v2(meta: DatasetMeta, *, lazy_stats: bool) -> None:
+def load_v2(meta: DatasetMeta, *, lazy_stats: bool) -> None:
     root, info = meta.root, meta.info
     chunk_size = chunks_size(info.get("chunks_size"), meta.problems)
     tasks_file = read_jsonl(root / "meta" / "tasks.jsonl")

@@ -45,11 +45,11 @@ from robotrace_desktop.readers.lerobot.features import (
     outcome_from_stats,
     video_details,
 )
+from robotrace_desktop.readers.lerobot.load import load_dataset
 from robotrace_desktop.readers.lerobot.meta import (
     INFO_REL,
     DatasetMeta,
     EpisodeMeta,
-    load_dataset,
 )
 from robotrace_desktop.readers.permission import problem as permission_problem
 from robotrace_desktop.readers.sanity import check_episode
