@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from robotrace_desktop.core.timebase import NS_PER_S as NS
 from robotrace_desktop.errors import ConfigurationError, RecordingError, ValidationError
 
 TIME_CANDIDATES = ("t_ns", "timestamp", "time", "t")
-NS = 1_000_000_000
 
 #: returns the stream's data with int64 ns times: a SignalData, or a pyarrow Table whose
 #: first column is ``t_ns``

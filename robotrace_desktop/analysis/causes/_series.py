@@ -18,8 +18,11 @@ import numpy as np
 
 from robotrace_desktop.analysis.data import EpisodeData, Signal
 from robotrace_desktop.core.channels import split_channel
+from robotrace_desktop.core.timebase import NS_PER_S
 
-NS = 1_000_000_000
+#: the detectors' name for core.timebase's nanoseconds per second
+NS = NS_PER_S
+
 #: a detector's hit, whichever record type it is (``group_around``)
 H = TypeVar("H")
 

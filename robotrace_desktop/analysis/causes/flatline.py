@@ -30,9 +30,9 @@ from robotrace_desktop.analysis import thresholds
 from robotrace_desktop.analysis.causes._claims import held_speeds
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
 from robotrace_desktop.analysis.finding import Finding, channel_ref
+from robotrace_desktop.core.timebase import NS_PER_S as NS
 
 CAUSE = "sensor_stall"
-NS = 1_000_000_000
 SENSOR_ROLES = frozenset({"state", "other"})
 COMMAND_ROLES = frozenset({"action", "command"})
 
