@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -26,15 +27,21 @@ _checked: dict[tuple[str, int, int, int], str | None] = {}
 _open_here: Counter[str] = Counter()
 
 
+_open_lock = threading.Lock()  # the viewer opens catalogs from several threads
+
+
 def connection_opened(path: Path) -> None:
-    _open_here[_name(path)] += 1
+    name = _name(path)
+    with _open_lock:
+        _open_here[name] += 1
 
 
 def connection_closed(path: Path) -> None:
     name = _name(path)
-    _open_here[name] -= 1
-    if _open_here[name] <= 0:
-        del _open_here[name]
+    with _open_lock:
+        _open_here[name] -= 1
+        if _open_here[name] <= 0:
+            del _open_here[name]
 
 
 def _name(path: Path) -> str:
