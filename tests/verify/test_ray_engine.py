@@ -22,9 +22,8 @@ from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.cli import main
 from robotrace_desktop.errors import ConfigurationError
 from robotrace_desktop.library.explain_runner import explain_many
-from robotrace_desktop.verify.engine import JobError, map_jobs
 from robotrace_desktop.verify.spec import Selector, VerifySpec
-from robotrace_desktop.workers import ray_engine
+from robotrace_desktop.workers import JobError, map_jobs, ray_engine
 from tests.demo_cache import demo_copy
 from tests.verify.ray_jobs import action_summary_job, worker_pid_job
 from tests.verify.verify_fixtures import scan_sets, write_policy_set
