@@ -81,9 +81,20 @@ def header_problem(path: Path) -> str | None:
         return f"{size} bytes is not a whole number of {page_size}-byte pages: it was cut short"
     pages = int.from_bytes(header[28:32], "big")
     counter_valid = header[24:28] == header[92:96]
-    if counter_valid and pages and pages * page_size > size:
+    if counter_valid and pages and pages * page_size > size and not _wal_has_frames(path):
         return f"its header counts {pages} pages but the file holds {size // page_size}: truncated"
     return None
+
+
+def _wal_has_frames(path: Path) -> bool:
+    """A checkpoint copies the WAL's pages into the file in page order, page 1 (the header)
+    first; one killed half-way leaves a header counting pages the file does not hold yet,
+    while the WAL still holds every one of them and SQLite finishes the copy on the next
+    open. Only without such a WAL does that header mean the file was cut short."""
+    try:
+        return os.stat(f"{path}-wal").st_size > 32  # 32 bytes: the WAL header, no frame
+    except OSError:
+        return False
 
 
 def quick_check(path: Path, *, immutable: bool = False) -> str | None:
