@@ -1,14 +1,14 @@
 """Is this catalog file intact? A header sanity check on every open, ``PRAGMA quick_check``
-once per process per file.
+once per version of the file (``verified_stamp`` remembers the versions that passed).
 
 Why: SQLite happily keeps writing into a file whose pages are garbage ("database disk image is
 malformed" shows up only when a damaged page is read), spreading the damage and burying what
 a person typed. A damaged catalog is opened read-only, refused every write, and the message
 says exactly how to get the data back.
 
-The quick check reads the whole file, so it runs once per process for a given file (its
-inode, size and mtime): a CLI command pays it once, the viewer at start-up and after
-checkpoints, never on every connection.
+The quick check reads the whole file, so it runs once per version of a file (its inode, size
+and mtime, and its WAL's): a CLI command on an unchanged catalog does not pay it again, the
+viewer pays it at start-up and after checkpoints, never on every connection.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import threading
 from collections import Counter
 from pathlib import Path
 
+from robotrace_desktop.catalog import verified_stamp
 from robotrace_desktop.catalog.storage_errors import is_disk_full, sqlite_error
 
 HEADER = b"SQLite format 3\x00"
@@ -81,20 +82,12 @@ def header_problem(path: Path) -> str | None:
         return f"{size} bytes is not a whole number of {page_size}-byte pages: it was cut short"
     pages = int.from_bytes(header[28:32], "big")
     counter_valid = header[24:28] == header[92:96]
-    if counter_valid and pages and pages * page_size > size and not _wal_has_frames(path):
+    if counter_valid and pages and pages * page_size > size and not wal_has_data(path):
+        # a checkpoint copies the WAL's pages in page order, page 1 (this header) first: one
+        # killed half-way leaves a header counting pages the file does not hold yet, while
+        # the WAL still holds every one of them and SQLite finishes the copy on the next open
         return f"its header counts {pages} pages but the file holds {size // page_size}: truncated"
     return None
-
-
-def _wal_has_frames(path: Path) -> bool:
-    """A checkpoint copies the WAL's pages into the file in page order, page 1 (the header)
-    first; one killed half-way leaves a header counting pages the file does not hold yet,
-    while the WAL still holds every one of them and SQLite finishes the copy on the next
-    open. Only without such a WAL does that header mean the file was cut short."""
-    try:
-        return os.stat(f"{path}-wal").st_size > 32  # 32 bytes: the WAL header, no frame
-    except OSError:
-        return False
 
 
 def quick_check(path: Path, *, immutable: bool = False) -> str | None:
@@ -137,12 +130,19 @@ def catalog_problem(path: Path, *, immutable: bool = False) -> str | None:
         return f"cannot read it ({exc.strerror or exc})"
     key = (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
     if key not in _checked:
-        _checked[key] = quick_check(path, immutable=immutable)
+        version = verified_stamp.version_of(path)
+        if verified_stamp.is_verified(path, version):  # this very version passed in another process
+            _checked[key] = None
+        else:
+            _checked[key] = quick_check(path, immutable=immutable)
+            if _checked[key] is None:
+                verified_stamp.remember(path, version)
     return _checked[key]
 
 
 def forget(path: Path | None = None) -> None:
     """Check again on the next open (after a restore, or in tests that damage a file)."""
+    verified_stamp.forget(path)
     if path is None:
         _checked.clear()
         return
