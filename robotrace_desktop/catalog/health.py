@@ -120,7 +120,8 @@ def file_problem(path: Path, *, immutable: bool = True) -> str | None:
 
 
 def catalog_problem(path: Path, *, immutable: bool = False) -> str | None:
-    """Header every time; the quick check once per process for this version of the file."""
+    """Header every time; the quick check once for this version of the file (in this
+    process, or remembered by ``verified_stamp`` from another)."""
     problem = header_problem(path)
     if problem is not None:
         return problem
