@@ -20,6 +20,7 @@ from robotrace_desktop.analysis.causes import (
 )
 from robotrace_desktop.analysis.data import EpisodeData
 from robotrace_desktop.analysis.explain import explain_source
+from robotrace_desktop.analysis.ranking import rank
 from robotrace_desktop.catalog.peers import nearest_successful
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.episodes import resolve
@@ -250,7 +251,7 @@ def test_grip_force_step_at_a_gripper_command_and_a_load_plateau_are_not_spikes(
 # --------------------------------------------------------------- tracking
 
 
-def _tracking_data(freeze_at: float | None, lag: float = 0.1):
+def _tracking_data(freeze_at: float | None, lag: float = 0.1, effort: np.ndarray | None = None):
     cmd = np.sin(T)
     meas = np.sin(T - lag) + 0.05  # settles with a lag and a steady offset: not a fault
     if freeze_at is not None:
@@ -258,21 +259,36 @@ def _tracking_data(freeze_at: float | None, lag: float = 0.1):
     return make_data(
         {
             "/action": (ns(T[::3]), {"joint_position/j1": cmd[::3]}),
-            "/joint_states": (ns(T), {"position/j1": meas, "effort/j1": np.zeros(T.size)}),
+            "/joint_states": (
+                ns(T),
+                {"position/j1": meas, "effort/j1": np.zeros(T.size) if effort is None else effort},
+            ),
             "/effort_controller/commands": (ns(T), {"data[0]": 30 * np.sin(T)}),
         }
     )
 
 
-def test_tracking_lag_and_offset_are_not_faults_but_a_frozen_joint_is() -> None:
+def test_tracking_lag_and_offset_are_not_faults_but_a_frozen_joint_is_a_stalled_sensor() -> None:
     assert tracking.analyze(_tracking_data(None), _ctx()) == []
     found = tracking.analyze(_tracking_data(6.0), _ctx())
-    assert [f.cause for f in found] == ["tracking_error"]
-    assert found[0].confidence >= 0.5
-    # the joint repeats one value from 6.0 s while its command moves: stuck from there
-    assert abs(found[0].t_start_ns / NS - 6.0) < 0.02
+    # the joint repeats one value exactly from 6.0 s while its command moves, and nothing
+    # pushes: its reading stopped updating (a stall) and the tracking error follows from it
+    assert [f.cause for f in found] == ["tracking_error", "sensor_stall"]
+    assert all(f.confidence >= 0.5 for f in found)
+    assert all(abs(f.t_start_ns / NS - 6.0) < 0.02 for f in found)
     assert found[0].evidence["frozen"] is True
-    assert "/joint_states/position/j1" in found[0].channels
+    assert found[1].channels == ["/joint_states/position/j1", "/action/joint_position/j1"]
+    assert [f.cause for f in rank(found)] == ["sensor_stall", "tracking_error"]
+
+
+def test_frozen_joint_with_its_effort_rising_is_not_called_a_stalled_sensor() -> None:
+    # the effort leaves its band once the joint holds: it is pushed against something (a hard
+    # stop's story), so no stall is claimed — the tracking error stays
+    rng = np.random.default_rng(1)
+    effort = 0.5 * np.cos(T) + rng.normal(0, 0.02, T.size) + 6.0 * np.clip(T - 6.0, 0, 1)
+    found = tracking.analyze(_tracking_data(6.0, effort=effort), _ctx())
+    assert [f.cause for f in found] == ["tracking_error"]
+    assert found[0].evidence["frozen"] is True and found[0].evidence["effort_rise"] > 0
 
 
 def test_tracking_divergence_is_dated_from_where_the_error_started_growing() -> None:
