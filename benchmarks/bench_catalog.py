@@ -13,10 +13,13 @@ Every measured step runs in a fresh process and reports its own peak RSS; each f
 median of ``--runs`` rounds, and each round runs the floor right before the step, so the
 ratios compare like with like on a shared machine.
 
-Floors: scan — ``os.walk`` + ``stat`` of every file of the ten datasets, pyarrow reading each
-``meta/episodes.jsonl`` and ``meta/episodes_stats.jsonl`` and one parquet footer (what must be
-read to know the episodes); list — the listing's SQL (``episode_view``, the same WHERE and
-ORDER BY) fetched whole by ``sqlite3`` in a fresh Python.
+Floors: scan — what the scan itself must read to know the episodes: ``os.walk`` + ``stat`` of
+every file of the datasets (the fingerprint), ``meta/info.json`` and pyarrow reading each
+``meta/tasks.jsonl``, ``meta/episodes.jsonl`` and ``meta/episodes_stats.jsonl`` (v2.1 lists
+every episode's length, so no parquet footer is read); list — the listing's SQL
+(``episode_view``, the same WHERE and ORDER BY) fetched whole by ``sqlite3`` in a fresh Python.
+Beside wall times the scan prints CPU seconds (user + sys of the child, all its threads): on a
+shared machine they move less than wall times.
 """
 
 from __future__ import annotations
@@ -46,16 +49,16 @@ SCAN_FLOOR = """
 import os
 from pathlib import Path
 import pyarrow.json as pj
-import pyarrow.parquet as pq
 for arg in sys.argv[1:]:
     root = Path(arg)
     for folder, _dirs, names in os.walk(root):
         for name in names:
             os.stat(os.path.join(folder, name))
+    info = json.loads((root / "meta" / "info.json").read_bytes())
+    tasks = pj.read_json(root / "meta" / "tasks.jsonl")
     episodes = pj.read_json(root / "meta" / "episodes.jsonl")
     stats = pj.read_json(root / "meta" / "episodes_stats.jsonl")
-    pq.read_metadata(next((root / "data").rglob("*.parquet")))
-    assert episodes.num_rows > 0
+    assert episodes.num_rows > 0 and info["features"]
 """
 
 SQL_FLOOR = """
@@ -91,7 +94,7 @@ _HWM = (
 )
 
 _MEASURED = (
-    "import json, runpy, sys, time\n" + _HWM + "start = time.perf_counter()\n"
+    "import json, os, runpy, sys, time\n" + _HWM + "start = time.perf_counter()\n"
     "sys.argv = sys.argv[1:]\n"
     "code = 0\n"
     "try:\n"
@@ -99,7 +102,9 @@ _MEASURED = (
     "except SystemExit as exc:\n"
     "    code = exc.code or 0\n"
     "sys.stdout.flush()\n"
-    "print('RESULT ' + json.dumps({'inner_s': time.perf_counter() - start, 'rss_mb': _hwm()}))\n"
+    "cpu = sum(os.times()[:2])\n"
+    "print('RESULT ' + json.dumps({'inner_s': time.perf_counter() - start, 'rss_mb': _hwm(),"
+    " 'cpu_s': cpu}))\n"
     "sys.exit(code)\n"
 )
 
@@ -114,8 +119,9 @@ def cli(catalog: Path, *args: str) -> dict[str, float]:
 def python_snippet(code: str, *args: str) -> dict[str, float]:
     """A floor: ``code`` in a fresh interpreter (wall includes the interpreter start)."""
     wrapped = (
-        "import json, sys, time\n" + _HWM + "_t0 = time.perf_counter()\n" + code + "\n"
-        "print('RESULT ' + json.dumps({'inner_s': time.perf_counter() - _t0, 'rss_mb': _hwm()}))\n"
+        "import json, os, sys, time\n" + _HWM + "_t0 = time.perf_counter()\n" + code + "\n"
+        "print('RESULT ' + json.dumps({'inner_s': time.perf_counter() - _t0, 'rss_mb': _hwm(),"
+        " 'cpu_s': sum(os.times()[:2])}))\n"
     )
     return run_child([sys.executable, "-c", wrapped, *args])
 
@@ -174,11 +180,16 @@ def bench_scan(runs: int, datasets: list[Path]) -> None:
     episodes = len(datasets) * PER_DATASET
     print(f"\n== first scan --no-explain of {len(datasets)} datasets under {parent} "
           f"({episodes:,} episodes), median of {runs}")  # fmt: skip
-    print(f"  floor (walk+stat, pyarrow jsonl, footer)  {med(floor):7.2f} s  "
-          f"{med(floor, 'rss_mb'):5.0f} MB")  # fmt: skip
-    print(f"  scan                                      {med(scanned):7.2f} s  "
-          f"{med(scanned, 'rss_mb'):5.0f} MB   {med(scanned) / med(floor):.2f}x the floor "
-          f"(target <= 1.5x); {episodes / med(scanned):,.0f} episodes/s")  # fmt: skip
+    print(f"  floor (walk+stat, info.json, pyarrow jsonl)  {med(floor):7.2f} s  "
+          f"{med(floor, 'cpu_s'):6.2f} s CPU  {med(floor, 'rss_mb'):5.0f} MB")  # fmt: skip
+    print(f"  scan                                         {med(scanned):7.2f} s  "
+          f"{med(scanned, 'cpu_s'):6.2f} s CPU  {med(scanned, 'rss_mb'):5.0f} MB   "
+          f"{med(scanned) / med(floor):.2f}x the floor (target <= 1.5x), CPU "
+          f"{med(scanned, 'cpu_s') / med(floor, 'cpu_s'):.2f}x; "
+          f"{episodes / med(scanned):,.0f} episodes/s")  # fmt: skip
+    ratios = [s["wall_s"] / f["wall_s"] for f, s in zip(floor, scanned, strict=True)]
+    print("  per round (scan / floor of the same round): "
+          + ", ".join(f"{r:.2f}x" for r in ratios))  # fmt: skip
 
 
 def bench_list(runs: int, catalog: Path) -> None:
@@ -186,7 +197,8 @@ def bench_list(runs: int, catalog: Path) -> None:
         f"\n== list on {catalog.name}: median of {runs}, fresh process each (stdout read "
         "through a pipe); floor = the same SQL fetched by sqlite3 in a fresh Python"
     )
-    print(f"  {'filter':<30} {'rows':>7} {'floor':>8} {'list':>8} {'ratio':>6} {'RSS':>7}")
+    print(f"  {'filter':<30} {'rows':>7} {'floor':>8} {'list':>8} {'ratio':>6} "
+          f"{'list CPU':>8} {'RSS':>7}")  # fmt: skip
     for label, flags, where, params in FILTERS:
         sql = f"SELECT * FROM episode_view WHERE {where} ORDER BY path, episode_index"
         floor, listed = rounds(
@@ -197,7 +209,8 @@ def bench_list(runs: int, catalog: Path) -> None:
         )  # fmt: skip
         rows = _count(catalog, flags)
         print(f"  {label:<30} {rows:>7,} {med(floor):7.2f}s {med(listed):7.2f}s "
-              f"{med(listed) / med(floor):5.2f}x {med(listed, 'rss_mb'):5.0f}MB")  # fmt: skip
+              f"{med(listed) / med(floor):5.2f}x {med(listed, 'cpu_s'):7.2f}s "
+              f"{med(listed, 'rss_mb'):5.0f}MB")  # fmt: skip
 
 
 def _count(catalog: Path, flags: list[str]) -> int:

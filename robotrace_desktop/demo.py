@@ -34,8 +34,8 @@ from robotrace_desktop.bundle.manifest import (
 from robotrace_desktop.bundle.tables import SignalData, write_npz, write_parquet
 from robotrace_desktop.bundle.writer import BundleWriter
 from robotrace_desktop.core.episode import LogEvent
+from robotrace_desktop.core.timebase import NS_PER_S as NS
 
-NS = 1_000_000_000
 DURATION_S = 12.0
 SENSOR_HZ = 100
 ACTION_HZ = 30

@@ -39,12 +39,25 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def shared_data_before_scan(shared_data: Path) -> dict[str, tuple[str, int, int, str]]:
+    """A byte-exact snapshot (``tests.hardening.snapshot``) of the real recordings taken before
+    the session's scan (``scanned_shared_data``): the read-only test compares against it, so
+    the session's scan with Explain is checked for writes into the recordings too."""
+    from tests.hardening.snapshot import snapshot
+
+    return snapshot(shared_data.resolve())
+
+
+@pytest.fixture(scope="session")
 def scanned_shared_data(
-    tmp_path_factory: pytest.TempPathFactory, shared_data: Path
+    tmp_path_factory: pytest.TempPathFactory,
+    shared_data: Path,
+    shared_data_before_scan: dict[str, tuple[str, int, int, str]],
 ) -> tuple[Path, dict[str, object]]:
     """``robotrace-desktop scan ../shared/data --json`` (Explain included) run once per session:
     the catalog file and the printed summary. Scanning and explaining every real recording is
-    the slowest setup there is; tests that read such a catalog copy it (``copy_catalog``)."""
+    the slowest setup there is; tests that read such a catalog copy it (``copy_catalog``).
+    The recordings are snapshotted first (``shared_data_before_scan``)."""
     import contextlib
     import io
     import json
@@ -77,6 +90,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "extra(name): needs the optional extra NAME (skipped when it is absent)"
     )
+    worker_basetemp = getattr(config.option, "basetemp", None)
+    if hasattr(config, "workerinput") and worker_basetemp:
+        # an xdist worker: its --basetemp is <the run's base temp>/popen-gwN; the workers
+        # share one build cache there (demo bundles, hardening trees: tests/build_cache.py)
+        from tests.build_cache import share_between_workers
+
+        share_between_workers(Path(worker_basetemp).parent)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -130,12 +150,41 @@ def triage_catalog(
 #: process (xdist group named after it), so it is built once, not once per worker.
 SHARED_SETUPS = ("shared_policy_catalog", "scanned_shared_data")
 
+#: The other groups that take longest (seconds on a quiet 2-core machine, measured with
+#: ``--durations``), scheduled right after the shared setups, longest first, so that the two
+#: workers end together on short files; a long file handed out last runs alone on one core.
+#: A file missing here (renamed, or new) is scheduled in collection order after these.
+HEAVY_FIRST = (
+    "tests/hardening/test_concurrency.py",  # ~20 s
+    "tests/sdk/test_recorder.py",  # ~18 s
+    "tests/hardening/test_crash_safety.py",  # ~16 s
+    "tests/hostile/test_orphan_workers.py",  # ~12 s
+    "tests/fuzz/test_fuzz_readers.py",
+    "tests/hostile/test_disk_full.py",
+    "tests/ui/test_catalog_browser.py",
+    "tests/verify/test_ray_engine.py",
+    "tests/hardening/test_catalog_faults.py",
+    "tests/hardening/test_catalog_storage.py",  # ~8 s
+    "tests/analysis/test_evaluation.py",
+    "tests/test_demo.py",
+    "tests/hardening/test_catalog_recovery.py",
+    "tests/hostile/test_metadata_claims.py",
+    "tests/ui/test_video_pane.py",
+    "tests/ui/test_episode_fit.py",
+    "tests/hostile/test_output_safety.py",
+    "tests/ui/test_regression_panel.py",
+    "tests/ui/test_catalog_scale.py",  # ~4 s
+)
+
 
 @pytest.hookimpl(tryfirst=True)  # before xdist appends the group to the node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """With ``--dist loadgroup`` (addopts): each test file is one unit of work for a worker (its
     module fixtures built once), and the files that share an expensive session fixture are one
-    unit together, scheduled first (the longest units start first)."""
+    unit together. Units are handed out in the order of the items, so they are sorted longest
+    first (``SHARED_SETUPS``, then ``HEAVY_FIRST``); addopts' ``--no-loadscope-reorder`` keeps
+    xdist from reordering them by their number of tests, which put the long files of few tests
+    last."""
     group_of: dict[str, str] = {}
     for item in items:
         file = item.nodeid.split("::", 1)[0]
@@ -148,7 +197,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(pytest.mark.xdist_group(group))
         if config.getoption("loadgroup", default=False):
             _append_group_to_node_id(item, group)
-    first = {g: i for i, g in enumerate(SHARED_SETUPS)}
+    first = {g: i for i, g in enumerate((*SHARED_SETUPS, *HEAVY_FIRST))}
     items.sort(key=lambda i: first.get(group_of[i.nodeid.split("::", 1)[0]], len(first)))
 
 

@@ -1,4 +1,4 @@
-"""The demo bundle, generated once per seed per test session and copied where a test wants it.
+"""The demo bundle, generated once per seed per test run and copied where a test wants it.
 
 Writing a demo bundle encodes two H.264 videos (seconds of CPU); ~40 tests in ~26 files need
 one, mostly the same seed. ``write_demo_bundle`` is deterministic (``tests/test_demo.py`` checks
@@ -10,32 +10,18 @@ folder, so a test may mutate its copy. Tests of the generator itself still call
 
 from __future__ import annotations
 
-import atexit
 import shutil
-import tempfile
 from pathlib import Path
 
 from robotrace_desktop.demo import write_demo_bundle
-
-_written: dict[int, Path] = {}
-_root: Path | None = None
-
-
-def _cache_root() -> Path:
-    global _root
-    if _root is None:
-        _root = Path(tempfile.mkdtemp(prefix="robotrace-demo-cache-"))
-        atexit.register(shutil.rmtree, _root, ignore_errors=True)
-    return _root
+from tests.build_cache import built
 
 
 def demo_copy(dest: Path, *, seed: int = 7) -> Path:
     """A demo bundle for ``seed`` at ``dest`` (which must not exist yet), like
-    ``write_demo_bundle(dest, seed=seed)``."""
-    source = _written.get(seed)
-    if source is None:
-        source = write_demo_bundle(_cache_root() / f"seed{seed}", seed=seed)
-        _written[seed] = source
+    ``write_demo_bundle(dest, seed=seed)``; the bundle is written once per test run
+    (``tests.build_cache``, shared by the xdist workers)."""
+    source = built(f"demo-seed{seed}", "bundle", lambda path: write_demo_bundle(path, seed=seed))
     dest = Path(dest)
     shutil.copytree(source, dest, copy_function=shutil.copyfile)  # fresh mtimes, as a write
     return dest

@@ -9,7 +9,10 @@ silently in CI, which installs the extras on purpose. So:
 - with ``ROBOTRACE_REQUIRE_EXTRAS=1`` (``.ci/run`` sets it after installing the extras) the same
   test fails instead, so CI cannot pass on skipped extra tests;
 - a test module imports an extra's module with ``optional_import`` (``None`` when absent), so
-  the module still collects and its tests that need no extra still run.
+  the module still collects and its tests that need no extra still run; or with
+  ``lazy_import`` when only tests marked with the extra use it: nothing is imported until one
+  of them does (mlflow and wandb take seconds to import, in every xdist worker that collects
+  the module, whether or not it runs those tests).
 
 ``pytest -m extra`` selects exactly the tests of the extras.
 """
@@ -20,6 +23,7 @@ import functools
 import importlib
 import os
 from types import ModuleType
+from typing import Any
 
 REQUIRE_ENV = "ROBOTRACE_REQUIRE_EXTRAS"
 #: the extra's name in pyproject.toml -> a module only that extra installs
@@ -57,3 +61,22 @@ def optional_import(name: str) -> ModuleType | None:
         return importlib.import_module(name)
     except ImportError:
         return None
+
+
+class LazyModule:
+    """A module imported on first attribute access (``lazy_import``)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self._name), attr)
+
+    def __repr__(self) -> str:
+        return f"<lazy module {self._name!r}>"
+
+
+def lazy_import(name: str) -> Any:
+    """``name``, imported when first used: for module-level names that only tests marked
+    ``extra`` use (skipped before they touch it when the extra is absent)."""
+    return LazyModule(name)

@@ -13,6 +13,7 @@ import pytest
 
 from robotrace_desktop.catalog.store import Catalog, EpisodeFilter
 from robotrace_desktop.cli import build_parser, main, time_options
+from tests.catalog_files import copy_catalog
 
 G1 = "lerobot/g1_pick_bottle_v21"
 IIWA = "rosbag2/iiwa7_gazebo_joint_torque_sqlite3"
@@ -21,11 +22,22 @@ BROKEN = ("rosbag2/wrong_format_mcap", "ros1/no-messages.bag")
 
 
 @pytest.fixture(scope="module")
-def catalog(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
-    path = tmp_path_factory.mktemp("details") / "catalog.sqlite"
-    recordings = [str(shared_data / p) for p in (G1, IIWA, TURTLES, *BROKEN)]
-    assert main(["--catalog", str(path), "scan", "--json", *recordings]) == 0
+def catalog(
+    tmp_path_factory: pytest.TempPathFactory, scanned_shared_data: tuple[Path, dict[str, object]]
+) -> Path:
+    """A copy of the session's ``scan ../shared/data`` (Explain included): every real
+    recording, among them the G1 dataset, the iiwa and turtlesim bags and the broken ones."""
+    path = copy_catalog(scanned_shared_data[0], tmp_path_factory.mktemp("details") / "c.sqlite")
+    with Catalog(path) as c:
+        paths = {e.path for e in c.list_episodes()}
+    for recording in (G1, IIWA, TURTLES, *BROKEN):
+        assert any(p.endswith(recording) for p in paths), recording
     return path
+
+
+def names(listing: str) -> list[str]:
+    """The NAME column of ``list``'s table."""
+    return [line.split()[2] for line in listing.splitlines()[1:] if line.strip()]
 
 
 def run(capsys: pytest.CaptureFixture[str], catalog: Path, *argv: str) -> tuple[int, str, str]:
@@ -43,7 +55,10 @@ def test_a_filter_that_matches_nothing_is_named_with_the_known_values(
     assert err.startswith("no episode has cause 'nonsense'; known causes: ")
     assert "run `robotrace-desktop scan" not in err
     code, out, err = run(capsys, catalog, "list", "--robot", "nobody")
-    assert err.strip() == "no episode has robot 'nobody'; known robots: iiwa, Unitree_G1_Inspire"
+    assert err.strip() == (
+        "no episode has robot 'nobody'; "
+        "known robots: iiwa, reachy2, so101_follower, Unitree_G1_Inspire"
+    )
     code, out, err = run(capsys, catalog, "list", "--policy", "v9")
     assert err.strip() == "no episode has policy_version 'v9'; known policy versions: none"
     code, out, err = run(capsys, catalog, "list", "--robot", "iiwa", "--kind", "lerobot")
@@ -65,11 +80,11 @@ def test_replays_are_hidden_from_the_default_listing(
     turtles = str(shared_data / TURTLES)
     assert main(["--catalog", str(copy), "tag", turtles, "--source", "replay"]) == 0
     code, out, err = run(capsys, copy, "list", "--kind", "rosbag1")
-    assert code == 0 and "example" not in out
+    assert code == 0 and "example" not in names(out) and "example-lz4" in names(out)
     assert "(1 replays hidden — --replays to show)" in err
     for flags in (["--replays"], ["--source", "replay"]):
         code, out, err = run(capsys, copy, "list", "--kind", "rosbag1", *flags)
-        assert "example" in out and "hidden" not in err
+        assert "example" in names(out) and "hidden" not in err
     code, out, err = run(capsys, copy, "list", "--json")
     assert "example.bag" not in out and "(1 replays hidden" in err
     with Catalog(copy) as c:  # the query API the GUI catalog uses

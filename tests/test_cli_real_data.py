@@ -169,10 +169,10 @@ def test_show_of_broken_input_is_one_clear_line(tmp_path: Path, shared_data: Pat
 
 
 def test_tag_sets_catalog_fields_and_filters_find_them(
-    tmp_path: Path, shared_data: Path, capsys
+    tmp_path: Path, shared_data: Path, scanned_shared_data: tuple[Path, dict], capsys
 ) -> None:
-    db = str(tmp_path / "c.sqlite")
-    main(["--catalog", db, "scan", str(shared_data / "ros1")])
+    # its own copy of the session's scan (this test writes tags), not another scan
+    db = str(copy_catalog(scanned_shared_data[0], tmp_path / "c.sqlite"))
     rows = run_json(capsys, "--catalog", db, "list", "--json")
     example = next(r for r in rows if r["name"] == "example")
     before = tree_hashes(shared_data / "ros1")

@@ -66,7 +66,23 @@ def rank(findings: Sequence[Finding]) -> list[Finding]:
                 return cause
         return None
 
-    following = {id(f): c for f in findings if (c := cause_of(f)) is not None}
+    def told_by(f: Finding) -> Finding | None:
+        """The confident finding, started no later, whose story ``f`` says it tells
+        (``same_story_as`` naming a specific cause) and whose channels hold everything ``f``
+        saw still moving: a whole message going still while the only command still moving is
+        the push on a joint pinned before is that joint's stop, not a stale driver."""
+        told = f.evidence.get("same_story_as")
+        if not told or told in CONSEQUENCES or f.t_start_ns is None:
+            return None
+        movers = set(f.evidence.get("commands_moving") or ())
+        for c in causes:
+            if c is f or c.cause != told or c.t_start_ns is None or c.t_start_ns > f.t_start_ns:
+                continue
+            if movers <= set(c.channels) if movers else set(f.channels) & set(c.channels):
+                return c
+        return None
+
+    following = {id(f): c for f in findings if (c := cause_of(f) or told_by(f)) is not None}
     for f in findings:
         cause = following.get(id(f))
         if cause is not None and f.confidence > cause.confidence:

@@ -12,13 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from robotrace_desktop.analysis.finding import Finding
-from robotrace_desktop.analysis.ranking import (
-    AFTER_FAILURE_SLACK_NS,
-    CONFIDENT,
-    RECORDED_OUTCOME,
-    SYMPTOMS,
-    failure_time_ns,
-)
+from robotrace_desktop.analysis.ranking import AFTER_FAILURE_SLACK_NS, SYMPTOMS, failure_time_ns
+from robotrace_desktop.core.finding import CONFIDENT, RECORDED_OUTCOME
 
 LIKELY = "Likely cause"
 AFTER = "Seen after the failure"

@@ -11,15 +11,23 @@ import sqlite3
 from collections import OrderedDict
 from typing import Any
 
+from robotrace_desktop.catalog import hash_payload
 from robotrace_desktop.core import jsonsafe
 from robotrace_desktop.core.episode import EpisodeInfo, Outcome, Status, StreamInfo
 
 
-def json_text(value: Any) -> str:
-    return jsonsafe.dumps(value)
+def json_text(value: Any, encoder: jsonsafe.BatchEncoder | None = None) -> str:
+    return jsonsafe.dumps(value) if encoder is None else encoder.dumps(value)
 
 
-def episode_row(recording: str, info: EpisodeInfo, digest: str, now: float) -> tuple[Any, ...]:
+def episode_row(
+    recording: str,
+    info: EpisodeInfo,
+    digest: str,
+    now: float,
+    encoder: jsonsafe.BatchEncoder | None = None,
+) -> tuple[Any, ...]:
+    """The ``episodes`` row; ``encoder``: the batch's (shared metadata encoded once)."""
     return (
         info.id,
         recording,
@@ -38,25 +46,30 @@ def episode_row(recording: str, info: EpisodeInfo, digest: str, now: float) -> t
         info.task,
         info.outcome.value,
         info.status.value,
-        json_text(info.problems),
-        json_text(info.metadata),
+        json_text(info.problems, encoder),
+        json_text(info.metadata, encoder),
         digest,
         now,
     )
 
 
-def stream_row(episode: str, position: int, s: StreamInfo) -> tuple[Any, ...]:
+def stream_row(
+    episode: str, position: int, s: StreamInfo, encoder: jsonsafe.BatchEncoder | None = None
+) -> tuple[Any, ...]:
+    # the channel tuple itself, not a list copy: same JSON, and the batch's encoder knows the
+    # tuple every episode of a dataset shares; details likewise when it is a plain dict
+    details = s.details if type(s.details) is dict else dict(s.details)
     return (
         episode,
         position,
         s.name,
         s.kind.value,
         s.count,
-        json_text(list(s.channels)),
+        json_text(s.channels if type(s.channels) is tuple else list(s.channels), encoder),
         s.t_start_ns,
         s.t_end_ns,
         s.message_type,
-        json_text(dict(s.details)),
+        json_text(details, encoder),
     )
 
 
@@ -68,7 +81,7 @@ LIST_COLUMNS = (
 )
 
 
-def content_hash(info: EpisodeInfo) -> str:
+def content_hash(info: EpisodeInfo, encoder: jsonsafe.BatchEncoder | None = None) -> str:
     """What decides 'updated' vs 'unchanged' when a recording is re-indexed.
 
     Memoized per EpisodeInfo object: Explain's history keys its peer cache on this hash and
@@ -78,18 +91,33 @@ def content_hash(info: EpisodeInfo) -> str:
     (the scalar fields, which containers it holds and their sizes); a new object — a re-index,
     a catalog row re-read with a user's override — is hashed afresh. A file's size and mtime
     would not do: overrides and re-indexing change an episode without touching its file.
+    ``encoder``: a batch's (``Catalog.upsert_episodes``), same text as ``jsonsafe.dumps``.
     """
     state = _shallow_state(info)
     hit = _HASHES.get(id(info))
     if hit is not None and hit[0] is info and hit[1] == state:
         _HASHES.move_to_end(id(info))
         return hit[2]
-    payload = jsonsafe.dumps(info.to_dict(), sort_keys=True)
+    if encoder is None:
+        payload = jsonsafe.dumps(info.to_dict(), sort_keys=True)
+    else:
+        payload = _batch_payload(info, encoder)
     digest = hashlib.sha256(payload.encode()).hexdigest()[:32]
     _HASHES[id(info)] = (info, state, digest)
     while len(_HASHES) > _HASHES_SIZE:
         _HASHES.popitem(last=False)
     return digest
+
+
+def _batch_payload(info: EpisodeInfo, encoder: jsonsafe.BatchEncoder) -> str:
+    """``content_hash``'s text in a batch: written from the fields (``hash_payload``) when
+    they are plain, else from ``to_dict`` — the same text either way."""
+    if hash_payload.applies():
+        try:
+            return hash_payload.hash_payload(info, encoder)
+        except TypeError:  # a numpy number, a path...: the general path below
+            pass
+    return encoder.dumps(info.to_dict(), sort_keys=True)
 
 
 #: id(info) -> (info, shallow state, hash); see content_hash

@@ -15,16 +15,50 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
+from collections import Counter
 from pathlib import Path
 
 from robotrace_desktop.catalog.storage_errors import is_disk_full, sqlite_error
 
 HEADER = b"SQLite format 3\x00"
 _checked: dict[tuple[str, int, int, int], str | None] = {}
+#: catalog files this process has connections open on (``Catalog`` counts them), and how many
+_open_here: Counter[str] = Counter()
+
+
+_open_lock = threading.Lock()  # the viewer opens catalogs from several threads
+
+
+def connection_opened(path: Path) -> None:
+    name = _name(path)
+    with _open_lock:
+        _open_here[name] += 1
+
+
+def connection_closed(path: Path) -> None:
+    name = _name(path)
+    with _open_lock:
+        _open_here[name] -= 1
+        if _open_here[name] <= 0:
+            del _open_here[name]
+
+
+def _name(path: Path) -> str:
+    return str(Path(path).resolve())
 
 
 def header_problem(path: Path) -> str | None:
-    """What is wrong with the file's size or 100-byte header, read without SQLite (cheap)."""
+    """What is wrong with the file's size or 100-byte header, read without SQLite (cheap).
+
+    Never while this process has a connection open on the file: closing *any* descriptor of a
+    file drops every POSIX lock the process holds on it, SQLite's included, and a connection
+    in another process (an Explain worker) then believes it is the last one, checkpoints and
+    deletes the WAL under the live connections here ("How To Corrupt An SQLite Database
+    File", 2.2). The file was checked when the first of them opened it; SQLite itself reports
+    what goes wrong after that."""
+    if _open_here.get(_name(path), 0) > 0:
+        return None
     try:
         size = path.stat().st_size
         with open(path, "rb") as handle:
@@ -47,9 +81,20 @@ def header_problem(path: Path) -> str | None:
         return f"{size} bytes is not a whole number of {page_size}-byte pages: it was cut short"
     pages = int.from_bytes(header[28:32], "big")
     counter_valid = header[24:28] == header[92:96]
-    if counter_valid and pages and pages * page_size > size:
+    if counter_valid and pages and pages * page_size > size and not _wal_has_frames(path):
         return f"its header counts {pages} pages but the file holds {size // page_size}: truncated"
     return None
+
+
+def _wal_has_frames(path: Path) -> bool:
+    """A checkpoint copies the WAL's pages into the file in page order, page 1 (the header)
+    first; one killed half-way leaves a header counting pages the file does not hold yet,
+    while the WAL still holds every one of them and SQLite finishes the copy on the next
+    open. Only without such a WAL does that header mean the file was cut short."""
+    try:
+        return os.stat(f"{path}-wal").st_size > 32  # 32 bytes: the WAL header, no frame
+    except OSError:
+        return False
 
 
 def quick_check(path: Path, *, immutable: bool = False) -> str | None:
@@ -101,7 +146,7 @@ def forget(path: Path | None = None) -> None:
     if path is None:
         _checked.clear()
         return
-    name = str(Path(path).resolve())
+    name = _name(path)
     for key in [k for k in _checked if k[0] == name]:
         del _checked[key]
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from robotrace_desktop import paths
-from robotrace_desktop.catalog import write_guard
+from robotrace_desktop.catalog import health, write_guard
 from robotrace_desktop.catalog.db import is_busy, open_catalog
 from robotrace_desktop.catalog.episode_filter import (
     FILTER_COLUMNS,
@@ -39,6 +39,9 @@ from robotrace_desktop.catalog.user_data import record_change
 from robotrace_desktop.core import jsonsafe
 from robotrace_desktop.core.episode import EpisodeInfo, Outcome, Status, StreamInfo
 from robotrace_desktop.errors import EpisodeNotFoundError, StorageError, ValidationError
+
+#: the columns ``iter_listing`` reads, in its tuples' order
+LISTING_COLUMNS = "id, kind, name, duration_ns, status, outcome, policy_version, problems"
 
 #: tries of BEGIN IMMEDIATE, each waiting up to the connection's busy timeout (15 s)
 BEGIN_ATTEMPTS = 3
@@ -67,16 +70,25 @@ class Catalog:
         opened = open_catalog(self.path)
         #: the catalog package's alone (tests/test_layering.py): everyone else calls its functions
         self._conn = opened.conn
+        health.connection_opened(self.path)
+        self._open = True
         self.read_only, self.damage = opened.read_only, opened.damage
         self.journal = Journal(journal_of or self.path)
         self.auto_backup = journal_of is None
         self.created, self.replayed = opened.created, 0
         if journal_of is None:  # a replacement being built replays explicitly
-            self.replayed = catch_up(self)
-            write_guard.tidy(self.path)
+            try:
+                self.replayed = catch_up(self)
+                write_guard.tidy(self.path)
+            except BaseException:
+                self.close()
+                raise
 
     def close(self) -> None:
         self._conn.close()
+        if self._open:
+            self._open = False
+            health.connection_closed(self.path)
 
     def __enter__(self) -> Catalog:
         return self
@@ -162,12 +174,15 @@ class Catalog:
         a few queries and the changed rows go in with one ``executemany`` per table.
         """
         known = self._stored_hashes([info.id for info in infos])
+        # one encoder for the batch: what the episodes share (a dataset's feature table,
+        # channel names) is encoded once, for the hash and for the rows
+        encoder = jsonsafe.BatchEncoder()
         results: list[str] = []
         changed: dict[str, EpisodeInfo] = {}  # id -> the last version written (duplicates)
         rows: list[tuple[Any, ...]] = []
         now = time.time()
         for info in infos:
-            digest = content_hash(info)
+            digest = content_hash(info, encoder)
             before = known.get(info.id)
             if before is not None and before == (digest, None):
                 results.append("unchanged")
@@ -175,7 +190,7 @@ class Catalog:
             results.append("new" if before is None else "updated")
             known[info.id] = (digest, None)
             changed[info.id] = info
-            rows.append(episode_row(recording, info, digest, now))
+            rows.append(episode_row(recording, info, digest, now, encoder))
         if not rows:
             return results
         self._conn.executemany(_UPSERT_EPISODE, rows)
@@ -183,7 +198,7 @@ class Catalog:
         self._conn.executemany(
             _INSERT_STREAM,
             [
-                stream_row(info.id, position, stream)
+                stream_row(info.id, position, stream, encoder)
                 for info in changed.values()
                 for position, stream in enumerate(info.streams)
             ],
@@ -280,6 +295,18 @@ class Catalog:
         )
         for row in cursor:
             yield episode_from_row(row, [])
+
+    def iter_listing(self, flt: EpisodeFilter | None = None) -> Iterator[tuple[Any, ...]]:
+        """What a ``list`` table shows of each filtered episode, in listing order, as plain
+        tuples ``LISTING_COLUMNS``: a listing of 100,000 episodes spent most of its time
+        making full EpisodeInfos (and ``sqlite3.Row``s) of columns it never prints."""
+        where, params = where_sql(flt or EpisodeFilter())
+        cursor = self._conn.cursor()
+        cursor.row_factory = None
+        yield from cursor.execute(
+            f"SELECT {LISTING_COLUMNS} FROM episode_view {where} ORDER BY path, episode_index",
+            params,
+        )
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -27,6 +28,7 @@ from robotrace_desktop.core.episode import (
     SOURCES,
     EpisodeInfo,
     Outcome,
+    Status,
     StreamInfo,
     StreamKind,
 )
@@ -182,10 +184,35 @@ def _print_listing(catalog: Catalog, flt: EpisodeFilter, *, as_json: bool) -> in
         print_json_stream(episode_summary(e) for e in catalog.iter_episodes(flt, metadata=False))
         return -1
     return print_table_stream(
-        LIST_HEADERS,
-        lambda: (_list_cells(e) for e in catalog.iter_episodes(flt, metadata=False)),
-        max_width=48,
+        LIST_HEADERS, lambda: _listing_cells(catalog.iter_listing(flt)), max_width=48
     )
+
+
+_STATUSES = frozenset(s.value for s in Status)
+_OUTCOMES = frozenset(o.value for o in Outcome)
+
+
+def _listing_cells(rows: Iterable[tuple[Any, ...]]) -> Iterator[list[str]]:
+    """``_list_cells`` of each ``Catalog.iter_listing`` row, without making the EpisodeInfo:
+    the same cells, and the same error for a status or outcome no episode can have."""
+    for id_, kind, name, duration, status, outcome, policy, problems_text in rows:
+        if status not in _STATUSES:
+            Status(status)
+        if outcome not in _OUTCOMES:
+            Outcome(outcome)
+        problems = [] if problems_text == "[]" else json.loads(problems_text)
+        yield [
+            id_,
+            kind,
+            name,
+            duration_text(duration),
+            status,
+            outcome,
+            policy or "-",
+            problems[0]
+            if len(problems) == 1
+            else (f"{len(problems)} problems" if problems else ""),
+        ]
 
 
 def _list_cells(e: EpisodeInfo) -> list[str]:

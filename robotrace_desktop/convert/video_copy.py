@@ -32,6 +32,7 @@ import numpy as np
 from robotrace_desktop.bundle.manifest import VideoEntry
 from robotrace_desktop.bundle.tables import write_frame_times
 from robotrace_desktop.core.episode import EpisodeSource
+from robotrace_desktop.core.timebase import NS_PER_S as _NS
 from robotrace_desktop.errors import RecordingError
 from robotrace_desktop.video.frames import FrameSource
 
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
     from av.video.stream import VideoStream
 
 PTS_TIME_BASE = Fraction(1, 90_000)  # the usual video clock; the .npy holds the exact times
-_NS = 1_000_000_000
 
 
 @dataclass(slots=True)

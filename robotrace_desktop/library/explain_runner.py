@@ -134,8 +134,7 @@ def _compute(
             return Computed(findings)
         digest = catalog.indexed_hashes([info.id]).get(info.id)
         own = [] if digest is None else peer_history.own_ranges(data, digest)
-    learned = getattr(ctx.history, "learned", None)
-    return Computed(findings, own + (learned() if callable(learned) else []))
+    return Computed(findings, own + peer_history.learned_ranges(ctx.history))
 
 
 def compute_episode_id(

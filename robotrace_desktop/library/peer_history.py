@@ -110,14 +110,15 @@ class _Ranges:
         # the hashes stored at indexing, one query: hashing 50 peers afresh for every episode
         # explained was a tenth of ``explain --all``
         self._hashes = catalog.indexed_hashes([p.id for p in self.peers])
-        # which peers have which signal streams, as indexed: opening a bag to learn that it
-        # lacks a topic cost 40 ms a peer and stream
-        self._signal_streams = signal_streams(catalog, [p.id for p in self.peers])
+        # which peers have which signal streams, as indexed (asked when a peer must first be
+        # read): opening a bag to learn that it lacks a topic cost 40 ms a peer and stream
+        self._signal_streams: dict[str, set[str]] | None = None
         self.budget_s = budget_s
         self._answers: dict[tuple[str, str, bool], tuple[float, float] | None] = {}
         self._each: dict[tuple[str, str, bool], list[tuple[float, float]]] = {}
         self._tables: dict[str, _PeerTable] = {}
         self._learned: list[StoredRanges] = []
+        self._stored_by_stream: dict[str, dict[str, Ranges]] = {}
 
     def learned(self) -> list[StoredRanges]:
         """The peers' ranges this history had to read from their recordings (none were stored
@@ -169,7 +170,6 @@ class _Ranges:
         stream (analyzers ask channel by channel: thousands of questions an episode)."""
         if stream not in self._tables:
             rows: list[tuple[EpisodeInfo, Ranges]] = []
-            stored: list[dict[str, Ranges]] = []  # fetched when a peer first needs it
             deadline = time.monotonic() + self.budget_s
             for peer in self.peers:
                 if time.monotonic() > deadline:
@@ -177,14 +177,21 @@ class _Ranges:
                         "history of %s: time budget reached after %d episodes", stream, len(rows)
                     )
                     break
-                found = self._episode_ranges(peer, stream, stored)
+                found = self._episode_ranges(peer, stream)
                 if found is not None:
                     rows.append((peer, found))
             self._tables[stream] = _PeerTable.of(rows)
         return self._tables[stream]
 
     def _stored(self, stream: str) -> dict[str, Ranges]:
-        """The peers' ranges of ``stream`` the catalog holds for their current content."""
+        """The peers' ranges of ``stream`` the catalog holds for their current content, asked
+        once per stream and only when a peer needs them (LeRobot peers answer from their
+        stats and never ask)."""
+        if stream not in self._stored_by_stream:
+            self._stored_by_stream[stream] = self._fetch_stored(stream)
+        return self._stored_by_stream[stream]
+
+    def _fetch_stored(self, stream: str) -> dict[str, Ranges]:
         try:
             rows = stored_ranges(self.catalog, [p.id for p in self.peers], stream)
         except RobotraceError as exc:  # a damaged or locked catalog: read the peers instead
@@ -196,11 +203,7 @@ class _Ranges:
             if row.content_hash == self._hashes.get(episode)
         }
 
-    def _episode_ranges(
-        self, peer: EpisodeInfo, stream: str, stored: list[dict[str, Ranges]]
-    ) -> Ranges | None:
-        """``stored``: the peers' stored ranges of ``stream``, once fetched (a one-item list
-        filled on first need: LeRobot peers answer from their stats and never ask)."""
+    def _episode_ranges(self, peer: EpisodeInfo, stream: str) -> Ranges | None:
         # the channel names label LeRobot stats, so they are part of the key
         digest = self._hashes.get(peer.id) or content_hash(peer)
         key = (peer.id, stream, digest, self._channels_of(stream))
@@ -209,10 +212,8 @@ class _Ranges:
             return _PEER_RANGES[key]
         found = self._from_lerobot_stats(peer, stream) if peer.kind == "lerobot" else None
         if found is None:
-            if not stored:
-                stored.append(self._stored(stream))
-            found = stored[0].get(peer.id)
-        if found is None and stream in self._signal_streams.get(peer.id, {stream}):
+            found = self._stored(stream).get(peer.id)
+        if found is None and self._indexed(peer, stream):
             found = self._read(peer, stream)
             if found is not None and peer.id in self._hashes:
                 self._learned.append(as_stored(peer.id, stream, self._hashes[peer.id], found))
@@ -220,6 +221,12 @@ class _Ranges:
         while len(_PEER_RANGES) > _PEER_RANGES_SIZE:
             _PEER_RANGES.popitem(last=False)
         return found
+
+    def _indexed(self, peer: EpisodeInfo, stream: str) -> bool:
+        """Whether the peer's index lists ``stream`` as a signal (unknown peers: try)."""
+        if self._signal_streams is None:
+            self._signal_streams = signal_streams(self.catalog, [p.id for p in self.peers])
+        return stream in self._signal_streams.get(peer.id, {stream})
 
     def _channels_of(self, stream: str) -> tuple[str, ...] | None:
         for s in self.info.streams:
@@ -287,6 +294,12 @@ def as_stored(episode_id: str, stream: str, digest: str, ranges: Ranges) -> Stor
 
 def as_arrays(row: StoredRanges) -> tuple[np.ndarray, np.ndarray]:
     return np.frombuffer(row.lo, dtype="<f8"), np.frombuffer(row.hi, dtype="<f8")
+
+
+def learned_ranges(history: History | None) -> list[StoredRanges]:
+    """The peer ranges ``history`` had to read from recordings (none for another kind of
+    history, such as the in-memory peers of an evaluation)."""
+    return history.learned() if isinstance(history, _Ranges) else []
 
 
 def own_ranges(data: EpisodeData, digest: str) -> list[StoredRanges]:

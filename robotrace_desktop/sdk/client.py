@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import sys
 import threading
 import time
@@ -42,6 +41,7 @@ from robotrace_desktop.sdk.fields import (
     reproducibility,
     seconds,
 )
+from robotrace_desktop.sdk.ids import new_episode_id
 
 if TYPE_CHECKING:
     from robotrace_desktop.catalog.store import Catalog
@@ -54,11 +54,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("robotrace_desktop.sdk")
 
 QUIET_ENV = "ROBOTRACE_QUIET"
-
-
-def new_episode_id() -> str:
-    """A random 64-bit id (16 hex): stable once written (it is the manifest ``id``)."""
-    return secrets.token_hex(8)
 
 
 def trace_context() -> dict[str, str] | None:

@@ -19,9 +19,9 @@ from typing import Any
 from robotrace_desktop.core.episode import REPRODUCIBILITY_FIELDS
 from robotrace_desktop.core.fields import STATUSES, require_fields
 from robotrace_desktop.core.jsonsafe import to_jsonable
+from robotrace_desktop.core.timebase import NS_PER_S as NS
 from robotrace_desktop.errors import ValidationError
 
-NS = 1_000_000_000
 _INT64_MAX = 2**63 - 1
 #: metadata keys the SDK writes itself (a user value under the same key is replaced)
 RESERVED_KEYS = ("reproducibility", "failure_time_ns", "generator")

@@ -45,7 +45,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from robotrace_desktop.bundle.writer import storage_error
 from robotrace_desktop.errors import ValidationError
-from robotrace_desktop.sdk.client import new_episode_id
 from robotrace_desktop.sdk.fields import (
     EpisodeFields,
     Outcome,
@@ -53,15 +52,16 @@ from robotrace_desktop.sdk.fields import (
     check_success,
     metadata_dict,
 )
+from robotrace_desktop.sdk.ids import new_episode_id
 from robotrace_desktop.sdk.inputs import (
     EPOCH_THRESHOLD_NS,
     ROLES,
     Inputs,
-    SignalInput,
     apply_epoch_shift,
     check_unique_names,
     signal_inputs,
 )
+from robotrace_desktop.sdk.signal_input import SignalInput
 from robotrace_desktop.sdk.store import temp_root
 from robotrace_desktop.sdk.stream_buffer import StreamBuffer
 

@@ -44,7 +44,8 @@ from robotrace_desktop.bundle.tables import (
 from robotrace_desktop.bundle.writer import BundleWriter
 from robotrace_desktop.core.episode import LogEvent
 from robotrace_desktop.errors import ValidationError
-from robotrace_desktop.sdk.inputs import Inputs, SignalInput
+from robotrace_desktop.sdk.inputs import Inputs
+from robotrace_desktop.sdk.signal_input import SignalInput
 
 TMP_DIR = (".robotrace", "tmp")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

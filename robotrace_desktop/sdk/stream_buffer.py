@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from robotrace_desktop.errors import ValidationError
-from robotrace_desktop.sdk.inputs import SignalInput
+from robotrace_desktop.sdk.signal_input import SignalInput
 
 _NAN = math.nan
 _UNSET = -1  # widths sentinel: a channel not seen yet (None = scalar, K >= 0 = vector)

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from robotrace_desktop.bundle.tables import NPZ_NAMES_KEY, NPZ_TIME_KEY, SignalData
 from robotrace_desktop.errors import ConfigurationError, ValidationError
-from robotrace_desktop.sdk.inputs import (
+from robotrace_desktop.sdk.signal_input import (
     TIME_CANDIDATES,
     Loader,
     SignalInput,

@@ -20,9 +20,9 @@ from pathlib import Path
 import av
 import numpy as np
 
+from robotrace_desktop.core.timebase import NS_PER_S as NS
 from robotrace_desktop.errors import ConfigurationError, RecordingError, ValidationError
 
-NS = 1_000_000_000
 _RATE_TOLERANCE = 0.01
 #: AVFMT_NOTIMESTAMPS: set by FFmpeg's raw elementary-stream demuxers (h264, hevc, mjpeg...)
 _NO_TIMESTAMPS = 0x80

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from robotrace_desktop.core.episode import EpisodeInfo
 from robotrace_desktop.core.finding import CONFIDENT, Finding
+from robotrace_desktop.core.timebase import NS_PER_S as NS
 
-NS = 1_000_000_000
 ALIGN_LABELS = {
     "start": "Start",
     "first_finding": "First finding",

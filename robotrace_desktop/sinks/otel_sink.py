@@ -23,6 +23,7 @@ from robotrace_desktop import __version__
 from robotrace_desktop.core.episode import Outcome, Status
 from robotrace_desktop.core.links import EpisodeLink
 from robotrace_desktop.core.otel import parse_trace_context
+from robotrace_desktop.core.timebase import NS_PER_S as NS
 from robotrace_desktop.errors import RobotraceError, ValidationError
 from robotrace_desktop.sinks.base import Sink
 
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 #: regressed pairs exported per verify run, worst first (a trace view is not a table)
 MAX_PAIRS = 25
 FLUSH_TIMEOUT_MS = 30_000
-NS = 1_000_000_000
 
 EPISODE_SPAN = "robotrace.episode"
 FINDING_SPAN = "robotrace.finding"

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from robotrace_desktop.core.episode import EpisodeInfo, StreamKind
 from robotrace_desktop.core.signal_store import SignalStore
+from robotrace_desktop.core.timebase import NS_PER_S as NS
 from robotrace_desktop.session.comparison import SIDES
 from robotrace_desktop.ui import plot_style as style
 from robotrace_desktop.ui.plot_loading import LoadWork
@@ -36,7 +37,6 @@ from robotrace_desktop.ui.plot_stack import PlotStack
 from robotrace_desktop.ui.plots import format_value
 
 ChannelRef = tuple[str, str]
-NS = 1_000_000_000
 #: blue and a dark orange: far apart for colour-blind readers, neither is the red playhead
 SIDE_COLORS = {"baseline": "#1f77b4", "candidate": "#d95f02"}
 ROW_HEIGHT = 132

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from robotrace_desktop.core.episode import StreamInfo, StreamKind
 from robotrace_desktop.core.markers import Marker
 from robotrace_desktop.core.signal_store import SignalStore
+from robotrace_desktop.core.timebase import NS_PER_S as NS
 from robotrace_desktop.episodes import ResolvedEpisode
 from robotrace_desktop.session.alignment import (
     ALIGN_LABELS,
@@ -65,7 +66,6 @@ from robotrace_desktop.ui.video_pane import VideoPane
 from robotrace_desktop.video.owned import camera_opener
 
 log = logging.getLogger(__name__)
-NS = 1_000_000_000
 ChannelRef = tuple[str, str]
 OUTCOME_COLORS = {"success": "#2e7d32", "failure": "#c62828"}
 

@@ -54,6 +54,7 @@ from robotrace_desktop.core import colors
 from robotrace_desktop.core.episode import EpisodeInfo, StreamKind
 from robotrace_desktop.core.finding import CONFIDENT, Finding
 from robotrace_desktop.core.markers import Marker
+from robotrace_desktop.core.timebase import NS_PER_S as NS
 from robotrace_desktop.episodes import ResolvedEpisode
 from robotrace_desktop.errors import RobotraceError
 from robotrace_desktop.session.episode import EpisodeSession
@@ -61,7 +62,6 @@ from robotrace_desktop.session.explain_run import explain_and_store
 from robotrace_desktop.ui.plain_text import literal_tip
 
 log = logging.getLogger(__name__)
-NS = 1_000_000_000
 ChannelRef = tuple[str, str]
 
 # Not red: red is the playhead (core.colors).

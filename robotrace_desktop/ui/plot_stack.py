@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from robotrace_desktop.core.markers import Marker
 from robotrace_desktop.core.signal_store import SignalStore
+from robotrace_desktop.core.timebase import NS_PER_S as NS
 from robotrace_desktop.ui import plot_style as style
 from robotrace_desktop.ui.plot_loading import LoadJob, LoadSignals, LoadWork
 
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from robotrace_desktop.ui.plot_row import Curve, PlotRow
 
 ChannelRef = tuple[str, str]  # (stream name, channel name)
-NS = 1_000_000_000
 
 
 class PlotStack(QWidget):

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QWidget
 
 from robotrace_desktop.core.channels import overlay_pairs, plot_group, split_channel
 from robotrace_desktop.core.signal_store import SignalStore
+from robotrace_desktop.core.timebase import NS_PER_S as NS
 from robotrace_desktop.core.units import axis_name, axis_units, channel_unit
 from robotrace_desktop.ui import plot_style as style
 from robotrace_desktop.ui.plain_text import literal_tip
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
     from robotrace_desktop.ui.plot_row import Curve, PlotRow
 
 ChannelRef = tuple[str, str]  # (stream name, channel name)
-NS = 1_000_000_000
 FIRST_SPAN_NS = 2 * NS  # read first around the playhead when the whole episode is on screen
 NO_CHANNELS_TEXT = "No channels selected — pick some in the stream tree."
 HELD_TEXT = "Loading plots…"  # held until the cameras show their frame

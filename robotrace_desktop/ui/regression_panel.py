@@ -34,8 +34,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from robotrace_desktop.catalog.selections import selections
-from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.errors import RobotraceError
 from robotrace_desktop.ui.plain_text import literal_tip
 from robotrace_desktop.ui.regression_tables import (
@@ -50,7 +48,7 @@ from robotrace_desktop.ui.regression_tables import (
     make_table,
 )
 from robotrace_desktop.ui.verify_worker import VerifyWorker
-from robotrace_desktop.verify.defaults import default_pair
+from robotrace_desktop.verify.defaults import comparison_choices
 from robotrace_desktop.verify.model import PairDiff, VerifyResult
 from robotrace_desktop.verify.spec import Selector, VerifySpec
 
@@ -222,10 +220,7 @@ class RegressionPanel(QWidget):
         """List the catalog's policy versions and saved selections in both combos (keeps
         what is typed)."""
         try:
-            with Catalog(self.catalog_path) as catalog:
-                versions = catalog.policy_versions()
-                saved = selections(catalog)
-                pair = default_pair(catalog)
+            versions, saved, pair = comparison_choices(self.catalog_path)
         except RobotraceError as exc:
             self.show_error(f"Cannot read the catalog: {exc}")
             return

@@ -8,7 +8,27 @@ most recent versions that share a robot — else a task — or nothing at all.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import NamedTuple
+
+from robotrace_desktop.catalog.selections import selections
 from robotrace_desktop.catalog.store import Catalog
+
+
+class Choices(NamedTuple):
+    """What a baseline or candidate can be, as the Regression panel lists it."""
+
+    versions: list[tuple[str, int]]  # (policy version, episodes)
+    selections: list[tuple[str, int]]  # (saved selection, episodes)
+    pair: tuple[str, str] | None  # the default (baseline, candidate), if any
+
+
+def comparison_choices(catalog_path: Path) -> Choices:
+    """The catalog's policy versions, saved selections and default pair, read through a
+    connection of the caller's thread (the panel asks from the UI thread, the scan worker
+    writes from its own)."""
+    with Catalog(Path(catalog_path)) as catalog:
+        return Choices(catalog.policy_versions(), selections(catalog), default_pair(catalog))
 
 
 def default_pair(catalog: Catalog) -> tuple[str, str] | None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.machinery
 import importlib.util
 import inspect
 import os
@@ -142,7 +143,9 @@ def _load_file(spec: str, location: str) -> tuple[Any, str]:
     digest = hashlib.sha256(str(path).encode("utf-8", "surrogateescape")).hexdigest()[:12]
     name = f"_robotrace_policy_{digest}"
     with _import_lock:  # executed afresh every time: an edited file is picked up
-        import_spec = importlib.util.spec_from_file_location(name, path)
+        import_spec = importlib.util.spec_from_file_location(
+            name, path, loader=_FreshSourceLoader(name, str(path))
+        )
         if import_spec is None or import_spec.loader is None:
             raise ConfigurationError(f"policy {spec!r}: {path} cannot be loaded as Python")
         module = importlib.util.module_from_spec(import_spec)
@@ -156,6 +159,15 @@ def _load_file(spec: str, location: str) -> tuple[Any, str]:
                 f"policy {spec!r}: importing {path} failed: {_describe(exc)}"
             ) from exc
     return module, str(path)
+
+
+class _FreshSourceLoader(importlib.machinery.SourceFileLoader):
+    """Compiles the file's source every time, never through ``__pycache__``: a cached
+    bytecode file is trusted when the source's mtime (in whole seconds) and size match, so an
+    edit that keeps the size within the same second ("v2" -> "v3") ran the old policy."""
+
+    def get_code(self, fullname: str) -> Any:
+        return self.source_to_code(self.get_data(self.path), self.path)
 
 
 def _load_module(spec: str, location: str) -> tuple[Any, str]:

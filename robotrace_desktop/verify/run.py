@@ -23,11 +23,11 @@ from robotrace_desktop.core.finding import Finding
 from robotrace_desktop.errors import ValidationError
 from robotrace_desktop.verify import jobs
 from robotrace_desktop.verify.compare import compare_metrics, pair_diffs
-from robotrace_desktop.verify.engine import JobError, map_jobs
 from robotrace_desktop.verify.gate import GateConfig, evaluate, load_gate, verdict_of
 from robotrace_desktop.verify.matching import Pair, match_pairs
 from robotrace_desktop.verify.model import EpisodeMetrics, GateCheck, RerollResult, VerifyResult
 from robotrace_desktop.verify.spec import VerifySpec
+from robotrace_desktop.workers import JobError, map_jobs
 
 log = logging.getLogger(__name__)
 

@@ -37,10 +37,10 @@ import av
 import numpy as np
 
 from robotrace_desktop import paths
+from robotrace_desktop.core.timebase import NS_PER_S as _NS
 from robotrace_desktop.errors import CorruptRecordingError, RecordingError
 
 INDEX_VERSION = 3
-_NS = 1_000_000_000
 
 
 @dataclass(frozen=True)

@@ -20,48 +20,33 @@ import logging
 import multiprocessing
 import os
 import threading
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from robotrace_desktop.orphans import exit_with_parent
+from robotrace_desktop.workers.jobs import Job, JobError, describe, run_chunk
+
+__all__ = [
+    "POOL_MIN_ITEMS",
+    "Engine",
+    "Job",
+    "JobError",
+    "JobProgress",
+    "chunk_size_for",
+    "describe",
+    "map_jobs",
+    "run_chunk",
+]
 
 log = logging.getLogger(__name__)
 
-#: job(context, item) -> a picklable result (verify's jobs return dicts, Explain's a list)
-Job = Callable[[dict[str, Any], Any], Any]
 #: progress(done, total)
 JobProgress = Callable[[int, int], None]
 Engine = Literal["process", "ray", "inline"]
 #: below this many items a process pool costs more (interpreter start-up) than it saves
 POOL_MIN_ITEMS = 4
 MAX_CHUNK = 32
-
-
-@dataclass(frozen=True, slots=True)
-class JobError:
-    """Why one item failed: ``Type: message`` and the worker's traceback for the log."""
-
-    reason: str
-    detail: str = ""
-
-
-def run_chunk(fn: Job, context: dict[str, Any], items: Sequence[Any]) -> list[Any]:
-    """Run ``fn`` over ``items`` in this process; an exception becomes that item's JobError."""
-    results: list[Any] = []
-    for item in items:
-        try:
-            results.append(fn(context, item))
-        except Exception as exc:  # one bad episode never stops the run
-            results.append(JobError(describe(exc), traceback.format_exc(limit=8)))
-    return results
-
-
-def describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def chunk_size_for(total: int, workers: int) -> int:

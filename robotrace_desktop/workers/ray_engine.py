@@ -36,7 +36,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from robotrace_desktop.errors import ConfigurationError
-from robotrace_desktop.workers import Job, JobError, describe, run_chunk
+from robotrace_desktop.workers.jobs import Job, JobError, describe, run_chunk
 
 log = logging.getLogger(__name__)
 

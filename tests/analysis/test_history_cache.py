@@ -4,25 +4,16 @@ scan with Explain of N recordings opens O(N) peers, not N x 50 (a 150-bag scan t
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.library import peer_history
-from robotrace_desktop.library.explain_runner import compute_episode_id
 from robotrace_desktop.library.scanner import scan
+from tests.analysis.peer_reads import counting_peer_reads, findings_by_episode
 from tests.catalog_files import writer
 from tests.hardening.trees import many_recordings
-
-
-def _findings(catalog: Catalog, ids: list[str]) -> dict[str, list[tuple]]:
-    return {
-        i: [(f.cause, round(f.confidence, 9), f.t_start_ns, f.explanation) for f in found]
-        for i in ids
-        if (found := compute_episode_id(catalog, i).findings) is not None
-    }
 
 
 def test_peers_are_read_once_and_findings_are_unchanged(
@@ -32,16 +23,9 @@ def test_peers_are_read_once_and_findings_are_unchanged(
     catalog = Catalog(tmp_path / "catalog.sqlite")
     scan(catalog, [tmp_path / "tree"])
     ids = [e.id for e in catalog.list_episodes()]
-    reads: Counter[tuple[str, str]] = Counter()
-    real_read = peer_history._Ranges._read
-
-    def counting_read(self, peer, stream):  # type: ignore[no-untyped-def]
-        reads[(peer.id, stream)] += 1
-        return real_read(self, peer, stream)
-
-    monkeypatch.setattr(peer_history._Ranges, "_read", counting_read)
+    reads = counting_peer_reads(monkeypatch)
     peer_history._PEER_RANGES.clear()
-    cached = _findings(catalog, ids)
+    cached = findings_by_episode(catalog, ids)
     assert reads, "no history was read: the test would prove nothing"
     assert max(reads.values()) == 1  # each (peer, stream) once across all nine episodes
 
@@ -49,7 +33,7 @@ def test_peers_are_read_once_and_findings_are_unchanged(
     uncached = {}
     for episode in ids:
         peer_history._PEER_RANGES.clear()
-        uncached.update(_findings(catalog, [episode]))
+        uncached.update(findings_by_episode(catalog, [episode]))
     assert cached == uncached
 
 
@@ -59,11 +43,11 @@ def test_a_changed_peer_is_read_again(tmp_path: Path, monkeypatch: pytest.Monkey
     scan(catalog, [tmp_path / "tree"])
     ids = [e.id for e in catalog.list_episodes()]
     peer_history._PEER_RANGES.clear()
-    _findings(catalog, ids)
+    findings_by_episode(catalog, ids)
     keys = set(peer_history._PEER_RANGES)
     # the catalog now says one peer's recording changed, as a re-scan of a modified file does
     with writer(catalog.path) as conn:
         conn.execute("UPDATE episodes SET content_hash = 'changed' WHERE id = ?", (ids[0],))
-    _findings(catalog, ids)
+    findings_by_episode(catalog, ids)
     stale = {k for k in peer_history._PEER_RANGES if k[0] == ids[0]} - keys
     assert stale, "a peer whose catalog row changed must be read again"

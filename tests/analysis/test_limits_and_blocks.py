@@ -237,3 +237,103 @@ def test_waypoint_ramps_and_a_hold_of_the_whole_arm_are_not_saturation() -> None
     assert [(f.channels, f.evidence["limit_source"]) for f in found] == [
         (["/action/joint_position/a"], "soft_limit")
     ]
+
+
+def _halted(iiwa: RobotData, joint: str, unwind_s: float) -> tuple[Finding, int, str]:
+    """A joint of the simulated arm stopped dead from its fastest swing for 2 s while its
+    torque command pushes on (2.5 times anything moving the arm takes), then released; the
+    push unwinds over ``unwind_s`` after it. The top finding, the stop, the torque's ref."""
+    base = next(b for b in iiwa.robot.bases if TORQUES in b.source.signals)
+    state = base.source.signals[STATES]
+    t_ns = state.t_ns
+    x = state.channel(f"position/{joint}")
+    speed = np.abs(np.gradient(x, t_ns / NS))
+    i0 = int(np.argmax(np.where(t_ns > t_ns[0] + 1.5 * NS, speed, 0.0)))
+    onset = int(t_ns[i0])
+    span = float(np.percentile(x, 99) - np.percentile(x, 1))
+    # held within 0.1 % of the joint's range (no creep): a few thousandths of a radian
+    jitter = np.random.default_rng(2).normal(0.0, 3e-4 * span, x.size)
+    held = (t_ns >= onset) & (t_ns < onset + 2 * NS)  # then the obstacle is gone
+    delta = np.where(held, x[i0] + jitter - x, 0.0)
+    after = np.clip((t_ns - onset) / (0.5 * NS), 0.0, 1.0) * held
+    released = (t_ns - onset - 2 * NS) / NS
+    if unwind_s > 0:
+        after = np.where(released >= 0, np.clip(1.0 - released / unwind_s, 0.0, 1.0), after)
+    direction = float(np.sign(x[i0] - x[i0 - 5]))
+    torques = base.source.signals[TORQUES]
+    k = int(joint[-1]) - 1
+    size = 2.5 * float(np.percentile(np.abs(torques.channel(f"data[{k}]")), 99))
+    fault = Fault("hard_stop", onset, STATES, f"position/{joint}", labelled=False)
+    fault.edits[STATES] = _add(f"position/{joint}", delta)
+    fault.edits[TORQUES] = _add(
+        f"data[{k}]", np.interp(torques.t_ns, t_ns, after) * direction * size
+    )
+    source = FaultySource(base.source, fault)
+    found = explain_with_peers(
+        EpisodeData(source.info, source), iiwa.peers(base), default_thresholds()
+    )
+    assert found, "nothing found"
+    return found[0], onset, f"{TORQUES}/data[{k}]"
+
+
+def test_a_simulated_joint_halted_dead_while_its_torque_rises_is_a_hard_stop(
+    iiwa: RobotData,
+) -> None:
+    """A simulator's joint has no noise floor (it rests on exactly repeated values), so any
+    give of a loaded joint — an encoder's jitter, a compliant contact — is many "noise floors"
+    wide; stopped dead from speed, with its torque pushing on, it is still a hard stop."""
+    top, onset, torque = _halted(iiwa, "joint_a4", 0.0)
+    assert top.cause == "hard_stop" and top.confidence >= 0.5
+    assert top.channels[:2] == [f"{STATES}/position/joint_a4", torque]
+    assert abs(top.t_start_ns - onset) <= 0.1 * NS
+
+
+def test_a_push_that_unwinds_slowly_after_the_release_is_still_a_hard_stop(
+    iiwa: RobotData,
+) -> None:
+    """The controller's push stays high for seconds after the obstacle gives (an integrator
+    unwinding): over the rest of the run that looks like the effort's ordinary band, but it
+    is far beyond what the joint took before the stop."""
+    top, onset, torque = _halted(iiwa, "joint_a4", 4.0)
+    assert top.cause == "hard_stop" and top.confidence >= 0.5
+    assert torque in top.channels
+    assert abs(top.t_start_ns - onset) <= 0.1 * NS
+
+
+def _stale(movers: list[str], t_s: float, confidence: float) -> Finding:
+    return Finding(
+        cause="sensor_stall",
+        title="all live channels stopped at once",
+        explanation="",
+        confidence=confidence,
+        severity="high",
+        t_start_ns=int(t_s * NS),
+        channels=[f"{STATES}/position/joint_a{k}" for k in range(1, 8)],
+        evidence={"commands_moving": movers, "same_story_as": "hard_stop"},
+    )
+
+
+def test_a_stall_driven_only_by_a_pinned_joints_push_follows_the_hard_stop() -> None:
+    """After a joint is pinned, the arm rests while the torque pushing that joint keeps
+    changing: to the whole-message stall rule that looks like a driver republishing its last
+    reading, but the only command still moving is the push on the joint pinned before. The
+    hard stop is the cause and is ranked first (with the stall's confidence: rank and
+    confidence agree); a stall with other commands moving too keeps its own place."""
+    from robotrace_desktop.analysis.ranking import rank
+
+    push = f"{TORQUES}/data[1]"
+    stop = Finding(
+        cause="hard_stop",
+        title="Joint stopped dead while still driven",
+        explanation="",
+        confidence=0.73,
+        severity="high",
+        t_start_ns=int(2.76 * NS),
+        channels=[f"{STATES}/position/joint_a2", push],
+    )
+    ordered = rank([_stale([push], 5.2, 0.88), stop])
+    assert [f.cause for f in ordered] == ["hard_stop", "sensor_stall"]
+    assert ordered[0].confidence == 0.88
+    stop.confidence = 0.73
+    other = rank([_stale([push, f"{TORQUES}/data[3]"], 5.2, 0.88), stop])
+    assert [f.cause for f in other] == ["sensor_stall", "hard_stop"]

@@ -1,7 +1,8 @@
 """Spikes that are not one square sample: ramped (triangular) spikes, spikes several samples
 wide and bursts of spikes close together, injected into real recordings, are found once, on
-their channel, dated at their first sample. A jolt that swings through the baseline (an IMU
-on a bump) and a staircase of held values stay quiet."""
+their channel, dated at their first sample; so are spikes on a dexterous hand's finger joints.
+A jolt that swings through the baseline (an IMU on a bump), a staircase of held values and a
+finger's fast close-and-open on a slow, held hand sensor stay quiet."""
 
 from __future__ import annotations
 
@@ -102,4 +103,42 @@ def test_a_staircase_of_held_values_is_not_a_spike() -> None:
         {"/turtle2/pose": (ns(t), {"angular_velocity": velocity})},
         details={"/turtle2/pose": {"role": "state"}},
     )
+    assert _confident(spike.analyze(data, context())) == []
+
+
+@pytest.mark.parametrize("joint", ["kRightHandPinky", "kRightHandIndex"])
+def test_a_spike_on_a_finger_joint_of_a_dexterous_hand_is_found(
+    shared_data: Path, joint: str
+) -> None:
+    """The G1's finger joints move continuously (they are not an open / close gripper): a wild
+    reading on one is a spike like on any other joint."""
+    data, t_ns, i0 = _inject(shared_data, G1, "observation.state", joint, [(0, 0.6)])
+    found = _confident(spike.analyze(data, context()))
+    assert [(f.channels, f.t_start_ns) for f in found] == [
+        ([f"observation.state/{joint}"], int(t_ns[i0]))
+    ]
+
+
+def test_a_fast_close_and_open_of_a_held_finger_sensor_is_not_a_spike(shared_data: Path) -> None:
+    """In G1 episode 55 a finger sensor that updates every 3-4 frames closes and reopens one
+    reading deep (0.856, 0.849, 0.837, 0.846, 0.850): the running median cannot follow that
+    V on the held staircase, but reading by reading it bends no more than the finger's other
+    turns. Judged sample by sample (``reading_over`` 0) it would be a spike."""
+    resolved = resolve(str(shared_data / "lerobot/g1_pick_bottle_v21#55"), None)
+    data = make_data(streams_of(resolved.info, resolved.open()), base=resolved.info)
+    assert _confident(spike.analyze(data, context())) == []
+    by_sample = context(sensor_spike={"reading_over": 0.0})
+    assert [f.channels for f in _confident(spike.analyze(data, by_sample))] == [
+        ["observation.state/kLeftHandMiddle"]
+    ]
+
+
+def test_a_drop_to_the_zero_a_sensor_reads_before_it_comes_up_is_not_a_spike(
+    shared_data: Path,
+) -> None:
+    """G1 episode 12's right thumb rotation reads exactly 0 for its first 26 frames (the hand
+    not yet reporting) and again for 6 frames at 5.3 s: the sensor reporting nothing, not a
+    wild reading."""
+    resolved = resolve(str(shared_data / "lerobot/g1_pick_bottle_v21#12"), None)
+    data = make_data(streams_of(resolved.info, resolved.open()), base=resolved.info)
     assert _confident(spike.analyze(data, context())) == []

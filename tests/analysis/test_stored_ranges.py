@@ -4,7 +4,6 @@ of its peers without reading their recordings again — in any process, with the
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.library import peer_history
 from robotrace_desktop.library.explain_runner import compute_episode_id, explain_many
 from robotrace_desktop.library.scanner import scan
+from tests.analysis.peer_reads import counting_peer_reads, findings_by_episode
 from tests.catalog_files import read_only, writer
 from tests.hardening.trees import many_recordings
 
@@ -24,26 +24,6 @@ def _rows(path: Path) -> list[tuple[str, str, str]]:
         return conn.execute(
             "SELECT episode_id, stream, method FROM channel_ranges ORDER BY 1, 2"
         ).fetchall()
-
-
-def _counting_reads(monkeypatch: pytest.MonkeyPatch) -> Counter[tuple[str, str]]:
-    reads: Counter[tuple[str, str]] = Counter()
-    real_read = peer_history._Ranges._read
-
-    def counting_read(self, peer, stream):  # type: ignore[no-untyped-def]
-        reads[(peer.id, stream)] += 1
-        return real_read(self, peer, stream)
-
-    monkeypatch.setattr(peer_history._Ranges, "_read", counting_read)
-    return reads
-
-
-def _answers(catalog: Catalog, ids: list[str]) -> dict[str, list[tuple]]:
-    return {
-        i: [(f.cause, round(f.confidence, 9), f.t_start_ns, f.explanation) for f in found]
-        for i in ids
-        for found in [compute_episode_id(catalog, i).findings]
-    }
 
 
 def test_explained_episodes_leave_their_ranges_and_peers_are_not_read_again(
@@ -58,7 +38,7 @@ def test_explained_episodes_leave_their_ranges_and_peers_are_not_read_again(
             e.id: {s.name for s in catalog.get(e.id).streams} for e in catalog.list_episodes()
         }
         peer_history._PEER_RANGES.clear()
-        before = _answers(catalog, ids)  # nothing stored yet: every peer read from its file
+        before = findings_by_episode(catalog, ids)  # nothing stored: every peer read from its file
     assert _rows(path) == []
 
     run = explain_many(path, ids, engine="inline")
@@ -71,9 +51,9 @@ def test_explained_episodes_leave_their_ranges_and_peers_are_not_read_again(
 
     # a new process: nothing cached in memory, everything answered from the catalog
     peer_history._PEER_RANGES.clear()
-    reads = _counting_reads(monkeypatch)
+    reads = counting_peer_reads(monkeypatch)
     with Catalog(path) as catalog:
-        after = _answers(catalog, ids)
+        after = findings_by_episode(catalog, ids)
     assert dict(reads) == {}  # no peer recording opened
     assert after == before  # and the same findings as reading them
 
@@ -96,7 +76,7 @@ def test_a_changed_or_damaged_row_is_not_trusted(
         conn.execute("UPDATE channel_ranges SET lo = x'00' WHERE episode_id = ?", (damaged,))
     damaged_streams = {stream for episode, stream, _ in _rows(path) if episode == damaged}
     peer_history._PEER_RANGES.clear()
-    reads = _counting_reads(monkeypatch)
+    reads = counting_peer_reads(monkeypatch)
     with Catalog(path) as catalog:
         assert damaged_streams and all(
             damaged not in stored_ranges(catalog, [damaged], s) for s in damaged_streams

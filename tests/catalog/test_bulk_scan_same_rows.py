@@ -1,9 +1,10 @@
 """A scan writes the same rows as the row-at-a-time, slow-JSON path it replaced (issue 16).
 
 The reference run swaps in what the scanner did before: one ``upsert`` per episode and every
-JSON value through ``to_jsonable``. Both scan the real recordings in ../shared/data and a
-generated LeRobot dataset (v2.1, numpy-free metadata but with episode extras and a missing
-video); every stored field must match except the time of indexing.
+JSON value through ``to_jsonable`` (no batch encoder sharing a dataset's feature table). Both
+scan the real recordings in ../shared/data and a generated LeRobot dataset (v2.1, numpy-free
+metadata but with episode extras and a missing video); every stored field must match except
+the time of indexing.
 """
 
 from __future__ import annotations
@@ -37,6 +38,13 @@ def _one_at_a_time(self: Catalog, recording: str, infos: Sequence[EpisodeInfo]) 
 _BULK = Catalog.upsert_episodes
 
 
+class _SlowEncoder:
+    """The batch encoder replaced by the slow path it must equal, call for call."""
+
+    def dumps(self, value: object, *, sort_keys: bool = False) -> str:
+        return _slow_dumps(value, sort_keys=sort_keys)
+
+
 def _rows(path: Path) -> tuple[list[tuple], list[tuple], list[tuple]]:
     conn = sqlite3.connect(path)
     names = [d[0] for d in conn.execute("SELECT * FROM episodes LIMIT 0").description]
@@ -65,6 +73,7 @@ def test_scan_rows_equal_the_reference(
     with monkeypatch.context() as patch:
         patch.setattr(jsonsafe, "dumps", _slow_dumps)
         patch.setattr(store.jsonsafe, "dumps", _slow_dumps)
+        patch.setattr(jsonsafe, "BatchEncoder", _SlowEncoder)
         patch.setattr(Catalog, "upsert_episodes", _one_at_a_time)
         with Catalog(tmp_path / "reference.sqlite") as catalog:
             slow = scanner.scan(catalog, roots)

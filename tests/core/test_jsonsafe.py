@@ -63,3 +63,44 @@ def test_cases_the_c_encoder_renders_differently() -> None:
         [Path("/x"), {1, 2}],
     ):
         assert jsonsafe.dumps(value, sort_keys=True) == slow(value, sort_keys=True)
+
+
+@settings(max_examples=300, derandomize=True)
+@given(st.lists(values, min_size=1, max_size=4), st.booleans())
+def test_batch_encoder_writes_what_dumps_writes(parts: list[object], sort_keys: bool) -> None:
+    """Shared members (the same object in several values, met again later in the batch) and
+    nesting past the spliced levels come out as ``dumps`` writes them."""
+    nested: object = {"deep": parts[0]}
+    for _ in range(6):
+        nested = {"level": nested, "list": [nested, 1.5]}
+    batch = [
+        *parts,
+        {"a": parts, "b": parts[0], "c": [parts[-1], parts[0]]},
+        [parts, {"again": parts}],
+        nested,
+    ]
+    encoder = jsonsafe.BatchEncoder(memo_size=3)  # small: evictions happen too
+    for value in batch + batch:
+        try:
+            expected = jsonsafe.dumps(value, sort_keys=sort_keys)
+        except TypeError:  # mixed key types cannot be sorted either way
+            continue
+        assert encoder.dumps(value, sort_keys=sort_keys) == expected
+
+
+def test_batch_encoder_reuses_a_shared_member() -> None:
+    shared = {"observation.state": {"names": [f"j{i}" for i in range(26)], "shape": [26]}}
+    encoder = jsonsafe.BatchEncoder()
+    for index in range(3):
+        value = {
+            "features": shared,
+            "episode": index,
+            "nan": float("nan"),
+            "np": np.int64(2),
+            "b": {"z": [1], "y": {"x": 2, "w": [shared]}},
+        }
+        for sort_keys in (False, True):
+            assert encoder.dumps(value, sort_keys=sort_keys) == jsonsafe.dumps(
+                value, sort_keys=sort_keys
+            )
+    assert encoder.dumps(shared) is encoder.dumps(shared)

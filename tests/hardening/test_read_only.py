@@ -21,7 +21,8 @@ from robotrace_desktop.catalog.store import Catalog, EpisodeFilter
 from robotrace_desktop.cli import main
 from robotrace_desktop.core.episode import Status, StreamKind
 from robotrace_desktop.readers.registry import reader_by_kind
-from tests.hardening.snapshot import differences, snapshot
+from tests.catalog_files import copy_catalog
+from tests.hardening.snapshot import Entry, differences, snapshot
 from tests.readers.hdf5_fixtures import write_aloha
 from tests.readers.lerobot_fixtures import write_v3
 from tests.readers.ros_fixtures import write_rosbag1, write_rosbag2
@@ -81,18 +82,28 @@ def read_everything(catalog: Catalog) -> int:
 
 
 def test_nothing_anyone_does_writes_into_the_scanned_folders(
-    shared_data: Path, tmp_path: Path, qtbot, capsys: pytest.CaptureFixture[str]
+    shared_data: Path,
+    shared_data_before_scan: dict[str, Entry],
+    scanned_shared_data: tuple[Path, dict[str, object]],
+    tmp_path: Path,
+    qtbot,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    """The real recordings' first scan with Explain is the session's (``scanned_shared_data``,
+    the same ``scan`` command): this test starts from a copy of that catalog and compares
+    against the snapshot taken before it ran, so that scan is checked too; the generated
+    recordings are scanned and explained fresh here."""
     shared_data = shared_data.resolve()  # the catalog keeps resolved paths (CI links ../shared)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     generated = generated_tree(tmp_path / "recordings", scratch)
     home = tmp_path / "home"
     home.mkdir()
-    catalog_path = home / "catalog.sqlite"
+    catalog_path = copy_catalog(scanned_shared_data[0], home / "catalog.sqlite")
     roots = (shared_data, generated)
-    original = snapshot(*roots)
+    original = {**shared_data_before_scan, **snapshot(generated)}
     assert f"{shared_data}/rosbag2/empty_bag_sqlite3/empty_bag_0.db3-shm" in original
+    assert str(shared_data) in original and str(generated) in original
 
     def step(name: str, action: Callable[[], object]) -> object:
         result = action()
@@ -105,7 +116,9 @@ def test_nothing_anyone_does_writes_into_the_scanned_folders(
         capsys.readouterr()
         return code
 
-    # scan with Explain, then a re-scan (unchanged) and a forced one (everything re-read)
+    # the session's scan with Explain of the real recordings (checked by the first step), a scan
+    # with Explain of both roots (the generated ones are new), then a re-scan (unchanged) and a
+    # forced one (everything re-read)
     assert step("scan", lambda: cli("scan", str(shared_data), str(generated))) == 0
     assert step("re-scan", lambda: cli("scan", *map(str, roots))) == 0
     step("forced re-scan", lambda: cli("scan", "--force", "--no-explain", *map(str, roots)))

@@ -7,19 +7,18 @@ subprocess never takes a write lock or creates files of its own.
 
 from __future__ import annotations
 
-import atexit
 import functools
 import os
 import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from robotrace_desktop.core.episode import episode_id
+from tests.build_cache import built
 from tests.catalog_files import read_only
 from tests.readers.lerobot_fixtures import EpisodeSpec, write_v3
 from tests.readers.ros_fixtures import write_rosbag1, write_rosbag2
@@ -31,9 +30,10 @@ REPO = Path(__file__).resolve().parents[2]
 def many_recordings(root: Path, n: int, *, start: int = 0) -> list[Path]:
     """``n`` small recordings: rosbag2 sqlite3, rosbag2 mcap and ROS 1 bags in turn.
 
-    Recording ``i`` is written once per process (``_written_recording``) and copied here, with
-    fresh mtimes as a write would give: the trees of the crash, concurrency and fault tests
-    (~300 recordings, 150 of them distinct) cost 150 writes, not 300."""
+    Recording ``i`` is written once per test run (``_written_recording``, shared by the xdist
+    workers through ``tests.build_cache``) and copied here, with fresh mtimes as a write would
+    give: the trees of the crash, concurrency and fault tests (~300 recordings, 150 of them
+    distinct) cost 150 writes, not 300."""
     root.mkdir(parents=True, exist_ok=True)
     made = []
     for i in range(start, start + n):
@@ -48,34 +48,37 @@ def many_recordings(root: Path, n: int, *, start: int = 0) -> list[Path]:
 
 
 @functools.cache
-def _cache_root() -> Path:
-    root = Path(tempfile.mkdtemp(prefix="robotrace-tree-cache-"))
-    atexit.register(shutil.rmtree, root, ignore_errors=True)
-    return root
-
-
-@functools.cache
 def _written_recording(i: int) -> Path:
-    """Recording ``i`` of ``many_recordings``, written with the real writers into this
-    process's cache folder (removed at exit)."""
-    root = _cache_root()
+    """Recording ``i`` of ``many_recordings``, written with the real writers into the test
+    run's build cache (``tests.build_cache``)."""
     kind = ("sqlite3", "mcap", "ros1")[i % 3]
     if kind == "ros1":
-        return write_rosbag1(root / f"run_{i:04d}.bag", ks=range(8))
-    return write_rosbag2(
-        root / f"run_{i:04d}_{kind}",
-        kind,
-        ks=range(8),
-        only=SMALL_TOPICS,
-        custom_data={"policy_version": f"p{i % 3}", "seed": str(i)},
+        return built(f"tree-{i:04d}", f"run_{i:04d}.bag", lambda p: write_rosbag1(p, ks=range(8)))
+    return built(
+        f"tree-{i:04d}",
+        f"run_{i:04d}_{kind}",
+        lambda p: write_rosbag2(
+            p,
+            kind,
+            ks=range(8),
+            only=SMALL_TOPICS,
+            custom_data={"policy_version": f"p{i % 3}", "seed": str(i)},
+        ),
     )
 
 
 def big_dataset(root: Path, episodes: int) -> Path:
     """A LeRobot v3.0 dataset of many short episodes and no videos: one recording whose
-    index writes ``episodes`` rows in a single transaction."""
+    index writes ``episodes`` rows in a single transaction. Written once per test run for each
+    size (``tests.build_cache``) and copied to ``root`` with fresh mtimes, as a write."""
     specs = [EpisodeSpec(4 + i % 3, i % 2, i % 3 != 0) for i in range(episodes)]
-    return write_v3(root, episodes=specs, cameras=(), episodes_per_data_file=200)
+    source = built(
+        f"big-{episodes}",
+        "big",
+        lambda path: write_v3(path, episodes=specs, cameras=(), episodes_per_data_file=200),
+    )
+    shutil.copytree(source, root, copy_function=shutil.copyfile)
+    return Path(root)
 
 
 def expected_ids(recordings: Sequence[Path]) -> set[str]:

@@ -100,6 +100,20 @@ def test_episodes_jsonl_line_not_json(v21: Path) -> None:
     assert infos[0].problems == []
 
 
+@pytest.mark.parametrize("name", ["episodes.jsonl", "episodes_stats.jsonl"])
+def test_a_line_nested_past_the_stack_is_one_bad_line(v21: Path, name: str) -> None:
+    """A line nested deeper than the JSON parser recurses (RecursionError, not ValueError) is
+    that episode's problem, not the whole dataset's failure."""
+    path = v21 / "meta" / name
+    lines = path.read_text().splitlines()
+    lines[1] = '{"episode_index": 1, "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    path.write_text("\n".join(lines) + "\n")
+    infos = _index(v21)
+    assert [i.episode_index for i in infos] == [0, 1, 2, 3]
+    assert all(i.status is Status.READY for i in infos)
+    assert infos[0].problems == [] and infos[2].problems == []
+
+
 def test_episodes_jsonl_missing(v21: Path) -> None:
     (v21 / "meta/episodes.jsonl").unlink()
     infos = _index(v21)

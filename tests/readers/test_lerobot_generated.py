@@ -176,7 +176,7 @@ def test_v3_tasks_as_pandas_index(tmp_path: Path) -> None:
     root = write_v3(tmp_path / "ds", task_column="pandas")
     assert pq.read_schema(root / "meta/tasks.parquet").names == ["task_index", "__index_level_0__"]
     assert [i.task for i in _index(root)] == [TASKS[s.task] for s in EPISODES]
-    from robotrace_desktop.readers.lerobot.meta import load_dataset
+    from robotrace_desktop.readers.lerobot.load import load_dataset
 
     assert load_dataset(root).tasks == dict(enumerate(TASKS))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from robotrace_desktop.readers.lerobot.meta import load_dataset
+from robotrace_desktop.readers.lerobot.load import load_dataset
 from robotrace_desktop.readers.lerobot.reader import LeRobotReader, _cached_dataset
 from robotrace_desktop.readers.lerobot.stats import EpisodeStats
 from tests.readers.lerobot_fixtures import write_v2

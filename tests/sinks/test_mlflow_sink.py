@@ -22,9 +22,9 @@ from robotrace_desktop.errors import ConfigurationError
 from robotrace_desktop.sinks.base import make_sink, make_sinks_safely
 from robotrace_desktop.sinks.mlflow_sink import MlflowSink, metric_key
 from robotrace_desktop.verify.model import GateCheck, MetricComparison, PairDiff, VerifyResult
-from tests.extras import optional_import
+from tests.extras import lazy_import
 
-mlflow_tracking = optional_import("mlflow.tracking")  # None without the [mlflow] extra
+mlflow_tracking = lazy_import("mlflow.tracking")  # used only by tests marked extra("mlflow")
 needs_mlflow = pytest.mark.extra("mlflow")
 
 REPO = Path(__file__).resolve().parents[2]

@@ -19,7 +19,7 @@ import pytest
 from robotrace_desktop.errors import ConfigurationError
 from robotrace_desktop.sinks.base import make_sink, make_sinks_safely
 from robotrace_desktop.sinks.wandb_sink import EPISODE_COLUMNS, FINDING_COLUMNS, WandbSink
-from tests.extras import optional_import
+from tests.extras import lazy_import
 from tests.sinks.test_mlflow_sink import (
     FAILED_ID,
     REPO,
@@ -28,8 +28,8 @@ from tests.sinks.test_mlflow_sink import (
     sample_verify_result,
 )
 
-wandb = optional_import("wandb")  # None without the [wandb] extra
-wandb_internal_pb2 = optional_import("wandb.proto.wandb_internal_pb2")
+wandb = lazy_import("wandb")  # used only by tests marked extra("wandb")
+wandb_internal_pb2 = lazy_import("wandb.proto.wandb_internal_pb2")
 needs_wandb = pytest.mark.extra("wandb")
 
 _BLOCK = 32768  # the transaction log is a LevelDB-style log: 32 KiB blocks, 7-byte headers

@@ -4,6 +4,7 @@ and every failure as a ConfigurationError naming the spec or file and the reason
 from __future__ import annotations
 
 import os
+import py_compile
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -148,13 +149,18 @@ def test_each_load_builds_a_new_instance(tmp_path: Path) -> None:
 
 
 def test_cached_policy_reused_until_the_file_changes(tmp_path: Path) -> None:
+    """An edit within the same second that keeps the file's size is picked up too: Python's
+    bytecode cache would match such a file (whole-second mtime and size) and run the old
+    code, so policy files are compiled from their source every time."""
     file = write(tmp_path / "p.py", POLICIES)
+    second = file.stat().st_mtime_ns // 1_000_000_000 * 1_000_000_000
+    os.utime(file, ns=(second, second + 1_000_000))
+    py_compile.compile(str(file), doraise=True)  # a __pycache__ entry, as any import leaves
     spec = f"{file}:Counter"
     policy = cached_policy(spec)
     assert cached_policy(spec) is policy
-    stat = file.stat()
     file.write_text(file.read_text().replace("counter-v2", "counter-v3"))
-    os.utime(file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10_000_000))
+    os.utime(file, ns=(second, second + 2_000_000))  # same second, same size
     reloaded = cached_policy(spec)
     assert reloaded is not policy and reloaded.name == "counter-v3"
 

@@ -1,5 +1,6 @@
 """The optional Ray engine runs the same per-episode jobs as the process pool, with the same
-results and the same per-item errors, against a local Ray instance started by the test.
+results and the same per-item errors, against a local Ray instance started by the test: verify's
+jobs, and Explain's (``explain --all --engine ray`` stores the same findings as the pool).
 
 Without ray installed these tests skip — unless ROBOTRACE_REQUIRE_EXTRAS=1 (CI installs the
 ``[ray]`` extra and sets it), where a missing ray is a failure (``tests/extras.py``).
@@ -16,10 +17,14 @@ from typing import Any
 
 import pytest
 
+from robotrace_desktop.catalog.findings import findings_for
+from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.cli import main
 from robotrace_desktop.errors import ConfigurationError
-from robotrace_desktop.verify.engine import JobError, map_jobs
+from robotrace_desktop.library.explain_runner import explain_many
 from robotrace_desktop.verify.spec import Selector, VerifySpec
-from robotrace_desktop.workers import ray_engine
+from robotrace_desktop.workers import JobError, map_jobs, ray_engine
+from tests.demo_cache import demo_copy
 from tests.verify.ray_jobs import action_summary_job, worker_pid_job
 from tests.verify.verify_fixtures import scan_sets, write_policy_set
 
@@ -210,3 +215,44 @@ def test_run_verify_on_ray_equals_the_inline_run(
     # equal up to float summation order: the baseline's action statistics are combined in the
     # order the workers' results arrive
     assert _rounded(remote) == _rounded(inline)
+
+
+@pytest.mark.extra("ray")
+def test_explain_all_on_ray_equals_the_process_pool(
+    ray_session: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``explain --all --engine ray``: the Explain jobs run as Ray tasks on the module's
+    instance and store the same findings as the process pool (moved here from
+    tests/analysis/test_explain_ray.py so that it reuses that instance instead of starting and
+    stopping one of its own)."""
+    for seed in (1, 2, 3, 4, 5):
+        demo_copy(tmp_path / "data" / f"demo{seed}", seed=seed)
+    catalog = tmp_path / "c.sqlite"
+    assert main(["--catalog", str(catalog), "scan", "--no-explain", str(tmp_path / "data")]) == 0
+    with Catalog(catalog) as c:
+        ids = [e.id for e in c.list_episodes()] + ["no-such-episode"]
+    local = explain_many(catalog, ids, workers=1, force=True)
+
+    calls: list[str] = []
+    real = ray_engine.map_chunks
+
+    def counting(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(fn.__name__)
+        return real(fn, *args, **kwargs)
+
+    monkeypatch.setattr(ray_engine, "map_chunks", counting)
+    remote = explain_many(catalog, ids, workers=2, force=True, engine="ray")
+    assert ray_session.is_initialized() and not ray_engine._started_here  # reused, not owned
+    assert calls == ["explain_job"]
+    assert list(remote.errors) == ["no-such-episode"] == list(local.errors)
+    assert remote.errors == local.errors
+
+    def as_dicts(run: Any) -> dict[str, list[dict[str, Any]]]:
+        return {e: [f.to_dict() for f in v] for e, v in run.explained.items()}
+
+    assert as_dicts(remote) == as_dicts(local) and len(remote.explained) == 5
+    with Catalog(catalog) as c:  # stored by the driver, with their keys
+        assert all(findings_for(c, e) for e in ids[:-1])
+    again = explain_many(catalog, ids[:-1], workers=2, engine="ray")
+    assert again.reused == set(ids[:-1])  # nothing changed: no task ran, Ray not needed
+    assert calls == ["explain_job"]

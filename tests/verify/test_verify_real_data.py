@@ -14,6 +14,7 @@ import pytest
 from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.cli import main
 from robotrace_desktop.episodes import ResolvedEpisode
+from tests.catalog_files import copy_catalog
 
 HOLD = 'def hold(obs):\n    return obs["observation.state"]\n'
 
@@ -26,15 +27,20 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
 
 
 def test_reroll_a_deterministic_policy_over_the_real_g1_episodes(
-    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    shared_data: Path,
+    scanned_shared_data: tuple[Path, dict[str, object]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     dataset = shared_data / "lerobot" / "g1_pick_bottle_v21"
     before = snapshot(dataset)
-    catalog = tmp_path / "catalog.sqlite"
+    # the session's `scan ../shared/data` (Explain included): the G1 episodes are the lerobot
+    # ones of this robot
+    catalog = copy_catalog(scanned_shared_data[0], tmp_path / "catalog.sqlite")
     policy = tmp_path / "hold.py"
     policy.write_text(HOLD)
-    assert main(["--catalog", str(catalog), "scan", str(dataset)]) == 0
-    assert main(["--catalog", str(catalog), "list", "--kind", "lerobot", "--save-as", "g1"]) == 0
+    g1_only = ["--kind", "lerobot", "--robot", "Unitree_G1_Inspire", "--save-as", "g1"]
+    assert main(["--catalog", str(catalog), "list", *g1_only]) == 0
     capsys.readouterr()
 
     code = main(
@@ -69,8 +75,8 @@ def test_reroll_a_deterministic_policy_over_the_real_g1_episodes(
 
     # episode 1, by hand: the action the policy gave is observation.state, step for step
     with Catalog(catalog) as c:
-        listed = c.list_episodes()
-        first = c.get(next(e.id for e in listed if e.episode_index == 1 and e.source != "replay"))
+        g1 = [e for e in c.list_episodes() if e.path == str(dataset.resolve())]
+        first = c.get(next(e.id for e in g1 if e.episode_index == 1 and e.source != "replay"))
         reroll = next(r for r in result["rerolls"] if r["baseline_id"] == first.id)
         table = pq.read_table(dataset / first.metadata["data_file"])
         state = np.asarray(table.column("observation.state").to_pylist(), dtype=np.float64)

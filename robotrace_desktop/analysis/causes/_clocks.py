@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from robotrace_desktop.analysis.data import Signal
+from robotrace_desktop.core.timebase import NS_PER_S as NS
 
-NS = 1_000_000_000
 #: the name of the clock a stream's timeline uses when the reader does not say
 TIMELINE = "timeline"
 #: an interval within ±this share of the clock's median interval is at its normal pace

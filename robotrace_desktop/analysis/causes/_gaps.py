@@ -13,9 +13,9 @@ import numpy as np
 
 from robotrace_desktop.analysis.data import ExplainContext, Signal
 from robotrace_desktop.analysis.finding import Finding, channel_ref
+from robotrace_desktop.core.timebase import NS_PER_S as NS
 
 GAP = "timestamp_gap"
-NS = 1_000_000_000
 KEY_ROLES = frozenset({"state", "action", "command"})
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-NS = 1_000_000_000
+from robotrace_desktop.core.timebase import NS_PER_S as NS
+
 #: the sample density, relative to the stream's own rate, that an interleave gives
 DENSITY_RANGE = (1.6, 2.4)
 

@@ -12,13 +12,31 @@ import math
 import re
 from collections.abc import Callable
 from functools import lru_cache
+from typing import TypedDict, TypeVar
 
 import numpy as np
 
 from robotrace_desktop.analysis.data import EpisodeData, Signal
 from robotrace_desktop.core.channels import split_channel
+from robotrace_desktop.core.timebase import NS_PER_S
 
-NS = 1_000_000_000
+#: the detectors' name for core.timebase's nanoseconds per second
+NS = NS_PER_S
+
+#: a detector's hit, whichever record type it is (``group_around``)
+H = TypeVar("H")
+
+
+class ChannelHit(TypedDict):
+    """What every per-channel hit (a spike, an oscillation) names: where it is and until when,
+    so findings can point at the channel and group hits in time."""
+
+    stream: str
+    channel: str
+    field: str  # ``field_of`` the channel
+    end_ns: int
+
+
 SCALE_SAMPLES = 5000
 ACTION_ROLES = frozenset({"action", "command"})
 _GRIPPER = re.compile(r"gripper|grip|hand|finger|claw|jaw|pinch|suction", re.IGNORECASE)
@@ -198,7 +216,9 @@ def declared_bounds(data: EpisodeData, stream: str, channel: str) -> tuple[float
     return None
 
 
-def joint_limit(data: EpisodeData, channel: str, key_lo: str = "lower", key_hi: str = "upper"):
+def joint_limit(
+    data: EpisodeData, channel: str, key_lo: str = "lower", key_hi: str = "upper"
+) -> tuple[float, float] | None:
     """(lower, upper) for a joint from metadata["joint_limits"] (URDF), or None."""
     table = data.info.metadata.get("joint_limits")
     if not isinstance(table, dict):
@@ -309,11 +329,16 @@ def _best_hinge(
     for d in durations:
         for p in growths:
             h = np.minimum(grown[p], growth(np.array(d), p)) if np.isfinite(d) else grown[p]
-            hc = h - (h @ q) @ q.T
-            shh = np.einsum("kn,kn->k", hc, hc)
-            shy = hc @ yc
+            # h's part orthogonal to the baseline's columns q, without forming it: q is
+            # orthonormal and yc already orthogonal to it, so |hc|² = |h|² − |hᵀq|² and
+            # hc·yc = h·yc
+            hq = h @ q
+            hh = np.einsum("kn,kn->k", h, h)
+            shh = hh - np.einsum("km,km->k", hq, hq)
+            shy = h @ yc
             with np.errstate(divide="ignore", invalid="ignore"):
-                b = np.where(shh > 0, shy / shh, 0.0)
+                # (a shape the baseline explains entirely leaves only rounding: no fit)
+                b = np.where(shh > 1e-12 * hh, shy / shh, 0.0)
             left = (total - b * shy) / total  # unexplained share per change point
             k = int(np.argmin(left))
             if left[k] < best[4]:
@@ -430,11 +455,11 @@ def binary_like_columns(channels: tuple[str, ...], summary: dict[str, np.ndarray
 
 
 def group_around(
-    hits: list[dict], strength: Callable[[dict], float], together: Callable[[dict, dict], bool]
-) -> list[list[dict]]:
+    hits: list[H], strength: Callable[[H], float], together: Callable[[H, H], bool]
+) -> list[list[H]]:
     """Hits grouped around the strongest: each joins the first group whose lead (its strongest
     hit) it goes ``together`` with, else leads a new one. Groups come strongest first."""
-    groups: list[list[dict]] = []
+    groups: list[list[H]] = []
     for hit in sorted(hits, key=lambda h: -strength(h)):
         for group in groups:
             if together(group[0], hit):

@@ -22,7 +22,26 @@ A burst — several such excursions a few samples apart — is one event, dated 
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import numpy as np
+
+
+class SpikeEvent(TypedDict):
+    """A spike (or burst) ``find_event`` found: sample indices into the column."""
+
+    first: int  # the burst's first and last sample
+    last: int
+    lead_first: int  # the largest excursion's first and last sample
+    lead_last: int
+    peak_i: int
+    departure: float  # signed, from the local trend
+    members: int  # excursions in the burst
+    nearby: float  # the largest departure within 2 half-windows around the burst
+    spans: list[tuple[int, int]]  # each excursion's (first, last)
+    residual: np.ndarray  # departures of column[offset:...] from the local trend
+    offset: int
+
 
 #: how many times the baseline is re-estimated with the excursions found so far masked out
 _PASSES = 3
@@ -91,7 +110,7 @@ def find_event(
     k_noise: float,
     max_members: int,
     isolation: float,
-) -> dict | None:
+) -> SpikeEvent | None:
     """The spike (or burst) around ``peak_i`` (the channel's largest departure), or None when
     its shape is not a spike's. Indices in the returned dict are the column's."""
     n = column.size
@@ -156,7 +175,7 @@ def find_event(
     }
 
 
-def on_trend(column: np.ndarray, event: dict, h: int, step_share: float) -> bool:
+def on_trend(column: np.ndarray, event: SpikeEvent, h: int, step_share: float) -> bool:
     """Back where it left: the h samples either side of the event sit on one line within
     ``step_share`` of the departure (not part of a wider hump), and the level after the event
     is the level before it carried on at the sides' own slope (not a step, not a staircase)."""
@@ -182,7 +201,7 @@ def on_trend(column: np.ndarray, event: dict, h: int, step_share: float) -> bool
     return True
 
 
-def sharp_edges(column: np.ndarray, event: dict, h: int, share: float) -> bool:
+def sharp_edges(column: np.ndarray, event: SpikeEvent, h: int, share: float) -> bool:
     """The lead spike's first and last samples stand ≥ ``share`` of its departure off the
     trend line through its sides: in and out in one sample, as a reading (not a motion) does."""
     first, last = event["lead_first"], event["lead_last"]
@@ -197,7 +216,7 @@ def sharp_edges(column: np.ndarray, event: dict, h: int, share: float) -> bool:
     return bool(np.min(edges) >= share * abs(event["departure"]))
 
 
-def sharp_bend(column: np.ndarray, event: dict, h: int) -> tuple[float, float]:
+def sharp_bend(column: np.ndarray, event: SpikeEvent, h: int) -> tuple[float, float]:
     """(the lead spike's sharpest bend, the channel's sharpest bend outside the event): the
     bend is |x[i-1] - 2 x[i] + x[i+1]|, what a sample's acceleration is."""
     bend = np.abs(np.diff(column, 2))  # bend[i] is centred on sample i + 1

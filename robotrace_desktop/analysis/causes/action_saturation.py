@@ -48,6 +48,12 @@ thresholds.register(
     clip_min_fraction=(0.05, "no known limit: share of samples exactly at the extreme (flat top)"),
 )
 _SOURCE_CONFIDENCE = {"declared": 0.75, "history": 0.6, "clipped": 0.55}
+#: what the bound is called, by where it came from
+_EDGE_WORDS = {
+    "declared": "its declared {side} limit",
+    "history": "the {side} edge of the range the robot's other episodes reach",
+    "clipped": "its own {side} extreme, held flat",
+}
 
 
 def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
@@ -166,12 +172,14 @@ def _check(
         confidence += 0.05
     share = float(np.mean(at_hi if side == "upper" else at_lo))
     ref = channel_ref(stream, channel)
+    # only a declared bound is a limit; the others are what was seen (honest words)
+    edge = _EDGE_WORDS[source].format(side=side)
     return Finding(
         cause=CAUSE,
-        title=f"Action pinned at its {side} limit: {channel}",
+        title=f"Action pinned at {edge}: {channel}",
         explanation=(
-            f"{ref} stayed at its {side} limit {limit:.4g} for {duration:.2f} s "
-            f"(at that limit in {share:.0%} of its samples in all; limit from {source} bounds)"
+            f"{ref} stayed at {edge} {limit:.4g} for {duration:.2f} s "
+            f"(there in {share:.0%} of its samples in all)"
         ),
         confidence=confidence,
         severity="high",

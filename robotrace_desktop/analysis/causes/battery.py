@@ -17,9 +17,9 @@ import numpy as np
 from robotrace_desktop.analysis import thresholds
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
 from robotrace_desktop.analysis.finding import Finding, channel_ref
+from robotrace_desktop.core.timebase import NS_PER_S as NS
 
 CAUSE = "battery_brownout"
-NS = 1_000_000_000
 
 thresholds.register(
     CAUSE,
@@ -76,7 +76,8 @@ def _smooth(values: np.ndarray, width: int) -> np.ndarray:
         return values
     padded = np.pad(values, (width // 2, width - 1 - width // 2), mode="edge")
     windows = np.lib.stride_tricks.sliding_window_view(padded, width)
-    return np.median(windows, axis=1)
+    smoothed: np.ndarray = np.median(windows, axis=1)
+    return smoothed
 
 
 def _sustained(below: np.ndarray, t: np.ndarray, min_ns: int) -> int | None:

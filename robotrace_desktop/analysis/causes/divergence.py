@@ -121,7 +121,8 @@ def _banded_distance(mine: np.ndarray, theirs: np.ndarray, band: int) -> np.ndar
     """|mine[i] − theirs[i+d]| minimised over |d| ≤ band (edge-padded)."""
     padded = np.pad(theirs, ((band, band), (0, 0)), mode="edge")
     windows = sliding_window_view(padded, 2 * band + 1, axis=0)  # (n, C, 2·band+1)
-    return np.nanmin(np.abs(windows - mine[:, :, None]), axis=2)
+    distance: np.ndarray = np.nanmin(np.abs(windows - mine[:, :, None]), axis=2)
+    return distance
 
 
 def _first_sustained(mask: np.ndarray, min_len: int) -> int | None:

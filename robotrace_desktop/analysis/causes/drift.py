@@ -45,6 +45,7 @@ thresholds.register(
         "and this many times the next most clearly ramping joint's rise over noise",
     ),
     max_points=(600, "the fit uses at most this many evenly spaced samples"),
+    min_lead_s=(1.0, "the residual's usual level is seen at least this long before an onset (s)"),
     convex_gain=(
         0.3,
         "an accelerating (exponential) growth is preferred to a straight ramp when it leaves "
@@ -52,8 +53,11 @@ thresholds.register(
     ),
 )
 _LAGS_S = np.arange(0.0, 0.31, 0.05)
-#: ramp durations tried (s): a drift may stop growing before the run ends
-_RAMPS_S = (2.0, 4.0, 6.0, 9.0, np.inf)
+#: ramp durations tried (s) beyond the shortest a drift may have (``min_ramp_s``, tried first):
+#: a drift may stop growing before the run ends. Nothing shorter is tried — a shorter ramp
+#: could never be reported, and fitted to the steep end of a slow (accelerating) drift it
+#: would win and date it seconds late
+_LONGER_RAMPS_S = (4.0, 6.0, 9.0, np.inf)
 #: exponential growths tried (``_series.growth``), time constants (s): divergences that start
 #: slowly and accelerate
 _GROWTHS = (1.0, 2.0, 4.0)
@@ -121,24 +125,33 @@ def _fit_pair(
         target = np.where(np.isfinite(target), target, np.nanmean(target))
     speed = np.gradient(target, t_s) if np.ptp(t_s) > 0 else np.zeros_like(target)
     nuisance = (speed / scale)[:, None]
-    fit = bend_fit(t_s, r, durations=_RAMPS_S, nuisance=nuisance)
+    shortest = float(ctx.t(CAUSE, "min_ramp_s"))
+    ramps = (shortest, *(d for d in _LONGER_RAMPS_S if d > shortest))
+    fit = bend_fit(t_s, r, durations=ramps, nuisance=nuisance)
     # a divergence that starts slowly and accelerates: a straight ramp dates it where it
     # became steep — its own (exponential) shape dates its start, when that shape fits the
-    # residual clearly better than a straight ramp does (not just by absorbing a wobble)
-    convex = bend_fit(t_s, r, durations=_RAMPS_S, nuisance=nuisance, growths=_GROWTHS)
+    # residual clearly better than a straight ramp does (not just by absorbing a wobble), or
+    # fits it better and is a drift where the straight ramp is none (too short, too small
+    # over what it leaves)
+    convex = bend_fit(t_s, r, durations=ramps, nuisance=nuisance, growths=_GROWTHS)
+    described = _described(fit, t_s, r, nuisance, scale)
     if convex[4] <= (1.0 - ctx.t(CAUSE, "convex_gain")) * fit[4]:
-        fit = convex
-    i, slope, duration, tau, unexplained = fit
-    ramp_s = float(min(t_s[-1] - t_s[i], duration))
-    if _frozen_during(measured, t_meas, int(t_meas[keep[i]]), ramp_s):
+        fit, described = convex, _described(convex, t_s, r, nuisance, scale)
+    elif convex[4] < fit[4] and not _credible(ctx, described):
+        accelerating = _described(convex, t_s, r, nuisance, scale)
+        if _credible(ctx, accelerating):
+            fit, described = convex, accelerating
+    i, _, _, tau, unexplained = fit
+    ramp_s, rise, z = described
+    if t_s[i] < ctx.t(CAUSE, "min_lead_s"):
+        return None  # already growing as the run starts: no usual level it left (settling)
+    # where the second half of the growth builds up: the last half of a straight ramp, the
+    # last stretch of an accelerating one (at least its last third: enough samples to judge)
+    midway_s = ramp_s - max(_half_growth_s(ramp_s, tau), ramp_s / 3.0)
+    if _frozen_during(measured, t_meas, int(t_meas[keep[i]] + midway_s * NS), ramp_s - midway_s):
         return None  # a joint that stopped dead is a stop or a stuck sensor, not a slow walk
-    rise = slope * float(growth(np.array(ramp_s), tau))
-    if _held_still(measured[keep], r, t_s, (float(t_s[i]), ramp_s)):
+    if _held_still(measured[keep], r, t_s, (float(t_s[i]) + midway_s, ramp_s - midway_s)):
         return None  # the command moved on, the joint stayed: blocked (a grasp, a stop)
-    shape = growth(np.clip(t_s - t_s[i], 0.0, duration), tau)
-    basis = np.column_stack((np.ones_like(t_s), nuisance, shape))
-    coef = np.linalg.lstsq(basis, r, rcond=None)[0]
-    noise = mad_scale(r - basis @ coef)
     return {
         "onset_ns": float(t_meas[keep[i]]),
         "end_ns": float(t_meas[keep[-1]]),
@@ -146,34 +159,75 @@ def _fit_pair(
         "relative_rise": rise / scale,
         "ramp_s": ramp_s,
         "unexplained": unexplained,
-        "z": abs(rise) / max(noise, 1e-12 * scale),
+        "z": z,
         "scale": scale,
         "lag_s": float(lag),
         "growth_s": tau,
     }
 
 
+def _described(
+    fit: tuple[int, float, float, float, float],
+    t_s: np.ndarray,
+    r: np.ndarray,
+    nuisance: np.ndarray,
+    scale: float,
+) -> tuple[float, float, float]:
+    """(ramp duration s, rise, rise over the robust spread of what the fit leaves) of a
+    ``bend_fit`` result on the residual ``r``."""
+    i, slope, duration, tau, _ = fit
+    ramp_s = float(min(t_s[-1] - t_s[i], duration))
+    rise = slope * float(growth(np.array(ramp_s), tau))
+    shape = growth(np.clip(t_s - t_s[i], 0.0, duration), tau)
+    basis = np.column_stack((np.ones_like(t_s), nuisance, shape))
+    coef = np.linalg.lstsq(basis, r, rcond=None)[0]
+    noise = mad_scale(r - basis @ coef)
+    return ramp_s, rise, abs(rise) / max(noise, 1e-12 * scale)
+
+
+def _credible(ctx: ExplainContext, described: tuple[float, float, float]) -> bool:
+    """Whether a fitted growth is slow and large enough to be a drift (``_finding``'s bars on
+    its duration and its rise over what the fit leaves)."""
+    ramp_s, _, z = described
+    return bool(ramp_s >= ctx.t(CAUSE, "min_ramp_s") and z >= ctx.t(CAUSE, "min_z"))
+
+
+def _half_growth_s(ramp_s: float, tau: float) -> float:
+    """How long the last half of a growth's rise takes: half a straight ramp; the last
+    d − τ·ln(1 + (e^(d/τ) − 1)/2) of an exponential one (``growth``): shorter, the faster it
+    speeds up."""
+    whole = float(growth(np.array(ramp_s), tau))
+    if tau <= 0 or whole <= 0:
+        return 0.5 * ramp_s
+    return ramp_s - tau * float(np.log1p(0.5 * whole))
+
+
 def _held_still(
-    measured: np.ndarray, residual: np.ndarray, t_s: np.ndarray, ramp: tuple[float, float]
+    measured: np.ndarray, residual: np.ndarray, t_s: np.ndarray, late_span: tuple[float, float]
 ) -> bool:
-    """Whether the joint itself barely moved over the second half of the ramp (where most of
-    a growth builds up) while the residual grew: then the command walked away from a joint
-    held in place — fingers closed on an object, a joint against a stop — not a measurement
-    drifting from its command. ``ramp``: (start, duration) in seconds."""
-    start, duration = ramp
-    late = np.flatnonzero((t_s >= start + 0.5 * duration) & (t_s <= start + duration))
+    """Whether the joint itself barely moved while the second half of the growth built up
+    (``late_span``: its start and duration in seconds) although the residual grew: then the
+    command walked away from a joint held in place — fingers closed on an object, a joint
+    against a stop — not a measurement drifting from its command."""
+    start, duration = late_span
+    late = np.flatnonzero((t_s >= start) & (t_s <= start + duration))
     if late.size < 8:
         return False
     edge = max(2, late.size // 5)
     head, tail = late[:edge], late[-edge:]
-    moved = abs(float(np.median(measured[tail]) - np.median(measured[head])))
     grew = abs(float(np.median(residual[tail]) - np.median(residual[head])))
+    # how far the joint travelled over that stretch (smoothed over ``edge`` samples so noise
+    # does not count): a blocked joint stays put; a drifting one keeps following its command,
+    # even where the command happens to run back against the drift and the two ends meet
+    path = np.convolve(measured[late[0] : late[-1] + 1], np.ones(edge) / edge, mode="valid")
+    moved = float(np.ptp(path)) if path.size else 0.0
     return moved < 0.25 * grew
 
 
-def _frozen_during(measured: np.ndarray, t_ns: np.ndarray, onset_ns: int, ramp_s: float) -> bool:
-    """Whether the measured value repeats itself exactly on most samples of the ramp."""
-    lo, hi = np.searchsorted(t_ns, [onset_ns, onset_ns + int(ramp_s * NS)])
+def _frozen_during(measured: np.ndarray, t_ns: np.ndarray, start_ns: int, span_s: float) -> bool:
+    """Whether the measured value repeats itself exactly on most samples of ``span_s`` seconds
+    from ``start_ns`` (where the second half of the growth built up)."""
+    lo, hi = np.searchsorted(t_ns, [start_ns, start_ns + int(span_s * NS)])
     window = measured[lo:hi]
     if window.size < 4:
         return False

@@ -85,14 +85,16 @@ def _trend(t_ns: np.ndarray, column: np.ndarray, window_s: float) -> np.ndarray:
     used = column[: n_blocks * block].reshape(n_blocks, block)
     centres = t_ns[: n_blocks * block].reshape(n_blocks, block)[:, block // 2]
     if np.isfinite(used).all():
-        return np.interp(t_ns, centres, np.median(used, axis=1))
+        trend: np.ndarray = np.interp(t_ns, centres, np.median(used, axis=1))
+        return trend
     # NaN holes (a dropped sensor): medians of the finite samples, all-NaN blocks skipped
     medians = np.full(n_blocks, np.nan)
     some = np.isfinite(used).any(axis=1)
     medians[some] = np.nanmedian(used[some], axis=1)
     if not some.any():
         return np.full(column.size, np.nan)
-    return np.interp(t_ns, centres[some], medians[some])
+    holed_trend: np.ndarray = np.interp(t_ns, centres[some], medians[some])
+    return holed_trend
 
 
 def _spike(
@@ -243,14 +245,23 @@ def _saturation(
     return Finding(
         cause=SATURATION,
         title=f"Effort pinned at its maximum: {channel}",
-        explanation=f"{ref} stayed at {level:.4g} ({source}) for {duration:.2f} s",
+        explanation=(
+            f"{ref} stayed at {level:.4g} for {duration:.2f} s — "
+            + (
+                "its declared effort limit"
+                if source == "declared"
+                else "its own peak, exactly flat: a clamp nobody declared"
+            )
+        ),
         confidence=confidence,
         severity="high",
         t_start_ns=int(t_ns[start]),
         t_end_ns=int(t_ns[end - 1]),
         channels=[ref],
         evidence={"level": level, "limit_source": source, "duration_s": round(duration, 3)},
-        next_step="The actuator is at its limit: check for a blocked joint or an excessive load.",
+        next_step=(
+            "The actuator is at what it can give: check for a blocked joint or an excessive load."
+        ),
     )
 
 

@@ -18,9 +18,9 @@ from robotrace_desktop.analysis.causes.outcome import metadata_failure_time_ns
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext
 from robotrace_desktop.analysis.finding import Finding, channel_ref
 from robotrace_desktop.core.episode import LogEvent
+from robotrace_desktop.core.timebase import NS_PER_S as NS
 
 CAUSE = "raised_exception"
-NS = 1_000_000_000
 
 thresholds.register(
     CAUSE,

@@ -30,9 +30,9 @@ from robotrace_desktop.analysis import thresholds
 from robotrace_desktop.analysis.causes._claims import held_speeds
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
 from robotrace_desktop.analysis.finding import Finding, channel_ref
+from robotrace_desktop.core.timebase import NS_PER_S as NS
 
 CAUSE = "sensor_stall"
-NS = 1_000_000_000
 SENSOR_ROLES = frozenset({"state", "other"})
 COMMAND_ROLES = frozenset({"action", "command"})
 
@@ -317,7 +317,8 @@ def _span(values: np.ndarray) -> np.ndarray:
     with warnings.catch_warnings(), np.errstate(invalid="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         span = np.nanmax(values, axis=0) - np.nanmin(values, axis=0)
-    return np.nan_to_num(span, nan=0.0, posinf=0.0, neginf=0.0)
+    finite_span: np.ndarray = np.nan_to_num(span, nan=0.0, posinf=0.0, neginf=0.0)
+    return finite_span
 
 
 def _robust_span(values: np.ndarray) -> np.ndarray:
@@ -326,7 +327,8 @@ def _robust_span(values: np.ndarray) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         lo, hi = np.nanpercentile(values, [1, 99], axis=0)
-    return np.nan_to_num(hi - lo, nan=0.0, posinf=0.0, neginf=0.0)
+    robust: np.ndarray = np.nan_to_num(hi - lo, nan=0.0, posinf=0.0, neginf=0.0)
+    return robust
 
 
 def _runs(flags: np.ndarray) -> np.ndarray:

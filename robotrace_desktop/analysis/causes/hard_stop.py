@@ -58,6 +58,13 @@ Effort = tuple[str, str, np.ndarray, np.ndarray]  # stream, channel, t_ns, value
 _LAGS_S = np.arange(0.0, 0.31, 0.05)  # settling lags tried, as tracking_error and drift do
 #: a joint held by an obstacle gives way by at most this share of its command's run-on
 _GIVE = 0.25
+#: ... or of the travel its arrival speed would make over the shortest pinned span: a planned
+#: stop decelerates over a good part of that travel, a blocked joint halts within a few %
+_HALT = 0.05
+#: ... only in a recording whose noise floor is under this share of the joint's usual speed
+_QUIET = 0.01
+#: this much of the run before a stop (the window its level is taken over) gives its band
+_RUN_UP_NS = int(0.5 * NS)
 
 
 def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
@@ -119,7 +126,7 @@ def _check(
     commanded = _commanded(data, ctx, command, t_ns, x) if command is not None else None
     with np.errstate(invalid="ignore"):  # a NaN/Inf run is nan_inf's; _stops skips it
         lagged = None if commanded is None else commanded.residual + x
-    stops = _stops(ctx, t_ns, x, lagged)
+    stops = _stops(ctx, t_ns, x, lagged, halts=bool(pushes))
     for start, end, sudden in stops:
         evidence: dict[str, float] = {}
         if commanded is not None:
@@ -144,7 +151,12 @@ def _check(
 
 
 def _stops(
-    ctx: ExplainContext, t_ns: np.ndarray, x: np.ndarray, command: np.ndarray | None = None
+    ctx: ExplainContext,
+    t_ns: np.ndarray,
+    x: np.ndarray,
+    command: np.ndarray | None = None,
+    *,
+    halts: bool = False,
 ) -> list[tuple[int, int, bool]]:
     """(first pinned sample, end, sudden) of every span where the channel holds still within
     its noise floor after moving, in time order; sudden when it was moving fast right before.
@@ -176,7 +188,20 @@ def _stops(
     every = max(1, m // 24)
     windows = np.lib.stride_tricks.sliding_window_view(x, m)[:, ::every]
     reach = np.max(np.abs(windows - x[: n - m + 1, None]), axis=1)
-    pinned = reach <= band
+    # stopped dead from speed: over the next span the joint gives way by under a small share
+    # of what its arrival speed would have carried it. Only for a joint whose effort can
+    # show the push (``halts``: a joint stopping abruptly on its own is common, a push is the
+    # evidence), and where the recording has no noise floor to speak of and does not repeat
+    # itself (a simulator's: any give of a loaded joint leaves a band of nothing); a measured
+    # joint's own noise says what "still" is, and a coarse or stale reading — its steps
+    # mostly exactly nil — must not pass for a halt
+    halt = np.zeros(n - m + 1)
+    moving = np.abs(x[w:] - x[:-w]) / w
+    exact = float(np.mean(steps == 0))  # a quantized or stale reading repeats itself
+    quiet = noise <= _QUIET * float(np.percentile(moving, 90)) and exact < 0.5
+    if halts and quiet:
+        halt[w:] = _HALT * moving[: n - m + 1 - w] * m
+    pinned = reach <= np.maximum(band, halt)
     if command is not None and command.shape == x.shape and np.isfinite(command).all():
         runs = np.lib.stride_tricks.sliding_window_view(command, m)[:, ::every]
         run_on = np.max(np.abs(runs - command[: n - m + 1, None]), axis=1)
@@ -184,7 +209,10 @@ def _stops(
         # drags the lagged comparison with it for a moment
         leaps = np.lib.stride_tricks.sliding_window_view(np.abs(np.diff(command)), m - 1)
         steady = np.max(leaps, axis=1)[: n - m + 1] <= 0.5 * run_on
-        pinned |= (reach <= _GIVE * run_on) & steady
+        held_back = (reach <= _GIVE * run_on) & steady
+        pinned |= held_back
+    else:
+        held_back = np.zeros(n - m + 1, dtype=bool)
     speed = np.abs(x[w:] - x[:-w]) / w
     usual = float(np.percentile(speed, 90))
     if usual <= 0:
@@ -201,9 +229,15 @@ def _stops(
             and before >= 3.0 * band / w
             and before >= 0.5 * earlier  # not decelerating into it, as a planned stop does
         )
-        if not sudden and abs(float(x[i] - x[max(0, i - m)])) <= band:
-            continue  # at rest all along (a run starting still): nothing came to a stop
-        left = np.flatnonzero(np.abs(x[i + m :] - x[i]) > band)
+        if not sudden and abs(float(x[i] - x[max(0, i - m)])) <= band and not held_back[i]:
+            # at rest all along (a run starting still) and not held back from its command:
+            # nothing came to a stop
+            continue
+        # a joint halted dead (not one merely held back from its command) stays within its
+        # halt's give, not its noise floor
+        halted = sudden and reach[i] <= halt[i]
+        held_band = max(band, float(halt[i])) if halted else band
+        left = np.flatnonzero(np.abs(x[i + m :] - x[i]) > held_band)
         end = int(i) + m + (int(left[0]) if left.size else n - int(i) - m)
         # held on while the next windows stay pinned too (a joint giving way little, or
         # settling within its band window after window)
@@ -383,21 +417,28 @@ def _effort_rise(ctx: ExplainContext, effort: Effort, t0: int, t1: int) -> float
     """How far the effort departs from its level just before the stop, while pinned, as a
     share of its range — 0 unless it also leaves the band it keeps over the rest of the run
     (pushing against a stop takes more than moving the arm ever does; a joint stopping on
-    command only changes its effort within that band)."""
+    command only changes its effort within that band), or the band it kept over the run
+    before the stop: a push released slowly (an integrator unwinding) leaves the effort high
+    for a while after the span, which widens the rest's band with the push itself."""
     _, _, t_ns, values = effort
     lo, a, b = np.searchsorted(t_ns, (t0 - int(0.5 * NS), t0, t1))
     before, during = values[lo:a], values[a:b]
     before, during = before[np.isfinite(before)], during[np.isfinite(during)]
-    rest = np.concatenate((values[:a], values[b:]))
-    rest = rest[np.isfinite(rest)]
     scale = robust_range(values)
-    if before.size < 2 or during.size < 2 or rest.size < 8 or scale <= 0:
+    if before.size < 2 or during.size < 2 or scale <= 0:
         return 0.0
-    low, high = np.percentile(rest, [1.0, 99.0])
-    beyond = max(float(during.max()) - high, low - float(during.min()))
-    if beyond < ctx.t(CAUSE, "effort_beyond") * max(float(high - low), 1e-12):
-        return 0.0
-    return float(np.max(np.abs(during - np.median(before)))) / scale
+    bands = [np.concatenate((values[:a], values[b:]))]
+    if a > 0 and t_ns[a - 1] - t_ns[0] >= _RUN_UP_NS:
+        bands.append(values[:a])
+    for band in bands:
+        band = band[np.isfinite(band)]
+        if band.size < 8:
+            continue
+        low, high = np.percentile(band, [1.0, 99.0])
+        beyond = max(float(during.max()) - high, low - float(during.min()))
+        if beyond >= ctx.t(CAUSE, "effort_beyond") * max(float(high - low), 1e-12):
+            return float(np.max(np.abs(during - np.median(before)))) / scale
+    return 0.0
 
 
 def _finding(

@@ -300,10 +300,11 @@ def _excursion(
     confidence = float(np.clip(0.75 - p_episode + 0.1 * strength, 0.2, 0.9))
     calibrated = len(normal) >= ctx.t(EXCURSION, "min_peers")
     from_start = start == 0
-    if not calibrated or from_start:
-        confidence = min(confidence, 0.45)
     if failed_run(data):
         confidence += 0.05
+    if not calibrated or from_start:
+        # a failed run does not make an uncalibrated or whole-run difference a cause
+        confidence = min(confidence, 0.45)
     duration = sum(span_s(t_ns, a, b) for a, b in spans)
     ref = channel_ref(stream, channel)
     where = "above" if side_over else "below"

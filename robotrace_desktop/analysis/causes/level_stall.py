@@ -32,7 +32,11 @@ from __future__ import annotations
 import numpy as np
 
 from robotrace_desktop.analysis import thresholds
-from robotrace_desktop.analysis.causes._series import NS, binary_like_columns, column_summary
+from robotrace_desktop.analysis.causes._series import (
+    NS,
+    binary_like_columns,
+    column_summary,
+)
 from robotrace_desktop.analysis.causes.flatline import (
     COMMAND_ROLES,
     moving_commands,
@@ -41,7 +45,12 @@ from robotrace_desktop.analysis.causes.flatline import (
     related_commands,
     sensor_kind,
 )
-from robotrace_desktop.analysis.causes.noise_stall import NoiseBlocks, noise_blocks, others_active
+from robotrace_desktop.analysis.causes.noise_stall import (
+    NoiseBlocks,
+    StalledRun,
+    noise_blocks,
+    others_active,
+)
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
 from robotrace_desktop.analysis.finding import Finding, channel_ref
 
@@ -66,6 +75,13 @@ _MIN_DISTINCT = 32  # fewer distinct values in the run: a level, a flag, a quant
 _QUIET_SHARE = 0.6
 
 
+class LevelRun(StalledRun):
+    held_share: float  # distinct values' share of the samples during the stall, and elsewhere
+    elsewhere_share: float
+    values: int  # distinct values during the stall
+    samples: int
+
+
 def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
     measured = [s for s in data.signals() if s.role in ("state", "other")]
     levels: list[NoiseBlocks | None] = [noise_blocks(signal, ctx) for signal in measured]
@@ -87,7 +103,7 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
             run
             for run in found
             if int(signal.t_ns[0]) + NS <= run["start_ns"]
-            and _robot_moving(dict(run, columns=skip), block, levels, related, ctx)
+            and _robot_moving({**run, "columns": skip}, block, levels, related, ctx)
         ]
         if runs and sensor_kind(data, signal.stream) == "estimate":
             # odometry or a GNSS fix holds, and steps by its update's quantum, one part at a
@@ -111,7 +127,7 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
 
 
 def _robot_moving(
-    run: dict,
+    run: LevelRun,
     own: NoiseBlocks | None,
     levels: list[NoiseBlocks | None],
     commands: list[Signal],
@@ -125,7 +141,7 @@ def _robot_moving(
     return bool(moving_commands(commands, run["start_ns"], run["end_ns"], ctx))
 
 
-def _collapsed(signal: Signal, ctx: ExplainContext) -> list[dict]:
+def _collapsed(signal: Signal, ctx: ExplainContext) -> list[LevelRun]:
     """Per usable channel, its longest stretch of collapsed windows (if any)."""
     t = signal.t_ns
     if t.size < 2:
@@ -156,7 +172,7 @@ def _collapsed(signal: Signal, ctx: ExplainContext) -> list[dict]:
         axis=1,
     )
     need = max(2, int(np.ceil((ctx.t(CAUSE, "levels_min_s") * rate - w) / hop)) + 1)
-    found = []
+    found: list[LevelRun] = []
     for j, k in enumerate(cols):
         run = _low_run(share[:, j], ctx, need)
         if run is None:
@@ -237,7 +253,7 @@ def _low_run(
 
 def _finding(
     signal: Signal,
-    runs: list[dict],
+    runs: list[LevelRun],
     ctx: ExplainContext,
     paired: dict[str, list[tuple[Signal, str]]],
 ) -> Finding:

@@ -14,9 +14,9 @@ import numpy as np
 from robotrace_desktop.analysis import thresholds
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
 from robotrace_desktop.analysis.finding import Finding, channel_ref
+from robotrace_desktop.core.timebase import NS_PER_S as NS
 
 CAUSE = "nan_inf"
-NS = 1_000_000_000
 KEY_ROLES = frozenset({"state", "action", "command"})
 
 thresholds.register(

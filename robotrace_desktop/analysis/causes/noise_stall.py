@@ -17,10 +17,16 @@ Channels of one stream collapsing together are one finding (the whole message we
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import numpy as np
 
 from robotrace_desktop.analysis import thresholds
-from robotrace_desktop.analysis.causes._series import NS, binary_like_columns, column_summary
+from robotrace_desktop.analysis.causes._series import (
+    NS,
+    binary_like_columns,
+    column_summary,
+)
 from robotrace_desktop.analysis.causes.flatline import sensor_kind
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
 from robotrace_desktop.analysis.finding import Finding, channel_ref
@@ -112,7 +118,24 @@ def noise_blocks(signal: Signal, ctx: ExplainContext) -> NoiseBlocks | None:
     return NoiseBlocks(t, cols, w, rate, np.diff(signal.values[:, cols], axis=0))
 
 
-def others_active(run: dict, own: NoiseBlocks | None, levels: list[NoiseBlocks | None]) -> bool:
+class StalledRun(TypedDict):
+    """One channel's stall: when, and which columns of its message stalled (left out when the
+    message's other channels are asked whether the robot kept moving)."""
+
+    channel: str
+    columns: set[int]
+    start_ns: int
+    end_ns: int
+
+
+class NoiseRun(StalledRun):
+    quiet: float  # its noise level during the collapse, and its quietest elsewhere
+    elsewhere: float
+
+
+def others_active(
+    run: StalledRun, own: NoiseBlocks | None, levels: list[NoiseBlocks | None]
+) -> bool:
     """A sensor at rest because the robot rests is not stalled: during the collapse, most of
     the recording's other live channels (this message's others included) keep their usual
     activity."""
@@ -126,19 +149,19 @@ def others_active(run: dict, own: NoiseBlocks | None, levels: list[NoiseBlocks |
     return judged > 0 and active >= 0.5 * judged
 
 
-def _at_an_end(run: dict, signal: Signal) -> bool:
+def _at_an_end(run: StalledRun, signal: Signal) -> bool:
     """Starting within a second of the stream's first sample, or running to its last: the
     settling before a run starts and the rest after it ends are not stalls."""
     t = signal.t_ns
-    return run["start_ns"] - int(t[0]) < NS or int(t[-1]) - run["end_ns"] < NS // 2
+    return bool(run["start_ns"] - int(t[0]) < NS or int(t[-1]) - run["end_ns"] < NS // 2)
 
 
-def _collapsed(signal: Signal, blocks: NoiseBlocks, ctx: ExplainContext) -> list[dict]:
+def _collapsed(signal: Signal, blocks: NoiseBlocks, ctx: ExplainContext) -> list[NoiseRun]:
     """Per usable channel, its longest collapsed stretch (if any)."""
     t, w = signal.t_ns, blocks.w
     collapse = ctx.t(CAUSE, "noise_collapse")
     need = max(2, int(np.ceil(ctx.t(CAUSE, "noise_min_s") * blocks.rate / w)))
-    found = []
+    found: list[NoiseRun] = []
     for j, k in enumerate(blocks.cols):
         run = _quiet_run(blocks.level[:, j], collapse, need)
         if run is None:
@@ -217,7 +240,7 @@ def _onset(changes: np.ndarray, a: int, w: int, elsewhere: float) -> int:
     return lo + (int(big[-1]) + 1 if big.size else 0)
 
 
-def _finding(signal: Signal, runs: list[dict], ctx: ExplainContext) -> Finding:
+def _finding(signal: Signal, runs: list[NoiseRun], ctx: ExplainContext) -> Finding:
     lead = max(runs, key=lambda r: r["end_ns"] - r["start_ns"])
     together = [r for r in runs if abs(r["start_ns"] - lead["start_ns"]) <= 0.5 * NS]
     ratio = lead["elsewhere"] / max(lead["quiet"], 1e-12 * lead["elsewhere"])

@@ -36,6 +36,7 @@ import numpy as np
 from robotrace_desktop.analysis import thresholds
 from robotrace_desktop.analysis.causes._series import (
     NS,
+    ChannelHit,
     binary_like_columns,
     column_summary,
     failed_run,
@@ -76,8 +77,24 @@ _TRIES = 4  # candidates tried per channel
 _FRAME_BUDGET = 2_000_000  # samples of sliding-window frames held at once
 
 
+class Hit(ChannelHit):
+    """One channel's oscillation: when, how fast, how large (``ratio``: over ``ordinary``)."""
+
+    role: str
+    onset_ns: int
+    freq_hz: float
+    amplitude: float
+    ordinary: float
+    ratio: float
+    purity: float
+    cycles: float
+    noise: float
+    peak: float  # the highest and lowest sample while it lasts
+    trough: float
+
+
 def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
-    hits: list[dict] = []
+    hits: list[Hit] = []
     for signal in data.signals():
         # measured streams: joint states and poses, and the sensors beside them (an IMU, a
         # velocity estimate, a pressure) — where a vibration shows first
@@ -91,7 +108,7 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
 # ---------------------------------------------------------------- per signal
 
 
-def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
+def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[Hit]:
     period = period_ns(signal.t_ns)
     if signal.t_ns.size < _MIN_SAMPLES or period <= 0:
         return []
@@ -212,7 +229,7 @@ def _usable(signal: Signal) -> tuple[np.ndarray, dict[int, int]]:
     return np.flatnonzero(usable), partners
 
 
-def _velocity_alone(signal: Signal, hit: dict, partner: int) -> dict | None:
+def _velocity_alone(signal: Signal, hit: Hit, partner: int) -> Hit | None:
     """The velocity's line, unless its position's rate of change carries it too (at least half
     its amplitude in the same band and time): then the joint really moved so, and its position
     is the channel that tells it. A velocity oscillating alone is its estimate or its sensor."""
@@ -274,7 +291,8 @@ def _moving_mean(values: np.ndarray, w: int) -> np.ndarray:
     csum = np.concatenate(([0.0], np.cumsum(values)))
     lo = np.clip(np.arange(n) - w // 2, 0, n)
     hi = np.clip(lo + w, 0, n)
-    return (csum[hi] - csum[lo]) / np.maximum(hi - lo, 1)
+    means: np.ndarray = (csum[hi] - csum[lo]) / np.maximum(hi - lo, 1)
+    return means
 
 
 def _channel_hit(
@@ -285,7 +303,7 @@ def _channel_hit(
     column: np.ndarray,
     spectra: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     levels: tuple[float, float, float],
-) -> dict | None:
+) -> Hit | None:
     """The channel's strongest departure from its own normal spectrum that is an oscillation.
     The few strongest candidates are tried in turn (ordinary motion can hold the very strongest
     one)."""
@@ -333,7 +351,7 @@ def _candidate(
     floor: float,
     noise: float,
     rate: float,
-) -> dict | None:
+) -> Hit | None:
     line, line_pure, freq0 = peak_line
     a, b = region
     size = 2 * int(centres[0])
@@ -495,7 +513,7 @@ def _rise_start(
 # ---------------------------------------------------------------- grouping and findings
 
 
-def _groups(ctx: ExplainContext, hits: list[dict]) -> list[list[dict]]:
+def _groups(ctx: ExplainContext, hits: list[Hit]) -> list[list[Hit]]:
     """Channels oscillating together (onsets within ``group_s``, frequencies within 25 %)."""
     gap = ctx.t(CAUSE, "group_s") * NS
     return group_around(
@@ -508,7 +526,7 @@ def _groups(ctx: ExplainContext, hits: list[dict]) -> list[list[dict]]:
     )
 
 
-def _finding(data: EpisodeData, ctx: ExplainContext, group: list[dict]) -> Finding:
+def _finding(data: EpisodeData, ctx: ExplainContext, group: list[Hit]) -> Finding:
     lead = group[0]
     refs = [channel_ref(h["stream"], h["channel"]) for h in group]
     fields = {h["field"] for h in group}
@@ -560,7 +578,7 @@ def _finding(data: EpisodeData, ctx: ExplainContext, group: list[dict]) -> Findi
     )
 
 
-def _sensor_margin(ctx: ExplainContext, hit: dict) -> float:
+def _sensor_margin(ctx: ExplainContext, hit: Hit) -> float:
     """The sensor's extra margin: ``sensor_bar`` for a line sharing the band with other
     frequencies, falling to a joint's (1) as the line's share of the band's power rises from
     0.15 under ``sensor_pure`` to ``sensor_pure``."""
@@ -569,7 +587,7 @@ def _sensor_margin(ctx: ExplainContext, hit: dict) -> float:
     return 1.0 + (float(ctx.t(CAUSE, "sensor_bar")) - 1.0) * share
 
 
-def _beyond_history(ctx: ExplainContext, hit: dict) -> float:
+def _beyond_history(ctx: ExplainContext, hit: Hit) -> float:
     """1 when the oscillation took the channel outside what the robot's other runs reached."""
     if ctx.history is None:
         return 0.0

@@ -17,9 +17,9 @@ from robotrace_desktop.analysis import thresholds
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext
 from robotrace_desktop.analysis.finding import Finding, channel_ref
 from robotrace_desktop.core.episode import Outcome, Status
+from robotrace_desktop.core.timebase import NS_PER_S as NS
 
 CAUSE = "outcome_failed"
-NS = 1_000_000_000
 
 thresholds.register(
     CAUSE,

@@ -24,7 +24,11 @@ What needs care:
 - a channel holding a few levels (a mode, a speed command echoed back, a binary sensor) jumps
   between them by design: only a value that is none of its levels can be a spike, and on a
   quantised channel (levels a whole number of quanta apart) only one more than 3 quanta away;
-- counters, time stamps, status codes and grippers are skipped;
+- counters, time stamps, status codes and open / close grippers are skipped; a dexterous
+  hand's finger joints, which move continuously, are judged like any joint — on a slow, held
+  finger sensor reading by reading, so a fast V-shaped close-and-open is not a spike;
+- a drop to exactly 0 on a channel that reads exactly 0 elsewhere (before its sensor came up)
+  is the sensor reporting nothing, not a wild reading;
 - velocity channels derived from noisy positions, and joint efforts, are handled like any
   other channel; spikes on efforts are reported as ``effort_spike``.
 """
@@ -33,12 +37,14 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import NotRequired
 
 import numpy as np
 
 from robotrace_desktop.analysis import thresholds
 from robotrace_desktop.analysis.causes._series import (
     NS,
+    ChannelHit,
     column_summary,
     failed_run,
     field_of,
@@ -66,6 +72,11 @@ thresholds.register(
     k_noise=(8.0, "departure ≥ this × the channel's noise floor (robust spread of residuals)"),
     rel_range=(0.15, "and ≥ this share of the channel's p1..p99 range"),
     over_ordinary=(5.0, "and ≥ this × the largest departure anywhere else in the episode"),
+    reading_over=(
+        3.0,
+        "a hand's held (sample-and-hold) finger sensor: the spike's reading departs ≥ this × as "
+        "much from its neighbouring readings as any other reading does",
+    ),
     sharpness=(0.6, "sharp: the spike's first and last samples stand ≥ this share of it off"),
     over_bend=(2.0, "or it bends ≥ this × the channel's sharpest bend anywhere else (a ramp)"),
     step_share=(0.25, "samples either side stay within this share of it from their trend line"),
@@ -85,8 +96,24 @@ _SKIP_NAME = re.compile(r"(^|[^a-z])(stamp|seq|time|count|counter|index|id|statu
 _QUATERNION = re.compile(r"(orientation|rotation|quat)", re.IGNORECASE)
 
 
+class Hit(ChannelHit):
+    """One channel's spike: where and how large, then (``_scale_hits``) how far it stands out."""
+
+    t_ns: int  # its first sample (``end_ns``: its last)
+    width: int  # samples of its largest excursion
+    value: float  # the reading at its peak
+    departure: float  # signed, from the trend
+    spikes: NotRequired[int]  # a burst's spikes (a levels channel's hit: one)
+    ordinary: NotRequired[float]  # the largest departure elsewhere
+    span: NotRequired[float]  # the channel's p1..p99 range
+    noise: NotRequired[float]
+    over_noise: NotRequired[float]
+    over_ordinary: NotRequired[float]
+    flagged_by: NotRequired[str | None]  # the validity flag that flipped with it, if any
+
+
 def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
-    hits: list[dict] = []
+    hits: list[Hit] = []
     for signal in data.signals():
         if signal.role not in ("state", "other") or signal.t_ns.size < _MIN_SAMPLES:
             continue
@@ -99,7 +126,7 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
 # ---------------------------------------------------------------- per signal
 
 
-def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
+def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[Hit]:
     """A signal's spikes, searched at two baseline widths: the narrow one follows curved motion
     closely (its ordinary departures stay small, so 1-4 sample spikes stand out), the wide one
     still ignores spikes up to ``half_window`` samples wide. Per channel the scale where the
@@ -115,7 +142,7 @@ def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
     few = (distinct <= 4 * _MAX_LEVELS) | (distinct <= 0.05 * x.shape[0])
     levels = [_levels(x[:, j]) if few[j] else None for j in range(len(keep))]
     dt_s = float(np.median(np.diff(signal.t_ns))) / NS if signal.t_ns.size > 1 else 0.0
-    best: dict[int, dict] = {}
+    best: dict[int, Hit] = {}
     scales = (int(ctx.t(CAUSE, "narrow_window")), int(ctx.t(CAUSE, "half_window")))
     for h in sorted(set(scales)):
         for j, hit in _scale_hits(ctx, signal, (keep, x, finite, levels), h, dt_s).items():
@@ -127,10 +154,10 @@ def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[dict]:
 def _scale_hits(
     ctx: ExplainContext,
     signal: Signal,
-    prepared: tuple[np.ndarray, np.ndarray, np.ndarray, list],
+    prepared: tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray | None]],
     h: int,
     dt_s: float,
-) -> dict[int, dict]:
+) -> dict[int, Hit]:
     keep, x, finite, levels = prepared
     residual = x - running_median(x, h, _FRAME_BUDGET)
     residual[~finite] = 0.0  # holes are nan_inf's; the samples next to them are judged as usual
@@ -166,10 +193,11 @@ def _scale_hits(
     hits = {}
     for j in candidates.tolist():
         where = (signal, int(keep[j]))
-        if levels[j] is None:
+        held = levels[j]
+        if held is None:
             hit = _event_hit(ctx, where, x[:, j], size[:, j], (float(noise[j]), h, gap))
         elif h == int(ctx.t(CAUSE, "narrow_window")):
-            hit = _channel_hit(ctx, where, x[:, j], residual[:, j], size[:, j], levels[j])
+            hit = _channel_hit(ctx, where, x[:, j], residual[:, j], size[:, j], held)
         else:
             continue
         if hit is None or abs(hit["departure"]) < ctx.t(CAUSE, "rel_range") * spans[int(j)]:
@@ -182,6 +210,12 @@ def _scale_hits(
         hit["over_ordinary"] = magnitude / hit["ordinary"] if hit["ordinary"] > 0 else np.inf
         if hit["over_ordinary"] <= over or hit["over_noise"] <= k_noise:
             continue
+        if _hand_named(signal.channels)[keep[j]] and not _stands_out_in_readings(
+            x[:, j], signal.t_ns, hit, ctx.t(CAUSE, "reading_over")
+        ):
+            continue  # a finger's V-shaped turn on a slow, held hand sensor
+        if _placeholder(x[:, j], signal.t_ns, hit):
+            continue
         hit["flagged_by"] = _flagged_by(signal, hit)
         hits[int(j)] = hit
     return hits
@@ -193,7 +227,7 @@ def _event_hit(
     column: np.ndarray,
     size: np.ndarray,
     scale: tuple[float, int, int],
-) -> dict | None:
+) -> Hit | None:
     """The largest departure of a continuous channel if it is a spike or a burst of spikes
     (``_spike_event``): short excursions that come back to the trend they left — sharp in and
     out, or bending far more sharply than the channel ever moves (a ramped, triangular spike)
@@ -240,7 +274,46 @@ def _event_hit(
     }
 
 
-def _flagged_by(signal: Signal, hit: dict) -> str | None:
+def _stands_out_in_readings(column: np.ndarray, t_ns: np.ndarray, hit: Hit, over: float) -> bool:
+    """A hand's finger joints are often slow sensors logged at a faster rate (sample-and-hold:
+    most samples repeat the previous one), and a finger closing and opening fast makes a
+    V-shaped turn of a reading or two that a running median cannot follow. There a spike is a
+    wild *reading*: judged on the sequence of readings (each held value once), its reading
+    departs from the readings either side of it ≥ ``over`` × as much as any other reading
+    departs from its neighbours. Channels that are not held: True."""
+    steps = np.diff(column)
+    if steps.size < 8 or np.mean(steps == 0) < 0.5:
+        return True
+    starts = np.flatnonzero(np.r_[True, steps != 0])  # the first sample of every reading
+    readings = column[starts]
+    if readings.size < 5:
+        return True
+    first, last = np.searchsorted(t_ns[starts], [hit["t_ns"], hit["end_ns"]], "right") - 1
+    if first < 1 or last + 1 >= readings.size:
+        return True
+    # every reading against the mean of its two neighbours (a bend in the staircase)
+    bend = np.abs(readings[1:-1] - 0.5 * (readings[:-2] + readings[2:]))
+    keep = np.ones(bend.size, dtype=bool)
+    keep[max(0, first - 2) : last + 1] = False  # the event's readings and their neighbours
+    event = readings[first : last + 1]
+    sides = 0.5 * (readings[first - 1] + readings[last + 1])
+    own = float(np.max(np.abs(event - sides)))
+    usual = float(np.max(bend[keep])) if keep.any() else 0.0
+    return own >= over * usual
+
+
+def _placeholder(column: np.ndarray, t_ns: np.ndarray, hit: Hit) -> bool:
+    """The excursion went to exactly 0 and the channel sits at exactly 0 elsewhere too (before
+    its sensor came up, say): 0 is what it reports with no reading — a dropout of the sensor,
+    not a wild value it measured."""
+    if hit["value"] != 0.0:
+        return False
+    lo, hi = np.searchsorted(t_ns, [hit["t_ns"], hit["end_ns"]])
+    outside = np.r_[column[:lo], column[hi + 1 :]]
+    return bool(np.any(outside == 0.0))
+
+
+def _flagged_by(signal: Signal, hit: Hit) -> str | None:
     """A two-valued channel of the same message that flips at the spike (``valid``,
     ``status``): the sensor itself marked the reading invalid — a reported dropout, not a
     glitch the data hides. A flag is steady: the state it flips to at the spike is a rare one
@@ -261,12 +334,18 @@ def _flagged_by(signal: Signal, hit: dict) -> str | None:
 
 
 def _usable(signal: Signal) -> tuple[np.ndarray, np.ndarray]:
-    """Columns worth searching (moving; not a counter, a time stamp, a status or a gripper)
-    and their number of distinct values."""
+    """Columns worth searching (moving; not a counter, a time stamp, a status or an open /
+    close gripper) and their number of distinct values."""
     summary = column_summary(signal.values)
     with np.errstate(invalid="ignore"):
         usable = (summary["finite"] >= _MIN_SAMPLES) & (summary["max"] > summary["min"])
     usable &= _named_usable(signal.channels)
+    # a gripper's open / close jumps are what it does; a hand's finger joints that move
+    # continuously (a dexterous hand) are sensors like any other joint
+    with np.errstate(invalid="ignore"):
+        unit = (summary["min"] >= -1e-6) & (summary["max"] <= 1.0 + 1e-6)
+    open_close = (summary["distinct"] <= 3) | (unit & (summary["at_ends"] >= 0.5))
+    usable &= ~(_hand_named(signal.channels) & open_close)
     cand = np.flatnonzero(usable)
     values = signal.values[:, cand]
     finite = np.isfinite(values)
@@ -292,14 +371,21 @@ def _levels(column: np.ndarray) -> np.ndarray | None:
     held = counts >= max(4, 0.01 * finite.size)
     if held.sum() > _MAX_LEVELS or counts[held].sum() < 0.99 * finite.size:
         return None
-    return values[held]
+    levels: np.ndarray = values[held]
+    return levels
 
 
 @lru_cache(maxsize=256)
 def _named_usable(channels: tuple[str, ...]) -> np.ndarray:
-    """By name: a gripper's open / close jumps are what it does; counters, stamps and status
-    codes jump by design."""
-    return np.array([not (_SKIP_NAME.search(c) or is_gripper_name(c)) for c in channels])
+    """By name: counters, stamps and status codes jump by design."""
+    return np.array([not _SKIP_NAME.search(c) for c in channels])
+
+
+@lru_cache(maxsize=256)
+def _hand_named(channels: tuple[str, ...]) -> np.ndarray:
+    """Gripper / hand channels by name: skipped when they open and close (``_usable``), judged
+    reading by reading when they move continuously (``_stands_out_in_readings``)."""
+    return np.array([is_gripper_name(c) for c in channels])
 
 
 def _continuous(signal: Signal, keep: np.ndarray) -> np.ndarray:
@@ -350,7 +436,7 @@ def _channel_hit(
     residual: np.ndarray,
     size: np.ndarray,
     levels: np.ndarray,
-) -> dict | None:
+) -> Hit | None:
     """The largest departure of a channel that holds a few ``levels`` (its trend is those
     levels, not a line): a run of samples that are none of its levels, short, not a nearby
     tick of a quantised channel, and alone."""
@@ -401,7 +487,7 @@ def _on_lattice(levels: np.ndarray, value: float) -> bool:
 # ---------------------------------------------------------------- grouping and findings
 
 
-def _groups(ctx: ExplainContext, hits: list[dict]) -> list[list[dict]]:
+def _groups(ctx: ExplainContext, hits: list[Hit]) -> list[list[Hit]]:
     """Spikes at the same moment on several channels (a torn message) are one finding."""
     gap = ctx.t(CAUSE, "group_s") * NS
     return group_around(
@@ -409,7 +495,7 @@ def _groups(ctx: ExplainContext, hits: list[dict]) -> list[list[dict]]:
     )
 
 
-def _finding(data: EpisodeData, ctx: ExplainContext, group: list[dict]) -> Finding:
+def _finding(data: EpisodeData, ctx: ExplainContext, group: list[Hit]) -> Finding:
     lead = group[0]
     refs = [channel_ref(h["stream"], h["channel"]) for h in group]
     over = ctx.t(CAUSE, "over_ordinary")
@@ -480,7 +566,7 @@ def _finite(ratio: float, digits: int) -> float | None:
     return round(ratio, digits) if np.isfinite(ratio) else None
 
 
-def _beyond_history(ctx: ExplainContext, hit: dict) -> float:
+def _beyond_history(ctx: ExplainContext, hit: Hit) -> float:
     """1 when the spike's value lies outside what the robot's other runs reached."""
     if ctx.history is None:
         return 0.0

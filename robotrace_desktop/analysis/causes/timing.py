@@ -38,10 +38,10 @@ from robotrace_desktop.analysis.causes._gaps import (
 from robotrace_desktop.analysis.causes._interleave import doubled_stretches
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
 from robotrace_desktop.analysis.finding import Finding, channel_ref
+from robotrace_desktop.core.timebase import NS_PER_S as NS
 from robotrace_desktop.errors import StreamNotFoundError
 
 GAP, JUMP, FRAMES = "timestamp_gap", "clock_jump", "dropped_frames"
-NS = 1_000_000_000
 #: share of a clock's periodic streams that must show a doubled stretch for it to be that clock
 INTERLEAVE_SHARE = 2 / 3
 

@@ -14,11 +14,11 @@ from math import prod
 from typing import TYPE_CHECKING, Any
 
 from robotrace_desktop.core.episode import Outcome
+from robotrace_desktop.core.timebase import NS_PER_S
 
 if TYPE_CHECKING:  # numpy loads on first read, not when a re-scan only sniffs
     import numpy as np
 
-NS_PER_S = 1_000_000_000
 
 #: Per-row bookkeeping columns LeRobot adds to every dataset: never shown as signals.
 BOOKKEEPING = frozenset({"index", "episode_index", "frame_index", "task_index", "timestamp"})

@@ -75,7 +75,7 @@ class DatasetMeta:
     problems: list[str]  # dataset-wide, repeated on every episode
     episodes: dict[int, EpisodeMeta]
     tasks: dict[int, str]
-    #: v2.1 stats still to parse, episode by episode (``load_dataset(lazy_stats=True)``)
+    #: v2.1 stats still to parse, episode by episode (``load.load_dataset(lazy_stats=True)``)
     pending_stats: EpisodeStats | None = None
 
     def stats_of(self, episode: EpisodeMeta) -> dict[str, Any]:
@@ -111,17 +111,16 @@ def read_info(root: Path) -> dict[str, Any]:
         raise RecordingError(path, f"cannot read: {exc.strerror or exc}") from exc
     try:
         info = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # nested past the stack
         raise CorruptRecordingError(path, f"not valid JSON ({exc})") from exc
     if not isinstance(info, dict):
         raise CorruptRecordingError(path, "not a JSON object")
     return info
 
 
-def load_dataset(root: Path, *, lazy_stats: bool = False) -> DatasetMeta:
-    """Every episode's metadata, without touching row data (one parquet read for v3).
-    Opening episodes goes through a per-process cache of this (``readers/lerobot/reader.py``), with
-    ``lazy_stats``: v2.1 stats are then parsed per episode, as each is opened."""
+def read_dataset_header(root: Path) -> DatasetMeta:
+    """The dataset's ``info.json`` checked and parsed — version, rate, features, path
+    templates — with no episode yet (``load.load_dataset`` fills them in by version)."""
     root = root.resolve()
     info_path = root / INFO_REL
     info = read_info(root)
@@ -151,7 +150,7 @@ def load_dataset(root: Path, *, lazy_stats: bool = False) -> DatasetMeta:
     ):
         if not isinstance(info.get(name), str) or not info[name]:
             raise CorruptRecordingError(info_path, f"no {name!r} template")
-    meta = DatasetMeta(
+    return DatasetMeta(
         root=root,
         info=info,
         version=version,
@@ -162,13 +161,6 @@ def load_dataset(root: Path, *, lazy_stats: bool = False) -> DatasetMeta:
         episodes={},
         tasks={},
     )
-    if meta.is_v3:
-        from robotrace_desktop.readers.lerobot.meta_v3 import load_v3
-
-        load_v3(meta)
-    else:
-        _load_v2(meta, lazy_stats=lazy_stats)
-    return meta
 
 
 def format_rel(meta_root: Path, template: str, **values: Any) -> str:
@@ -199,7 +191,7 @@ def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], list[str]] | None:
             continue
         try:
             record = json.loads(line)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # nested past the stack
             bad.append(f"line {number} is not JSON ({exc})")
             continue
         if isinstance(record, dict):
@@ -219,7 +211,7 @@ def extra_fields(record: dict[str, Any]) -> dict[str, Any]:
     return {k: record[k] for k in EXTRA_KEYS if record.get(k) not in (None, "")}
 
 
-def _load_v2(meta: DatasetMeta, *, lazy_stats: bool) -> None:
+def load_v2(meta: DatasetMeta, *, lazy_stats: bool) -> None:
     root, info = meta.root, meta.info
     chunk_size = chunks_size(info.get("chunks_size"), meta.problems)
     tasks_file = read_jsonl(root / "meta" / "tasks.jsonl")
@@ -293,7 +285,8 @@ def _load_v2_stats(meta: DatasetMeta, *, lazy: bool) -> None:
     if lazy:
         meta.pending_stats = stats
         return
-    for index, found in stats.all(data):
+    bulk = stats.all_bulk(data)  # a large file in one pyarrow call when it reads the same
+    for index, found in bulk.items() if bulk is not None else stats.all(data):
         episode = meta.episodes.get(index)
         if episode is not None:
             episode.stats = found

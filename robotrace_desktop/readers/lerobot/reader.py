@@ -45,11 +45,11 @@ from robotrace_desktop.readers.lerobot.features import (
     outcome_from_stats,
     video_details,
 )
+from robotrace_desktop.readers.lerobot.load import load_dataset
 from robotrace_desktop.readers.lerobot.meta import (
     INFO_REL,
     DatasetMeta,
     EpisodeMeta,
-    load_dataset,
 )
 from robotrace_desktop.readers.permission import problem as permission_problem
 from robotrace_desktop.readers.sanity import check_episode
@@ -115,7 +115,7 @@ class _Listing:
             if folder == parent or folder.startswith(parent + "/"):
                 return parent
         if self._dirs.get(folder) and rel.rpartition("/")[2] in self._dirs[folder]:
-            return rel if not os.access(self._root / rel, os.R_OK) else None
+            return rel if not os.access(os.path.join(self._root, rel), os.R_OK) else None
         return None
 
 
@@ -133,6 +133,9 @@ class _InfoBuilder:
         self.outcome_keys = [k for k in OUTCOME_FEATURES if k in meta.features]
         self.features = {k: f.summary() for k, f in meta.features.items()}
         self.dataset_fields = parse_fields(meta.info, origin=f"{meta.root / INFO_REL}")
+        # an episode stating no field of its own (nearly all) gets the dataset's as they are
+        self._dataset_problems = problem_lines(self.dataset_fields[1])
+        self._dataset_assignments = self.dataset_fields[0].assignments()
 
     def build(self, episode: EpisodeMeta, listing: _Listing | None = None) -> EpisodeInfo:
         meta = self.meta
@@ -216,7 +219,11 @@ class _InfoBuilder:
                     {"storage": "parquet", "file": episode.data_rel},
                 )
             )
-        fields = self._fields(episode, problems)
+        if episode.extra:
+            assignments = self._fields(episode, problems).assignments()
+        else:
+            problems.extend(self._dataset_problems)
+            assignments = self._dataset_assignments
         metadata: dict[str, Any] = {
             "codebase_version": meta.version,
             "fps": meta.fps_value,
@@ -245,7 +252,8 @@ class _InfoBuilder:
             metadata=metadata,
             streams=streams,
         )
-        fields.apply(info)  # stated fields win over what the format implies (robot_type, stats)
+        for name, value in assignments:  # stated fields win over what the format implies
+            setattr(info, name, value)  # (robot_type, stats): Fields.apply's assignments
         return info
 
     def _fields(self, episode: EpisodeMeta, problems: list[str]) -> Fields:

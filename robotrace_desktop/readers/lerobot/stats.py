@@ -33,6 +33,8 @@ class EpisodeStats:
         self.spans: dict[int, tuple[int, int]] = {}  # episode index -> (start, end) in the file
         self.parsed: dict[int, dict[str, Any]] = {}  # lines without a leading episode_index
         self.bad: list[str] = []
+        self.lines = 0  # lines that are not blank
+        self.nested = 0  # the most "[" and "{" in one line: bounds how deep it nests
 
     @classmethod
     def scan(cls, path: Path, keep: tuple[str, ...] | None) -> tuple[EpisodeStats, bytes] | None:
@@ -49,7 +51,10 @@ class EpisodeStats:
             match = _LEADING_INDEX.match(line)
             if match is not None:
                 stats.spans[int(match.group(1))] = (start, end)
+                stats.lines += 1
+                stats.nested = max(stats.nested, line.count(b"[") + line.count(b"{"))
             elif line.strip():
+                stats.lines += 1
                 record = stats._record(line, number)
                 index = _index_of(record)
                 if index is not None:
@@ -62,6 +67,16 @@ class EpisodeStats:
         yield from self.parsed.items()
         for index, (start, end) in self.spans.items():
             yield index, self._wanted(self._record(data[start:end], None))
+
+    def all_bulk(self, data: bytes) -> dict[int, dict[str, Any]] | None:
+        """Every episode's wanted stats as ``all`` gives them, parsed by pyarrow in one call
+        (C threads) instead of one ``json.loads`` per line: that was a fifth of a 10,000-
+        episode scan. Only the ``min`` and ``max`` of each wanted feature are kept: all that
+        indexing reads (outcome, task). None when this file is not one the bulk parse is
+        known to read exactly as ``all`` does; the caller then uses ``all``."""
+        from robotrace_desktop.readers.lerobot.stats_bulk import bulk_stats
+
+        return bulk_stats(self, data)
 
     def get(self, index: int) -> dict[str, Any]:
         """The wanted stats of one episode ({} when the file has none for it)."""
@@ -86,7 +101,7 @@ class EpisodeStats:
     def _record(self, line: bytes, number: int | None) -> dict[str, Any] | None:
         try:
             record = json.loads(line)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # nested past the stack
             self._bad(number, f"is not JSON ({exc})")
             return None
         if not isinstance(record, dict):

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from robotrace_desktop.core.timebase import NS_PER_S
 from robotrace_desktop.errors import RecordingError
-from robotrace_desktop.readers.lerobot.features import NS_PER_S, frame_time_ns, frame_times_ns
+from robotrace_desktop.readers.lerobot.features import frame_time_ns, frame_times_ns
 from robotrace_desktop.readers.lerobot.meta import VideoRef
 from robotrace_desktop.video.frames import FrameSource
 
