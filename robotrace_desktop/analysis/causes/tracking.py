@@ -14,10 +14,12 @@ from __future__ import annotations
 import numpy as np
 
 from robotrace_desktop.analysis import thresholds
+from robotrace_desktop.analysis.causes._push import effort_rise, joint_efforts
 from robotrace_desktop.analysis.causes._series import (
     failed_run,
     field_of,
     is_gripper_name,
+    joint_of,
     robust_range,
     span_s,
     sustained_runs,
@@ -26,6 +28,7 @@ from robotrace_desktop.analysis.data import EpisodeData, ExplainContext
 from robotrace_desktop.analysis.finding import Finding, channel_ref
 
 CAUSE = "tracking_error"
+STALL = "sensor_stall"
 thresholds.register(
     CAUSE,
     bound=(0.35, "error beyond this fraction of the joint's motion range counts"),
@@ -42,27 +45,35 @@ thresholds.register(
         0.2,
         "the divergence starts where the error last was below this fraction of the bound",
     ),
+    effort_rise=(
+        0.5,
+        "a frozen joint is pushed (held, not a stale reading) when its effort departs by this "
+        "share of its range",
+    ),
+    effort_beyond=(0.25, "and leaves its band over the rest of the run by this share of it"),
 )
 
 
 def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
-    best: Finding | None = None
+    """The strongest diverging joint (naming the others that diverge too), and, when its
+    reading repeated one value exactly with nothing pushing it, the stalled sensor behind it."""
+    best: list[Finding] = []
     others: list[str] = []
     for (cmd_stream, cmd_channel), (meas_stream, meas_channel) in data.pairs():
         found = _check_pair(data, ctx, cmd_stream, cmd_channel, meas_stream, meas_channel)
-        if found is None:
+        if not found:
             continue
-        others.extend(found.channels)
-        if best is None or (found.confidence, -(found.t_start_ns or 0)) > (
-            best.confidence,
-            -(best.t_start_ns or 0),
+        others.extend(found[0].channels)
+        if not best or (found[0].confidence, -(found[0].t_start_ns or 0)) > (
+            best[0].confidence,
+            -(best[0].t_start_ns or 0),
         ):
             best = found
-    if best is None:
+    if not best:
         return []
-    best.evidence["joints_diverging"] = len(others) // 2
-    best.channels = list(dict.fromkeys(best.channels + others))[:16]
-    return [best]
+    best[0].evidence["joints_diverging"] = len(others) // 2
+    best[0].channels = list(dict.fromkeys(best[0].channels + others))[:16]
+    return best
 
 
 def _check_pair(
@@ -72,19 +83,20 @@ def _check_pair(
     cmd_channel: str,
     meas_stream: str,
     meas_channel: str,
-) -> Finding | None:
+) -> list[Finding]:
+    """The pair's tracking error (first) and the stalled sensor that explains it, if any."""
     if is_gripper_name(cmd_channel) or is_gripper_name(meas_channel):
-        return None
+        return []
     cmd_field, meas_field = field_of(cmd_stream, cmd_channel), field_of(meas_stream, meas_channel)
     if cmd_field != meas_field or meas_field == "effort":
-        return None
+        return []
     cmd_sig, meas_sig = data.signal(cmd_stream), data.signal(meas_stream)
     if cmd_sig is None or meas_sig is None or len(cmd_sig.t_ns) < 2 or len(meas_sig.t_ns) < 4:
-        return None
+        return []
     command = cmd_sig.column(cmd_channel)
     measured = meas_sig.column(meas_channel)
     if not np.isfinite(measured).any() or np.nanmax(np.abs(measured)) == 0:
-        return None  # the measurement is not filled in
+        return []  # the measurement is not filled in
     t_meas, t_cmd = meas_sig.t_ns, cmd_sig.t_ns
     scale = max(robust_range(measured), robust_range(command))
     bound = max(ctx.t(CAUSE, "bound") * scale, ctx.t(CAUSE, "abs_floor"))
@@ -109,11 +121,21 @@ def _check_pair(
         ctx, meas_sig.values, meas_sig.channels.index(meas_channel), held, t_meas
     )
     if frozen is not None:
-        return _frozen_finding(
-            data, ctx, frozen, t_meas, cmd_stream, cmd_channel, meas_stream, meas_channel
-        )
+        refs = (channel_ref(cmd_stream, cmd_channel), channel_ref(meas_stream, meas_channel))
+        start, end, _ = frozen
+        t0, t1 = int(t_meas[start]), int(t_meas[end - 1])
+        rises = [
+            effort_rise(e, t0, t1, ctx.t(CAUSE, "effort_beyond"))
+            for e in joint_efforts(data, joint_of(meas_channel))
+        ]
+        rise = max(rises, default=0.0)
+        found = _frozen_finding(data, frozen, t_meas, refs, meas_channel)
+        if rise >= ctx.t(CAUSE, "effort_rise"):
+            found.evidence["effort_rise"] = round(rise, 3)
+            return [found]  # held against its command: a blocked joint, not a stale reading
+        return [found, _stall_finding(found, refs, meas_stream, meas_channel)]
     if not spans:
-        return None
+        return []
     start, end = max(spans, key=lambda s: span_s(t_meas, *s))
     first = _onset(err, spans[0][0], bound, ctx.t(CAUSE, "onset_fraction"))
     duration = span_s(t_meas, start, end)
@@ -123,7 +145,7 @@ def _check_pair(
     if failed_run(data):
         confidence += 0.05
     cmd_ref, meas_ref = channel_ref(cmd_stream, cmd_channel), channel_ref(meas_stream, meas_channel)
-    return Finding(
+    found = Finding(
         cause=CAUSE,
         title=f"Joint not following its command: {meas_channel}",
         explanation=(
@@ -149,6 +171,7 @@ def _check_pair(
             "command the robot cannot physically follow?"
         ),
     )
+    return [found]
 
 
 def best_lag_index(
@@ -243,18 +266,15 @@ def _frozen_joint(
 
 def _frozen_finding(
     data: EpisodeData,
-    ctx: ExplainContext,
     frozen: tuple[int, int, float],
     t_meas: np.ndarray,
-    cmd_stream: str,
-    cmd_channel: str,
-    meas_stream: str,
+    refs: tuple[str, str],
     meas_channel: str,
 ) -> Finding:
     start, end, travel = frozen
     duration = span_s(t_meas, start, end)
     confidence = 0.7 + min(0.1, 0.05 * (duration - 0.5)) + (0.05 if failed_run(data) else 0.0)
-    cmd_ref, meas_ref = channel_ref(cmd_stream, cmd_channel), channel_ref(meas_stream, meas_channel)
+    cmd_ref, meas_ref = refs
     return Finding(
         cause=CAUSE,
         title=f"Joint not following its command: {meas_channel}",
@@ -271,5 +291,39 @@ def _frozen_finding(
         next_step=(
             "Check the joint and its encoder at that time: a blocked joint, a tripped motor "
             "driver, or a sensor that stopped updating this one joint?"
+        ),
+    )
+
+
+def _stall_finding(
+    frozen: Finding, refs: tuple[str, str], meas_stream: str, meas_channel: str
+) -> Finding:
+    """The joint's reading repeated one value bit for bit while its command moved and its
+    effort stayed in its band: a real joint, even a blocked one, reads its encoder's noise and
+    is pushed when held against its command; an exact repeat with nothing pushing is a
+    reading that stopped updating — the cause the tracking error follows from."""
+    cmd_ref, meas_ref = refs
+    duration = frozen.evidence["duration_s"]
+    return Finding(
+        cause=STALL,
+        title=f"{meas_stream}: {meas_channel} stuck",
+        explanation=(
+            f"{meas_ref} repeated exactly the same value for {duration:.2f} s while {cmd_ref} "
+            f"moved by {frozen.evidence['command_travel']:.3g} and nothing pushed the joint "
+            "(no effort beyond its usual band): the reading stopped updating"
+        ),
+        confidence=frozen.confidence,
+        severity="high",
+        t_start_ns=frozen.t_start_ns,
+        t_end_ns=frozen.t_end_ns,
+        channels=[meas_ref, cmd_ref],
+        evidence={
+            "repeated_exactly": True,
+            "command_travel": frozen.evidence["command_travel"],
+            "duration_s": duration,
+        },
+        next_step=(
+            f"Check the driver or encoder of {meas_channel} and the log around that time: "
+            "its value is stale from there."
         ),
     )
