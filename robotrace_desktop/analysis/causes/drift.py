@@ -150,8 +150,11 @@ def _fit_pair(
     midway_s = ramp_s - max(_half_growth_s(ramp_s, tau), ramp_s / 3.0)
     if _frozen_during(measured, t_meas, int(t_meas[keep[i]] + midway_s * NS), ramp_s - midway_s):
         return None  # a joint that stopped dead is a stop or a stuck sensor, not a slow walk
-    if _held_still(measured[keep], r, t_s, (float(t_s[i]) + midway_s, ramp_s - midway_s)):
-        return None  # the command moved on, the joint stayed: blocked (a grasp, a stop)
+    late_span = (float(t_s[i]) + midway_s, ramp_s - midway_s)
+    if _held_still(measured[keep], target, r, t_s, late_span):
+        # the command moved on, the joint stayed or made only part of the way: blocked (a
+        # grasp, a stop) or too weak to follow — a tracking error, not a slow walk
+        return None
     return {
         "onset_ns": float(t_meas[keep[i]]),
         "end_ns": float(t_meas[keep[-1]]),
@@ -203,12 +206,19 @@ def _half_growth_s(ramp_s: float, tau: float) -> float:
 
 
 def _held_still(
-    measured: np.ndarray, residual: np.ndarray, t_s: np.ndarray, late_span: tuple[float, float]
+    measured: np.ndarray,
+    command: np.ndarray,
+    residual: np.ndarray,
+    t_s: np.ndarray,
+    late_span: tuple[float, float],
 ) -> bool:
     """Whether the joint itself barely moved while the second half of the growth built up
     (``late_span``: its start and duration in seconds) although the residual grew: then the
     command walked away from a joint held in place — fingers closed on an object, a joint
-    against a stop — not a measurement drifting from its command."""
+    against a stop — not a measurement drifting from its command. Likewise when the command
+    travelled at least as far as the residual grew and the joint made less than half of that
+    way: the residual is the command's motion the joint did not make (a weak gain, a slipping
+    transmission), where a drifting joint keeps following its command."""
     start, duration = late_span
     late = np.flatnonzero((t_s >= start) & (t_s <= start + duration))
     if late.size < 8:
@@ -219,9 +229,12 @@ def _held_still(
     # how far the joint travelled over that stretch (smoothed over ``edge`` samples so noise
     # does not count): a blocked joint stays put; a drifting one keeps following its command,
     # even where the command happens to run back against the drift and the two ends meet
-    path = np.convolve(measured[late[0] : late[-1] + 1], np.ones(edge) / edge, mode="valid")
+    kernel = np.ones(edge) / edge
+    path = np.convolve(measured[late[0] : late[-1] + 1], kernel, mode="valid")
     moved = float(np.ptp(path)) if path.size else 0.0
-    return moved < 0.25 * grew
+    told = np.convolve(command[late[0] : late[-1] + 1], kernel, mode="valid")
+    asked = float(np.ptp(told)) if told.size else 0.0
+    return moved < 0.25 * grew or (asked >= grew and moved < 0.5 * asked)
 
 
 def _frozen_during(measured: np.ndarray, t_ns: np.ndarray, start_ns: int, span_s: float) -> bool:
