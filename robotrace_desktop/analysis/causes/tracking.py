@@ -3,10 +3,17 @@
 Command and measurement are matched by joint name (data.pairs()). The command is resampled onto
 the measured times by sample-and-hold and compared at the best small lag (a controller always
 trails its target a little; that settling lag is not a fault). The error is judged relative to
-the joint's motion range so one bound fits radians, metres and normalised units. Only like is
-compared with like (position↔position, velocity↔velocity); torque commands, all-zero
-measurements and gripper / hand channels (a closed hand stops on the object by design) are
-skipped.
+the joint's motion range so one bound fits radians, metres and normalised units; a joint whose
+error stays under that bound but far beyond the band it keeps over the early run, for seconds,
+counts too (a weak gain: it makes only part of each commanded move). The onset is where the
+error left its ordinary band, dated back from the detection (a CUSUM changepoint), not where
+it crossed the bound. Only like is compared with like (position↔position,
+velocity↔velocity); torque commands, all-zero measurements and gripper / hand channels (a
+closed hand stops on the object by design) are skipped.
+
+A joint repeating one value bit for bit while its command moves is stuck however small its
+error; with its effort staying in its band (nothing pushed it) the reading stopped updating,
+so a sensor_stall is reported with it — the cause the tracking error follows from.
 """
 
 from __future__ import annotations
