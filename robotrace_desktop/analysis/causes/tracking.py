@@ -53,7 +53,8 @@ thresholds.register(
     ),
     onset_fraction=(
         0.2,
-        "the divergence starts where the error last was below this fraction of the bound",
+        "calm error: below this fraction of the bound — a divergence starts no later than its "
+        "last calm sample",
     ),
     effort_rise=(
         0.5,
@@ -257,7 +258,7 @@ def _band(err: np.ndarray, early: np.ndarray, percentile: float) -> float | None
 def _onset(
     ctx: ExplainContext, err: np.ndarray, t_meas: np.ndarray, first: int, bound: float
 ) -> int:
-    """Where the divergence detected at ``first`` (its first sample beyond the bound) began.
+    """Where the divergence detected at ``first`` (the first sample of its first span) began.
 
     A joint that follows with too weak a gain, or stops while its command moves on, parts from
     its command gradually, and the gap falls back whenever the command passes back by where the
