@@ -517,6 +517,12 @@ def _effort_spike(src: MemorySource, rng: np.random.Generator, history: Any) -> 
 
 
 def _tracking_error(src: MemorySource, rng: np.random.Generator, history: Any) -> Fault | None:
+    """A joint that can no longer follow its command (a slipping transmission, a weak gain):
+    from t0 it moves only a fifth of what it did, sensor noise and all. Not a frozen value —
+    a reading repeated bit for bit is a sensor that stopped (a stall), and a joint held still
+    while its command runs on is a hard stop. The joint is one whose command, from t0 on, goes
+    far from where it was (most of its range, and at least 0.1): a weak joint is only visible
+    when it is asked to move."""
     pairs = []
     for (cs, cc), (ms, mc) in overlay_pairs(src.info):
         both = cs in src.signals and ms in src.signals and not _is_hand(cc)
@@ -526,16 +532,21 @@ def _tracking_error(src: MemorySource, rng: np.random.Generator, history: Any) -
         return None
     command = src.signals[pairs[0][0][0]]
     lo_t, hi_t = _span(command)
-    for _ in range(12):  # a t0 where some commanded joint really moves in the next second
+    for _ in range(12):  # a t0 where some commanded joint really moves, soon and far
         t0 = _pick_t0(rng, lo_t, hi_t)
         scored = []
         for (cs, cc), (ms, mc) in pairs:
             cmd = src.signals[cs]
-            sel = (cmd.t_ns >= t0) & (cmd.t_ns < t0 + NS // 2)
             col = cmd.channel(cc)
+            later = cmd.t_ns >= t0
+            soon = later & (cmd.t_ns < t0 + NS // 2)
             full = float(np.nanmax(col) - np.nanmin(col))
-            if sel.sum() >= 2 and full > 1e-6:
-                scored.append((float(np.ptp(col[sel])) / full, (ms, mc)))
+            if soon.sum() < 2 or full <= 1e-6:
+                continue
+            start = col[int(np.argmax(later))]
+            away = float(np.nanmax(np.abs(col[later] - start)))
+            if away >= max(0.6 * full, 0.1):
+                scored.append((float(np.ptp(col[soon])) / full, (ms, mc)))
         scored.sort(reverse=True)
         if scored and scored[0][0] >= 0.15:
             ms, mc = scored[0][1]
@@ -548,7 +559,8 @@ def _tracking_error(src: MemorySource, rng: np.random.Generator, history: Any) -
         i = c.channels.index(channel)
         after = c.t_ns >= t0
         if after.any():
-            values[after, i] = values[int(np.argmax(after)), i]  # the joint stops following
+            held = values[int(np.argmax(after)), i]
+            values[after, i] = held + 0.2 * (values[after, i] - held)  # a fifth of the motion
         return _replace(c, c.t_ns, values)
 
     return Fault("tracking_error", t0, ms, mc, {ms: edit})

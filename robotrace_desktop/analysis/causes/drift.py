@@ -150,8 +150,11 @@ def _fit_pair(
     midway_s = ramp_s - max(_half_growth_s(ramp_s, tau), ramp_s / 3.0)
     if _frozen_during(measured, t_meas, int(t_meas[keep[i]] + midway_s * NS), ramp_s - midway_s):
         return None  # a joint that stopped dead is a stop or a stuck sensor, not a slow walk
-    if _held_still(measured[keep], r, t_s, (float(t_s[i]) + midway_s, ramp_s - midway_s)):
-        return None  # the command moved on, the joint stayed: blocked (a grasp, a stop)
+    late_span = (float(t_s[i]) + midway_s, ramp_s - midway_s)
+    if _held_still(measured[keep], target, r, t_s, late_span):
+        # the command moved on, the joint stayed or made only part of the way: blocked (a
+        # grasp, a stop) or too weak to follow — a tracking error, not a slow walk
+        return None
     return {
         "onset_ns": float(t_meas[keep[i]]),
         "end_ns": float(t_meas[keep[-1]]),
@@ -203,12 +206,19 @@ def _half_growth_s(ramp_s: float, tau: float) -> float:
 
 
 def _held_still(
-    measured: np.ndarray, residual: np.ndarray, t_s: np.ndarray, late_span: tuple[float, float]
+    measured: np.ndarray,
+    command: np.ndarray,
+    residual: np.ndarray,
+    t_s: np.ndarray,
+    late_span: tuple[float, float],
 ) -> bool:
     """Whether the joint itself barely moved while the second half of the growth built up
     (``late_span``: its start and duration in seconds) although the residual grew: then the
     command walked away from a joint held in place — fingers closed on an object, a joint
-    against a stop — not a measurement drifting from its command."""
+    against a stop — not a measurement drifting from its command. Likewise when the residual
+    is most of every move the command makes, following the command's path (wiggles and all)
+    rather than time: that is the command's motion the joint did not make (a weak gain, a
+    slipping transmission), a tracking error."""
     start, duration = late_span
     late = np.flatnonzero((t_s >= start) & (t_s <= start + duration))
     if late.size < 8:
@@ -221,7 +231,22 @@ def _held_still(
     # even where the command happens to run back against the drift and the two ends meet
     path = np.convolve(measured[late[0] : late[-1] + 1], np.ones(edge) / edge, mode="valid")
     moved = float(np.ptp(path)) if path.size else 0.0
-    return moved < 0.25 * grew
+    return moved < 0.25 * grew or _follows_command(command[late], residual[late], t_s[late])
+
+
+def _follows_command(command: np.ndarray, residual: np.ndarray, t_s: np.ndarray) -> bool:
+    """Whether the residual is the larger share of the command's own motion — the joint made
+    less than half of every move — and follows the command's path better than time: a
+    straight-line fit on the command leaves under half of what one on time leaves. (A joint
+    settling behind its command makes most of the way; a drifting one all of it.)"""
+    ok = np.isfinite(command) & np.isfinite(residual)
+    if ok.sum() < 8 or np.ptp(command[ok]) <= 0 or np.ptp(t_s[ok]) <= 0:
+        return False
+    c, r, t = command[ok], residual[ok], t_s[ok]
+    slope, icpt = np.polyfit(c, r, 1)
+    on_command = float(np.sum((r - (slope * c + icpt)) ** 2))
+    on_time = float(np.sum((r - np.polyval(np.polyfit(t, r, 1), t)) ** 2))
+    return -1.0 < slope < -0.5 and on_command < 0.5 * on_time
 
 
 def _frozen_during(measured: np.ndarray, t_ns: np.ndarray, start_ns: int, span_s: float) -> bool:
