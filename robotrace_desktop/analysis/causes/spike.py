@@ -31,8 +31,8 @@ What needs care:
   is the sensor reporting nothing, not a wild reading;
 - velocity channels derived from noisy positions, and joint efforts, are handled like any
   other channel; spikes on efforts are reported as ``effort_spike``;
-- commands are searched too (a controller's output glitching for a cycle), with a doubled bar
-  in busy stretches, where a policy or an operator makes quick moves of its own;
+- commands are searched too (a controller's output glitching for a cycle); in busy stretches
+  only sharp ones (in and out in one sample): a policy or an operator ramps out and back itself;
 - a channel busy in one part of the run and still in another (a controller's output after the
   arm stopped) is judged, around a spike in a still stretch, against that stretch alone.
 """
@@ -104,7 +104,6 @@ _MIN_SAMPLES = 20
 # torn message, a bad computation in one cycle) is as wild as a sensor's reading, and the same
 # tests apply — it stands far out of the command's own ordinary departures from its trend
 _ROLES = ("state", "other", "command")
-_COMMAND_BAR = 2.0  # × over_ordinary for a command's spike in a busy stretch
 _FRAME_BUDGET = 2_000_000  # samples of running-median frames held at once
 _MAX_LEVELS = 16  # a channel taking at most this many distinct values holds levels
 _RARE_FLAG_SHARE = 0.1  # a validity flag spends less than this share of the run flipped
@@ -246,10 +245,7 @@ def _scale_hits(
         magnitude = abs(hit["departure"])
         hit["over_noise"] = magnitude / noise[j] if noise[j] > 0 else np.inf
         hit["over_ordinary"] = magnitude / hit["ordinary"] if hit["ordinary"] > 0 else np.inf
-        # a policy's or an operator's output makes quick out-and-back moves of its own: a
-        # command in a busy stretch must stand out twice as far as a sensor's reading
-        bar = over * (_COMMAND_BAR if signal.role == "command" and j not in still else 1.0)
-        if hit["over_ordinary"] <= bar or hit["over_noise"] <= k_noise:
+        if hit["over_ordinary"] <= over or hit["over_noise"] <= k_noise:
             continue
         if _hand_named(signal.channels)[keep[j]] and not stands_out_in_readings(
             x[:, j], signal.t_ns, (hit["t_ns"], hit["end_ns"]), ctx.t(CAUSE, "reading_over")
@@ -294,6 +290,8 @@ def _event_hit(
     if event is None or not on_trend(column, event, h, ctx.t(CAUSE, "step_share")):
         return None
     if not sharp_edges(column, event, h, ctx.t(CAUSE, "sharpness")):
+        if signal.role == "command" and regime is None:
+            return None  # ramped out and back in a busy stretch: what a policy or operator does
         # ramped in and out: only a bend the channel never makes, with calm around it (the
         # lobe of a jolt swinging through the baseline has its other lobe next to it)
         own, usual = sharp_bend(column, event, h, regime)
