@@ -136,3 +136,37 @@ def test_an_estimate_counts_only_when_its_whole_message_goes_stale() -> None:
         found = level_stall.analyze(make_data(streams, message_types=types), context())
         assert len(found) == expected
     assert abs(found[0].t_start_ns / NS - 5.0) <= 0.2
+
+
+def _two_turtles(driven: bool) -> object:
+    """Two turtles at 60 Hz for 12 s: the first parks (its pose held exactly) from 5 s to 9 s
+    while the second keeps driving; ``driven``: the first turtle's own command keeps changing
+    while it is parked (else it sends nothing from a second before — turtlesim drives on for a
+    second after the last command — until it moves again)."""
+    t = np.arange(0, 12, 1 / 60)
+    parked = (t >= 5.0) & (t < 9.0)
+    x, y = 5.0 + np.sin(0.4 * t) + 0.1 * t, 5.0 + np.cos(0.3 * t)
+    for column in (x, y):
+        column[parked] = column[np.flatnonzero(parked)[0] - 1]
+    sent = (t < 4.0) | (t >= 9.0) | driven
+    cmd_t = t[sent]
+    # teleop keys: forward, and while driven back and forth every half second
+    keys = driven & (cmd_t >= 4.0) & (cmd_t < 9.0) & (np.floor(2 * cmd_t) % 2 == 1)
+    return make_data(
+        {
+            "/turtle1/pose": (ns(t), {"x": x, "y": y}),
+            "/turtle2/pose": (ns(t), {"x": 3.0 + np.sin(0.5 * t), "y": 2.0 + 0.2 * t}),
+            "/turtle1/cmd_vel": (ns(cmd_t), {"linear.x": np.where(keys, -2.0, 2.0)}),
+        },
+        details={"/turtle1/cmd_vel": {"role": "command"}},
+    )
+
+
+def test_a_turtle_parked_while_another_drives_is_not_a_stall_unless_told_to_move() -> None:
+    """In a recording of two robots the other one driving says nothing about this one resting:
+    a pose held while its own command is silent is a parked turtle; held while its own command
+    keeps changing, it is a stall."""
+    parked = _two_turtles(driven=False)
+    assert [f for f in level_stall.analyze(parked, context()) if f.confidence >= 0.5] == []
+    told = _two_turtles(driven=True)
+    assert _stalls(level_stall.analyze(told, context()), 5.0)

@@ -99,11 +99,12 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
             else {j for j, k in enumerate(block.cols) if signal.channels[k] in stale}
         )
         related = related_commands(signal, commands, data)
+        same_robot = _same_robot(signal, measured, levels)
         runs = [
             run
             for run in found
             if int(signal.t_ns[0]) + NS <= run["start_ns"]
-            and _robot_moving({**run, "columns": skip}, block, levels, related, ctx)
+            and _robot_moving({**run, "columns": skip}, block, same_robot, related, ctx)
         ]
         if runs and sensor_kind(data, signal.stream) == "estimate":
             # odometry or a GNSS fix holds, and steps by its update's quantum, one part at a
@@ -139,6 +140,24 @@ def _robot_moving(
     if others_active(run, own, levels):
         return True
     return bool(moving_commands(commands, run["start_ns"], run["end_ns"], ctx))
+
+
+def _same_robot(
+    signal: Signal, measured: list[Signal], levels: list[NoiseBlocks | None]
+) -> list[NoiseBlocks | None]:
+    """The level blocks of the streams of the robot ``signal`` belongs to: in a recording of
+    several robots (``/turtle1/...``, ``/turtle2/...``) another robot's activity says nothing
+    about this one resting (a turtle parked while the other drives is not a stall)."""
+    own = _robot_of(signal.stream)
+    if not own or not any(_robot_of(s.stream) not in ("", own) for s in measured):
+        return levels
+    return [b for s, b in zip(measured, levels, strict=True) if _robot_of(s.stream) == own]
+
+
+def _robot_of(stream: str) -> str:
+    """A stream's top-level namespace (``turtle1`` of ``/turtle1/pose``), or ""."""
+    parts = [p for p in stream.split("/") if p]
+    return parts[0] if stream.startswith("/") and len(parts) > 1 else ""
 
 
 def _collapsed(signal: Signal, ctx: ExplainContext) -> list[LevelRun]:
