@@ -202,9 +202,7 @@ def _scale_hits(
     # holding still in another (a controller's output after the arm stopped) is judged there
     own = int(ctx.t(CAUSE, "max_width")) + h  # the spike itself and its window
     regime = max(4 * own, round(ctx.t(CAUSE, "regime_s") / dt_s)) if dt_s > 0 else 4 * own
-    offset = np.abs(np.arange(size.shape[0])[:, None] - peak_i[None, :])
-    near = (offset > own) & (offset <= regime)
-    local = np.where(near, size, 0.0).max(axis=0)
+    local = _regime_max(size, peak_i, own, regime)
     k_noise = ctx.t(CAUSE, "k_noise")
     over = ctx.t(CAUSE, "over_ordinary")
     stands_out = (peak > over * ordinary) | (peak > over * local)
@@ -257,6 +255,17 @@ def _scale_hits(
         hit["command"] = signal.role == "command"
         hits[int(j)] = hit
     return hits
+
+
+def _regime_max(size: np.ndarray, peak_i: np.ndarray, own: int, regime: int) -> np.ndarray:
+    """Per column, the largest departure within ``regime`` samples of its peak, the peak's own
+    ``own`` samples either side left out."""
+    out = np.zeros(size.shape[1])
+    for j, p in enumerate(peak_i.tolist()):
+        before = size[max(0, p - regime) : max(0, p - own), j]
+        after = size[p + own + 1 : p + regime + 1, j]
+        out[j] = max(before.max(initial=0.0), after.max(initial=0.0))
+    return out
 
 
 def _event_hit(
