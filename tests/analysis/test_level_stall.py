@@ -1,7 +1,8 @@
 """A live reading that keeps publishing a few stale values is a stall: refreshed only every k-th
 sample (sample-and-hold) or flickering between two old readings, injected into real recordings,
 is found and dated where it began; untouched recordings, a quantised joint resting or creeping
-by single steps, and an odometry estimate holding one part while the rest moves are not."""
+by single steps, an odometry estimate holding one part while the rest moves, a robot parked
+while another drives and a speed echoing its command at the command's rate are not."""
 
 from __future__ import annotations
 
@@ -136,3 +137,70 @@ def test_an_estimate_counts_only_when_its_whole_message_goes_stale() -> None:
         found = level_stall.analyze(make_data(streams, message_types=types), context())
         assert len(found) == expected
     assert abs(found[0].t_start_ns / NS - 5.0) <= 0.2
+
+
+def _two_turtles(driven: bool) -> object:
+    """Two turtles at 60 Hz for 12 s: the first parks (its pose held exactly) from 5 s to 9 s
+    while the second keeps driving; ``driven``: the first turtle's own command keeps changing
+    while it is parked (else it sends nothing from a second before — turtlesim drives on for a
+    second after the last command — until it moves again)."""
+    t = np.arange(0, 12, 1 / 60)
+    parked = (t >= 5.0) & (t < 9.0)
+    x, y = 5.0 + np.sin(0.4 * t) + 0.1 * t, 5.0 + np.cos(0.3 * t)
+    for column in (x, y):
+        column[parked] = column[np.flatnonzero(parked)[0] - 1]
+    sent = (t < 4.0) | (t >= 9.0) | driven
+    cmd_t = t[sent]
+    # teleop keys: forward, and while driven back and forth every half second
+    keys = driven & (cmd_t >= 4.0) & (cmd_t < 9.0) & (np.floor(2 * cmd_t) % 2 == 1)
+    return make_data(
+        {
+            "/turtle1/pose": (ns(t), {"x": x, "y": y}),
+            "/turtle2/pose": (ns(t), {"x": 3.0 + np.sin(0.5 * t), "y": 2.0 + 0.2 * t}),
+            "/turtle1/cmd_vel": (ns(cmd_t), {"linear.x": np.where(keys, -2.0, 2.0)}),
+        },
+        details={"/turtle1/cmd_vel": {"role": "command"}},
+    )
+
+
+def test_a_turtle_parked_while_another_drives_is_not_a_stall_unless_told_to_move() -> None:
+    """In a recording of two robots the other one driving says nothing about this one resting:
+    a pose held while its own command is silent is a parked turtle; held while its own command
+    keeps changing, it is a stall."""
+    parked = _two_turtles(driven=False)
+    assert [f for f in level_stall.analyze(parked, context()) if f.confidence >= 0.5] == []
+    told = _two_turtles(driven=True)
+    assert _stalls(level_stall.analyze(told, context()), 5.0)
+
+
+def _echo(echoes: bool) -> object:
+    """A turtle driving for 12 s with its pose at 60 Hz and its velocity commanded at 10 Hz:
+    the pose's speed is smooth until 6 s, then (``echoes``) the simulator reports the last
+    commanded speed, float32, six pose samples per command — or (not ``echoes``) the speed
+    reading goes stale: its own old readings refreshed every sixth sample."""
+    t = np.arange(0, 12, 1 / 60)
+    cmd_t = np.arange(0, 12, 0.1)
+    command = 1.0 + 0.5 * np.sin(0.6 * cmd_t)
+    speed = 1.0 + 0.5 * np.sin(0.6 * t) + 0.001 * np.cos(7.0 * t)
+    late = np.flatnonzero(t >= 6.0)
+    if echoes:
+        held = command[np.searchsorted(cmd_t, t[late], side="right") - 1]
+        speed[late] = held.astype(np.float32)
+    else:
+        speed[late] = _sample_and_hold(speed, late, 6)[late]
+    x, y = 2.0 + 0.5 * t, 3.0 + np.sin(0.4 * t)
+    return make_data(
+        {
+            "/turtle1/pose": (ns(t), {"x": x, "y": y, "linear_velocity": speed}),
+            "/turtle1/cmd_vel": (ns(cmd_t), {"linear.x": command}),
+        },
+        details={"/turtle1/cmd_vel": {"role": "command"}},
+    )
+
+
+def test_a_speed_that_echoes_its_command_is_not_stale() -> None:
+    """Stepping at the command's rate because it reports the command (every value it holds is
+    one the command sent) is not a stall; its own old readings refreshed every sixth sample
+    while the command moves on is."""
+    assert [f for f in level_stall.analyze(_echo(True), context()) if f.confidence >= 0.5] == []
+    assert _stalls(level_stall.analyze(_echo(False), context()), 6.0)

@@ -1,8 +1,9 @@
 """Saturation without a flat top, and a joint blocked by an obstacle that gives way, injected into
 real recordings: a command rate-limited into a constant-slope ramp, a command squashed by a
-tanh against a bound it never reaches, and a joint held by a compliant stop while its command
-(or its torque) runs on. Each must be the top finding, dated where it began — not where its
-symptom (a settled joint, a grown tracking error) finally shows."""
+tanh against a bound it never reaches (dated at the first time it squeezed), and a joint held
+by a compliant stop while its command (or its torque) runs on. Each must be the top finding,
+dated where it began — not where its symptom (a settled joint, a grown tracking error) finally
+shows."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from robotrace_desktop.analysis.causes import action_saturation
 from robotrace_desktop.analysis.data import EpisodeData
 from robotrace_desktop.analysis.explain import explain_source
 from robotrace_desktop.analysis.finding import Finding
@@ -337,3 +339,25 @@ def test_a_stall_driven_only_by_a_pinned_joints_push_follows_the_hard_stop() -> 
     stop.confidence = 0.73
     other = rank([_stale([push, f"{TORQUES}/data[3]"], 5.2, 0.88), stop])
     assert [f.cause for f in other] == ["sensor_stall", "hard_stop"]
+
+
+def test_a_soft_limit_is_dated_at_the_first_time_it_squeezed_the_command() -> None:
+    """A velocity command squashed by a tanh against 0.75 twice: briefly at 3.5 s, then long
+    enough to creep there at 7.2 s. The limit acted from the first time: the finding starts at
+    that knee and says so, not four seconds later where the squeeze became obvious."""
+    t = np.arange(0, 12, 0.1)
+    request = 1.1 * np.exp(-0.5 * ((t - 4.0) / 0.5) ** 2) + 1.7 * np.exp(
+        -0.5 * ((t - 8.0) / 0.6) ** 2
+    )
+    knee, bound = 0.6, 0.75
+    excess = (request - knee) / (bound - knee)
+    squeezed = np.where(request > knee, knee + (bound - knee) * np.tanh(excess), request)
+    other = 0.8 * np.sin(0.9 * t) + 0.3 * np.sin(2.3 * t)
+    data = make_data(
+        {"/turtle2/cmd_vel": (ns(t), {"linear.x": other, "angular.z": squeezed})},
+        details={"/turtle2/cmd_vel": {"role": "command"}},
+    )
+    found = [f for f in action_saturation.analyze(data, context()) if f.confidence >= 0.5]
+    assert [f.channels for f in found] == [["/turtle2/cmd_vel/angular.z"]]
+    assert abs(found[0].t_start_ns / NS - 3.5) <= 0.3
+    assert "flattened at that level already" in found[0].explanation

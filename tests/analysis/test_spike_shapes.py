@@ -2,7 +2,8 @@
 wide and bursts of spikes close together, injected into real recordings, are found once, on
 their channel, dated at their first sample; so are spikes on a dexterous hand's finger joints.
 A jolt that swings through the baseline (an IMU on a bump), a staircase of held values and a
-finger's fast close-and-open on a slow, held hand sensor stay quiet."""
+finger's fast close-and-open on a slow, held hand sensor stay quiet. A command glitching
+while it holds still is a command spike."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from robotrace_desktop.analysis.causes import spike
+from robotrace_desktop.analysis.causes import spike, still_message
 from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.episodes import resolve
 from tests.analysis.fakes import context, make_data, ns, streams_of
@@ -142,3 +143,27 @@ def test_a_drop_to_the_zero_a_sensor_reads_before_it_comes_up_is_not_a_spike(
     resolved = resolve(str(shared_data / "lerobot/g1_pick_bottle_v21#12"), None)
     data = make_data(streams_of(resolved.info, resolved.open()), base=resolved.info)
     assert _confident(spike.analyze(data, context())) == []
+
+
+@pytest.mark.parametrize("at", [0.5, 0.7, 0.8])
+def test_a_glitch_of_a_command_holding_still_is_a_command_spike_not_a_stalled_sensor(
+    shared_data: Path, at: float
+) -> None:
+    """The iiwa's effort commands are busy for its first 1.5 s and then hold still: a 3-sample
+    jump across the command's whole range and straight back there is a command spike (judged
+    against the still stretch around it — the busy start has departures of that size), and the
+    joints holding still meanwhile are not a stalled sensor: one glitch is not the robot being
+    told to move."""
+    resolved = resolve(str(shared_data / IIWA), None)
+    streams = streams_of(resolved.info, resolved.open())
+    t_ns, channels = streams["/effort_controller/commands"]
+    column = channels["data[2]"]
+    i0 = int(at * column.size)
+    column[i0 : i0 + 3] += np.percentile(column, 99) - np.percentile(column, 1)
+    data = make_data(streams, base=resolved.info)
+    found = _confident(spike.analyze(data, context()))
+    assert [(f.title, f.t_start_ns) for f in found] == [("Command spike: data[2]", int(t_ns[i0]))]
+    assert found[0].evidence["judged_on_still_s"] is not None
+    assert still_message.analyze(data, context()) == []
+    untouched = make_data(streams_of(resolved.info, resolved.open()), base=resolved.info)
+    assert spike.analyze(untouched, context()) == []

@@ -52,7 +52,12 @@ def soft_limited(data: EpisodeData, ctx: ExplainContext, signal: Signal, k: int)
     spans = _squeezed(ctx, signal, k)
     if not spans:
         return None
-    start, end, onset, others = spans[0]
+    start, end, knee, others = spans[0]
+    m = max(4, round(ctx.t(CAUSE, "soft_window_s") * 1e9 / period_ns(t_ns)))
+    onset = _first_squeeze(x, (start, end, knee), m)
+    earlier = (
+        f" (flattened at that level already from {t_ns[onset] / 1e9:.2f} s)" if onset < knee else ""
+    )
     rivals = len(spans) - 1
     duration = span_s(t_ns, start, end)
     confidence = 0.7 + min(0.1, 0.05 * duration) + (0.05 if failed_run(data) else 0.0)
@@ -68,7 +73,7 @@ def soft_limited(data: EpisodeData, ctx: ExplainContext, signal: Signal, k: int)
         explanation=(
             f"{ref} slowed into {level:.4g} and crept there for {duration:.2f} s, its steps a "
             f"small fraction of its usual ones, while the stream's other channels kept moving "
-            f"({others:.0%} of their usual pace): a soft limit compressed the command"
+            f"({others:.0%} of their usual pace){earlier}: a soft limit compressed the command"
         ),
         confidence=confidence,
         severity="high",
@@ -134,6 +139,37 @@ def _squeezed(ctx: ExplainContext, signal: Signal, k: int) -> list[tuple[int, in
             continue  # the whole stream slowed together: a hold, not a limit
         found.append((start, end, _onset(steps, start, m), pace_others))
     return found
+
+
+def _first_squeeze(x: np.ndarray, span: tuple[int, int, int], m: int) -> int:
+    """The onset of the first time the command was squeezed against the same bound: a soft
+    limit squeezes whatever runs into it, so an earlier turning point at the bound's level
+    (never beyond it), flattened there, is the same limit acting — shorter, or less deep, than
+    the span that gave it away. Returns that visit's knee (``_onset``), else ``span``'s.
+    ``m``: the window (samples) the step is judged over."""
+    start, end, onset = span
+    n = x.size
+    steps = np.abs(np.diff(x))
+    usual = _usual_step(steps, 1e-6 * robust_range(x))
+    level = float(np.median(x[start:end]))
+    side = float(np.sign(level - x[max(0, onset - m)]))
+    if side == 0 or usual <= 0 or onset < 2:
+        return onset
+    # at the level: within twice what the command creeps while squeezed there
+    tol = 2.0 * float(np.ptp(x[start:end]))
+    y = side * x[:onset]  # the bound on top
+    near = np.abs(y - side * level) <= tol
+    peaks = (
+        np.flatnonzero(near[1:-1] & (y[1:-1] >= y[:-2]) & (y[1:-1] >= y[2:])) + 1
+    )  # turning points at the bound's level
+    beyond = np.flatnonzero(y > side * level + tol)
+    for i in peaks:
+        if beyond.size and beyond[-1] > i:
+            continue  # went past the level after it: no bound there yet
+        flat = float(np.mean(steps[max(0, i - 1) : min(n - 1, i + 1)]))
+        if flat <= 0.2 * usual and i >= 2:
+            return min(onset, _onset(steps, int(i), m))
+    return onset
 
 
 def _onset(steps: np.ndarray, start: int, m: int) -> int:

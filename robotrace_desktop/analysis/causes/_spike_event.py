@@ -216,13 +216,63 @@ def sharp_edges(column: np.ndarray, event: SpikeEvent, h: int, share: float) -> 
     return bool(np.min(edges) >= share * abs(event["departure"]))
 
 
-def sharp_bend(column: np.ndarray, event: SpikeEvent, h: int) -> tuple[float, float]:
+def sharp_bend(
+    column: np.ndarray, event: SpikeEvent, h: int, within: int | None = None
+) -> tuple[float, float]:
     """(the lead spike's sharpest bend, the channel's sharpest bend outside the event): the
-    bend is |x[i-1] - 2 x[i] + x[i+1]|, what a sample's acceleration is."""
+    bend is |x[i-1] - 2 x[i] + x[i+1]|, what a sample's acceleration is. ``within``: only the
+    channel's bends up to this many samples either side count (a still stretch it leapt out
+    of is judged on its own motion, not on a busy stretch elsewhere in the run)."""
     bend = np.abs(np.diff(column, 2))  # bend[i] is centred on sample i + 1
     a, b = event["lead_first"] - 1, event["lead_last"] + 1
     own = float(np.max(bend[max(0, a - 1) : min(bend.size, b)])) if b > a - 1 else 0.0
     outside = np.ones(bend.size, dtype=bool)
     outside[max(0, event["first"] - h - 1) : event["last"] + h] = False
+    if within is not None:
+        outside[: max(0, event["first"] - within)] = False
+        outside[event["last"] + within :] = False
     usual = float(np.max(bend[outside])) if outside.any() else 0.0
     return own, usual
+
+
+def stands_out_in_readings(
+    column: np.ndarray, t_ns: np.ndarray, span_ns: tuple[int, int], over: float
+) -> bool:
+    """A hand's finger joints are often slow sensors logged at a faster rate (sample-and-hold:
+    most samples repeat the previous one), and a finger closing and opening fast makes a
+    V-shaped turn of a reading or two that a running median cannot follow. There a spike is a
+    wild *reading*: judged on the sequence of readings (each held value once), its reading
+    departs from the readings either side of it ≥ ``over`` × as much as any other reading
+    departs from its neighbours. ``span_ns``: the spike's first and last sample times.
+    Channels that are not held: True."""
+    steps = np.diff(column)
+    if steps.size < 8 or np.mean(steps == 0) < 0.5:
+        return True
+    starts = np.flatnonzero(np.r_[True, steps != 0])  # the first sample of every reading
+    readings = column[starts]
+    if readings.size < 5:
+        return True
+    first, last = np.searchsorted(t_ns[starts], list(span_ns), "right") - 1
+    if first < 1 or last + 1 >= readings.size:
+        return True
+    # every reading against the mean of its two neighbours (a bend in the staircase)
+    bend = np.abs(readings[1:-1] - 0.5 * (readings[:-2] + readings[2:]))
+    keep = np.ones(bend.size, dtype=bool)
+    keep[max(0, first - 2) : last + 1] = False  # the event's readings and their neighbours
+    event = readings[first : last + 1]
+    sides = 0.5 * (readings[first - 1] + readings[last + 1])
+    own = float(np.max(np.abs(event - sides)))
+    usual = float(np.max(bend[keep])) if keep.any() else 0.0
+    return own >= over * usual
+
+
+def on_lattice(levels: np.ndarray, value: float) -> bool:
+    """A quantised channel (servo ticks: its levels a whole number of quanta apart) visiting
+    a rarely seen tick near its usual ones is jitter, not a glitch: ``value`` is a whole number
+    of quanta from the levels and within 3 quanta of one."""
+    if levels.size < 2:
+        return False
+    quantum = float(np.min(np.diff(levels)))
+    steps = (value - float(levels[0])) / quantum
+    near = float(np.min(np.abs(levels - value))) < 3.0 * quantum
+    return bool(abs(steps - round(steps)) < 0.1 and near)

@@ -279,10 +279,13 @@ def _finding(
     others: float,
 ) -> Finding | None:
     relative = abs(fit["relative_rise"])
+    # a rise far above what the fit leaves stays clear over more of the residual's own wobble
+    # (a finger's grasping motion): the unexplained share allowed grows with the rise's clarity
+    clarity = min(1.5, fit["z"] / ctx.t(CAUSE, "min_z"))
     if (
         relative < ctx.t(CAUSE, "min_rise")
         or fit["ramp_s"] < ctx.t(CAUSE, "min_ramp_s")
-        or fit["unexplained"] > ctx.t(CAUSE, "max_unexplained")
+        or fit["unexplained"] > clarity * ctx.t(CAUSE, "max_unexplained")
         or fit["z"] < ctx.t(CAUSE, "min_z")
     ):
         return None

@@ -35,6 +35,7 @@ from robotrace_desktop.core.timebase import NS_PER_S as NS
 CAUSE = "sensor_stall"
 SENSOR_ROLES = frozenset({"state", "other"})
 COMMAND_ROLES = frozenset({"action", "command"})
+_WILD = 6  # a command glitch this many samples wide does not make it move (a spike's width)
 
 thresholds.register(
     CAUSE,
@@ -331,6 +332,28 @@ def _robust_span(values: np.ndarray) -> np.ndarray:
     return robust
 
 
+def _trimmed_span(window: np.ndarray) -> np.ndarray:
+    """Per-column range of a command window without its ``_WILD`` highest and lowest samples:
+    a command that moves keeps moving once those are dropped, while a command that held still
+    but for a glitch of a few samples (a spike, a torn message) is still — a glitch is not the
+    robot being told to move. Windows too short to spare them: the plain range."""
+    n = window.shape[0]
+    if n < 4 * _WILD:
+        return _span(window)
+    finite = np.isfinite(window).sum(axis=0)
+    if np.all(finite == n):  # the common case: no holes, two order statistics suffice
+        part = np.partition(window, (_WILD, n - 1 - _WILD), axis=0)
+        span: np.ndarray = part[n - 1 - _WILD] - part[_WILD]
+        return span
+    with np.errstate(invalid="ignore"):
+        ordered = np.sort(window, axis=0)  # NaN sort last
+    cols = np.arange(window.shape[1])
+    top = np.clip(finite - 1 - _WILD, 0, None)
+    span = np.where(finite >= 4 * _WILD, ordered[top, cols] - ordered[_WILD, cols], 0.0)
+    trimmed: np.ndarray = np.nan_to_num(span, nan=0.0, posinf=0.0, neginf=0.0)
+    return trimmed
+
+
 def _runs(flags: np.ndarray) -> np.ndarray:
     """(k, 2) sample ranges [first, last] covered by runs of True intervals."""
     padded = np.concatenate(([0], flags.astype(np.int8), [0]))
@@ -349,7 +372,7 @@ def moving_commands(commands: list[Signal], t0: int, t1: int, ctx: ExplainContex
         window = command.values[lo : hi + 1] if hi < len(command.t_ns) else command.values[lo:]
         if len(window) < 3:
             continue
-        whole, part = _robust_span(command.values), _span(window)
+        whole, part = _robust_span(command.values), _trimmed_span(window)
         moved = (whole > 0) & (part > fraction * whole)
         movers += [
             channel_ref(command.stream, c)

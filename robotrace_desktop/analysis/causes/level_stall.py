@@ -23,7 +23,9 @@ Not stalls: a quantised reading at rest or settling, stepping between neighbouri
 distinct values by resolution, not by staleness); a channel live only late and briefly (a
 disturbance made it so: no normal to depart from); one part of an estimate (odometry, a GNSS
 fix) — it holds and steps by its update's quantum one part at a time, so only its whole
-message going stale counts. A joint whose own command moves meanwhile is the tracking error's
+message going stale counts; a reading that echoes its command (every value it holds is one the
+command sent: a simulator reporting the commanded speed); a robot resting while another robot
+of the recording moves. A joint whose own command moves meanwhile is the tracking error's
 story too: the stall stays just confident, below it.
 """
 
@@ -99,11 +101,13 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
             else {j for j, k in enumerate(block.cols) if signal.channels[k] in stale}
         )
         related = related_commands(signal, commands, data)
+        same_robot = _same_robot(signal, measured, levels)
         runs = [
             run
             for run in found
             if int(signal.t_ns[0]) + NS <= run["start_ns"]
-            and _robot_moving({**run, "columns": skip}, block, levels, related, ctx)
+            and _robot_moving({**run, "columns": skip}, block, same_robot, related, ctx)
+            and not _echoes_command(signal, run, related)
         ]
         if runs and sensor_kind(data, signal.stream) == "estimate":
             # odometry or a GNSS fix holds, and steps by its update's quantum, one part at a
@@ -139,6 +143,54 @@ def _robot_moving(
     if others_active(run, own, levels):
         return True
     return bool(moving_commands(commands, run["start_ns"], run["end_ns"], ctx))
+
+
+def _echoes_command(signal: Signal, run: LevelRun, commands: list[Signal]) -> bool:
+    """Every value the channel held during the run is one its robot's command sent (a
+    simulator reporting the commanded speed, a driver echoing its last command): it steps at
+    the command's rate because it follows the command, not because it went stale."""
+    column = signal.column(run["channel"])
+    lo, hi = np.searchsorted(signal.t_ns, [run["start_ns"], run["end_ns"]], side="right")
+    held = np.unique(column[max(0, lo - 1) : hi])
+    if held.size < 2:
+        return False  # one value held: nothing it followed
+    for command in commands:
+        a, b = np.searchsorted(command.t_ns, [run["start_ns"] - NS // 2, run["end_ns"]])
+        sent = command.values[a : b + 1]
+        if any(_among(held, sent[:, j]) for j in range(sent.shape[1])):
+            return True
+    return False
+
+
+def _among(values: np.ndarray, sent: np.ndarray) -> bool:
+    """Every one of ``values`` is one of ``sent`` (to float32 precision: a message may carry a
+    command's float64 value in a float32 field)."""
+    sent = np.unique(sent[np.isfinite(sent)])
+    if not sent.size:
+        return False
+    sent = np.r_[sent, sent[-1]]  # two at least: every value has a neighbour either side
+    i = np.clip(np.searchsorted(sent, values), 1, sent.size - 1)
+    nearest = np.minimum(np.abs(values - sent[i - 1]), np.abs(values - sent[i]))
+    tol = 1e-6 * np.maximum(np.abs(values), 1.0)
+    return bool(np.all(nearest <= tol))
+
+
+def _same_robot(
+    signal: Signal, measured: list[Signal], levels: list[NoiseBlocks | None]
+) -> list[NoiseBlocks | None]:
+    """The level blocks of the streams of the robot ``signal`` belongs to: in a recording of
+    several robots (``/turtle1/...``, ``/turtle2/...``) another robot's activity says nothing
+    about this one resting (a turtle parked while the other drives is not a stall)."""
+    own = _robot_of(signal.stream)
+    if not own or not any(_robot_of(s.stream) not in ("", own) for s in measured):
+        return levels
+    return [b for s, b in zip(measured, levels, strict=True) if _robot_of(s.stream) == own]
+
+
+def _robot_of(stream: str) -> str:
+    """A stream's top-level namespace (``turtle1`` of ``/turtle1/pose``), or ""."""
+    parts = [p for p in stream.split("/") if p]
+    return parts[0] if stream.startswith("/") and len(parts) > 1 else ""
 
 
 def _collapsed(signal: Signal, ctx: ExplainContext) -> list[LevelRun]:

@@ -30,7 +30,11 @@ What needs care:
 - a drop to exactly 0 on a channel that reads exactly 0 elsewhere (before its sensor came up)
   is the sensor reporting nothing, not a wild reading;
 - velocity channels derived from noisy positions, and joint efforts, are handled like any
-  other channel; spikes on efforts are reported as ``effort_spike``.
+  other channel; spikes on efforts are reported as ``effort_spike``;
+- commands are searched too (a controller's output glitching for a cycle); in busy stretches
+  only sharp ones (in and out in one sample): a policy or an operator ramps out and back itself;
+- a channel busy in one part of the run and still in another (a controller's output after the
+  arm stopped) is judged, around a spike in a still stretch, against that stretch alone.
 """
 
 from __future__ import annotations
@@ -54,10 +58,12 @@ from robotrace_desktop.analysis.causes._series import (
 )
 from robotrace_desktop.analysis.causes._spike_event import (
     find_event,
+    on_lattice,
     on_trend,
     running_median,
     sharp_bend,
     sharp_edges,
+    stands_out_in_readings,
 )
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
 from robotrace_desktop.analysis.finding import Finding, channel_ref
@@ -86,9 +92,18 @@ thresholds.register(
     burst_s=(0.5, "a burst's spikes are at most this far apart (s)"),
     max_members=(6, "a burst has at most this many spikes"),
     group_s=(0.05, "spikes on several channels this close in time are one finding"),
+    regime_s=(1.0, "a still stretch this long either side of a spike is its own regime"),
+    still_share=(
+        0.02,
+        "a regime holds still when its departures stay below this share of the p1..p99 range",
+    ),
 )
 
 _MIN_SAMPLES = 20
+# commands too: a controller's output jumping for a few samples and coming straight back (a
+# torn message, a bad computation in one cycle) is as wild as a sensor's reading, and the same
+# tests apply — it stands far out of the command's own ordinary departures from its trend
+_ROLES = ("state", "other", "command")
 _FRAME_BUDGET = 2_000_000  # samples of running-median frames held at once
 _MAX_LEVELS = 16  # a channel taking at most this many distinct values holds levels
 _RARE_FLAG_SHARE = 0.1  # a validity flag spends less than this share of the run flipped
@@ -99,6 +114,8 @@ _QUATERNION = re.compile(r"(orientation|rotation|quat)", re.IGNORECASE)
 class Hit(ChannelHit):
     """One channel's spike: where and how large, then (``_scale_hits``) how far it stands out."""
 
+    command: NotRequired[bool]  # on a command stream (the controller's output, not a sensor)
+    still_s: NotRequired[float]  # judged against the still stretch this long either side
     t_ns: int  # its first sample (``end_ns``: its last)
     width: int  # samples of its largest excursion
     value: float  # the reading at its peak
@@ -115,7 +132,7 @@ class Hit(ChannelHit):
 def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
     hits: list[Hit] = []
     for signal in data.signals():
-        if signal.role not in ("state", "other") or signal.t_ns.size < _MIN_SAMPLES:
+        if signal.role not in _ROLES or signal.t_ns.size < _MIN_SAMPLES:
             continue
         hits += _signal_hits(ctx, signal)
     if not hits:
@@ -181,13 +198,27 @@ def _scale_hits(
     reach = int(ctx.t(CAUSE, "max_members")) * (int(ctx.t(CAUSE, "max_width")) + gap)
     away = np.abs(np.arange(size.shape[0])[:, None] - peak_i[None, :]) > reach
     ordinary = np.where(away, size, 0.0).max(axis=0)
+    # ... and in its own regime around the peak: a channel busy in one part of the run and
+    # holding still in another (a controller's output after the arm stopped) is judged there
+    own = int(ctx.t(CAUSE, "max_width")) + h  # the spike itself and its window
+    regime = max(4 * own, round(ctx.t(CAUSE, "regime_s") / dt_s)) if dt_s > 0 else 4 * own
+    local = _regime_max(size, peak_i, own, regime)
     k_noise = ctx.t(CAUSE, "k_noise")
     over = ctx.t(CAUSE, "over_ordinary")
-    candidates = np.flatnonzero((peak > k_noise * noise) & (peak > over * ordinary) & (peak > 0))
+    stands_out = (peak > over * ordinary) | (peak > over * local)
+    candidates = np.flatnonzero((peak > k_noise * noise) & stands_out & (peak > 0))
+    still: set[int] = set()
     if candidates.size:  # and large for the channel's normal range (p1..p99)
         sub = x[:: max(1, x.shape[0] // 5000), candidates]
         low, high = np.percentile(sub, [1.0, 99.0], axis=0)
         big = peak[candidates] >= ctx.t(CAUSE, "rel_range") * (high - low)
+        # out of its regime only when that regime held still: its departures within a sliver
+        # of the channel's range, so a leap across the range and straight back is none of its
+        # motion (a busy stretch is judged against the whole run, as above)
+        quiet = local[candidates] <= ctx.t(CAUSE, "still_share") * (high - low)
+        alone = peak[candidates] > over * ordinary[candidates]
+        big &= alone | quiet
+        still = set(candidates[big & quiet].tolist())
         spans = dict(zip(candidates[big].tolist(), (high - low)[big].tolist(), strict=True))
         candidates = candidates[big]
     hits = {}
@@ -195,7 +226,8 @@ def _scale_hits(
         where = (signal, int(keep[j]))
         held = levels[j]
         if held is None:
-            hit = _event_hit(ctx, where, x[:, j], size[:, j], (float(noise[j]), h, gap))
+            scale = (float(noise[j]), h, gap, regime if j in still else None)
+            hit = _event_hit(ctx, where, x[:, j], size[:, j], scale)
         elif h == int(ctx.t(CAUSE, "narrow_window")):
             hit = _channel_hit(ctx, where, x[:, j], residual[:, j], size[:, j], held)
         else:
@@ -204,21 +236,36 @@ def _scale_hits(
             continue
         hit["span"] = spans[int(j)]
         hit["noise"] = float(noise[j])
+        if j in still:  # measured against the still stretch it leapt out of
+            hit["ordinary"] = max(float(local[j]), float(noise[j]))
+            hit["still_s"] = regime * dt_s
         hit.setdefault("ordinary", float(ordinary[j]))
         magnitude = abs(hit["departure"])
         hit["over_noise"] = magnitude / noise[j] if noise[j] > 0 else np.inf
         hit["over_ordinary"] = magnitude / hit["ordinary"] if hit["ordinary"] > 0 else np.inf
         if hit["over_ordinary"] <= over or hit["over_noise"] <= k_noise:
             continue
-        if _hand_named(signal.channels)[keep[j]] and not _stands_out_in_readings(
-            x[:, j], signal.t_ns, hit, ctx.t(CAUSE, "reading_over")
+        if _hand_named(signal.channels)[keep[j]] and not stands_out_in_readings(
+            x[:, j], signal.t_ns, (hit["t_ns"], hit["end_ns"]), ctx.t(CAUSE, "reading_over")
         ):
             continue  # a finger's V-shaped turn on a slow, held hand sensor
         if _placeholder(x[:, j], signal.t_ns, hit):
             continue
         hit["flagged_by"] = _flagged_by(signal, hit)
+        hit["command"] = signal.role == "command"
         hits[int(j)] = hit
     return hits
+
+
+def _regime_max(size: np.ndarray, peak_i: np.ndarray, own: int, regime: int) -> np.ndarray:
+    """Per column, the largest departure within ``regime`` samples of its peak, the peak's own
+    ``own`` samples either side left out."""
+    out = np.zeros(size.shape[1])
+    for j, p in enumerate(peak_i.tolist()):
+        before = size[max(0, p - regime) : max(0, p - own), j]
+        after = size[p + own + 1 : p + regime + 1, j]
+        out[j] = max(before.max(initial=0.0), after.max(initial=0.0))
+    return out
 
 
 def _event_hit(
@@ -226,15 +273,16 @@ def _event_hit(
     where: tuple[Signal, int],
     column: np.ndarray,
     size: np.ndarray,
-    scale: tuple[float, int, int],
+    scale: tuple[float, int, int, int | None],
 ) -> Hit | None:
     """The largest departure of a continuous channel if it is a spike or a burst of spikes
     (``_spike_event``): short excursions that come back to the trend they left — sharp in and
     out, or bending far more sharply than the channel ever moves (a ramped, triangular spike)
     — and far above its ordinary departures outside the event. Dated at the event's first
-    sample (a burst: its first spike). ``scale``: (noise floor, half window, burst gap)."""
+    sample (a burst: its first spike). ``scale``: (noise floor, half window, burst gap, and
+    for a spike out of a still stretch the samples either side that stretch is judged on)."""
     signal, k = where
-    noise, h, gap = scale
+    noise, h, gap, regime = scale
     event = find_event(
         column,
         int(np.argmax(size)),
@@ -251,9 +299,11 @@ def _event_hit(
     if event is None or not on_trend(column, event, h, ctx.t(CAUSE, "step_share")):
         return None
     if not sharp_edges(column, event, h, ctx.t(CAUSE, "sharpness")):
+        if signal.role == "command" and regime is None:
+            return None  # ramped out and back in a busy stretch: what a policy or operator does
         # ramped in and out: only a bend the channel never makes, with calm around it (the
         # lobe of a jolt swinging through the baseline has its other lobe next to it)
-        own, usual = sharp_bend(column, event, h)
+        own, usual = sharp_bend(column, event, h, regime)
         calm = event["nearby"] <= 0.5 * ctx.t(CAUSE, "isolation") * abs(event["departure"])
         if own < ctx.t(CAUSE, "over_bend") * usual or not calm:
             return None
@@ -272,34 +322,6 @@ def _event_hit(
         "departure": event["departure"],
         "ordinary": float(np.max(size[outside])) if outside.any() else 0.0,
     }
-
-
-def _stands_out_in_readings(column: np.ndarray, t_ns: np.ndarray, hit: Hit, over: float) -> bool:
-    """A hand's finger joints are often slow sensors logged at a faster rate (sample-and-hold:
-    most samples repeat the previous one), and a finger closing and opening fast makes a
-    V-shaped turn of a reading or two that a running median cannot follow. There a spike is a
-    wild *reading*: judged on the sequence of readings (each held value once), its reading
-    departs from the readings either side of it ≥ ``over`` × as much as any other reading
-    departs from its neighbours. Channels that are not held: True."""
-    steps = np.diff(column)
-    if steps.size < 8 or np.mean(steps == 0) < 0.5:
-        return True
-    starts = np.flatnonzero(np.r_[True, steps != 0])  # the first sample of every reading
-    readings = column[starts]
-    if readings.size < 5:
-        return True
-    first, last = np.searchsorted(t_ns[starts], [hit["t_ns"], hit["end_ns"]], "right") - 1
-    if first < 1 or last + 1 >= readings.size:
-        return True
-    # every reading against the mean of its two neighbours (a bend in the staircase)
-    bend = np.abs(readings[1:-1] - 0.5 * (readings[:-2] + readings[2:]))
-    keep = np.ones(bend.size, dtype=bool)
-    keep[max(0, first - 2) : last + 1] = False  # the event's readings and their neighbours
-    event = readings[first : last + 1]
-    sides = 0.5 * (readings[first - 1] + readings[last + 1])
-    own = float(np.max(np.abs(event - sides)))
-    usual = float(np.max(bend[keep])) if keep.any() else 0.0
-    return own >= over * usual
 
 
 def _placeholder(column: np.ndarray, t_ns: np.ndarray, hit: Hit) -> bool:
@@ -384,7 +406,7 @@ def _named_usable(channels: tuple[str, ...]) -> np.ndarray:
 @lru_cache(maxsize=256)
 def _hand_named(channels: tuple[str, ...]) -> np.ndarray:
     """Gripper / hand channels by name: skipped when they open and close (``_usable``), judged
-    reading by reading when they move continuously (``_stands_out_in_readings``)."""
+    reading by reading when they move continuously (``stands_out_in_readings``)."""
     return np.array([is_gripper_name(c) for c in channels])
 
 
@@ -453,7 +475,7 @@ def _channel_hit(
     h = int(ctx.t(CAUSE, "half_window"))
     if last - first + 1 > int(ctx.t(CAUSE, "max_width")) or first < 1 or last + 1 >= column.size:
         return None
-    if _on_lattice(levels, float(column[peak_i])):
+    if on_lattice(levels, float(column[peak_i])):
         return None
     around = np.concatenate(
         (size[max(0, first - 2 * h) : first], size[last + 1 : last + 1 + 2 * h])
@@ -470,18 +492,6 @@ def _channel_hit(
         "value": float(signal.values[peak_i, k]),
         "departure": peak,
     }
-
-
-def _on_lattice(levels: np.ndarray, value: float) -> bool:
-    """A quantised channel (servo ticks: its levels a whole number of quanta apart) visiting
-    a rarely seen tick near its usual ones is jitter, not a glitch: ``value`` is a whole number
-    of quanta from the levels and within 3 quanta of one."""
-    if levels.size < 2:
-        return False
-    quantum = float(np.min(np.diff(levels)))
-    steps = (value - float(levels[0])) / quantum
-    near = float(np.min(np.abs(levels - value))) < 3.0 * quantum
-    return bool(abs(steps - round(steps)) < 0.1 and near)
 
 
 # ---------------------------------------------------------------- grouping and findings
@@ -518,7 +528,8 @@ def _finding(data: EpisodeData, ctx: ExplainContext, group: list[Hit]) -> Findin
     cause = EFFORT_CAUSE if effort else CAUSE
     width = lead["width"]
     spikes = lead.get("spikes", 1)
-    kind = "Effort" if effort else "Sensor"
+    command = bool(lead.get("command"))
+    kind = "Command" if command else "Effort" if effort else "Sensor"
     burst = f" (the first of a burst of {spikes} spikes)" if spikes > 1 else ""
     return Finding(
         cause=cause,
@@ -526,7 +537,7 @@ def _finding(data: EpisodeData, ctx: ExplainContext, group: list[Hit]) -> Findin
         explanation=(
             f"{refs[0]} jumped to {lead['value']:.4g} for {width} sample{'s' if width > 1 else ''}"
             f" and came back{burst} ("
-            f"{_times(lead['over_ordinary'], 'its largest departure elsewhere', 'alone in it')}"
+            f"{_times(lead['over_ordinary'], _elsewhere(lead), 'alone in it')}"
             f", {_times(lead['over_noise'], 'its noise floor', 'on a noiseless channel')})"
             + (f"; {len(group) - 1} more channel(s) at the same moment" if len(group) > 1 else "")
             + (f"; the sensor marked that reading invalid ({flagged} flipped)" if flagged else "")
@@ -542,6 +553,7 @@ def _finding(data: EpisodeData, ctx: ExplainContext, group: list[Hit]) -> Findin
             "width_samples": width,
             "noise_floor": lead["noise"],
             "ordinary_max_departure": lead["ordinary"],
+            "judged_on_still_s": lead.get("still_s"),
             "over_ordinary": _finite(lead["over_ordinary"], 2),
             "over_noise": _finite(lead["over_noise"], 1),
             "normal_range": lead["span"],
@@ -551,10 +563,21 @@ def _finding(data: EpisodeData, ctx: ExplainContext, group: list[Hit]) -> Findin
             "flagged_by": flagged,
         },
         next_step=(
-            "A wild reading: check the sensor, its cable and the driver's messages at "
+            "A wild command: check what produced it (the policy or controller's output, the "
+            "message on the wire) at that time, and whether the robot reacted to it."
+            if command
+            else "A wild reading: check the sensor, its cable and the driver's messages at "
             "that time before trusting the values around it."
         ),
     )
+
+
+def _elsewhere(hit: Hit) -> str:
+    """What the spike was measured against: the whole run, or the still stretch around it."""
+    still = hit.get("still_s")
+    if still is None:
+        return "its largest departure elsewhere"
+    return f"its largest departure in the still {still:.1f} s either side"
 
 
 def _times(ratio: float, what: str, otherwise: str) -> str:
