@@ -16,10 +16,14 @@ finding stays unconfident.
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 import numpy as np
 
 from robotrace_desktop.analysis import thresholds
+from robotrace_desktop.analysis.causes import _peer_strays
+from robotrace_desktop.analysis.causes._failure_time import coincidence
+from robotrace_desktop.analysis.causes._peer_strays import Envelope
 from robotrace_desktop.analysis.causes._series import (
     failed_run,
     field_of,
@@ -28,8 +32,9 @@ from robotrace_desktop.analysis.causes._series import (
     state_signals,
     sustained_runs,
 )
-from robotrace_desktop.analysis.data import EpisodeData, ExplainContext
+from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
 from robotrace_desktop.analysis.finding import Finding, channel_ref
+from robotrace_desktop.core.timebase import NS_PER_S as NS
 
 CAUSE = "joint_limit_breach"
 EXCURSION = "range_excursion"
@@ -39,7 +44,15 @@ thresholds.register(
     over_normal=(2.0, "and this many times the most any other episode strays beyond the rest"),
     min_duration_s=(0.25, "shortest excursion that counts (s)"),
     min_peers=(4, "fewer other episodes than this: the excursion is reported unconfident"),
+    p_confident=(
+        0.1,
+        "confident when at most this share of ordinary episodes stray as far (p-value)",
+    ),
     many_channels=(2, "this many channels beyond at once: a different set-up, not one fault"),
+    failure_window_s=(
+        3.0,
+        "an ERROR/FATAL logged this soon after the excursion began is taken as its consequence",
+    ),
 )
 thresholds.register(
     CAUSE,
@@ -61,7 +74,8 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
     for signal in state_signals(data):
         positions = [c for c in signal.channels if field_of(signal.stream, c) == "position"]
         # every channel tested is a chance for an ordinary run to look unusual by luck
-        tested = sum(1 for c in positions if joint_limit(data, c) is None and _positional(c))
+        tested = [c for c in positions if joint_limit(data, c) is None and _positional(c)]
+        peers = _EpisodeStrays(ctx, signal, tested)
         for k, channel in enumerate(signal.channels):
             if channel not in positions:
                 continue
@@ -69,9 +83,7 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
             if joint_limit(data, channel) is None and _has_peer_ranges(ctx):
                 if not _positional(channel):
                     continue
-                found = _excursion(
-                    data, ctx, signal.stream, channel, signal.t_ns, column, max(tested, 1)
-                )
+                found = _excursion(data, ctx, signal.stream, channel, signal.t_ns, column, peers)
             else:
                 found = _check(data, ctx, signal.stream, channel, signal.t_ns, column)
             if found is not None:
@@ -88,10 +100,11 @@ def _different_setup(findings: list[Finding], ctx: ExplainContext) -> list[Findi
     for f in excursions:
         f.confidence = min(f.confidence, 0.45)
         f.severity = "medium"
-        f.explanation += (
-            f"; {len(excursions)} channels are beyond the other episodes' range: this run "
-            "differs as a whole"
-        )
+        if "differs as a whole" not in f.explanation:
+            f.explanation += (
+                f"; {len(excursions)} channels are beyond the other episodes' range: this run "
+                "differs as a whole"
+            )
     return findings
 
 
@@ -250,6 +263,46 @@ def _typical_stray(normal: list[float]) -> float:
     return ordered[-2] if len(ordered) >= 5 else ordered[-1]
 
 
+class _EpisodeStrays:
+    """The peers' envelope of one stream's tested channels (``_peer_strays.Envelope``), built
+    once per stream and outcome filter, and how many channels this episode takes beyond it;
+    None when the history cannot answer per episode."""
+
+    def __init__(self, ctx: ExplainContext, signal: Signal, tested: list[str]) -> None:
+        self.ctx = ctx
+        self.signal = signal
+        self.tested = tested
+        self._found: dict[bool, tuple[Envelope, int] | None] = {}
+
+    def __call__(self, successful_only: bool) -> tuple[Envelope, int] | None:
+        if successful_only not in self._found:
+            self._found[successful_only] = self._build(successful_only)
+        return self._found[successful_only]
+
+    def _build(self, successful_only: bool) -> tuple[Envelope, int] | None:
+        per_episode = getattr(self.ctx.history, "per_episode", None)
+        if per_episode is None or not self.tested:
+            return None
+        lo, hi = per_episode(self.signal.stream, self.tested, successful_only)
+        envelope = Envelope(
+            lo,
+            hi,
+            self.ctx.t(EXCURSION, "min_excess"),
+            self.ctx.t(EXCURSION, "over_normal"),
+            self.ctx.t(EXCURSION, "many_channels"),
+        )
+        if envelope.singles.size < self.ctx.t(EXCURSION, "min_peers"):
+            return None
+        columns = [self.signal.channels.index(c) for c in self.tested]
+        values = self.signal.values[:, columns]
+        finite = np.isfinite(values)
+        own_lo = np.min(np.where(finite, values, np.inf), axis=0, initial=np.inf)
+        own_hi = np.max(np.where(finite, values, -np.inf), axis=0, initial=-np.inf)
+        own_lo[~finite.any(axis=0)] = np.nan
+        own_hi[~finite.any(axis=0)] = np.nan
+        return envelope, envelope.channels_beyond(own_lo, own_hi)
+
+
 def _excursion(
     data: EpisodeData,
     ctx: ExplainContext,
@@ -257,7 +310,7 @@ def _excursion(
     channel: str,
     t_ns: np.ndarray,
     column: np.ndarray,
-    tested: int,
+    peers: _EpisodeStrays,
 ) -> Finding | None:
     each = ctx.history.each  # type: ignore[union-attr]
     ranges = each(stream, channel, True)
@@ -294,15 +347,13 @@ def _excursion(
     n = len(ranges)
     beaten = sum(e >= relative for e in normal)
     p_value = (1 + beaten) / (n + 1)
-    # chance that ANY of the stream's tested channels of an ordinary run strays this far
-    p_episode = min(1.0, p_value * tested)
-    strength = min(1.0, (relative / max(allowed, 1e-9) - 1.0))
-    confidence = float(np.clip(0.75 - p_episode + 0.1 * strength, 0.2, 0.9))
+    odds = _odds(data, ctx, peers(bool(source)), relative, p_value, len(peers.tested), t_ns[start])
+    confidence = odds.confidence
     calibrated = len(normal) >= ctx.t(EXCURSION, "min_peers")
     from_start = start == 0
     if failed_run(data):
         confidence += 0.05
-    if not calibrated or from_start:
+    if not calibrated or from_start or odds.many:
         # a failed run does not make an uncalibrated or whole-run difference a cause
         confidence = min(confidence, 0.45)
     duration = sum(span_s(t_ns, a, b) for a, b in spans)
@@ -315,11 +366,10 @@ def _excursion(
         explanation=(
             f"{ref} went {where} the range of {n} other {source}episode(s) of this robot "
             f"({lo:.4g}..{hi:.4g}) to {peak:.4g}, {relative:.0%} of that range beyond it "
-            f"(other episodes typically stray {typical:.0%}; an ordinary run strays this far on "
-            f"one of its {tested} channels with p ≈ {p_episode:.2f}){caveat}"
+            f"(other episodes typically stray {typical:.0%}; {odds.text}){caveat}"
         ),
         confidence=confidence,
-        severity="high" if calibrated and not from_start else "medium",
+        severity="high" if calibrated and not from_start and not odds.many else "medium",
         t_start_ns=int(t_ns[start]),
         t_end_ns=int(t_ns[spans[-1][1] - 1]),
         channels=[ref],
@@ -332,8 +382,10 @@ def _excursion(
             "normal_excess_fraction": round(typical, 3),
             "other_episodes": n,
             "p_value": round(p_value, 3),
-            "p_value_any_channel": round(p_episode, 3),
-            "channels_tested": tested,
+            "p_value_any_channel": round(odds.p_episode, 3),
+            "p_value_before_failure": odds.p_before_failure,
+            "channels_tested": max(len(peers.tested), 1),
+            "channels_beyond": odds.channels_beyond,
             "duration_s": round(duration, 3),
             "from_episode_start": from_start,
         },
@@ -341,4 +393,67 @@ def _excursion(
             "Compare with the other episodes at that moment: was the goal somewhere no other run "
             "went, or did the controller overshoot?"
         ),
+    )
+
+
+class _Odds(NamedTuple):
+    confidence: float
+    p_episode: float
+    p_before_failure: float | None
+    channels_beyond: int | None
+    many: bool
+    text: str
+
+
+def _odds(
+    data: EpisodeData,
+    ctx: ExplainContext,
+    envelope: tuple[Envelope, int] | None,
+    relative: float,
+    p_value: float,
+    tested: int,
+    onset_ns: int,
+) -> _Odds:
+    """How often an ordinary episode of the robot strays this far — counted over the peers'
+    own episodes when the history gives them whole, else the channel's p-value times the
+    channels tested — and, when the run logged a failure within seconds after the onset, how
+    often an ordinary excursion starts that close before it (the product: a coincidence is
+    evidence). Confidence is 0.5 exactly where that chance is ``p_confident``."""
+    many = False
+    beyond: int | None = None
+    if envelope is not None:
+        beyond = envelope[1]
+        many = beyond >= ctx.t(EXCURSION, "many_channels")
+        p_episode = _peer_strays.p_value(relative, envelope[0].singles)
+        peers = envelope[0].singles.size
+        text = (
+            f"{p_episode:.0%} of {peers + 1} episodes (the {peers} others and this one) go this "
+            "far beyond the rest on a single channel"
+        )
+        if many:
+            text += f"; this run leaves that range on {beyond} channels: it differs as a whole"
+    else:
+        p_episode = min(1.0, p_value * max(tested, 1))
+        text = (
+            f"an ordinary run strays this far on one of its {max(tested, 1)} channels with "
+            f"p ≈ {p_episode:.2f}"
+        )
+    hit = coincidence(data, int(onset_ns), ctx.t(EXCURSION, "failure_window_s"))
+    p_joint = p_episode
+    if hit is not None:
+        share, failure = hit
+        p_joint = p_episode * share
+        text += (
+            f"; the run logged a failure {(failure - onset_ns) / NS:.1f} s after it left the "
+            f"range, and an ordinary excursion starts that close before one with p ≈ {p_joint:.3f}"
+        )
+    alpha = ctx.t(EXCURSION, "p_confident")
+    confidence = float(np.clip(0.5 + 3.0 * (alpha - p_joint), 0.2, 0.9))
+    return _Odds(
+        confidence,
+        p_episode,
+        round(p_joint, 4) if hit is not None else None,
+        beyond,
+        many,
+        text,
     )
