@@ -1,14 +1,15 @@
 """How far the robot's ordinary episodes stray beyond each other: the null distribution a range
-excursion is judged against, calibrated leave one episode out.
+excursion is weighed against when the run logged a failure just after it, calibrated leave one
+episode out.
 
-A range excursion is a question about a whole episode: "does an ordinary run of this robot go
-this far beyond the others on ANY of its channels?". Asking it channel by channel and
-multiplying by the number of channels (Bonferroni) treats a humanoid's 26 correlated joints as
-26 independent chances and makes every excursion unconfident; asking it of the peers' own
-episodes answers it as it is. Each peer's largest stray over the channels tested, beyond the
-range of all the other peers (as a fraction of that range), is one draw of "how unusual an
-ordinary episode looks"; the episode explained is exchangeable with them, so the share of peers
-that stray at least as far is a conformal p-value (1/(N+1) at best with N peers).
+"Does an ordinary run of this robot go this far beyond the others on a single channel?" is a
+question about whole episodes. Asked channel by channel and multiplied by the number of
+channels (Bonferroni), it treats a humanoid's 26 correlated joints as 26 independent chances;
+asked of the peers' own episodes, it is answered as it is. Each peer's stray beyond the range
+of all the other peers (as a fraction of that range) on its one unusual channel — none when it
+leaves the range on many channels, a different set-up the detector never blames — is one draw
+of "how unusual an ordinary episode looks"; the episode explained is exchangeable with them,
+so the share of peers that stray at least as far is a conformal p-value (1/(N+1) at best).
 """
 
 from __future__ import annotations

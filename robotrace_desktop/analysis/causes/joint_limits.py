@@ -11,6 +11,11 @@ of them on a given channel about 2/(N+1) of the time. So the margin is calibrate
 out — how far each other episode goes beyond the rest — and confidence grows with N (a
 conformal p-value, 1/(N+1) at best). With a single other episode nothing is calibrated and the
 finding stays unconfident.
+
+A failure the run logged within seconds after the excursion left the range is evidence of
+another kind: the excursion is blamed for it as confidently as it is rare for an ordinary
+episode to stray as far on a single channel (counted over the peers' whole episodes,
+``_peer_strays``) and to do so that close before an unrelated failure (``_failure_time``).
 """
 
 from __future__ import annotations
@@ -44,9 +49,10 @@ thresholds.register(
     over_normal=(2.0, "and this many times the most any other episode strays beyond the rest"),
     min_duration_s=(0.25, "shortest excursion that counts (s)"),
     min_peers=(4, "fewer other episodes than this: the excursion is reported unconfident"),
-    p_confident=(
-        0.1,
-        "confident when at most this share of ordinary episodes stray as far (p-value)",
+    p_failure_confident=(
+        0.02,
+        "a failure logged just after an excursion is blamed on it at 0.5 confidence when "
+        "an excursion this unusual starts that close before an unrelated failure this often",
     ),
     many_channels=(2, "this many channels beyond at once: a different set-up, not one fault"),
     failure_window_s=(
@@ -100,11 +106,10 @@ def _different_setup(findings: list[Finding], ctx: ExplainContext) -> list[Findi
     for f in excursions:
         f.confidence = min(f.confidence, 0.45)
         f.severity = "medium"
-        if "differs as a whole" not in f.explanation:
-            f.explanation += (
-                f"; {len(excursions)} channels are beyond the other episodes' range: this run "
-                "differs as a whole"
-            )
+        f.explanation += (
+            f"; {len(excursions)} channels are beyond the other episodes' range: this run "
+            "differs as a whole"
+        )
     return findings
 
 
@@ -347,13 +352,14 @@ def _excursion(
     n = len(ranges)
     beaten = sum(e >= relative for e in normal)
     p_value = (1 + beaten) / (n + 1)
-    odds = _odds(data, ctx, peers(bool(source)), relative, p_value, len(peers.tested), t_ns[start])
+    strength = min(1.0, (relative / max(allowed, 1e-9) - 1.0))
+    odds = _odds(data, ctx, peers, bool(source), (relative, p_value, strength), int(t_ns[start]))
     confidence = odds.confidence
     calibrated = len(normal) >= ctx.t(EXCURSION, "min_peers")
     from_start = start == 0
     if failed_run(data):
         confidence += 0.05
-    if not calibrated or from_start or odds.many:
+    if not calibrated or from_start:
         # a failed run does not make an uncalibrated or whole-run difference a cause
         confidence = min(confidence, 0.45)
     duration = sum(span_s(t_ns, a, b) for a, b in spans)
@@ -369,7 +375,7 @@ def _excursion(
             f"(other episodes typically stray {typical:.0%}; {odds.text}){caveat}"
         ),
         confidence=confidence,
-        severity="high" if calibrated and not from_start and not odds.many else "medium",
+        severity="high" if calibrated and not from_start else "medium",
         t_start_ns=int(t_ns[start]),
         t_end_ns=int(t_ns[spans[-1][1] - 1]),
         channels=[ref],
@@ -382,12 +388,14 @@ def _excursion(
             "normal_excess_fraction": round(typical, 3),
             "other_episodes": n,
             "p_value": round(p_value, 3),
-            "p_value_any_channel": round(odds.p_episode, 3),
+            "p_value_any_channel": round(odds.p_any_channel, 3),
+            "p_value_episode": None if odds.p_episode is None else round(odds.p_episode, 3),
             "p_value_before_failure": odds.p_before_failure,
             "channels_tested": max(len(peers.tested), 1),
             "channels_beyond": odds.channels_beyond,
             "duration_s": round(duration, 3),
             "from_episode_start": from_start,
+            "calibrated": calibrated,
         },
         next_step=(
             "Compare with the other episodes at that moment: was the goal somewhere no other run "
@@ -398,62 +406,58 @@ def _excursion(
 
 class _Odds(NamedTuple):
     confidence: float
-    p_episode: float
+    p_any_channel: float
+    p_episode: float | None
     p_before_failure: float | None
     channels_beyond: int | None
-    many: bool
     text: str
 
 
 def _odds(
     data: EpisodeData,
     ctx: ExplainContext,
-    envelope: tuple[Envelope, int] | None,
-    relative: float,
-    p_value: float,
-    tested: int,
+    peers: _EpisodeStrays,
+    successful_only: bool,
+    excursion: tuple[float, float, float],
     onset_ns: int,
 ) -> _Odds:
-    """How often an ordinary episode of the robot strays this far — counted over the peers'
-    own episodes when the history gives them whole, else the channel's p-value times the
-    channels tested — and, when the run logged a failure within seconds after the onset, how
-    often an ordinary excursion starts that close before it (the product: a coincidence is
-    evidence). Confidence is 0.5 exactly where that chance is ``p_confident``."""
-    many = False
-    beyond: int | None = None
-    if envelope is not None:
-        beyond = envelope[1]
-        many = beyond >= ctx.t(EXCURSION, "many_channels")
-        p_episode = _peer_strays.p_value(relative, envelope[0].singles)
-        peers = envelope[0].singles.size
-        text = (
-            f"{p_episode:.0%} of {peers + 1} episodes (the {peers} others and this one) go this "
-            "far beyond the rest on a single channel"
-        )
-        if many:
-            text += f"; this run leaves that range on {beyond} channels: it differs as a whole"
-    else:
-        p_episode = min(1.0, p_value * max(tested, 1))
-        text = (
-            f"an ordinary run strays this far on one of its {max(tested, 1)} channels with "
-            f"p ≈ {p_episode:.2f}"
-        )
-    hit = coincidence(data, int(onset_ns), ctx.t(EXCURSION, "failure_window_s"))
-    p_joint = p_episode
-    if hit is not None:
-        share, failure = hit
-        p_joint = p_episode * share
-        text += (
-            f"; the run logged a failure {(failure - onset_ns) / NS:.1f} s after it left the "
-            f"range, and an ordinary excursion starts that close before one with p ≈ {p_joint:.3f}"
-        )
-    alpha = ctx.t(EXCURSION, "p_confident")
-    confidence = float(np.clip(0.5 + 3.0 * (alpha - p_joint), 0.2, 0.9))
-    return _Odds(
-        confidence,
-        p_episode,
-        round(p_joint, 4) if hit is not None else None,
-        beyond,
-        many,
-        text,
+    """Two questions, two calibrations (``excursion``: how far beyond, as a fraction of the
+    range; the channel's own p-value; how far past the margin, 0..1).
+
+    Is the run abnormal on this channel? The chance that ANY of the stream's tested channels
+    of an ordinary run strays this far: the channel's p-value times the channels tested. Range
+    alone stays cautious: a humanoid's ordinary episodes do stray 15-60 % beyond 50 others on
+    one joint now and then.
+
+    Did the excursion cause the failure the run logged a few seconds later? An ordinary episode
+    strays this far on a single channel as often as the peers' own whole episodes say
+    (``_peer_strays``: a conformal p-value), and such a stray starts that close before an
+    unrelated failure only by luck (the window's share of the episode). The product is the
+    chance of blaming the joint for a failure it had nothing to do with; confidence is 0.5
+    where it is ``p_failure_confident``. A run that leaves the range on many channels differs
+    as a whole and is never blamed this way."""
+    relative, p_value, strength = excursion
+    tested = max(len(peers.tested), 1)
+    p_any = min(1.0, p_value * tested)
+    confidence = float(np.clip(0.75 - p_any + 0.1 * strength, 0.2, 0.9))
+    text = f"an ordinary run strays this far on one of its {tested} channels with p ≈ {p_any:.2f}"
+    hit = coincidence(data, onset_ns, ctx.t(EXCURSION, "failure_window_s"))
+    envelope = peers(successful_only) if hit is not None else None
+    if hit is None or envelope is None:
+        return _Odds(confidence, p_any, None, None, None, text)
+    found, beyond = envelope
+    p_episode = _peer_strays.p_value(relative, found.singles)
+    if beyond >= ctx.t(EXCURSION, "many_channels"):
+        return _Odds(confidence, p_any, p_episode, None, beyond, text)
+    share, failure = hit
+    p_joint = p_episode * share
+    alpha = ctx.t(EXCURSION, "p_failure_confident")
+    caused = float(np.clip(0.5 + 0.2 * np.log10(alpha / max(p_joint, 1e-9)), 0.2, 0.9))
+    others = found.singles.size
+    text += (
+        f"; the run logged a failure {(failure - onset_ns) / NS:.1f} s after it left the range, "
+        f"and {p_episode:.0%} of {others + 1} episodes (the {others} others and this one) go this "
+        "far beyond the rest on a single channel: such a stray starts that close before an "
+        f"unrelated failure with p ≈ {p_joint:.3f}"
     )
+    return _Odds(max(confidence, caused), p_any, p_episode, round(p_joint, 4), beyond, text)
