@@ -1,8 +1,10 @@
-"""Range excursions judged against whole episodes of the robot, and the logged failure that
-follows one (issue 13): how often an ordinary episode strays as far on a single channel is
-counted over the peers, not guessed channel by channel, and an ERROR logged within seconds
-after the excursion makes the coincidence evidence — an ERROR long after, or with no anomaly
-before it, changes nothing. Faults are injected by hand into real G1 episodes (tuning fold).
+"""Range excursions and the logged failure that follows one (issue 13). Range alone stays
+cautious on a robot with many joints (its ordinary episodes now and then stray as far on one of
+them); an ERROR logged within seconds after the excursion is evidence, weighed by how often the
+robot's ordinary whole episodes stray as far on a single channel (counted over the peers, leave
+one episode out) times the chance such a stray starts that close before an unrelated failure.
+An ERROR long after, or with no anomaly before it, changes nothing. Faults are injected by hand
+into real G1 episodes (tuning fold).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from robotrace_desktop.analysis.causes._peer_strays import Envelope, leave_one_o
 from robotrace_desktop.analysis.data import EpisodeData
 from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.analysis.peer_explain import PeerRanges, explain_with_peers
+from robotrace_desktop.analysis.ranking import rank
 from robotrace_desktop.core.episode import LogEvent
 from tests.analysis.faults import Fault, FaultySource
 from tests.analysis.heldout import signals as sig
@@ -96,36 +99,30 @@ def _excursions(findings: list[Finding], joint: str) -> list[Finding]:
     return [f for f in findings if f.cause == "range_excursion" and f.channels[0].endswith(joint)]
 
 
-def test_an_excursion_beyond_every_other_episode_on_one_joint_is_confident(
-    g1: RobotData, limits: Limits
-) -> None:
+def test_range_alone_on_a_humanoid_stays_cautious(g1: RobotData, limits: Limits) -> None:
+    # 20 % beyond all 19 other episodes on one joint: ordinary G1 episodes now and then stray
+    # as far on one of their 26 joints, so the excursion is reported, not asserted
     base = _base(g1, "G1#40")
     fault = _excursion(g1, base, "kLeftElbow", 0.2)
-    found = _run(g1, base, fault, limits)
-    top = found[0]
-    assert top.cause == "range_excursion" and top.confidence >= 0.5
-    assert top.channels == [f"{STATE}/kLeftElbow"]
-    assert abs(top.t_start_ns - fault.t0_ns) <= NS // 10
-    others = len(g1.robot.bases) - 1
-    assert f"of {others + 1} episodes (the {others} others and this one)" in top.explanation
+    excursions = _excursions(_run(g1, base, fault, limits), "kLeftElbow")
+    assert len(excursions) == 1 and excursions[0].confidence < 0.5
+    assert abs(excursions[0].t_start_ns - fault.t0_ns) <= NS // 10
+    assert "on one of its 26 channels" in excursions[0].explanation
 
 
-def test_an_error_logged_just_after_a_modest_excursion_makes_it_the_cause(
+def test_an_error_logged_just_after_an_excursion_makes_it_the_cause(
     g1: RobotData, limits: Limits
 ) -> None:
     base = _base(g1, "G1#40")
-    # a modest excursion: as far as a few ordinary episodes also stray on some joint
-    alone = _run(g1, base, _excursion(g1, base, "kLeftElbow", 0.12), limits)
-    assert _excursions(alone, "kLeftElbow")
-    assert all(f.confidence < 0.5 for f in alone)
-
-    fault = _error_after(_excursion(g1, base, "kLeftElbow", 0.12), 1.5)
+    fault = _error_after(_excursion(g1, base, "kLeftElbow", 0.2), 1.5)
     found = _run(g1, base, fault, limits)
     top = found[0]
     assert top.cause == "range_excursion" and top.confidence >= 0.5
     assert abs(top.t_start_ns - fault.t0_ns) <= NS // 10
     assert "logged a failure 1.5 s after it left the range" in top.explanation
-    assert top.evidence["p_value_before_failure"] < top.evidence["p_value_any_channel"]
+    others = len(g1.robot.bases) - 1
+    assert f"of {others + 1} episodes (the {others} others and this one)" in top.explanation
+    assert top.evidence["p_value_before_failure"] < top.evidence["p_value_episode"]
     assert found[1].cause == "raised_exception"  # the error is what followed
 
 
@@ -133,7 +130,7 @@ def test_an_error_long_after_the_excursion_is_not_its_consequence(
     g1: RobotData, limits: Limits
 ) -> None:
     base = _base(g1, "G1#40")
-    found = _run(g1, base, _error_after(_excursion(g1, base, "kLeftElbow", 0.12), 6.0), limits)
+    found = _run(g1, base, _error_after(_excursion(g1, base, "kLeftElbow", 0.2), 6.0), limits)
     assert found[0].cause == "raised_exception"
     assert all(f.confidence < 0.5 for f in _excursions(found, "kLeftElbow"))
 
@@ -158,3 +155,67 @@ def test_peer_rows_stay_aligned_across_channels(g1: RobotData) -> None:
     assert lo.shape == (len(peers), 2) and np.isnan(lo[:, 1]).all()
     column = ranges.each(STATE, "kLeftElbow", False)
     assert list(zip(lo[:, 0], hi[:, 0], strict=True)) == column
+
+
+def _pair(
+    stuck: float, *, calibrated: bool = True, excursion_at: float = 6.9
+) -> tuple[Finding, Finding]:
+    excursion = Finding(
+        "range_excursion",
+        "Beyond the range of other episodes: j",
+        "went below the range",
+        0.2,
+        "high",
+        t_start_ns=round(excursion_at * NS),
+        t_end_ns=round(7.9 * NS),
+        channels=[f"{STATE}/j"],
+        evidence={
+            "lower": -0.5,
+            "upper": 0.4,
+            "from_episode_start": False,
+            "calibrated": calibrated,
+        },
+    )
+    stall = Finding(
+        "sensor_stall",
+        "stuck",
+        "repeated exactly the same value",
+        0.53,
+        "high",
+        t_start_ns=7 * NS,
+        t_end_ns=round(7.8 * NS),
+        channels=[f"{STATE}/j"],
+        evidence={"stuck_values": {"j": stuck}, "same_story_as": "tracking_error"},
+    )
+    return excursion, stall
+
+
+def test_a_reading_that_left_the_range_and_froze_there_is_the_excursion() -> None:
+    excursion, stall = _pair(-0.63)
+    ranked = rank([stall, excursion])
+    assert ranked[0] is excursion and excursion.confidence == stall.confidence
+    assert excursion.evidence["corroborated_by"] == "sensor_stall"
+    assert "stayed exactly there" in excursion.explanation
+    # frozen inside the range: a stuck sensor, whatever the joint did before
+    excursion, stall = _pair(-0.2)
+    assert rank([stall, excursion])[0] is stall and excursion.confidence == 0.2
+    # an excursion the detector does not trust, or one that began after the freeze
+    for excursion, stall in (_pair(-0.63, calibrated=False), _pair(-0.63, excursion_at=7.2)):
+        assert rank([stall, excursion])[0] is stall and excursion.confidence == 0.2
+
+
+def test_a_stall_that_gives_no_value_is_folded_only_inside_the_excursion() -> None:
+    excursion, stall = _pair(-0.63)
+    del stall.evidence["stuck_values"]  # a noise-floor stall says when, not at what value
+    assert rank([stall, excursion])[0] is excursion
+    excursion, stall = _pair(-0.63)
+    del stall.evidence["stuck_values"]
+    stall.t_end_ns = 12 * NS  # still frozen long after the channel came back into the range
+    assert rank([stall, excursion])[0] is stall and excursion.confidence == 0.2
+
+
+def test_a_whole_message_going_still_is_not_folded_into_one_joints_excursion() -> None:
+    excursion, stall = _pair(-0.63)
+    stall.channels = [f"{STATE}/j", f"{STATE}/k"]
+    stall.evidence["stuck_values"] = {"j": -0.63, "k": 0.1}
+    assert rank([stall, excursion])[0] is stall and excursion.confidence == 0.2
