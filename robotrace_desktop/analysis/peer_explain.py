@@ -68,6 +68,30 @@ class PeerRanges:
                 found.append(ranges[channel])
         return found
 
+    def per_episode(
+        self, stream: str, channels: Sequence[str], successful_only: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Every peer's (min, max) of ``channels``, one row a peer (NaN where it lacks one), as
+        ``library.peer_history._Ranges.per_episode``: how far an ordinary episode strays on ANY
+        of its channels is a question about whole episodes, so the rows must stay aligned."""
+        rows_lo: list[list[float]] = []
+        rows_hi: list[list[float]] = []
+        for k, peer in enumerate(self.peers):
+            if successful_only and _outcome(peer.info) != Outcome.SUCCESS.value:
+                continue
+            ranges = self._ranges(k, peer, stream)
+            if not ranges:
+                continue
+            nan = (np.nan, np.nan)
+            found = [ranges.get(c, nan) for c in channels]
+            rows_lo.append([lo for lo, _ in found])
+            rows_hi.append([hi for _, hi in found])
+        shape = (len(rows_lo), len(channels))
+        return (
+            np.array(rows_lo, dtype=np.float64).reshape(shape),
+            np.array(rows_hi, dtype=np.float64).reshape(shape),
+        )
+
     def _ranges(self, k: int, peer: EpisodeData, stream: str) -> dict[str, Range] | None:
         key = (k, stream)
         if key not in self._per_peer:

@@ -3,7 +3,8 @@
 Some findings are *symptoms* that mark that and when the run failed (a failed outcome, a raised
 exception, an ERROR log line). The root cause is the strongest specific anomaly that started
 before (or at) that failure time; it is ranked first and carries the estimated failure time.
-With no specific anomaly, the earliest symptom leads.
+With no specific anomaly, the earliest symptom leads. A reading that left the robot's usual
+range and then froze there is the excursion's story, not a stuck sensor's (``_held_beyond``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,12 @@ from robotrace_desktop.core.finding import CONFIDENT, RECORDED_OUTCOME, SEVERITI
 CONSEQUENCES = frozenset({"tracking_error", "divergence"})
 #: how much later than its cause a consequence may be seen to still follow from it
 CONSEQUENCE_SLACK_NS = 500_000_000
+
+#: a reading that left the robot's usual range and then froze there: the excursion came first
+#: and the frozen value is where it ended (a joint driven beyond its range and held — against a
+#: stop, an obstacle — or a sensor pinned at its end), so the excursion tells the story
+EXCURSIONS = frozenset({"range_excursion", "joint_limit_breach"})
+STALL = "sensor_stall"
 
 SYMPTOMS = frozenset({RECORDED_OUTCOME, "raised_exception"})
 #: RECORDED_OUTCOME, what the recording itself says about the run, ranks after every symptom
@@ -39,6 +46,7 @@ def score(finding: Finding) -> float:
 
 def rank(findings: Sequence[Finding]) -> list[Finding]:
     failure = failure_time_ns(findings)
+    held = _held_beyond(findings)
 
     def before_failure(f: Finding) -> bool:
         if failure is None or f.t_start_ns is None:
@@ -82,7 +90,11 @@ def rank(findings: Sequence[Finding]) -> list[Finding]:
                 return c
         return None
 
-    following = {id(f): c for f in findings if (c := cause_of(f) or told_by(f)) is not None}
+    following = {
+        id(f): c
+        for f in findings
+        if (c := cause_of(f) or told_by(f) or held.get(id(f))) is not None
+    }
     for f in findings:
         cause = following.get(id(f))
         if cause is not None and f.confidence > cause.confidence:
@@ -119,6 +131,65 @@ def rank(findings: Sequence[Finding]) -> list[Finding]:
         estimate = failure if failure is not None else top.t_start_ns
         top.evidence.setdefault("failure_time_ns", estimate)
     return ordered
+
+
+def _held_beyond(findings: Sequence[Finding]) -> dict[int, Finding]:
+    """{id(stall): excursion} for each stuck reading whose frozen value lies beyond the range
+    an excursion on the same channel had left before the freeze began (or, when the stall
+    gives no value, that froze while the excursion was beyond the range). The excursion takes
+    the stall's confidence — a channel beyond anything seen and frozen there is no less
+    abnormal than either alone — and ranks first. Excursions the detector itself does not
+    trust (too few peers, already outside when the run began) are left alone."""
+    held: dict[int, Finding] = {}
+    for stall in findings:
+        if stall.cause != STALL or stall.t_start_ns is None:
+            continue
+        stuck = stall.evidence.get("stuck_values")
+        for excursion in findings:
+            # the stall of that one channel: a whole message going still is a driver's fault
+            if not _trusted_excursion(excursion) or not stall.channels:
+                continue
+            if not set(stall.channels) <= set(excursion.channels):
+                continue
+            start, end = excursion.t_start_ns, excursion.t_end_ns
+            if start is None or end is None or not start < stall.t_start_ns <= end:
+                continue
+            if isinstance(stuck, dict):  # the frozen value itself lies beyond the range
+                values = [
+                    v
+                    for name, v in stuck.items()
+                    if any(ref.endswith(f"/{name}") for ref in excursion.channels)
+                ]
+                if len(values) != len(stuck) or not all(_beyond(v, excursion) for v in values):
+                    continue
+            elif stall.t_end_ns is None or stall.t_end_ns > end + CONSEQUENCE_SLACK_NS:
+                continue  # no value given: it froze while the channel was beyond the range
+            if stall.confidence > excursion.confidence:
+                excursion.confidence = stall.confidence
+                excursion.evidence.setdefault("corroborated_by", stall.cause)
+                excursion.explanation += (
+                    f"; from {stall.t_start_ns / 1e9:.2f} s it stayed exactly there, beyond the "
+                    "range: where the excursion ended"
+                )
+            held[id(stall)] = excursion
+            break
+    return held
+
+
+def _trusted_excursion(finding: Finding) -> bool:
+    evidence = finding.evidence
+    return (
+        finding.cause in EXCURSIONS
+        and bool(evidence.get("calibrated", True))
+        and not evidence.get("from_episode_start", False)
+    )
+
+
+def _beyond(value: object, excursion: Finding) -> bool:
+    lower, upper = excursion.evidence.get("lower"), excursion.evidence.get("upper")
+    if not all(isinstance(x, int | float) for x in (value, lower, upper)):
+        return False
+    return bool(value > upper or value < lower)  # type: ignore[operator]
 
 
 def _same_story(finding: Finding) -> bool:

@@ -23,7 +23,7 @@ import logging
 import time
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,6 +164,25 @@ class _Ranges:
         if successful_only:
             keep &= table.successful
         return list(zip(lo[keep].tolist(), hi[keep].tolist(), strict=True))
+
+    def per_episode(
+        self, stream: str, channels: Sequence[str], successful_only: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Every peer's (min, max) of ``channels``, one row a peer that has the stream (NaN
+        where it lacks a channel): whether an ordinary episode strays on ANY of its channels
+        is a question about whole episodes, so rows stay aligned across channels."""
+        table = self._stream_table(stream)
+        rows = np.ones(table.lo.shape[0], dtype=bool)
+        if successful_only:
+            rows &= table.successful
+        shape = (int(rows.sum()), len(channels))
+        lo, hi = np.full(shape, np.nan), np.full(shape, np.nan)
+        for k, channel in enumerate(channels):
+            column = table.columns.get(channel)
+            if column is not None:
+                lo[:, k] = table.lo[rows, column]
+                hi[:, k] = table.hi[rows, column]
+        return lo, hi
 
     def _stream_table(self, stream: str) -> _PeerTable:
         """Every peer's ranges of ``stream`` as one (peer × channel) table, built once per

@@ -11,15 +11,24 @@ of them on a given channel about 2/(N+1) of the time. So the margin is calibrate
 out — how far each other episode goes beyond the rest — and confidence grows with N (a
 conformal p-value, 1/(N+1) at best). With a single other episode nothing is calibrated and the
 finding stays unconfident.
+
+A failure the run logged within seconds after the excursion left the range is evidence of
+another kind: the excursion is blamed for it as confidently as it is rare for an ordinary
+episode to stray as far on a single channel (counted over the peers' whole episodes,
+``_peer_strays``) and to do so that close before an unrelated failure (``_failure_time``).
 """
 
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 import numpy as np
 
 from robotrace_desktop.analysis import thresholds
+from robotrace_desktop.analysis.causes import _peer_strays
+from robotrace_desktop.analysis.causes._failure_time import coincidence
+from robotrace_desktop.analysis.causes._peer_strays import Envelope
 from robotrace_desktop.analysis.causes._series import (
     failed_run,
     field_of,
@@ -28,8 +37,9 @@ from robotrace_desktop.analysis.causes._series import (
     state_signals,
     sustained_runs,
 )
-from robotrace_desktop.analysis.data import EpisodeData, ExplainContext
+from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
 from robotrace_desktop.analysis.finding import Finding, channel_ref
+from robotrace_desktop.core.timebase import NS_PER_S as NS
 
 CAUSE = "joint_limit_breach"
 EXCURSION = "range_excursion"
@@ -39,7 +49,16 @@ thresholds.register(
     over_normal=(2.0, "and this many times the most any other episode strays beyond the rest"),
     min_duration_s=(0.25, "shortest excursion that counts (s)"),
     min_peers=(4, "fewer other episodes than this: the excursion is reported unconfident"),
+    p_failure_confident=(
+        0.02,
+        "a failure logged just after an excursion is blamed on it at 0.5 confidence when "
+        "an excursion this unusual starts that close before an unrelated failure this often",
+    ),
     many_channels=(2, "this many channels beyond at once: a different set-up, not one fault"),
+    failure_window_s=(
+        3.0,
+        "an ERROR/FATAL logged this soon after the excursion began is taken as its consequence",
+    ),
 )
 thresholds.register(
     CAUSE,
@@ -61,7 +80,8 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
     for signal in state_signals(data):
         positions = [c for c in signal.channels if field_of(signal.stream, c) == "position"]
         # every channel tested is a chance for an ordinary run to look unusual by luck
-        tested = sum(1 for c in positions if joint_limit(data, c) is None and _positional(c))
+        tested = [c for c in positions if joint_limit(data, c) is None and _positional(c)]
+        peers = _EpisodeStrays(ctx, signal, tested)
         for k, channel in enumerate(signal.channels):
             if channel not in positions:
                 continue
@@ -69,9 +89,7 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
             if joint_limit(data, channel) is None and _has_peer_ranges(ctx):
                 if not _positional(channel):
                     continue
-                found = _excursion(
-                    data, ctx, signal.stream, channel, signal.t_ns, column, max(tested, 1)
-                )
+                found = _excursion(data, ctx, signal.stream, channel, signal.t_ns, column, peers)
             else:
                 found = _check(data, ctx, signal.stream, channel, signal.t_ns, column)
             if found is not None:
@@ -250,6 +268,46 @@ def _typical_stray(normal: list[float]) -> float:
     return ordered[-2] if len(ordered) >= 5 else ordered[-1]
 
 
+class _EpisodeStrays:
+    """The peers' envelope of one stream's tested channels (``_peer_strays.Envelope``), built
+    once per stream and outcome filter, and how many channels this episode takes beyond it;
+    None when the history cannot answer per episode."""
+
+    def __init__(self, ctx: ExplainContext, signal: Signal, tested: list[str]) -> None:
+        self.ctx = ctx
+        self.signal = signal
+        self.tested = tested
+        self._found: dict[bool, tuple[Envelope, int] | None] = {}
+
+    def __call__(self, successful_only: bool) -> tuple[Envelope, int] | None:
+        if successful_only not in self._found:
+            self._found[successful_only] = self._build(successful_only)
+        return self._found[successful_only]
+
+    def _build(self, successful_only: bool) -> tuple[Envelope, int] | None:
+        per_episode = getattr(self.ctx.history, "per_episode", None)
+        if per_episode is None or not self.tested:
+            return None
+        lo, hi = per_episode(self.signal.stream, self.tested, successful_only)
+        envelope = Envelope(
+            lo,
+            hi,
+            self.ctx.t(EXCURSION, "min_excess"),
+            self.ctx.t(EXCURSION, "over_normal"),
+            self.ctx.t(EXCURSION, "many_channels"),
+        )
+        if envelope.singles.size < self.ctx.t(EXCURSION, "min_peers"):
+            return None
+        columns = [self.signal.channels.index(c) for c in self.tested]
+        values = self.signal.values[:, columns]
+        finite = np.isfinite(values)
+        own_lo = np.min(np.where(finite, values, np.inf), axis=0, initial=np.inf)
+        own_hi = np.max(np.where(finite, values, -np.inf), axis=0, initial=-np.inf)
+        own_lo[~finite.any(axis=0)] = np.nan
+        own_hi[~finite.any(axis=0)] = np.nan
+        return envelope, envelope.channels_beyond(own_lo, own_hi)
+
+
 def _excursion(
     data: EpisodeData,
     ctx: ExplainContext,
@@ -257,7 +315,7 @@ def _excursion(
     channel: str,
     t_ns: np.ndarray,
     column: np.ndarray,
-    tested: int,
+    peers: _EpisodeStrays,
 ) -> Finding | None:
     each = ctx.history.each  # type: ignore[union-attr]
     ranges = each(stream, channel, True)
@@ -294,10 +352,9 @@ def _excursion(
     n = len(ranges)
     beaten = sum(e >= relative for e in normal)
     p_value = (1 + beaten) / (n + 1)
-    # chance that ANY of the stream's tested channels of an ordinary run strays this far
-    p_episode = min(1.0, p_value * tested)
     strength = min(1.0, (relative / max(allowed, 1e-9) - 1.0))
-    confidence = float(np.clip(0.75 - p_episode + 0.1 * strength, 0.2, 0.9))
+    odds = _odds(data, ctx, peers, bool(source), (relative, p_value, strength), int(t_ns[start]))
+    confidence = odds.confidence
     calibrated = len(normal) >= ctx.t(EXCURSION, "min_peers")
     from_start = start == 0
     if failed_run(data):
@@ -315,8 +372,7 @@ def _excursion(
         explanation=(
             f"{ref} went {where} the range of {n} other {source}episode(s) of this robot "
             f"({lo:.4g}..{hi:.4g}) to {peak:.4g}, {relative:.0%} of that range beyond it "
-            f"(other episodes typically stray {typical:.0%}; an ordinary run strays this far on "
-            f"one of its {tested} channels with p ≈ {p_episode:.2f}){caveat}"
+            f"(other episodes typically stray {typical:.0%}; {odds.text}){caveat}"
         ),
         confidence=confidence,
         severity="high" if calibrated and not from_start else "medium",
@@ -332,13 +388,76 @@ def _excursion(
             "normal_excess_fraction": round(typical, 3),
             "other_episodes": n,
             "p_value": round(p_value, 3),
-            "p_value_any_channel": round(p_episode, 3),
-            "channels_tested": tested,
+            "p_value_any_channel": round(odds.p_any_channel, 3),
+            "p_value_episode": None if odds.p_episode is None else round(odds.p_episode, 3),
+            "p_value_before_failure": odds.p_before_failure,
+            "channels_tested": max(len(peers.tested), 1),
+            "channels_beyond": odds.channels_beyond,
             "duration_s": round(duration, 3),
             "from_episode_start": from_start,
+            "calibrated": calibrated,
         },
         next_step=(
             "Compare with the other episodes at that moment: was the goal somewhere no other run "
             "went, or did the controller overshoot?"
         ),
     )
+
+
+class _Odds(NamedTuple):
+    confidence: float
+    p_any_channel: float
+    p_episode: float | None
+    p_before_failure: float | None
+    channels_beyond: int | None
+    text: str
+
+
+def _odds(
+    data: EpisodeData,
+    ctx: ExplainContext,
+    peers: _EpisodeStrays,
+    successful_only: bool,
+    excursion: tuple[float, float, float],
+    onset_ns: int,
+) -> _Odds:
+    """Two questions, two calibrations (``excursion``: how far beyond, as a fraction of the
+    range; the channel's own p-value; how far past the margin, 0..1).
+
+    Is the run abnormal on this channel? The chance that ANY of the stream's tested channels
+    of an ordinary run strays this far: the channel's p-value times the channels tested. Range
+    alone stays cautious: a humanoid's ordinary episodes do stray 15-60 % beyond 50 others on
+    one joint now and then.
+
+    Did the excursion cause the failure the run logged a few seconds later? An ordinary episode
+    strays this far on a single channel as often as the peers' own whole episodes say
+    (``_peer_strays``: a conformal p-value), and such a stray starts that close before an
+    unrelated failure only by luck (the window's share of the episode). The product is the
+    chance of blaming the joint for a failure it had nothing to do with; confidence is 0.5
+    where it is ``p_failure_confident``. A run that leaves the range on many channels differs
+    as a whole and is never blamed this way."""
+    relative, p_value, strength = excursion
+    tested = max(len(peers.tested), 1)
+    p_any = min(1.0, p_value * tested)
+    confidence = float(np.clip(0.75 - p_any + 0.1 * strength, 0.2, 0.9))
+    text = f"an ordinary run strays this far on one of its {tested} channels with p ≈ {p_any:.2f}"
+    hit = coincidence(data, onset_ns, ctx.t(EXCURSION, "failure_window_s"))
+    envelope = peers(successful_only) if hit is not None else None
+    if hit is None or envelope is None:
+        return _Odds(confidence, p_any, None, None, None, text)
+    found, beyond = envelope
+    p_episode = _peer_strays.p_value(relative, found.singles)
+    if beyond >= ctx.t(EXCURSION, "many_channels"):
+        return _Odds(confidence, p_any, p_episode, None, beyond, text)
+    share, failure = hit
+    p_joint = p_episode * share
+    alpha = ctx.t(EXCURSION, "p_failure_confident")
+    caused = float(np.clip(0.5 + 0.2 * np.log10(alpha / max(p_joint, 1e-9)), 0.2, 0.9))
+    others = found.singles.size
+    text += (
+        f"; the run logged a failure {(failure - onset_ns) / NS:.1f} s after it left the range, "
+        f"and {p_episode:.0%} of {others + 1} episodes (the {others} others and this one) go this "
+        "far beyond the rest on a single channel: such a stray starts that close before an "
+        f"unrelated failure with p ≈ {p_joint:.3f}"
+    )
+    return _Odds(max(confidence, caused), p_any, p_episode, round(p_joint, 4), beyond, text)
