@@ -180,6 +180,43 @@ def _percentiles(finite: np.ndarray, quantiles: tuple[float, ...]) -> list[float
     return out
 
 
+def median(values: np.ndarray) -> float:
+    """``float(np.median(values))`` of a 1-D float64 array, to the last bit: the same
+    ``np.partition`` (same kth, so the same element lands in the middle even among 0.0 and
+    -0.0), numpy's mean of the middle pair (a sum started at 0.0) and its rule that a NaN
+    anywhere gives NaN — without ``np.median``'s ~25 µs of Python around it: the detectors
+    ask for tens of thousands of medians of short arrays an ``explain --all``."""
+    n = values.size
+    if n == 0 or values.ndim != 1 or values.dtype != np.float64:
+        return float(np.median(values))
+    half = n // 2
+    odd = n % 2 == 1
+    part = np.partition(values, [half, -1] if odd else [half - 1, half, -1])
+    if math.isnan(part[-1]):
+        return math.nan
+    if odd:
+        return 0.0 + float(part[half])
+    return (0.0 + float(part[half - 1]) + float(part[half])) / 2.0
+
+
+def percentile(finite: np.ndarray, q: float) -> float:
+    """``float(np.percentile(finite, q))`` (linear method) of a 1-D float64 array of finite
+    values, to the last bit — also among 0.0 and -0.0: partitioned at numpy's own kth (the
+    ends and both neighbours), interpolated as numpy's ``_lerp`` does."""
+    n = finite.size
+    virtual = (n - 1) * (q / 100.0)
+    if virtual >= n - 1:
+        a = b = -1  # numpy: both neighbours the last value, at index -1
+        gamma = virtual + 1.0
+    else:
+        a = math.floor(virtual)
+        b, gamma = a + 1, virtual - a
+    ordered = np.partition(finite, sorted({0, -1, a, b}))
+    low, high = float(ordered[a]), float(ordered[b])
+    diff = high - low
+    return high - diff * (1 - gamma) if gamma >= 0.5 else low + diff * gamma
+
+
 def mad_scale(column: np.ndarray) -> float:
     """1.4826 × median absolute deviation (≈ σ for Gaussian noise)."""
     column = _subsample(column)
