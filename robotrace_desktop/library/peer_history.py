@@ -77,18 +77,30 @@ class _PeerTable:
     @classmethod
     def of(cls, rows: list[tuple[EpisodeInfo, Ranges]]) -> _PeerTable:
         columns: dict[str, int] = {}
-        for _, (channels, _, _) in rows:
-            for name in channels:
-                columns.setdefault(name, len(columns))
+        # peers of one robot share their channels: columns and placement worked out once per
+        # distinct channel list, the peers sharing it copied in with one assignment
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for i, (_, (channels, _, _)) in enumerate(rows):
+            members = groups.get(channels)
+            if members is None:
+                members = groups[channels] = []
+                for name in channels:
+                    columns.setdefault(name, len(columns))
+            members.append(i)
         lo = np.full((len(rows), len(columns)), np.nan)
         hi = np.full((len(rows), len(columns)), np.nan)
-        index: dict[tuple[str, ...], list[int]] = {}  # peers of one robot share their channels
-        for i, (_, (channels, low, high)) in enumerate(rows):
-            where = index.get(channels)
-            if where is None:
-                where = index[channels] = [columns[c] for c in channels]
-            lo[i, where] = low
-            hi[i, where] = high
+        for channels, members in groups.items():
+            where = [columns[c] for c in channels]
+            if len(set(where)) == len(where) and all(
+                np.shape(rows[i][1][k]) == (len(where),) for i in members for k in (1, 2)
+            ):
+                at = np.ix_(members, where)
+                lo[at] = np.array([rows[i][1][1] for i in members], dtype=np.float64)
+                hi[at] = np.array([rows[i][1][2] for i in members], dtype=np.float64)
+                continue
+            for i in members:  # ragged or repeated names: peer by peer, as numpy assigns them
+                lo[i, where] = rows[i][1][1]
+                hi[i, where] = rows[i][1][2]
         successful = np.array([_outcome(p) == Outcome.SUCCESS.value for p, _ in rows], dtype=bool)
         return cls(columns, lo, hi, successful)
 

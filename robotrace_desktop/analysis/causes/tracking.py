@@ -18,6 +18,7 @@ from robotrace_desktop.analysis.causes._series import (
     failed_run,
     field_of,
     is_gripper_name,
+    on_arrays,
     robust_range,
     span_s,
     sustained_runs,
@@ -151,6 +152,7 @@ def _check_pair(
     )
 
 
+@on_arrays  # tracking, drift and hard_stop ask it of the same joints
 def best_lag_index(
     t_meas: np.ndarray,
     measured: np.ndarray,
