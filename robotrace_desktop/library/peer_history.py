@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -376,12 +377,33 @@ def baseline_for(
     return baseline
 
 
+#: a run's opened baselines, by its peer snapshot (gone with it): the episodes of one task
+#: mostly share their nearest successful run, opened and read once a run, not once an episode
+_BASELINES: weakref.WeakKeyDictionary[PeerSnapshot, OrderedDict[str, EpisodeData | None]] = (
+    weakref.WeakKeyDictionary()
+)
+_BASELINES_KEPT = 4
+
+
 def _open_baseline(
     catalog: Catalog, info: EpisodeInfo, peers: PeerSnapshot | None = None
 ) -> EpisodeData | None:
     chosen = nearest_successful(catalog, info, peers)
     if chosen is None:
         return None
+    if peers is None:
+        return _opened(catalog, chosen)
+    kept = _BASELINES.setdefault(peers, OrderedDict())
+    if chosen.id in kept:
+        kept.move_to_end(chosen.id)
+        return kept[chosen.id]
+    data = kept[chosen.id] = _opened(catalog, chosen)
+    while len(kept) > _BASELINES_KEPT:
+        kept.popitem(last=False)
+    return data
+
+
+def _opened(catalog: Catalog, chosen: EpisodeInfo) -> EpisodeData | None:
     try:
         full = catalog.get(chosen.id)
         source = ResolvedEpisode(full, True).open()
