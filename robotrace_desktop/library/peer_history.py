@@ -382,7 +382,9 @@ def baseline_for(
 _BASELINES: weakref.WeakKeyDictionary[PeerSnapshot, OrderedDict[str, EpisodeData | None]] = (
     weakref.WeakKeyDictionary()
 )
-_BASELINES_KEPT = 4
+#: at most this many baselines kept a run, holding at most this many loaded values in all
+_BASELINES_KEPT = 64
+_BASELINE_VALUES = 8_000_000
 
 
 def _open_baseline(
@@ -397,10 +399,18 @@ def _open_baseline(
     if chosen.id in kept:
         kept.move_to_end(chosen.id)
         return kept[chosen.id]
-    data = kept[chosen.id] = _opened(catalog, chosen)
-    while len(kept) > _BASELINES_KEPT:
+    # the oldest go first, while too many or holding too much (what they loaded so far)
+    while kept and (
+        len(kept) >= _BASELINES_KEPT
+        or sum(_loaded_values(d) for d in kept.values()) > _BASELINE_VALUES
+    ):
         kept.popitem(last=False)
+    data = kept[chosen.id] = _opened(catalog, chosen)
     return data
+
+
+def _loaded_values(data: EpisodeData | None) -> int:
+    return 0 if data is None else sum(s.values.size for s in data.loaded_signals())
 
 
 def _opened(catalog: Catalog, chosen: EpisodeInfo) -> EpisodeData | None:
