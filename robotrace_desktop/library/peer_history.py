@@ -60,6 +60,9 @@ Ranges = tuple[tuple[str, ...], np.ndarray, np.ndarray]
 #: The content hash changes when a re-scan finds the peer changed.
 _PEER_RANGES: OrderedDict[tuple[object, ...], Ranges | None] = OrderedDict()
 _PEER_RANGES_SIZE = 20_000
+#: (stream, its channels, the peers' (id, content hash, outcome)) -> their ranges' table
+_TABLES: OrderedDict[tuple[object, ...], _PeerTable] = OrderedDict()
+_TABLES_SIZE = 64
 
 
 def _outcome(info: EpisodeInfo) -> str:
@@ -149,10 +152,10 @@ class _Ranges:
     def _compute(
         self, stream: str, channel: str, successful_only: bool
     ) -> tuple[float, float] | None:
-        found = self.each(stream, channel, successful_only)
-        if not found:
+        lows, highs = self._bounds_of(stream, channel, successful_only)
+        if not lows:
             return None
-        return min(lo for lo, _ in found), max(hi for _, hi in found)
+        return min(lows), max(highs)
 
     def each(self, stream: str, channel: str, successful_only: bool) -> list[tuple[float, float]]:
         """Every peer's own (min, max) of the channel: how far one episode strays beyond the
@@ -168,32 +171,60 @@ class _Ranges:
     def _each_of(
         self, stream: str, channel: str, successful_only: bool
     ) -> list[tuple[float, float]]:
+        lows, highs = self._bounds_of(stream, channel, successful_only)
+        return list(zip(lows, highs, strict=True))
+
+    def _bounds_of(
+        self, stream: str, channel: str, successful_only: bool
+    ) -> tuple[list[float], list[float]]:
+        """The peers' lows and highs of the channel, in peer order."""
         table = self._stream_table(stream)
         column = table.columns.get(channel)
         if column is None:
-            return []
+            return [], []
         lo, hi = table.lo[:, column], table.hi[:, column]
         keep = np.isfinite(lo) & np.isfinite(hi)
         if successful_only:
             keep &= table.successful
-        return list(zip(lo[keep].tolist(), hi[keep].tolist(), strict=True))
+        return lo[keep].tolist(), hi[keep].tolist()
 
     def _stream_table(self, stream: str) -> _PeerTable:
         """Every peer's ranges of ``stream`` as one (peer × channel) table, built once per
         stream (analyzers ask channel by channel: thousands of questions an episode)."""
         if stream not in self._tables:
+            # the episodes of a run mostly share their peers: a table built from the same
+            # peers (same content, same outcome) and channel names is the same table
+            key = (
+                stream,
+                self._channels_of(stream),
+                tuple(
+                    (p.id, self._hashes.get(p.id) or content_hash(p), _outcome(p))
+                    for p in self.peers
+                ),
+            )
+            table = _TABLES.get(key)
+            if table is not None:
+                _TABLES.move_to_end(key)
+                self._tables[stream] = table
+                return table
             rows: list[tuple[EpisodeInfo, Ranges]] = []
             deadline = time.monotonic() + self.budget_s
+            complete = True
             for peer in self.peers:
                 if time.monotonic() > deadline:
                     log.info(
                         "history of %s: time budget reached after %d episodes", stream, len(rows)
                     )
+                    complete = False
                     break
                 found = self._episode_ranges(peer, stream)
                 if found is not None:
                     rows.append((peer, found))
             self._tables[stream] = _PeerTable.of(rows)
+            if complete:  # a table cut short by the time budget is this episode's alone
+                _TABLES[key] = self._tables[stream]
+                while len(_TABLES) > _TABLES_SIZE:
+                    _TABLES.popitem(last=False)
         return self._tables[stream]
 
     def _stored(self, stream: str) -> dict[str, Ranges]:
