@@ -276,7 +276,7 @@ def mad_scale(column: np.ndarray) -> float:
     finite = column[np.isfinite(column)]
     if finite.size == 0:
         return 0.0
-    return float(1.4826 * np.median(np.abs(finite - np.median(finite))))
+    return 1.4826 * median(np.abs(finite - median(finite)))
 
 
 def failed_run(data: EpisodeData) -> bool:
