@@ -296,24 +296,36 @@ def _knee(x: np.ndarray, i: int, w: int, m: int, fast: float) -> int | None:
     lo = max(w, i - 2 * m)
     if i - w < lo:
         return None
-    js = np.arange(lo, i - w + 1)
-    pre = np.abs(x[js] - x[js - w]) / w
-    if not (pre >= fast).any():
+    size = i - w + 1 - lo  # knees tried: lo … i − w
+    here, back = x[lo : lo + size], x[lo - w : lo - w + size]
+    pre = np.abs(here - back) / w
+    fastest = pre >= fast
+    if not fastest.any():
         return None  # never moving fast enough: no knee
     # the fastest the joint moved over any window from each knee to the band
     speed = np.abs(x[lo + w : i + 1] - x[lo : i + 1 - w]) / w  # window starting at lo + k
-    slow = np.maximum.accumulate(speed[::-1])[::-1][: js.size]
-    # a leap, not a motion, into the knee: a joint moving into a stop travels steadily
-    leaps = np.lib.stride_tricks.sliding_window_view(np.abs(np.diff(x[lo - w : i + 1])), w)
-    steady = np.max(leaps, axis=1)[: js.size] <= 0.5 * pre * w
+    slow = np.maximum.accumulate(speed[::-1])[::-1][:size]
+    ok = fastest & (slow <= 0.25 * pre)
+    if not ok.any():
+        return None  # no collapse of speed anywhere: the other tests cannot make one
+    # a leap, not a motion, into the knee: a joint moving into a stop travels steadily (the
+    # largest step of the w before each knee)
+    steps = np.abs(np.diff(x[lo - w : i + 1]))
+    if w <= 16:  # a few shifted maxima beat building the windows
+        leap = steps[:size].copy()
+        for j in range(1, w):
+            np.maximum(leap, steps[j : j + size], out=leap)
+    else:
+        leap = np.max(np.lib.stride_tricks.sliding_window_view(steps, w)[:size], axis=1)
+    steady = leap <= 0.5 * pre * w
     # backed off: the creep of a stop goes on the way the joint was pushed
-    onward = (x[i] - x[js]) * (x[js] - x[js - w]) >= 0
-    ok = (pre >= fast) & steady & onward & (slow <= 0.25 * pre)
+    onward = (x[i] - here) * (here - back) >= 0
+    ok &= steady & onward
     if not ok.any():
         return None
     ratio = np.where(ok, pre / np.maximum(slow, 1e-300), -np.inf)
     # the sharpest knee; of equals, the latest (the search ran back from the band)
-    return int(js[js.size - 1 - int(np.argmax(ratio[::-1]))])
+    return lo + size - 1 - int(np.argmax(ratio[::-1]))
 
 
 @dataclass(frozen=True, slots=True)
