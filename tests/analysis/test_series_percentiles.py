@@ -57,3 +57,8 @@ def test_median_and_percentile_are_numpys_to_the_last_bit_even_among_signed_zero
             q = float(rng.choice([0.0, 1.0, 50.0, 90.0, 95.0, 99.0, 100.0]))
             want = float(np.percentile(finite, q))
             assert _same_bits(percentile(finite, q), want), (finite, q, want)
+        ints = rng.integers(-(2**40), 2**40, n)
+        assert _same_bits(median(ints), float(np.median(ints)))
+        assert _same_bits(
+            median(ints.astype(np.uint32) // 7), float(np.median(ints.astype(np.uint32) // 7))
+        )

@@ -234,16 +234,21 @@ def _percentiles(finite: np.ndarray, quantiles: tuple[float, ...]) -> list[float
 
 
 def median(values: np.ndarray) -> float:
-    """``float(np.median(values))`` of a 1-D float64 array, to the last bit: the same
+    """``float(np.median(values))`` of a 1-D float64 or integer array, to the last bit: the same
     ``np.partition`` (same kth, so the same element lands in the middle even among 0.0 and
     -0.0), numpy's mean of the middle pair (a sum started at 0.0) and its rule that a NaN
     anywhere gives NaN — without ``np.median``'s ~25 µs of Python around it: the detectors
     ask for tens of thousands of medians of short arrays an ``explain --all``."""
     n = values.size
-    if n == 0 or values.ndim != 1 or values.dtype != np.float64:
+    if n == 0 or values.ndim != 1:
         return float(np.median(values))
     half = n // 2
     odd = n % 2 == 1
+    if values.dtype.kind in "iu":  # times in ns: numpy averages the middle pair as float64
+        part = np.partition(values, [half] if odd else [half - 1, half])
+        return float(part[half]) if odd else (float(part[half - 1]) + float(part[half])) / 2.0
+    if values.dtype != np.float64:
+        return float(np.median(values))
     part = np.partition(values, [half, -1] if odd else [half - 1, half, -1])
     if math.isnan(part[-1]):
         return math.nan
@@ -257,6 +262,8 @@ def percentile(finite: np.ndarray, q: float) -> float:
     values, to the last bit — also among 0.0 and -0.0: partitioned at numpy's own kth (the
     ends and both neighbours), interpolated as numpy's ``_lerp`` does."""
     n = finite.size
+    if n == 0 or finite.ndim != 1 or finite.dtype != np.float64:
+        return float(np.percentile(finite, q))
     virtual = (n - 1) * (q / 100.0)
     if virtual >= n - 1:
         a = b = -1  # numpy: both neighbours the last value, at index -1
