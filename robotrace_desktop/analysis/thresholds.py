@@ -42,12 +42,27 @@ def load(path: Path | None) -> dict[str, dict[str, Any]]:
     except OSError:
         st = None
     if path is None or st is None:
-        return copy.deepcopy(defaults())
+        return _fresh(defaults())
     key = (str(path), st.st_size, st.st_mtime_ns, sum(len(v) for v in DEFAULTS.values()))
     if key not in _LOADED:
         _LOADED.clear()  # one catalog's file at a time
         _LOADED[key] = _merged(path)
-    return copy.deepcopy(_LOADED[key])
+    return _fresh(_LOADED[key])
+
+
+def _fresh(table: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """A copy the caller may change: new dicts, the mutable values deep-copied, the
+    immutable ones (numbers, strings) shared — ``copy.deepcopy`` of the whole table was a few
+    % of ``explain --all`` (once per episode)."""
+    return {
+        cause: {
+            key: value
+            if isinstance(value, (bool, int, float, str, type(None)))
+            else copy.deepcopy(value)
+            for key, value in values.items()
+        }
+        for cause, values in table.items()
+    }
 
 
 def _merged(path: Path) -> dict[str, dict[str, Any]]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -59,6 +60,9 @@ Ranges = tuple[tuple[str, ...], np.ndarray, np.ndarray]
 #: The content hash changes when a re-scan finds the peer changed.
 _PEER_RANGES: OrderedDict[tuple[object, ...], Ranges | None] = OrderedDict()
 _PEER_RANGES_SIZE = 20_000
+#: (stream, its channels, the peers' (id, content hash, outcome)) -> their ranges' table
+_TABLES: OrderedDict[tuple[object, ...], _PeerTable] = OrderedDict()
+_TABLES_SIZE = 64
 
 
 def _outcome(info: EpisodeInfo) -> str:
@@ -77,18 +81,30 @@ class _PeerTable:
     @classmethod
     def of(cls, rows: list[tuple[EpisodeInfo, Ranges]]) -> _PeerTable:
         columns: dict[str, int] = {}
-        for _, (channels, _, _) in rows:
-            for name in channels:
-                columns.setdefault(name, len(columns))
+        # peers of one robot share their channels: columns and placement worked out once per
+        # distinct channel list, the peers sharing it copied in with one assignment
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for i, (_, (channels, _, _)) in enumerate(rows):
+            members = groups.get(channels)
+            if members is None:
+                members = groups[channels] = []
+                for name in channels:
+                    columns.setdefault(name, len(columns))
+            members.append(i)
         lo = np.full((len(rows), len(columns)), np.nan)
         hi = np.full((len(rows), len(columns)), np.nan)
-        index: dict[tuple[str, ...], list[int]] = {}  # peers of one robot share their channels
-        for i, (_, (channels, low, high)) in enumerate(rows):
-            where = index.get(channels)
-            if where is None:
-                where = index[channels] = [columns[c] for c in channels]
-            lo[i, where] = low
-            hi[i, where] = high
+        for channels, members in groups.items():
+            where = [columns[c] for c in channels]
+            if len(set(where)) == len(where) and all(
+                np.shape(rows[i][1][k]) == (len(where),) for i in members for k in (1, 2)
+            ):
+                at = np.ix_(members, where)
+                lo[at] = np.array([rows[i][1][1] for i in members], dtype=np.float64)
+                hi[at] = np.array([rows[i][1][2] for i in members], dtype=np.float64)
+                continue
+            for i in members:  # ragged or repeated names: peer by peer, as numpy assigns them
+                lo[i, where] = rows[i][1][1]
+                hi[i, where] = rows[i][1][2]
         successful = np.array([_outcome(p) == Outcome.SUCCESS.value for p, _ in rows], dtype=bool)
         return cls(columns, lo, hi, successful)
 
@@ -136,10 +152,10 @@ class _Ranges:
     def _compute(
         self, stream: str, channel: str, successful_only: bool
     ) -> tuple[float, float] | None:
-        found = self.each(stream, channel, successful_only)
-        if not found:
+        lows, highs = self._bounds_of(stream, channel, successful_only)
+        if not lows:
             return None
-        return min(lo for lo, _ in found), max(hi for _, hi in found)
+        return min(lows), max(highs)
 
     def each(self, stream: str, channel: str, successful_only: bool) -> list[tuple[float, float]]:
         """Every peer's own (min, max) of the channel: how far one episode strays beyond the
@@ -155,15 +171,22 @@ class _Ranges:
     def _each_of(
         self, stream: str, channel: str, successful_only: bool
     ) -> list[tuple[float, float]]:
+        lows, highs = self._bounds_of(stream, channel, successful_only)
+        return list(zip(lows, highs, strict=True))
+
+    def _bounds_of(
+        self, stream: str, channel: str, successful_only: bool
+    ) -> tuple[list[float], list[float]]:
+        """The peers' lows and highs of the channel, in peer order."""
         table = self._stream_table(stream)
         column = table.columns.get(channel)
         if column is None:
-            return []
+            return [], []
         lo, hi = table.lo[:, column], table.hi[:, column]
         keep = np.isfinite(lo) & np.isfinite(hi)
         if successful_only:
             keep &= table.successful
-        return list(zip(lo[keep].tolist(), hi[keep].tolist(), strict=True))
+        return lo[keep].tolist(), hi[keep].tolist()
 
     def per_episode(
         self, stream: str, channels: Sequence[str], successful_only: bool
@@ -188,18 +211,39 @@ class _Ranges:
         """Every peer's ranges of ``stream`` as one (peer × channel) table, built once per
         stream (analyzers ask channel by channel: thousands of questions an episode)."""
         if stream not in self._tables:
+            # the episodes of a run mostly share their peers: a table built from the same
+            # peers (same content, same outcome) and channel names is the same table
+            key = (
+                stream,
+                self._channels_of(stream),
+                tuple(
+                    (p.id, self._hashes.get(p.id) or content_hash(p), _outcome(p))
+                    for p in self.peers
+                ),
+            )
+            table = _TABLES.get(key)
+            if table is not None:
+                _TABLES.move_to_end(key)
+                self._tables[stream] = table
+                return table
             rows: list[tuple[EpisodeInfo, Ranges]] = []
             deadline = time.monotonic() + self.budget_s
+            complete = True
             for peer in self.peers:
                 if time.monotonic() > deadline:
                     log.info(
                         "history of %s: time budget reached after %d episodes", stream, len(rows)
                     )
+                    complete = False
                     break
                 found = self._episode_ranges(peer, stream)
                 if found is not None:
                     rows.append((peer, found))
             self._tables[stream] = _PeerTable.of(rows)
+            if complete:  # a table cut short by the time budget is this episode's alone
+                _TABLES[key] = self._tables[stream]
+                while len(_TABLES) > _TABLES_SIZE:
+                    _TABLES.popitem(last=False)
         return self._tables[stream]
 
     def _stored(self, stream: str) -> dict[str, Ranges]:
@@ -383,12 +427,43 @@ def baseline_for(
     return baseline
 
 
+#: a run's opened baselines, by its peer snapshot (gone with it): the episodes of one task
+#: mostly share their nearest successful run, opened and read once a run, not once an episode
+_BASELINES: weakref.WeakKeyDictionary[PeerSnapshot, OrderedDict[str, EpisodeData | None]] = (
+    weakref.WeakKeyDictionary()
+)
+#: at most this many baselines kept a run, holding at most this many loaded values in all
+_BASELINES_KEPT = 64
+_BASELINE_VALUES = 8_000_000
+
+
 def _open_baseline(
     catalog: Catalog, info: EpisodeInfo, peers: PeerSnapshot | None = None
 ) -> EpisodeData | None:
     chosen = nearest_successful(catalog, info, peers)
     if chosen is None:
         return None
+    if peers is None:
+        return _opened(catalog, chosen)
+    kept = _BASELINES.setdefault(peers, OrderedDict())
+    if chosen.id in kept:
+        kept.move_to_end(chosen.id)
+        return kept[chosen.id]
+    # the oldest go first, while too many or holding too much (what they loaded so far)
+    while kept and (
+        len(kept) >= _BASELINES_KEPT
+        or sum(_loaded_values(d) for d in kept.values()) > _BASELINE_VALUES
+    ):
+        kept.popitem(last=False)
+    data = kept[chosen.id] = _opened(catalog, chosen)
+    return data
+
+
+def _loaded_values(data: EpisodeData | None) -> int:
+    return 0 if data is None else sum(s.values.size for s in data.loaded_signals())
+
+
+def _opened(catalog: Catalog, chosen: EpisodeInfo) -> EpisodeData | None:
     try:
         full = catalog.get(chosen.id)
         source = ResolvedEpisode(full, True).open()

@@ -24,6 +24,8 @@ from robotrace_desktop.analysis.causes._series import (
     held_on,
     joint_limit,
     mad_scale,
+    median,
+    percentile,
     period_ns,
     span_s,
 )
@@ -174,7 +176,7 @@ def _follower(
         gap = gap[np.isfinite(gap)]
         if gap.size < 8:
             return None
-        usual, centre = mad_scale(gap), float(np.median(gap))
+        usual, centre = mad_scale(gap), median(gap)
         a, b = np.searchsorted(cmd.t_ns, (t0, t1), "left")
         tol = max(_SAME * abs(value), 1e-12)
         touch_t = cmd.t_ns[a : b + 1][np.abs(command[a : b + 1] - value) <= tol]
@@ -229,7 +231,7 @@ def clipped_spans(
     k = max(2, round(ctx.t(CAUSE, "clip_window_s") * 1e9 / period)) if period > 0 else 2
     speed = np.abs(x[k:] - x[:-k]) / k
     speed = speed[np.isfinite(speed)]
-    usual = float(np.percentile(speed, 90)) if speed.size else 0.0
+    usual = percentile(speed, 90.0) if speed.size else 0.0
     steps = np.abs(np.diff(x))
     steps = steps[np.isfinite(steps) & (steps > tol)]
     if usual <= 0 or steps.size == 0:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from robotrace_desktop.analysis.causes._series import median as median_of
 from robotrace_desktop.analysis.data import Signal
 from robotrace_desktop.core.timebase import NS_PER_S as NS
 
@@ -61,7 +62,7 @@ def _clock(name: str, t: np.ndarray, regular_fraction: float) -> _Clock | None:
     positive = dt[dt > 0]
     if len(positive) < 2:
         return None
-    median = float(np.median(positive))
+    median = median_of(positive)
     periodic = float(np.mean(np.abs(dt - median) <= NORMAL_PACE * median)) >= regular_fraction
     return _Clock(name, dt, median, periodic)
 

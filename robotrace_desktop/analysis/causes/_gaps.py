@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from robotrace_desktop.analysis.causes._series import median as median_of
 from robotrace_desktop.analysis.data import ExplainContext, Signal
 from robotrace_desktop.analysis.finding import Finding, channel_ref
 from robotrace_desktop.core.timebase import NS_PER_S as NS
@@ -51,7 +52,7 @@ def stream_timeline(
     positive = dt[dt > 0]
     if len(positive) < 2:
         return Timeline(name, t, 0.0, False, [], signal)
-    median = float(np.median(positive))
+    median = median_of(positive)
     periodic = float(np.mean(np.abs(dt - median) <= 0.5 * median)) >= float(
         ctx.t(GAP, "regular_fraction")
     )

@@ -8,11 +8,13 @@ name classifications are pure functions of their strings, asked tens of thousand
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Hashable
 from functools import lru_cache
-from typing import TypedDict, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 import numpy as np
 
@@ -42,6 +44,55 @@ ACTION_ROLES = frozenset({"action", "command"})
 _GRIPPER = re.compile(r"gripper|grip|hand|finger|claw|jaw|pinch|suction", re.IGNORECASE)
 _EFFORT = re.compile(r"effort|torque|current|tau|qeff", re.IGNORECASE)
 _VELOCITY = re.compile(r"velocit|(^|[^a-z])vel([^a-z]|$)|qvel", re.IGNORECASE)
+
+
+#: a function memoized by ``on_arrays``
+F = TypeVar("F", bound=Callable[..., Any])
+#: arrays of at most this many elements are keyed by value (a lag grid made afresh per call)
+_BY_VALUE = 64
+_MEMO_SIZE = 4096
+
+
+def on_arrays(fn: F) -> F:
+    """Remember ``fn``'s answers for the same arrays: a pure function of arrays several
+    detectors ask about the same channels of one episode (a joint's settling lag, a column's
+    robust range). Large arrays are keyed by identity — the view (owner, address, shape,
+    strides, dtype), checked alive through a weak reference to the owner, so an id reused by
+    a later array is never mistaken for it — small ones and other arguments by value. The
+    analyzers never write into an episode's arrays, so an array alive is an array unchanged.
+    An array whose owner cannot be weakly referenced is not remembered."""
+    memo: dict[tuple[Hashable, ...], tuple[list[weakref.ref[np.ndarray]], Any]] = {}
+
+    @functools.wraps(fn)
+    def remembered(*args: Any, **kwargs: Any) -> Any:
+        key: list[Hashable] = []
+        refs: list[weakref.ref[np.ndarray]] = []
+        for arg in (*args, *(part for item in sorted(kwargs.items()) for part in item)):
+            if not isinstance(arg, np.ndarray):
+                key.append(arg)
+            elif arg.size <= _BY_VALUE:
+                key.append((arg.dtype.str, arg.shape, arg.tobytes()))
+            else:
+                owner = arg
+                while isinstance(owner.base, np.ndarray):
+                    owner = owner.base
+                try:
+                    refs.append(weakref.ref(owner))
+                except TypeError:
+                    return fn(*args, **kwargs)
+                address = arg.__array_interface__["data"][0]
+                key.append((id(owner), address, arg.shape, arg.strides, arg.dtype.str))
+        token = tuple(key)
+        known = memo.get(token)
+        if known is not None and all(ref() is not None for ref in known[0]):
+            return known[1]
+        answer = fn(*args, **kwargs)
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        memo[token] = (refs, answer)
+        return answer
+
+    return remembered  # type: ignore[return-value]
 
 
 def is_action(signal: Signal) -> bool:
@@ -139,11 +190,13 @@ def _subsample(column: np.ndarray, limit: int = SCALE_SAMPLES) -> np.ndarray:
     return column[::step]
 
 
+@on_arrays
 def period_ns(t_ns: np.ndarray) -> float:
     """Median sample interval (from the first thousand intervals)."""
     return float(np.median(np.diff(t_ns[:1001]))) if t_ns.size > 1 else 0.0
 
 
+@on_arrays
 def robust_range(column: np.ndarray) -> float:
     """p99 − p1: the channel's span without its outliers."""
     column = _subsample(column)
@@ -180,13 +233,57 @@ def _percentiles(finite: np.ndarray, quantiles: tuple[float, ...]) -> list[float
     return out
 
 
+def median(values: np.ndarray) -> float:
+    """``float(np.median(values))`` of a 1-D float64 or integer array, to the last bit: the same
+    ``np.partition`` (same kth, so the same element lands in the middle even among 0.0 and
+    -0.0), numpy's mean of the middle pair (a sum started at 0.0) and its rule that a NaN
+    anywhere gives NaN — without ``np.median``'s ~25 µs of Python around it: the detectors
+    ask for tens of thousands of medians of short arrays an ``explain --all``."""
+    n = values.size
+    if n == 0 or values.ndim != 1:
+        return float(np.median(values))
+    half = n // 2
+    odd = n % 2 == 1
+    if values.dtype.kind in "iu":  # times in ns: numpy averages the middle pair as float64
+        part = np.partition(values, [half] if odd else [half - 1, half])
+        return float(part[half]) if odd else (float(part[half - 1]) + float(part[half])) / 2.0
+    if values.dtype != np.float64:
+        return float(np.median(values))
+    part = np.partition(values, [half, -1] if odd else [half - 1, half, -1])
+    if math.isnan(part[-1]):
+        return math.nan
+    if odd:
+        return 0.0 + float(part[half])
+    return (0.0 + float(part[half - 1]) + float(part[half])) / 2.0
+
+
+def percentile(finite: np.ndarray, q: float) -> float:
+    """``float(np.percentile(finite, q))`` (linear method) of a 1-D float64 array of finite
+    values, to the last bit — also among 0.0 and -0.0: partitioned at numpy's own kth (the
+    ends and both neighbours), interpolated as numpy's ``_lerp`` does."""
+    n = finite.size
+    if n == 0 or finite.ndim != 1 or finite.dtype != np.float64:
+        return float(np.percentile(finite, q))
+    virtual = (n - 1) * (q / 100.0)
+    if virtual >= n - 1:
+        a = b = -1  # numpy: both neighbours the last value, at index -1
+        gamma = virtual + 1.0
+    else:
+        a = math.floor(virtual)
+        b, gamma = a + 1, virtual - a
+    ordered = np.partition(finite, sorted({0, -1, a, b}))
+    low, high = float(ordered[a]), float(ordered[b])
+    diff = high - low
+    return high - diff * (1 - gamma) if gamma >= 0.5 else low + diff * gamma
+
+
 def mad_scale(column: np.ndarray) -> float:
     """1.4826 × median absolute deviation (≈ σ for Gaussian noise)."""
     column = _subsample(column)
     finite = column[np.isfinite(column)]
     if finite.size == 0:
         return 0.0
-    return float(1.4826 * np.median(np.abs(finite - np.median(finite))))
+    return 1.4826 * median(np.abs(finite - median(finite)))
 
 
 def failed_run(data: EpisodeData) -> bool:
@@ -294,12 +391,7 @@ def bend_fit(
     n = y.size
     if n < 4:
         return 0, 0.0, float("inf"), 0.0, 1.0
-    basis = np.ones((n, 1))
-    if nuisance is not None:
-        basis = np.column_stack((basis, nuisance))
-    q, _ = np.linalg.qr(basis)
-    yc = y - q @ (q.T @ y)
-    total = float(yc @ yc)
+    q, yc, total = _baseline(y, nuisance)
     if total <= 0:
         return 0, 0.0, float("inf"), 0.0, 1.0
     # coarse to fine: a sparse grid of change points first, then every point around the best
@@ -310,6 +402,18 @@ def bend_fit(
     around = np.arange(max(0, best[0] - step), min(n - 2, best[0] + step + 1), fine)
     refined = _best_hinge(t_s, yc, q, total, around, (best[2],), (best[3],))
     return refined if refined[4] <= best[4] else best
+
+
+@on_arrays  # a caller fitting one residual with several shapes asks it again
+def _baseline(y: np.ndarray, nuisance: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, float]:
+    """An orthonormal basis q of the baseline (a constant and the ``nuisance`` columns), y's
+    part orthogonal to it, and that part's squared norm."""
+    basis = np.ones((y.size, 1))
+    if nuisance is not None:
+        basis = np.column_stack((basis, nuisance))
+    q, _ = np.linalg.qr(basis)
+    yc = y - q @ (q.T @ y)
+    return q, yc, float(yc @ yc)
 
 
 def _best_hinge(
@@ -326,23 +430,34 @@ def _best_hinge(
     # growth is monotone, so growing the ramp once and capping it at g(d) per duration gives
     # g(min(ramp, d)) without an expm1 over the whole grid per duration
     grown = {p: growth(ramp, p) for p in growths}
-    for d in durations:
-        for p in growths:
-            h = np.minimum(grown[p], growth(np.array(d), p)) if np.isfinite(d) else grown[p]
-            # h's part orthogonal to the baseline's columns q, without forming it: q is
-            # orthonormal and yc already orthogonal to it, so |hc|² = |h|² − |hᵀq|² and
-            # hc·yc = h·yc
-            hq = h @ q
-            hh = np.einsum("kn,kn->k", h, h)
-            shh = hh - np.einsum("km,km->k", hq, hq)
-            shy = h @ yc
-            with np.errstate(divide="ignore", invalid="ignore"):
+    # a duration no ramp reaches caps nothing: its shapes are the uncapped ones, and once
+    # those were tried (leaving a share ≥ 0, so the best kept is at most that share) the
+    # same shapes again cannot do strictly better
+    tried_uncapped = {p: False for p in growths}
+    highest = {p: float(grown[p].max()) if grown[p].size else 0.0 for p in growths}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for d in durations:
+            for p in growths:
+                cap = growth(np.array(d), p) if np.isfinite(d) else None
+                uncapped = cap is None or float(cap) >= highest[p]
+                if uncapped and tried_uncapped[p]:
+                    continue
+                h = grown[p] if cap is None else np.minimum(grown[p], cap)
+                # h's part orthogonal to the baseline's columns q, without forming it: q is
+                # orthonormal and yc already orthogonal to it, so |hc|² = |h|² − |hᵀq|² and
+                # hc·yc = h·yc
+                hq = h @ q
+                hh = np.einsum("kn,kn->k", h, h)
+                shh = hh - np.einsum("km,km->k", hq, hq)
+                shy = h @ yc
                 # (a shape the baseline explains entirely leaves only rounding: no fit)
                 b = np.where(shh > 1e-12 * hh, shy / shh, 0.0)
-            left = (total - b * shy) / total  # unexplained share per change point
-            k = int(np.argmin(left))
-            if left[k] < best[4]:
-                best = (int(idx[k]), float(b[k]), float(d), float(p), float(max(left[k], 0.0)))
+                left = (total - b * shy) / total  # unexplained share per change point
+                k = int(left.argmin())
+                if uncapped and left[k] >= 0:
+                    tried_uncapped[p] = True
+                if left[k] < best[4]:
+                    best = (int(idx[k]), float(b[k]), float(d), float(p), float(max(left[k], 0.0)))
     return best
 
 

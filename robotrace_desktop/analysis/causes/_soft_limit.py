@@ -26,6 +26,7 @@ from robotrace_desktop.analysis.causes._series import (
     failed_run,
     is_binary_like,
     is_gripper_name,
+    median,
     period_ns,
     robust_range,
     span_s,
@@ -66,7 +67,7 @@ def soft_limited(data: EpisodeData, ctx: ExplainContext, signal: Signal, k: int)
         confidence = min(confidence, 0.45)
     channel = signal.channels[k]
     ref = channel_ref(signal.stream, channel)
-    level = float(np.median(x[start:end]))
+    level = median(x[start:end])
     return Finding(
         cause=CAUSE,
         title=f"Command squeezed against a bound: {channel}",
@@ -122,7 +123,7 @@ def _squeezed(ctx: ExplainContext, signal: Signal, k: int) -> list[tuple[int, in
             continue  # at rest at either end of the run: nothing was squeezed
         if span_s(t_ns, start, int(b)) < shortest:
             continue  # a smooth turning point dwells briefly; a squeezed command stays
-        if abs(float(np.median(x[start:end]))) <= 0.05 * scale:
+        if abs(median(x[start:end])) <= 0.05 * scale:
             continue  # settling to zero: a stop, not a bound
         if float(np.max(pace[max(0, start - 2 * m) : start - m + 1])) < usual:
             continue  # crept into it: a planned, slow approach
@@ -130,7 +131,7 @@ def _squeezed(ctx: ExplainContext, signal: Signal, k: int) -> list[tuple[int, in
         held = x[start:end]
         side = float(np.sign(x[start] - before[0]))
         edge = float(before.max() if side > 0 else before.min())
-        if side == 0 or side * (float(np.median(held)) - edge) < 0:
+        if side == 0 or side * (median(held) - edge) < 0:
             continue  # not the extreme of the move into it: a pause on the way
         if others is None:
             others = _siblings(signal, k)
@@ -187,7 +188,7 @@ def _onset(steps: np.ndarray, start: int, m: int) -> int:
 
 def _usual_step(steps: np.ndarray, tiny: float) -> float:
     moving = steps[steps > tiny]
-    return float(np.median(moving)) if moving.size >= 8 else 0.0
+    return median(moving) if moving.size >= 8 else 0.0
 
 
 def _window_mean(steps: np.ndarray, m: int) -> np.ndarray:

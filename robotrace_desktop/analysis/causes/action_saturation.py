@@ -32,6 +32,7 @@ from robotrace_desktop.analysis.causes._series import (
     declared_bounds,
     failed_run,
     is_binary_like,
+    median,
     span_s,
     sustained_runs,
 )
@@ -238,7 +239,7 @@ def _cut_off(column: np.ndarray, start: int, end: int, tol: float = 0.0) -> bool
     moving = steps[np.isfinite(steps) & (steps > tol)]
     if moving.size == 0:
         return False
-    typical = float(np.median(moving))
+    typical = median(moving)
     # the last two steps into the flat span and the first two out of it (the step that crosses
     # the limit between two samples can be arbitrarily small)
     near = [i for i in (start - 1, start - 2, end - 1, end) if 0 <= i < steps.size]

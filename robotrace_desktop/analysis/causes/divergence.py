@@ -17,6 +17,7 @@ from robotrace_desktop.analysis import thresholds
 from robotrace_desktop.analysis.causes._series import (
     NS,
     failed_run,
+    on_arrays,
     robust_range,
     state_signals,
 )
@@ -104,16 +105,22 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
 
 def _normalised(signal: Signal, channels: list[str], n: int) -> np.ndarray:
     """(n, C) values at n evenly spaced points over the signal's own time span."""
-    t = signal.t_ns.astype(np.float64)
+    cols = tuple(signal.channels.index(c) for c in channels)
+    return _resampled(signal.t_ns, signal.values, cols, n)
+
+
+@on_arrays  # the baseline's side, shared by the episodes of a run that compare with it
+def _resampled(t_ns: np.ndarray, values: np.ndarray, cols: tuple[int, ...], n: int) -> np.ndarray:
+    t = t_ns.astype(np.float64)
     span = max(t[-1] - t[0], 1.0)
     grid = np.linspace(0.0, 1.0, n)
     x = (t - t[0]) / span
-    cols = [signal.channels.index(c) for c in channels]
     out = np.empty((n, len(cols)))
     for j, col in enumerate(cols):
-        y = signal.values[:, col]
+        y = values[:, col]
         ok = np.isfinite(y)
         out[:, j] = np.interp(grid, x[ok], y[ok]) if ok.sum() >= 2 else np.nan
+    out.flags.writeable = False  # remembered: shared by every caller
     return out
 
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from robotrace_desktop.analysis import thresholds
 from robotrace_desktop.analysis.causes._claims import held_speeds
+from robotrace_desktop.analysis.causes._series import median as median_of
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
 from robotrace_desktop.analysis.finding import Finding, channel_ref
 from robotrace_desktop.core.timebase import NS_PER_S as NS
@@ -163,7 +164,7 @@ def _namespace(stream: str) -> str:
 def _median_interval(t: np.ndarray) -> float:
     dt = np.diff(t)
     dt = dt[dt > 0]
-    return float(np.median(dt)) if len(dt) else 0.0
+    return median_of(dt) if len(dt) else 0.0
 
 
 def _stopped(

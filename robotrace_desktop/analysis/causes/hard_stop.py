@@ -19,7 +19,7 @@ range; so one rule fits radians, metres, N·m and amperes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -31,6 +31,8 @@ from robotrace_desktop.analysis.causes._series import (
     held_on,
     is_gripper_name,
     joint_of,
+    median,
+    percentile,
     period_ns,
     robust_range,
     state_signals,
@@ -173,7 +175,7 @@ def _stops(
     if period <= 0 or finite.sum() < 16 or not finite.all():
         return []
     steps = np.diff(x)
-    noise = 1.4826 * float(np.median(np.abs(steps - np.median(steps))))
+    noise = 1.4826 * median(np.abs(steps - median(steps)))
     scale = robust_range(x)
     if scale <= 0:
         return []
@@ -182,6 +184,10 @@ def _stops(
     w = max(2, round(ctx.t(CAUSE, "window_s") * NS / period))
     n = x.size
     if n < m + w + 2:
+        return []
+    moving = np.abs(x[w:] - x[:-w]) / w  # the joint's speed over each window
+    usual = percentile(moving, 90.0)
+    if usual <= 0:
         return []
     # the next m samples stay within ±band of sample i (every few of them at high rates: a
     # blocked joint does not leave its band for a sample or two)
@@ -196,9 +202,9 @@ def _stops(
     # joint's own noise says what "still" is, and a coarse or stale reading — its steps
     # mostly exactly nil — must not pass for a halt
     halt = np.zeros(n - m + 1)
-    moving = np.abs(x[w:] - x[:-w]) / w
-    exact = float(np.mean(steps == 0))  # a quantized or stale reading repeats itself
-    quiet = noise <= _QUIET * float(np.percentile(moving, 90)) and exact < 0.5
+    still = np.concatenate(([0], np.cumsum(steps == 0)))  # exact repeats up to each sample
+    exact = int(still[-1]) / steps.size  # a quantized or stale reading repeats itself
+    quiet = noise <= _QUIET * usual and exact < 0.5
     if halts and quiet:
         halt[w:] = _HALT * moving[: n - m + 1 - w] * m
     pinned = reach <= np.maximum(band, halt)
@@ -213,19 +219,17 @@ def _stops(
         pinned |= held_back
     else:
         held_back = np.zeros(n - m + 1, dtype=bool)
-    speed = np.abs(x[w:] - x[:-w]) / w
-    usual = float(np.percentile(speed, 90))
-    if usual <= 0:
-        return []
     found: list[tuple[int, int, bool]] = []
     candidates = np.flatnonzero(pinned[w:]) + w
     # only the first sample of each pinned run
-    candidates = candidates[~np.isin(candidates - 1, candidates)]
+    candidates = candidates[np.diff(candidates, prepend=-2) != 1]
+    loose_at = _next_false(pinned)
+    arrival = ctx.t(CAUSE, "arrival") * usual  # the speed a sudden stop arrives with
     for i in candidates:
         before = abs(float(x[i] - x[i - w])) / w
         earlier = abs(float(x[i - w] - x[i - 2 * w])) / w if i >= 2 * w else before
         sudden = (
-            before >= ctx.t(CAUSE, "arrival") * usual
+            before >= arrival
             and before >= 3.0 * band / w
             and before >= 0.5 * earlier  # not decelerating into it, as a planned stop does
         )
@@ -237,26 +241,47 @@ def _stops(
         # halt's give, not its noise floor
         halted = sudden and reach[i] <= halt[i]
         held_band = max(band, float(halt[i])) if halted else band
-        left = np.flatnonzero(np.abs(x[i + m :] - x[i]) > held_band)
-        end = int(i) + m + (int(left[0]) if left.size else n - int(i) - m)
+        end = _first_beyond(x, int(i) + m, float(x[i]), held_band)
         # held on while the next windows stay pinned too (a joint giving way little, or
         # settling within its band window after window)
-        loose = np.flatnonzero(~pinned[i:])
-        end = max(end, min(n, int(i) + (int(loose[0]) if loose.size else n) + m - 1))
-        held = np.diff(x[i:end])
-        if np.mean(held == 0) > 0.5:
-            continue  # exact repeats: a stalled sensor, not a blocked joint
+        loose = int(loose_at[i]) - int(i) if loose_at[i] < pinned.size else n
+        end = max(end, min(n, int(i) + loose + m - 1))
+        if 2 * int(still[end - 1] - still[i]) > end - 1 - int(i):
+            continue  # exact repeats (most steps nil): a stalled sensor, not a blocked joint
         last = found[-1] if found else None
         if last is not None and i <= last[1] + w and abs(float(x[i] - x[last[0]])) <= band:
             # pinned again at the same place right after: the same stop, held on (a sample of
             # noise beyond the band split it), judged over the whole span from its start
             found[-1] = (last[0], max(last[1], end), last[2])
             continue
-        knee = _knee(x, int(i), w, m, ctx.t(CAUSE, "arrival") * usual)
+        # a knee lies at least a window before i: none can follow a stop ending after that
+        knee = None if found and i - w <= found[-1][1] else _knee(x, int(i), w, m, arrival)
         if knee is not None and (not found or knee > found[-1][1]):
             i, sudden = knee, True
         found.append((int(i), end, bool(sudden)))
     return found
+
+
+def _next_false(mask: np.ndarray) -> np.ndarray:
+    """For every index, the first index at or after it where ``mask`` is False (its size
+    when there is none)."""
+    n = mask.size
+    at = np.where(mask, n, np.arange(n))
+    return np.minimum.accumulate(at[::-1])[::-1]
+
+
+def _first_beyond(x: np.ndarray, start: int, centre: float, band: float) -> int:
+    """The first index from ``start`` where ``x`` lies more than ``band`` from ``centre``
+    (``x.size`` when none does), looked for in growing blocks: it is usually near."""
+    n = x.size
+    lo, size = start, 64
+    while lo < n:
+        hi = min(n, lo + size)
+        beyond = np.flatnonzero(np.abs(x[lo:hi] - centre) > band)
+        if beyond.size:
+            return lo + int(beyond[0])
+        lo, size = hi, size * 4
+    return n
 
 
 def _knee(x: np.ndarray, i: int, w: int, m: int, fast: float) -> int | None:
@@ -271,22 +296,36 @@ def _knee(x: np.ndarray, i: int, w: int, m: int, fast: float) -> int | None:
     lo = max(w, i - 2 * m)
     if i - w < lo:
         return None
-    js = np.arange(lo, i - w + 1)
-    pre = np.abs(x[js] - x[js - w]) / w
+    size = i - w + 1 - lo  # knees tried: lo … i − w
+    here, back = x[lo : lo + size], x[lo - w : lo - w + size]
+    pre = np.abs(here - back) / w
+    fastest = pre >= fast
+    if not fastest.any():
+        return None  # never moving fast enough: no knee
     # the fastest the joint moved over any window from each knee to the band
     speed = np.abs(x[lo + w : i + 1] - x[lo : i + 1 - w]) / w  # window starting at lo + k
-    slow = np.maximum.accumulate(speed[::-1])[::-1][: js.size]
-    # a leap, not a motion, into the knee: a joint moving into a stop travels steadily
-    leaps = np.lib.stride_tricks.sliding_window_view(np.abs(np.diff(x[lo - w : i + 1])), w)
-    steady = np.max(leaps, axis=1)[: js.size] <= 0.5 * pre * w
+    slow = np.maximum.accumulate(speed[::-1])[::-1][:size]
+    ok = fastest & (slow <= 0.25 * pre)
+    if not ok.any():
+        return None  # no collapse of speed anywhere: the other tests cannot make one
+    # a leap, not a motion, into the knee: a joint moving into a stop travels steadily (the
+    # largest step of the w before each knee)
+    steps = np.abs(np.diff(x[lo - w : i + 1]))
+    if w <= 16:  # a few shifted maxima beat building the windows
+        leap = steps[:size].copy()
+        for j in range(1, w):
+            np.maximum(leap, steps[j : j + size], out=leap)
+    else:
+        leap = np.max(np.lib.stride_tricks.sliding_window_view(steps, w)[:size], axis=1)
+    steady = leap <= 0.5 * pre * w
     # backed off: the creep of a stop goes on the way the joint was pushed
-    onward = (x[i] - x[js]) * (x[js] - x[js - w]) >= 0
-    ok = (pre >= fast) & steady & onward & (slow <= 0.25 * pre)
+    onward = (x[i] - here) * (here - back) >= 0
+    ok &= steady & onward
     if not ok.any():
         return None
     ratio = np.where(ok, pre / np.maximum(slow, 1e-300), -np.inf)
     # the sharpest knee; of equals, the latest (the search ran back from the band)
-    return int(js[js.size - 1 - int(np.argmax(ratio[::-1]))])
+    return lo + size - 1 - int(np.argmax(ratio[::-1]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,6 +338,9 @@ class _Commanded:
     scale: float
     residual: np.ndarray  # held command − measured, on the measured times, at the lag
     lag_ns: int  # how far the joint ordinarily trails its command (tracking's lag search)
+    magnitude: float  # the largest finite |residual| (0 when none): bounds rounding errors
+    #: (start, end) → ``_rest`` of that span: a stop's checks ask for it up to three times
+    rests: dict[tuple[int, int], tuple[int, float, float | None]] = field(default_factory=dict)
 
 
 def _commanded(
@@ -323,7 +365,25 @@ def _commanded(
     # compared at the joint's own settling lag: a controller always trails its target, and
     # that lag (times the joint's speed) is not how far the two "ordinarily part"
     lag_ns = int(_LAGS_S[best_lag_index(t_ns, x, sig.t_ns, cmd, _LAGS_S)] * NS)
-    return _Commanded(sig.t_ns, cmd, scale, held_on(sig.t_ns, cmd, t_ns, lag_ns) - x, lag_ns)
+    residual = held_on(sig.t_ns, cmd, t_ns, lag_ns) - x
+    finite = np.abs(residual[np.isfinite(residual)])
+    magnitude = float(finite.max()) if finite.size else 0.0
+    return _Commanded(sig.t_ns, cmd, scale, residual, lag_ns, magnitude)
+
+
+def _rest(commanded: _Commanded, start: int, end: int) -> tuple[int, float, float | None]:
+    """The command-vs-measured residual over all but the span [start, end): how many finite
+    samples it has, their median (0 when none) and the p95 of their distance from it (None
+    under 8 samples) — how far command and joint ordinarily part."""
+    known = commanded.rests.get((start, end))
+    if known is None:
+        residual = commanded.residual
+        rest = np.concatenate((residual[:start], residual[end:]))  # all but the span
+        rest = rest[np.isfinite(rest)]
+        centre = median(rest) if rest.size else 0.0
+        usual = percentile(np.abs(rest - centre), 95.0) if rest.size >= 8 else None
+        known = commanded.rests[(start, end)] = (rest.size, centre, usual)
+    return known
 
 
 def _command_travel(
@@ -337,21 +397,26 @@ def _command_travel(
     # the command-vs-measured gap over the span (against where the joint actually is: a joint
     # creeping within its noise band while its command creeps alike is following it), beyond
     # the offset they ordinarily keep, and how much wider it grew than at the stop
-    residual = commanded.residual
-    rest = np.concatenate((residual[:start], residual[end:]))  # all but the span
-    rest = rest[np.isfinite(rest)]
-    centre = float(np.median(rest)) if rest.size else 0.0
-    gap = np.abs(residual[start:end] - centre)
+    span = commanded.residual[start:end]
+    held = span[np.isfinite(span)]
+    if held.size == 0:
+        return 0.0
+    if np.isfinite(span[:3]).any():
+        # the gap grows by at most the span's own spread (|r_j − c| − |r_k − c| ≤ |r_j − r_k|;
+        # the slack covers rounding): a span spreading less than the bar needs no more
+        bound = float(held.max() - held.min()) + 1e-12 * commanded.magnitude
+        if bound / commanded.scale < ctx.t(CAUSE, "command_travel"):
+            return 0.0
+    _, centre, usual = _rest(commanded, start, end)
+    gap = np.abs(span - centre)
     if not np.isfinite(gap).any():
         return 0.0
     first = gap[:3][np.isfinite(gap[:3])]
-    grown = float(np.nanmax(gap) - (np.median(first) if first.size else 0.0))
+    grown = float(np.nanmax(gap) - (median(first) if first.size else 0.0))
     # calibrated on the joint itself: the residual must grow well beyond how far command
     # and measurement ordinarily part (lag, sag, backlash) over the rest of the run
-    if rest.size >= 8:
-        usual = float(np.percentile(np.abs(rest - centre), 95))
-        if grown < ctx.t(CAUSE, "residual_factor") * usual:
-            return 0.0
+    if usual is not None and grown < ctx.t(CAUSE, "residual_factor") * usual:
+        return 0.0
     return grown / commanded.scale
 
 
@@ -369,15 +434,13 @@ def _contact(commanded: _Commanded, start: int, end: int, reach: int) -> int:
     the command — and a yielding obstacle slows the joint over a few samples, so the time the
     joint settled is late too; the growth itself dates the contact. At most ``reach`` samples
     before ``start``, never after it."""
-    residual = commanded.residual
-    rest = np.concatenate((residual[:start], residual[end:]))  # all but the span
-    rest = rest[np.isfinite(rest)]
     lo = max(0, start - reach)
-    if rest.size < 8 or end - lo < 4:
+    if end - lo < 4:
         return start
-    centre = float(np.median(rest))
-    usual = float(np.percentile(np.abs(rest - centre), 95))
-    span = residual[lo:end] - centre
+    _, centre, usual = _rest(commanded, start, end)
+    if usual is None:
+        return start
+    span = commanded.residual[lo:end] - centre
     if usual <= 0 or not np.isfinite(span).all():
         return start
     peak = int(np.argmax(np.abs(span)))
@@ -397,14 +460,10 @@ def _parting(commanded: _Commanded, start: int, end: int) -> int:
     """Where a joint that crept into its pinned span really stopped following: just after the
     last sample of the span whose command-vs-measured gap was still within its ordinary spread
     (the run's p95 around its median) before the gap's peak."""
-    residual = commanded.residual
-    rest = np.concatenate((residual[:start], residual[end:]))  # all but the span
-    rest = rest[np.isfinite(rest)]
-    if rest.size < 8:
+    _, centre, usual = _rest(commanded, start, end)
+    if usual is None:
         return start
-    centre = float(np.median(rest))
-    usual = float(np.percentile(np.abs(rest - centre), 95))
-    gap = np.abs(residual[start:end] - centre)
+    gap = np.abs(commanded.residual[start:end] - centre)
     if not np.isfinite(gap).any():
         return start
     peak = int(np.nanargmax(gap))

@@ -55,6 +55,8 @@ def _held(signal: Signal, ctx: ExplainContext) -> Finding | None:
     if rate < _MIN_RATE_HZ:
         return None
     speeds = [k for k, c in enumerate(signal.channels) if is_speed(signal.stream, c)]
+    if not speeds:
+        return None  # no speed claimed: nothing a repeat could contradict
     with np.errstate(invalid="ignore"):
         lo, hi = np.nanpercentile(values, [1.0, 99.0], axis=0)
     varying = np.flatnonzero(np.nan_to_num(hi - lo) > 0)

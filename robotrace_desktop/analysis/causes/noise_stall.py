@@ -26,6 +26,7 @@ from robotrace_desktop.analysis.causes._series import (
     NS,
     binary_like_columns,
     column_summary,
+    median,
 )
 from robotrace_desktop.analysis.causes.flatline import sensor_kind
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
@@ -194,7 +195,7 @@ def _quiet_run(
     """The longest stretch of blocks [a, b) quieter than the channel's typical block by
     ``collapse``, if it is also ``collapse`` × quieter than every block outside it (which must
     all be non-zero: the channel is noisy everywhere else)."""
-    typical = float(np.median(level))
+    typical = median(level)
     if typical <= 0:
         return None
     quiet = level < typical / collapse
@@ -208,7 +209,7 @@ def _quiet_run(
     if outside.size < _MIN_BLOCKS // 2 or np.min(outside) <= 0:
         return None  # quiet elsewhere too: a channel at rest, or quantised
     elsewhere = float(np.min(outside))
-    held = float(np.median(level[a:b]))
+    held = median(level[a:b])
     if held * collapse > elsewhere:
         return None
     return a, b, held, elsewhere

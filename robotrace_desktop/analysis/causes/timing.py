@@ -36,6 +36,7 @@ from robotrace_desktop.analysis.causes._gaps import (
     stream_timeline,
 )
 from robotrace_desktop.analysis.causes._interleave import doubled_stretches
+from robotrace_desktop.analysis.causes._series import median as median_of
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
 from robotrace_desktop.analysis.finding import Finding, channel_ref
 from robotrace_desktop.core.timebase import NS_PER_S as NS
@@ -201,7 +202,7 @@ def _backward_jump(signal: Signal, ctx: ExplainContext) -> Finding | None:
     worst = int(back[np.argmin(dt[back])])
     size = int(-dt[worst])
     positive = dt[dt > 0]
-    median = float(np.median(positive)) if len(positive) else 0.0
+    median = median_of(positive) if len(positive) else 0.0
     big = size >= max(float(ctx.t(JUMP, "min_backward_s")) * NS, 5 * median)
     first = int(back[0])
     return Finding(
@@ -242,7 +243,7 @@ def _dropped_frames(
     positive = dt[dt > 0]
     if len(positive) < 2:
         return None
-    median = float(np.median(positive))
+    median = median_of(positive)
     nominal = median
     try:
         fps = float(data.info.stream(camera).details.get("fps") or 0.0)

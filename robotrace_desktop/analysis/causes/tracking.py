@@ -28,6 +28,7 @@ from robotrace_desktop.analysis.causes._series import (
     field_of,
     is_gripper_name,
     joint_of,
+    on_arrays,
     robust_range,
     span_s,
     sustained_runs,
@@ -196,6 +197,7 @@ def _check_pair(
     return [found]
 
 
+@on_arrays  # tracking, drift and hard_stop ask it of the same joints
 def best_lag_index(
     t_meas: np.ndarray,
     measured: np.ndarray,
