@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from robotrace_desktop.analysis.causes._series import field_of
 from robotrace_desktop.core.finding import CONFIDENT, RECORDED_OUTCOME, SEVERITIES, Finding
 
 #: findings that describe what a joint did wrong, not why: a clipped or pinned command, a stuck
@@ -24,6 +25,9 @@ CONSEQUENCE_SLACK_NS = 500_000_000
 #: stop, an obstacle — or a sensor pinned at its end), so the excursion tells the story
 EXCURSIONS = frozenset({"range_excursion", "joint_limit_breach"})
 STALL = "sensor_stall"
+#: a joint stopped dead from speed decelerates within a sample or two: its velocity (or any
+#: reading of it) shows a spike right at the stop — the stop's impact, not a sensor glitch
+IMPACTS = {"sensor_spike": "hard_stop"}
 
 SYMPTOMS = frozenset({RECORDED_OUTCOME, "raised_exception"})
 #: RECORDED_OUTCOME, what the recording itself says about the run, ranks after every symptom
@@ -90,10 +94,30 @@ def rank(findings: Sequence[Finding]) -> list[Finding]:
                 return c
         return None
 
+    def impact_of(f: Finding) -> Finding | None:
+        """The confident stop on the same joint whose onset the spike ``f`` sits at (either
+        side, within ``CONSEQUENCE_SLACK_NS``) in a reading of its motion other than its
+        position (a position cannot jump at a stop: a spike in it is a glitch): the spike is
+        that stop's impact."""
+        stop = IMPACTS.get(f.cause)
+        if stop is None or f.t_start_ns is None or not f.channels or "/" not in f.channels[0]:
+            return None
+        if field_of(*f.channels[0].rsplit("/", 1)) == "position":
+            return None
+        for c in causes:
+            if (
+                c.cause == stop
+                and c.t_start_ns is not None
+                and abs(c.t_start_ns - f.t_start_ns) <= CONSEQUENCE_SLACK_NS
+                and _joints(f) & _joints(c)
+            ):
+                return c
+        return None
+
     following = {
         id(f): c
         for f in findings
-        if (c := cause_of(f) or told_by(f) or held.get(id(f))) is not None
+        if (c := cause_of(f) or told_by(f) or held.get(id(f)) or impact_of(f)) is not None
     }
     for f in findings:
         cause = following.get(id(f))

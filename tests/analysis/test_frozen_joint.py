@@ -71,3 +71,35 @@ def test_joint_held_with_its_sensor_noise_is_not_called_a_stalled_sensor(
     assert findings[0].cause != "sensor_stall"
     stalls = [f for f in findings if f.cause == "sensor_stall" and f.confidence >= 0.5]
     assert stalls == [], [f.explanation for f in stalls]
+
+
+def test_joint_repeating_its_value_to_float32_precision_is_a_stalled_sensor(
+    shared_data: Path,
+) -> None:
+    """A value republished through a float32 re-encoding wobbles by a float32 step or two: no
+    sensor resolves that, so it is the same value repeated — even on a joint that moves little
+    in the run (its range says nothing about the precision its values are written with)."""
+    resolved = resolve(f"{shared_data / 'lerobot' / 'g1_pick_bottle_v21'}#10", None)
+    g1 = MemorySource.load(resolved.info, resolved.open())
+    joint = "kLeftWristPitch"  # a range of ~0.02 rad around ~0.56 rad in this episode
+    state = g1.signals["observation.state"]
+    k = list(state.channels).index(joint)
+    i0 = int(np.searchsorted(state.t_ns, state.t_ns[0] + int(4.5 * NS)))
+    values = np.array(state.values, dtype=np.float64, copy=True)
+    held = np.float32(values[i0, k])
+    steps = np.random.default_rng(0).integers(-2, 3, values.shape[0] - i0)
+    values[i0:, k] = held + steps * np.spacing(held)  # ± two float32 steps of the value
+
+    def edit(chunk: SignalChunk) -> SignalChunk:
+        at = np.searchsorted(state.t_ns, chunk.t_ns)
+        return SignalChunk(chunk.stream, chunk.channels, chunk.t_ns, values[at], chunk.times)
+
+    onset = int(state.t_ns[i0])
+    fault = Fault("held", onset, "observation.state", joint, labelled=False)
+    fault.edits["observation.state"] = edit
+    faulty = FaultySource(g1, fault)
+    findings = explain_source(faulty.info, faulty)
+    stalls = [f for f in findings if f.cause == "sensor_stall" and f.confidence >= 0.5]
+    assert stalls, [(f.cause, f.explanation) for f in findings]
+    assert stalls[0].channels[0] == f"observation.state/{joint}"
+    assert abs(stalls[0].t_start_ns - onset) <= 0.1 * NS

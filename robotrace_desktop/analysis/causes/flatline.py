@@ -37,6 +37,7 @@ CAUSE = "sensor_stall"
 SENSOR_ROLES = frozenset({"state", "other"})
 COMMAND_ROLES = frozenset({"action", "command"})
 _WILD = 6  # a command glitch this many samples wide does not make it move (a spike's width)
+_F32 = 2.0**-20  # a change within ~8 float32 steps of the value: re-encoding, not a reading
 
 thresholds.register(
     CAUSE,
@@ -401,7 +402,7 @@ def _stuck(
     tol = float(ctx.t(CAUSE, "rel_tol")) * _span(values)
     with np.errstate(invalid="ignore"):
         diffs = np.diff(values, axis=0)
-        same = np.abs(diffs) <= tol  # NaN counts as a change
+        same = np.abs(diffs) <= np.maximum(tol, _F32 * np.abs(values[1:]))  # NaN: a change
     found: list[tuple[int, int, int, bool]] = []  # (first sample, last sample, channel, noisy)
     for c in range(values.shape[1]):
         if tol[c] <= 0:
