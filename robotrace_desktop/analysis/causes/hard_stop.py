@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from robotrace_desktop.analysis import thresholds
+from robotrace_desktop.analysis.causes._push import Effort, effort_rise, efforts_by_joint
 from robotrace_desktop.analysis.causes._series import (
     NS,
     failed_run,
@@ -56,7 +57,6 @@ thresholds.register(
     effort_rise=(0.5, "or the effort departs by this share of its range from its level before"),
     effort_beyond=(0.25, "and leaves its band over the rest of the run by this share of it"),
 )
-Effort = tuple[str, str, np.ndarray, np.ndarray]  # stream, channel, t_ns, values
 _LAGS_S = np.arange(0.0, 0.31, 0.05)  # settling lags tried, as tracking_error and drift do
 #: a joint held by an obstacle gives way by at most this share of its command's run-on
 _GIVE = 0.25
@@ -71,7 +71,7 @@ _RUN_UP_NS = int(0.5 * NS)
 
 def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
     commands = _position_commands(data)
-    efforts = _efforts(data)
+    efforts = efforts_by_joint(data)
     best: Finding | None = None
     for signal in state_signals(data):
         for k, channel in enumerate(signal.channels):
@@ -89,26 +89,6 @@ def _position_commands(data: EpisodeData) -> dict[tuple[str, str], tuple[str, st
     for (cs, cc), (ms, mc) in data.pairs():
         if field_of(cs, cc) == field_of(ms, mc) == "position":
             found[(ms, mc)] = (cs, cc)
-    return found
-
-
-def _efforts(data: EpisodeData) -> dict[str, list[Effort]]:
-    """joint name → its effort series: measured efforts, and torque commands (named by the
-    measured effort they are paired with)."""
-    found: dict[str, list[Effort]] = {}
-    for signal in state_signals(data):
-        for k, channel in enumerate(signal.channels):
-            if field_of(signal.stream, channel) == "effort":
-                column = signal.values[:, k]
-                if np.isfinite(column).sum() > 8 and np.nanmax(column) > np.nanmin(column):
-                    found.setdefault(joint_of(channel), []).append(
-                        (signal.stream, channel, signal.t_ns, column)
-                    )
-    for (cs, cc), (ms, mc) in data.pairs():
-        if field_of(ms, mc) == "effort":
-            sig = data.signal(cs)
-            if sig is not None and len(sig.t_ns) > 8:
-                found.setdefault(joint_of(mc), []).append((cs, cc, sig.t_ns, sig.column(cc)))
     return found
 
 
@@ -143,7 +123,11 @@ def _check(
                 continue  # the gap opened only as the joint moved on: no block
         if "command_travel" in evidence and commanded is not None:
             start = _contact(commanded, start, end, _reach(ctx, t_ns))
-        rises = [(_effort_rise(ctx, e, int(t_ns[start]), int(t_ns[end - 1])), e) for e in pushes]
+        beyond = ctx.t(CAUSE, "effort_beyond")
+        rises = [
+            (effort_rise(e, int(t_ns[start]), int(t_ns[end - 1]), beyond, run_up_ns=_RUN_UP_NS), e)
+            for e in pushes
+        ]
         rises = [(r, e) for r, e in rises if r >= ctx.t(CAUSE, "effort_rise")]
         if rises:
             evidence["effort_rise"] = round(max(r for r, _ in rises), 3)
@@ -470,34 +454,6 @@ def _parting(commanded: _Commanded, start: int, end: int) -> int:
     with np.errstate(invalid="ignore"):
         calm = np.flatnonzero(gap[: peak + 1] <= usual)
     return start + (int(calm[-1]) + 1 if calm.size else 0)
-
-
-def _effort_rise(ctx: ExplainContext, effort: Effort, t0: int, t1: int) -> float:
-    """How far the effort departs from its level just before the stop, while pinned, as a
-    share of its range — 0 unless it also leaves the band it keeps over the rest of the run
-    (pushing against a stop takes more than moving the arm ever does; a joint stopping on
-    command only changes its effort within that band), or the band it kept over the run
-    before the stop: a push released slowly (an integrator unwinding) leaves the effort high
-    for a while after the span, which widens the rest's band with the push itself."""
-    _, _, t_ns, values = effort
-    lo, a, b = np.searchsorted(t_ns, (t0 - int(0.5 * NS), t0, t1))
-    before, during = values[lo:a], values[a:b]
-    before, during = before[np.isfinite(before)], during[np.isfinite(during)]
-    scale = robust_range(values)
-    if before.size < 2 or during.size < 2 or scale <= 0:
-        return 0.0
-    bands = [np.concatenate((values[:a], values[b:]))]
-    if a > 0 and t_ns[a - 1] - t_ns[0] >= _RUN_UP_NS:
-        bands.append(values[:a])
-    for band in bands:
-        band = band[np.isfinite(band)]
-        if band.size < 8:
-            continue
-        low, high = np.percentile(band, [1.0, 99.0])
-        beyond = max(float(during.max()) - high, low - float(during.min()))
-        if beyond >= ctx.t(CAUSE, "effort_beyond") * max(float(high - low), 1e-12):
-            return float(np.max(np.abs(during - np.median(before)))) / scale
-    return 0.0
 
 
 def _finding(
