@@ -323,6 +323,7 @@ def _steps(data: EpisodeData, signal: Signal, ctx: ExplainContext) -> list[Clock
         min_gap_s=float(ctx.t(GAP, "min_gap_s")),
         min_backward_s=float(ctx.t(JUMP, "min_backward_s")),
         regular_fraction=float(ctx.t(GAP, "regular_fraction")),
+        over_ordinary=float(ctx.t(GAP, "over_ordinary")),
     )
     found = collapse_interleaves(found)
     unsorted = bool(np.any(np.diff(signal.t_ns) < 0))
