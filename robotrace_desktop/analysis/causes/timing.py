@@ -26,6 +26,7 @@ from robotrace_desktop.analysis.causes._clocks import (
     TIMELINE,
     ClockStep,
     clock_steps,
+    clocks_of,
     collapse_interleaves,
 )
 from robotrace_desktop.analysis.causes._gaps import (
@@ -98,15 +99,19 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
     timelines: list[Timeline] = []
     min_samples = int(ctx.t(GAP, "min_samples"))
     steps: list[ClockStep] = []
+    timeline_jumps: set[tuple[str, int]] = set()
     for signal in data.signals():
         if signal.role == "noise" or len(signal.t_ns) < min_samples:
             continue
         jump = _backward_jump(signal, ctx)
         if jump is not None:
             findings.append(jump)
-        timelines.append(stream_timeline(signal.stream, np.sort(signal.t_ns), ctx, signal))
-        steps += _steps(data, signal, ctx)
-    timeline_jumps = {
+        line, gap_clock = _gap_timeline(data, signal, ctx)
+        timelines.append(line)
+        found = _steps(data, signal, ctx)
+        steps += found
+        timeline_jumps |= _stepped_gaps(line, [s for s in found if s.clock == gap_clock])
+    timeline_jumps |= {
         (s.stream, s.t_ns) for s in steps if s.clock == _timeline_clock(data, s.stream)
     }
     findings += _step_findings(data, steps, ctx)
@@ -304,6 +309,38 @@ def _dropped_frames(
 
 
 # ---------------------------------------------------------------- every clock
+
+
+def _gap_timeline(data: EpisodeData, signal: Signal, ctx: ExplainContext) -> tuple[Timeline, str]:
+    """The stream's timeline for the gap test, on its steadiest clock. A stream placed by a
+    jittery clock (a busy recorder's receive times) has no nominal interval there, but its
+    publisher's header stamps may keep a steady beat: a hole in them is samples missing. That
+    clock's times are brought onto the timeline by their median offset, so the gap is dated
+    (to within the jitter) where the timeline has it and compares with other streams."""
+    timeline = _timeline_clock(data, signal.stream)
+    line = stream_timeline(signal.stream, np.sort(signal.t_ns), ctx, signal)
+    if line.periodic:
+        return line, timeline
+    for name, t in clocks_of(signal, timeline).items():
+        if name == timeline:
+            continue
+        order = np.argsort(t, kind="stable")
+        offset = int(np.median(signal.t_ns[order] - t[order]))
+        other = stream_timeline(signal.stream, t[order] + offset, ctx, signal)
+        if other.periodic:
+            return other, name
+    return line, timeline
+
+
+def _stepped_gaps(line: Timeline, steps: list[ClockStep]) -> set[tuple[str, int]]:
+    """Gaps of ``line`` that are a clock step already found on the clock it was built from
+    (that clock jumped while another ran on): reported as the jump, not as lost samples."""
+    told = set()
+    for gap in line.gaps:
+        reach = gap.length_ns + NS // 10
+        if any(s.step_ns > 0 and abs(s.t_ns - gap.start_ns) <= reach for s in steps):
+            told.add((gap.stream, gap.start_ns))
+    return told
 
 
 def _timeline_clock(data: EpisodeData, stream: str) -> str:
