@@ -230,11 +230,18 @@ def _ros_topics(ts: Any, ros1: bool) -> dict[str, tuple[str, Callable[[int, int]
     return topics
 
 
-def _write_ros(path: Path, fmt: str, clock: str | None, fault: str) -> Path:
+def _write_ros(
+    path: Path, fmt: str, clock: str | None, fault: str, header_offset_ns: int = 0
+) -> Path:
+    """``header_offset_ns``: the publishers' clock is that far from the recorder's (a robot
+    whose clock is not synchronised), so the reader places rows by the receive time."""
     ros1 = fmt == "ros1"
     ts = ros.ros1_store() if ros1 else ros.ros2_store()
     topics = _ros_topics(ts, ros1)
-    messages = _ros_messages(topics, clock, fault, "/joint_states")
+    messages = [
+        (record, topic, stamp + header_offset_ns, k)
+        for record, topic, stamp, k in _ros_messages(topics, clock, fault, "/joint_states")
+    ]
     if ros1:
         bag = path.with_suffix(".bag")
         with Writer1(bag) as writer:
@@ -255,7 +262,9 @@ def _write_ros(path: Path, fmt: str, clock: str | None, fault: str) -> Path:
 # ---------------------------------------------------------------- the product
 
 
-def _explain(tmp_path: Path, fmt: str, clock: str | None, fault: str) -> list[dict[str, Any]]:
+def _explain(
+    tmp_path: Path, fmt: str, clock: str | None, fault: str, header_offset_ns: int = 0
+) -> list[dict[str, Any]]:
     """Write the recording, scan it into a fresh catalog, explain the (faulty) episode."""
     folder = tmp_path / "recordings"
     folder.mkdir()
@@ -263,7 +272,7 @@ def _explain(tmp_path: Path, fmt: str, clock: str | None, fault: str) -> list[di
         version = "v2.1" if fmt == "lerobot_v21" else "v3.0"
         _write_lerobot(folder / "dataset", version, clock, fault)
     else:
-        _write_ros(folder / "run", fmt, clock, fault)
+        _write_ros(folder / "run", fmt, clock, fault, header_offset_ns)
     catalog = tmp_path / "c.sqlite"
     assert main(["--catalog", str(catalog), "scan", "--no-explain", str(folder)]) == 0
     with Catalog(catalog) as c:
@@ -304,3 +313,16 @@ def test_a_clean_recording_of_any_format_has_no_confident_finding(tmp_path: Path
     findings = _explain(tmp_path, fmt, None, "clean")
     confident = [f for f in findings if f["confidence"] >= 0.5]
     assert not confident, _describe(confident)
+
+
+@pytest.mark.parametrize("fmt", [f for f in FORMATS if not f.startswith("lerobot")])
+def test_a_gap_is_found_on_the_header_clock_when_rows_are_placed_by_receive_time(
+    tmp_path: Path, fmt: str
+) -> None:
+    """Header stamps 3 s off the recorder's clock: rows are placed by the jittery receive
+    times, where a 0.4 s hole is no hole; the publishers' steady stamps show it."""
+    findings = _explain(tmp_path, fmt, None, "gap", header_offset_ns=-3 * NS)
+    assert findings, "no finding at all"
+    top = findings[0]
+    assert top["cause"] in TIMING and top["confidence"] >= 0.5, _describe(findings)
+    assert abs(top["t_start_ns"] / NS - T0_S) <= 0.5, _describe(findings)
