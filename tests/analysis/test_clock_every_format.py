@@ -51,6 +51,7 @@ ROS_PERIOD = 20_000_000  # 50 Hz
 ROS_STEPS = 1000  # 20 s
 #: mean receive delay of a busy recorder, in periods: its receive times are not periodic
 RECEIVE_DELAY = 1.5
+DEQUEUE_NS = 100_000
 TIMING = {"clock_jump", "timestamp_gap"}
 
 FORMATS: dict[str, tuple[str, ...]] = {
@@ -140,6 +141,13 @@ def _smooth_v3(root: Path) -> None:
 # ---------------------------------------------------------------- ROS
 
 
+def _in_order(record: np.ndarray) -> np.ndarray:
+    out = record.copy()
+    for i in range(1, len(out)):
+        out[i] = max(out[i], out[i - 1] + DEQUEUE_NS)
+    return out
+
+
 def _ros_times(clock: str | None, fault: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(step index, record time, header stamp) of every published step, after the fault.
 
@@ -151,10 +159,9 @@ def _ros_times(clock: str | None, fault: str) -> tuple[np.ndarray, np.ndarray, n
     record = header + ros.HEADER_DELAY + delay.astype(np.int64)
     after = k * ROS_PERIOD >= T0_S * NS
     cut = int(np.argmax(after))
-    # in order on each side of the fault (a jump back is not smoothed away)
-    record = np.concatenate(
-        [np.maximum.accumulate(record[:cut]), np.maximum.accumulate(record[cut:])]
-    )
+    # in order on each side of the fault (a jump back is not smoothed away), each message
+    # taken off the queue at least DEQUEUE_NS after the one before
+    record = np.concatenate([_in_order(record[:cut]), _in_order(record[cut:])])
     if fault == "gap":
         keep = ~after | (k * ROS_PERIOD >= (T0_S + GAP_S) * NS)
         return k[keep], record[keep], header[keep]
