@@ -1,9 +1,11 @@
 """Timing faults: gaps in a periodic stream, clock jumps, and dropped camera frames.
 
 Every stream is judged against its own median interval, so a 500 Hz sensor and a 10 Hz
-planner are treated alike. Only *periodic* streams can have gaps: event-like streams (a teleop
-``cmd_vel`` sent on key presses, ``/tf`` bursts, ``/tf_static``, parameter events, anything
-with fewer than ``min_samples`` samples) have no nominal interval to miss and never alarm.
+planner are treated alike. Only periodic or *continuous* streams can have gaps — a stream
+placed by a jittery clock is tested on its steadiest clock (its header stamps), or against its
+own reach when it has no other (``_gaps``); event-like streams (a teleop ``cmd_vel`` sent on
+key presses, ``/tf`` bursts, ``/tf_static``, parameter events, anything with fewer than
+``min_samples`` samples) have no nominal interval to miss and never alarm.
 
 A gap that every active stream (and every camera) shows at the same moment is not a stream
 dropping out: it is the recording clock jumping forward (or the recorder pausing) and is
