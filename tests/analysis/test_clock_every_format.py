@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -360,13 +361,17 @@ def test_a_gap_is_found_on_the_header_clock_when_rows_are_placed_by_receive_time
     assert abs(top["t_start_ns"] / NS - T0_S) <= 0.5, _describe(findings)
 
 
-@pytest.mark.parametrize("fault", ["gap", "jump_forward", "clean"])
+@pytest.mark.parametrize("fault", ["gap", "jump_forward", "jump_back", "jump_back_1s", "clean"])
 @pytest.mark.parametrize("fmt", [f for f in FORMATS if not f.startswith("lerobot")])
-def test_a_gap_or_forward_jump_of_the_only_clock_is_found_though_it_jitters(
-    tmp_path: Path, fmt: str, fault: str
+def test_a_gap_or_jump_of_the_only_clock_is_found_though_it_jitters(
+    tmp_path: Path, fmt: str, fault: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No header anywhere: the recorder's jittery receive time is the only clock. A hole far
-    beyond its own longest ordinary intervals is still a hole; the clean bag stays quiet."""
+    beyond its own longest ordinary intervals is still a hole; a step back leaves rows of two
+    moments sorted together (twice the stream's rate); the clean bag stays quiet."""
+    if fault == "jump_back_1s":  # a long overlap: the dense stretch must hold together
+        monkeypatch.setattr(sys.modules[__name__], "JUMP_BACK_S", -1.0)
+        fault = "jump_back"
     findings = _explain(tmp_path, fmt, "record", fault, header_offset_ns=None)
     if fault == "clean":
         assert not [f for f in findings if f["confidence"] >= 0.5], _describe(findings)

@@ -42,6 +42,8 @@ class Timeline:
     bursty: bool = False
     #: the longest interval that is not a gap: how far this stream's own jitter reaches
     longest_ns: float = 0.0
+    #: periodic, or continuous though jittery (``_continuous``): it has a rate to judge by
+    continuous: bool = False
 
 
 def stream_timeline(
@@ -68,7 +70,7 @@ def stream_timeline(
     gaps = [Gap(name, int(t[i]), int(dt[i])) for i in idx]
     ordinary = dt[(dt > 0) & (dt <= limit)]
     longest = float(ordinary.max()) if ordinary.size else median
-    return Timeline(name, t, median, periodic, gaps, signal, limit, bursty, longest)
+    return Timeline(name, t, median, periodic, gaps, signal, limit, bursty, longest, True)
 
 
 def _continuous(dt: np.ndarray, t: np.ndarray, median: float, ctx: ExplainContext) -> bool:

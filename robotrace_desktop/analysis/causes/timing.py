@@ -494,13 +494,15 @@ def _interleave_finding(
         line
         for line in timelines
         if line.signal is not None
-        and line.periodic
+        and line.continuous
         and line.name not in explained
         and _timeline_clock(data, line.name) != "frame_index"
     ]
     found: list[tuple[int, int, str]] = []
     for line in eligible:
-        for lo, hi in doubled_stretches(line.t_ns, line.median_ns, min_length):
+        # a jittery stream's median interval is shorter than its mean: judge it by its rate
+        rate_ns = line.median_ns if line.periodic else _mean_interval(line)
+        for lo, hi in doubled_stretches(line.t_ns, rate_ns, min_length):
             found.append((lo, hi, line.name))
     found.sort(key=lambda f: f[1])
     clusters: list[list[tuple[int, int, str]]] = []
@@ -544,6 +546,13 @@ def _interleave_finding(
             "reset); the rows in that stretch come from two moments, do not read them in order."
         ),
     )
+
+
+def _mean_interval(line: Timeline) -> float:
+    """The stream's mean interval outside its gaps."""
+    t = line.t_ns
+    span = float(t[-1] - t[0]) - sum(g.length_ns for g in line.gaps)
+    return span / max(len(t) - 1 - len(line.gaps), 1)
 
 
 def _all_streams_of_the_clock(
