@@ -52,9 +52,16 @@ class _Clock:
     dt: np.ndarray
     median: float
     periodic: bool
+    #: the longest interval this clock ordinarily has (98th percentile): its own jitter's reach
+    ordinary: float
 
     def at_pace(self) -> np.ndarray:
-        return np.abs(self.dt - self.median) <= NORMAL_PACE * self.median
+        """Rows where this clock kept its normal pace. A periodic clock: within ±50 % of its
+        median interval. A jittery one (receive times of a loaded recorder): forward, and no
+        longer than its ordinary intervals — it had no hole there, though it cannot say more."""
+        if self.periodic:
+            return np.abs(self.dt - self.median) <= NORMAL_PACE * self.median
+        return (self.dt > 0) & (self.dt <= self.ordinary)
 
 
 def _clock(name: str, t: np.ndarray, regular_fraction: float) -> _Clock | None:
@@ -64,7 +71,7 @@ def _clock(name: str, t: np.ndarray, regular_fraction: float) -> _Clock | None:
         return None
     median = median_of(positive)
     periodic = float(np.mean(np.abs(dt - median) <= NORMAL_PACE * median)) >= regular_fraction
-    return _Clock(name, dt, median, periodic)
+    return _Clock(name, dt, median, periodic, float(np.percentile(positive, 98)))
 
 
 def clocks_of(signal: Signal, timeline: str) -> dict[str, np.ndarray]:
@@ -85,10 +92,16 @@ def clock_steps(
     min_gap_s: float,
     min_backward_s: float,
     regular_fraction: float,
+    over_ordinary: float,
 ) -> list[ClockStep]:
     """Rows where one clock of ``signal`` jumps (forward beyond ``gap_factor`` × its median
     interval and ``min_gap_s``, or backwards by ``min_backward_s`` and 5 × its median) while
     another clock of the same rows advances at its normal pace.
+
+    Jittery clocks count too, judged against their own reach: a forward step must also pass
+    ``over_ordinary`` × the longest ordinary interval of the stepping clock and of the clock
+    that vouches for it, so a burst of receive times that only looks like a hole against a
+    steady header clock is not a jump.
 
     Each clock is read in the order of the reference clock: a reader sorts rows by the clock it
     places them with, so a clock that stepped back interleaves its rows with the earlier ones;
@@ -100,8 +113,8 @@ def clock_steps(
     for ref_name, ref_t in clocks.items():
         order = np.argsort(ref_t, kind="stable")
         reference = _clock(ref_name, ref_t[order], regular_fraction)
-        if reference is None or not reference.periodic:
-            continue  # a bursty clock cannot vouch for another
+        if reference is None:
+            continue
         at_pace = reference.at_pace()
         for name, t in clocks.items():
             if name == ref_name:
@@ -109,8 +122,12 @@ def clock_steps(
             clock = _clock(name, t[order], regular_fraction)
             if clock is None:
                 continue
-            # a jittery clock's forward steps prove nothing, but no clock runs backwards
-            forward = (clock.dt > max(gap_factor * clock.median, min_gap_s * NS)) & clock.periodic
+            limit = max(gap_factor * clock.median, min_gap_s * NS)
+            if not (clock.periodic and reference.periodic):
+                # a jittery clock (or a jittery witness) only shows a step beyond its reach
+                reach = max(clock.ordinary, reference.ordinary, clock.median, reference.median)
+                limit = max(limit, over_ordinary * reach)
+            forward = clock.dt > limit
             backward = clock.dt < -max(min_backward_s * NS, 5.0 * clock.median)
             # backwards needs no pace: rows the reader interleaved come at twice the rate,
             # and a clock running back while the reference runs forward already disagrees

@@ -43,6 +43,8 @@ class Timeline:
     bursty: bool = False
     #: the longest interval that is not a gap: how far this stream's own jitter reaches
     longest_ns: float = 0.0
+    #: periodic, or continuous though jittery (``_continuous``): it has a rate to judge by
+    continuous: bool = False
 
 
 def stream_timeline(
@@ -56,7 +58,7 @@ def stream_timeline(
     periodic = float(np.mean(np.abs(dt - median) <= 0.5 * median)) >= float(
         ctx.t(GAP, "regular_fraction")
     )
-    if not periodic:
+    if not periodic and not _continuous(dt, t, median, ctx):
         return Timeline(name, t, median, periodic, [], signal)
     limit = gap_limit_ns(dt, median, ctx)
     pauses = np.flatnonzero(dt > _pause_limit_ns(median, ctx))
@@ -69,7 +71,19 @@ def stream_timeline(
     gaps = [Gap(name, int(t[i]), int(dt[i])) for i in idx]
     ordinary = dt[(dt > 0) & (dt <= limit)]
     longest = float(ordinary.max()) if ordinary.size else median
-    return Timeline(name, t, median, periodic, gaps, signal, limit, bursty, longest)
+    return Timeline(name, t, median, periodic, gaps, signal, limit, bursty, longest, True)
+
+
+def _continuous(dt: np.ndarray, t: np.ndarray, median: float, ctx: ExplainContext) -> bool:
+    """A stream that is not periodic but still continuous: received with jitter (a busy
+    recorder's receive times), never in bursts (hardly two samples at one time) and not
+    pausing as a stream sent on demand does (``_bursty``). Its gaps are judged against its
+    own reach (``gap_limit_ns``: several times its longest ordinary intervals); a stream
+    sent in bursts or on demand has no rhythm to miss and is still left alone."""
+    if float(np.mean(dt <= 0)) > 0.05:
+        return False
+    pauses = dt[dt > _pause_limit_ns(median, ctx)]
+    return not _bursty(pauses, t, ctx)
 
 
 def gap_limit_ns(dt: np.ndarray, median: float, ctx: ExplainContext) -> float:

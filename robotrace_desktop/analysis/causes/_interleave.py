@@ -5,10 +5,14 @@ NTP, a sim clock reset), the reader sorts the rows by that clock: the rows stamp
 step land among the J seconds of rows stamped before it. A periodic stream then carries about
 TWICE its samples over a stretch of about J seconds, ending where the step happened — with no
 gap anywhere. A burst of queued messages after a stall is much denser than 2× and follows a gap;
-an interleave of a stream with itself is 2×.
+an interleave of a stream with itself is 2×. A continuous stream received with jitter is judged
+by its mean rate (``timing``), and its count dipping out of the band for a moment inside the
+stretch does not split it.
 """
 
 from __future__ import annotations
+
+from itertools import pairwise
 
 import numpy as np
 
@@ -32,7 +36,7 @@ def doubled_stretches(
     centers = np.arange(t[0] + window / 2, t[-1] - window / 2, median_ns)
     counts = np.searchsorted(t, centers + window / 2) - np.searchsorted(t, centers - window / 2)
     ratio = counts / expected
-    dense = (ratio >= DENSITY_RANGE[0]) & (ratio <= DENSITY_RANGE[1])
+    dense = _bridged((ratio >= DENSITY_RANGE[0]) & (ratio <= DENSITY_RANGE[1]), window, median_ns)
     stretches = []
     for start, stop in _runs(dense):
         # the window smears the stretch by about a third of its width at each end
@@ -41,6 +45,18 @@ def doubled_stretches(
         if hi - lo >= min_length_ns:
             stretches.append((lo, hi))
     return stretches
+
+
+def _bridged(dense: np.ndarray, window: float, step_ns: float) -> np.ndarray:
+    """Dense runs broken for less than half a window are one stretch: a jittery stream's
+    count in a window dips below the band now and then inside an interleave."""
+    out = dense.copy()
+    runs = _runs(dense)
+    limit = 0.5 * window / step_ns
+    for (_, stop), (start, _) in pairwise(runs):
+        if start - stop < limit:
+            out[stop:start] = True
+    return out
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:

@@ -1,9 +1,11 @@
 """Timing faults: gaps in a periodic stream, clock jumps, and dropped camera frames.
 
 Every stream is judged against its own median interval, so a 500 Hz sensor and a 10 Hz
-planner are treated alike. Only *periodic* streams can have gaps: event-like streams (a teleop
-``cmd_vel`` sent on key presses, ``/tf`` bursts, ``/tf_static``, parameter events, anything
-with fewer than ``min_samples`` samples) have no nominal interval to miss and never alarm.
+planner are treated alike. Only periodic or *continuous* streams can have gaps — a stream
+placed by a jittery clock is tested on its steadiest clock (its header stamps), or against its
+own reach when it has no other (``_gaps``); event-like streams (a teleop ``cmd_vel`` sent on
+key presses, ``/tf`` bursts, ``/tf_static``, parameter events, anything with fewer than
+``min_samples`` samples) have no nominal interval to miss and never alarm.
 
 A gap that every active stream (and every camera) shows at the same moment is not a stream
 dropping out: it is the recording clock jumping forward (or the recorder pausing) and is
@@ -26,6 +28,7 @@ from robotrace_desktop.analysis.causes._clocks import (
     TIMELINE,
     ClockStep,
     clock_steps,
+    clocks_of,
     collapse_interleaves,
 )
 from robotrace_desktop.analysis.causes._gaps import (
@@ -99,15 +102,19 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
     timelines: list[Timeline] = []
     min_samples = int(ctx.t(GAP, "min_samples"))
     steps: list[ClockStep] = []
+    timeline_jumps: set[tuple[str, int]] = set()
     for signal in data.signals():
         if signal.role == "noise" or len(signal.t_ns) < min_samples:
             continue
         jump = _backward_jump(signal, ctx)
         if jump is not None:
             findings.append(jump)
-        timelines.append(stream_timeline(signal.stream, np.sort(signal.t_ns), ctx, signal))
-        steps += _steps(data, signal, ctx)
-    timeline_jumps = {
+        line, gap_clock = _gap_timeline(data, signal, ctx)
+        timelines.append(line)
+        found = _steps(data, signal, ctx)
+        steps += found
+        timeline_jumps |= _stepped_gaps(line, [s for s in found if s.clock == gap_clock])
+    timeline_jumps |= {
         (s.stream, s.t_ns) for s in steps if s.clock == _timeline_clock(data, s.stream)
     }
     findings += _step_findings(data, steps, ctx)
@@ -307,6 +314,38 @@ def _dropped_frames(
 # ---------------------------------------------------------------- every clock
 
 
+def _gap_timeline(data: EpisodeData, signal: Signal, ctx: ExplainContext) -> tuple[Timeline, str]:
+    """The stream's timeline for the gap test, on its steadiest clock. A stream placed by a
+    jittery clock (a busy recorder's receive times) has no nominal interval there, but its
+    publisher's header stamps may keep a steady beat: a hole in them is samples missing. That
+    clock's times are brought onto the timeline by their median offset, so the gap is dated
+    (to within the jitter) where the timeline has it and compares with other streams."""
+    timeline = _timeline_clock(data, signal.stream)
+    line = stream_timeline(signal.stream, np.sort(signal.t_ns), ctx, signal)
+    if line.periodic:
+        return line, timeline
+    for name, t in clocks_of(signal, timeline).items():
+        if name == timeline:
+            continue
+        order = np.argsort(t, kind="stable")
+        offset = int(np.median(signal.t_ns[order] - t[order]))
+        other = stream_timeline(signal.stream, t[order] + offset, ctx, signal)
+        if other.periodic:
+            return other, name
+    return line, timeline
+
+
+def _stepped_gaps(line: Timeline, steps: list[ClockStep]) -> set[tuple[str, int]]:
+    """Gaps of ``line`` that are a clock step already found on the clock it was built from
+    (that clock jumped while another ran on): reported as the jump, not as lost samples."""
+    told = set()
+    for gap in line.gaps:
+        reach = gap.length_ns + NS // 10
+        if any(s.step_ns > 0 and abs(s.t_ns - gap.start_ns) <= reach for s in steps):
+            told.add((gap.stream, gap.start_ns))
+    return told
+
+
 def _timeline_clock(data: EpisodeData, stream: str) -> str:
     """The clock a stream's rows are placed by (``record``, ``header``, ``frame_index``...)."""
     try:
@@ -324,6 +363,7 @@ def _steps(data: EpisodeData, signal: Signal, ctx: ExplainContext) -> list[Clock
         min_gap_s=float(ctx.t(GAP, "min_gap_s")),
         min_backward_s=float(ctx.t(JUMP, "min_backward_s")),
         regular_fraction=float(ctx.t(GAP, "regular_fraction")),
+        over_ordinary=float(ctx.t(GAP, "over_ordinary")),
     )
     found = collapse_interleaves(found)
     unsorted = bool(np.any(np.diff(signal.t_ns) < 0))
@@ -455,13 +495,15 @@ def _interleave_finding(
         line
         for line in timelines
         if line.signal is not None
-        and line.periodic
+        and line.continuous
         and line.name not in explained
         and _timeline_clock(data, line.name) != "frame_index"
     ]
     found: list[tuple[int, int, str]] = []
     for line in eligible:
-        for lo, hi in doubled_stretches(line.t_ns, line.median_ns, min_length):
+        # a jittery stream's median interval is shorter than its mean: judge it by its rate
+        rate_ns = line.median_ns if line.periodic else _mean_interval(line)
+        for lo, hi in doubled_stretches(line.t_ns, rate_ns, min_length):
             found.append((lo, hi, line.name))
     found.sort(key=lambda f: f[1])
     clusters: list[list[tuple[int, int, str]]] = []
@@ -505,6 +547,13 @@ def _interleave_finding(
             "reset); the rows in that stretch come from two moments, do not read them in order."
         ),
     )
+
+
+def _mean_interval(line: Timeline) -> float:
+    """The stream's mean interval outside its gaps."""
+    t = line.t_ns
+    span = float(t[-1] - t[0]) - sum(g.length_ns for g in line.gaps)
+    return span / max(len(t) - 1 - len(line.gaps), 1)
 
 
 def _all_streams_of_the_clock(
