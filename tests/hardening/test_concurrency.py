@@ -298,7 +298,9 @@ def test_programs_creating_one_new_catalog_at_the_same_moment_all_open_it(
         catalog = tmp_path / f"new{round_}.sqlite"
         runs = [python("-c", OPEN_AT_ONCE, str(catalog), stdin=subprocess.PIPE) for _ in range(6)]
         for run in runs:
-            assert run.stdout is not None and run.stdout.readline() == "ready\n"
+            assert run.stdout is not None and run.stderr is not None
+            ready = run.stdout.readline()
+            assert ready == "ready\n", ready + run.stderr.read()  # stderr: why it never got there
         start = time.time() + 0.1
         for run in runs:
             assert run.stdin is not None
