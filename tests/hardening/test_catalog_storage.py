@@ -6,6 +6,8 @@ skip where mounting is not allowed."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -16,6 +18,7 @@ import pytest
 
 from robotrace_desktop.catalog.storage_errors import DiskFullError
 from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.cli import main
 from tests.catalog_files import read_only
 from tests.demo_cache import demo_copy
 from tests.hardening.catalog_faults import fill, small_disk
@@ -71,6 +74,17 @@ def read_only_view(source: Path, target: Path) -> Iterator[Path | None]:
         subprocess.run(["umount", "-l", str(target)], capture_output=True, check=False)
 
 
+def run(catalog: Path, *args: str) -> tuple[int, str, str]:
+    """``robotrace-desktop --catalog CATALOG ARGS`` in this process (``cli.main``): exit code,
+    stdout, stderr. What is checked is the catalog's answer, not process behaviour, and each
+    subprocess cost an interpreter start and the imports; the GUI's ``open`` still gets its own
+    process (a QApplication of its own)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["--catalog", str(catalog), *args])
+    return code, out.getvalue(), err.getvalue()
+
+
 @pytest.fixture(scope="module")
 def scanned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A catalog folder with the demo episode scanned, bookmarked and closed cleanly."""
@@ -78,11 +92,11 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     bundle = demo_copy(root / "bundle")
     folder = root / "catalog"
     folder.mkdir()
-    code, _, err = finish(cli(folder / "catalog.sqlite", "scan", str(bundle)))
+    code, _, err = run(folder / "catalog.sqlite", "scan", str(bundle))
     assert code == 0, err
     with Catalog(folder / "catalog.sqlite") as catalog:
         episode = catalog.list_episodes()[0].id
-    code, _, err = finish(cli(folder / "catalog.sqlite", "bookmark", "add", episode, "--t", "1s"))
+    code, _, err = run(folder / "catalog.sqlite", "bookmark", "add", episode, "--t", "1s")
     assert code == 0, err
     return folder, episode
 
@@ -106,7 +120,7 @@ def test_a_read_only_catalog_serves_reads_and_refuses_writes_plainly(
             "open": ("open", episode, "--t", "1s", "--screenshot", str(tmp_path / "s.png")),
         }
         for name, args in reads.items():
-            code, _, err = finish(cli(catalog, *args))
+            code, _, err = finish(cli(catalog, *args)) if name == "open" else run(catalog, *args)
             assert code == 0, (name, err)
             assert "Traceback" not in err and "internal error" not in err
         assert (tmp_path / "f.png").stat().st_size > 0 and (tmp_path / "s.png").stat().st_size
@@ -115,7 +129,7 @@ def test_a_read_only_catalog_serves_reads_and_refuses_writes_plainly(
             ("bookmark", "add", episode, "--t", "2s", "--note", "n"),
             ("scan", str(folder)),
         ):
-            code, _, err = finish(cli(catalog, *args))
+            code, _, err = run(catalog, *args)
             assert code == 1, (args, err)
             assert f"the catalog is read-only: {catalog}" in err, err
             assert "internal error" not in err and "OperationalError" not in err

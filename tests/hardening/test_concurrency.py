@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -276,7 +277,9 @@ OPEN_AT_ONCE = """
 import sys, time
 from pathlib import Path
 from robotrace_desktop.catalog.store import Catalog
-start = float(sys.argv[2])
+print("ready", flush=True)
+start = float(sys.stdin.readline())
+time.sleep(max(0.0, start - time.time() - 0.005))
 while time.time() < start:  # every process leaves the line at the same moment
     pass
 with Catalog(Path(sys.argv[1])) as catalog:
@@ -288,11 +291,21 @@ def test_programs_creating_one_new_catalog_at_the_same_moment_all_open_it(
     tmp_path: Path,
 ) -> None:
     """The first open creates the file and switches it to WAL; SQLite answers the others
-    "database is locked" without waiting, so opening must retry."""
+    "database is locked" without waiting, so opening must retry. The start moment is handed
+    out once every interpreter says it is ready (its imports done), and each spins only for
+    its last 5 ms, not six processes spinning through a fixed 2 s head start."""
     for round_ in range(4):
         catalog = tmp_path / f"new{round_}.sqlite"
-        start = time.time() + 2.0  # after every interpreter has started
-        runs = [python("-c", OPEN_AT_ONCE, str(catalog), str(start)) for _ in range(6)]
+        runs = [python("-c", OPEN_AT_ONCE, str(catalog), stdin=subprocess.PIPE) for _ in range(6)]
+        for run in runs:
+            assert run.stdout is not None and run.stderr is not None
+            ready = run.stdout.readline()
+            assert ready == "ready\n", ready + run.stderr.read()  # stderr: why it never got there
+        start = time.time() + 0.1
+        for run in runs:
+            assert run.stdin is not None
+            run.stdin.write(f"{start!r}\n")
+            run.stdin.flush()
         for run in runs:
             code, out, err = finish(run)
             clean(code, err)

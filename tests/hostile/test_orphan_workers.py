@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,9 @@ from tests.hostile.procs import alive, children_of, is_linux
 from tests.readers.lerobot_fixtures import EpisodeSpec, write_v2
 
 ROUNDS = 10
+#: Rounds run two at a time: a round mostly waits (for the pool, its delay, the grace period),
+#: and each watches only its own scan's children, so ten in sequence left a core idle ~20 s.
+AT_ONCE = 2
 GRACE_S = 5.0
 #: Generous bound on waiting for the scan to start its pool; not a pass/fail timing.
 START_TIMEOUT_S = 120.0
@@ -62,9 +66,12 @@ def test_no_explain_worker_outlives_a_killed_scan(tmp_path: Path) -> None:
         episodes=[EpisodeSpec(40, i % 2, i % 3 > 0) for i in range(24)],
         cameras=(),
     )
-    rounds = [
-        kill_scan_with_workers(dataset, tmp_path / f"home{i}", delay_s=0.15 * i)
-        for i in range(ROUNDS)
-    ]
+    with ThreadPoolExecutor(AT_ONCE) as pool:
+        rounds = list(
+            pool.map(
+                lambda i: kill_scan_with_workers(dataset, tmp_path / f"home{i}", delay_s=0.15 * i),
+                range(ROUNDS),
+            )
+        )
     assert all(workers for workers, _ in rounds)  # every round killed a scan with workers
     assert [left for _, left in rounds] == [set()] * ROUNDS
