@@ -22,12 +22,18 @@ holds still: a real sensor's noise floor never repeats.
 from __future__ import annotations
 
 import re
-import warnings
 
 import numpy as np
 
 from robotrace_desktop.analysis import thresholds
 from robotrace_desktop.analysis.causes._claims import held_speeds
+from robotrace_desktop.analysis.causes._command_motion import (
+    column_span,
+    moving_commands,
+    moving_pairs,
+    paired_commands,
+    related_commands,
+)
 from robotrace_desktop.analysis.causes._series import median as median_of
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
 from robotrace_desktop.analysis.finding import Finding, channel_ref
@@ -36,7 +42,6 @@ from robotrace_desktop.core.timebase import NS_PER_S as NS
 CAUSE = "sensor_stall"
 SENSOR_ROLES = frozenset({"state", "other"})
 COMMAND_ROLES = frozenset({"action", "command"})
-_WILD = 6  # a command glitch this many samples wide does not make it move (a spike's width)
 _F32 = 2.0**-20  # a change within ~8 float32 steps of the value: re-encoding, not a reading
 
 thresholds.register(
@@ -107,34 +112,6 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
     return findings
 
 
-def related_commands(signal: Signal, commands: list[Signal], data: EpisodeData) -> list[Signal]:
-    """The commands that drive this stream: the ones paired with its channels by joint name,
-    else those in the same namespace (``/turtle1/cmd_vel`` for ``/turtle1/pose``), else all.
-    Another robot's moving commands say nothing about this one holding still."""
-    paired = {cmd[0] for cmd, measured in data.pairs() if measured[0] == signal.stream}
-    if paired:
-        return [c for c in commands if c.stream in paired]
-    space = _namespace(signal.stream)
-    if space:
-        same = [c for c in commands if _namespace(c.stream) == space]
-        if same or any(_namespace(c.stream) for c in commands):
-            return same
-    return commands
-
-
-def paired_commands(
-    signal: Signal, commands: list[Signal], data: EpisodeData
-) -> dict[str, list[tuple[Signal, str]]]:
-    """Channel -> the command channels of the same joint: only a joint's own command moving
-    says that joint should have moved (a turtle driving straight keeps its heading)."""
-    by_stream = {c.stream: c for c in commands}
-    found: dict[str, list[tuple[Signal, str]]] = {}
-    for (cs, cc), (ms, mc) in data.pairs():
-        if ms == signal.stream and cs in by_stream:
-            found.setdefault(mc, []).append((by_stream[cs], cc))
-    return found
-
-
 #: message types that carry a raw measurement: its noise never lets it repeat exactly
 _RAW_SENSOR_TYPES = re.compile(
     r"(^|/)(Imu|MagneticField|FluidPressure|Temperature|Range|WrenchStamped|Wrench)$"
@@ -155,11 +132,6 @@ def sensor_kind(data: EpisodeData, stream: str) -> str:
     if _RAW_SENSOR_TYPES.search(kind):
         return "raw"
     return "estimate" if _ESTIMATE_TYPES.search(kind) else "other"
-
-
-def _namespace(stream: str) -> str:
-    parts = [p for p in stream.split("/") if p]
-    return parts[0] if stream.startswith("/") and len(parts) > 1 else ""
 
 
 def _median_interval(t: np.ndarray) -> float:
@@ -229,7 +201,7 @@ def _stopped(
 def _frozen(signal: Signal, commands: list[Signal], ctx: ExplainContext) -> Finding | None:
     values = signal.values
     t = signal.t_ns
-    span = _span(values)
+    span = column_span(values)
     tol = float(ctx.t(CAUSE, "rel_tol")) * span
     with np.errstate(invalid="ignore"):
         changed = ~(np.abs(np.diff(values, axis=0)) <= tol)  # NaN counts as a change
@@ -313,49 +285,6 @@ def _frozen(signal: Signal, commands: list[Signal], ctx: ExplainContext) -> Find
     )
 
 
-def _span(values: np.ndarray) -> np.ndarray:
-    """Per-column range ignoring NaN (0 for an all-NaN column)."""
-    if not len(values):
-        return np.zeros(values.shape[1] if values.ndim == 2 else 0)
-    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        span = np.nanmax(values, axis=0) - np.nanmin(values, axis=0)
-    finite_span: np.ndarray = np.nan_to_num(span, nan=0.0, posinf=0.0, neginf=0.0)
-    return finite_span
-
-
-def _robust_span(values: np.ndarray) -> np.ndarray:
-    """Per-column 1st–99th percentile range: one start-up transient must not make every later
-    movement look small."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        lo, hi = np.nanpercentile(values, [1, 99], axis=0)
-    robust: np.ndarray = np.nan_to_num(hi - lo, nan=0.0, posinf=0.0, neginf=0.0)
-    return robust
-
-
-def _trimmed_span(window: np.ndarray) -> np.ndarray:
-    """Per-column range of a command window without its ``_WILD`` highest and lowest samples:
-    a command that moves keeps moving once those are dropped, while a command that held still
-    but for a glitch of a few samples (a spike, a torn message) is still — a glitch is not the
-    robot being told to move. Windows too short to spare them: the plain range."""
-    n = window.shape[0]
-    if n < 4 * _WILD:
-        return _span(window)
-    finite = np.isfinite(window).sum(axis=0)
-    if np.all(finite == n):  # the common case: no holes, two order statistics suffice
-        part = np.partition(window, (_WILD, n - 1 - _WILD), axis=0)
-        span: np.ndarray = part[n - 1 - _WILD] - part[_WILD]
-        return span
-    with np.errstate(invalid="ignore"):
-        ordered = np.sort(window, axis=0)  # NaN sort last
-    cols = np.arange(window.shape[1])
-    top = np.clip(finite - 1 - _WILD, 0, None)
-    span = np.where(finite >= 4 * _WILD, ordered[top, cols] - ordered[_WILD, cols], 0.0)
-    trimmed: np.ndarray = np.nan_to_num(span, nan=0.0, posinf=0.0, neginf=0.0)
-    return trimmed
-
-
 def _runs(flags: np.ndarray) -> np.ndarray:
     """(k, 2) sample ranges [first, last] covered by runs of True intervals."""
     padded = np.concatenate(([0], flags.astype(np.int8), [0]))
@@ -363,25 +292,6 @@ def _runs(flags: np.ndarray) -> np.ndarray:
     starts = np.flatnonzero(edges == 1)
     ends = np.flatnonzero(edges == -1)  # interval index one past the run = last sample index
     return np.column_stack([starts, ends]) if len(starts) else np.empty((0, 2), dtype=np.int64)
-
-
-def moving_commands(commands: list[Signal], t0: int, t1: int, ctx: ExplainContext) -> list[str]:
-    """Command channels that span a meaningful share of their own range within [t0, t1]."""
-    fraction = float(ctx.t(CAUSE, "move_fraction"))
-    movers: list[str] = []
-    for command in commands:
-        lo, hi = np.searchsorted(command.t_ns, [t0, t1])
-        window = command.values[lo : hi + 1] if hi < len(command.t_ns) else command.values[lo:]
-        if len(window) < 3:
-            continue
-        whole, part = _robust_span(command.values), _trimmed_span(window)
-        moved = (whole > 0) & (part > fraction * whole)
-        movers += [
-            channel_ref(command.stream, c)
-            for c, m in zip(command.channels, moved, strict=True)
-            if m
-        ]
-    return movers
 
 
 def _stuck(
@@ -399,7 +309,7 @@ def _stuck(
     min_s = float(ctx.t(CAUSE, "min_freeze_s"))
     min_n = int(ctx.t(CAUSE, "min_freeze_samples"))
     share = float(ctx.t(CAUSE, "stuck_repeat_share"))
-    tol = float(ctx.t(CAUSE, "rel_tol")) * _span(values)
+    tol = float(ctx.t(CAUSE, "rel_tol")) * column_span(values)
     with np.errstate(invalid="ignore"):
         diffs = np.diff(values, axis=0)
         same = np.abs(diffs) <= np.maximum(tol, _F32 * np.abs(values[1:]))  # NaN: a change
@@ -570,24 +480,6 @@ def _stuck_finding(
             "encoder for those channels and the log around that time."
         ),
     )
-
-
-def moving_pairs(
-    pairs: list[tuple[Signal, str]], t0: int, t1: int, ctx: ExplainContext
-) -> list[str]:
-    """Of the given command channels, those that moved within [t0, t1]."""
-    movers: list[str] = []
-    for command, channel in pairs:
-        column = command.column(channel)
-        lo, hi = np.searchsorted(command.t_ns, [t0, t1])
-        window = column[lo : hi + 1]
-        if len(window) < 3:
-            continue
-        whole = float(_robust_span(column[:, None])[0])
-        part = float(_span(window[:, None])[0])
-        if whole > 0 and part > float(ctx.t(CAUSE, "move_fraction")) * whole:
-            movers.append(channel_ref(command.stream, channel))
-    return movers
 
 
 def _siblings_move(signal: Signal, a: int, b: int, held: set[int]) -> bool:

@@ -34,19 +34,18 @@ from __future__ import annotations
 import numpy as np
 
 from robotrace_desktop.analysis import thresholds
+from robotrace_desktop.analysis.causes._command_motion import (
+    moving_commands,
+    moving_pairs,
+    paired_commands,
+    related_commands,
+)
 from robotrace_desktop.analysis.causes._series import (
     NS,
     binary_like_columns,
     column_summary,
 )
-from robotrace_desktop.analysis.causes.flatline import (
-    COMMAND_ROLES,
-    moving_commands,
-    moving_pairs,
-    paired_commands,
-    related_commands,
-    sensor_kind,
-)
+from robotrace_desktop.analysis.causes.flatline import COMMAND_ROLES, sensor_kind
 from robotrace_desktop.analysis.causes.noise_stall import (
     NoiseBlocks,
     StalledRun,

@@ -21,12 +21,9 @@ from __future__ import annotations
 import numpy as np
 
 from robotrace_desktop.analysis import thresholds
+from robotrace_desktop.analysis.causes._command_motion import moving_commands, related_commands
 from robotrace_desktop.analysis.causes._series import NS
-from robotrace_desktop.analysis.causes.flatline import (
-    COMMAND_ROLES,
-    moving_commands,
-    related_commands,
-)
+from robotrace_desktop.analysis.causes.flatline import COMMAND_ROLES
 from robotrace_desktop.analysis.data import EpisodeData, ExplainContext, Signal
 from robotrace_desktop.analysis.finding import Finding, channel_ref
 
