@@ -3,8 +3,6 @@ mistake another array (another column, a later array at a reused address) for on
 
 from __future__ import annotations
 
-import gc
-
 import numpy as np
 
 from robotrace_desktop.analysis.causes._series import on_arrays
@@ -28,8 +26,7 @@ def test_answers_are_remembered_per_view_and_never_for_another_array() -> None:
     assert len(calls) == 3
     del second
     for i in range(50):  # arrays made and freed again and again: ids and addresses recur
-        del table, first
-        gc.collect()
+        del table, first  # freed at once (no cycles): the next array may take its place
         table = np.full((200, 2), float(i))
         first = table[:, 0]
         assert total(first) == float(first.sum())
