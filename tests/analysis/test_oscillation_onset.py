@@ -106,3 +106,13 @@ def test_a_velocity_oscillating_alone_is_found_one_following_its_position_is_the
     found = [f for f in oscillation.analyze(data, context()) if f.confidence >= 0.5]
     assert found and found[0].channels[0] == "/joint_states/position/joint_a3"
     assert all(c != "/joint_states/velocity/joint_a3" for f in found for c in f.channels[:1])
+
+
+def test_a_stream_too_short_to_average_down_is_left_alone() -> None:
+    """A burst of samples a microsecond apart (an SDK log timed in ns counters, a replay at
+    full speed) asks for blocks of thousands of samples: fewer samples than one block is
+    nothing to look at — not an analyzer failure that hides in the log."""
+    t = np.arange(2_000, dtype=np.int64) * 1_000  # 2,000 samples 1 µs apart
+    position = np.sin(np.arange(2_000) / 10.0)
+    data = make_data({"/joint_states": (t, {"position/j1": position})})
+    assert oscillation.analyze(data, context()) == []

@@ -125,7 +125,7 @@ def _signal_hits(ctx: ExplainContext, signal: Signal) -> list[Hit]:
     t_ns = signal.t_ns
     if q > 1:
         n_blocks = values.shape[0] // q
-        values = values[: n_blocks * q].reshape(n_blocks, q, -1).mean(axis=1)
+        values = values[: n_blocks * q].reshape(n_blocks, q, values.shape[1]).mean(axis=1)
         t_ns = t_ns[q // 2 : n_blocks * q : q]
         rate /= q
     f_lo = float(ctx.t(CAUSE, "band_low_hz"))
