@@ -71,7 +71,10 @@ def _still(signal: Signal, commands: list[Signal], ctx: ExplainContext) -> Findi
     t = signal.t_ns
     if t.size < 4 * _MIN_WINDOW:
         return None
-    rate = NS / float(np.median(np.diff(t)))
+    step = float(np.median(np.diff(t)))
+    if step <= 0:  # most samples share one time (a batch stamped at once): no rate to judge
+        return None
+    rate = NS / step
     if rate < _MIN_RATE_HZ:
         return None
     cols = _live(signal.values)
