@@ -53,6 +53,7 @@ CASES: dict[str, Callable[[], EpisodeData]] = {
 }
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy on NaN/Inf/empty: expected here
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_no_analyzer_raises_on_odd_streams(case: str) -> None:
     data = CASES[case]()
