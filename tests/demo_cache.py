@@ -13,7 +13,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from robotrace_desktop.catalog.store import Catalog
+from robotrace_desktop.core.episode import EpisodeInfo
 from robotrace_desktop.demo import write_demo_bundle
+from robotrace_desktop.library.scanner import scan
 from tests.build_cache import built
 
 
@@ -25,3 +28,13 @@ def demo_copy(dest: Path, *, seed: int = 7) -> Path:
     dest = Path(dest)
     shutil.copytree(source, dest, copy_function=shutil.copyfile)  # fresh mtimes, as a write
     return dest
+
+
+def demo_catalog(folder: Path) -> tuple[Catalog, dict[str, EpisodeInfo]]:
+    """Demo bundles of seeds 1, 2 and 3 (``folder/lib/seedN``) scanned into an open catalog
+    ``folder/catalog.sqlite``; their episodes by folder name. The caller closes the catalog."""
+    for seed in (1, 2, 3):
+        demo_copy(folder / "lib" / f"seed{seed}", seed=seed)
+    catalog = Catalog(folder / "catalog.sqlite")
+    scan(catalog, [folder / "lib"])
+    return catalog, {Path(e.path).name: e for e in catalog.list_episodes()}

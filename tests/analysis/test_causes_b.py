@@ -27,7 +27,7 @@ from robotrace_desktop.episodes import resolve
 from robotrace_desktop.library.peer_history import baseline_for, history_for
 from robotrace_desktop.library.scanner import scan
 from tests.analysis.fakes import context, make_data, ns
-from tests.demo_cache import demo_copy
+from tests.demo_cache import demo_catalog, demo_copy
 
 NS = 1_000_000_000
 MODULES = (action_saturation, joint_limits, effort, tracking, gripper, divergence)
@@ -513,11 +513,7 @@ def test_lerobot_history_comes_from_episode_stats(real_catalog: Catalog, shared_
 
 
 def test_history_and_baseline_over_a_catalog_of_demo_bundles(tmp_path: Path) -> None:
-    for seed in (1, 2, 3):
-        demo_copy(tmp_path / "lib" / f"seed{seed}", seed=seed)
-    catalog = Catalog(tmp_path / "catalog.sqlite")
-    scan(catalog, [tmp_path / "lib"])
-    episodes = {Path(e.path).name: e for e in catalog.list_episodes()}
+    catalog, episodes = demo_catalog(tmp_path)
     assert sorted(episodes) == ["seed1", "seed2", "seed3"]
     catalog.set_overrides([episodes["seed2"].id], {"outcome": "success"})
     me = catalog.get(episodes["seed1"].id)

@@ -38,13 +38,22 @@ def _held(g1: MemorySource, noise: float) -> tuple[list[Finding], int]:
     k = list(state.channels).index(JOINT)
     jitter = np.random.default_rng(0).normal(0.0, noise, int(held.sum())) if noise else 0.0
     values[held, k] = measured[i0] + jitter
+    return _explain_with_state(g1, values, i0, JOINT)
+
+
+def _explain_with_state(
+    g1: MemorySource, values: np.ndarray, i0: int, joint: str
+) -> tuple[list[Finding], int]:
+    """Explain the episode with ``observation.state`` replaced by ``values`` (a held ``joint``
+    from sample ``i0``); (findings, onset)."""
+    state = g1.signals["observation.state"]
 
     def edit(chunk: SignalChunk) -> SignalChunk:
         at = np.searchsorted(state.t_ns, chunk.t_ns)
         return SignalChunk(chunk.stream, chunk.channels, chunk.t_ns, values[at], chunk.times)
 
     onset = int(state.t_ns[i0])
-    fault = Fault("held", onset, "observation.state", JOINT, labelled=False)
+    fault = Fault("held", onset, "observation.state", joint, labelled=False)
     fault.edits["observation.state"] = edit
     faulty = FaultySource(g1, fault)
     return explain_source(faulty.info, faulty), onset
@@ -89,16 +98,7 @@ def test_joint_repeating_its_value_to_float32_precision_is_a_stalled_sensor(
     held = np.float32(values[i0, k])
     steps = np.random.default_rng(0).integers(-2, 3, values.shape[0] - i0)
     values[i0:, k] = held + steps * np.spacing(held)  # ± two float32 steps of the value
-
-    def edit(chunk: SignalChunk) -> SignalChunk:
-        at = np.searchsorted(state.t_ns, chunk.t_ns)
-        return SignalChunk(chunk.stream, chunk.channels, chunk.t_ns, values[at], chunk.times)
-
-    onset = int(state.t_ns[i0])
-    fault = Fault("held", onset, "observation.state", joint, labelled=False)
-    fault.edits["observation.state"] = edit
-    faulty = FaultySource(g1, fault)
-    findings = explain_source(faulty.info, faulty)
+    findings, onset = _explain_with_state(g1, values, i0, joint)
     stalls = [f for f in findings if f.cause == "sensor_stall" and f.confidence >= 0.5]
     assert stalls, [(f.cause, f.explanation) for f in findings]
     assert stalls[0].channels[0] == f"observation.state/{joint}"

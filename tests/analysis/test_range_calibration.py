@@ -19,15 +19,13 @@ from robotrace_desktop.analysis.data import EpisodeData
 from robotrace_desktop.analysis.finding import Finding
 from robotrace_desktop.analysis.peer_explain import PeerRanges, explain_with_peers
 from robotrace_desktop.analysis.ranking import rank
-from robotrace_desktop.catalog.store import Catalog
 from robotrace_desktop.core.episode import LogEvent
 from robotrace_desktop.library.peer_history import history_for
-from robotrace_desktop.library.scanner import scan
 from tests.analysis.faults import Fault, FaultySource
 from tests.analysis.heldout import signals as sig
 from tests.analysis.heldout.robots import Base, load_robots
 from tests.analysis.heldout.scoring import RobotData, default_thresholds
-from tests.demo_cache import demo_copy
+from tests.demo_cache import demo_catalog
 
 NS = 1_000_000_000
 STATE, ACTION = "observation.state", "action"
@@ -226,11 +224,7 @@ def test_a_whole_message_going_still_is_not_folded_into_one_joints_excursion() -
 
 
 def test_the_catalog_history_gives_the_peers_rows_aligned_too(tmp_path: Path) -> None:
-    for seed in (1, 2, 3):
-        demo_copy(tmp_path / "lib" / f"seed{seed}", seed=seed)
-    catalog = Catalog(tmp_path / "catalog.sqlite")
-    scan(catalog, [tmp_path / "lib"])
-    episodes = {Path(e.path).name: e for e in catalog.list_episodes()}
+    catalog, episodes = demo_catalog(tmp_path)
     catalog.set_overrides([episodes["seed2"].id], {"outcome": "success"})
     history = history_for(catalog, catalog.get(episodes["seed1"].id))
     channels = ["effort/joint_1", "no/such", "position/joint_1"]
