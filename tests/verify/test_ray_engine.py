@@ -199,14 +199,7 @@ def test_run_verify_on_ray_equals_the_inline_run(
         return document
 
     inline = run("process", 1)  # one worker: map_jobs runs the jobs in this process
-    stages: list[str] = []
-    real_map_chunks = ray_engine.map_chunks
-
-    def counting(fn: Any, *args: Any, **kwargs: Any) -> Any:
-        stages.append(fn.__name__)
-        return real_map_chunks(fn, *args, **kwargs)
-
-    monkeypatch.setattr(ray_engine, "map_chunks", counting)
+    stages = _ray_stages(monkeypatch)
     remote = run("ray", 2)
     assert stages == ["metrics_job", "reroll_job"]  # both stages ran as Ray tasks
     assert len(remote["pairs"]) == 12 and len(remote["rerolls"]) == 12
@@ -233,14 +226,7 @@ def test_explain_all_on_ray_equals_the_process_pool(
         ids = [e.id for e in c.list_episodes()] + ["no-such-episode"]
     local = explain_many(catalog, ids, workers=1, force=True)
 
-    calls: list[str] = []
-    real = ray_engine.map_chunks
-
-    def counting(fn: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append(fn.__name__)
-        return real(fn, *args, **kwargs)
-
-    monkeypatch.setattr(ray_engine, "map_chunks", counting)
+    calls = _ray_stages(monkeypatch)
     remote = explain_many(catalog, ids, workers=2, force=True, engine="ray")
     assert ray_session.is_initialized() and not ray_engine._started_here  # reused, not owned
     assert calls == ["explain_job"]
@@ -256,3 +242,17 @@ def test_explain_all_on_ray_equals_the_process_pool(
     again = explain_many(catalog, ids[:-1], workers=2, engine="ray")
     assert again.reused == set(ids[:-1])  # nothing changed: no task ran, Ray not needed
     assert calls == ["explain_job"]
+
+
+def _ray_stages(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The job functions handed to Ray from now on, in order (``ray_engine.map_chunks`` is
+    wrapped, not replaced: the jobs still run)."""
+    stages: list[str] = []
+    real = ray_engine.map_chunks
+
+    def counting(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        stages.append(fn.__name__)
+        return real(fn, *args, **kwargs)
+
+    monkeypatch.setattr(ray_engine, "map_chunks", counting)
+    return stages
