@@ -11,25 +11,22 @@ window's share of the episode. A detector with a calibrated p-value multiplies i
 
 from __future__ import annotations
 
-from robotrace_desktop.analysis.causes.exception import ERROR_LEVELS, FATAL_LEVELS
-from robotrace_desktop.analysis.causes.outcome import metadata_failure_time_ns
+from robotrace_desktop.analysis.causes.exception import is_error, metadata_time
 from robotrace_desktop.analysis.data import EpisodeData
+from robotrace_desktop.analysis.ranking import AFTER_FAILURE_SLACK_NS as SLACK_NS
 from robotrace_desktop.core.timebase import NS_PER_S as NS
 
-#: a cause may be seen slightly after the logged failure (sensor latency, coarse log stamps);
-#: the ranking allows the same (ranking.AFTER_FAILURE_SLACK_NS)
-SLACK_NS = NS // 2
+# SLACK_NS: a cause may be seen slightly after the logged failure (sensor latency, coarse log
+# stamps), as the ranking allows
 
 
 def logged_failure_ns(data: EpisodeData) -> int | None:
     """The first ERROR/FATAL log line's time, else the metadata's failure time (None: the run
     said nothing timed)."""
-    levels = ERROR_LEVELS | FATAL_LEVELS
     for event in data.events():
-        if str(event.level).strip().upper() in levels:
+        if is_error(event):
             return int(event.t_ns)
-    info = data.info
-    return metadata_failure_time_ns(info.metadata, info.start_time_ns, info.duration_ns)
+    return metadata_time(data)
 
 
 def coincidence(data: EpisodeData, onset_ns: int, window_s: float) -> tuple[float, int] | None:

@@ -38,7 +38,7 @@ _METADATA_KEYS = ("failure_reason", "exception", "error", "traceback", "failure"
 
 
 def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
-    errors = [e for e in data.events() if _level(e) in ERROR_LEVELS | FATAL_LEVELS]
+    errors = [e for e in data.events() if is_error(e)]
     exception = _metadata_exception(data.info.metadata)
     findings: list[Finding] = []
     merged = False
@@ -48,7 +48,7 @@ def analyze(data: EpisodeData, ctx: ExplainContext) -> list[Finding]:
         merged = first is not None and any(
             part and part in first.text for part in (exc_type, message)
         )
-        t_meta = _metadata_time(data)
+        t_meta = metadata_time(data)
         t_start = t_meta if t_meta is not None else (first.t_ns if first else None)
         evidence: dict[str, object] = {
             "metadata_key": key,
@@ -138,6 +138,11 @@ def _level(event: LogEvent) -> str:
     return str(event.level).strip().upper()
 
 
+def is_error(event: LogEvent) -> bool:
+    """An ERROR- or FATAL-level log line (any spelling of the level a logger uses)."""
+    return _level(event) in ERROR_LEVELS | FATAL_LEVELS
+
+
 def _short(text: str, limit: int = 200) -> str:
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
@@ -206,6 +211,7 @@ def _strings(node: object, prefix: str = "", depth: int = 0) -> Iterator[tuple[s
             yield from _strings(v, f"{prefix}[{i}]", depth + 1)
 
 
-def _metadata_time(data: EpisodeData) -> int | None:
+def metadata_time(data: EpisodeData) -> int | None:
+    """The failure time the episode's metadata gives (None: none given)."""
     info = data.info
     return metadata_failure_time_ns(info.metadata, info.start_time_ns, info.duration_ns)
